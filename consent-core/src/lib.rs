@@ -1,0 +1,95 @@
+//! # consent-core
+//!
+//! The consent model of the invisionu.education consent product: purposes, privacy policies versioned by
+//! date and hashed by content, consent events folded into state, and decisions ("may I do X for subject S
+//! now?").
+//!
+//! The crate is pure: it never reads a clock, draws random numbers or does I/O, so it compiles for
+//! `wasm32-unknown-unknown` and gives the same answer everywhere. The TOML loader sits behind the
+//! `toml` feature (on by default).
+//!
+//! ```
+//! use consent_core::{Actor, Choice, ConsentRecord, ConsentState, Decision, Denied, Event, EventKind,
+//!     Method, Policy, Timestamp};
+//!
+//! let policy = Policy::from_toml(include_str!("../../examples/invisionu/policy.toml"))?;
+//! let t0 = Timestamp::from_unix(1_750_000_000);
+//! let given = |purpose: &str| Event {
+//!     at: t0,
+//!     kind: EventKind::Consent(ConsentRecord {
+//!         purpose: purpose.parse().unwrap(),
+//!         choice: Choice::Given,
+//!         policy_version: policy.version(),
+//!         method: Method::Custom,
+//!         expires_at: None,
+//!         by: Actor::Subject,
+//!     }),
+//! };
+//! let state = ConsentState::fold(&[given("marketing")]);
+//! let later = t0.add_seconds(86_400);
+//! assert!(state.decision("marketing".parse()?, later, &policy).is_allowed());
+//! assert_eq!(
+//!     state.decision("public-dissemination".parse()?, later, &policy),
+//!     Decision::Denied(Denied::NeverAsked),
+//! );
+//! // Purposes that do not rest on consent are allowed without it.
+//! assert!(state.decision("legal-compliance".parse()?, later, &policy).is_allowed());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+mod canonical;
+mod error;
+mod event;
+mod id;
+mod lang;
+#[cfg(feature = "toml")]
+mod load;
+mod policy;
+mod purpose;
+mod state;
+mod text;
+mod time;
+
+pub use error::{ParseError, PolicyError, Problem, ProblemKind};
+pub use event::{Actor, Choice, ConsentRecord, Event, EventKind, Method, Relation};
+pub use id::{Id, MAX_ID_LEN, MAX_PURPOSE_ID_LEN, PurposeId};
+pub use lang::Lang;
+#[cfg(feature = "toml")]
+pub use load::MAX_POLICY_BYTES;
+pub use policy::{
+    Audience, Contact, Controller, Cookie, CookieCategory, DataCategory, Lifetime, Policy,
+    PolicyHash, Recipient, Right,
+};
+pub use purpose::{
+    CookieCategoryId, Country, LegalBasis, Purpose, PurposeKind, PurposeTexts, RecipientKind,
+};
+pub use state::{Allowed, ConsentState, ConsentStatus, Decision, Denied};
+pub use text::Texts;
+pub use time::{Date, PolicyVersion, Timestamp};
+
+#[cfg(feature = "toml")]
+impl Policy {
+    /// Loads and checks a policy written in TOML (format in `spec/POLICY.md`).
+    ///
+    /// Every problem is reported at once, in file order, with line, column and field path. Never panics.
+    ///
+    /// ```
+    /// use consent_core::{Policy, ProblemKind};
+    /// let err = Policy::from_toml("format = 1\nid = \"Bad Id\"\n").unwrap_err();
+    /// let first = &err.problems()[0];
+    /// assert_eq!((first.line, first.path.as_str()), (2, "id"));
+    /// assert!(err.problems().iter().any(|p| p.path == "purposes" && p.kind == ProblemKind::Missing));
+    /// ```
+    pub fn from_toml(src: &str) -> Result<Policy, PolicyError> {
+        load::load(src)
+    }
+}

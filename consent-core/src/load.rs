@@ -1,0 +1,1112 @@
+//! Loading a policy from TOML, reporting every problem with line, column and field path.
+
+use core::ops::Range;
+use core::str::FromStr;
+use std::collections::BTreeMap;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use crate::error::{ParseError, Problem, ProblemKind};
+use crate::policy::{
+    Audience, Contact, Controller, Cookie, CookieCategory, DataCategory, Lifetime, Policy,
+    PolicyHash, Recipient, Right,
+};
+use crate::{
+    CookieCategoryId, Country, Date, Id, Lang, LegalBasis, PolicyError, PolicyVersion, Purpose,
+    PurposeId, PurposeKind, PurposeTexts, RecipientKind, Texts,
+};
+
+/// Largest policy file accepted.
+pub const MAX_POLICY_BYTES: usize = 1024 * 1024;
+const MAX_TEXT_BYTES: usize = 8192;
+const MAX_PURPOSES: usize = 64;
+
+type Span = Range<usize>;
+
+/// A value found in the file, with where it is.
+struct Val<'a, 'i> {
+    v: &'a DeValue<'i>,
+    span: Span,
+    path: String,
+}
+
+/// A table being read: remembers which keys were used, to report the others.
+struct Table<'a, 'i> {
+    entries: Vec<(&'a str, Span, &'a Spanned<DeValue<'i>>, bool)>,
+    span: Span,
+    path: String,
+}
+
+impl<'a, 'i> Table<'a, 'i> {
+    fn new(t: &'a DeTable<'i>, span: Span, path: String) -> Self {
+        let entries = t
+            .iter()
+            .map(|(k, v)| (k.get_ref().as_ref(), k.span(), v, false))
+            .collect();
+        Table {
+            entries,
+            span,
+            path,
+        }
+    }
+
+    fn child_path(&self, key: &str) -> String {
+        if self.path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{}.{key}", self.path)
+        }
+    }
+
+    /// The value under `key`, if present.
+    fn opt(&mut self, key: &str) -> Option<Val<'a, 'i>> {
+        let path = self.child_path(key);
+        let entry = self.entries.iter_mut().find(|e| e.0 == key)?;
+        entry.3 = true;
+        Some(Val {
+            v: entry.2.get_ref(),
+            span: entry.2.span(),
+            path,
+        })
+    }
+
+    /// The value under `key`; reports it missing if absent.
+    fn req(&mut self, ld: &mut Loader, key: &str) -> Option<Val<'a, 'i>> {
+        let found = self.opt(key);
+        if found.is_none() {
+            ld.report(&self.span, self.child_path(key), ProblemKind::Missing);
+        }
+        found
+    }
+
+    /// A required text.
+    fn text(&mut self, ld: &mut Loader, key: &str) -> Option<Texts> {
+        let v = self.req(ld, key);
+        ld.text(v)
+    }
+
+    /// A required array of strings parsed by `FromStr`.
+    fn strings<T: FromStr<Err = ParseError>>(
+        &mut self,
+        ld: &mut Loader,
+        key: &str,
+    ) -> Option<Vec<(T, Span)>> {
+        let v = self.req(ld, key);
+        ld.strings(v)
+    }
+
+    /// Reports every key that was not read.
+    fn finish(self, ld: &mut Loader) {
+        for (key, span, _, used) in &self.entries {
+            if !used {
+                let path = self.child_path(key);
+                ld.report(span, path, ProblemKind::UnknownField);
+            }
+        }
+    }
+}
+
+/// Collects problems while reading.
+struct Loader {
+    line_starts: Vec<usize>,
+    src_len: usize,
+    problems: Vec<(Span, Problem)>,
+    langs: Vec<Lang>,
+}
+
+impl Loader {
+    fn new(src: &str) -> Self {
+        let mut line_starts = vec![0];
+        line_starts.extend(src.match_indices('\n').map(|(i, _)| i + 1));
+        Loader {
+            line_starts,
+            src_len: src.len(),
+            problems: Vec::new(),
+            langs: Vec::new(),
+        }
+    }
+
+    fn line_col(&self, src: &str, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.src_len);
+        let line = self.line_starts.partition_point(|&s| s <= offset).max(1);
+        let start = self.line_starts.get(line - 1).copied().unwrap_or(0);
+        let col = src
+            .get(start..offset)
+            .map_or(offset - start, |s| s.chars().count())
+            + 1;
+        (line, col)
+    }
+
+    fn report(&mut self, span: &Span, path: String, kind: ProblemKind) {
+        self.problems.push((
+            span.clone(),
+            Problem {
+                line: 0,
+                column: 0,
+                path,
+                kind,
+            },
+        ));
+    }
+
+    fn wrong_type(&mut self, v: &Val, expected: &'static str) {
+        let found = v.v.type_str();
+        self.report(
+            &v.span,
+            v.path.clone(),
+            ProblemKind::WrongType { expected, found },
+        );
+    }
+
+    fn invalid(&mut self, v: &Val, msg: impl Into<String>) {
+        self.report(&v.span, v.path.clone(), ProblemKind::Invalid(msg.into()));
+    }
+
+    fn str<'v>(&mut self, v: &'v Val) -> Option<&'v str> {
+        match v.v {
+            DeValue::String(s) => Some(s.as_ref()),
+            _ => {
+                self.wrong_type(v, "string");
+                None
+            }
+        }
+    }
+
+    fn bool(&mut self, v: &Val) -> Option<bool> {
+        match v.v {
+            DeValue::Boolean(b) => Some(*b),
+            _ => {
+                self.wrong_type(v, "boolean");
+                None
+            }
+        }
+    }
+
+    fn int(&mut self, v: &Val, range: core::ops::RangeInclusive<i64>) -> Option<i64> {
+        let DeValue::Integer(i) = v.v else {
+            self.wrong_type(v, "integer");
+            return None;
+        };
+        match i64::from_str_radix(i.as_str(), i.radix()) {
+            Ok(n) if range.contains(&n) => Some(n),
+            _ => {
+                let msg = format!(
+                    "must be an integer from {} to {}",
+                    range.start(),
+                    range.end()
+                );
+                self.invalid(v, msg);
+                None
+            }
+        }
+    }
+
+    fn table<'a, 'i>(&mut self, v: &Val<'a, 'i>) -> Option<Table<'a, 'i>> {
+        match v.v {
+            DeValue::Table(t) => Some(Table::new(t, v.span.clone(), v.path.clone())),
+            _ => {
+                self.wrong_type(v, "table");
+                None
+            }
+        }
+    }
+
+    fn array<'a, 'i>(&mut self, v: &Val<'a, 'i>) -> Option<Vec<Val<'a, 'i>>> {
+        let DeValue::Array(items) = v.v else {
+            self.wrong_type(v, "array");
+            return None;
+        };
+        Some(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| Val {
+                    v: item.get_ref(),
+                    span: item.span(),
+                    path: format!("{}[{i}]", v.path),
+                })
+                .collect(),
+        )
+    }
+
+    /// An array of tables, each read by `f`; entries that fail are skipped (their problems reported).
+    fn tables<T>(
+        &mut self,
+        v: Option<Val>,
+        mut f: impl FnMut(&mut Loader, Table) -> Option<T>,
+    ) -> Vec<(T, Span)> {
+        let Some(v) = v else { return Vec::new() };
+        let Some(items) = self.array(&v) else {
+            return Vec::new();
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            if let Some(t) = self.table(&item) {
+                let span = item.span.clone();
+                if let Some(x) = f(self, t) {
+                    out.push((x, span));
+                }
+            }
+        }
+        out
+    }
+
+    /// A string parsed by `FromStr`.
+    fn parse<T: FromStr<Err = ParseError>>(&mut self, v: &Val) -> Option<T> {
+        let s = self.str(v)?;
+        match s.parse() {
+            Ok(x) => Some(x),
+            Err(e) => {
+                self.invalid(v, e.to_string());
+                None
+            }
+        }
+    }
+
+    fn strings<T: FromStr<Err = ParseError>>(&mut self, v: Option<Val>) -> Option<Vec<(T, Span)>> {
+        let v = v?;
+        let items = self.array(&v)?;
+        let mut out = Vec::with_capacity(items.len());
+        for item in &items {
+            if let Some(x) = self.parse(item) {
+                out.push((x, item.span.clone()));
+            }
+        }
+        Some(out)
+    }
+
+    fn date(&mut self, v: &Val) -> Option<Date> {
+        match v.v {
+            DeValue::String(_) => self.parse(v),
+            DeValue::Datetime(dt) => match (dt.date, dt.time, dt.offset) {
+                (Some(d), None, None) => {
+                    match Date::from_ymd(i32::from(d.year), u32::from(d.month), u32::from(d.day)) {
+                        Ok(d) => Some(d),
+                        Err(e) => {
+                            self.invalid(v, e.to_string());
+                            None
+                        }
+                    }
+                }
+                _ => {
+                    self.invalid(v, "expected a date without time, e.g. 2025-03-26");
+                    None
+                }
+            },
+            _ => {
+                self.wrong_type(v, "date");
+                None
+            }
+        }
+    }
+
+    fn url(&mut self, v: &Val) -> Option<String> {
+        let s = self.str(v)?;
+        let host = s.strip_prefix("https://").unwrap_or_default();
+        if host.is_empty()
+            || host.starts_with('/')
+            || s.len() > 2048
+            || s.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            self.invalid(
+                v,
+                "expected an https:// URL with a host, without spaces, at most 2048 bytes",
+            );
+            return None;
+        }
+        Some(s.to_owned())
+    }
+
+    fn email(&mut self, v: &Val) -> Option<String> {
+        let s = self.str(v)?;
+        let ok = match s.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.contains('@')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+            }
+            None => false,
+        };
+        if !ok || s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            self.invalid(v, "expected an e-mail address such as info@example.org");
+            return None;
+        }
+        Some(s.to_owned())
+    }
+
+    /// A text: one string per declared language, no other keys.
+    fn text(&mut self, v: Option<Val>) -> Option<Texts> {
+        let v = v?;
+        let Some(t) = self.table(&v) else { return None };
+        let mut out = Vec::with_capacity(self.langs.len());
+        let mut seen = Vec::with_capacity(self.langs.len());
+        let mut ok = true;
+        for (key, key_span, value, _) in &t.entries {
+            let path = format!("{}.{key}", t.path);
+            let lang = match key.parse::<Lang>() {
+                Ok(l) if self.langs.contains(&l) => l,
+                _ => {
+                    self.report(
+                        key_span,
+                        path,
+                        ProblemKind::UndeclaredLanguage((*key).to_owned()),
+                    );
+                    ok = false;
+                    continue;
+                }
+            };
+            seen.push(lang);
+            let item = Val {
+                v: value.get_ref(),
+                span: value.span(),
+                path,
+            };
+            match self.str(&item) {
+                Some(s) if s.trim().is_empty() => {
+                    self.invalid(&item, "text is empty");
+                    ok = false;
+                }
+                Some(s) if s.len() > MAX_TEXT_BYTES => {
+                    self.invalid(
+                        &item,
+                        format!("text is {} bytes, over the {MAX_TEXT_BYTES} limit", s.len()),
+                    );
+                    ok = false;
+                }
+                Some(s) => out.push((lang, s.to_owned())),
+                None => ok = false,
+            }
+        }
+        let missing: Vec<Lang> = self
+            .langs
+            .iter()
+            .copied()
+            .filter(|l| !seen.contains(l))
+            .collect();
+        for lang in missing {
+            self.report(
+                &t.span,
+                format!("{}.{lang}", t.path),
+                ProblemKind::MissingTranslation(lang.to_string()),
+            );
+            ok = false;
+        }
+        ok.then(|| Texts::new(out))
+    }
+
+    /// Reports duplicates among `ids`; returns the set of ids with their declaration line.
+    fn unique<K: Ord + Clone + core::fmt::Display>(
+        &mut self,
+        src: &str,
+        list: &str,
+        ids: impl IntoIterator<Item = (K, Span)>,
+    ) -> BTreeMap<K, usize> {
+        let mut seen = BTreeMap::new();
+        for (i, (id, span)) in ids.into_iter().enumerate() {
+            let line = self.line_col(src, span.start).0;
+            if let Some(first_line) = seen.get(&id) {
+                let first_line = *first_line;
+                self.report(
+                    &span,
+                    format!("{list}[{i}].id"),
+                    ProblemKind::DuplicateId {
+                        id: id.to_string(),
+                        first_line,
+                    },
+                );
+            } else {
+                seen.insert(id, line);
+            }
+        }
+        seen
+    }
+
+    /// Checks that every id in `refs` is in `known`.
+    fn refs(
+        &mut self,
+        refs: &[(Id, Span)],
+        known: &BTreeMap<Id, usize>,
+        what: &'static str,
+        path: &str,
+    ) {
+        for (i, (id, span)) in refs.iter().enumerate() {
+            if !known.contains_key(id) {
+                self.report(
+                    span,
+                    format!("{path}[{i}]"),
+                    ProblemKind::UnknownReference {
+                        what,
+                        id: id.to_string(),
+                    },
+                );
+            }
+        }
+    }
+}
+
+fn strip<T>(v: Option<Vec<(T, Span)>>) -> Option<Vec<T>> {
+    v.map(|v| v.into_iter().map(|(x, _)| x).collect())
+}
+
+/// A declared item with the id span kept for reference checks.
+struct WithId<T> {
+    item: T,
+    id_span: Span,
+}
+
+pub(crate) fn load(src: &str) -> Result<Policy, PolicyError> {
+    let mut ld = Loader::new(src);
+    if src.len() > MAX_POLICY_BYTES {
+        ld.report(&(0..0), String::new(), ProblemKind::TooLarge(src.len()));
+        return Err(finish_problems(src, ld));
+    }
+    let (doc, errors) = DeTable::parse_recoverable(src);
+    if !errors.is_empty() {
+        for e in errors {
+            let span = e.span().unwrap_or(0..0);
+            ld.report(
+                &span,
+                String::new(),
+                ProblemKind::Syntax(e.message().to_owned()),
+            );
+        }
+        return Err(finish_problems(src, ld));
+    }
+    let root_span = doc.span();
+    let mut root = Table::new(doc.get_ref(), root_span, String::new());
+    let policy = read_policy(src, &mut ld, &mut root);
+    root.finish(&mut ld);
+    match policy {
+        Some(mut p) if ld.problems.is_empty() => {
+            p.hash = p.compute_hash();
+            Ok(p)
+        }
+        _ => Err(finish_problems(src, ld)),
+    }
+}
+
+fn finish_problems(src: &str, mut ld: Loader) -> PolicyError {
+    let mut problems = core::mem::take(&mut ld.problems);
+    for (span, p) in &mut problems {
+        let (line, column) = ld.line_col(src, span.start);
+        p.line = line;
+        p.column = column;
+    }
+    let mut problems: Vec<Problem> = problems.into_iter().map(|(_, p)| p).collect();
+    problems.sort_by(|a, b| (a.line, a.column, &a.path).cmp(&(b.line, b.column, &b.path)));
+    if problems.is_empty() {
+        // Unreachable by construction; never return an empty error.
+        problems.push(Problem {
+            line: 1,
+            column: 1,
+            path: String::new(),
+            kind: ProblemKind::Invalid("incomplete policy".into()),
+        });
+    }
+    PolicyError::Invalid(problems)
+}
+
+fn read_policy(src: &str, ld: &mut Loader, root: &mut Table) -> Option<Policy> {
+    if let Some(v) = root.req(ld, "format") {
+        if let Some(f) = ld.int(&v, 0..=i64::MAX) {
+            if f != Policy::FORMAT {
+                ld.invalid(
+                    &v,
+                    format!(
+                        "unsupported format {f}; this library reads format {}",
+                        Policy::FORMAT
+                    ),
+                );
+            }
+        }
+    }
+    let id = root.req(ld, "id").and_then(|v| ld.parse::<Id>(&v));
+    let version = root
+        .req(ld, "version")
+        .and_then(|v| ld.date(&v))
+        .map(PolicyVersion::from_date);
+    let url = root.req(ld, "url").and_then(|v| ld.url(&v));
+    let jurisdiction = root
+        .req(ld, "jurisdiction")
+        .and_then(|v| ld.parse::<Country>(&v));
+
+    // Languages come first: every text is checked against them.
+    let languages = {
+        let v = root.req(ld, "languages");
+        let span = v.as_ref().map(|v| (v.span.clone(), v.path.clone()));
+        let langs = ld.strings::<Lang>(v);
+        if let (Some(langs), Some((span, path))) = (&langs, span) {
+            if langs.is_empty() {
+                ld.report(
+                    &span,
+                    path,
+                    ProblemKind::Invalid("declare at least one language".into()),
+                );
+            }
+            let mut seen = Vec::new();
+            for (i, (l, s)) in langs.iter().enumerate() {
+                if seen.contains(l) {
+                    ld.report(
+                        s,
+                        format!("languages[{i}]"),
+                        ProblemKind::Invalid(format!("language `{l}` is listed twice")),
+                    );
+                } else {
+                    seen.push(*l);
+                }
+            }
+            ld.langs = seen;
+        }
+        langs.map(|_| ld.langs.clone())
+    };
+    let default_language = match root.opt("default_language") {
+        Some(v) => ld.parse::<Lang>(&v).and_then(|l| {
+            if ld.langs.contains(&l) {
+                Some(l)
+            } else {
+                ld.report(
+                    &v.span,
+                    v.path.clone(),
+                    ProblemKind::UndeclaredLanguage(l.to_string()),
+                );
+                None
+            }
+        }),
+        None => ld.langs.first().copied(),
+    };
+    let choice_validity_months = match root.opt("choice_validity_months") {
+        Some(v) => match v.v {
+            DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
+                Ok(n) if (1..=i64::from(Policy::MAX_VALIDITY_MONTHS)).contains(&n) => {
+                    u8::try_from(n).ok()
+                }
+                Ok(n) => {
+                    ld.report(&v.span, v.path.clone(), ProblemKind::ValidityOutOfRange(n));
+                    None
+                }
+                Err(_) => {
+                    ld.report(
+                        &v.span,
+                        v.path.clone(),
+                        ProblemKind::ValidityOutOfRange(i64::MAX),
+                    );
+                    None
+                }
+            },
+            _ => {
+                ld.wrong_type(&v, "integer");
+                None
+            }
+        },
+        None => Some(Policy::DEFAULT_VALIDITY_MONTHS),
+    };
+    let title = root.text(ld, "title");
+    let retention = root.text(ld, "retention");
+    let controller = root
+        .req(ld, "controller")
+        .and_then(|v| ld.table(&v))
+        .and_then(|mut t| {
+            let name = t.text(ld, "name");
+            let bin = t.req(ld, "bin").and_then(|v| {
+                let s = ld.str(&v)?;
+                if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+                    Some(s.to_owned())
+                } else {
+                    ld.invalid(&v, "a BIN is exactly 12 digits");
+                    None
+                }
+            });
+            let address = t.text(ld, "address");
+            let country = t.req(ld, "country").and_then(|v| ld.parse::<Country>(&v));
+            let email = t.req(ld, "email").and_then(|v| ld.email(&v));
+            let url = t.req(ld, "url").and_then(|v| ld.url(&v));
+            let responsible_person = t.text(ld, "responsible_person");
+            t.finish(ld);
+            Some(Controller {
+                name: name?,
+                bin: bin?,
+                address: address?,
+                country: country?,
+                email: email?,
+                url: url?,
+                responsible_person: responsible_person?,
+            })
+        });
+    let contact = root
+        .req(ld, "contact")
+        .and_then(|v| ld.table(&v))
+        .and_then(|mut t| {
+            let email = t.req(ld, "email").and_then(|v| ld.email(&v));
+            let texts = t.text(ld, "texts");
+            t.finish(ld);
+            Some(Contact {
+                email: email?,
+                texts: texts?,
+            })
+        });
+
+    let audiences_v = root.req(ld, "audiences");
+    let audiences = ld.tables(audiences_v, |ld, mut t| {
+        let id = t.req(ld, "id").map(|v| (ld.parse::<Id>(&v), v.span));
+        let name = t.text(ld, "name");
+        t.finish(ld);
+        let (id, id_span) = id?;
+        Some(WithId {
+            item: Audience {
+                id: id?,
+                name: name?,
+            },
+            id_span,
+        })
+    });
+    let audience_ids = ld.unique(
+        src,
+        "audiences",
+        audiences
+            .iter()
+            .map(|(a, _)| (a.item.id.clone(), a.id_span.clone())),
+    );
+
+    let dc_v = root.req(ld, "data_categories");
+    let data_categories = ld.tables(dc_v, |ld, mut t| {
+        let id = t.req(ld, "id").map(|v| (ld.parse::<Id>(&v), v.span));
+        let name = t.text(ld, "name");
+        let aud_path = t.child_path("audiences");
+        let audiences = t.strings::<Id>(ld, "audiences");
+        if let Some(a) = &audiences {
+            ld.refs(a, &audience_ids, "audience", &aud_path);
+        }
+        let sensitive = match t.opt("sensitive") {
+            Some(v) => ld.bool(&v),
+            None => Some(false),
+        };
+        let kantara_pii = t.req(ld, "kantara_pii").and_then(|v| ld.int(&v, 1..=16));
+        let dpv = match t.opt("dpv") {
+            Some(v) => iris(ld, &v),
+            None => Some(Vec::new()),
+        };
+        t.finish(ld);
+        let (id, id_span) = id?;
+        Some(WithId {
+            item: DataCategory {
+                id: id?,
+                name: name?,
+                audiences: strip(audiences)?,
+                sensitive: sensitive?,
+                kantara_pii: u8::try_from(kantara_pii?).ok()?,
+                dpv: dpv?,
+            },
+            id_span,
+        })
+    });
+    let category_ids = ld.unique(
+        src,
+        "data_categories",
+        data_categories
+            .iter()
+            .map(|(a, _)| (a.item.id.clone(), a.id_span.clone())),
+    );
+
+    let rec_v = root.opt("recipients");
+    let recipients = ld.tables(rec_v, |ld, mut t| {
+        let id = t.req(ld, "id").map(|v| (ld.parse::<Id>(&v), v.span));
+        let kind = t
+            .req(ld, "kind")
+            .and_then(|v| ld.parse::<RecipientKind>(&v));
+        let name = t.text(ld, "name");
+        let country = t.req(ld, "country").and_then(|v| ld.parse::<Country>(&v));
+        t.finish(ld);
+        let (id, id_span) = id?;
+        Some(WithId {
+            item: Recipient {
+                id: id?,
+                kind: kind?,
+                name: name?,
+                country: country?,
+            },
+            id_span,
+        })
+    });
+    let recipient_ids = ld.unique(
+        src,
+        "recipients",
+        recipients
+            .iter()
+            .map(|(a, _)| (a.item.id.clone(), a.id_span.clone())),
+    );
+
+    let cc_v = root.opt("cookie_categories");
+    let cookie_categories = ld.tables(cc_v, |ld, mut t| {
+        let id = t
+            .req(ld, "id")
+            .map(|v| (ld.parse::<CookieCategoryId>(&v), v.span));
+        let name = t.text(ld, "name");
+        let description = t.text(ld, "description");
+        let cookies_v = t.opt("cookies");
+        let cookies = ld.tables(cookies_v, |ld, mut c| {
+            let name = c.opt("name");
+            let pattern = c.opt("pattern");
+            let (name, is_pattern) = match (name, pattern) {
+                (Some(n), None) => (ld.str(&n).map(str::to_owned), false),
+                (None, Some(p)) => (ld.str(&p).map(str::to_owned), true),
+                (Some(n), Some(_)) => {
+                    ld.invalid(&n, "give either `name` or `pattern`, not both");
+                    (None, false)
+                }
+                (None, None) => {
+                    ld.report(&c.span, c.child_path("name"), ProblemKind::Missing);
+                    (None, false)
+                }
+            };
+            let provider = c
+                .req(ld, "provider")
+                .and_then(|v| ld.str(&v).map(str::to_owned));
+            let lifetime = c.req(ld, "lifetime").and_then(|v| {
+                let l = ld.parse::<Lifetime>(&v)?;
+                if l.days() > Lifetime::MAX_DAYS {
+                    ld.report(
+                        &v.span,
+                        v.path.clone(),
+                        ProblemKind::CookieLifetimeTooLong(l.to_string()),
+                    );
+                    return None;
+                }
+                Some(l)
+            });
+            let purpose = c.text(ld, "purpose");
+            c.finish(ld);
+            Some(Cookie {
+                name: name?,
+                is_pattern,
+                provider: provider?,
+                lifetime: lifetime?,
+                purpose: purpose?,
+            })
+        });
+        t.finish(ld);
+        let (id, id_span) = id?;
+        Some(WithId {
+            item: CookieCategory {
+                id: id?,
+                name: name?,
+                description: description?,
+                cookies: cookies.into_iter().map(|(c, _)| c).collect(),
+            },
+            id_span,
+        })
+    });
+    let cookie_ids = ld.unique(
+        src,
+        "cookie_categories",
+        cookie_categories
+            .iter()
+            .map(|(a, _)| (a.item.id, a.id_span.clone())),
+    );
+
+    let purposes_v = root.req(ld, "purposes");
+    let purposes_span = purposes_v
+        .as_ref()
+        .map(|v| (v.span.clone(), v.path.clone()));
+    let purposes = ld.tables(purposes_v, |ld, mut t| {
+        let id = t.req(ld, "id").map(|v| (ld.parse::<PurposeId>(&v), v.span));
+        let code = t.req(ld, "code").map(|v| (ld.int(&v, 0..=63), v.span));
+        let kind = t.req(ld, "kind").and_then(|v| ld.parse::<PurposeKind>(&v));
+        let legal_basis = t
+            .req(ld, "legal_basis")
+            .and_then(|v| ld.parse::<LegalBasis>(&v));
+        let path = t.child_path("audiences");
+        let audiences = t.strings::<Id>(ld, "audiences");
+        if let Some(a) = &audiences {
+            ld.refs(a, &audience_ids, "audience", &path);
+            if a.is_empty() {
+                ld.report(
+                    &t.span,
+                    path,
+                    ProblemKind::Invalid("a purpose applies to at least one audience".into()),
+                );
+            }
+        }
+        let path = t.child_path("data_categories");
+        let dc_val = t.req(ld, "data_categories");
+        let dc_span = dc_val.as_ref().map(|v| v.span.clone());
+        let data_categories = ld.strings::<Id>(dc_val);
+        if let Some(d) = &data_categories {
+            ld.refs(d, &category_ids, "data category", &path);
+        }
+        let path = t.child_path("recipients");
+        let recipients = match t.opt("recipients") {
+            Some(v) => ld.strings::<Id>(Some(v)),
+            None => Some(Vec::new()),
+        };
+        if let Some(r) = &recipients {
+            ld.refs(r, &recipient_ids, "recipient", &path);
+        }
+        let cross_border = match t.opt("cross_border") {
+            Some(v) => ld.strings::<Country>(Some(v)),
+            None => Some(Vec::new()),
+        };
+        let term = t.text(ld, "term");
+        let changed_in = t.req(ld, "changed_in").and_then(|v| {
+            let d = PolicyVersion::from_date(ld.date(&v)?);
+            if let Some(version) = version {
+                if d > version {
+                    let kind = ProblemKind::ChangedAfterVersion {
+                        changed_in: d.to_string(),
+                        version: version.to_string(),
+                    };
+                    ld.report(&v.span, v.path.clone(), kind);
+                    return None;
+                }
+            }
+            Some(d)
+        });
+        let dpv = t.req(ld, "dpv").and_then(|v| iri(ld, &v));
+        let kantara_purpose = t
+            .req(ld, "kantara_purpose")
+            .and_then(|v| ld.int(&v, 1..=16));
+        let cookie_category = match t.opt("cookie_category") {
+            Some(v) => ld.parse::<CookieCategoryId>(&v).and_then(|c| {
+                if !cookie_ids.contains_key(&c) {
+                    ld.report(
+                        &v.span,
+                        v.path.clone(),
+                        ProblemKind::UnknownReference {
+                            what: "cookie category",
+                            id: c.to_string(),
+                        },
+                    );
+                    return None;
+                }
+                if kind.is_some_and(|k| k != PurposeKind::Cookies) {
+                    ld.invalid(&v, "only `cookies` purposes have a cookie_category");
+                    return None;
+                }
+                if c == CookieCategoryId::Necessary && legal_basis == Some(LegalBasis::Consent) {
+                    ld.invalid(
+                        &v,
+                        "strictly necessary cookies need no consent: use another legal_basis",
+                    );
+                    return None;
+                }
+                Some(Some(c))
+            }),
+            None => {
+                if kind == Some(PurposeKind::Cookies) {
+                    ld.report(
+                        &t.span,
+                        t.child_path("cookie_category"),
+                        ProblemKind::Missing,
+                    );
+                    None
+                } else {
+                    Some(None)
+                }
+            }
+        };
+        if let (Some(d), Some(k), Some(span)) = (&data_categories, kind, dc_span) {
+            if d.is_empty() && k != PurposeKind::Cookies {
+                ld.report(
+                    &span,
+                    t.child_path("data_categories"),
+                    ProblemKind::Invalid("list the data categories this purpose processes".into()),
+                );
+            }
+        }
+        let required_for = match t.opt("required_for") {
+            Some(v) => ld.text(Some(v)).map(Some),
+            None => Some(None),
+        };
+        let texts = match t.opt("texts") {
+            Some(v) => ld.table(&v).and_then(|mut tt| {
+                let title = tt.text(ld, "title");
+                let description = tt.text(ld, "description");
+                tt.finish(ld);
+                Some(Some(PurposeTexts {
+                    title: title?,
+                    description: description?,
+                }))
+            }),
+            None => {
+                let needs = legal_basis == Some(LegalBasis::Consent)
+                    && cookie_category != Some(Some(CookieCategoryId::Necessary));
+                if needs {
+                    ld.report(
+                        &t.span,
+                        t.child_path("texts"),
+                        ProblemKind::ConsentPurposeWithoutTexts,
+                    );
+                    None
+                } else {
+                    Some(None)
+                }
+            }
+        };
+        t.finish(ld);
+        let (id, id_span) = id?;
+        let (code, code_span) = code?;
+        Some((
+            WithId {
+                item: Purpose {
+                    id: id?,
+                    code: u8::try_from(code?).ok()?,
+                    kind: kind?,
+                    legal_basis: legal_basis?,
+                    audiences: strip(audiences)?,
+                    data_categories: strip(data_categories)?,
+                    recipients: strip(recipients)?,
+                    cross_border: strip(cross_border)?,
+                    term: term?,
+                    changed_in: changed_in?,
+                    dpv: dpv?,
+                    kantara_purpose: u8::try_from(kantara_purpose?).ok()?,
+                    cookie_category: cookie_category?,
+                    required_for: required_for?,
+                    texts: texts?,
+                },
+                id_span,
+            },
+            code_span,
+        ))
+    });
+    ld.unique(
+        src,
+        "purposes",
+        purposes
+            .iter()
+            .map(|((p, _), _)| (p.item.id, p.id_span.clone())),
+    );
+    let mut codes: BTreeMap<u8, PurposeId> = BTreeMap::new();
+    for (i, ((p, code_span), _)) in purposes.iter().enumerate() {
+        if let Some(other) = codes.get(&p.item.code) {
+            let kind = ProblemKind::DuplicateCode {
+                code: p.item.code,
+                other: other.to_string(),
+            };
+            ld.report(code_span, format!("purposes[{i}].code"), kind);
+        } else {
+            codes.insert(p.item.code, p.item.id);
+        }
+    }
+    if let Some((span, path)) = purposes_span {
+        if purposes.len() > MAX_PURPOSES {
+            ld.report(
+                &span,
+                path.clone(),
+                ProblemKind::Invalid(format!("at most {MAX_PURPOSES} purposes")),
+            );
+        }
+        for (i, (c, cspan)) in cookie_categories.iter().enumerate() {
+            let governing = purposes
+                .iter()
+                .filter(|((p, _), _)| p.item.cookie_category == Some(c.item.id))
+                .count();
+            if governing != 1 {
+                let msg = format!(
+                    "cookie category `{}` must be governed by exactly one `cookies` purpose, found {governing}",
+                    c.item.id
+                );
+                ld.report(
+                    cspan,
+                    format!("cookie_categories[{i}]"),
+                    ProblemKind::Invalid(msg),
+                );
+            }
+        }
+        if purposes.is_empty() && ld.problems.is_empty() {
+            ld.report(
+                &span,
+                path,
+                ProblemKind::Invalid("declare at least one purpose".into()),
+            );
+        }
+    }
+
+    let rights_v = root.req(ld, "rights");
+    let rights = ld.tables(rights_v, |ld, mut t| {
+        let id = t.req(ld, "id").map(|v| (ld.parse::<Id>(&v), v.span));
+        let title = t.text(ld, "title");
+        let text = t.text(ld, "text");
+        t.finish(ld);
+        let (id, id_span) = id?;
+        Some(WithId {
+            item: Right {
+                id: id?,
+                title: title?,
+                text: text?,
+            },
+            id_span,
+        })
+    });
+    ld.unique(
+        src,
+        "rights",
+        rights
+            .iter()
+            .map(|(a, _)| (a.item.id.clone(), a.id_span.clone())),
+    );
+    for (list, n) in [
+        ("audiences", audiences.len()),
+        ("data_categories", data_categories.len()),
+        ("rights", rights.len()),
+    ] {
+        if n == 0 && ld.problems.is_empty() {
+            ld.report(
+                &(0..0),
+                list.to_owned(),
+                ProblemKind::Invalid(format!("declare at least one entry in `{list}`")),
+            );
+        }
+    }
+
+    Some(Policy {
+        id: id?,
+        version: version?,
+        url: url?,
+        jurisdiction: jurisdiction?,
+        languages: languages?,
+        default_language: default_language?,
+        choice_validity_months: choice_validity_months?,
+        title: title?,
+        retention: retention?,
+        controller: controller?,
+        contact: contact?,
+        audiences: audiences.into_iter().map(|(a, _)| a.item).collect(),
+        data_categories: data_categories.into_iter().map(|(a, _)| a.item).collect(),
+        recipients: recipients.into_iter().map(|(a, _)| a.item).collect(),
+        purposes: purposes.into_iter().map(|((p, _), _)| p.item).collect(),
+        cookie_categories: cookie_categories.into_iter().map(|(a, _)| a.item).collect(),
+        rights: rights.into_iter().map(|(a, _)| a.item).collect(),
+        hash: PolicyHash([0; 32]),
+    })
+}
+
+fn iri(ld: &mut Loader, v: &Val) -> Option<String> {
+    let s = ld.str(v)?;
+    if !s.starts_with("https://")
+        || s.len() > 2048
+        || s.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        ld.invalid(
+            v,
+            "expected an https:// IRI such as https://w3id.org/dpv#Consent",
+        );
+        return None;
+    }
+    Some(s.to_owned())
+}
+
+fn iris(ld: &mut Loader, v: &Val) -> Option<Vec<String>> {
+    let items = ld.array(v)?;
+    let mut out = Vec::with_capacity(items.len());
+    let mut ok = true;
+    for item in &items {
+        match iri(ld, item) {
+            Some(s) => out.push(s),
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
+}

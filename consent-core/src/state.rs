@@ -1,0 +1,399 @@
+//! Folding a subject's events into state, and answering "may I do X now?".
+
+use core::fmt;
+
+use crate::{
+    Choice, ConsentRecord, Event, EventKind, LegalBasis, Policy, PolicyVersion, PurposeId,
+    Timestamp,
+};
+
+/// The latest choice for one purpose.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+struct Slot {
+    at: Timestamp,
+    record: ConsentRecord,
+    /// Earliest time consent was given for this purpose, for "renewed" status.
+    first_given: Option<Timestamp>,
+}
+
+/// A subject's consent state: the fold of their events.
+///
+/// The fold keeps, for each purpose, the latest event by server time (ties go to the more restrictive
+/// choice, then to a fixed order of the remaining fields), the latest restriction and the latest
+/// erasure. So it is order-independent: events folded in any order, or folded twice, give the same state.
+///
+/// ```
+/// use consent_core::{Actor, Choice, ConsentRecord, ConsentState, Event, EventKind, Method, Timestamp};
+/// let record = |choice| ConsentRecord {
+///     purpose: "marketing".parse().unwrap(),
+///     choice,
+///     policy_version: "2025-03-26".parse().unwrap(),
+///     method: Method::Custom,
+///     expires_at: None,
+///     by: Actor::Subject,
+/// };
+/// let given = Event { at: Timestamp::from_unix(100), kind: EventKind::Consent(record(Choice::Given)) };
+/// let withdrawn = Event { at: Timestamp::from_unix(200), kind: EventKind::Consent(record(Choice::Withdrawn)) };
+/// assert_eq!(ConsentState::fold(&[given, withdrawn]), ConsentState::fold(&[withdrawn, given]));
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
+pub struct ConsentState {
+    /// Sorted by purpose id.
+    slots: Vec<Slot>,
+    /// Latest restrict (`true`) or unblock (`false`); at equal times restrict wins.
+    restriction: Option<(Timestamp, bool)>,
+    /// Latest erasure.
+    erased_at: Option<Timestamp>,
+    /// Latest event that is not an erasure.
+    last_other: Option<Timestamp>,
+}
+
+impl ConsentState {
+    /// The empty state: nothing asked, nothing given.
+    pub fn new() -> Self {
+        ConsentState::default()
+    }
+
+    /// Folds events, in any order.
+    pub fn fold<'a>(events: impl IntoIterator<Item = &'a Event>) -> Self {
+        let mut state = ConsentState::new();
+        for e in events {
+            state.apply(e);
+        }
+        state
+    }
+
+    /// Folds the events that happened at or before `t`: the state as it was at `t`, to answer "did S
+    /// consent to P at time T?".
+    pub fn fold_until<'a>(events: impl IntoIterator<Item = &'a Event>, t: Timestamp) -> Self {
+        ConsentState::fold(events.into_iter().filter(|e| e.at <= t))
+    }
+
+    /// Adds one event.
+    pub fn apply(&mut self, event: &Event) {
+        let at = event.at;
+        match event.kind {
+            EventKind::Consent(record) => {
+                self.last_other = self.last_other.max(Some(at));
+                let given = (record.choice == Choice::Given).then_some(at);
+                match self
+                    .slots
+                    .iter_mut()
+                    .find(|s| s.record.purpose == record.purpose)
+                {
+                    Some(slot) => {
+                        if (at, record.choice, record) > (slot.at, slot.record.choice, slot.record)
+                        {
+                            slot.at = at;
+                            slot.record = record;
+                        }
+                        slot.first_given = match (slot.first_given, given) {
+                            (Some(a), Some(b)) => Some(a.min(b)),
+                            (a, b) => a.or(b),
+                        };
+                    }
+                    None => {
+                        let pos = self
+                            .slots
+                            .partition_point(|s| s.record.purpose < record.purpose);
+                        self.slots.insert(
+                            pos,
+                            Slot {
+                                at,
+                                record,
+                                first_given: given,
+                            },
+                        );
+                    }
+                }
+            }
+            EventKind::Restrict | EventKind::Unblock => {
+                self.last_other = self.last_other.max(Some(at));
+                let new = (at, matches!(event.kind, EventKind::Restrict));
+                if self.restriction.is_none_or(|old| new > old) {
+                    self.restriction = Some(new);
+                }
+            }
+            EventKind::Erase => self.erased_at = self.erased_at.max(Some(at)),
+        }
+    }
+
+    /// The latest record and its time for each purpose the subject ever decided on, ordered by
+    /// purpose id. Records from before an erasure are included; see [`ConsentState::erased_at`].
+    pub fn records(&self) -> impl Iterator<Item = (Timestamp, &ConsentRecord)> {
+        self.slots.iter().map(|s| (s.at, &s.record))
+    }
+
+    /// When the subject's data was last erased.
+    pub fn erased_at(&self) -> Option<Timestamp> {
+        self.erased_at
+    }
+
+    /// Since when processing is restricted, if it is.
+    pub fn restricted_since(&self) -> Option<Timestamp> {
+        match (self.restriction, self.erased_at) {
+            (Some((since, true)), Some(e)) if since > e => Some(since),
+            (Some((since, true)), None) => Some(since),
+            _ => None,
+        }
+    }
+
+    fn slot(&self, purpose: PurposeId) -> Option<&Slot> {
+        self.slots.iter().find(|s| s.record.purpose == purpose)
+    }
+
+    /// May `purpose` be pursued for this subject at time `at` under `policy`?
+    ///
+    /// Checks, in order: the purpose exists in the policy; the subject is not erased; processing is not
+    /// restricted (restriction does not stop purposes whose basis is a legal obligation); purposes that
+    /// need no consent (another legal basis, strictly necessary cookies) are allowed; otherwise the
+    /// latest choice must be "given", under a policy version in which the purpose has not changed since,
+    /// and not expired.
+    ///
+    /// `at` should not be earlier than the events folded; for a question about the past, fold with
+    /// [`ConsentState::fold_until`].
+    pub fn decision(&self, purpose: PurposeId, at: Timestamp, policy: &Policy) -> Decision {
+        let Some(p) = policy.purpose(purpose) else {
+            return Decision::Denied(Denied::UnknownPurpose);
+        };
+        let slot = self.slot(purpose);
+        let needs_consent = p.needs_consent();
+        if let Some(e) = self.erased_at {
+            let later = if needs_consent {
+                slot.map(|s| s.at)
+            } else {
+                self.last_other
+            };
+            if later.is_none_or(|l| l <= e) {
+                return Decision::Denied(Denied::Erased { at: e });
+            }
+        }
+        if let Some(since) = self.restricted_since() {
+            if p.legal_basis != LegalBasis::LegalObligation {
+                return Decision::Denied(Denied::Blocked { since });
+            }
+        }
+        if !needs_consent {
+            return Decision::Allowed(Allowed::NotRequired {
+                basis: p.legal_basis,
+            });
+        }
+        let Some(slot) = slot else {
+            return Decision::Denied(Denied::NeverAsked);
+        };
+        let r = &slot.record;
+        match r.choice {
+            Choice::Refused => Decision::Denied(Denied::Refused { at: slot.at }),
+            Choice::Withdrawn => Decision::Denied(Denied::Withdrawn { at: slot.at }),
+            Choice::Given => {
+                if p.changed_in > r.policy_version {
+                    return Decision::Denied(Denied::RenewalNeeded {
+                        changed_in: p.changed_in,
+                        given_under: r.policy_version,
+                    });
+                }
+                let expires_at = r.expires_at.unwrap_or_else(|| {
+                    slot.at
+                        .add_months(u32::from(policy.choice_validity_months()))
+                });
+                if at >= expires_at {
+                    return Decision::Denied(Denied::Expired { at: expires_at });
+                }
+                let renewed = slot
+                    .first_given
+                    .is_some_and(|f| f < slot.at && self.erased_at.is_none_or(|e| f > e));
+                Decision::Allowed(Allowed::Consent {
+                    given_at: slot.at,
+                    expires_at,
+                    policy_version: r.policy_version,
+                    renewed,
+                })
+            }
+        }
+    }
+
+    /// The W3C DPV consent status of `purpose` at `at`, or `None` for purposes that need no consent (or
+    /// that the policy does not declare). A restriction does not change the status of a consent;
+    /// an erasure counts as withdrawal.
+    ///
+    /// ```
+    /// # use consent_core::{ConsentState, ConsentStatus, Policy, Timestamp};
+    /// # let policy = Policy::from_toml(include_str!("../../examples/invisionu/policy.toml")).unwrap();
+    /// let s = ConsentState::new();
+    /// let status = s.status("marketing".parse().unwrap(), Timestamp::from_unix(0), &policy);
+    /// assert_eq!(status.map(|s| s.iri()), Some("https://w3id.org/dpv#ConsentUnknown"));
+    /// ```
+    pub fn status(
+        &self,
+        purpose: PurposeId,
+        at: Timestamp,
+        policy: &Policy,
+    ) -> Option<ConsentStatus> {
+        let unrestricted = ConsentState {
+            restriction: None,
+            ..self.clone()
+        };
+        match unrestricted.decision(purpose, at, policy) {
+            Decision::Allowed(Allowed::Consent { renewed: false, .. }) => {
+                Some(ConsentStatus::Given)
+            }
+            Decision::Allowed(Allowed::Consent { renewed: true, .. }) => {
+                Some(ConsentStatus::RenewedGiven)
+            }
+            Decision::Allowed(Allowed::NotRequired { .. })
+            | Decision::Denied(Denied::UnknownPurpose) => None,
+            Decision::Denied(d) => match d {
+                Denied::NeverAsked => Some(ConsentStatus::Unknown),
+                Denied::Refused { .. } => Some(ConsentStatus::Refused),
+                Denied::Expired { .. } => Some(ConsentStatus::Expired),
+                Denied::RenewalNeeded { .. } => Some(ConsentStatus::Invalidated),
+                Denied::Withdrawn { .. }
+                | Denied::Erased { .. }
+                | Denied::Blocked { .. }
+                | Denied::UnknownPurpose => Some(ConsentStatus::Withdrawn),
+            },
+        }
+    }
+}
+
+/// The answer to "may I?".
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[must_use]
+pub enum Decision {
+    /// Yes, and why.
+    Allowed(Allowed),
+    /// No, and why not.
+    Denied(Denied),
+}
+
+impl Decision {
+    /// Whether the purpose may be pursued.
+    pub fn is_allowed(&self) -> bool {
+        matches!(self, Decision::Allowed(_))
+    }
+}
+
+/// Why a purpose is allowed.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[non_exhaustive]
+pub enum Allowed {
+    /// The subject consented.
+    Consent {
+        /// When consent was given (server time).
+        given_at: Timestamp,
+        /// When it lapses.
+        expires_at: Timestamp,
+        /// The policy version the subject was shown.
+        policy_version: PolicyVersion,
+        /// Whether it was given again after an earlier consent.
+        renewed: bool,
+    },
+    /// The purpose rests on another legal basis, or is a strictly necessary cookie.
+    NotRequired {
+        /// The purpose's legal basis.
+        basis: LegalBasis,
+    },
+}
+
+/// Why a purpose is denied.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[non_exhaustive]
+pub enum Denied {
+    /// The policy has no such purpose.
+    UnknownPurpose,
+    /// The subject was never asked (silence is not consent).
+    NeverAsked,
+    /// The subject refused.
+    Refused {
+        /// When.
+        at: Timestamp,
+    },
+    /// The subject withdrew consent.
+    Withdrawn {
+        /// When.
+        at: Timestamp,
+    },
+    /// The consent lapsed.
+    Expired {
+        /// When it lapsed.
+        at: Timestamp,
+    },
+    /// The purpose changed after the version the subject consented under: ask again.
+    RenewalNeeded {
+        /// The version that changed the purpose.
+        changed_in: PolicyVersion,
+        /// The version consent was given under.
+        given_under: PolicyVersion,
+    },
+    /// Processing is restricted (blocked) at the subject's request.
+    Blocked {
+        /// Since when.
+        since: Timestamp,
+    },
+    /// The subject's data was erased.
+    Erased {
+        /// When.
+        at: Timestamp,
+    },
+}
+
+impl fmt::Display for Denied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Denied::UnknownPurpose => f.write_str("the policy has no such purpose"),
+            Denied::NeverAsked => f.write_str("consent was never given"),
+            Denied::Refused { at } => write!(f, "consent was refused at {at}"),
+            Denied::Withdrawn { at } => write!(f, "consent was withdrawn at {at}"),
+            Denied::Expired { at } => write!(f, "consent expired at {at}"),
+            Denied::RenewalNeeded {
+                changed_in,
+                given_under,
+            } => write!(
+                f,
+                "consent must be renewed: given under policy {given_under}, purpose changed in {changed_in}"
+            ),
+            Denied::Blocked { since } => write!(f, "processing is restricted since {since}"),
+            Denied::Erased { at } => write!(f, "the subject's data was erased at {at}"),
+        }
+    }
+}
+
+/// Consent statuses of the W3C Data Privacy Vocabulary.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[non_exhaustive]
+pub enum ConsentStatus {
+    /// `dpv:ConsentUnknown`: never asked.
+    Unknown,
+    /// `dpv:ConsentGiven`.
+    Given,
+    /// `dpv:RenewedConsentGiven`: given again after an earlier consent.
+    RenewedGiven,
+    /// `dpv:ConsentRefused`.
+    Refused,
+    /// `dpv:ConsentWithdrawn` (also after erasure).
+    Withdrawn,
+    /// `dpv:ConsentExpired`.
+    Expired,
+    /// `dpv:ConsentInvalidated`: the purpose changed, consent must be renewed.
+    Invalidated,
+}
+
+impl ConsentStatus {
+    /// The DPV IRI.
+    pub const fn iri(self) -> &'static str {
+        match self {
+            ConsentStatus::Unknown => "https://w3id.org/dpv#ConsentUnknown",
+            ConsentStatus::Given => "https://w3id.org/dpv#ConsentGiven",
+            ConsentStatus::RenewedGiven => "https://w3id.org/dpv#RenewedConsentGiven",
+            ConsentStatus::Refused => "https://w3id.org/dpv#ConsentRefused",
+            ConsentStatus::Withdrawn => "https://w3id.org/dpv#ConsentWithdrawn",
+            ConsentStatus::Expired => "https://w3id.org/dpv#ConsentExpired",
+            ConsentStatus::Invalidated => "https://w3id.org/dpv#ConsentInvalidated",
+        }
+    }
+
+    /// Whether the status allows processing (only given and renewed, per ISO/IEC TS 27560).
+    pub const fn allows_processing(self) -> bool {
+        matches!(self, ConsentStatus::Given | ConsentStatus::RenewedGiven)
+    }
+}
