@@ -424,6 +424,7 @@ impl Policy {
         out
     }
 
+    #[cfg_attr(not(feature = "toml"), allow(dead_code))]
     pub(crate) fn compute_hash(&self) -> PolicyHash {
         PolicyHash(Sha256::digest(self.canonical_json().as_bytes()).into())
     }

@@ -168,10 +168,10 @@ impl ConsentState {
                 return Decision::Denied(Denied::Erased { at: e });
             }
         }
-        if let Some(since) = self.restricted_since() {
-            if p.legal_basis != LegalBasis::LegalObligation {
-                return Decision::Denied(Denied::Blocked { since });
-            }
+        if let Some(since) = self.restricted_since()
+            && p.legal_basis != LegalBasis::LegalObligation
+        {
+            return Decision::Denied(Denied::Blocked { since });
         }
         if !needs_consent {
             return Decision::Allowed(Allowed::NotRequired {
@@ -337,6 +337,24 @@ pub enum Denied {
     },
 }
 
+impl fmt::Display for Allowed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Allowed::Consent {
+                given_at,
+                expires_at,
+                policy_version,
+                renewed,
+            } => write!(
+                f,
+                "consent {} at {given_at} under policy {policy_version}, valid until {expires_at}",
+                if *renewed { "renewed" } else { "given" }
+            ),
+            Allowed::NotRequired { basis } => write!(f, "no consent needed (legal basis: {basis})"),
+        }
+    }
+}
+
 impl fmt::Display for Denied {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -395,5 +413,303 @@ impl ConsentStatus {
     /// Whether the status allows processing (only given and renewed, per ISO/IEC TS 27560).
     pub const fn allows_processing(self) -> bool {
         matches!(self, ConsentStatus::Given | ConsentStatus::RenewedGiven)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Actor, ConsentStatus as S, Method, Relation};
+
+    const V1: &str = include_str!("../../examples/invisionu/policy.toml");
+    const V2: &str = include_str!("../tests/fixtures/invisionu-2026-06-01.toml");
+    const DAY: i64 = 86_400;
+
+    fn policy(src: &str) -> Policy {
+        Policy::from_toml(src).unwrap()
+    }
+
+    fn t(days: i64) -> Timestamp {
+        // 2025-04-01T00:00:00Z plus `days`.
+        Timestamp::from_unix(1_743_465_600 + days * DAY)
+    }
+
+    fn consent(at: Timestamp, purpose: &str, choice: Choice, version: &str) -> Event {
+        Event {
+            at,
+            kind: EventKind::Consent(ConsentRecord {
+                purpose: purpose.parse().unwrap(),
+                choice,
+                policy_version: version.parse().unwrap(),
+                method: Method::Custom,
+                expires_at: None,
+                by: Actor::Subject,
+            }),
+        }
+    }
+
+    fn decide(events: &[Event], purpose: &str, at: Timestamp, p: &Policy) -> Decision {
+        ConsentState::fold(events).decision(purpose.parse().unwrap(), at, p)
+    }
+
+    #[test]
+    fn silence_is_not_consent() {
+        let p = policy(V1);
+        assert_eq!(
+            decide(&[], "marketing", t(0), &p),
+            Decision::Denied(Denied::NeverAsked)
+        );
+        assert_eq!(
+            ConsentState::new().status("marketing".parse().unwrap(), t(0), &p),
+            Some(S::Unknown)
+        );
+    }
+
+    #[test]
+    fn given_refused_withdrawn() {
+        let p = policy(V1);
+        let given = consent(t(0), "marketing", Choice::Given, "2025-03-26");
+        let d = decide(&[given], "marketing", t(1), &p);
+        assert_eq!(
+            d,
+            Decision::Allowed(Allowed::Consent {
+                given_at: t(0),
+                expires_at: t(0).add_months(6),
+                policy_version: p.version(),
+                renewed: false
+            })
+        );
+        let refused = consent(t(0), "marketing", Choice::Refused, "2025-03-26");
+        assert_eq!(
+            decide(&[refused], "marketing", t(1), &p),
+            Decision::Denied(Denied::Refused { at: t(0) })
+        );
+        let withdrawn = consent(t(2), "marketing", Choice::Withdrawn, "2025-03-26");
+        assert_eq!(
+            decide(&[given, withdrawn], "marketing", t(3), &p),
+            Decision::Denied(Denied::Withdrawn { at: t(2) })
+        );
+        // Consent again after withdrawal is "renewed".
+        let again = consent(t(4), "marketing", Choice::Given, "2025-03-26");
+        let s = ConsentState::fold(&[again, withdrawn, given]);
+        assert_eq!(
+            s.status("marketing".parse().unwrap(), t(5), &p),
+            Some(S::RenewedGiven)
+        );
+        assert_eq!(
+            s.status("contact".parse().unwrap(), t(5), &p),
+            Some(S::Unknown)
+        );
+    }
+
+    #[test]
+    fn same_second_the_more_restrictive_choice_wins() {
+        let p = policy(V1);
+        let given = consent(t(0), "marketing", Choice::Given, "2025-03-26");
+        let withdrawn = consent(t(0), "marketing", Choice::Withdrawn, "2025-03-26");
+        for events in [[given, withdrawn], [withdrawn, given]] {
+            assert!(!decide(&events, "marketing", t(1), &p).is_allowed());
+        }
+    }
+
+    #[test]
+    fn expiry_from_policy_or_event() {
+        let p = policy(V1);
+        let given = consent(t(0), "cookies-analytics", Choice::Given, "2025-03-26");
+        let expires = t(0).add_months(6);
+        assert!(decide(&[given], "cookies-analytics", expires.add_seconds(-1), &p).is_allowed());
+        assert_eq!(
+            decide(&[given], "cookies-analytics", expires, &p),
+            Decision::Denied(Denied::Expired { at: expires })
+        );
+        let mut short = given;
+        if let EventKind::Consent(r) = &mut short.kind {
+            r.expires_at = Some(t(10));
+        }
+        assert_eq!(
+            decide(&[short], "cookies-analytics", t(10), &p),
+            Decision::Denied(Denied::Expired { at: t(10) })
+        );
+        let s = ConsentState::fold(&[short]);
+        assert_eq!(
+            s.status("cookies-analytics".parse().unwrap(), t(11), &p),
+            Some(S::Expired)
+        );
+    }
+
+    #[test]
+    fn new_version_renews_only_changed_purposes() {
+        let v1 = policy(V1);
+        let v2 = policy(V2);
+        let changed: Vec<_> = v2
+            .changed_since(v1.version())
+            .map(|p| p.id.as_str())
+            .collect();
+        assert_eq!(changed, ["marketing"]);
+        let events = [
+            consent(t(0), "marketing", Choice::Given, "2025-03-26"),
+            consent(t(0), "cookies-analytics", Choice::Given, "2025-03-26"),
+        ];
+        assert_eq!(
+            decide(&events, "marketing", t(1), &v2),
+            Decision::Denied(Denied::RenewalNeeded {
+                changed_in: v2.version(),
+                given_under: v1.version()
+            })
+        );
+        assert!(decide(&events, "cookies-analytics", t(1), &v2).is_allowed());
+        let s = ConsentState::fold(&events);
+        assert_eq!(
+            s.status("marketing".parse().unwrap(), t(1), &v2),
+            Some(S::Invalidated)
+        );
+        // Renewing under the new version allows it again.
+        let renewed = consent(t(2), "marketing", Choice::Given, "2026-06-01");
+        let all = [events[0], events[1], renewed];
+        assert!(decide(&all, "marketing", t(3), &v2).is_allowed());
+        assert_eq!(
+            ConsentState::fold(&all).status("marketing".parse().unwrap(), t(3), &v2),
+            Some(S::RenewedGiven)
+        );
+    }
+
+    #[test]
+    fn purposes_without_consent_basis_and_necessary_cookies() {
+        let p = policy(V1);
+        assert_eq!(
+            decide(&[], "legal-compliance", t(0), &p),
+            Decision::Allowed(Allowed::NotRequired {
+                basis: LegalBasis::LegalObligation
+            })
+        );
+        assert_eq!(
+            decide(&[], "cookies-necessary", t(0), &p),
+            Decision::Allowed(Allowed::NotRequired {
+                basis: LegalBasis::LegitimateInterest
+            })
+        );
+        assert_eq!(
+            ConsentState::new().status("legal-compliance".parse().unwrap(), t(0), &p),
+            None
+        );
+        assert_eq!(
+            decide(&[], "no-such-purpose", t(0), &p),
+            Decision::Denied(Denied::UnknownPurpose)
+        );
+    }
+
+    #[test]
+    fn restriction_blocks_until_unblocked_but_not_legal_obligations() {
+        let p = policy(V1);
+        let given = consent(t(0), "events", Choice::Given, "2025-03-26");
+        let block = Event {
+            at: t(1),
+            kind: EventKind::Restrict,
+        };
+        let unblock = Event {
+            at: t(2),
+            kind: EventKind::Unblock,
+        };
+        assert_eq!(
+            decide(&[given, block], "events", t(1), &p),
+            Decision::Denied(Denied::Blocked { since: t(1) })
+        );
+        assert!(decide(&[given, block], "legal-compliance", t(1), &p).is_allowed());
+        assert!(!decide(&[given, block], "cookies-necessary", t(1), &p).is_allowed());
+        assert!(decide(&[unblock, given, block], "events", t(3), &p).is_allowed());
+        // Status is about consent, not restriction.
+        let s = ConsentState::fold(&[given, block]);
+        assert_eq!(
+            s.status("events".parse().unwrap(), t(1), &p),
+            Some(S::Given)
+        );
+        assert_eq!(s.restricted_since(), Some(t(1)));
+        // Restrict and unblock in the same second: restricted.
+        let unblock_same = Event {
+            at: t(1),
+            kind: EventKind::Unblock,
+        };
+        assert!(!decide(&[unblock_same, given, block], "events", t(3), &p).is_allowed());
+    }
+
+    #[test]
+    fn erasure_ends_everything_until_the_subject_comes_back() {
+        let p = policy(V1);
+        let given = consent(t(0), "events", Choice::Given, "2025-03-26");
+        let block = Event {
+            at: t(1),
+            kind: EventKind::Restrict,
+        };
+        let erase = Event {
+            at: t(2),
+            kind: EventKind::Erase,
+        };
+        let events = [given, block, erase];
+        for purpose in ["events", "legal-compliance", "marketing"] {
+            assert_eq!(
+                decide(&events, purpose, t(3), &p),
+                Decision::Denied(Denied::Erased { at: t(2) })
+            );
+        }
+        let s = ConsentState::fold(&events);
+        assert_eq!(
+            s.status("events".parse().unwrap(), t(3), &p),
+            Some(S::Withdrawn)
+        );
+        // A new consent after erasure counts, and the old restriction no longer applies.
+        let back = consent(t(5), "events", Choice::Given, "2025-03-26");
+        let events = [given, block, erase, back];
+        assert!(decide(&events, "events", t(6), &p).is_allowed());
+        assert!(decide(&events, "legal-compliance", t(6), &p).is_allowed());
+        assert_eq!(
+            decide(&events, "marketing", t(6), &p),
+            Decision::Denied(Denied::Erased { at: t(2) })
+        );
+        assert_eq!(
+            ConsentState::fold(&events).status("events".parse().unwrap(), t(6), &p),
+            Some(S::Given)
+        );
+    }
+
+    #[test]
+    fn representatives_decide_like_subjects() {
+        let p = policy(V1);
+        let mut e = consent(t(0), "public-dissemination", Choice::Given, "2025-03-26");
+        if let EventKind::Consent(r) = &mut e.kind {
+            r.by = Actor::Representative(Relation::Parent);
+        }
+        assert!(decide(&[e], "public-dissemination", t(1), &p).is_allowed());
+        let s = ConsentState::fold(&[e]);
+        let (_, rec) = s.records().next().unwrap();
+        assert_eq!(rec.by.to_string(), "representative:parent");
+        assert_eq!("representative:parent".parse::<Actor>().unwrap(), rec.by);
+    }
+
+    #[test]
+    fn fold_until_answers_questions_about_the_past() {
+        let p = policy(V1);
+        let given = consent(t(0), "marketing", Choice::Given, "2025-03-26");
+        let withdrawn = consent(t(10), "marketing", Choice::Withdrawn, "2025-03-26");
+        let then = ConsentState::fold_until(&[given, withdrawn], t(5));
+        assert!(
+            then.decision("marketing".parse().unwrap(), t(5), &p)
+                .is_allowed()
+        );
+    }
+
+    #[test]
+    fn denial_reasons_read_well() {
+        let d = Denied::RenewalNeeded {
+            changed_in: "2026-06-01".parse().unwrap(),
+            given_under: "2025-03-26".parse().unwrap(),
+        };
+        assert_eq!(
+            d.to_string(),
+            "consent must be renewed: given under policy 2025-03-26, purpose changed in 2026-06-01"
+        );
+        assert_eq!(
+            Denied::Blocked { since: t(0) }.to_string(),
+            "processing is restricted since 2025-04-01T00:00:00Z"
+        );
     }
 }

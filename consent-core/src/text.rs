@@ -10,8 +10,9 @@ use crate::Lang;
 pub struct Texts(Vec<(Lang, String)>);
 
 impl Texts {
+    #[cfg_attr(not(feature = "toml"), allow(dead_code))]
     pub(crate) fn new(mut entries: Vec<(Lang, String)>) -> Self {
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries.sort_by_key(|a| a.0);
         Texts(entries)
     }
 
