@@ -21,6 +21,13 @@ vocabulary! {
 
 vocabulary! {
     /// How a choice was made.
+    ///
+    /// ```
+    /// use consent_core::Method;
+    /// assert_eq!("accept-all".parse::<Method>()?, Method::AcceptAll);
+    /// assert_eq!(Method::ALL.len(), 8);
+    /// # Ok::<(), consent_core::ParseError>(())
+    /// ```
     Method, "method" {
         /// "Accept all" in the banner.
         AcceptAll = "accept-all",
@@ -54,6 +61,14 @@ vocabulary! {
 }
 
 /// Who made a decision: the subject, or a legal representative (applicants can be minors).
+///
+/// ```
+/// use consent_core::{Actor, Relation};
+/// let a: Actor = "representative:parent".parse()?;
+/// assert_eq!(a, Actor::Representative(Relation::Parent));
+/// assert_eq!(Actor::Subject.to_string(), "subject");
+/// # Ok::<(), consent_core::ParseError>(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub enum Actor {
     /// The data subject.

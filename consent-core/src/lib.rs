@@ -85,9 +85,10 @@ impl Policy {
     /// ```
     /// use consent_core::{Policy, ProblemKind};
     /// let err = Policy::from_toml("format = 1\nid = \"Bad Id\"\n").unwrap_err();
-    /// let first = &err.problems()[0];
-    /// assert_eq!((first.line, first.path.as_str()), (2, "id"));
+    /// let bad_id = err.problems().iter().find(|p| p.path == "id").unwrap();
+    /// assert_eq!((bad_id.line, bad_id.column), (2, 6));
     /// assert!(err.problems().iter().any(|p| p.path == "purposes" && p.kind == ProblemKind::Missing));
+    /// println!("{err}"); // every problem, one per line: `2:6: id: invalid value: invalid id: ...`
     /// ```
     pub fn from_toml(src: &str) -> Result<Policy, PolicyError> {
         load::load(src)

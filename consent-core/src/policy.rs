@@ -83,6 +83,15 @@ pub struct Recipient {
 }
 
 /// How long a cookie lives.
+///
+/// ```
+/// use consent_core::Lifetime;
+/// let l: Lifetime = "13 months".parse()?;
+/// assert_eq!(l.days(), 396);
+/// assert!(l.days() <= Lifetime::MAX_DAYS);
+/// assert_eq!("session".parse::<Lifetime>()?, Lifetime::Session);
+/// # Ok::<(), consent_core::ParseError>(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[non_exhaustive]
 pub enum Lifetime {

@@ -47,6 +47,14 @@ pub(crate) use vocabulary;
 
 vocabulary! {
     /// The four kinds of purpose the product is built around.
+    ///
+    /// ```
+    /// use consent_core::PurposeKind;
+    /// assert_eq!("public-dissemination".parse::<PurposeKind>()?, PurposeKind::PublicDissemination);
+    /// assert_eq!(PurposeKind::Cookies.as_str(), "cookies");
+    /// assert!("ads".parse::<PurposeKind>().is_err());
+    /// # Ok::<(), consent_core::ParseError>(())
+    /// ```
     PurposeKind, "purpose kind" {
         /// Core processing, including transfer to service providers and partners abroad.
         Processing = "processing",
@@ -61,6 +69,13 @@ vocabulary! {
 
 vocabulary! {
     /// The legal basis of a purpose. Only [`LegalBasis::Consent`] needs the subject's consent.
+    ///
+    /// ```
+    /// use consent_core::LegalBasis;
+    /// let b: LegalBasis = "legal-obligation".parse()?;
+    /// assert_eq!(b.dpv_iri(), "https://w3id.org/dpv#LegalObligation");
+    /// # Ok::<(), consent_core::ParseError>(())
+    /// ```
     LegalBasis, "legal basis" {
         /// The subject's consent (W3C DPV `dpv:Consent`).
         Consent = "consent",
@@ -122,6 +137,14 @@ vocabulary! {
 }
 
 /// A country: ISO 3166-1 alpha-2, or "not named by the policy".
+///
+/// ```
+/// use consent_core::Country;
+/// assert_eq!("KZ".parse::<Country>()?.as_str(), "KZ");
+/// assert_eq!("*".parse::<Country>()?, Country::Unspecified);
+/// assert!("kz".parse::<Country>().is_err());
+/// # Ok::<(), consent_core::ParseError>(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Country {
     /// An ISO 3166-1 alpha-2 code in upper case.
@@ -215,6 +238,15 @@ impl Purpose {
     /// Whether processing for this purpose needs the subject's consent.
     ///
     /// False for purposes with another legal basis and for strictly necessary cookies.
+    ///
+    /// ```
+    /// # use consent_core::Policy;
+    /// let policy = Policy::from_toml(include_str!("../../examples/invisionu/policy.toml"))?;
+    /// assert!(policy.purpose_by_str("cookies-analytics").unwrap().needs_consent());
+    /// assert!(!policy.purpose_by_str("cookies-necessary").unwrap().needs_consent());
+    /// assert!(!policy.purpose_by_str("legal-compliance").unwrap().needs_consent());
+    /// # Ok::<(), consent_core::PolicyError>(())
+    /// ```
     pub fn needs_consent(&self) -> bool {
         self.legal_basis == LegalBasis::Consent
             && self.cookie_category != Some(CookieCategoryId::Necessary)

@@ -257,6 +257,18 @@ impl ConsentState {
 }
 
 /// The answer to "may I?".
+///
+/// ```
+/// use consent_core::{ConsentState, Decision, Denied, Policy, Timestamp};
+/// let policy = Policy::from_toml(include_str!("../../examples/invisionu/policy.toml"))?;
+/// let d = ConsentState::new().decision("marketing".parse()?, Timestamp::from_unix(0), &policy);
+/// assert!(!d.is_allowed());
+/// if let Decision::Denied(why) = d {
+///     assert_eq!(why, Denied::NeverAsked);
+///     assert_eq!(why.to_string(), "consent was never given");
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[must_use]
 pub enum Decision {

@@ -6,6 +6,16 @@ use crate::Lang;
 ///
 /// A policy that loads has every text in every declared language, so [`Texts::get`] only returns
 /// `None` for a language the policy does not declare.
+///
+/// ```
+/// use consent_core::{Lang, Policy};
+/// let policy = Policy::from_toml(include_str!("../../examples/invisionu/policy.toml"))?;
+/// let title = policy.title();
+/// assert_eq!(title.get(Lang::EN), Some("Privacy Policy"));
+/// assert_eq!(title.get_or("de".parse()?, Lang::KK), "Құпиялылық саясаты");
+/// assert_eq!(title.iter().count(), 3);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct Texts(Vec<(Lang, String)>);
 
