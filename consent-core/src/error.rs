@@ -24,6 +24,20 @@ pub enum ParseError {
     /// A cookie lifetime is not `session` or `<n> <unit>`.
     #[error("invalid lifetime: expected \"session\" or \"<n> hours|days|months|years\"")]
     Lifetime,
+    /// Not strict base64url without padding.
+    #[error("invalid base64url: expected the URL-safe alphabet without padding")]
+    Base64,
+    /// A receipt id is not a lower-case hyphenated UUID.
+    #[error(
+        "invalid receipt id: expected a lower-case UUID such as 0192f3a0-7c1e-7abc-8def-0123456789ab"
+    )]
+    ReceiptId,
+    /// A subject id is not 16 bytes of base64url.
+    #[error("invalid subject id: expected 22 base64url characters (128 bits)")]
+    SubjectId,
+    /// A key id breaks the key-id grammar.
+    #[error("invalid key id: expected 1 to 16 characters from A-Z a-z 0-9 . _ -")]
+    KeyId,
     /// A word outside a closed vocabulary.
     #[error("unknown {0}")]
     Unknown(&'static str),

@@ -46,25 +46,41 @@
     )
 )]
 
+mod b64;
 mod canonical;
 mod error;
 mod event;
 mod id;
+#[cfg(feature = "receipts")]
+mod jws;
+#[cfg(feature = "receipts")]
+mod kantara;
 mod lang;
 #[cfg(feature = "toml")]
 mod load;
+mod opaque;
 mod policy;
 mod purpose;
+#[cfg(feature = "receipts")]
+mod receipt;
+#[cfg(feature = "crypto")]
+mod secret;
+#[cfg(feature = "receipts")]
+mod serde_impls;
 mod state;
 mod text;
 mod time;
+mod token;
 
 pub use error::{ParseError, PolicyError, Problem, ProblemKind};
 pub use event::{Actor, Choice, ConsentRecord, Event, EventKind, Method, Relation};
 pub use id::{Id, MAX_ID_LEN, MAX_PURPOSE_ID_LEN, PurposeId};
+#[cfg(feature = "receipts")]
+pub use jws::{Alg, Header, Jwk, Jwks, JwsError, KeySet, MAX_JWS_LEN};
 pub use lang::Lang;
 #[cfg(feature = "toml")]
 pub use load::MAX_POLICY_BYTES;
+pub use opaque::{KeyId, ReceiptId, SubjectId};
 pub use policy::{
     Audience, Contact, Controller, Cookie, CookieCategory, DataCategory, Lifetime, Policy,
     PolicyHash, Recipient, Right,
@@ -72,9 +88,22 @@ pub use policy::{
 pub use purpose::{
     CookieCategoryId, Country, LegalBasis, Purpose, PurposeKind, PurposeTexts, RecipientKind,
 };
+#[cfg(feature = "receipts")]
+pub use receipt::{
+    CollectionKind, CollectionPoint, LawItems, PolicyRef, RECEIPT_TYP, RECEIPT_VERSION,
+    ReceiptError, ReceiptPayload, ReceiptRequest, UnverifiedReceipt, VerifiedReceipt,
+};
+#[cfg(feature = "crypto")]
+pub use secret::HmacKey;
 pub use state::{Allowed, ConsentState, ConsentStatus, Decision, Denied};
 pub use text::Texts;
 pub use time::{Date, PolicyVersion, Timestamp};
+#[cfg(feature = "crypto")]
+pub use token::TokenKeys;
+pub use token::{
+    ConsentToken, MAX_TOKEN_LEN, PurposeSet, TOKEN_VERSION, TokenClaims, TokenError,
+    UnverifiedToken,
+};
 
 #[cfg(feature = "toml")]
 impl Policy {

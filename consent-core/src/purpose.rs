@@ -26,18 +26,18 @@ macro_rules! vocabulary {
             }
         }
 
-        impl core::str::FromStr for $name {
-            type Err = ParseError;
-            fn from_str(s: &str) -> Result<Self, ParseError> {
+        impl ::core::str::FromStr for $name {
+            type Err = $crate::ParseError;
+            fn from_str(s: &str) -> Result<Self, $crate::ParseError> {
                 match s {
                     $($text => Ok($name::$variant),)+
-                    _ => Err(ParseError::Unknown($err)),
+                    _ => Err($crate::ParseError::Unknown($err)),
                 }
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::core::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 f.write_str(self.as_str())
             }
         }

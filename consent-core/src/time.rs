@@ -76,6 +76,21 @@ impl Date {
         (i32::try_from(y).unwrap_or(i32::MAX), m, d)
     }
 
+    /// The date `days` days after 1970-01-01.
+    pub fn from_days(days: i32) -> Result<Date, ParseError> {
+        // 9999-12-31 is day 2,932,896.
+        if (0..=2_932_896).contains(&days) {
+            Ok(Date { days })
+        } else {
+            Err(ParseError::Date)
+        }
+    }
+
+    /// Days since 1970-01-01.
+    pub fn days(self) -> i32 {
+        self.days
+    }
+
     /// Midnight UTC at the start of this date.
     pub fn start(self) -> Timestamp {
         Timestamp(i64::from(self.days) * SECONDS_PER_DAY)
