@@ -438,10 +438,11 @@ impl ParsedJws {
         let signature = b64::decode(s).map_err(|_| JwsError::Base64("signature"))?;
         let value: serde_json::Value =
             serde_json::from_slice(&header_bytes).map_err(|e| JwsError::Header(e.to_string()))?;
-        if let Some(alg) = value.get("alg").and_then(|a| a.as_str()) {
-            if alg != "EdDSA" && alg != "HS256" {
-                return Err(JwsError::UnsupportedAlg(alg.to_owned()));
-            }
+        if let Some(alg) = value.get("alg").and_then(|a| a.as_str())
+            && alg != "EdDSA"
+            && alg != "HS256"
+        {
+            return Err(JwsError::UnsupportedAlg(alg.to_owned()));
         }
         let header: Header =
             serde_json::from_value(value).map_err(|e| JwsError::Header(e.to_string()))?;

@@ -118,8 +118,10 @@ impl VerifiedReceipt {
                 "legalBasis": p.legal_basis.dpv_iri(),
                 "crossBorderTransfer": p.cross_border.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
             });
-            if !recipients.is_empty() {
-                if let Some(o) = entry.as_object_mut() {
+            if !recipients.is_empty()
+                && let Some(o) = entry.as_object_mut()
+            {
+                {
                     o.insert(
                         "thirdPartyName".into(),
                         Value::String(recipients.join("; ")),

@@ -86,16 +86,6 @@ impl<'a, 'i> Table<'a, 'i> {
         ld.text(v)
     }
 
-    /// A required array of strings parsed by `FromStr`.
-    fn strings<T: FromStr<Err = ParseError>>(
-        &mut self,
-        ld: &mut Loader,
-        key: &str,
-    ) -> Option<Vec<(T, Span)>> {
-        let v = self.req(ld, key);
-        ld.strings(v)
-    }
-
     /// Reports every key that was not read.
     fn finish(self, ld: &mut Loader) {
         for (key, span, _, used) in &self.entries {
@@ -277,7 +267,7 @@ impl Loader {
     }
 
     fn date(&mut self, v: &Val) -> Option<Date> {
-        match v.v {
+        let d = match v.v {
             DeValue::String(_) => self.parse(v),
             DeValue::Datetime(dt) => match (dt.date, dt.time, dt.offset) {
                 (Some(d), None, None) => {
@@ -298,7 +288,13 @@ impl Loader {
                 self.wrong_type(v, "date");
                 None
             }
+        }?;
+        // The format's dates start in 2000 (spec/POLICY.md), later than `Date`'s own range.
+        if d.ymd().0 < 2000 {
+            self.invalid(v, "expected a date from 2000-01-01 to 9999-12-31");
+            return None;
         }
+        Some(d)
     }
 
     fn url(&mut self, v: &Val) -> Option<String> {
@@ -340,7 +336,7 @@ impl Loader {
     /// A text: one string per declared language, no other keys.
     fn text(&mut self, v: Option<Val>) -> Option<Texts> {
         let v = v?;
-        let Some(t) = self.table(&v) else { return None };
+        let t = self.table(&v)?;
         let mut out = Vec::with_capacity(self.langs.len());
         let mut seen = Vec::with_capacity(self.langs.len());
         let mut ok = true;
@@ -397,21 +393,37 @@ impl Loader {
         ok.then(|| Texts::new(out))
     }
 
-    /// Reports duplicates among `ids`; returns the set of ids with their declaration line.
+    /// Parses an id and records it in `declared` with its span and path, whether or not the rest of its
+    /// entry is valid: a declared id resolves references and counts for duplicates either way.
+    fn declare<K: FromStr<Err = ParseError> + Clone>(
+        &mut self,
+        v: &Val,
+        declared: &mut Vec<(K, Span, String)>,
+    ) -> Option<K> {
+        let id = self.parse::<K>(v)?;
+        declared.push((id.clone(), v.span.clone(), v.path.clone()));
+        Some(id)
+    }
+
+    /// Whether `v` is an empty array (judged on the file, not on the items that parsed).
+    fn is_empty_array(v: &Val) -> bool {
+        matches!(v.v, DeValue::Array(a) if a.is_empty())
+    }
+
+    /// Reports duplicates among `declared` ids; returns the set of ids with their declaration line.
     fn unique<K: Ord + Clone + core::fmt::Display>(
         &mut self,
         src: &str,
-        list: &str,
-        ids: impl IntoIterator<Item = (K, Span)>,
+        declared: Vec<(K, Span, String)>,
     ) -> BTreeMap<K, usize> {
         let mut seen = BTreeMap::new();
-        for (i, (id, span)) in ids.into_iter().enumerate() {
+        for (id, span, path) in declared {
             let line = self.line_col(src, span.start).0;
             if let Some(first_line) = seen.get(&id) {
                 let first_line = *first_line;
                 self.report(
                     &span,
-                    format!("{list}[{i}].id"),
+                    path,
                     ProblemKind::DuplicateId {
                         id: id.to_string(),
                         first_line,
@@ -449,12 +461,6 @@ impl Loader {
 
 fn strip<T>(v: Option<Vec<(T, Span)>>) -> Option<Vec<T>> {
     v.map(|v| v.into_iter().map(|(x, _)| x).collect())
-}
-
-/// A declared item with the id span kept for reference checks.
-struct WithId<T> {
-    item: T,
-    id_span: Span,
 }
 
 pub(crate) fn load(src: &str) -> Result<Policy, PolicyError> {
@@ -510,18 +516,17 @@ fn finish_problems(src: &str, mut ld: Loader) -> PolicyError {
 }
 
 fn read_policy(src: &str, ld: &mut Loader, root: &mut Table) -> Option<Policy> {
-    if let Some(v) = root.req(ld, "format") {
-        if let Some(f) = ld.int(&v, 0..=i64::MAX) {
-            if f != Policy::FORMAT {
-                ld.invalid(
-                    &v,
-                    format!(
-                        "unsupported format {f}; this library reads format {}",
-                        Policy::FORMAT
-                    ),
-                );
-            }
-        }
+    if let Some(v) = root.req(ld, "format")
+        && let Some(f) = ld.int(&v, 0..=i64::MAX)
+        && f != Policy::FORMAT
+    {
+        ld.invalid(
+            &v,
+            format!(
+                "unsupported format {f}; this library reads format {}",
+                Policy::FORMAT
+            ),
+        );
     }
     let id = root.req(ld, "id").and_then(|v| ld.parse::<Id>(&v));
     let version = root
@@ -649,33 +654,41 @@ fn read_policy(src: &str, ld: &mut Loader, root: &mut Table) -> Option<Policy> {
         });
 
     let audiences_v = root.req(ld, "audiences");
+    let audiences_empty = audiences_v
+        .as_ref()
+        .filter(|v| Loader::is_empty_array(v))
+        .map(|v| v.span.clone());
+    let mut declared = Vec::new();
     let audiences = ld.tables(audiences_v, |ld, mut t| {
-        let id = t.req(ld, "id").map(|v| (ld.parse::<Id>(&v), v.span));
+        let id = t
+            .req(ld, "id")
+            .and_then(|v| ld.declare::<Id>(&v, &mut declared));
         let name = t.text(ld, "name");
         t.finish(ld);
-        let (id, id_span) = id?;
-        Some(WithId {
-            item: Audience {
-                id: id?,
-                name: name?,
-            },
-            id_span,
+        Some(Audience {
+            id: id?,
+            name: name?,
         })
     });
-    let audience_ids = ld.unique(
-        src,
-        "audiences",
-        audiences
-            .iter()
-            .map(|(a, _)| (a.item.id.clone(), a.id_span.clone())),
-    );
+    let audience_ids = ld.unique(src, declared);
 
     let dc_v = root.req(ld, "data_categories");
+    let categories_empty = dc_v
+        .as_ref()
+        .filter(|v| Loader::is_empty_array(v))
+        .map(|v| v.span.clone());
+    let mut declared = Vec::new();
     let data_categories = ld.tables(dc_v, |ld, mut t| {
-        let id = t.req(ld, "id").map(|v| (ld.parse::<Id>(&v), v.span));
+        let id = t
+            .req(ld, "id")
+            .and_then(|v| ld.declare::<Id>(&v, &mut declared));
         let name = t.text(ld, "name");
         let aud_path = t.child_path("audiences");
-        let audiences = t.strings::<Id>(ld, "audiences");
+        let aud_v = t.req(ld, "audiences");
+        if let Some(v) = aud_v.as_ref().filter(|v| Loader::is_empty_array(v)) {
+            ld.invalid(v, "a data category belongs to at least one audience");
+        }
+        let audiences = ld.strings::<Id>(aud_v);
         if let Some(a) = &audiences {
             ld.refs(a, &audience_ids, "audience", &aud_path);
         }
@@ -689,60 +702,49 @@ fn read_policy(src: &str, ld: &mut Loader, root: &mut Table) -> Option<Policy> {
             None => Some(Vec::new()),
         };
         t.finish(ld);
-        let (id, id_span) = id?;
-        Some(WithId {
-            item: DataCategory {
-                id: id?,
-                name: name?,
-                audiences: strip(audiences)?,
-                sensitive: sensitive?,
-                kantara_pii: u8::try_from(kantara_pii?).ok()?,
-                dpv: dpv?,
-            },
-            id_span,
+        Some(DataCategory {
+            id: id?,
+            name: name?,
+            audiences: strip(audiences)?,
+            sensitive: sensitive?,
+            kantara_pii: u8::try_from(kantara_pii?).ok()?,
+            dpv: dpv?,
         })
     });
-    let category_ids = ld.unique(
-        src,
-        "data_categories",
-        data_categories
-            .iter()
-            .map(|(a, _)| (a.item.id.clone(), a.id_span.clone())),
-    );
+    let category_ids = ld.unique(src, declared);
 
     let rec_v = root.opt("recipients");
+    let mut declared = Vec::new();
     let recipients = ld.tables(rec_v, |ld, mut t| {
-        let id = t.req(ld, "id").map(|v| (ld.parse::<Id>(&v), v.span));
+        let id = t
+            .req(ld, "id")
+            .and_then(|v| ld.declare::<Id>(&v, &mut declared));
         let kind = t
             .req(ld, "kind")
             .and_then(|v| ld.parse::<RecipientKind>(&v));
         let name = t.text(ld, "name");
         let country = t.req(ld, "country").and_then(|v| ld.parse::<Country>(&v));
         t.finish(ld);
-        let (id, id_span) = id?;
-        Some(WithId {
-            item: Recipient {
-                id: id?,
-                kind: kind?,
-                name: name?,
-                country: country?,
-            },
-            id_span,
+        Some(Recipient {
+            id: id?,
+            kind: kind?,
+            name: name?,
+            country: country?,
         })
     });
-    let recipient_ids = ld.unique(
-        src,
-        "recipients",
-        recipients
-            .iter()
-            .map(|(a, _)| (a.item.id.clone(), a.id_span.clone())),
-    );
+    let recipient_ids = ld.unique(src, declared);
 
     let cc_v = root.opt("cookie_categories");
+    let mut declared = Vec::new();
+    // Each declared cookie category with the span and path of its table, for the governing check.
+    let mut category_tables = Vec::new();
     let cookie_categories = ld.tables(cc_v, |ld, mut t| {
         let id = t
             .req(ld, "id")
-            .map(|v| (ld.parse::<CookieCategoryId>(&v), v.span));
+            .and_then(|v| ld.declare::<CookieCategoryId>(&v, &mut declared));
+        if let Some(id) = id {
+            category_tables.push((id, t.span.clone(), t.path.clone()));
+        }
         let name = t.text(ld, "name");
         let description = t.text(ld, "description");
         let cookies_v = t.opt("cookies");
@@ -787,51 +789,54 @@ fn read_policy(src: &str, ld: &mut Loader, root: &mut Table) -> Option<Policy> {
             })
         });
         t.finish(ld);
-        let (id, id_span) = id?;
-        Some(WithId {
-            item: CookieCategory {
-                id: id?,
-                name: name?,
-                description: description?,
-                cookies: cookies.into_iter().map(|(c, _)| c).collect(),
-            },
-            id_span,
+        Some(CookieCategory {
+            id: id?,
+            name: name?,
+            description: description?,
+            cookies: cookies.into_iter().map(|(c, _)| c).collect(),
         })
     });
-    let cookie_ids = ld.unique(
-        src,
-        "cookie_categories",
-        cookie_categories
-            .iter()
-            .map(|(a, _)| (a.item.id, a.id_span.clone())),
-    );
+    let cookie_ids = ld.unique(src, declared);
 
     let purposes_v = root.req(ld, "purposes");
     let purposes_span = purposes_v
         .as_ref()
-        .map(|v| (v.span.clone(), v.path.clone()));
+        .map(|v| (v.span.clone(), v.path.clone(), Loader::is_empty_array(v)));
+    let mut declared = Vec::new();
+    // (code, span, path, purpose) of every purpose whose id and code are valid.
+    let mut codes = Vec::new();
+    // The cookie category named by each `cookies` purpose, valid or not otherwise.
+    let mut governed = Vec::new();
     let purposes = ld.tables(purposes_v, |ld, mut t| {
-        let id = t.req(ld, "id").map(|v| (ld.parse::<PurposeId>(&v), v.span));
-        let code = t.req(ld, "code").map(|v| (ld.int(&v, 0..=63), v.span));
+        let id = t
+            .req(ld, "id")
+            .and_then(|v| ld.declare::<PurposeId>(&v, &mut declared));
+        let code = t.req(ld, "code").and_then(|v| {
+            let code = u8::try_from(ld.int(&v, 0..=63)?).ok()?;
+            if let Some(id) = id {
+                codes.push((code, v.span.clone(), v.path.clone(), id));
+            }
+            Some(code)
+        });
         let kind = t.req(ld, "kind").and_then(|v| ld.parse::<PurposeKind>(&v));
         let legal_basis = t
             .req(ld, "legal_basis")
             .and_then(|v| ld.parse::<LegalBasis>(&v));
         let path = t.child_path("audiences");
-        let audiences = t.strings::<Id>(ld, "audiences");
+        let aud_v = t.req(ld, "audiences");
+        if let Some(v) = aud_v.as_ref().filter(|v| Loader::is_empty_array(v)) {
+            ld.invalid(v, "a purpose applies to at least one audience");
+        }
+        let audiences = ld.strings::<Id>(aud_v);
         if let Some(a) = &audiences {
             ld.refs(a, &audience_ids, "audience", &path);
-            if a.is_empty() {
-                ld.report(
-                    &t.span,
-                    path,
-                    ProblemKind::Invalid("a purpose applies to at least one audience".into()),
-                );
-            }
         }
         let path = t.child_path("data_categories");
         let dc_val = t.req(ld, "data_categories");
-        let dc_span = dc_val.as_ref().map(|v| v.span.clone());
+        let dc_empty = dc_val
+            .as_ref()
+            .filter(|v| Loader::is_empty_array(v))
+            .map(|v| v.span.clone());
         let data_categories = ld.strings::<Id>(dc_val);
         if let Some(d) = &data_categories {
             ld.refs(d, &category_ids, "data category", &path);
@@ -851,15 +856,15 @@ fn read_policy(src: &str, ld: &mut Loader, root: &mut Table) -> Option<Policy> {
         let term = t.text(ld, "term");
         let changed_in = t.req(ld, "changed_in").and_then(|v| {
             let d = PolicyVersion::from_date(ld.date(&v)?);
-            if let Some(version) = version {
-                if d > version {
-                    let kind = ProblemKind::ChangedAfterVersion {
-                        changed_in: d.to_string(),
-                        version: version.to_string(),
-                    };
-                    ld.report(&v.span, v.path.clone(), kind);
-                    return None;
-                }
+            if let Some(version) = version
+                && d > version
+            {
+                let kind = ProblemKind::ChangedAfterVersion {
+                    changed_in: d.to_string(),
+                    version: version.to_string(),
+                };
+                ld.report(&v.span, v.path.clone(), kind);
+                return None;
             }
             Some(d)
         });
@@ -884,6 +889,7 @@ fn read_policy(src: &str, ld: &mut Loader, root: &mut Table) -> Option<Policy> {
                     ld.invalid(&v, "only `cookies` purposes have a cookie_category");
                     return None;
                 }
+                governed.push(c);
                 if c == CookieCategoryId::Necessary && legal_basis == Some(LegalBasis::Consent) {
                     ld.invalid(
                         &v,
@@ -906,14 +912,12 @@ fn read_policy(src: &str, ld: &mut Loader, root: &mut Table) -> Option<Policy> {
                 }
             }
         };
-        if let (Some(d), Some(k), Some(span)) = (&data_categories, kind, dc_span) {
-            if d.is_empty() && k != PurposeKind::Cookies {
-                ld.report(
-                    &span,
-                    t.child_path("data_categories"),
-                    ProblemKind::Invalid("list the data categories this purpose processes".into()),
-                );
-            }
+        if let Some(span) = dc_empty.filter(|_| kind.is_some_and(|k| k != PurposeKind::Cookies)) {
+            ld.report(
+                &span,
+                t.child_path("data_categories"),
+                ProblemKind::Invalid("list the data categories this purpose processes".into()),
+            );
         }
         let required_for = match t.opt("required_for") {
             Some(v) => ld.text(Some(v)).map(Some),
@@ -945,52 +949,38 @@ fn read_policy(src: &str, ld: &mut Loader, root: &mut Table) -> Option<Policy> {
             }
         };
         t.finish(ld);
-        let (id, id_span) = id?;
-        let (code, code_span) = code?;
-        Some((
-            WithId {
-                item: Purpose {
-                    id: id?,
-                    code: u8::try_from(code?).ok()?,
-                    kind: kind?,
-                    legal_basis: legal_basis?,
-                    audiences: strip(audiences)?,
-                    data_categories: strip(data_categories)?,
-                    recipients: strip(recipients)?,
-                    cross_border: strip(cross_border)?,
-                    term: term?,
-                    changed_in: changed_in?,
-                    dpv: dpv?,
-                    kantara_purpose: u8::try_from(kantara_purpose?).ok()?,
-                    cookie_category: cookie_category?,
-                    required_for: required_for?,
-                    texts: texts?,
-                },
-                id_span,
-            },
-            code_span,
-        ))
+        Some(Purpose {
+            id: id?,
+            code: code?,
+            kind: kind?,
+            legal_basis: legal_basis?,
+            audiences: strip(audiences)?,
+            data_categories: strip(data_categories)?,
+            recipients: strip(recipients)?,
+            cross_border: strip(cross_border)?,
+            term: term?,
+            changed_in: changed_in?,
+            dpv: dpv?,
+            kantara_purpose: u8::try_from(kantara_purpose?).ok()?,
+            cookie_category: cookie_category?,
+            required_for: required_for?,
+            texts: texts?,
+        })
     });
-    ld.unique(
-        src,
-        "purposes",
-        purposes
-            .iter()
-            .map(|((p, _), _)| (p.item.id, p.id_span.clone())),
-    );
-    let mut codes: BTreeMap<u8, PurposeId> = BTreeMap::new();
-    for (i, ((p, code_span), _)) in purposes.iter().enumerate() {
-        if let Some(other) = codes.get(&p.item.code) {
+    ld.unique(src, declared);
+    let mut first_of_code: BTreeMap<u8, PurposeId> = BTreeMap::new();
+    for (code, span, path, id) in codes {
+        if let Some(other) = first_of_code.get(&code) {
             let kind = ProblemKind::DuplicateCode {
-                code: p.item.code,
+                code,
                 other: other.to_string(),
             };
-            ld.report(code_span, format!("purposes[{i}].code"), kind);
+            ld.report(&span, path, kind);
         } else {
-            codes.insert(p.item.code, p.item.id);
+            first_of_code.insert(code, id);
         }
     }
-    if let Some((span, path)) = purposes_span {
+    if let Some((span, path, empty)) = purposes_span {
         if purposes.len() > MAX_PURPOSES {
             ld.report(
                 &span,
@@ -998,24 +988,16 @@ fn read_policy(src: &str, ld: &mut Loader, root: &mut Table) -> Option<Policy> {
                 ProblemKind::Invalid(format!("at most {MAX_PURPOSES} purposes")),
             );
         }
-        for (i, (c, cspan)) in cookie_categories.iter().enumerate() {
-            let governing = purposes
-                .iter()
-                .filter(|((p, _), _)| p.item.cookie_category == Some(c.item.id))
-                .count();
+        for (id, cspan, cpath) in &category_tables {
+            let governing = governed.iter().filter(|g| *g == id).count();
             if governing != 1 {
                 let msg = format!(
-                    "cookie category `{}` must be governed by exactly one `cookies` purpose, found {governing}",
-                    c.item.id
+                    "cookie category `{id}` must be governed by exactly one `cookies` purpose, found {governing}"
                 );
-                ld.report(
-                    cspan,
-                    format!("cookie_categories[{i}]"),
-                    ProblemKind::Invalid(msg),
-                );
+                ld.report(cspan, cpath.clone(), ProblemKind::Invalid(msg));
             }
         }
-        if purposes.is_empty() && ld.problems.is_empty() {
+        if empty {
             ld.report(
                 &span,
                 path,
@@ -1025,36 +1007,33 @@ fn read_policy(src: &str, ld: &mut Loader, root: &mut Table) -> Option<Policy> {
     }
 
     let rights_v = root.req(ld, "rights");
+    let rights_empty = rights_v
+        .as_ref()
+        .filter(|v| Loader::is_empty_array(v))
+        .map(|v| v.span.clone());
+    let mut declared = Vec::new();
     let rights = ld.tables(rights_v, |ld, mut t| {
-        let id = t.req(ld, "id").map(|v| (ld.parse::<Id>(&v), v.span));
+        let id = t
+            .req(ld, "id")
+            .and_then(|v| ld.declare::<Id>(&v, &mut declared));
         let title = t.text(ld, "title");
         let text = t.text(ld, "text");
         t.finish(ld);
-        let (id, id_span) = id?;
-        Some(WithId {
-            item: Right {
-                id: id?,
-                title: title?,
-                text: text?,
-            },
-            id_span,
+        Some(Right {
+            id: id?,
+            title: title?,
+            text: text?,
         })
     });
-    ld.unique(
-        src,
-        "rights",
-        rights
-            .iter()
-            .map(|(a, _)| (a.item.id.clone(), a.id_span.clone())),
-    );
-    for (list, n) in [
-        ("audiences", audiences.len()),
-        ("data_categories", data_categories.len()),
-        ("rights", rights.len()),
+    ld.unique(src, declared);
+    for (list, span) in [
+        ("audiences", audiences_empty),
+        ("data_categories", categories_empty),
+        ("rights", rights_empty),
     ] {
-        if n == 0 && ld.problems.is_empty() {
+        if let Some(span) = span {
             ld.report(
-                &(0..0),
+                &span,
                 list.to_owned(),
                 ProblemKind::Invalid(format!("declare at least one entry in `{list}`")),
             );
@@ -1073,12 +1052,12 @@ fn read_policy(src: &str, ld: &mut Loader, root: &mut Table) -> Option<Policy> {
         retention: retention?,
         controller: controller?,
         contact: contact?,
-        audiences: audiences.into_iter().map(|(a, _)| a.item).collect(),
-        data_categories: data_categories.into_iter().map(|(a, _)| a.item).collect(),
-        recipients: recipients.into_iter().map(|(a, _)| a.item).collect(),
-        purposes: purposes.into_iter().map(|((p, _), _)| p.item).collect(),
-        cookie_categories: cookie_categories.into_iter().map(|(a, _)| a.item).collect(),
-        rights: rights.into_iter().map(|(a, _)| a.item).collect(),
+        audiences: audiences.into_iter().map(|(x, _)| x).collect(),
+        data_categories: data_categories.into_iter().map(|(x, _)| x).collect(),
+        recipients: recipients.into_iter().map(|(x, _)| x).collect(),
+        purposes: purposes.into_iter().map(|(x, _)| x).collect(),
+        cookie_categories: cookie_categories.into_iter().map(|(x, _)| x).collect(),
+        rights: rights.into_iter().map(|(x, _)| x).collect(),
         hash: PolicyHash([0; 32]),
     })
 }

@@ -132,6 +132,7 @@ impl KeyId {
             .unwrap_or_default()
     }
 
+    #[cfg(feature = "crypto")]
     pub(crate) fn as_bytes(&self) -> &[u8] {
         self.bytes.get(..usize::from(self.len)).unwrap_or_default()
     }

@@ -196,6 +196,10 @@ pub struct ReceiptRequest {
 
 impl ReceiptRequest {
     /// A request with the required fields; optional ones empty, `by` the subject, no GPC.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "each argument is a required field of the receipt"
+    )]
     pub fn new(
         id: ReceiptId,
         issued_at: Timestamp,

@@ -26,10 +26,12 @@ use crate::{
 /// The token format version this library writes and reads.
 pub const TOKEN_VERSION: u8 = 1;
 /// Domain separation for the token's MAC.
+#[cfg(feature = "crypto")]
 pub(crate) const TOKEN_DOMAIN: &[u8] = b"consent-token/v1\0";
 /// Longest token text accepted by [`UnverifiedToken::decode`].
 pub const MAX_TOKEN_LEN: usize = 256;
 const TAG_LEN: usize = 16;
+#[cfg(feature = "crypto")]
 /// Fixed part after the key id: version(2) + issued(4) + expires(4) + subject(16) + receipt(16) + 2×u64.
 const BODY_LEN: usize = 2 + 4 + 4 + 16 + 16 + 8 + 8;
 
@@ -219,6 +221,7 @@ impl UnverifiedToken {
     }
 }
 
+#[cfg(feature = "crypto")]
 /// Encodes claims under `kid`, with a tag computed by `mac` over the domain-separated bytes.
 pub(crate) fn encode_with(
     kid: KeyId,

@@ -116,10 +116,10 @@ proptest! {
                 prop_assert_eq!(a.decision(id, at, policy), b.decision(id, at, policy));
                 prop_assert_eq!(a.status(id, at, policy), b.status(id, at, policy));
                 // Only given (or renewed) consent allows a consent purpose.
-                if let Some(status) = a.status(id, at, policy) {
-                    if a.decision(id, at, policy).is_allowed() {
-                        prop_assert!(status.allows_processing());
-                    }
+                if let Some(status) = a.status(id, at, policy)
+                    && a.decision(id, at, policy).is_allowed()
+                {
+                    prop_assert!(status.allows_processing());
                 }
             }
         }
@@ -156,7 +156,7 @@ fn reformat(src: &str, seed: u64, pad: usize) -> String {
         for line in section.drain(..) {
             out.push_str(&line);
             out.push('\n');
-            if next() % 3 == 0 {
+            if next().is_multiple_of(3) {
                 out.push_str("# a comment that changes nothing\n\n");
             }
         }
