@@ -1,11 +1,16 @@
 //! Writes the test vectors of `spec/` into a directory (default `spec/vectors`).
 //!
-//! Everything is deterministic: the same sources give byte-identical files, so CI regenerates the vectors
-//! into a temporary directory and fails on any difference (`scripts/test`).
+//! Everything is deterministic (fixed keys derived from their names, fixed times), so the same sources
+//! give byte-identical files; CI regenerates the vectors into a temporary directory and fails on any
+//! difference (`scripts/test`). `spec/check-vectors.py` checks them with independent implementations.
 //!
 //! ```text
 //! cargo run -p consent-vectors -- [OUT_DIR]
 //! ```
+
+mod keys;
+mod receipts;
+mod tokens;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -47,6 +52,7 @@ fn write_all(out: &Path) -> Result<usize, String> {
     std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     let mut written = 0;
     let mut index = Vec::new();
+    let mut first = None;
     for (name, source, src) in POLICIES {
         let policy = Policy::from_toml(src).map_err(|e| format!("{source}: {e}"))?;
         let canonical = policy.canonical_json();
@@ -60,11 +66,33 @@ fn write_all(out: &Path) -> Result<usize, String> {
             "canonical": file,
             "sha256": policy.hash().to_string(),
         }));
+        first.get_or_insert(policy);
     }
-    let mut json = serde_json::to_string_pretty(&index).map_err(|e| e.to_string())?;
+    write_json(out, "policies.json", &serde_json::Value::Array(index))?;
+    let policy = first.ok_or("no policy")?;
+    write_json(
+        out,
+        "jwks.json",
+        &serde_json::to_value(keys::receipt_keys().jwks()).map_err(|e| e.to_string())?,
+    )?;
+    write_json(out, "hmac-keys.json", &keys::hmac_jwks())?;
+    write_json(
+        out,
+        "receipts.json",
+        &serde_json::Value::Array(receipts::vectors(&policy)),
+    )?;
+    write_json(
+        out,
+        "tokens.json",
+        &serde_json::Value::Array(tokens::vectors(&policy)),
+    )?;
+    Ok(written + 5)
+}
+
+fn write_json(dir: &Path, name: &str, value: &serde_json::Value) -> Result<(), String> {
+    let mut json = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
     json.push('\n');
-    write(out, "policies.json", json.as_bytes())?;
-    Ok(written + 1)
+    write(dir, name, json.as_bytes())
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), String> {

@@ -1,0 +1,60 @@
+//! The fixed test keys: derived from their names, so anyone can re-derive them.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use consent_core::{HmacKey, KeySet, TokenKeys};
+use sha2::{Digest, Sha256};
+
+/// Ed25519 key ids of the vectors: the active key and an older, rotated-out one.
+pub(crate) const ED_ACTIVE: &str = "ed-2025";
+pub(crate) const ED_OLD: &str = "ed-2024";
+/// HS256 key id for receipts.
+pub(crate) const HS: &str = "hs-2025";
+/// HMAC key ids for consent tokens.
+pub(crate) const TOKEN_ACTIVE: &str = "t25";
+pub(crate) const TOKEN_OLD: &str = "t24";
+
+/// 32 bytes = SHA-256("consent-vectors/v1/" || name).
+pub(crate) fn secret(name: &str) -> [u8; 32] {
+    Sha256::digest(format!("consent-vectors/v1/{name}").as_bytes()).into()
+}
+
+pub(crate) fn kid(s: &str) -> consent_core::KeyId {
+    s.parse()
+        .unwrap_or_else(|e| panic!("bad test kid {s}: {e}"))
+}
+
+/// Every receipt key: two Ed25519 keys and one HS256 secret, `ED_ACTIVE` active.
+pub(crate) fn receipt_keys() -> KeySet {
+    KeySet::new()
+        .with_ed25519(kid(ED_OLD), secret(ED_OLD))
+        .with_ed25519(kid(ED_ACTIVE), secret(ED_ACTIVE))
+        .with_hs256(kid(HS), HmacKey::from_bytes(secret(HS)))
+        .activate(kid(ED_ACTIVE))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+pub(crate) fn token_keys() -> TokenKeys {
+    TokenKeys::new(kid(TOKEN_ACTIVE), HmacKey::from_bytes(secret(TOKEN_ACTIVE)))
+        .with_verify_only(kid(TOKEN_OLD), HmacKey::from_bytes(secret(TOKEN_OLD)))
+}
+
+/// The HMAC secrets as a JWK Set of `oct` keys, as JOSE libraries load them.
+pub(crate) fn hmac_jwks() -> serde_json::Value {
+    let oct = |kid: &str, alg: &str, usage: &str| {
+        serde_json::json!({
+            "kty": "oct",
+            "kid": kid,
+            "alg": alg,
+            "use": usage,
+            "k": URL_SAFE_NO_PAD.encode(secret(kid)),
+        })
+    };
+    serde_json::json!({
+        "keys": [
+            oct(HS, "HS256", "receipt"),
+            oct(TOKEN_ACTIVE, "HS256", "consent-token"),
+            oct(TOKEN_OLD, "HS256", "consent-token"),
+        ]
+    })
+}
