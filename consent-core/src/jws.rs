@@ -373,6 +373,67 @@ impl KeySet {
     }
 }
 
+impl crate::TokenKeys {
+    /// Token keys from a JWK Set of `oct` keys (RFC 7517) with `"use": "consent-token"`; other keys in
+    /// the set are ignored. The first token key signs; all of them verify.
+    ///
+    /// ```
+    /// let jwks = r#"{"keys":[{"kty":"oct","kid":"t25","alg":"HS256","use":"consent-token",
+    ///                          "k":"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE"}]}"#;
+    /// let keys = consent_core::TokenKeys::from_jwks_json(jwks)?;
+    /// assert_eq!(keys.active().as_str(), "t25");
+    /// # Ok::<(), consent_core::JwsError>(())
+    /// ```
+    pub fn from_jwks_json(json: &str) -> Result<crate::TokenKeys, JwsError> {
+        #[derive(Deserialize)]
+        struct Oct {
+            kty: String,
+            kid: String,
+            #[serde(default)]
+            r#use: Option<String>,
+            #[serde(default)]
+            alg: Option<String>,
+            #[serde(default)]
+            k: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct Set {
+            keys: Vec<Oct>,
+        }
+        let set: Set = serde_json::from_str(json).map_err(|e| JwsError::Jwks(e.to_string()))?;
+        let mut out: Option<crate::TokenKeys> = None;
+        for k in set
+            .keys
+            .into_iter()
+            .filter(|k| k.r#use.as_deref() == Some("consent-token"))
+        {
+            if k.kty != "oct" || k.alg.as_deref().is_some_and(|a| a != "HS256") {
+                return Err(JwsError::Jwks(format!(
+                    "token key `{}` is not an oct HS256 key",
+                    k.kid
+                )));
+            }
+            let kid: KeyId = k
+                .kid
+                .parse()
+                .map_err(|_| JwsError::Jwks(format!("bad kid `{}`", k.kid)))?;
+            let secret: [u8; 32] =
+                k.k.as_deref()
+                    .and_then(|s| b64::decode(s).ok())
+                    .and_then(|v| v.try_into().ok())
+                    .ok_or_else(|| {
+                        JwsError::Jwks(format!("token key `{kid}`: k is not 32 bytes of base64url"))
+                    })?;
+            let key = HmacKey::from_bytes(secret);
+            out = Some(match out {
+                None => crate::TokenKeys::new(kid, key),
+                Some(keys) => keys.with_verify_only(kid, key),
+            });
+        }
+        out.ok_or_else(|| JwsError::Jwks("no keys with \"use\": \"consent-token\"".into()))
+    }
+}
+
 fn hs256(key: &HmacKey, data: &[u8]) -> Hmac<Sha256> {
     let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(key.expose_secret())
         .unwrap_or_else(|_| <Hmac<Sha256> as KeyInit>::new(&Default::default()));
