@@ -1,0 +1,117 @@
+//! Auditor export, OpenAPI, health, readiness, metrics.
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::{ApiError, AppState, render_metrics};
+use crate::config::Role;
+use crate::store::ExportQuery;
+
+/// The OpenAPI document of this API.
+pub(crate) const OPENAPI: &str = include_str!("../../openapi.json");
+
+/// Most receipts in one export page.
+const MAX_PAGE: u64 = 10_000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ExportParams {
+    from: Option<i64>,
+    to: Option<i64>,
+    subject: Option<String>,
+    after: Option<i64>,
+    limit: Option<u64>,
+}
+
+/// `GET /v1/export` (auditors): receipts as JSON Lines, in insertion order, one page at a time
+/// (`X-Next-After` names the next page's `after`).
+pub(crate) async fn export(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(p): Query<ExportParams>,
+) -> Result<Response, ApiError> {
+    state.require(&headers, &[Role::Auditor], "export receipts")?;
+    let limit = p.limit.unwrap_or(1000);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+            format!("limit must be 1 to {MAX_PAGE}"),
+        )
+        .at("limit"));
+    }
+    if let Some(s) = &p.subject {
+        s.parse::<crate::privacy::SubjectRef>().map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_field", e).at("subject")
+        })?;
+    }
+    let q = ExportQuery {
+        from: p.from,
+        to: p.to,
+        subject: p.subject,
+        after_seq: p.after,
+        limit: Some(limit),
+    };
+    let store = state.store.clone();
+    let (body, last, n) = tokio::task::spawn_blocking(move || {
+        let mut body = String::new();
+        let mut last = None;
+        let n = store.export(&q, &mut |r| {
+            let line = serde_json::json!({ "seq": r.seq, "receipt_id": r.id, "subject": r.subject, "issued_at": r.issued_at, "receipt": r.jws });
+            body.push_str(&line.to_string());
+            body.push('\n');
+            last = Some(r.seq);
+            true
+        })?;
+        Ok::<_, crate::store::StoreError>((body, last, n))
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let mut r = ([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response();
+    if let (Some(last), true) = (last, n == limit) {
+        if let Ok(v) = HeaderValue::from_str(&last.to_string()) {
+            r.headers_mut().insert("x-next-after", v);
+        }
+    }
+    Ok(r)
+}
+
+/// `GET /openapi.json`.
+pub(crate) async fn openapi() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        OPENAPI,
+    )
+        .into_response()
+}
+
+/// `GET /healthz`: the process answers.
+pub(crate) async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// `GET /readyz`: the database answers and writes are accepted.
+pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
+    let store = state.store.clone();
+    let ready = tokio::task::spawn_blocking(move || store.ready())
+        .await
+        .unwrap_or(false);
+    if ready {
+        "ready".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+    }
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    let body = tokio::task::spawn_blocking(move || render_metrics(&state))
+        .await
+        .unwrap_or_default();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}

@@ -1,0 +1,252 @@
+//! Public endpoints: policies, receipts for their holders, keys, GPC, one-click unsubscribe.
+
+use std::collections::BTreeMap;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use consent_core::{
+    Choice, CollectionKind, CollectionPoint, Method, Policy, PolicyVersion, PurposeKind,
+    UnverifiedReceipt, UnverifiedToken,
+};
+use serde::Deserialize;
+
+use super::consents::{Checked, browser, issue};
+use super::{ApiError, AppState, body_bytes};
+use crate::config::Role;
+use crate::privacy;
+
+fn policy_response(headers: &HeaderMap, policy: &Policy, cache: &'static str) -> Response {
+    let etag = format!("\"{}\"", policy.hash());
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let mut r = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            policy.canonical_json(),
+        )
+            .into_response()
+    };
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    r
+}
+
+/// `GET /v1/policy`: the current version, canonical JSON.
+pub(crate) async fn current_policy(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    policy_response(&headers, &state.policy, "public, max-age=300")
+}
+
+/// `GET /v1/policies/{version}`: an exact version (immutable).
+pub(crate) async fn policy_version(
+    State(state): State<AppState>,
+    Path(version): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let v: PolicyVersion = version.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+            "expected a version such as 2025-03-26",
+        )
+        .at("version")
+    })?;
+    let p = state
+        .policies
+        .get(&v)
+        .ok_or_else(|| ApiError::not_found(&format!("policy version {v}")))?;
+    Ok(policy_response(
+        &headers,
+        p,
+        "public, max-age=31536000, immutable",
+    ))
+}
+
+/// `GET /.well-known/jwks.json`.
+pub(crate) async fn jwks(State(state): State<AppState>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        state.keys.receipts.jwks_json(),
+    )
+        .into_response()
+}
+
+/// `GET /.well-known/gpc.json`: this site honours Global Privacy Control.
+pub(crate) async fn gpc(State(state): State<AppState>) -> Response {
+    let body = serde_json::json!({ "gpc": true, "lastUpdate": state.policy.version().to_string() });
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// `GET /v1/receipts/{id}`: for staff, or for the holder of the consent token naming this receipt
+/// (`X-Consent-Token` header or `consent` cookie). `Accept: application/jwt` gives the JWS alone.
+pub(crate) async fn receipt(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let id: consent_core::ReceiptId = id.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+            "expected a receipt id (UUID)",
+        )
+        .at("id")
+    })?;
+    let staff = matches!(
+        state.role(&headers)?,
+        Some((Role::Auditor | Role::Operator, _))
+    );
+    if !staff {
+        let token = headers
+            .get("x-consent-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| cookie(&headers, "consent"))
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "send the consent token of this receipt, or a staff bearer token",
+                )
+            })?;
+        let token = UnverifiedToken::decode(&token)
+            .and_then(|t| t.verify(&state.keys.tokens))
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_token",
+                    format!("consent token: {e}"),
+                )
+            })?;
+        if token.claims().receipt != id {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this consent token belongs to another receipt",
+            ));
+        }
+    }
+    let store = state.store.clone();
+    let key = id.to_string();
+    let stored = tokio::task::spawn_blocking(move || store.receipt(&key))
+        .await
+        .map_err(ApiError::internal)??;
+    let stored = stored.ok_or_else(|| ApiError::not_found("receipt"))?;
+    let wants_jwt = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/jwt"));
+    if wants_jwt {
+        return Ok(([(header::CONTENT_TYPE, "application/jwt")], stored.jws).into_response());
+    }
+    let verified = UnverifiedReceipt::parse(&stored.jws)
+        .and_then(|r| r.verify(&state.keys.receipts))
+        .map_err(ApiError::internal)?;
+    Ok(axum::Json(serde_json::json!({
+        "receipt_id": stored.id,
+        "receipt": stored.jws,
+        "kid": verified.header().kid,
+        "payload": verified.payload(),
+    }))
+    .into_response())
+}
+
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| {
+            c.trim()
+                .strip_prefix(name)
+                .and_then(|r| r.strip_prefix('='))
+                .map(str::to_owned)
+        })
+}
+
+#[derive(Deserialize)]
+pub(crate) struct UnsubscribeQuery {
+    t: Option<String>,
+}
+
+/// `POST /v1/unsubscribe?t=TOKEN` (RFC 8058 one-click): withdraws every marketing purpose of the subject
+/// the signed link names, with a receipt (method `unsubscribe`).
+pub(crate) async fn unsubscribe(
+    State(state): State<AppState>,
+    Query(q): Query<UnsubscribeQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = body_bytes(body).await?;
+    let token = q.t.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+            "the unsubscribe link has no token",
+        )
+        .at("t")
+    })?;
+    let subject =
+        privacy::check_unsubscribe_token(&state.keys.unsubscribe, &token).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "invalid_token",
+                "this unsubscribe link is not valid",
+            )
+            .at("t")
+        })?;
+    let form = String::from_utf8_lossy(&bytes);
+    if !form
+        .split('&')
+        .any(|kv| kv.trim() == "List-Unsubscribe=One-Click")
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+            "expected the body List-Unsubscribe=One-Click (RFC 8058)",
+        )
+        .at("body"));
+    }
+    let decisions: BTreeMap<_, _> = state
+        .policy
+        .purposes()
+        .iter()
+        .filter(|p| p.kind == PurposeKind::Marketing && p.needs_consent())
+        .map(|p| (p.id, Choice::Withdrawn))
+        .collect();
+    let checked = Checked {
+        version: state.policy.version(),
+        decisions,
+        method: Method::Unsubscribe,
+        lang: state.policy.default_language(),
+        collection: CollectionPoint {
+            kind: CollectionKind::Email,
+            build: None,
+            page: None,
+        },
+        by: consent_core::Actor::Subject,
+        representative: None,
+        subject_name: None,
+    };
+    let out = issue(&state, subject, checked, false, browser(&headers)).await?;
+    Ok((StatusCode::OK, axum::Json(out)).into_response())
+}

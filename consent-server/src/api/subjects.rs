@@ -1,0 +1,408 @@
+//! Staff endpoints for a subject: lookup, history, current state, access export, and rights requests
+//! (withdraw, restrict, unblock, erase); unsubscribe links for services.
+
+use std::collections::BTreeMap;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use consent_core::{
+    Choice, CollectionKind, CollectionPoint, ConsentState, EventKind, Method, PurposeId,
+    UnverifiedReceipt,
+};
+use serde::Deserialize;
+
+use super::consents::{Checked, issue};
+use super::{ApiError, AppState, body_bytes, parse_json};
+use crate::config::Role;
+use crate::privacy::{self, SubjectRef};
+use crate::store::{Rights, Write};
+
+const READERS: &[Role] = &[Role::Auditor, Role::Operator];
+
+fn subject(s: &str) -> Result<SubjectRef, ApiError> {
+    s.parse().map_err(|e: String| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_field", e).at("subject")
+    })
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    Ok(tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)??)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LookupBody {
+    id: String,
+}
+
+/// `POST /v1/subjects/lookup` `{"id": "<external id>"}`: the pseudonym, if the subject is known.
+pub(crate) async fn lookup(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    state.require(
+        &headers,
+        &[Role::Auditor, Role::Operator, Role::Service],
+        "look up subjects",
+    )?;
+    let b: LookupBody = parse_json(&body_bytes(body).await?)?;
+    let lookup = privacy::subject_lookup(&state.keys.pseudonym, &b.id);
+    let store = state.store.clone();
+    let found = blocking(move || store.lookup_subject(&lookup)).await?;
+    let subject =
+        found.ok_or_else(|| ApiError::not_found("subject (never recorded, or erased)"))?;
+    Ok(axum::Json(serde_json::json!({ "subject": subject })).into_response())
+}
+
+async fn history_json(state: &AppState, s: SubjectRef) -> Result<serde_json::Value, ApiError> {
+    let store = state.store.clone();
+    let key = s.to_string();
+    let (receipts, events) =
+        blocking(move || Ok((store.subject_receipts(&key)?, store.subject_events(&key)?))).await?;
+    let receipts: Vec<serde_json::Value> = receipts
+        .into_iter()
+        .map(|r| {
+            let payload = UnverifiedReceipt::parse(&r.jws).and_then(|u| u.verify(&state.keys.receipts)).map(|v| serde_json::to_value(v.payload()).unwrap_or_default());
+            serde_json::json!({ "receipt_id": r.id, "issued_at": consent_core::Timestamp::from_unix(r.issued_at).to_string(), "receipt": r.jws, "payload": payload.ok() })
+        })
+        .collect();
+    let rights: Vec<serde_json::Value> = events
+        .iter()
+        .filter_map(|e| {
+            let what = match e.kind {
+                EventKind::Restrict => "restrict",
+                EventKind::Unblock => "unblock",
+                EventKind::Erase => "erase",
+                EventKind::Consent(_) => return None,
+            };
+            Some(serde_json::json!({ "at": e.at.to_string(), "action": what }))
+        })
+        .collect();
+    Ok(
+        serde_json::json!({ "subject": s.to_string(), "receipts": receipts, "rights_requests": rights }),
+    )
+}
+
+/// `GET /v1/subjects/{subject}/history`: every receipt and rights request.
+pub(crate) async fn history(
+    State(state): State<AppState>,
+    Path(s): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    state.require(&headers, READERS, "read subject histories")?;
+    Ok(axum::Json(history_json(&state, subject(&s)?).await?).into_response())
+}
+
+async fn state_json(state: &AppState, s: SubjectRef) -> Result<serde_json::Value, ApiError> {
+    let store = state.store.clone();
+    let key = s.to_string();
+    let events = blocking(move || store.subject_events(&key)).await?;
+    let folded = ConsentState::fold(&events);
+    let (now, _) = state.now();
+    let purposes: BTreeMap<String, serde_json::Value> = state
+        .policy
+        .purposes()
+        .iter()
+        .map(|p| {
+            let d = folded.decision(p.id, now, &state.policy);
+            let (allowed, reason) = match d {
+                consent_core::Decision::Allowed(a) => (true, a.to_string()),
+                consent_core::Decision::Denied(d) => (false, d.to_string()),
+            };
+            let status = folded.status(p.id, now, &state.policy).map(|s| s.iri());
+            (
+                p.id.to_string(),
+                serde_json::json!({ "allowed": allowed, "reason": reason, "dpv_status": status }),
+            )
+        })
+        .collect();
+    Ok(serde_json::json!({
+        "subject": s.to_string(),
+        "at": now.to_string(),
+        "policy_version": state.policy.version().to_string(),
+        "restricted_since": folded.restricted_since().map(|t| t.to_string()),
+        "erased_at": folded.erased_at().map(|t| t.to_string()),
+        "purposes": purposes,
+    }))
+}
+
+/// `GET /v1/subjects/{subject}/state`: what is allowed now, per purpose, with reasons.
+pub(crate) async fn state(
+    State(state): State<AppState>,
+    Path(s): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    state.require(
+        &headers,
+        &[Role::Auditor, Role::Operator, Role::Service],
+        "read subject state",
+    )?;
+    Ok(axum::Json(state_json(&state, subject(&s)?).await?).into_response())
+}
+
+/// `GET /v1/subjects/{subject}/export`: the access export for a data subject (history, state, Kantara
+/// receipts).
+pub(crate) async fn access_export(
+    State(state): State<AppState>,
+    Path(s): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    state.require(&headers, READERS, "export subject data")?;
+    let s = subject(&s)?;
+    let history = history_json(&state, s).await?;
+    let current = state_json(&state, s).await?;
+    let kantara: Vec<serde_json::Value> = history["receipts"]
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .filter_map(|r| r["receipt"].as_str())
+                .filter_map(|jws| {
+                    UnverifiedReceipt::parse(jws)
+                        .and_then(|u| u.verify(&state.keys.receipts))
+                        .ok()
+                })
+                .filter_map(|v| {
+                    let policy = state.policies.get(&v.payload().policy.version)?;
+                    v.to_kantara(policy).ok()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(axum::Json(serde_json::json!({
+        "subject": s.to_string(),
+        "controller": state.policy.controller().name.get_or(state.policy.default_language(), state.policy.default_language()),
+        "history": history,
+        "state": current,
+        "kantara_receipts": kantara,
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WithdrawBody {
+    /// Purposes to withdraw; absent: every consent purpose.
+    #[serde(default)]
+    purposes: Option<Vec<String>>,
+}
+
+/// `POST /v1/subjects/{subject}/withdraw`: a withdrawal receipt for the purposes given (default: all).
+pub(crate) async fn withdraw(
+    State(state): State<AppState>,
+    Path(s): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let staff = state.require(&headers, &[Role::Operator], "record rights requests")?;
+    let s = subject(&s)?;
+    let bytes = body_bytes(body).await?;
+    let b: WithdrawBody = if bytes.is_empty() {
+        WithdrawBody::default()
+    } else {
+        parse_json(&bytes)?
+    };
+    let mut decisions = BTreeMap::new();
+    match b.purposes {
+        Some(list) => {
+            if list.is_empty() {
+                return Err(ApiError::field(
+                    "invalid_field",
+                    "purposes",
+                    "list at least one purpose, or leave it out to withdraw all",
+                ));
+            }
+            for (i, id) in list.iter().enumerate() {
+                let p = id
+                    .parse::<PurposeId>()
+                    .ok()
+                    .and_then(|p| state.policy.purpose(p))
+                    .filter(|p| p.needs_consent())
+                    .ok_or_else(|| {
+                        ApiError::field(
+                            "unknown_purpose",
+                            format!("purposes[{i}]"),
+                            format!("`{id}` is not a consent purpose of the current policy"),
+                        )
+                    })?;
+                decisions.insert(p.id, Choice::Withdrawn);
+            }
+        }
+        None => {
+            for p in state.policy.purposes().iter().filter(|p| p.needs_consent()) {
+                decisions.insert(p.id, Choice::Withdrawn);
+            }
+        }
+    }
+    tracing::info!(operator = %staff.name, subject = %s, purposes = decisions.len(), "withdrawal recorded by staff");
+    let checked = Checked {
+        version: state.policy.version(),
+        decisions,
+        method: Method::Withdraw,
+        lang: state.policy.default_language(),
+        collection: CollectionPoint {
+            kind: CollectionKind::Staff,
+            build: None,
+            page: None,
+        },
+        by: consent_core::Actor::Subject,
+        representative: None,
+        subject_name: None,
+    };
+    let out = issue(&state, s, checked, false, None).await?;
+    Ok((StatusCode::CREATED, axum::Json(out)).into_response())
+}
+
+async fn rights(
+    state: &AppState,
+    headers: &HeaderMap,
+    s: &str,
+    what: Rights,
+) -> Result<Response, ApiError> {
+    let staff = state.require(headers, &[Role::Operator], "record rights requests")?;
+    let s = subject(s)?;
+    let (at, _) = state.now();
+    state
+        .store
+        .submit(Write::Rights {
+            subject: s.to_string(),
+            at,
+            what,
+        })?
+        .await
+        .map_err(ApiError::internal)??;
+    tracing::info!(operator = %staff.name, subject = %s, action = what.as_str(), "rights request recorded");
+    Ok(axum::Json(serde_json::json!({ "subject": s.to_string(), "action": what.as_str(), "at": at.to_string() })).into_response())
+}
+
+/// `POST /v1/subjects/{subject}/restrict`.
+pub(crate) async fn restrict(
+    State(state): State<AppState>,
+    Path(s): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    rights(&state, &headers, &s, Rights::Restrict).await
+}
+
+/// `POST /v1/subjects/{subject}/unblock`.
+pub(crate) async fn unblock(
+    State(state): State<AppState>,
+    Path(s): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    rights(&state, &headers, &s, Rights::Unblock).await
+}
+
+/// `POST /v1/subjects/{subject}/erase`: the person can no longer be linked to their receipts, which stay
+/// verifiable.
+pub(crate) async fn erase(
+    State(state): State<AppState>,
+    Path(s): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    rights(&state, &headers, &s, Rights::Erase).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LinkBody {
+    subject: String,
+}
+
+/// `POST /v1/unsubscribe-links` `{"subject": "sub:…"}` (services): the RFC 8058 headers for an e-mail.
+pub(crate) async fn unsubscribe_link(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    state.require(
+        &headers,
+        &[Role::Service, Role::Operator],
+        "make unsubscribe links",
+    )?;
+    let b: LinkBody = parse_json(&body_bytes(body).await?)?;
+    let s = subject(&b.subject).map_err(|e| e.at("subject"))?;
+    let url = format!(
+        "{}/v1/unsubscribe?t={}",
+        state.config.issuer.trim_end_matches('/'),
+        privacy::unsubscribe_token(&state.keys.unsubscribe, &s)
+    );
+    Ok(axum::Json(serde_json::json!({
+        "url": url,
+        "headers": {
+            "List-Unsubscribe": format!("<{url}>"),
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+    }))
+    .into_response())
+}
+
+/// A staff withdrawal without HTTP (the CLI): same receipt as `POST /v1/subjects/{subject}/withdraw`.
+pub async fn staff_withdraw(
+    state: &AppState,
+    s: SubjectRef,
+    purposes: Option<Vec<PurposeId>>,
+) -> Result<serde_json::Value, ApiError> {
+    let mut decisions = BTreeMap::new();
+    for p in state.policy.purposes().iter().filter(|p| p.needs_consent()) {
+        if purposes.as_ref().is_none_or(|list| list.contains(&p.id)) {
+            decisions.insert(p.id, Choice::Withdrawn);
+        }
+    }
+    if decisions.is_empty() {
+        return Err(ApiError::field(
+            "unknown_purpose",
+            "purposes",
+            "none of these is a consent purpose of the current policy",
+        ));
+    }
+    let checked = Checked {
+        version: state.policy.version(),
+        decisions,
+        method: Method::Withdraw,
+        lang: state.policy.default_language(),
+        collection: CollectionPoint {
+            kind: CollectionKind::Staff,
+            build: None,
+            page: None,
+        },
+        by: consent_core::Actor::Subject,
+        representative: None,
+        subject_name: None,
+    };
+    issue(state, s, checked, false, None).await
+}
+
+/// A restriction, unblocking or erasure without HTTP (the CLI).
+pub async fn staff_rights(
+    state: &AppState,
+    s: SubjectRef,
+    what: Rights,
+) -> Result<consent_core::Timestamp, ApiError> {
+    let (at, _) = state.now();
+    state
+        .store
+        .submit(Write::Rights {
+            subject: s.to_string(),
+            at,
+            what,
+        })?
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(at)
+}
+
+/// The pseudonym of an external id, if known (the CLI).
+pub fn find_subject(state: &AppState, external_id: &str) -> Result<Option<SubjectRef>, ApiError> {
+    let lookup = privacy::subject_lookup(&state.keys.pseudonym, external_id);
+    match state.store.lookup_subject(&lookup)? {
+        Some(s) => Ok(Some(s.parse().map_err(ApiError::internal)?)),
+        None => Ok(None),
+    }
+}

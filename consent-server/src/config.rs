@@ -1,0 +1,250 @@
+//! Configuration: a TOML file, then `CONSENT_*` environment variables over it. Every field has a default,
+//! so `consent-server serve` with nothing at all runs a development server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// A staff or service bearer token, stored as the SHA-256 of the token (hex), never the token.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffToken {
+    /// Who holds it (logged, e.g. "dpo", "mailing-service").
+    pub name: String,
+    /// What it may do.
+    pub role: Role,
+    /// SHA-256 of the token, 64 lower-case hex digits (`consent-server token hash`).
+    pub sha256: String,
+}
+
+impl std::fmt::Debug for StaffToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaffToken")
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("sha256", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Roles of bearer tokens.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Read and export receipts and subject histories.
+    Auditor,
+    /// Rights requests: withdraw, restrict, unblock, erase, access export (and reads).
+    Operator,
+    /// Backend services: record consents for authenticated subjects, make unsubscribe links.
+    Service,
+}
+
+/// Requests per client (IP address; never stored).
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Sustained requests per second.
+    pub per_second: u32,
+    /// Burst allowance.
+    pub burst: u32,
+}
+
+/// Server configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// SQLite database file.
+    pub database: PathBuf,
+    /// Key file (created with development keys if missing and `development_keys` is on).
+    pub keys: PathBuf,
+    /// Generate development keys when the key file is missing.
+    pub development_keys: bool,
+    /// Policy file; default: the bundled invisionu.education policy.
+    pub policy: Option<PathBuf>,
+    /// Older policy versions still served at `/v1/policies/{version}`.
+    pub previous_policies: Vec<PathBuf>,
+    /// The server's public URL (receipt issuer, unsubscribe links).
+    pub issuer: String,
+    /// Origins allowed by CORS (the website).
+    pub cors_origins: Vec<String>,
+    /// Per-client rate limit.
+    pub rate_limit: RateLimit,
+    /// Request timeout in seconds.
+    pub request_timeout_secs: u64,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    /// Directory served at `/` (the demo site); default: none.
+    pub site_dir: Option<PathBuf>,
+    /// Bearer tokens.
+    pub tokens: Vec<StaffToken>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database: PathBuf::from("consent.db"),
+            keys: PathBuf::from("consent-keys.json"),
+            development_keys: true,
+            policy: None,
+            previous_policies: Vec::new(),
+            issuer: "http://127.0.0.1:8080".into(),
+            cors_origins: Vec::new(),
+            rate_limit: RateLimit {
+                per_second: 20,
+                burst: 100,
+            },
+            request_timeout_secs: 10,
+            trust_forwarded_for: false,
+            site_dir: None,
+            tokens: Vec::new(),
+        }
+    }
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read {0}: {1}")]
+    Read(String, std::io::Error),
+    /// The file is not valid.
+    #[error("{0}: {1}")]
+    Parse(String, String),
+    /// An environment variable is not valid.
+    #[error("environment variable {0}: {1}")]
+    Env(&'static str, String),
+}
+
+impl Config {
+    /// Reads `path` (if given), then applies `CONSENT_*` environment variables.
+    pub fn load(path: Option<&std::path::Path>) -> Result<Config, ConfigError> {
+        let mut config = match path {
+            Some(p) => {
+                let name = p.display().to_string();
+                let text =
+                    std::fs::read_to_string(p).map_err(|e| ConfigError::Read(name.clone(), e))?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse(name, e.to_string()))?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(|k| std::env::var(k).ok())?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Applies `CONSENT_LISTEN`, `CONSENT_DATABASE`, `CONSENT_KEYS`, `CONSENT_POLICY`, `CONSENT_ISSUER`,
+    /// `CONSENT_CORS_ORIGINS` (comma-separated), `CONSENT_RATE_PER_SECOND`, `CONSENT_RATE_BURST`,
+    /// `CONSENT_SITE_DIR`, `CONSENT_DEVELOPMENT_KEYS` (`true`/`false`).
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn parse<T: std::str::FromStr>(name: &'static str, v: &str) -> Result<T, ConfigError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            v.parse()
+                .map_err(|e: T::Err| ConfigError::Env(name, e.to_string()))
+        }
+        if let Some(v) = var("CONSENT_LISTEN") {
+            self.listen = parse("CONSENT_LISTEN", &v)?;
+        }
+        if let Some(v) = var("CONSENT_DATABASE") {
+            self.database = v.into();
+        }
+        if let Some(v) = var("CONSENT_KEYS") {
+            self.keys = v.into();
+        }
+        if let Some(v) = var("CONSENT_POLICY") {
+            self.policy = Some(v.into());
+        }
+        if let Some(v) = var("CONSENT_ISSUER") {
+            self.issuer = v;
+        }
+        if let Some(v) = var("CONSENT_CORS_ORIGINS") {
+            self.cors_origins = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        if let Some(v) = var("CONSENT_RATE_PER_SECOND") {
+            self.rate_limit.per_second = parse("CONSENT_RATE_PER_SECOND", &v)?;
+        }
+        if let Some(v) = var("CONSENT_RATE_BURST") {
+            self.rate_limit.burst = parse("CONSENT_RATE_BURST", &v)?;
+        }
+        if let Some(v) = var("CONSENT_SITE_DIR") {
+            self.site_dir = Some(v.into());
+        }
+        if let Some(v) = var("CONSENT_DEVELOPMENT_KEYS") {
+            self.development_keys = parse("CONSENT_DEVELOPMENT_KEYS", &v)?;
+        }
+        Ok(())
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| ConfigError::Parse("configuration".into(), m);
+        for t in &self.tokens {
+            if t.sha256.len() != 64
+                || !t
+                    .sha256
+                    .bytes()
+                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            {
+                return Err(bad(format!(
+                    "token `{}`: sha256 must be 64 lower-case hex digits",
+                    t.name
+                )));
+            }
+        }
+        if self.rate_limit.per_second == 0 || self.rate_limit.burst == 0 {
+            return Err(bad("rate_limit values must be at least 1".into()));
+        }
+        if !(self.issuer.starts_with("https://") || self.issuer.starts_with("http://")) {
+            return Err(bad("issuer must be an http(s) URL".into()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_file_values() {
+        let mut c: Config = toml::from_str(
+            "listen = \"127.0.0.1:9000\"\n[rate_limit]\nper_second = 5\nburst = 9\n",
+        )
+        .unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        c.apply_env(|k| match k {
+            "CONSENT_LISTEN" => Some("0.0.0.0:7000".into()),
+            "CONSENT_CORS_ORIGINS" => Some("https://a.example, https://b.example".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.listen.port(), 7000);
+        assert_eq!(c.cors_origins.len(), 2);
+        assert_eq!(c.rate_limit.burst, 9);
+        assert!(
+            c.apply_env(|k| (k == "CONSENT_RATE_BURST").then(|| "lots".into()))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_and_tokens_are_redacted() {
+        assert!(toml::from_str::<Config>("lisen = \"x\"").is_err());
+        let t = StaffToken {
+            name: "dpo".into(),
+            role: Role::Auditor,
+            sha256: "ab".repeat(32),
+        };
+        assert!(!format!("{t:?}").contains("abab"));
+    }
+}
