@@ -1,0 +1,1036 @@
+//! The HTTP API through `tower::ServiceExt::oneshot`, on a real SQLite file.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::*;
+use consent_core::{KeySet, Timestamp, UnverifiedReceipt, UnverifiedToken};
+use serde_json::json;
+
+async fn receipts_stored(s: &TestServer) -> u64 {
+    let store = s.state.store.clone();
+    tokio::task::spawn_blocking(move || store.receipt_count())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn policy_with_etag_and_caching() {
+    let s = server("policy").await;
+    let r = call(&s, get("/v1/policy").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let etag = r.headers["etag"].to_str().unwrap().to_owned();
+    assert_eq!(etag, format!("\"{}\"", s.state.policy.hash()));
+    assert_eq!(r.headers["cache-control"], "public, max-age=300");
+    assert_eq!(r.text(), s.state.policy.canonical_json());
+    let r = call(
+        &s,
+        get("/v1/policy")
+            .header("if-none-match", &etag)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_MODIFIED);
+    assert!(r.body.is_empty());
+    let r = call(
+        &s,
+        get("/v1/policies/2025-03-26").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.headers["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    let r = call(
+        &s,
+        get("/v1/policies/2024-01-01").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.error().0.as_str()),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+    let r = call(
+        &s,
+        get("/v1/policies/yesterday").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_consent_gives_a_verifiable_receipt_and_token() {
+    let s = server("consent").await;
+    let device = "AAECAwQFBgcICQoLDA0ODw";
+    let mut body = consent_body(json!({"cookies-analytics": "given", "marketing": "refused"}));
+    body["subject"] = json!({ "device": device });
+    let r = call(&s, post_json("/v1/consents", &body)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let j = r.json();
+    assert_eq!(j["subject"], format!("dev:{device}"));
+    assert_eq!(j["issued_at"], Timestamp::from_unix(NOW).to_string());
+    // The receipt verifies with the published JWK Set, as an auditor would.
+    let jwks = call(
+        &s,
+        get("/.well-known/jwks.json").body(Body::empty()).unwrap(),
+    )
+    .await;
+    let public = KeySet::from_jwks_json(&jwks.text()).unwrap();
+    let receipt = UnverifiedReceipt::parse(j["receipt"].as_str().unwrap())
+        .unwrap()
+        .verify(&public)
+        .unwrap();
+    let p = receipt.payload();
+    assert_eq!(p.jti.to_string(), j["receipt_id"]);
+    assert_eq!(p.policy.sha256, s.state.policy.hash().to_string());
+    assert_eq!(
+        p.collection.build.as_deref(),
+        Some("ab".repeat(32).as_str())
+    );
+    assert_eq!(p.exp.to_string(), j["expires_at"]);
+    // The token verifies with the server's token keys and says what was decided.
+    let token = UnverifiedToken::decode(j["token"].as_str().unwrap())
+        .unwrap()
+        .verify(&s.state.keys.tokens)
+        .unwrap();
+    assert_eq!(token.claims().receipt.to_string(), j["receipt_id"]);
+    let at = Timestamp::from_unix(NOW + 60);
+    assert!(
+        token
+            .decision("cookies-analytics".parse().unwrap(), at, &s.state.policy)
+            .is_allowed()
+    );
+    assert!(
+        !token
+            .decision("marketing".parse().unwrap(), at, &s.state.policy)
+            .is_allowed()
+    );
+    assert_eq!(receipts_stored(&s).await, 1);
+
+    // The holder of the token reads the receipt; others cannot.
+    let id = j["receipt_id"].as_str().unwrap();
+    let uri = format!("/v1/receipts/{id}");
+    let r = call(
+        &s,
+        get(&uri)
+            .header("x-consent-token", j["token"].as_str().unwrap())
+            .header("accept", "application/jwt")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers["content-type"], "application/jwt");
+    assert_eq!(r.text(), j["receipt"].as_str().unwrap());
+    let r = call(
+        &s,
+        get(&uri)
+            .header(
+                "cookie",
+                format!("lang=kk; consent={}", j["token"].as_str().unwrap()),
+            )
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["payload"]["decisions"]["marketing"], "refused");
+    let r = call(&s, get(&uri).body(Body::empty()).unwrap()).await;
+    assert_eq!(
+        (r.status, r.error().0.as_str()),
+        (StatusCode::UNAUTHORIZED, "unauthorized")
+    );
+    let r = call(
+        &s,
+        get(&uri)
+            .header("x-consent-token", "AAAA")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.error().0.as_str()),
+        (StatusCode::UNAUTHORIZED, "invalid_token")
+    );
+    let r = call(
+        &s,
+        with_token(get(&uri).body(Body::empty()).unwrap(), AUDITOR),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = call(
+        &s,
+        with_token(get(&uri).body(Body::empty()).unwrap(), "wrong"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = call(
+        &s,
+        with_token(
+            get("/v1/receipts/00000000-0000-7000-8000-000000000000")
+                .body(Body::empty())
+                .unwrap(),
+            AUDITOR,
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // Another receipt's token is refused.
+    let other = call(
+        &s,
+        post_json(
+            "/v1/consents",
+            &consent_body(json!({"cookies-analytics": "given"})),
+        ),
+    )
+    .await
+    .json();
+    let r = call(
+        &s,
+        get(&uri)
+            .header("x-consent-token", other["token"].as_str().unwrap())
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn bad_input_is_a_4xx_naming_the_field_and_writes_nothing() {
+    let s = server("bad-input").await;
+    let good = consent_body(json!({"cookies-analytics": "given"}));
+    let with = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut b = good.clone();
+        f(&mut b);
+        b
+    };
+    let cases: Vec<(serde_json::Value, StatusCode, &str, Option<&str>)> = vec![
+        (
+            with(&|b| b["policy_version"] = json!(20250326)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("policy_version"),
+        ),
+        (
+            with(&|b| b["policy_version"] = json!("2024-01-01")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_policy_version",
+            Some("policy_version"),
+        ),
+        (
+            with(&|b| b["policy_version"] = json!("not a date")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("policy_version"),
+        ),
+        (
+            with(&|b| b["decisions"] = json!({})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("decisions"),
+        ),
+        (
+            with(&|b| b["decisions"] = json!({"nope": "given"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_purpose",
+            Some("decisions.nope"),
+        ),
+        (
+            with(&|b| b["decisions"] = json!({"marketing": "yes"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("decisions.marketing"),
+        ),
+        (
+            with(&|b| b["decisions"] = json!({"marketing": true})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("decisions.marketing"),
+        ),
+        (
+            with(&|b| b["decisions"] = json!({"cookies-necessary": "refused"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "consent_not_required",
+            Some("decisions.cookies-necessary"),
+        ),
+        (
+            with(&|b| b["decisions"] = json!({"legal-compliance": "given"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "consent_not_required",
+            Some("decisions.legal-compliance"),
+        ),
+        (
+            with(&|b| b["decisions"] = json!(["marketing"])),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("decisions"),
+        ),
+        (
+            with(&|b| b["method"] = json!("maybe")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("method"),
+        ),
+        (
+            with(&|b| b["method"] = json!("api")),
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            Some("method"),
+        ),
+        (
+            with(&|b| {
+                b["method"] = json!("accept-all");
+                b["decisions"] = json!({"marketing": "refused"})
+            }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "inconsistent_method",
+            Some("method"),
+        ),
+        (
+            with(&|b| {
+                b["method"] = json!("reject-all");
+                b["decisions"] = json!({"marketing": "given"})
+            }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "inconsistent_method",
+            Some("method"),
+        ),
+        (
+            with(&|b| b["language"] = json!("de")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("language"),
+        ),
+        (
+            with(&|b| b["collection_point"]["kind"] = json!("staff")),
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            Some("collection_point.kind"),
+        ),
+        (
+            with(&|b| b["collection_point"]["kind"] = json!("kiosk")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("collection_point.kind"),
+        ),
+        (
+            with(&|b| b["collection_point"]["build"] = json!("ABC")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("collection_point.build"),
+        ),
+        (
+            with(&|b| b["collection_point"]["page"] = json!("javascript:alert(1)")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("collection_point.page"),
+        ),
+        (
+            with(&|b| b["collection_point"]["extra"] = json!(1)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("collection_point.extra"),
+        ),
+        (
+            with(&|b| b["unexpected"] = json!(1)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            None,
+        ),
+        (
+            with(&|b| {
+                b.as_object_mut().unwrap().remove("method");
+            }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            None,
+        ),
+        (
+            with(&|b| b["subject"] = json!({"id": "someone@example.org"})),
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            Some("subject.id"),
+        ),
+        (
+            with(&|b| b["subject"] = json!({"device": "short"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("subject.device"),
+        ),
+        (
+            with(&|b| b["subject"] = json!({"device": "AAECAwQFBgcICQoLDA0ODw", "id": "x"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("subject"),
+        ),
+        (
+            with(&|b| b["subject_name"] = json!("Name")),
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            Some("subject_name"),
+        ),
+        (
+            with(&|b| b["by"] = json!({"kind": "robot"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("by.kind"),
+        ),
+        (
+            with(&|b| b["by"] = json!({"kind": "representative", "relation": "uncle"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("by.relation"),
+        ),
+        (
+            json!([1, 2, 3]),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            None,
+        ),
+    ];
+    for (body, status, code, field) in cases {
+        let r = call(&s, post_json("/v1/consents", &body)).await;
+        let (got_code, got_field) = r.error();
+        assert_eq!(
+            (r.status, got_code.as_str()),
+            (status, code),
+            "{body}: {}",
+            r.text()
+        );
+        if let Some(field) = field {
+            assert_eq!(got_field.as_deref(), Some(field), "{body}: {}", r.text());
+        }
+    }
+    // Malformed, oversized, not JSON.
+    for (raw, status, code) in [
+        (
+            "{\"policy_version\": ".to_owned(),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            format!("{good} trailing"),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            format!("{good}{good}"),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (String::new(), StatusCode::BAD_REQUEST, "malformed_json"),
+    ] {
+        let r = call(
+            &s,
+            Request::post("/v1/consents")
+                .header("content-type", "application/json")
+                .body(Body::from(raw.clone()))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!((r.status, r.error().0.as_str()), (status, code), "{raw}");
+    }
+    let huge = format!("{{\"policy_version\": \"{}\"}}", "x".repeat(20_000));
+    let r = call(
+        &s,
+        Request::post("/v1/consents")
+            .body(Body::from(huge))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.error().0.as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
+    );
+    assert_eq!(receipts_stored(&s).await, 0, "no partial writes");
+}
+
+#[tokio::test]
+async fn an_old_policy_version_is_a_conflict() {
+    let s = server("old-policy").await;
+    // Serve a newer current version, keeping 2025-03-26 as a previous one.
+    let v1 = consent_core::Policy::from_toml(POLICY).unwrap();
+    let v2 = consent_core::Policy::from_toml(include_str!(
+        "../../consent-core/tests/fixtures/invisionu-2026-06-01.toml"
+    ))
+    .unwrap();
+    let state = consent_server::api::AppState::new(
+        s.state.store.clone(),
+        v2,
+        vec![v1],
+        (*s.state.keys).clone(),
+        (*s.state.config).clone(),
+        s.state.clock.clone(),
+    );
+    let r = app_call(
+        state.clone(),
+        post_json("/v1/consents", &consent_body(json!({"marketing": "given"}))),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(
+        r.error(),
+        ("policy_outdated".into(), Some("policy_version".into()))
+    );
+    let r = app_call(
+        state.clone(),
+        get("/v1/policies/2025-03-26").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "previous versions stay available");
+}
+
+async fn app_call(state: consent_server::api::AppState, req: Request<Body>) -> Answer {
+    use http_body_util::BodyExt as _;
+    use tower::ServiceExt as _;
+    let r = consent_server::api::app(state).oneshot(req).await.unwrap();
+    let status = r.status();
+    let headers = r.headers().clone();
+    Answer {
+        status,
+        headers,
+        body: r.into_body().collect().await.unwrap().to_bytes().to_vec(),
+    }
+}
+
+#[tokio::test]
+async fn gpc_refuses_marketing_and_is_recorded() {
+    let s = server("gpc").await;
+    let mut req = post_json(
+        "/v1/consents",
+        &consent_body(json!({"cookies-analytics": "given"})),
+    );
+    req.headers_mut().append("sec-gpc", "0".parse().unwrap());
+    req.headers_mut().append("sec-gpc", "1".parse().unwrap());
+    let j = call(&s, req).await.json();
+    assert_eq!(j["gpc"], true);
+    let r = UnverifiedReceipt::parse(j["receipt"].as_str().unwrap())
+        .unwrap()
+        .verify(&s.state.keys.receipts)
+        .unwrap();
+    assert!(r.payload().gpc);
+    assert_eq!(
+        r.payload().decisions[&"marketing".parse().unwrap()],
+        consent_core::Choice::Refused
+    );
+    assert_eq!(
+        r.payload().decisions[&"cookies-marketing".parse().unwrap()],
+        consent_core::Choice::Refused
+    );
+    // An explicit per-purpose choice still counts; "Sec-GPC: true" is not the signal.
+    let mut req = post_json("/v1/consents", &consent_body(json!({"marketing": "given"})));
+    req.headers_mut().insert("sec-gpc", "1".parse().unwrap());
+    let r = call(&s, req).await.json();
+    let t = UnverifiedToken::decode(r["token"].as_str().unwrap()).unwrap();
+    assert!(t.unverified_claims().given.contains(8));
+    let mut req = post_json(
+        "/v1/consents",
+        &consent_body(json!({"cookies-analytics": "given"})),
+    );
+    req.headers_mut().insert("sec-gpc", "true".parse().unwrap());
+    assert_eq!(call(&s, req).await.json()["gpc"], false);
+}
+
+#[tokio::test]
+async fn services_record_for_subjects_and_staff_handle_rights() {
+    let s = server("rights").await;
+    let mut body = consent_body(
+        json!({"marketing": "given", "public-dissemination": "given", "application-review": "given"}),
+    );
+    body["method"] = json!("form");
+    body["collection_point"] = json!({"kind": "form", "page": "https://invisionu.education/apply"});
+    body["subject"] = json!({"id": "Aigerim@Example.org"});
+    body["subject_name"] = json!("Айгерім Серікова");
+    body["by"] = json!({"kind": "representative", "relation": "parent", "name": "Гүлнар Серікова"});
+    let r = call(&s, with_token(post_json("/v1/consents", &body), SERVICE)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let subject = r.json()["subject"].as_str().unwrap().to_owned();
+    assert!(subject.starts_with("sub:"), "{subject}");
+    // The same person again, a minute later: the same pseudonym (ids are normalised).
+    s.clock
+        .store(NOW + 30, std::sync::atomic::Ordering::Relaxed);
+    body["subject"] = json!({"id": "aigerim@example.org"});
+    let again = call(&s, with_token(post_json("/v1/consents", &body), SERVICE))
+        .await
+        .json();
+    assert_eq!(again["subject"], subject.as_str());
+    let r = call(
+        &s,
+        with_token(
+            post_json("/v1/subjects/lookup", &json!({"id": "AIGERIM@example.org"})),
+            OPERATOR,
+        ),
+    )
+    .await;
+    assert_eq!(r.json()["subject"], subject.as_str());
+
+    let state_uri = format!("/v1/subjects/{subject}/state");
+    let st = call(
+        &s,
+        with_token(get(&state_uri).body(Body::empty()).unwrap(), AUDITOR),
+    )
+    .await
+    .json();
+    assert_eq!(st["purposes"]["marketing"]["allowed"], true);
+    assert_eq!(
+        st["purposes"]["marketing"]["dpv_status"],
+        "https://w3id.org/dpv#RenewedConsentGiven"
+    );
+    assert_eq!(st["purposes"]["legal-compliance"]["allowed"], true);
+
+    // Roles: auditors read, operators act.
+    let withdraw = format!("/v1/subjects/{subject}/withdraw");
+    let r = call(
+        &s,
+        with_token(
+            post_json(&withdraw, &json!({"purposes": ["public-dissemination"]})),
+            AUDITOR,
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = call(&s, post_json(&withdraw, &json!({}))).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = call(
+        &s,
+        with_token(
+            post_json(&withdraw, &json!({"purposes": ["nope"]})),
+            OPERATOR,
+        ),
+    )
+    .await;
+    assert_eq!(
+        r.error(),
+        ("unknown_purpose".into(), Some("purposes[0]".into()))
+    );
+    s.clock
+        .store(NOW + 90, std::sync::atomic::Ordering::Relaxed);
+    let r = call(
+        &s,
+        with_token(
+            post_json(&withdraw, &json!({"purposes": ["public-dissemination"]})),
+            OPERATOR,
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let st = call(
+        &s,
+        with_token(get(&state_uri).body(Body::empty()).unwrap(), AUDITOR),
+    )
+    .await
+    .json();
+    assert_eq!(st["purposes"]["public-dissemination"]["allowed"], false);
+    assert!(
+        st["purposes"]["public-dissemination"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("withdrawn")
+    );
+    assert_eq!(st["purposes"]["marketing"]["allowed"], true);
+
+    // Restrict blocks everything but legal obligations; unblock lifts it.
+    s.clock
+        .store(NOW + 120, std::sync::atomic::Ordering::Relaxed);
+    let r = call(
+        &s,
+        with_token(
+            Request::post(format!("/v1/subjects/{subject}/restrict"))
+                .body(Body::empty())
+                .unwrap(),
+            OPERATOR,
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let st = call(
+        &s,
+        with_token(get(&state_uri).body(Body::empty()).unwrap(), AUDITOR),
+    )
+    .await
+    .json();
+    assert_eq!(st["purposes"]["marketing"]["allowed"], false);
+    assert_eq!(st["purposes"]["legal-compliance"]["allowed"], true);
+    assert!(st["restricted_since"].is_string());
+    s.clock
+        .store(NOW + 180, std::sync::atomic::Ordering::Relaxed);
+    call(
+        &s,
+        with_token(
+            Request::post(format!("/v1/subjects/{subject}/unblock"))
+                .body(Body::empty())
+                .unwrap(),
+            OPERATOR,
+        ),
+    )
+    .await;
+    let st = call(
+        &s,
+        with_token(get(&state_uri).body(Body::empty()).unwrap(), AUDITOR),
+    )
+    .await
+    .json();
+    assert_eq!(st["purposes"]["marketing"]["allowed"], true);
+
+    // Access export: history, state, Kantara receipts.
+    let ex = call(
+        &s,
+        with_token(
+            get(&format!("/v1/subjects/{subject}/export"))
+                .body(Body::empty())
+                .unwrap(),
+            OPERATOR,
+        ),
+    )
+    .await
+    .json();
+    assert_eq!(ex["history"]["receipts"].as_array().unwrap().len(), 3);
+    assert_eq!(ex["kantara_receipts"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        ex["history"]["rights_requests"].as_array().unwrap().len(),
+        2
+    );
+
+    // Erase: the person cannot be found any more; receipts stay and still verify.
+    s.clock
+        .store(NOW + 240, std::sync::atomic::Ordering::Relaxed);
+    let r = call(
+        &s,
+        with_token(
+            Request::post(format!("/v1/subjects/{subject}/erase"))
+                .body(Body::empty())
+                .unwrap(),
+            OPERATOR,
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = call(
+        &s,
+        with_token(
+            post_json("/v1/subjects/lookup", &json!({"id": "aigerim@example.org"})),
+            OPERATOR,
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let h = call(
+        &s,
+        with_token(
+            get(&format!("/v1/subjects/{subject}/history"))
+                .body(Body::empty())
+                .unwrap(),
+            AUDITOR,
+        ),
+    )
+    .await
+    .json();
+    for r in h["receipts"].as_array().unwrap() {
+        UnverifiedReceipt::parse(r["receipt"].as_str().unwrap())
+            .unwrap()
+            .verify(&s.state.keys.receipts)
+            .unwrap();
+    }
+    let st = call(
+        &s,
+        with_token(get(&state_uri).body(Body::empty()).unwrap(), AUDITOR),
+    )
+    .await
+    .json();
+    assert_eq!(st["purposes"]["marketing"]["allowed"], false);
+    assert!(st["erased_at"].is_string());
+    // A new consent after erasure makes a new pseudonym.
+    let fresh = call(&s, with_token(post_json("/v1/consents", &body), SERVICE))
+        .await
+        .json();
+    assert_ne!(fresh["subject"], subject.as_str());
+    let r = call(
+        &s,
+        with_token(
+            get("/v1/subjects/nobody/state")
+                .body(Body::empty())
+                .unwrap(),
+            AUDITOR,
+        ),
+    )
+    .await;
+    assert_eq!(r.error(), ("invalid_field".into(), Some("subject".into())));
+}
+
+#[tokio::test]
+async fn one_click_unsubscribe() {
+    let s = server("unsubscribe").await;
+    let mut body = consent_body(json!({"marketing": "given"}));
+    body["method"] = json!("api");
+    body["collection_point"] = json!({"kind": "api"});
+    body["subject"] = json!({"id": "42"});
+    let subject = call(&s, with_token(post_json("/v1/consents", &body), SERVICE))
+        .await
+        .json()["subject"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = call(
+        &s,
+        with_token(
+            post_json("/v1/unsubscribe-links", &json!({"subject": subject})),
+            AUDITOR,
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let link = call(
+        &s,
+        with_token(
+            post_json("/v1/unsubscribe-links", &json!({"subject": subject})),
+            SERVICE,
+        ),
+    )
+    .await
+    .json();
+    assert_eq!(
+        link["headers"]["List-Unsubscribe-Post"],
+        "List-Unsubscribe=One-Click"
+    );
+    let url = link["url"].as_str().unwrap();
+    let path = url.strip_prefix("http://127.0.0.1:8080").unwrap();
+    let form = |p: &str, b: &'static str| {
+        Request::post(p)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(b))
+            .unwrap()
+    };
+    let r = call(&s, form(path, "something=else")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = call(&s, form(&format!("{path}x"), "List-Unsubscribe=One-Click")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    s.clock
+        .store(NOW + 10, std::sync::atomic::Ordering::Relaxed);
+    let r = call(&s, form(path, "List-Unsubscribe=One-Click")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let p = UnverifiedReceipt::parse(r.json()["receipt"].as_str().unwrap())
+        .unwrap()
+        .verify(&s.state.keys.receipts)
+        .unwrap();
+    assert_eq!(p.payload().method, consent_core::Method::Unsubscribe);
+    let st = call(
+        &s,
+        with_token(
+            get(&format!("/v1/subjects/{subject}/state"))
+                .body(Body::empty())
+                .unwrap(),
+            AUDITOR,
+        ),
+    )
+    .await
+    .json();
+    assert_eq!(st["purposes"]["marketing"]["allowed"], false);
+}
+
+#[tokio::test]
+async fn auditors_export_pages_of_receipts() {
+    let s = server("export").await;
+    for i in 0..5 {
+        s.clock.store(NOW + i, std::sync::atomic::Ordering::Relaxed);
+        call(
+            &s,
+            post_json(
+                "/v1/consents",
+                &consent_body(json!({"cookies-analytics": "given"})),
+            ),
+        )
+        .await;
+    }
+    let r = call(&s, get("/v1/export").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = call(
+        &s,
+        with_token(get("/v1/export").body(Body::empty()).unwrap(), OPERATOR),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = call(
+        &s,
+        with_token(
+            get("/v1/export?limit=3").body(Body::empty()).unwrap(),
+            AUDITOR,
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.text().lines().count(), 3);
+    let next = r.headers["x-next-after"].to_str().unwrap().to_owned();
+    let r = call(
+        &s,
+        with_token(
+            get(&format!("/v1/export?limit=3&after={next}"))
+                .body(Body::empty())
+                .unwrap(),
+            AUDITOR,
+        ),
+    )
+    .await;
+    assert_eq!(r.text().lines().count(), 2);
+    assert!(r.headers.get("x-next-after").is_none());
+    let r = call(
+        &s,
+        with_token(
+            get(&format!("/v1/export?from={}&to={}", NOW + 1, NOW + 3))
+                .body(Body::empty())
+                .unwrap(),
+            AUDITOR,
+        ),
+    )
+    .await;
+    assert_eq!(r.text().lines().count(), 2);
+    for line in r.text().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        UnverifiedReceipt::parse(v["receipt"].as_str().unwrap())
+            .unwrap()
+            .verify(&s.state.keys.receipts)
+            .unwrap();
+    }
+    for bad in [
+        "/v1/export?limit=0",
+        "/v1/export?limit=99999999",
+        "/v1/export?subject=x",
+        "/v1/export?bogus=1",
+        "/v1/export?from=yesterday",
+    ] {
+        let r = call(
+            &s,
+            with_token(get(bad).body(Body::empty()).unwrap(), AUDITOR),
+        )
+        .await;
+        assert!(r.status.is_client_error(), "{bad}: {}", r.status);
+    }
+}
+
+#[tokio::test]
+async fn well_known_ops_and_security_headers() {
+    let s = server("ops").await;
+    let r = call(
+        &s,
+        get("/.well-known/gpc.json").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(r.headers["content-type"], "application/json");
+    assert_eq!(r.json(), json!({"gpc": true, "lastUpdate": "2025-03-26"}));
+    let r = call(
+        &s,
+        get("/.well-known/jwks.json").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(r.json()["keys"][0]["kty"], "OKP");
+    let r = call(&s, get("/openapi.json").body(Body::empty()).unwrap()).await;
+    assert!(r.json()["openapi"].as_str().unwrap().starts_with("3."));
+    assert_eq!(
+        call(&s, get("/healthz").body(Body::empty()).unwrap())
+            .await
+            .text(),
+        "ok"
+    );
+    assert_eq!(
+        call(&s, get("/readyz").body(Body::empty()).unwrap())
+            .await
+            .status,
+        StatusCode::OK
+    );
+    call(
+        &s,
+        post_json(
+            "/v1/consents",
+            &consent_body(json!({"cookies-analytics": "given"})),
+        ),
+    )
+    .await;
+    let m = call(&s, get("/metrics").body(Body::empty()).unwrap())
+        .await
+        .text();
+    assert!(m.contains("consent_receipts_recorded_total 1"), "{m}");
+    assert!(
+        m.contains("consent_http_requests_total{route=\"/v1/consents\",status=\"201\"} 1"),
+        "{m}"
+    );
+    let r = call(&s, get("/nowhere").body(Body::empty()).unwrap()).await;
+    assert_eq!(
+        (r.status, r.error().0.as_str()),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+    for h in [
+        "x-content-type-options",
+        "referrer-policy",
+        "x-frame-options",
+        "content-security-policy",
+        "cache-control",
+    ] {
+        assert!(r.headers.contains_key(h), "{h}");
+    }
+    let r = call(
+        &s,
+        Request::delete("/v1/consents").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn rate_limit_per_client() {
+    let s = server_with("rate", |c| {
+        c.rate_limit = consent_server::config::RateLimit {
+            per_second: 1,
+            burst: 3,
+        }
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(
+            call(&s, get("/v1/policy").body(Body::empty()).unwrap())
+                .await
+                .status,
+        );
+    }
+    assert_eq!(&statuses[..3], &[StatusCode::OK; 3]);
+    assert_eq!(statuses[4], StatusCode::TOO_MANY_REQUESTS);
+    let r = call(&s, get("/v1/policy").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.headers["retry-after"], "1");
+    assert_eq!(r.error().0, "rate_limited");
+    // Health checks are not limited.
+    assert_eq!(
+        call(&s, get("/healthz").body(Body::empty()).unwrap())
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn cors_allows_only_configured_origins() {
+    let s = server_with("cors", |c| {
+        c.cors_origins = vec!["https://invisionu.education".into()]
+    })
+    .await;
+    let pre = |origin: &str| {
+        Request::options("/v1/consents")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let r = call(&s, pre("https://invisionu.education")).await;
+    assert_eq!(
+        r.headers["access-control-allow-origin"],
+        "https://invisionu.education"
+    );
+    let r = call(&s, pre("https://evil.example")).await;
+    assert!(r.headers.get("access-control-allow-origin").is_none());
+}

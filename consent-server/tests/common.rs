@@ -1,0 +1,173 @@
+//! Test helpers: a server state on a temporary SQLite file, known bearer tokens, a fixed clock.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use consent_core::{Policy, Timestamp};
+use consent_server::api::{AppState, app};
+use consent_server::config::{Config, RateLimit, Role, StaffToken};
+use consent_server::keys::ServerKeys;
+use consent_server::privacy::token_hash;
+use consent_server::store::{SqliteStore, Store, Write};
+use http_body_util::BodyExt as _;
+use tower::ServiceExt as _;
+
+pub const POLICY: &str = include_str!("../../examples/invisionu/policy.toml");
+pub const AUDITOR: &str = "test-auditor-token";
+pub const OPERATOR: &str = "test-operator-token";
+pub const SERVICE: &str = "test-service-token";
+/// 2026-01-15T10:00:00Z.
+pub const NOW: i64 = 1_768_471_200;
+
+pub struct TestServer {
+    pub state: AppState,
+    pub dir: PathBuf,
+    pub clock: Arc<AtomicI64>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.state.store.close();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn temp_dir(name: &str) -> PathBuf {
+    static N: AtomicI64 = AtomicI64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "consent-test-{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn tokens() -> Vec<StaffToken> {
+    [
+        (AUDITOR, Role::Auditor),
+        (OPERATOR, Role::Operator),
+        (SERVICE, Role::Service),
+    ]
+    .into_iter()
+    .map(|(t, role)| StaffToken {
+        name: format!("{role:?}"),
+        role,
+        sha256: token_hash(t),
+    })
+    .collect()
+}
+
+pub async fn server_with(name: &str, tweak: impl FnOnce(&mut Config)) -> TestServer {
+    let dir = temp_dir(name);
+    let mut config = Config {
+        database: dir.join("consent.db"),
+        keys: dir.join("keys.json"),
+        tokens: tokens(),
+        ..Config::default()
+    };
+    config.rate_limit = RateLimit {
+        per_second: 100_000,
+        burst: 100_000,
+    };
+    tweak(&mut config);
+    let keys = ServerKeys::generate(&config.keys, Timestamp::from_unix(NOW), false).unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.database).unwrap());
+    let policy = Policy::from_toml(POLICY).unwrap();
+    store
+        .submit(Write::Policy {
+            version: policy.version(),
+            sha256: policy.hash().to_string(),
+            canonical: policy.canonical_json(),
+        })
+        .unwrap()
+        .await
+        .unwrap()
+        .unwrap();
+    let clock = Arc::new(AtomicI64::new(NOW));
+    let c = Arc::clone(&clock);
+    let state = AppState::new(
+        store,
+        policy,
+        Vec::new(),
+        keys,
+        config,
+        Arc::new(move || (Timestamp::from_unix(c.load(Ordering::Relaxed)), 0)),
+    );
+    TestServer { state, dir, clock }
+}
+
+pub async fn server(name: &str) -> TestServer {
+    server_with(name, |_| {}).await
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    /// The error code and field of a 4xx answer, checking its shape.
+    pub fn error(&self) -> (String, Option<String>) {
+        let j = self.json();
+        let e = &j["error"];
+        assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "{j}");
+        (
+            e["code"].as_str().unwrap().to_owned(),
+            e["field"].as_str().map(str::to_owned),
+        )
+    }
+}
+
+pub async fn call(s: &TestServer, req: Request<Body>) -> Answer {
+    let r = app(s.state.clone()).oneshot(req).await.unwrap();
+    let status = r.status();
+    let headers = r.headers().clone();
+    let body = r.into_body().collect().await.unwrap().to_bytes().to_vec();
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+pub fn get(uri: &str) -> axum::http::request::Builder {
+    Request::get(uri)
+}
+
+pub fn post_json(uri: &str, body: &serde_json::Value) -> Request<Body> {
+    Request::post(uri)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+pub fn with_token(mut req: Request<Body>, token: &str) -> Request<Body> {
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    req
+}
+
+pub fn consent_body(decisions: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "policy_version": "2025-03-26",
+        "decisions": decisions,
+        "method": "custom",
+        "language": "kk",
+        "collection_point": { "kind": "banner", "build": "ab".repeat(32), "page": "https://invisionu.education/" },
+    })
+}
