@@ -339,6 +339,24 @@ impl ReceiptPayload {
         Ok(keys.sign(RECEIPT_TYP, self.to_json().as_bytes())?)
     }
 
+    /// Signs the receipt and returns it as a [`VerifiedReceipt`]: a receipt this process has just signed
+    /// needs no verification (that is for receipts that come from outside). Saves the server a
+    /// signature check and a JSON parse per receipt.
+    pub fn sign_verified(self, keys: &KeySet) -> Result<VerifiedReceipt, ReceiptError> {
+        let jws = self.sign(keys)?;
+        let (header, _) = jws
+            .split_once('.')
+            .and_then(|(h, _)| crate::b64::decode(h).ok())
+            .and_then(|h| serde_json::from_slice::<Header>(&h).ok())
+            .map(|h| (h, ()))
+            .ok_or_else(|| ReceiptError::Invalid("signed header does not parse".into()))?;
+        Ok(VerifiedReceipt {
+            header,
+            payload: self,
+            jws,
+        })
+    }
+
     fn from_json(bytes: &[u8]) -> Result<ReceiptPayload, ReceiptError> {
         let value: serde_json::Value =
             serde_json::from_slice(bytes).map_err(|e| ReceiptError::Payload(e.to_string()))?;
@@ -530,6 +548,11 @@ mod tests {
             let r = UnverifiedReceipt::parse(&jws).unwrap().verify(&k).unwrap();
             assert_eq!(r.payload(), &p);
             assert_eq!(r.jws(), jws);
+            let direct = p.clone().sign_verified(&k).unwrap();
+            assert_eq!(
+                direct, r,
+                "signing gives what verifying the signature gives"
+            );
             assert_eq!(
                 UnverifiedReceipt::parse(&jws).unwrap().verify_at(&k, p.exp),
                 Err(ReceiptError::Expired(p.exp))

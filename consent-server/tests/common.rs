@@ -1,6 +1,6 @@
 //! Test helpers: a server state on a temporary SQLite file, known bearer tokens, a fixed clock.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, missing_docs)]
 
 use std::path::PathBuf;
 use std::sync::Arc;

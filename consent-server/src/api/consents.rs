@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use consent_core::{
     Actor, Choice, CollectionKind, CollectionPoint, Lang, Method, PolicyVersion, PurposeId,
     PurposeKind, PurposeSet, ReceiptPayload, ReceiptRequest, Relation, SubjectId, TokenClaims,
-    UnverifiedReceipt,
 };
 use serde::Deserialize;
 
@@ -373,7 +372,7 @@ fn privacy_random16() -> Result<[u8; 16], ApiError> {
     crate::keys::random16().map_err(ApiError::internal)
 }
 
-/// Signs, verifies (only verified receipts are stored) and commits a receipt; returns the response body.
+/// Signs and commits a receipt (only `VerifiedReceipt`s are stored); returns the response body.
 pub(crate) async fn issue(
     state: &AppState,
     subject: SubjectRef,
@@ -398,12 +397,11 @@ pub(crate) async fn issue(
     req.subject_name = c.subject_name;
     req.gpc = gpc_on;
     let payload = ReceiptPayload::new(&state.policy, req).map_err(ApiError::internal)?;
-    let jws = payload
-        .sign(&state.keys.receipts)
+    let expires_at = payload.exp;
+    let verified = payload
+        .sign_verified(&state.keys.receipts)
         .map_err(ApiError::internal)?;
-    let verified = UnverifiedReceipt::parse(&jws)
-        .and_then(|r| r.verify(&state.keys.receipts))
-        .map_err(ApiError::internal)?;
+    let jws = verified.jws().to_owned();
     let mut given = PurposeSet::EMPTY;
     let mut refused = PurposeSet::EMPTY;
     for (p, choice) in &c.decisions {
@@ -417,7 +415,7 @@ pub(crate) async fn issue(
     let claims = TokenClaims {
         policy_version: c.version,
         issued_at: now,
-        expires_at: payload.exp,
+        expires_at,
         subject: subject.id(),
         receipt: id,
         given,
@@ -443,7 +441,7 @@ pub(crate) async fn issue(
         "token": token,
         "subject": subject.to_string(),
         "issued_at": now.to_string(),
-        "expires_at": payload.exp.to_string(),
+        "expires_at": expires_at.to_string(),
         "gpc": gpc_on,
     }))
 }
