@@ -221,16 +221,15 @@ pub(crate) async fn body_bytes(body: Body) -> Result<Bytes, ApiError> {
 }
 
 fn client_ip(state: &AppState, req: &Request) -> IpAddr {
-    if state.config.trust_forwarded_for {
-        if let Some(ip) = req
+    if state.config.trust_forwarded_for
+        && let Some(ip) = req
             .headers()
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(',').next())
             .and_then(|v| v.trim().parse().ok())
-        {
-            return ip;
-        }
+    {
+        return ip;
     }
     req.extensions()
         .get::<ConnectInfo<SocketAddr>>()

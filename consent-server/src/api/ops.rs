@@ -70,10 +70,10 @@ pub(crate) async fn export(
     .await
     .map_err(ApiError::internal)??;
     let mut r = ([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response();
-    if let (Some(last), true) = (last, n == limit) {
-        if let Ok(v) = HeaderValue::from_str(&last.to_string()) {
-            r.headers_mut().insert("x-next-after", v);
-        }
+    if let (Some(last), true) = (last, n == limit)
+        && let Ok(v) = HeaderValue::from_str(&last.to_string())
+    {
+        r.headers_mut().insert("x-next-after", v);
     }
     Ok(r)
 }

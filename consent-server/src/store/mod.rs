@@ -180,17 +180,31 @@ pub(crate) fn receipt_events(r: &VerifiedReceipt) -> Vec<Event> {
         .collect()
 }
 
+/// The stored columns of an event.
+pub(crate) struct EventRow {
+    pub(crate) at: i64,
+    pub(crate) kind: String,
+    pub(crate) purpose: Option<String>,
+    pub(crate) choice: Option<String>,
+    pub(crate) version: Option<String>,
+    pub(crate) method: Option<String>,
+    pub(crate) expires_at: Option<i64>,
+    pub(crate) actor: Option<String>,
+}
+
 /// Rebuilds an event from its stored columns.
-pub(crate) fn event_from_row(
-    at: i64,
-    kind: &str,
-    purpose: Option<String>,
-    choice: Option<String>,
-    version: Option<String>,
-    method: Option<String>,
-    expires_at: Option<i64>,
-    actor: Option<String>,
-) -> Result<Event, StoreError> {
+pub(crate) fn event_from_row(row: EventRow) -> Result<Event, StoreError> {
+    let EventRow {
+        at,
+        kind,
+        purpose,
+        choice,
+        version,
+        method,
+        expires_at,
+        actor,
+    } = row;
+    let kind = kind.as_str();
     let corrupt = |what: &str| StoreError::Corrupt(format!("event {kind} at {at}: {what}"));
     let kind = match kind {
         "restrict" => EventKind::Restrict,

@@ -12,8 +12,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::oneshot;
 
 use super::{
-    ExportQuery, Rights, Store, StoreError, StoredReceipt, Write, Written, event_from_row,
-    receipt_events,
+    EventRow, ExportQuery, Rights, Store, StoreError, StoredReceipt, Write, Written,
+    event_from_row, receipt_events,
 };
 
 /// Most writes committed in one transaction.
@@ -170,10 +170,10 @@ impl SqliteStore {
             None => open(&self.path, true)?,
         };
         let out = f(&conn);
-        if let Ok(mut pool) = self.readers.lock() {
-            if pool.len() < 8 {
-                pool.push(conn);
-            }
+        if let Ok(mut pool) = self.readers.lock()
+            && pool.len() < 8
+        {
+            pool.push(conn);
         }
         out
     }
@@ -382,8 +382,16 @@ impl Store for SqliteStore {
             let mut rows = st.query(params![subject])?;
             let mut out = Vec::new();
             while let Some(r) = rows.next()? {
-                let kind: String = r.get(1)?;
-                out.push(event_from_row(r.get(0)?, &kind, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?)?);
+                out.push(event_from_row(EventRow {
+                    at: r.get(0)?,
+                    kind: r.get(1)?,
+                    purpose: r.get(2)?,
+                    choice: r.get(3)?,
+                    version: r.get(4)?,
+                    method: r.get(5)?,
+                    expires_at: r.get(6)?,
+                    actor: r.get(7)?,
+                })?);
             }
             Ok(out)
         })
