@@ -76,8 +76,6 @@ pub struct Config {
     pub request_timeout_secs: u64,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
-    /// Directory served at `/` (the demo site); default: none.
-    pub site_dir: Option<PathBuf>,
     /// Bearer tokens.
     pub tokens: Vec<StaffToken>,
 }
@@ -99,7 +97,6 @@ impl Default for Config {
             },
             request_timeout_secs: 10,
             trust_forwarded_for: false,
-            site_dir: None,
             tokens: Vec::new(),
         }
     }
@@ -139,7 +136,7 @@ impl Config {
 
     /// Applies `CONSENT_LISTEN`, `CONSENT_DATABASE`, `CONSENT_KEYS`, `CONSENT_POLICY`, `CONSENT_ISSUER`,
     /// `CONSENT_CORS_ORIGINS` (comma-separated), `CONSENT_RATE_PER_SECOND`, `CONSENT_RATE_BURST`,
-    /// `CONSENT_SITE_DIR`, `CONSENT_DEVELOPMENT_KEYS` (`true`/`false`).
+    /// `CONSENT_DEVELOPMENT_KEYS` (`true`/`false`).
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         fn parse<T: std::str::FromStr>(name: &'static str, v: &str) -> Result<T, ConfigError>
         where
@@ -176,9 +173,6 @@ impl Config {
         }
         if let Some(v) = var("CONSENT_RATE_BURST") {
             self.rate_limit.burst = parse("CONSENT_RATE_BURST", &v)?;
-        }
-        if let Some(v) = var("CONSENT_SITE_DIR") {
-            self.site_dir = Some(v.into());
         }
         if let Some(v) = var("CONSENT_DEVELOPMENT_KEYS") {
             self.development_keys = parse("CONSENT_DEVELOPMENT_KEYS", &v)?;

@@ -1,0 +1,235 @@
+//! The command line, run as a user would: keygen, tokens, policy check, export in every format, offline
+//! verification of receipts (from a file and a URL), rights requests.
+
+mod support;
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+
+use support::*;
+
+#[test]
+fn keygen_writes_0600_and_never_overwrites() {
+    let dir = temp("cli-keygen");
+    let (ok, out, _) = run(&dir, &["keygen", "--out", "k.json"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("mode 0600"), "{out}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            std::fs::metadata(dir.join("k.json"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+    }
+    let (ok, _, err) = run(&dir, &["keygen", "--out", "k.json"]);
+    assert!(!ok && err.contains("k.json"), "{err}");
+    let (ok, _, err) = run(&dir, &["keygen", "--out", "k.json", "--rotate"]);
+    assert!(!ok && err.contains("once a day"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn tokens_are_printed_once_and_hashed() {
+    let dir = temp("cli-token");
+    let (ok, out, _) = run(
+        &dir,
+        &["token", "new", "--role", "auditor", "--name", "dpo"],
+    );
+    assert!(ok);
+    let token = out
+        .lines()
+        .next()
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    let sha = out
+        .lines()
+        .find_map(|l| l.strip_prefix("sha256 = \""))
+        .unwrap()
+        .trim_end_matches('"')
+        .to_owned();
+    assert_eq!(sha, consent_server::privacy::token_hash(&token));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_consent-server"))
+        .args(["token", "hash"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{token}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), sha);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn policy_check_prints_every_problem() {
+    let dir = temp("cli-policy");
+    let good = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/invisionu/policy.toml"
+    );
+    let (ok, out, _) = run(&dir, &["policy", "check", good]);
+    assert!(
+        ok && out.contains("ok: policy invisionu-privacy version 2025-03-26")
+            && out.contains("sha256"),
+        "{out}"
+    );
+    let bad = std::fs::read_to_string(good)
+        .unwrap()
+        .replacen("bin = \"220740042362\"", "bin = \"22074\"", 1)
+        .replacen(
+            "choice_validity_months = 6",
+            "choice_validity_months = 24",
+            1,
+        );
+    std::fs::write(dir.join("bad.toml"), bad).unwrap();
+    let (ok, out, err) = run(&dir, &["policy", "check", "bad.toml"]);
+    assert!(!ok);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(
+        out.contains("bad.toml:")
+            && out.contains("controller.bin")
+            && out.contains("choice_validity_months"),
+        "{out}"
+    );
+    assert!(err.contains("2 problem(s)"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn export_verify_and_rights_requests() {
+    let dir = temp("cli-export");
+    let port = free_port();
+    let mut server = start(&dir, port);
+    for n in 1..=3 {
+        let (status, body) = consent(port, n).unwrap();
+        assert_eq!(status, 201, "{body}");
+    }
+    let (_, first) = consent(port, 4).unwrap();
+    let device = serde_json::from_str::<serde_json::Value>(&first).unwrap()["subject"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, jwks) = http(port, "GET", "/.well-known/jwks.json", &[], "").unwrap();
+    std::fs::write(dir.join("jwks.json"), &jwks).unwrap();
+    let cfg = dir.join("consent-server.toml").display().to_string();
+
+    // Offline export while the server runs (SQLite WAL allows readers).
+    let (ok, _, err) = run(
+        &dir,
+        &[
+            "--config",
+            &cfg,
+            "export",
+            "--format",
+            "jsonl",
+            "-o",
+            "all.jsonl",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(err.contains("exported 4 receipt(s)"), "{err}");
+    let (ok, _, err) = run(
+        &dir,
+        &["receipts", "verify", "all.jsonl", "--jwks", "jwks.json"],
+    );
+    assert!(ok && err.contains("4 valid, 0 invalid"), "{err}");
+    let url = format!("http://127.0.0.1:{port}/.well-known/jwks.json");
+    let (ok, _, err) = run(&dir, &["receipts", "verify", "all.jsonl", "--jwks", &url]);
+    assert!(ok && err.contains("4 valid"), "{err}");
+    // A tampered receipt is named.
+    let text = std::fs::read_to_string(dir.join("all.jsonl")).unwrap();
+    let tampered = text.replacen("\"receipt\":\"eyJ", "\"receipt\":\"eyK", 1);
+    std::fs::write(dir.join("tampered.jsonl"), tampered).unwrap();
+    let (ok, out, err) = run(
+        &dir,
+        &[
+            "receipts",
+            "verify",
+            "tampered.jsonl",
+            "--jwks",
+            "jwks.json",
+        ],
+    );
+    assert!(
+        !ok && out.contains("line 1: INVALID") && err.contains("3 valid, 1 invalid"),
+        "{out}{err}"
+    );
+
+    let (ok, out, err) = run(&dir, &["--config", &cfg, "export", "--format", "kantara"]);
+    assert!(ok, "{err}");
+    for line in out.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["version"], "KI-CR-v1.1.0");
+    }
+    let (ok, out, _) = run(
+        &dir,
+        &[
+            "--config",
+            &cfg,
+            "export",
+            "--format",
+            "csv",
+            "--subject",
+            &device,
+        ],
+    );
+    assert!(ok);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(out.starts_with("seq,receipt_id,subject,issued_at,policy_version,method,decisions\n"));
+    assert!(out.contains("cookies-analytics=given"), "{out}");
+    terminate(&mut server);
+
+    // Rights requests from the command line.
+    let (ok, out, err) = run(
+        &dir,
+        &[
+            "--config",
+            &cfg,
+            "withdraw",
+            &device,
+            "--purpose",
+            "cookies-analytics",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("\"receipt_id\""), "{out}");
+    let (ok, out, _) = run(&dir, &["--config", &cfg, "restrict", &device]);
+    assert!(
+        ok && out.starts_with(&format!("restrict {device} at ")),
+        "{out}"
+    );
+    let (ok, _, err) = run(
+        &dir,
+        &["--config", &cfg, "erase", "--id", "nobody@example.org"],
+    );
+    assert!(!ok && err.contains("no subject with this id"), "{err}");
+    let (ok, _, err) = run(&dir, &["--config", &cfg, "restrict", "someone@example.org"]);
+    assert!(!ok && err.contains("sub:"), "{err}");
+    let (ok, out, _) = run(
+        &dir,
+        &[
+            "--config",
+            &cfg,
+            "export",
+            "--format",
+            "csv",
+            "--subject",
+            &device,
+        ],
+    );
+    assert!(ok && out.contains("cookies-analytics=withdrawn"), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,147 @@
+//! Helpers for tests that run the real `consent-server` binary on real sockets.
+
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const AUDITOR: &str = "durability-auditor-token";
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn config(dir: &Path, port: u16) -> PathBuf {
+    let hash = consent_server::privacy::token_hash(AUDITOR);
+    let cfg = format!(
+        "listen = \"127.0.0.1:{port}\"\ndatabase = \"{db}\"\nkeys = \"{keys}\"\nissuer = \"http://127.0.0.1:{port}\"\n\
+         [rate_limit]\nper_second = 1000000\nburst = 1000000\n\n[[tokens]]\nname = \"auditor\"\nrole = \"auditor\"\nsha256 = \"{hash}\"\n",
+        db = dir.join("consent.db").display(),
+        keys = dir.join("keys.json").display(),
+    );
+    let path = dir.join("consent-server.toml");
+    std::fs::write(&path, cfg).unwrap();
+    path
+}
+
+pub fn start(dir: &Path, port: u16) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))
+        .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_consent-server"))
+        .arg("--config")
+        .arg(config(dir, port))
+        .arg("serve")
+        .env("CONSENT_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok((200, _)) = http(port, "GET", "/readyz", &[], "") {
+            return child;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!(
+        "server did not become ready: {}",
+        std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
+    );
+}
+
+/// A minimal HTTP/1.1 client: one request per connection.
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes())?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no header end"))?;
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other("no status"))?;
+    Ok((status, body.to_owned()))
+}
+
+pub fn consent(port: u16, n: usize) -> std::io::Result<(u16, String)> {
+    use base64::Engine as _;
+    // A distinct 128-bit device id per n, as 22 base64url characters.
+    let mut id = [0u8; 16];
+    id[8..].copy_from_slice(&(n as u64).to_be_bytes());
+    let device = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id);
+    let body = serde_json::json!({
+        "policy_version": "2025-03-26",
+        "decisions": { "cookies-analytics": "given", "marketing": if n % 2 == 0 { "given" } else { "refused" } },
+        "method": "custom",
+        "language": "ru",
+        "collection_point": { "kind": "banner", "page": "https://invisionu.education/" },
+        "subject": { "device": device },
+    });
+    http(
+        port,
+        "POST",
+        "/v1/consents",
+        &[("content-type", "application/json")],
+        &body.to_string(),
+    )
+}
+
+pub fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    child.wait().unwrap()
+}
+
+pub fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("consent-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs the binary with arguments; (exit success, stdout, stderr).
+pub fn run(dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_consent-server"))
+        .args(args)
+        .current_dir(dir)
+        .env("CONSENT_LOG", "warn")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
