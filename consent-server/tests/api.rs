@@ -1034,3 +1034,59 @@ async fn cors_allows_only_configured_origins() {
     let r = call(&s, pre("https://evil.example")).await;
     assert!(r.headers.get("access-control-allow-origin").is_none());
 }
+
+/// Every route of the router is in the OpenAPI document, and every operation there is served.
+#[tokio::test]
+async fn openapi_documents_every_route_and_only_those() {
+    let s = server("openapi").await;
+    let doc = call(&s, get("/openapi.json").body(Body::empty()).unwrap()).await.json();
+    let paths = doc["paths"].as_object().expect("paths");
+    let served = [
+        ("get", "/v1/policy"),
+        ("get", "/v1/policies/{version}"),
+        ("post", "/v1/consents"),
+        ("get", "/v1/receipts/{id}"),
+        ("post", "/v1/subjects/lookup"),
+        ("get", "/v1/subjects/{subject}/history"),
+        ("get", "/v1/subjects/{subject}/state"),
+        ("get", "/v1/subjects/{subject}/export"),
+        ("post", "/v1/subjects/{subject}/withdraw"),
+        ("post", "/v1/subjects/{subject}/restrict"),
+        ("post", "/v1/subjects/{subject}/unblock"),
+        ("post", "/v1/subjects/{subject}/erase"),
+        ("post", "/v1/unsubscribe"),
+        ("post", "/v1/unsubscribe-links"),
+        ("get", "/v1/export"),
+        ("get", "/.well-known/jwks.json"),
+        ("get", "/.well-known/gpc.json"),
+        ("get", "/openapi.json"),
+        ("get", "/healthz"),
+        ("get", "/readyz"),
+        ("get", "/metrics"),
+    ];
+    let mut documented = Vec::new();
+    for (path, item) in paths {
+        for method in ["get", "post", "put", "delete", "patch"] {
+            if item.get(method).is_some() {
+                documented.push((method.to_owned(), path.clone()));
+            }
+        }
+    }
+    for (m, p) in &served {
+        assert!(documented.contains(&((*m).to_owned(), (*p).to_owned())), "{m} {p} is served but not documented");
+    }
+    for (m, p) in &documented {
+        assert!(served.contains(&(m.as_str(), p.as_str())), "{m} {p} is documented but not served");
+        // And the router really answers it (not the 404 fallback, not 405).
+        let uri = p
+            .replace("{version}", "2025-03-26")
+            .replace("{id}", "00000000-0000-7000-8000-000000000000")
+            .replace("{subject}", "dev:AAAAAAAAAAAAAAAAAAAAAA");
+        let req = Request::builder().method(m.to_uppercase().as_str()).uri(&uri).body(Body::empty()).unwrap();
+        let r = call(&s, req).await;
+        assert_ne!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{m} {p}");
+        if r.status == StatusCode::NOT_FOUND {
+            assert_ne!(r.json()["error"]["message"], "no such endpoint; see /openapi.json", "{m} {p}");
+        }
+    }
+}
