@@ -229,6 +229,9 @@ impl ConsentState {
         at: Timestamp,
         policy: &Policy,
     ) -> Option<ConsentStatus> {
+        if !policy.purpose(purpose)?.needs_consent() {
+            return None;
+        }
         let unrestricted = ConsentState {
             restriction: None,
             ..self.clone()

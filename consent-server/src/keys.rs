@@ -13,12 +13,12 @@ use serde::{Deserialize, Serialize};
 #[non_exhaustive]
 pub enum KeyError {
     /// Reading or writing the file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: String,
         /// The error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not a key file.
     #[error("{path}: not a valid key file: {message}")]
@@ -208,9 +208,9 @@ impl ServerKeys {
     /// Loads a key file.
     pub fn load(path: &Path) -> Result<ServerKeys, KeyError> {
         let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
+        let text = std::fs::read_to_string(path).map_err(|error| KeyError::Io {
             path: p.clone(),
-            source,
+            error,
         })?;
         let file: KeyFile = serde_json::from_str(&text).map_err(|e| KeyError::Invalid {
             path: p.clone(),
@@ -233,9 +233,9 @@ impl ServerKeys {
     /// Adds new active receipt and token keys to an existing file; old keys stay to verify.
     pub fn rotate(path: &Path, now: Timestamp) -> Result<ServerKeys, KeyError> {
         let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
+        let text = std::fs::read_to_string(path).map_err(|error| KeyError::Io {
             path: p.clone(),
-            source,
+            error,
         })?;
         let mut file: KeyFile = serde_json::from_str(&text).map_err(|e| KeyError::Invalid {
             path: p.clone(),
@@ -254,9 +254,9 @@ impl ServerKeys {
         file.token_keys.splice(0..0, fresh.token_keys);
         let tmp = path.with_extension("rotating");
         write_new(&tmp, &file)?;
-        std::fs::rename(&tmp, path).map_err(|source| KeyError::Io {
+        std::fs::rename(&tmp, path).map_err(|error| KeyError::Io {
             path: p.clone(),
-            source,
+            error,
         })?;
         ServerKeys::from_file(&p, &file)
     }
@@ -276,13 +276,13 @@ fn write_new(path: &Path, file: &KeyFile) -> Result<(), KeyError> {
         use std::os::unix::fs::OpenOptionsExt as _;
         options.mode(0o600);
     }
-    let mut f = options.open(path).map_err(|source| KeyError::Io {
+    let mut f = options.open(path).map_err(|error| KeyError::Io {
         path: p.clone(),
-        source,
+        error,
     })?;
     f.write_all(json.as_bytes())
         .and_then(|()| f.sync_all())
-        .map_err(|source| KeyError::Io { path: p, source })
+        .map_err(|error| KeyError::Io { path: p, error })
 }
 
 #[cfg(test)]

@@ -70,7 +70,7 @@ enum Command {
         /// Issued before.
         #[arg(long)]
         to: Option<String>,
-        /// Only this subject (pseudonym `sub:…`/`dev:…`, or the external id with --id).
+        /// Only this subject: its pseudonym (`sub:…` or `dev:…`; find it with the lookup endpoint).
         #[arg(long)]
         subject: Option<String>,
         /// Output file (default: standard output).
@@ -112,6 +112,8 @@ enum TokenCommand {
     },
     /// Print the SHA-256 of a token read from standard input.
     Hash,
+    /// Print the consent-token keys as a JWK Set for backend services (secret: handle like the key file).
+    Keys,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -205,6 +207,12 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 "\nadd to the configuration file:\n\n[[tokens]]\nname = \"{name}\"\nrole = \"{role}\"\nsha256 = \"{}\"",
                 token_hash(&token)
             );
+        }
+        Command::Token {
+            command: TokenCommand::Keys,
+        } => {
+            let config = Config::load(cli.config.as_deref())?;
+            println!("{}", ServerKeys::load(&config.keys)?.token_jwks);
         }
         Command::Token {
             command: TokenCommand::Hash,
@@ -314,7 +322,7 @@ fn load_keys(config: &Config) -> Result<ServerKeys> {
 async fn state(mut config: Config) -> Result<AppState> {
     let (policy, previous) = load_policies(&config)?;
     let keys = load_keys(&config)?;
-    if config.tokens.is_empty() && keys.development {
+    if config.tokens.is_empty() && keys.development && config.development_keys {
         // Development convenience: one token per role, printed once, never stored in clear.
         for (role, name) in [
             (Role::Auditor, "dev-auditor"),
@@ -505,6 +513,19 @@ fn parse_time(s: &str) -> Result<i64> {
     Ok(t)
 }
 
+/// Offline commands work on an existing installation: they never create a database or keys.
+fn require_installation(config: &Config) -> Result<()> {
+    for (what, path) in [("database", &config.database), ("key file", &config.keys)] {
+        if !path.exists() {
+            bail!(
+                "{what} {} does not exist: run this in the server's directory, or pass --config",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 fn export(
     config: &Config,
     format: Format,
@@ -515,7 +536,8 @@ fn export(
 ) -> Result<()> {
     let store = SqliteStore::open(&config.database)
         .with_context(|| format!("cannot open {}", config.database.display()))?;
-    let keys = load_keys(config)?;
+    require_installation(config)?;
+    let keys = ServerKeys::load(&config.keys)?;
     let (policy, previous) = load_policies(config)?;
     let mut policies: std::collections::BTreeMap<_, _> =
         previous.into_iter().map(|p| (p.version(), p)).collect();
@@ -543,6 +565,7 @@ fn export(
     let mut failed: Option<anyhow::Error> = None;
     let mut skipped = 0u64;
     let n = store.export(&q, &mut |r| {
+        let mut skip = false;
         let line = match format {
             Format::Jsonl => Ok(serde_json::json!({ "seq": r.seq, "receipt_id": r.id, "subject": r.subject, "issued_at": r.issued_at, "receipt": r.jws }).to_string()),
             Format::Kantara | Format::Csv => UnverifiedReceipt::parse(&r.jws).and_then(|u| u.verify(&keys.receipts)).map_err(anyhow::Error::from).and_then(|v| {
@@ -554,7 +577,7 @@ fn export(
                     match policies.get(&p.policy.version) {
                         Some(policy) => Ok(v.to_kantara(policy)?.to_string()),
                         None => {
-                            skipped += 1;
+                            skip = true;
                             Err(anyhow::anyhow!("policy {} is not configured (add it to previous_policies)", p.policy.version))
                         }
                     }
@@ -563,7 +586,10 @@ fn export(
         };
         match line.and_then(|l| Ok(writeln!(w, "{l}")?)) {
             Ok(()) => {}
-            Err(e) if skipped > 0 => eprintln!("receipt {}: skipped: {e}", r.id),
+            Err(e) if skip => {
+                skipped += 1;
+                eprintln!("receipt {}: skipped: {e}", r.id);
+            }
             Err(e) => {
                 failed = Some(e);
                 return false;
@@ -588,6 +614,13 @@ fn export(
 
 fn rights(config_path: Option<&Path>, a: RightsArgs, what: Option<Rights>) -> Result<()> {
     let config = Config::load(config_path)?;
+    require_installation(&config)?;
+    if let (Some(r), false) = (what, a.purposes.is_empty()) {
+        bail!(
+            "--purpose is for withdraw only; {} applies to the whole subject",
+            r.as_str()
+        );
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -441,6 +441,7 @@ async fn bad_input_is_a_4xx_naming_the_field_and_writes_nothing() {
     let r = call(
         &s,
         Request::post("/v1/consents")
+            .header("content-type", "application/json")
             .body(Body::from(huge))
             .unwrap(),
     )
@@ -1039,7 +1040,9 @@ async fn cors_allows_only_configured_origins() {
 #[tokio::test]
 async fn openapi_documents_every_route_and_only_those() {
     let s = server("openapi").await;
-    let doc = call(&s, get("/openapi.json").body(Body::empty()).unwrap()).await.json();
+    let doc = call(&s, get("/openapi.json").body(Body::empty()).unwrap())
+        .await
+        .json();
     let paths = doc["paths"].as_object().expect("paths");
     let served = [
         ("get", "/v1/policy"),
@@ -1073,20 +1076,193 @@ async fn openapi_documents_every_route_and_only_those() {
         }
     }
     for (m, p) in &served {
-        assert!(documented.contains(&((*m).to_owned(), (*p).to_owned())), "{m} {p} is served but not documented");
+        assert!(
+            documented.contains(&((*m).to_owned(), (*p).to_owned())),
+            "{m} {p} is served but not documented"
+        );
     }
     for (m, p) in &documented {
-        assert!(served.contains(&(m.as_str(), p.as_str())), "{m} {p} is documented but not served");
+        assert!(
+            served.contains(&(m.as_str(), p.as_str())),
+            "{m} {p} is documented but not served"
+        );
         // And the router really answers it (not the 404 fallback, not 405).
         let uri = p
             .replace("{version}", "2025-03-26")
             .replace("{id}", "00000000-0000-7000-8000-000000000000")
             .replace("{subject}", "dev:AAAAAAAAAAAAAAAAAAAAAA");
-        let req = Request::builder().method(m.to_uppercase().as_str()).uri(&uri).body(Body::empty()).unwrap();
+        let req = Request::builder()
+            .method(m.to_uppercase().as_str())
+            .uri(&uri)
+            .body(Body::empty())
+            .unwrap();
         let r = call(&s, req).await;
         assert_ne!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{m} {p}");
         if r.status == StatusCode::NOT_FOUND {
-            assert_ne!(r.json()["error"]["message"], "no such endpoint; see /openapi.json", "{m} {p}");
+            assert_ne!(
+                r.json()["error"]["message"],
+                "no such endpoint; see /openapi.json",
+                "{m} {p}"
+            );
         }
     }
+}
+
+#[tokio::test]
+async fn request_hygiene_media_type_fields_and_methods() {
+    let s = server("hygiene").await;
+    let good = consent_body(json!({"cookies-analytics": "given"}));
+    // Not JSON: 415 (this also keeps cross-site form posts out).
+    let r = call(
+        &s,
+        Request::post("/v1/consents")
+            .header("content-type", "text/plain")
+            .body(Body::from(good.to_string()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.error().0.as_str()),
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+    );
+    // A missing field is named in `field`; an array is not an object.
+    let mut missing = good.clone();
+    missing.as_object_mut().unwrap().remove("language");
+    let r = call(&s, post_json("/v1/consents", &missing)).await;
+    assert_eq!(r.error(), ("invalid_field".into(), Some("language".into())));
+    let r = call(
+        &s,
+        post_json(
+            "/v1/consents",
+            &json!(["2025-03-26", {}, "custom", "kk", {"kind": "banner"}]),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.error().0.as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field")
+    );
+    // The `gpc` method needs the signal.
+    let mut gpc = good.clone();
+    gpc["method"] = json!("gpc");
+    let r = call(&s, post_json("/v1/consents", &gpc)).await;
+    assert_eq!(
+        r.error(),
+        ("inconsistent_method".into(), Some("method".into()))
+    );
+    // Wrong methods get JSON too.
+    let r = call(
+        &s,
+        Request::delete("/v1/consents").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.error().0.as_str()),
+        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+    );
+    // Export checks the token before the query, and query errors are JSON.
+    let r = call(&s, get("/v1/export?bogus=1").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers["www-authenticate"], "Bearer");
+    let r = call(
+        &s,
+        with_token(
+            get("/v1/export?limit=many").body(Body::empty()).unwrap(),
+            AUDITOR,
+        ),
+    )
+    .await;
+    assert_eq!(r.error(), ("invalid_field".into(), Some("query".into())));
+    assert_eq!(receipts_stored(&s).await, 0, "no partial writes");
+}
+
+#[tokio::test]
+async fn bearer_scheme_roles_and_unknown_subjects() {
+    let s = server("bearer").await;
+    let j = call(
+        &s,
+        post_json(
+            "/v1/consents",
+            &consent_body(json!({"cookies-analytics": "given"})),
+        ),
+    )
+    .await
+    .json();
+    let uri = format!("/v1/receipts/{}", j["receipt_id"].as_str().unwrap());
+    let r = call(
+        &s,
+        get(&uri)
+            .header("authorization", format!("bearer {AUDITOR}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "the scheme is case-insensitive");
+    let r = call(
+        &s,
+        with_token(get(&uri).body(Body::empty()).unwrap(), SERVICE),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "services do not read receipts"
+    );
+    // Rights requests are for subjects the server knows.
+    let unknown = "/v1/subjects/sub:AAAAAAAAAAAAAAAAAAAAAA/restrict";
+    let r = call(
+        &s,
+        with_token(
+            Request::post(unknown).body(Body::empty()).unwrap(),
+            OPERATOR,
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let known = format!("/v1/subjects/{}/restrict", j["subject"].as_str().unwrap());
+    let r = call(
+        &s,
+        with_token(Request::post(&known).body(Body::empty()).unwrap(), OPERATOR),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = call(
+        &s,
+        with_token(
+            post_json("/v1/unsubscribe-links", &json!({"subject": "someone"})),
+            SERVICE,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.error().1.as_deref()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("subject"))
+    );
+}
+
+#[tokio::test]
+async fn behind_a_proxy_the_proxy_added_address_counts() {
+    let s = server_with("proxy", |c| {
+        c.rate_limit = consent_server::config::RateLimit {
+            per_second: 1,
+            burst: 2,
+        };
+        c.trust_forwarded_for = true;
+    })
+    .await;
+    // A client rotating the first X-Forwarded-For entry is still one client: the proxy appends the last.
+    let mut statuses = Vec::new();
+    for i in 0..4 {
+        let req = get("/v1/policy")
+            .header("x-forwarded-for", format!("10.0.0.{i}, 203.0.113.7"))
+            .body(Body::empty())
+            .unwrap();
+        statuses.push(call(&s, req).await.status);
+    }
+    assert_eq!(statuses[3], StatusCode::TOO_MANY_REQUESTS);
+    let other = get("/v1/policy")
+        .header("x-forwarded-for", "203.0.113.8")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call(&s, other).await.status, StatusCode::OK);
 }

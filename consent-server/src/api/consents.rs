@@ -13,7 +13,7 @@ use consent_core::{
 };
 use serde::Deserialize;
 
-use super::{ApiError, AppState, body_bytes, gpc, parse_json};
+use super::{ApiError, AppState, body_bytes, gpc, parse_json, require_json};
 use crate::config::Role;
 use crate::privacy::{self, SubjectRef};
 use crate::store::{Write, Written};
@@ -230,13 +230,19 @@ fn check(
         _ => {}
     }
     // Global Privacy Control: marketing purposes not decided explicitly are refused, and it is recorded.
-    if gpc_on {
+    // An explicit choice for a purpose stands (the person chose it with GPC on); a withdrawal adds nothing.
+    if method == Method::Gpc && !gpc_on {
+        return Err(ApiError::field(
+            "inconsistent_method",
+            "method",
+            "method `gpc` needs the Sec-GPC: 1 header",
+        ));
+    }
+    if gpc_on && method != Method::Withdraw {
         for p in policy.purposes().iter().filter(|p| p.needs_consent()) {
             let marketing = p.kind == PurposeKind::Marketing
                 || p.cookie_category == Some(consent_core::CookieCategoryId::Marketing);
-            if marketing && method != Method::Custom {
-                decisions.insert(p.id, Choice::Refused);
-            } else if marketing {
+            if marketing {
                 decisions.entry(p.id).or_insert(Choice::Refused);
             }
         }
@@ -459,6 +465,7 @@ pub(crate) async fn record(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    require_json(&headers)?;
     let bytes = body_bytes(body).await?;
     let role = state.role(&headers)?.map(|(r, _)| r);
     let b: ConsentBody = parse_json(&bytes)?;

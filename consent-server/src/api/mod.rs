@@ -129,7 +129,11 @@ impl AppState {
         let token = value
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(|v| {
+                v.get(..7)
+                    .filter(|p| p.eq_ignore_ascii_case("bearer "))
+                    .and_then(|_| v.get(7..))
+            })
             .ok_or_else(ApiError::unauthorized)?;
         let hash = crate::privacy::token_hash(token.trim());
         // Compare with every configured hash in constant time, without stopping early.
@@ -181,32 +185,70 @@ impl AppState {
 
 /// Reads a JSON body of at most [`MAX_BODY`] bytes; errors name the field at fault.
 pub(crate) fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    let malformed = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", m);
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                "the body must be a JSON object",
+            ));
+        }
+        None => {
+            return Err(malformed(
+                "the body is empty; expected a JSON object".into(),
+            ));
+        }
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let message = inner.to_string();
-        let code = if inner.is_syntax() || inner.is_eof() {
-            "malformed_json"
-        } else {
-            "invalid_field"
-        };
-        let status = if code == "malformed_json" {
-            StatusCode::BAD_REQUEST
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
-        };
-        let field = (path != ".").then_some(path);
+        if inner.is_syntax() || inner.is_eof() {
+            return malformed(message);
+        }
+        // "missing field `x`" names the field only in the message: put it in `field` too.
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+            .map(|name| {
+                if path == "." {
+                    name.to_owned()
+                } else {
+                    format!("{path}.{name}")
+                }
+            });
+        let field = missing.or_else(|| (path != ".").then_some(path));
         ApiError {
-            status,
-            code,
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "invalid_field",
             message,
             field,
         }
     })?;
-    de.end()
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.to_string()))?;
+    de.end().map_err(|e| malformed(e.to_string()))?;
     Ok(value)
+}
+
+/// Requires `Content-Type: application/json` (which also keeps cross-site "simple" form posts out).
+pub(crate) fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let ok = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as application/json",
+        )
+        .at("content-type"))
+    }
 }
 
 /// Reads the body with the size limit.
@@ -226,7 +268,8 @@ fn client_ip(state: &AppState, req: &Request) -> IpAddr {
             .headers()
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+            // The last entry is the one our proxy appended; earlier ones come from the client.
+            .and_then(|v| v.rsplit(',').next())
             .and_then(|v| v.trim().parse().ok())
     {
         return ip;
@@ -311,6 +354,14 @@ async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Respo
     response
 }
 
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take this method; see /openapi.json",
+    )
+}
+
 async fn fallback() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
@@ -362,7 +413,9 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics));
-    router = router.fallback(fallback);
+    router = router
+        .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed);
     router
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .layer(cors)

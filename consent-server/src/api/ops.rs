@@ -30,9 +30,12 @@ pub(crate) struct ExportParams {
 pub(crate) async fn export(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(p): Query<ExportParams>,
+    query: Result<Query<ExportParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     state.require(&headers, &[Role::Auditor], "export receipts")?;
+    let Query(p) = query.map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_field", e.body_text()).at("query")
+    })?;
     let limit = p.limit.unwrap_or(1000);
     if limit == 0 || limit > MAX_PAGE {
         return Err(ApiError::new(

@@ -110,10 +110,17 @@ pub(crate) async fn receipt(
         )
         .at("id")
     })?;
-    let staff = matches!(
-        state.role(&headers)?,
-        Some((Role::Auditor | Role::Operator, _))
-    );
+    let role = state.role(&headers)?;
+    let staff = matches!(role, Some((Role::Auditor | Role::Operator, _)));
+    if role.is_some()
+        && !staff
+        && headers.get("x-consent-token").is_none()
+        && cookie(&headers, "consent").is_none()
+    {
+        return Err(ApiError::forbidden(
+            "read receipts (auditor or operator only)",
+        ));
+    }
     if !staff {
         let token = headers
             .get("x-consent-token")
@@ -233,6 +240,11 @@ pub(crate) async fn unsubscribe(
         .filter(|p| p.kind == PurposeKind::Marketing && p.needs_consent())
         .map(|p| (p.id, Choice::Withdrawn))
         .collect();
+    if decisions.is_empty() {
+        return Err(ApiError::not_found(
+            "marketing purpose in the current policy (nothing to unsubscribe from)",
+        ));
+    }
     let checked = Checked {
         version: state.policy.version(),
         decisions,

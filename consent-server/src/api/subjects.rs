@@ -14,7 +14,7 @@ use consent_core::{
 use serde::Deserialize;
 
 use super::consents::{Checked, issue};
-use super::{ApiError, AppState, body_bytes, parse_json};
+use super::{ApiError, AppState, body_bytes, parse_json, require_json};
 use crate::config::Role;
 use crate::privacy::{self, SubjectRef};
 use crate::store::{Rights, Write};
@@ -52,6 +52,7 @@ pub(crate) async fn lookup(
         &[Role::Auditor, Role::Operator, Role::Service],
         "look up subjects",
     )?;
+    require_json(&headers)?;
     let b: LookupBody = parse_json(&body_bytes(body).await?)?;
     let lookup = privacy::subject_lookup(&state.keys.pseudonym, &b.id);
     let store = state.store.clone();
@@ -202,10 +203,12 @@ pub(crate) async fn withdraw(
 ) -> Result<Response, ApiError> {
     let staff = state.require(&headers, &[Role::Operator], "record rights requests")?;
     let s = subject(&s)?;
+    known_subject(&state, s).await?;
     let bytes = body_bytes(body).await?;
     let b: WithdrawBody = if bytes.is_empty() {
         WithdrawBody::default()
     } else {
+        require_json(&headers)?;
         parse_json(&bytes)?
     };
     let mut decisions = BTreeMap::new();
@@ -259,6 +262,18 @@ pub(crate) async fn withdraw(
     Ok((StatusCode::CREATED, axum::Json(out)).into_response())
 }
 
+/// 404 unless the subject has a history here: rights requests are for people the server knows.
+async fn known_subject(state: &AppState, s: SubjectRef) -> Result<(), ApiError> {
+    let store = state.store.clone();
+    let key = s.to_string();
+    let events = blocking(move || store.subject_events(&key)).await?;
+    if events.is_empty() {
+        Err(ApiError::not_found("subject (no consent was ever recorded for it)").at("subject"))
+    } else {
+        Ok(())
+    }
+}
+
 async fn rights(
     state: &AppState,
     headers: &HeaderMap,
@@ -267,6 +282,7 @@ async fn rights(
 ) -> Result<Response, ApiError> {
     let staff = state.require(headers, &[Role::Operator], "record rights requests")?;
     let s = subject(s)?;
+    known_subject(state, s).await?;
     let (at, _) = state.now();
     state
         .store
@@ -326,8 +342,12 @@ pub(crate) async fn unsubscribe_link(
         &[Role::Service, Role::Operator],
         "make unsubscribe links",
     )?;
+    require_json(&headers)?;
     let b: LinkBody = parse_json(&body_bytes(body).await?)?;
-    let s = subject(&b.subject).map_err(|e| e.at("subject"))?;
+    let s: SubjectRef = b
+        .subject
+        .parse()
+        .map_err(|e: String| ApiError::field("invalid_field", "subject", e))?;
     let url = format!(
         "{}/v1/unsubscribe?t={}",
         state.config.issuer.trim_end_matches('/'),
@@ -349,6 +369,18 @@ pub async fn staff_withdraw(
     s: SubjectRef,
     purposes: Option<Vec<PurposeId>>,
 ) -> Result<serde_json::Value, ApiError> {
+    known_subject(state, s).await?;
+    if let Some(list) = &purposes
+        && let Some(bad) = list
+            .iter()
+            .find(|p| state.policy.purpose(**p).is_none_or(|p| !p.needs_consent()))
+    {
+        return Err(ApiError::field(
+            "unknown_purpose",
+            "purposes",
+            format!("`{bad}` is not a consent purpose of the current policy"),
+        ));
+    }
     let mut decisions = BTreeMap::new();
     for p in state.policy.purposes().iter().filter(|p| p.needs_consent()) {
         if purposes.as_ref().is_none_or(|list| list.contains(&p.id)) {
@@ -385,6 +417,7 @@ pub async fn staff_rights(
     s: SubjectRef,
     what: Rights,
 ) -> Result<consent_core::Timestamp, ApiError> {
+    known_subject(state, s).await?;
     let (at, _) = state.now();
     state
         .store

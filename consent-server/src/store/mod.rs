@@ -26,6 +26,9 @@ pub enum StoreError {
     /// The store is shutting down.
     #[error("store is closed")]
     Closed,
+    /// The transaction holding this write did not commit; nothing in it was stored.
+    #[error("commit failed: {0}")]
+    CommitFailed(String),
     /// A policy version was published twice with different content.
     #[error("policy version {0} is already stored with another hash")]
     PolicyChanged(String),

@@ -96,6 +96,19 @@ pub struct SqliteStore {
 }
 
 fn open(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
+    #[cfg(unix)]
+    if !read_only && !path.exists() {
+        // The database holds pseudonymous personal data: readable by the server's user only.
+        use std::os::unix::fs::OpenOptionsExt as _;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| {
+                StoreError::CommitFailed(format!("cannot create {}: {e}", path.display()))
+            })?;
+    }
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
     } else {
@@ -207,7 +220,7 @@ fn writer_loop(mut conn: Connection, rx: Receiver<Job>, stats: &WriterStats) {
             Err(e) => {
                 tracing::error!(error = %e, batch = n, "commit failed; the whole batch is refused");
                 for (_, reply) in jobs {
-                    let _ = reply.send(Err(StoreError::Closed));
+                    let _ = reply.send(Err(StoreError::CommitFailed(e.to_string())));
                 }
             }
         }
