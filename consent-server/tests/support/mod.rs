@@ -37,7 +37,7 @@ pub fn start(dir: &Path, port: u16) -> Child {
         .append(true)
         .open(dir.join("server.log"))
         .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_consent-server"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_consent-server"))
         .arg("--config")
         .arg(config(dir, port))
         .arg("serve")
@@ -53,6 +53,8 @@ pub fn start(dir: &Path, port: u16) -> Child {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!(
         "server did not become ready: {}",
         std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
@@ -101,7 +103,7 @@ pub fn consent(port: u16, n: usize) -> std::io::Result<(u16, String)> {
     let device = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id);
     let body = serde_json::json!({
         "policy_version": "2025-03-26",
-        "decisions": { "cookies-analytics": "given", "marketing": if n % 2 == 0 { "given" } else { "refused" } },
+        "decisions": { "cookies-analytics": "given", "marketing": if n.is_multiple_of(2) { "given" } else { "refused" } },
         "method": "custom",
         "language": "ru",
         "collection_point": { "kind": "banner", "page": "https://invisionu.education/" },
