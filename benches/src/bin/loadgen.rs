@@ -1426,45 +1426,10 @@ impl Phase<'_> {
 // Ceiling: SQLite alone
 // ---------------------------------------------------------------------------------------------
 
-/// The `receipts` (and `events`) tables of consent-server's first migration
-/// (consent-server/src/store/sqlite.rs, `MIGRATIONS`), copied.
-const CEILING_SCHEMA: &str = r#"
-CREATE TABLE receipts (
-    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
-    id             TEXT NOT NULL UNIQUE,
-    subject        TEXT NOT NULL,
-    issued_at      INTEGER NOT NULL,
-    policy_version TEXT NOT NULL,
-    method         TEXT NOT NULL,
-    kid            TEXT NOT NULL,
-    browser        TEXT,
-    jws            TEXT NOT NULL
-);
-CREATE INDEX receipts_subject ON receipts (subject, seq);
-CREATE INDEX receipts_issued ON receipts (issued_at, seq);
-CREATE TRIGGER receipts_append_only_update BEFORE UPDATE ON receipts
-    BEGIN SELECT RAISE(ABORT, 'receipts are append-only'); END;
-CREATE TRIGGER receipts_append_only_delete BEFORE DELETE ON receipts
-    BEGIN SELECT RAISE(ABORT, 'receipts are append-only'); END;
-CREATE TABLE events (
-    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
-    subject        TEXT NOT NULL,
-    at             INTEGER NOT NULL,
-    kind           TEXT NOT NULL CHECK (kind IN ('consent', 'restrict', 'unblock', 'erase')),
-    purpose        TEXT,
-    choice         TEXT,
-    policy_version TEXT,
-    method         TEXT,
-    expires_at     INTEGER,
-    actor          TEXT,
-    receipt_id     TEXT REFERENCES receipts (id)
-);
-CREATE INDEX events_subject ON events (subject, seq);
-CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
-    BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
-CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
-    BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
-"#;
+/// consent-server's schema, exactly (its migrations, applied in order).
+fn ceiling_schema() -> String {
+    consent_server::store::MIGRATIONS.concat()
+}
 
 struct CeilingRow {
     label: String,
@@ -1526,7 +1491,7 @@ fn ceiling_run(
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.execute_batch(CEILING_SCHEMA)?;
+    conn.execute_batch(&ceiling_schema())?;
     let mut rng = Rng::new();
     // Distinct JWS-like texts: windows of one long random base64url string.
     let mut noise = Vec::new();
@@ -1556,9 +1521,10 @@ fn ceiling_run(
             let offset = (rng.next() % 4096) as usize;
             let jws = &noise[offset..offset + jws_len];
             let insert = |c: &rusqlite::Connection| -> rusqlite::Result<()> {
+                // Exactly the row the server inserts per receipt.
                 c.prepare_cached(
-                    "INSERT INTO receipts (id, subject, issued_at, policy_version, method, kid, browser, jws)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    "INSERT INTO receipts (id, subject, issued_at, policy_version, method, kid, browser, decisions, expires_at, actor, jws)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )?
                 .execute(rusqlite::params![
                     id,
@@ -1566,33 +1532,13 @@ fn ceiling_run(
                     issued_at,
                     "2025-03-26",
                     "custom",
-                    "receipts-2025-ed25519-1",
+                    "ed-20251124",
                     "Chrome",
+                    "cookies-analytics=given;cookies-marketing=refused;marketing=given",
+                    expires,
+                    "subject",
                     jws
                 ])?;
-                if server_shaped {
-                    let mut ev = c.prepare_cached(
-                        "INSERT INTO events (subject, at, kind, purpose, choice, policy_version, method, expires_at, actor, receipt_id)
-                         VALUES (?1, ?2, 'consent', ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                    )?;
-                    for (purpose, choice) in [
-                        ("cookies-analytics", "given"),
-                        ("cookies-marketing", "refused"),
-                        ("marketing", "given"),
-                    ] {
-                        ev.execute(rusqlite::params![
-                            subject,
-                            issued_at,
-                            purpose,
-                            choice,
-                            "2025-03-26",
-                            "custom",
-                            (choice == "given").then_some(expires),
-                            "subject",
-                            id
-                        ])?;
-                    }
-                }
                 Ok(())
             };
             if server_shaped {
@@ -1615,7 +1561,7 @@ fn ceiling_run(
     }
     Ok(CeilingRow {
         label: if server_shaped {
-            format!("{batch}/tx, receipt + 3 events + savepoint (as the server writes)")
+            format!("{batch}/tx, receipt row + savepoint (as the server writes)")
         } else {
             format!("{batch}/tx, receipts rows only")
         },

@@ -434,10 +434,9 @@ pub(crate) async fn issue(
         .map_err(ApiError::internal)?;
     state
         .store
-        .submit(Write::Receipt {
-            receipt: Box::new(verified),
-            browser,
-        })?
+        .submit(Write::Receipt(Box::new(crate::store::ReceiptRow::new(
+            &verified, browser,
+        ))))?
         .await
         .map_err(ApiError::internal)??;
     state.metrics.receipts.fetch_add(1, Ordering::Relaxed);

@@ -54,7 +54,8 @@ pub fn system_clock() -> Clock {
 /// Counters for `/metrics`.
 #[derive(Default, Debug)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    /// Requests by route, then status. Routes are few: a lookup by `&str` allocates only once per route.
+    requests: Mutex<HashMap<String, BTreeMap<u16, u64>>>,
     /// Receipts signed and committed.
     pub receipts: AtomicU64,
     /// Requests refused by the rate limiter.
@@ -282,11 +283,13 @@ fn client_ip(state: &AppState, req: &Request) -> IpAddr {
 /// Rate limit, timeout, security headers and metrics, for every request.
 async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = req
+    // MatchedPath is a shared string: cloning it does not allocate.
+    let matched = req
         .extensions()
         .get::<axum::extract::MatchedPath>()
-        .map_or_else(|| "other".to_owned(), |p| p.as_str().to_owned());
-    let limited = !matches!(route.as_str(), "/healthz" | "/readyz" | "/metrics");
+        .cloned();
+    let route = matched.as_ref().map_or("other", |p| p.as_str());
+    let limited = !matches!(route, "/healthz" | "/readyz" | "/metrics");
     let mut response = if limited && !state.allow(client_ip(&state, &req)) {
         state.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
         let mut r = ApiError::new(
@@ -344,7 +347,11 @@ async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Respo
     }
     let status = response.status().as_u16();
     if let Ok(mut m) = state.metrics.requests.lock() {
-        *m.entry((route, status)).or_insert(0) += 1;
+        let by_status = match m.get_mut(route) {
+            Some(b) => b,
+            None => m.entry(route.to_owned()).or_default(),
+        };
+        *by_status.entry(status).or_insert(0) += 1;
     }
     state.metrics.latency_micros.fetch_add(
         u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
@@ -451,7 +458,12 @@ mod metrics_text {
         let m = &state.metrics;
         out.push_str("# HELP consent_http_requests_total HTTP requests by route and status.\n# TYPE consent_http_requests_total counter\n");
         if let Ok(reqs) = m.requests.lock() {
-            for ((route, status), n) in reqs.iter() {
+            let mut routes: Vec<_> = reqs.iter().collect();
+            routes.sort();
+            for (route, status, n) in routes
+                .into_iter()
+                .flat_map(|(r, b)| b.iter().map(move |(s, n)| (r, s, n)))
+            {
                 let _ = writeln!(
                     out,
                     "consent_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
@@ -501,6 +513,7 @@ mod metrics_text {
                 "# HELP consent_receipts_stored Receipts in the database.\n# TYPE consent_receipts_stored gauge\nconsent_receipts_stored {n}"
             );
         }
+        out.push_str(&state.store.metrics());
         out
     }
 }

@@ -5,7 +5,7 @@
 
 mod sqlite;
 
-pub use sqlite::SqliteStore;
+pub use sqlite::{MIGRATIONS, SqliteStore};
 
 use consent_core::{
     Actor, Choice, ConsentRecord, Event, EventKind, Method, PolicyVersion, PurposeId, Timestamp,
@@ -62,13 +62,8 @@ impl Rights {
 /// One write. A batch of writes shares one transaction; each write is all-or-nothing on its own.
 #[derive(Debug)]
 pub enum Write {
-    /// A verified receipt and the consent events it records.
-    Receipt {
-        /// The receipt.
-        receipt: Box<VerifiedReceipt>,
-        /// Browser family of the request (never the user agent itself).
-        browser: Option<&'static str>,
-    },
+    /// A verified receipt and the consent events it records, as rows ready to insert.
+    Receipt(Box<ReceiptRow>),
     /// A restriction, unblocking or erasure for a subject.
     Rights {
         /// Pseudonymous subject.
@@ -158,88 +153,137 @@ pub trait Store: Send + Sync + 'static {
     fn lookup_subject(&self, lookup: &[u8; 32]) -> Result<Option<String>, StoreError>;
     /// Number of receipts stored.
     fn receipt_count(&self) -> Result<u64, StoreError>;
+    /// Store-specific metrics in Prometheus text format.
+    fn metrics(&self) -> String {
+        String::new()
+    }
     /// Whether the database answers.
     fn ready(&self) -> bool;
     /// Stops accepting writes, commits what is queued, and waits for the writer.
     fn close(&self);
 }
 
-/// Events recorded by a receipt, one per decision.
-pub(crate) fn receipt_events(r: &VerifiedReceipt) -> Vec<Event> {
-    let p = r.payload();
-    p.decisions
-        .iter()
-        .map(|(purpose, choice)| Event {
-            at: p.iat,
-            kind: EventKind::Consent(ConsentRecord {
-                purpose: *purpose,
-                choice: *choice,
-                policy_version: p.policy.version,
-                method: p.method,
-                expires_at: (*choice == Choice::Given).then_some(p.exp),
-                by: p.by,
-            }),
-        })
-        .collect()
+/// The columns stored for a receipt, computed by the request handler so that the single writer thread
+/// only inserts. Only a [`VerifiedReceipt`] makes one.
+#[derive(Debug)]
+pub struct ReceiptRow {
+    pub(crate) id: String,
+    pub(crate) subject: String,
+    pub(crate) issued_at: i64,
+    pub(crate) policy_version: String,
+    pub(crate) method: &'static str,
+    pub(crate) kid: String,
+    pub(crate) browser: Option<&'static str>,
+    pub(crate) jws: String,
+    /// `purpose=choice` pairs joined by `;`, one event row for the whole receipt.
+    pub(crate) decisions: String,
+    pub(crate) expires_at: i64,
+    pub(crate) actor: String,
+}
+
+impl ReceiptRow {
+    /// The rows of a verified receipt; `browser` is the request's browser family.
+    pub fn new(r: &VerifiedReceipt, browser: Option<&'static str>) -> ReceiptRow {
+        let p = r.payload();
+        let mut decisions = String::with_capacity(p.decisions.len() * 24);
+        for (i, (purpose, choice)) in p.decisions.iter().enumerate() {
+            if i > 0 {
+                decisions.push(';');
+            }
+            decisions.push_str(purpose.as_str());
+            decisions.push('=');
+            decisions.push_str(choice.as_str());
+        }
+        ReceiptRow {
+            id: p.jti.to_string(),
+            subject: p.sub.clone(),
+            issued_at: p.iat.as_unix(),
+            policy_version: p.policy.version.to_string(),
+            method: p.method.as_str(),
+            kid: r.header().kid.clone(),
+            browser,
+            jws: r.jws().to_owned(),
+            decisions,
+            expires_at: p.exp.as_unix(),
+            actor: p.by.to_string(),
+        }
+    }
 }
 
 /// The stored columns of an event.
 pub(crate) struct EventRow {
     pub(crate) at: i64,
     pub(crate) kind: String,
-    pub(crate) purpose: Option<String>,
-    pub(crate) choice: Option<String>,
+    pub(crate) decisions: Option<String>,
     pub(crate) version: Option<String>,
     pub(crate) method: Option<String>,
     pub(crate) expires_at: Option<i64>,
     pub(crate) actor: Option<String>,
 }
 
-/// Rebuilds an event from its stored columns.
-pub(crate) fn event_from_row(row: EventRow) -> Result<Event, StoreError> {
+/// Rebuilds the events of one stored row (a consent row holds every decision of its receipt).
+pub(crate) fn events_from_row(row: EventRow, out: &mut Vec<Event>) -> Result<(), StoreError> {
     let EventRow {
         at,
         kind,
-        purpose,
-        choice,
+        decisions,
         version,
         method,
         expires_at,
         actor,
     } = row;
-    let kind = kind.as_str();
     let corrupt = |what: &str| StoreError::Corrupt(format!("event {kind} at {at}: {what}"));
-    let kind = match kind {
-        "restrict" => EventKind::Restrict,
-        "unblock" => EventKind::Unblock,
-        "erase" => EventKind::Erase,
-        "consent" => EventKind::Consent(ConsentRecord {
-            purpose: purpose
-                .as_deref()
-                .and_then(|p| p.parse::<PurposeId>().ok())
-                .ok_or_else(|| corrupt("purpose"))?,
-            choice: choice
-                .as_deref()
-                .and_then(|c| c.parse::<Choice>().ok())
-                .ok_or_else(|| corrupt("choice"))?,
-            policy_version: version
+    let t = Timestamp::from_unix(at);
+    match kind.as_str() {
+        "restrict" => out.push(Event {
+            at: t,
+            kind: EventKind::Restrict,
+        }),
+        "unblock" => out.push(Event {
+            at: t,
+            kind: EventKind::Unblock,
+        }),
+        "erase" => out.push(Event {
+            at: t,
+            kind: EventKind::Erase,
+        }),
+        "consent" => {
+            let policy_version: PolicyVersion = version
                 .as_deref()
                 .and_then(|v| v.parse().ok())
-                .ok_or_else(|| corrupt("version"))?,
-            method: method
+                .ok_or_else(|| corrupt("version"))?;
+            let method: Method = method
                 .as_deref()
-                .and_then(|m| m.parse::<Method>().ok())
-                .ok_or_else(|| corrupt("method"))?,
-            expires_at: expires_at.map(Timestamp::from_unix),
-            by: actor
+                .and_then(|m| m.parse().ok())
+                .ok_or_else(|| corrupt("method"))?;
+            let by: Actor = actor
                 .as_deref()
-                .and_then(|a| a.parse::<Actor>().ok())
-                .ok_or_else(|| corrupt("actor"))?,
-        }),
+                .and_then(|a| a.parse().ok())
+                .ok_or_else(|| corrupt("actor"))?;
+            for pair in decisions
+                .as_deref()
+                .ok_or_else(|| corrupt("decisions"))?
+                .split(';')
+            {
+                let (purpose, choice) = pair.split_once('=').ok_or_else(|| corrupt("decision"))?;
+                let purpose: PurposeId = purpose.parse().map_err(|_| corrupt("purpose"))?;
+                let choice: Choice = choice.parse().map_err(|_| corrupt("choice"))?;
+                out.push(Event {
+                    at: t,
+                    kind: EventKind::Consent(ConsentRecord {
+                        purpose,
+                        choice,
+                        policy_version,
+                        method,
+                        expires_at: (choice == Choice::Given)
+                            .then(|| expires_at.map(Timestamp::from_unix))
+                            .flatten(),
+                        by,
+                    }),
+                });
+            }
+        }
         _ => return Err(corrupt("kind")),
-    };
-    Ok(Event {
-        at: Timestamp::from_unix(at),
-        kind,
-    })
+    }
+    Ok(())
 }

@@ -7,13 +7,13 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use consent_core::{Event, EventKind};
+use consent_core::Event;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::oneshot;
 
 use super::{
     EventRow, ExportQuery, Rights, Store, StoreError, StoredReceipt, Write, Written,
-    event_from_row, receipt_events,
+    events_from_row,
 };
 
 /// Most writes committed in one transaction.
@@ -22,14 +22,15 @@ const MAX_BATCH: usize = 1024;
 const QUEUE: usize = 16 * 1024;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` is the number applied.
-const MIGRATIONS: &[&str] = &[r#"
+pub const MIGRATIONS: &[&str] = &[r#"
 CREATE TABLE policies (
     version    TEXT PRIMARY KEY,
     sha256     TEXT NOT NULL,
     canonical  TEXT NOT NULL
 );
+-- seq is the rowid: with deletes forbidden, it only grows (no AUTOINCREMENT bookkeeping needed).
 CREATE TABLE receipts (
-    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq            INTEGER PRIMARY KEY,
     id             TEXT NOT NULL UNIQUE,
     subject        TEXT NOT NULL,
     issued_at      INTEGER NOT NULL,
@@ -37,6 +38,10 @@ CREATE TABLE receipts (
     method         TEXT NOT NULL,
     kid            TEXT NOT NULL,
     browser        TEXT,
+    -- What the receipt decided, for folding consent state without parsing JWS: `purpose=choice;...`.
+    decisions      TEXT NOT NULL,
+    expires_at     INTEGER NOT NULL,
+    actor          TEXT NOT NULL,
     jws            TEXT NOT NULL
 );
 CREATE INDEX receipts_subject ON receipts (subject, seq);
@@ -47,18 +52,12 @@ CREATE TRIGGER receipts_append_only_delete BEFORE DELETE ON receipts
     BEGIN SELECT RAISE(ABORT, 'receipts are append-only'); END;
 CREATE TRIGGER policies_immutable BEFORE UPDATE ON policies
     BEGIN SELECT RAISE(ABORT, 'policy versions are immutable'); END;
+-- Rights requests (consents are the receipts themselves).
 CREATE TABLE events (
-    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq            INTEGER PRIMARY KEY,
     subject        TEXT NOT NULL,
     at             INTEGER NOT NULL,
-    kind           TEXT NOT NULL CHECK (kind IN ('consent', 'restrict', 'unblock', 'erase')),
-    purpose        TEXT,
-    choice         TEXT,
-    policy_version TEXT,
-    method         TEXT,
-    expires_at     INTEGER,
-    actor          TEXT,
-    receipt_id     TEXT REFERENCES receipts (id)
+    kind           TEXT NOT NULL CHECK (kind IN ('restrict', 'unblock', 'erase'))
 );
 CREATE INDEX events_subject ON events (subject, seq);
 CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
@@ -89,6 +88,7 @@ pub struct WriterStats {
 /// The SQLite store.
 pub struct SqliteStore {
     path: PathBuf,
+    checkpointer: Mutex<Option<(Arc<std::sync::atomic::AtomicBool>, JoinHandle<()>)>>,
     tx: Mutex<Option<SyncSender<Job>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
@@ -152,6 +152,15 @@ impl SqliteStore {
         let path = path.into();
         let mut conn = open(&path, false)?;
         migrate(&mut conn)?;
+        // Checkpoints run on their own thread, off the commit path of the writer.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let checkpoint_conn = open(&path, false)?;
+        let checkpoint_stop = Arc::clone(&stop);
+        let checkpointer = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || checkpoint_loop(&checkpoint_conn, &checkpoint_stop))
+            .map_err(|e| StoreError::Corrupt(format!("cannot start checkpoint thread: {e}")))?;
         let stats = Arc::new(WriterStats::default());
         let (tx, rx) = sync_channel::<Job>(QUEUE);
         let writer_stats = Arc::clone(&stats);
@@ -161,6 +170,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::Corrupt(format!("cannot start writer thread: {e}")))?;
         Ok(SqliteStore {
             path,
+            checkpointer: Mutex::new(Some((stop, checkpointer))),
             tx: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(writer)),
             readers: Mutex::new(Vec::new()),
@@ -190,6 +200,21 @@ impl SqliteStore {
         }
         out
     }
+}
+
+/// Copies the WAL into the database every second without blocking the writer (PASSIVE), and empties it
+/// (TRUNCATE) when the store closes.
+fn checkpoint_loop(conn: &Connection, stop: &std::sync::atomic::AtomicBool) {
+    let checkpoint = |mode: &str| {
+        if let Err(e) = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(())) {
+            tracing::warn!(error = %e, mode, "WAL checkpoint failed");
+        }
+    };
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(std::time::Duration::from_millis(1000));
+        checkpoint("PASSIVE");
+    }
+    checkpoint("TRUNCATE");
 }
 
 fn writer_loop(mut conn: Connection, rx: Receiver<Job>, stats: &WriterStats) {
@@ -256,42 +281,24 @@ fn commit_batch(
 
 fn apply(conn: &Connection, write: &Write) -> Result<Written, StoreError> {
     match write {
-        Write::Receipt { receipt, browser } => {
-            let p = receipt.payload();
-            let id = p.jti.to_string();
+        Write::Receipt(row) => {
             conn.prepare_cached(
-                "INSERT INTO receipts (id, subject, issued_at, policy_version, method, kid, browser, jws)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO receipts (id, subject, issued_at, policy_version, method, kid, browser, decisions, expires_at, actor, jws)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?
             .execute(params![
-                id,
-                p.sub,
-                p.iat.as_unix(),
-                p.policy.version.to_string(),
-                p.method.as_str(),
-                receipt.header().kid,
-                browser,
-                receipt.jws()
+                row.id,
+                row.subject,
+                row.issued_at,
+                row.policy_version,
+                row.method,
+                row.kid,
+                row.browser,
+                row.decisions,
+                row.expires_at,
+                row.actor,
+                row.jws
             ])?;
-            let mut insert = conn.prepare_cached(
-                "INSERT INTO events (subject, at, kind, purpose, choice, policy_version, method, expires_at, actor, receipt_id)
-                 VALUES (?1, ?2, 'consent', ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?;
-            for e in receipt_events(receipt) {
-                if let EventKind::Consent(r) = e.kind {
-                    insert.execute(params![
-                        p.sub,
-                        e.at.as_unix(),
-                        r.purpose.as_str(),
-                        r.choice.as_str(),
-                        r.policy_version.to_string(),
-                        r.method.as_str(),
-                        r.expires_at.map(|t| t.as_unix()),
-                        r.by.to_string(),
-                        id
-                    ])?;
-                }
-            }
             Ok(Written::Done)
         }
         Write::Rights { subject, at, what } => {
@@ -389,22 +396,30 @@ impl Store for SqliteStore {
 
     fn subject_events(&self, subject: &str) -> Result<Vec<Event>, StoreError> {
         self.with_reader(|c| {
+            let mut out = Vec::new();
+            // Consents come from the receipts, rights requests from events; the fold does not need them
+            // interleaved in time order.
             let mut st = c.prepare_cached(
-                "SELECT at, kind, purpose, choice, policy_version, method, expires_at, actor FROM events WHERE subject = ?1 ORDER BY seq",
+                "SELECT issued_at, decisions, policy_version, method, expires_at, actor FROM receipts WHERE subject = ?1 ORDER BY seq",
             )?;
             let mut rows = st.query(params![subject])?;
-            let mut out = Vec::new();
             while let Some(r) = rows.next()? {
-                out.push(event_from_row(EventRow {
+                let row = EventRow {
                     at: r.get(0)?,
-                    kind: r.get(1)?,
-                    purpose: r.get(2)?,
-                    choice: r.get(3)?,
-                    version: r.get(4)?,
-                    method: r.get(5)?,
-                    expires_at: r.get(6)?,
-                    actor: r.get(7)?,
-                })?);
+                    kind: "consent".into(),
+                    decisions: r.get(1)?,
+                    version: r.get(2)?,
+                    method: r.get(3)?,
+                    expires_at: r.get(4)?,
+                    actor: r.get(5)?,
+                };
+                events_from_row(row, &mut out)?;
+            }
+            let mut st = c.prepare_cached("SELECT at, kind FROM events WHERE subject = ?1 ORDER BY seq")?;
+            let mut rows = st.query(params![subject])?;
+            while let Some(r) = rows.next()? {
+                let row = EventRow { at: r.get(0)?, kind: r.get(1)?, decisions: None, version: None, method: None, expires_at: None, actor: None };
+                events_from_row(row, &mut out)?;
             }
             Ok(out)
         })
@@ -459,6 +474,20 @@ impl Store for SqliteStore {
         })
     }
 
+    fn metrics(&self) -> String {
+        let s = &self.stats;
+        let commits = s.commits.load(Ordering::Relaxed);
+        format!(
+            "# HELP consent_store_commits_total Transactions committed by the writer.\n# TYPE consent_store_commits_total counter\nconsent_store_commits_total {commits}\n\
+             # HELP consent_store_writes_total Writes committed (a batch shares one commit).\n# TYPE consent_store_writes_total counter\nconsent_store_writes_total {}\n\
+             # HELP consent_store_commit_seconds_total Time spent in batches, from first insert to durable commit.\n# TYPE consent_store_commit_seconds_total counter\nconsent_store_commit_seconds_total {}\n\
+             # HELP consent_store_batch_max Largest batch committed at once.\n# TYPE consent_store_batch_max gauge\nconsent_store_batch_max {}\n",
+            s.writes.load(Ordering::Relaxed),
+            s.commit_micros.load(Ordering::Relaxed) as f64 / 1e6,
+            s.max_batch.load(Ordering::Relaxed),
+        )
+    }
+
     fn ready(&self) -> bool {
         self.tx.lock().map(|t| t.is_some()).unwrap_or(false)
             && self
@@ -473,6 +502,11 @@ impl Store for SqliteStore {
         let writer = self.writer.lock().ok().and_then(|mut w| w.take());
         if let Some(w) = writer {
             let _ = w.join();
+        }
+        let checkpointer = self.checkpointer.lock().ok().and_then(|mut c| c.take());
+        if let Some((stop, handle)) = checkpointer {
+            stop.store(true, Ordering::Relaxed);
+            let _ = handle.join();
         }
     }
 }
