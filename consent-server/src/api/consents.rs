@@ -106,6 +106,32 @@ pub(crate) struct Checked {
     pub(crate) subject_name: Option<String>,
 }
 
+impl Checked {
+    /// A request the server makes itself (staff withdrawal, unsubscribe link): the policy's default
+    /// language, decided for the subject, no banner build or page.
+    pub(crate) fn by_server(
+        policy: &consent_core::Policy,
+        decisions: BTreeMap<PurposeId, Choice>,
+        method: Method,
+        kind: CollectionKind,
+    ) -> Checked {
+        Checked {
+            version: policy.version(),
+            decisions,
+            method,
+            lang: policy.default_language(),
+            collection: CollectionPoint {
+                kind,
+                build: None,
+                page: None,
+            },
+            by: Actor::Subject,
+            representative: None,
+            subject_name: None,
+        }
+    }
+}
+
 fn check(
     state: &AppState,
     b: &ConsentBody,

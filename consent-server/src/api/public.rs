@@ -7,8 +7,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use consent_core::{
-    Choice, CollectionKind, CollectionPoint, Method, Policy, PolicyVersion, PurposeKind,
-    UnverifiedReceipt, UnverifiedToken,
+    Choice, CollectionKind, Method, Policy, PolicyVersion, PurposeKind, UnverifiedReceipt,
+    UnverifiedToken,
 };
 use serde::Deserialize;
 
@@ -245,20 +245,12 @@ pub(crate) async fn unsubscribe(
             "marketing purpose in the current policy (nothing to unsubscribe from)",
         ));
     }
-    let checked = Checked {
-        version: state.policy.version(),
+    let checked = Checked::by_server(
+        &state.policy,
         decisions,
-        method: Method::Unsubscribe,
-        lang: state.policy.default_language(),
-        collection: CollectionPoint {
-            kind: CollectionKind::Email,
-            build: None,
-            page: None,
-        },
-        by: consent_core::Actor::Subject,
-        representative: None,
-        subject_name: None,
-    };
+        Method::Unsubscribe,
+        CollectionKind::Email,
+    );
     let out = issue(&state, subject, checked, false, browser(&headers)).await?;
     Ok((StatusCode::OK, axum::Json(out)).into_response())
 }

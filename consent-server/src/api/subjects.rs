@@ -8,8 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use consent_core::{
-    Choice, CollectionKind, CollectionPoint, ConsentState, EventKind, Method, PurposeId,
-    UnverifiedReceipt,
+    Choice, CollectionKind, ConsentState, EventKind, Method, PurposeId, UnverifiedReceipt,
 };
 use serde::Deserialize;
 
@@ -203,7 +202,6 @@ pub(crate) async fn withdraw(
 ) -> Result<Response, ApiError> {
     let staff = state.require(&headers, &[Role::Operator], "record rights requests")?;
     let s = subject(&s)?;
-    known_subject(&state, s).await?;
     let bytes = body_bytes(body).await?;
     let b: WithdrawBody = if bytes.is_empty() {
         WithdrawBody::default()
@@ -211,54 +209,37 @@ pub(crate) async fn withdraw(
         require_json(&headers)?;
         parse_json(&bytes)?
     };
-    let mut decisions = BTreeMap::new();
-    match b.purposes {
-        Some(list) => {
-            if list.is_empty() {
-                return Err(ApiError::field(
-                    "invalid_field",
-                    "purposes",
-                    "list at least one purpose, or leave it out to withdraw all",
-                ));
-            }
-            for (i, id) in list.iter().enumerate() {
-                let p = id
-                    .parse::<PurposeId>()
-                    .ok()
-                    .and_then(|p| state.policy.purpose(p))
-                    .filter(|p| p.needs_consent())
-                    .ok_or_else(|| {
-                        ApiError::field(
-                            "unknown_purpose",
-                            format!("purposes[{i}]"),
-                            format!("`{id}` is not a consent purpose of the current policy"),
-                        )
-                    })?;
-                decisions.insert(p.id, Choice::Withdrawn);
-            }
+    let purposes = match b.purposes {
+        Some(list) if list.is_empty() => {
+            return Err(ApiError::field(
+                "invalid_field",
+                "purposes",
+                "list at least one purpose, or leave it out to withdraw all",
+            ));
         }
-        None => {
-            for p in state.policy.purposes().iter().filter(|p| p.needs_consent()) {
-                decisions.insert(p.id, Choice::Withdrawn);
-            }
-        }
-    }
-    tracing::info!(operator = %staff.name, subject = %s, purposes = decisions.len(), "withdrawal recorded by staff");
-    let checked = Checked {
-        version: state.policy.version(),
-        decisions,
-        method: Method::Withdraw,
-        lang: state.policy.default_language(),
-        collection: CollectionPoint {
-            kind: CollectionKind::Staff,
-            build: None,
-            page: None,
-        },
-        by: consent_core::Actor::Subject,
-        representative: None,
-        subject_name: None,
+        Some(list) => Some(
+            list.iter()
+                .enumerate()
+                .map(|(i, id)| {
+                    id.parse::<PurposeId>()
+                        .ok()
+                        .and_then(|p| state.policy.purpose(p))
+                        .filter(|p| p.needs_consent())
+                        .map(|p| p.id)
+                        .ok_or_else(|| {
+                            ApiError::field(
+                                "unknown_purpose",
+                                format!("purposes[{i}]"),
+                                format!("`{id}` is not a consent purpose of the current policy"),
+                            )
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        None => None,
     };
-    let out = issue(&state, s, checked, false, None).await?;
+    tracing::info!(operator = %staff.name, subject = %s, "withdrawal recorded by staff");
+    let out = staff_withdraw(&state, s, purposes).await?;
     Ok((StatusCode::CREATED, axum::Json(out)).into_response())
 }
 
@@ -394,20 +375,12 @@ pub async fn staff_withdraw(
             "none of these is a consent purpose of the current policy",
         ));
     }
-    let checked = Checked {
-        version: state.policy.version(),
+    let checked = Checked::by_server(
+        &state.policy,
         decisions,
-        method: Method::Withdraw,
-        lang: state.policy.default_language(),
-        collection: CollectionPoint {
-            kind: CollectionKind::Staff,
-            build: None,
-            page: None,
-        },
-        by: consent_core::Actor::Subject,
-        representative: None,
-        subject_name: None,
-    };
+        Method::Withdraw,
+        CollectionKind::Staff,
+    );
     issue(state, s, checked, false, None).await
 }
 
