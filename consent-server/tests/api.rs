@@ -1057,6 +1057,7 @@ async fn openapi_documents_every_route_and_only_those() {
         ("post", "/v1/subjects/{subject}/restrict"),
         ("post", "/v1/subjects/{subject}/unblock"),
         ("post", "/v1/subjects/{subject}/erase"),
+        ("get", "/v1/unsubscribe"),
         ("post", "/v1/unsubscribe"),
         ("post", "/v1/unsubscribe-links"),
         ("get", "/v1/export"),
@@ -1265,4 +1266,62 @@ async fn behind_a_proxy_the_proxy_added_address_counts() {
         .body(Body::empty())
         .unwrap();
     assert_eq!(call(&s, other).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn unsubscribe_links_opened_in_a_browser_ask_first() {
+    let s = server("unsubscribe-page").await;
+    let mut body = consent_body(json!({"marketing": "given"}));
+    body["method"] = json!("api");
+    body["collection_point"] = json!({"kind": "api"});
+    body["subject"] = json!({"id": "7"});
+    let subject = call(&s, with_token(post_json("/v1/consents", &body), SERVICE))
+        .await
+        .json()["subject"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let link = call(
+        &s,
+        with_token(
+            post_json("/v1/unsubscribe-links", &json!({"subject": subject})),
+            SERVICE,
+        ),
+    )
+    .await
+    .json();
+    let path = link["url"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("http://127.0.0.1:8080")
+        .unwrap()
+        .to_owned();
+    // Opening the link shows a page and changes nothing.
+    let r = call(&s, get(&path).body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        r.text()
+            .contains("name=\"List-Unsubscribe\" value=\"One-Click\""),
+        "{}",
+        r.text()
+    );
+    assert_eq!(receipts_stored(&s).await, 1);
+    let r = call(&s, get(&format!("{path}x")).body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // The page's form posts the one-click body; a browser gets HTML back.
+    let req = Request::post(&path)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "text/html")
+        .body(Body::from("List-Unsubscribe=One-Click"))
+        .unwrap();
+    let r = call(&s, req).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.text().contains("unsubscribed"), "{}", r.text());
+    assert_eq!(receipts_stored(&s).await, 2);
 }

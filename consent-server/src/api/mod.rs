@@ -411,7 +411,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/subjects/{subject}/restrict", post(subjects::restrict))
         .route("/v1/subjects/{subject}/unblock", post(subjects::unblock))
         .route("/v1/subjects/{subject}/erase", post(subjects::erase))
-        .route("/v1/unsubscribe", post(public::unsubscribe))
+        .route(
+            "/v1/unsubscribe",
+            get(public::unsubscribe_page).post(public::unsubscribe),
+        )
         .route("/v1/unsubscribe-links", post(subjects::unsubscribe_link))
         .route("/v1/export", get(ops::export))
         .route("/.well-known/jwks.json", get(public::jwks))

@@ -195,6 +195,48 @@ pub(crate) struct UnsubscribeQuery {
     t: Option<String>,
 }
 
+/// `GET /v1/unsubscribe?t=TOKEN`: what a person who opens the link sees. A GET never unsubscribes (mail
+/// scanners follow links); the page's button sends the RFC 8058 one-click POST.
+pub(crate) async fn unsubscribe_page(
+    State(state): State<AppState>,
+    Query(q): Query<UnsubscribeQuery>,
+) -> Result<Response, ApiError> {
+    let token = q.t.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+            "the unsubscribe link has no token",
+        )
+        .at("t")
+    })?;
+    privacy::check_unsubscribe_token(&state.keys.unsubscribe, &token).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "invalid_token",
+            "this unsubscribe link is not valid",
+        )
+        .at("t")
+    })?;
+    let lang = state.policy.default_language();
+    let name = state.policy.controller().name.get_or(lang, lang);
+    // The token is base64url and a dot only (checked above), so it is safe inside the attribute.
+    let page = format!(
+        "<!doctype html><html lang=\"{lang}\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
+         <title>Unsubscribe</title><h1>{}</h1><p>Жаңалықтар мен маркетингтік хаттардан бас тарту / Отписаться от новостей и маркетинговых писем / \
+         Unsubscribe from news and marketing e-mails</p><form method=\"post\" action=\"?t={token}\">\
+         <input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\"><button type=\"submit\">OK</button></form>",
+        html_escape(name)
+    );
+    Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response())
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 /// `POST /v1/unsubscribe?t=TOKEN` (RFC 8058 one-click): withdraws every marketing purpose of the subject
 /// the signed link names, with a receipt (method `unsubscribe`).
 pub(crate) async fn unsubscribe(
@@ -252,5 +294,17 @@ pub(crate) async fn unsubscribe(
         CollectionKind::Email,
     );
     let out = issue(&state, subject, checked, false, browser(&headers)).await?;
+    let from_browser = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if from_browser {
+        let page = format!(
+            "<!doctype html><html><meta charset=\"utf-8\"><title>Unsubscribed</title>\
+             <p>Жазылымнан бас тарттыңыз / Вы отписались / You are unsubscribed.</p><p>{}</p>",
+            out["receipt_id"].as_str().unwrap_or_default()
+        );
+        return Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response());
+    }
     Ok((StatusCode::OK, axum::Json(out)).into_response())
 }
