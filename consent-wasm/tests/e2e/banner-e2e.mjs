@@ -1,0 +1,249 @@
+// End-to-end check of the built banner (target/banner) against the real consent-server, in headless
+// Chromium driven through chromedriver (WebDriver over HTTP: Node's own fetch, no npm packages).
+//
+// The page is served with a strict Content-Security-Policy (no 'unsafe-inline', no 'unsafe-eval', only
+// 'wasm-unsafe-eval'); the banner talks to the server with the browser's real fetch (CORS). Checked:
+// the dialog, nothing before a choice, a custom choice recorded as a receipt that names the banner build,
+// the token cookie, the return visit, a choice made while the server is down and sent on the next page
+// load, no CSP violation and no unhandled error.
+//
+// Usage (scripts/e2e-banner does this): node banner-e2e.mjs <consent-server binary> <banner dir> <work dir>
+
+import { spawn, execFileSync } from "node:child_process";
+import fs from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import path from "node:path";
+
+const [serverBin, bannerDir, work] = process.argv.slice(2);
+if (!work) {
+  console.error("usage: node banner-e2e.mjs <consent-server binary> <banner dir> <work dir>");
+  process.exit(2);
+}
+const chromedriver = process.env.CHROMEDRIVER || "/usr/bin/chromedriver";
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const children = [];
+let passed = 0;
+let failed = 0;
+
+function check(name, ok, detail = "") {
+  if (ok) {
+    passed++;
+    console.log(`ok   ${name}`);
+  } else {
+    failed++;
+    console.log(`FAIL ${name}${detail ? ": " + detail : ""}`);
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(what, probe, ms = 10000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+const serverPort = await freePort();
+const sitePort = await freePort();
+const driverPort = await freePort();
+const endpoint = `http://127.0.0.1:${serverPort}`;
+const site = `http://127.0.0.1:${sitePort}`;
+const serverEnv = {
+  ...process.env,
+  CONSENT_LISTEN: `127.0.0.1:${serverPort}`,
+  CONSENT_DATABASE: path.join(work, "consent.db"),
+  CONSENT_KEYS: path.join(work, "consent-keys.json"),
+  CONSENT_ISSUER: endpoint,
+  CONSENT_CORS_ORIGINS: site,
+  CONSENT_LOG: "error",
+};
+
+let server;
+async function startServer() {
+  server = spawn(serverBin, ["serve"], { env: serverEnv, stdio: ["ignore", "ignore", "inherit"] });
+  children.push(server);
+  await waitFor("consent-server", async () => (await fetch(`${endpoint}/readyz`)).ok);
+}
+async function stopServer() {
+  const exited = new Promise((r) => server.once("exit", r));
+  server.kill("SIGTERM");
+  await exited;
+}
+
+// The website: the banner's three files, two blocked scripts, a probe that records CSP violations and
+// unhandled errors (an external classic script, so it runs before the module and is allowed by the CSP).
+const page = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>e2e</title>
+<script src="/probe.js"></script>
+<script type="module" src="/banner/banner.js" data-endpoint="${endpoint}" data-policy-version="2025-03-26"></script>
+</head><body><h1>invisionu.education</h1>
+<script type="text/plain" data-consent="cookies-analytics" data-src="/analytics.js"></script>
+<script type="text/plain" data-consent="cookies-marketing" data-src="/marketing.js"></script>
+</body></html>`;
+const files = {
+  "/": ["text/html", page],
+  "/probe.js": [
+    "text/javascript",
+    `window.__csp = []; window.__errors = [];
+document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective + " " + e.blockedURI));
+window.addEventListener("unhandledrejection", (e) => window.__errors.push(String(e.reason)));
+window.addEventListener("error", (e) => window.__errors.push(String(e.message)));`,
+  ],
+  "/analytics.js": ["text/javascript", `(window.__ran = window.__ran || []).push("analytics");`],
+  "/marketing.js": ["text/javascript", `(window.__ran = window.__ran || []).push("marketing");`],
+};
+for (const f of ["banner.js", "banner_bg.wasm", "banner.css"]) {
+  const type = { js: "text/javascript", wasm: "application/wasm", css: "text/css" }[f.split(".").pop()];
+  files[`/banner/${f}`] = [type, fs.readFileSync(path.join(bannerDir, f))];
+}
+const csp = `default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; connect-src 'self' ${endpoint}`;
+const web = http.createServer((req, res) => {
+  const file = files[req.url];
+  if (!file) {
+    res.writeHead(404).end();
+    return;
+  }
+  res.writeHead(200, { "content-type": file[0], "content-security-policy": csp, "cache-control": "no-store" });
+  res.end(file[1]);
+});
+await new Promise((r) => web.listen(sitePort, "127.0.0.1", r));
+
+let session;
+async function wd(method, url, body) {
+  const r = await fetch(`http://127.0.0.1:${driverPort}${url}`, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body && JSON.stringify(body),
+  });
+  const j = await r.json();
+  if (j.value && j.value.error) throw new Error(`${url}: ${j.value.message}`);
+  return j.value;
+}
+const js = (script, ...args) => wd("POST", `/session/${session}/execute/sync`, { script, args });
+const open = (url) => wd("POST", `/session/${session}/url`, { url });
+async function noProblems(stage) {
+  const p = await js(`return { csp: window.__csp, errors: window.__errors }`);
+  check(`${stage}: no CSP violation, no unhandled error`, p.csp.length === 0 && p.errors.length === 0, JSON.stringify(p));
+}
+const receipts = () =>
+  execFileSync(serverBin, ["export", "--format", "jsonl"], {
+    env: serverEnv,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "ignore"],
+  })
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => {
+      const jws = JSON.parse(line).receipt;
+      return JSON.parse(Buffer.from(jws.split(".")[1], "base64url").toString("utf8"));
+    });
+
+try {
+  await startServer();
+  const driver = spawn(chromedriver, [`--port=${driverPort}`], { stdio: "ignore" });
+  children.push(driver);
+  await waitFor("chromedriver", async () => (await fetch(`http://127.0.0.1:${driverPort}/status`)).ok);
+  const args = JSON.parse(fs.readFileSync(new URL("../../webdriver.json", import.meta.url)))[
+    "goog:chromeOptions"
+  ].args;
+  ({ sessionId: session } = await wd("POST", "/session", {
+    capabilities: {
+      alwaysMatch: {
+        "goog:chromeOptions": { args: [...args, `--user-data-dir=${path.join(work, "profile")}`] },
+      },
+    },
+  }));
+  const build = fs.readFileSync(path.join(bannerDir, "build.sha256"), "utf8").trim();
+
+  // 1. First visit: the dialog, and nothing else.
+  await open(`${site}/`);
+  const dialog = await waitFor("the dialog", () =>
+    js(`const d = document.getElementById("consent-banner");
+        return d && { role: d.getAttribute("role"), modal: d.getAttribute("aria-modal"), lang: d.lang,
+          title: document.getElementById(d.getAttribute("aria-labelledby")).textContent,
+          actions: [...d.querySelectorAll("[data-consent-action]")].map((b) => b.dataset.consentAction),
+          focused: d.contains(document.activeElement), position: getComputedStyle(d).position }`),
+  );
+  check("dialog: role=dialog, aria-modal", dialog.role === "dialog" && dialog.modal === "true");
+  check("dialog: English title from <html lang>", dialog.title === "Cookies and personal data", dialog.title);
+  check("dialog: three actions", dialog.actions.join() === "accept-all,reject-all,choose", dialog.actions.join());
+  check("dialog: focus moved in", dialog.focused === true);
+  check("dialog: banner.css applied", dialog.position === "fixed", dialog.position);
+  const before = await js(`return { ran: window.__ran || [], cookie: document.cookie, stored: localStorage.length }`);
+  check("before a choice: no script, cookie or storage", before.ran.length === 0 && before.cookie === "" && before.stored === 0, JSON.stringify(before));
+
+  // 2. A custom choice: analytics only.
+  await js(`document.querySelector('[data-consent-action="choose"]').click()`);
+  await waitFor("the switches", () => js(`return document.querySelectorAll("input[data-purpose]").length === 14`));
+  await js(`document.querySelector('input[data-purpose="cookies-analytics"]').click();
+            document.querySelector('[data-consent-action="save"]').click()`);
+  const cookie = await waitFor("the consent cookie", () => js(`return /(^|; )consent=([\\w-]+)/.exec(document.cookie)?.[2]`));
+  check("token cookie stored (base64url, under 180 characters)", /^[\w-]{100,180}$/.test(cookie), cookie);
+  const ran = await waitFor("analytics", () => js(`return window.__ran && window.__ran.length && window.__ran`));
+  check("the analytics script ran, the marketing one did not", ran.join() === "analytics", ran.join());
+  const [receipt] = receipts();
+  check("receipt: method custom", receipt.method === "custom", receipt.method);
+  check("receipt: names the banner build", receipt.collection?.build === build, JSON.stringify(receipt.collection));
+  check("receipt: page without query", receipt.collection?.page === `${site}/`, receipt.collection?.page);
+  check(
+    "receipt: analytics given, marketing refused",
+    receipt.decisions["cookies-analytics"] === "given" && receipt.decisions["cookies-marketing"] === "refused",
+    JSON.stringify(receipt.decisions),
+  );
+  await noProblems("first visit");
+
+  // 3. Return visit: no dialog, the granted script runs at once.
+  await open(`${site}/`);
+  const again = await waitFor("analytics on the return visit", () => js(`return window.__ran && window.__ran.length && window.__ran`));
+  await sleep(300);
+  check("return visit: granted script runs", again.join() === "analytics", again.join());
+  check("return visit: no dialog", (await js(`return document.getElementById("consent-banner")`)) === null);
+  await noProblems("return visit");
+
+  // 4. The server goes down after the dialog is shown: the choice applies, is kept, and is sent on the
+  //    next page load once the server is back.
+  await js(`document.cookie = "consent=; path=/; max-age=0"`);
+  await open(`${site}/`);
+  await waitFor("the dialog", () => js(`return !!document.getElementById("consent-banner")`));
+  await stopServer();
+  await js(`document.querySelector('[data-consent-action="accept-all"]').click()`);
+  const kept = await waitFor("the pending choice", () => js(`return localStorage.getItem("consent-pending")`));
+  const offline = await waitFor("both scripts", () => js(`return window.__ran && window.__ran.length === 2 && window.__ran`));
+  check("server down: the choice applies at once", offline.join() === "analytics,marketing", offline.join());
+  check("server down: kept for later, no cookie", JSON.parse(kept).request.method === "accept-all" && !(await js(`return document.cookie`)).includes("consent="));
+  await noProblems("server down");
+  await startServer();
+  await open(`${site}/`);
+  await waitFor("the cookie after the retry", () => js(`return document.cookie.includes("consent=")`));
+  await waitFor("the pending entry to go", () => js(`return localStorage.getItem("consent-pending") === null`));
+  const all = receipts();
+  check("retry: recorded as a second receipt, accept-all", all.length === 2 && all[1].method === "accept-all", all.map((r) => r.method).join());
+  check("retry: no dialog", (await js(`return document.getElementById("consent-banner")`)) === null);
+
+  await noProblems("retry");
+  await wd("DELETE", `/session/${session}`);
+  session = undefined;
+} catch (e) {
+  failed++;
+  console.log(`FAIL ${e.message}`);
+} finally {
+  if (session) await wd("DELETE", `/session/${session}`).catch(() => {});
+  web.close();
+  for (const child of children) if (child.exitCode === null) child.kill("SIGTERM");
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
