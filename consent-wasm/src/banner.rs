@@ -25,6 +25,18 @@ const TITLE_ID: &str = "consent-banner-title";
 const DESCRIPTION_ID: &str = "consent-banner-description";
 /// The event dispatched on `document` when the visitor makes a choice.
 pub const CHANGE_EVENT: &str = "consent:change";
+/// The class of the floating button that reopens the dialog after a choice.
+pub const REOPEN_CLASS: &str = "consent-reopen";
+/// What reopens the dialog when clicked: the floating button, or any element of the page with
+/// `data-consent-open`.
+const OPENERS: &str = "[data-consent-open],.consent-reopen";
+
+thread_local! {
+    /// The document's click listener for [`OPENERS`] (one per page; a new [`run`] replaces it).
+    static OPENER: RefCell<Option<Listener>> = const { RefCell::new(None) };
+    /// What the last choice made on this page granted (before the server has answered it).
+    static CURRENT: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
+}
 
 /// What the embedding page says about the banner (its `<script>`'s data attributes).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,6 +101,8 @@ pub async fn run<T: Transport + 'static>(config: Config, transport: T) -> Result
     let now_ms = Date::now();
     let config = Rc::new(config);
     let transport = Rc::new(transport);
+    CURRENT.with(|c| c.take());
+    listen_for_openers(&config, &transport);
     if let Some(pending) = read_pending(&config, now_ms) {
         let (t, c) = (Rc::clone(&transport), Rc::clone(&config));
         spawn_local(async move {
@@ -97,6 +111,7 @@ pub async fn run<T: Transport + 'static>(config: Config, transport: T) -> Result
             }
         });
         scripts::activate(&pending.granted).await;
+        show_reopen(&config, &guess_language()).await;
         return Ok(Outcome::FromPending);
     }
     let cookies = html_document().cookie().unwrap_or_default();
@@ -117,10 +132,11 @@ pub async fn run<T: Transport + 'static>(config: Config, transport: T) -> Result
                 let policy = fetch_policy(&*transport, &url, &[]).await?;
                 scripts::activate(&logic::granted_by_token(&policy.purposes, &claims)).await;
             }
+            show_reopen(&config, &guess_language()).await;
             Ok(Outcome::FromToken)
         }
         Stored::Missing | Stored::Invalid | Stored::Outdated(_) | Stored::Expired(_) => {
-            ask(config, transport).await?;
+            ask(config, transport, false).await?;
             Ok(Outcome::Asked)
         }
     }
@@ -157,8 +173,96 @@ fn language_candidates(doc: &Document) -> Vec<String> {
     out
 }
 
-async fn ask<T: Transport + 'static>(config: Rc<Config>, transport: Rc<T>) -> Result<(), JsValue> {
+/// The language of the floating button when no policy has been fetched: the page's or the browser's,
+/// else Kazakh (the policy's default).
+fn guess_language() -> String {
+    let candidates = language_candidates(&document());
+    let ours = logic::UI_LANGUAGES.map(String::from);
+    logic::pick_language(candidates.iter().map(String::as_str), &ours, "kk")
+}
+
+/// Listens on `document` for clicks on [`OPENERS`] (event delegation: elements added later work too),
+/// which reopen the dialog on its second layer.
+fn listen_for_openers<T: Transport + 'static>(config: &Rc<Config>, transport: &Rc<T>) {
+    let (config, transport) = (Rc::clone(config), Rc::clone(transport));
+    let listener = Listener::new(&document(), "click", move |event| {
+        let Some(target) = event.target().and_then(|t| t.dyn_into::<Element>().ok()) else {
+            return;
+        };
+        if !matches!(target.closest(OPENERS), Ok(Some(_))) {
+            return;
+        }
+        event.prevent_default();
+        let (c, t) = (Rc::clone(&config), Rc::clone(&transport));
+        spawn_local(async move {
+            let _ = ask(c, t, true).await;
+        });
+    });
+    OPENER.with(|o| o.replace(Some(listener)));
+}
+
+/// Adds the floating button that reopens the dialog, once (with the stylesheet it needs).
+async fn show_reopen(config: &Config, language: &str) {
     let doc = document();
+    if let Some(href) = &config.stylesheet {
+        load_stylesheet(&doc, href).await;
+    }
+    let mut selector = String::from(".");
+    selector.push_str(REOPEN_CLASS);
+    let (Ok(None), Some(body)) = (doc.query_selector(&selector), doc.body()) else {
+        return;
+    };
+    let label = logic::ui(language).settings;
+    let b = element(&doc, "button", REOPEN_CLASS);
+    set_attrs(
+        &b,
+        &[
+            ("type", "button"),
+            ("data-consent-action", "open"),
+            ("aria-label", label),
+            ("lang", language),
+        ],
+    );
+    b.set_text_content(Some(label));
+    let _ = body.append_child(&b);
+}
+
+/// The purposes (that need consent) the visitor's current choice grants: the choice made on this page,
+/// else the token in the cookie, else a choice kept for the server.
+fn current_grants(config: &Config, policy: &PolicyView) -> Vec<String> {
+    let now_ms = Date::now();
+    let granted = CURRENT.with(|c| c.borrow().clone()).unwrap_or_else(|| {
+        let cookies = html_document().cookie().unwrap_or_default();
+        match logic::read_token(
+            logic::cookie_value(&cookies, COOKIE),
+            config.policy_version,
+            (now_ms / 1000.0) as i64,
+        ) {
+            Stored::Valid(claims) => logic::granted_by_token(&policy.purposes, &claims),
+            _ => read_pending(config, now_ms)
+                .map(|p| p.granted)
+                .unwrap_or_default(),
+        }
+    });
+    policy
+        .purposes
+        .iter()
+        .filter(|p| p.needs_consent && granted.contains(&p.id))
+        .map(|p| p.id.clone())
+        .collect()
+}
+
+/// Shows the dialog: on a first visit (or when asking again), or `reopened` through the way back in,
+/// then on its second layer with the switches set to the current choice.
+async fn ask<T: Transport + 'static>(
+    config: Rc<Config>,
+    transport: Rc<T>,
+    reopened: bool,
+) -> Result<(), JsValue> {
+    let doc = document();
+    if reopened && doc.get_element_by_id(DIALOG_ID).is_some() {
+        return Ok(());
+    }
     let candidates = language_candidates(&doc);
     let mut url = config.endpoint.clone();
     url.push_str("/v1/policy");
@@ -169,14 +273,25 @@ async fn ask<T: Transport + 'static>(config: Rc<Config>, transport: Rc<T>) -> Re
     if doc.get_element_by_id(DIALOG_ID).is_some() {
         return Ok(());
     }
+    let previous = if reopened {
+        current_grants(&config, &policy)
+    } else {
+        Vec::new()
+    };
     let session = Rc::new(Session {
         config,
         transport,
         policy,
+        previous,
+        reopened,
         dialog: RefCell::new(None),
     });
     let dialog = Dialog::show(&session, &doc)?;
     *session.dialog.borrow_mut() = Some(dialog);
+    if reopened {
+        session.open_choices();
+        return Ok(());
+    }
     // Purposes that need no consent (strictly necessary cookies, legal obligations) run without one.
     let unconditional: Vec<String> = session
         .policy
@@ -221,6 +336,10 @@ struct Session<T> {
     config: Rc<Config>,
     transport: Rc<T>,
     policy: PolicyView,
+    /// What the current choice grants (purposes that need consent), when reopened.
+    previous: Vec<String>,
+    /// Opened through the way back in: Escape closes it without a change.
+    reopened: bool,
     /// `None` once the visitor has decided.
     dialog: RefCell<Option<Dialog>>,
 }
@@ -288,10 +407,8 @@ impl Dialog {
             Listener::new(&root, "click", move |event| session.on_click(&event))
         };
         let on_key = {
-            let root = root.clone();
-            Listener::new(&root.clone(), "keydown", move |event| {
-                trap_focus(&root, &event)
-            })
+            let session = Rc::clone(session);
+            Listener::new(&root, "keydown", move |event| session.on_key(&event))
         };
         Ok(Dialog {
             root,
@@ -341,6 +458,24 @@ fn trap_focus(root: &HtmlElement, event: &Event) {
 }
 
 impl<T: Transport + 'static> Session<T> {
+    /// Tab stays inside the dialog; Escape closes a reopened one without changing anything (closing
+    /// grants nothing, and takes nothing back).
+    fn on_key(&self, event: &Event) {
+        if self.reopened
+            && event.dyn_ref::<KeyboardEvent>().map(|k| k.key()).as_deref() == Some("Escape")
+        {
+            event.prevent_default();
+            if let Some(dialog) = self.dialog.borrow_mut().take() {
+                dialog.close();
+            }
+            return;
+        }
+        let root = self.dialog.borrow().as_ref().map(|d| d.root.clone());
+        if let Some(root) = root {
+            trap_focus(&root, event);
+        }
+    }
+
     fn on_click(self: &Rc<Self>, event: &Event) {
         let Some(target) = event.target().and_then(|t| t.dyn_into::<Element>().ok()) else {
             return;
@@ -388,6 +523,8 @@ impl<T: Transport + 'static> Session<T> {
             if !p.needs_consent {
                 input.set_checked(true);
                 input.set_disabled(true);
+            } else if self.previous.contains(&p.id) {
+                input.set_checked(true);
             }
             let name = element(&doc, "span", "consent-banner__purpose-title");
             name.set_text_content(Some(&p.title));
@@ -438,10 +575,17 @@ impl<T: Transport + 'static> Session<T> {
         }
         dialog.close();
         let policy = &self.policy;
-        let choice = logic::choice(&policy.purposes, method, |id| {
-            selected.iter().any(|s| s == id)
-        });
+        let choice = logic::withdraw(
+            logic::choice(&policy.purposes, method, |id| {
+                selected.iter().any(|s| s == id)
+            }),
+            &self.previous,
+        );
         let granted = logic::granted(&policy.purposes, &choice);
+        CURRENT.with(|c| c.replace(Some(granted.clone())));
+        delete_cookies(&policy.cookies, &choice);
+        let (config, language) = (Rc::clone(&self.config), policy.language.clone());
+        spawn_local(async move { show_reopen(&config, &language).await });
         dispatch_change(&choice, &granted, &policy.language);
         let activate = granted.clone();
         spawn_local(async move { scripts::activate(&activate).await });
@@ -476,6 +620,25 @@ impl<T: Transport + 'static> Session<T> {
                 }
             }
         });
+    }
+}
+
+/// Deletes the cookies the policy declares for the purposes a choice leaves off (refused or withdrawn)
+/// from `path=/` on the page's host and on `.<host>`. Scripts that already ran keep running until the
+/// page is reloaded.
+fn delete_cookies(declared: &[(String, String)], choice: &Choice) {
+    let doc = html_document();
+    let mut off = choice.refused.clone();
+    off.extend(choice.withdrawn.iter().cloned());
+    let names = logic::cookies_to_delete(declared, &off, &doc.cookie().unwrap_or_default());
+    let host = web_sys::window()
+        .and_then(|w| w.location().hostname().ok())
+        .unwrap_or_default();
+    for name in names {
+        let _ = doc.set_cookie(&logic::expired_cookie(&name, None));
+        if !host.is_empty() {
+            let _ = doc.set_cookie(&logic::expired_cookie(&name, Some(&host)));
+        }
     }
 }
 

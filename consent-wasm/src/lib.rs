@@ -31,7 +31,7 @@ pub mod transport;
 
 mod banner;
 
-pub use banner::{CHANGE_EVENT, Config, DIALOG_ID, Outcome, run};
+pub use banner::{CHANGE_EVENT, Config, DIALOG_ID, Outcome, REOPEN_CLASS, run};
 
 use wasm_bindgen::prelude::*;
 use web_sys::HtmlScriptElement;

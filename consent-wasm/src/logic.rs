@@ -123,6 +123,8 @@ pub enum Method {
     RejectAll,
     /// The second layer's switches, then "save".
     Custom,
+    /// A choice made through the way back in that turns off everything granted before and gives nothing.
+    Withdraw,
 }
 
 impl Method {
@@ -132,6 +134,7 @@ impl Method {
             Method::AcceptAll => "accept-all",
             Method::RejectAll => "reject-all",
             Method::Custom => "custom",
+            Method::Withdraw => "withdraw",
         }
     }
 }
@@ -145,6 +148,8 @@ pub struct Choice {
     pub given: Vec<String>,
     /// Purposes refused.
     pub refused: Vec<String>,
+    /// Purposes granted before and turned off by this choice (see [`withdraw`]).
+    pub withdrawn: Vec<String>,
 }
 
 /// Decides every purpose that needs consent: all given, all refused, or given exactly when `selected`.
@@ -155,14 +160,83 @@ pub fn choice(purposes: &[Purpose], method: Method, selected: impl Fn(&str) -> b
         .partition::<Vec<&Purpose>, _>(|p| match method {
             Method::AcceptAll => true,
             Method::RejectAll => false,
-            Method::Custom => selected(&p.id),
+            Method::Custom | Method::Withdraw => selected(&p.id),
         });
     let ids = |v: Vec<&Purpose>| v.into_iter().map(|p| p.id.clone()).collect();
     Choice {
         method,
         given: ids(given),
         refused: ids(refused),
+        withdrawn: Vec::new(),
     }
+}
+
+/// Turns a choice made after an earlier one (`previous`: the purposes that needed consent and were
+/// granted) into what it is: every purpose granted before and now off is `withdrawn`, not refused; and
+/// when everything granted before is off and nothing is given, the method is `withdraw`.
+pub fn withdraw(mut choice: Choice, previous: &[String]) -> Choice {
+    let (withdrawn, refused) = choice
+        .refused
+        .into_iter()
+        .partition::<Vec<String>, _>(|id| previous.contains(id));
+    choice.refused = refused;
+    choice.withdrawn = withdrawn;
+    if !previous.is_empty() && choice.given.is_empty() {
+        choice.method = Method::Withdraw;
+    }
+    choice
+}
+
+/// Whether a cookie `name` matches a declared name or pattern (`*` stands for any run of characters).
+pub fn cookie_matches(pattern: &str, name: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = name.strip_prefix(first) else {
+        return false;
+    };
+    let mut last = None;
+    for part in parts {
+        if let Some(prev) = last.replace(part) {
+            match rest.split_once(prev) {
+                Some((_, after)) => rest = after,
+                None => return false,
+            }
+        }
+    }
+    match last {
+        None => rest.is_empty(),
+        Some(end) => rest.ends_with(end),
+    }
+}
+
+/// The cookies of `jar` (a `document.cookie` string) that the policy declares (`declared`: purpose id,
+/// cookie name or pattern) for a purpose in `off`: the ones to delete.
+pub fn cookies_to_delete(declared: &[(String, String)], off: &[String], jar: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for name in jar.split(';').filter_map(|pair| pair.split('=').next()) {
+        let name = name.trim();
+        if !name.is_empty()
+            && !out.iter().any(|n| n == name)
+            && declared
+                .iter()
+                .any(|(purpose, pattern)| off.contains(purpose) && cookie_matches(pattern, name))
+        {
+            out.push(name.to_owned());
+        }
+    }
+    out
+}
+
+/// A `document.cookie` assignment that deletes cookie `name` (path `/`, and `domain=.<domain>` when
+/// given).
+pub fn expired_cookie(name: &str, domain: Option<&str>) -> String {
+    let mut out = String::from(name);
+    out.push_str("=; path=/; max-age=0");
+    if let Some(domain) = domain {
+        out.push_str("; domain=.");
+        out.push_str(domain);
+    }
+    out
 }
 
 /// What a choice lets run: the purposes that need no consent, and those given.
@@ -248,7 +322,8 @@ pub fn request_body(
         .given
         .iter()
         .map(|id| (id, "given"))
-        .chain(choice.refused.iter().map(|id| (id, "refused")));
+        .chain(choice.refused.iter().map(|id| (id, "refused")))
+        .chain(choice.withdrawn.iter().map(|id| (id, "withdrawn")));
     for (i, (id, decision)) in decisions.enumerate() {
         if i > 0 {
             out.push(',');
@@ -283,14 +358,19 @@ pub fn pending_entry(request: &str, granted: &[String], expires_ms: u64) -> Stri
     out
 }
 
-/// The `detail` of the `consent:change` event: `{method, granted, refused, language}`.
+/// The `detail` of the `consent:change` event: `{method, granted, refused, withdrawn, language}`;
+/// `refused` lists every purpose that is off (withdrawn ones too), `withdrawn` those granted before.
 pub fn change_detail(choice: &Choice, granted: &[String], language: &str) -> String {
     let mut out = String::from("{\"method\":");
     push_json_str(&mut out, choice.method.as_str());
     out.push_str(",\"granted\":");
     out.push_str(&json_str_array(granted));
     out.push_str(",\"refused\":");
-    out.push_str(&json_str_array(&choice.refused));
+    let mut off = choice.refused.clone();
+    off.extend(choice.withdrawn.iter().cloned());
+    out.push_str(&json_str_array(&off));
+    out.push_str(",\"withdrawn\":");
+    out.push_str(&json_str_array(&choice.withdrawn));
     out.push_str(",\"language\":");
     push_json_str(&mut out, language);
     out.push('}');
@@ -370,6 +450,8 @@ pub struct Ui {
     pub always_on: &'static str,
     /// The second layer's label.
     pub purposes: &'static str,
+    /// The floating button that reopens the dialog ("Cookie settings").
+    pub settings: &'static str,
 }
 
 const KK: Ui = Ui {
@@ -385,6 +467,7 @@ const KK: Ui = Ui {
     save: "Таңдауды сақтау",
     always_on: "Әрқашан қосулы",
     purposes: "Мақсаттар",
+    settings: "Cookie баптаулары",
 };
 
 const RU: Ui = Ui {
@@ -399,6 +482,7 @@ const RU: Ui = Ui {
     save: "Сохранить выбор",
     always_on: "Всегда включено",
     purposes: "Цели",
+    settings: "Настройки cookie",
 };
 
 const EN: Ui = Ui {
@@ -412,6 +496,7 @@ const EN: Ui = Ui {
     save: "Save my choice",
     always_on: "Always on",
     purposes: "Purposes",
+    settings: "Cookie settings",
 };
 
 /// The banner's texts in `lang` (English for a language it does not have).
@@ -583,6 +668,67 @@ mod tests {
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn turning_off_what_was_granted_is_a_withdrawal() {
+        let p = purposes();
+        let previous = ["cookies-analytics".to_owned(), "marketing".to_owned()];
+        // One of two turned off: still custom, that one withdrawn.
+        let c = withdraw(
+            choice(&p, Method::Custom, |id| id == "marketing"),
+            &previous,
+        );
+        assert_eq!(c.method, Method::Custom);
+        assert_eq!(c.given, ["marketing"]);
+        assert_eq!(c.refused, ["cookies-marketing"]);
+        assert_eq!(c.withdrawn, ["cookies-analytics"]);
+        let body = request_body("2025-03-26", &c, "en", "", None);
+        assert!(body.contains(
+            r#""decisions":{"marketing":"given","cookies-marketing":"refused","cookies-analytics":"withdrawn"}"#
+        ));
+        // Everything granted before turned off, nothing given: a withdrawal.
+        let c = withdraw(choice(&p, Method::RejectAll, |_| true), &previous);
+        assert_eq!(c.method, Method::Withdraw);
+        assert_eq!(c.withdrawn, ["marketing", "cookies-analytics"]);
+        assert!(request_body("2025-03-26", &c, "en", "", None).contains(r#""method":"withdraw""#));
+        assert!(
+            change_detail(&c, &granted(&p, &c), "en")
+                .contains(r#""refused":["cookies-marketing","marketing","cookies-analytics"],"withdrawn":["marketing","cookies-analytics"]"#)
+        );
+        // Nothing granted before: nothing to withdraw.
+        let c = withdraw(choice(&p, Method::RejectAll, |_| true), &[]);
+        assert_eq!(c.method, Method::RejectAll);
+        assert!(c.withdrawn.is_empty());
+    }
+
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn declared_cookies_of_what_is_off_are_deleted() {
+        assert!(cookie_matches("_ga", "_ga"));
+        assert!(!cookie_matches("_ga", "_ga_X"));
+        assert!(cookie_matches("_ga_*", "_ga_X1"));
+        assert!(cookie_matches("_ga_*", "_ga_"));
+        assert!(!cookie_matches("_ga_*", "_gat"));
+        assert!(cookie_matches("a*b*c", "axxbyyc"));
+        assert!(!cookie_matches("a*b*c", "axxcyyb"));
+        let declared = [
+            ("cookies-analytics".to_owned(), "_ga".to_owned()),
+            ("cookies-analytics".to_owned(), "_ga_*".to_owned()),
+            ("cookies-marketing".to_owned(), "_fbp".to_owned()),
+        ];
+        let jar = "consent=x; _ga=1; theme=dark; _ga_ABC=2; _fbp=3; _ga=4";
+        assert_eq!(
+            cookies_to_delete(&declared, &["cookies-analytics".into()], jar),
+            ["_ga", "_ga_ABC"]
+        );
+        assert!(cookies_to_delete(&declared, &[], jar).is_empty());
+        assert_eq!(expired_cookie("_ga", None), "_ga=; path=/; max-age=0");
+        assert_eq!(
+            expired_cookie("_ga", Some("invisionu.education")),
+            "_ga=; path=/; max-age=0; domain=.invisionu.education"
+        );
+    }
+
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn json_strings_are_escaped() {
         let mut out = String::new();
         push_json_str(&mut out, "a\"b\\c\n\u{1}ä");
@@ -626,7 +772,7 @@ mod tests {
         let c = choice(&purposes(), Method::RejectAll, |_| true);
         assert_eq!(
             change_detail(&c, &granted(&purposes(), &c), "en"),
-            r#"{"method":"reject-all","granted":["legal-compliance","cookies-necessary"],"refused":["marketing","cookies-analytics","cookies-marketing"],"language":"en"}"#
+            r#"{"method":"reject-all","granted":["legal-compliance","cookies-necessary"],"refused":["marketing","cookies-analytics","cookies-marketing"],"withdrawn":[],"language":"en"}"#
         );
         assert_eq!(
             sibling("https://cdn.example/b/banner.js?v=3#x", "banner.css"),
@@ -673,6 +819,7 @@ mod tests {
                 t.save,
                 t.always_on,
                 t.purposes,
+                t.settings,
             ] {
                 assert!(!s.is_empty() && !s.contains("  "), "{lang}: {s:?}");
             }

@@ -55,6 +55,9 @@ pub struct PolicyView {
     pub validity_months: u32,
     /// Every purpose, in the policy's order.
     pub purposes: Vec<Purpose>,
+    /// The cookies the policy declares for each cookie purpose: (purpose id, cookie name or pattern
+    /// with `*`), from its `cookie_categories`.
+    pub cookies: Vec<(String, String)>,
 }
 
 impl PolicyView {
@@ -78,9 +81,29 @@ impl PolicyView {
         let list = field(json, "purposes")
             .dyn_into::<Array>()
             .map_err(|_| bad())?;
+        let categories = field(json, "cookie_categories")
+            .dyn_into::<Array>()
+            .unwrap_or_default();
         let mut purposes = Vec::new();
+        let mut cookies = Vec::new();
         for p in list.iter() {
             let id = string(&p, "id").ok_or_else(bad)?;
+            if let Some(category) = string(&p, "cookie_category") {
+                for c in categories.iter() {
+                    if string(&c, "id").as_deref() != Some(&category) {
+                        continue;
+                    }
+                    if let Ok(list) = field(&c, "cookies").dyn_into::<Array>() {
+                        for cookie in list.iter() {
+                            if let Some(name) =
+                                string(&cookie, "name").or_else(|| string(&cookie, "pattern"))
+                            {
+                                cookies.push((id.clone(), name));
+                            }
+                        }
+                    }
+                }
+            }
             let code = field(&p, "code")
                 .as_f64()
                 .filter(|c| (0.0..64.0).contains(c) && c.fract() == 0.0)
@@ -106,6 +129,7 @@ impl PolicyView {
             language,
             validity_months,
             purposes,
+            cookies,
         })
     }
 }

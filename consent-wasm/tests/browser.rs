@@ -15,7 +15,7 @@ use consent_core::{
 };
 use consent_wasm::logic::{PENDING_KEY, cookie_value};
 use consent_wasm::transport::{HttpResponse, Transport};
-use consent_wasm::{CHANGE_EVENT, Config, DIALOG_ID, Outcome, run};
+use consent_wasm::{CHANGE_EVENT, Config, DIALOG_ID, Outcome, REOPEN_CLASS, run};
 use js_sys::{Array, Function, JsString, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
@@ -143,9 +143,14 @@ fn reset(html_lang: &str) {
             el.remove();
         }
     }
-    doc.unchecked_ref::<HtmlDocument>()
-        .set_cookie("consent=; path=/; max-age=0")
-        .unwrap();
+    for el in by_selector(&doc.document_element().unwrap(), ".consent-reopen") {
+        el.remove();
+    }
+    for name in ["consent", "_ga", "_ga_ABC", "_fbp", "lang", "theme"] {
+        let mut c = String::from(name);
+        c.push_str("=; path=/; max-age=0");
+        doc.unchecked_ref::<HtmlDocument>().set_cookie(&c).unwrap();
+    }
     window()
         .local_storage()
         .unwrap()
@@ -890,5 +895,268 @@ async fn tab_keeps_focus_inside_the_dialog() {
     d.focus().unwrap();
     press_tab(&d, true);
     assert_eq!(active(), last.clone().unchecked_into::<Element>());
+    reset("en");
+}
+
+fn press(target: &HtmlElement, key: &str) {
+    let init = KeyboardEventInit::new();
+    init.set_key(key);
+    init.set_bubbles(true);
+    init.set_cancelable(true);
+    let event = KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap();
+    target.dispatch_event(&event).unwrap();
+}
+
+fn reopen_button() -> Option<HtmlElement> {
+    by_selector(&document().document_element().unwrap(), ".consent-reopen")
+        .into_iter()
+        .next()
+}
+
+fn switch(id: &str) -> HtmlInputElement {
+    let mut selector = String::from("input[data-purpose=\"");
+    selector.push_str(id);
+    selector.push_str("\"]");
+    by_selector(&dialog().unwrap(), &selector)
+        .remove(0)
+        .unchecked_into()
+}
+
+/// The purposes switched on in the dialog (those that need consent).
+fn switched_on() -> Vec<String> {
+    by_selector(
+        &dialog().unwrap(),
+        "input[data-purpose]:checked:not([disabled])",
+    )
+    .iter()
+    .map(|s| s.get_attribute("data-purpose").unwrap())
+    .collect()
+}
+
+fn jar() -> String {
+    document()
+        .unchecked_into::<HtmlDocument>()
+        .cookie()
+        .unwrap()
+}
+
+fn has_cookie(name: &str) -> bool {
+    cookie_value(&jar(), name).is_some()
+}
+
+fn set_raw_cookie(pair: &str) {
+    let mut c = String::from(pair);
+    c.push_str("; path=/");
+    document()
+        .unchecked_into::<HtmlDocument>()
+        .set_cookie(&c)
+        .unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_choice_leaves_a_way_back_in_that_reopens_the_second_layer() {
+    reset("en");
+    page(PAGE);
+    let mock = Mock::new(POLICY, Reply::Created);
+    run(config("2025-03-26"), mock.clone()).await.unwrap();
+    assert!(reopen_button().is_none(), "no way back in before a choice");
+    click("choose");
+    switch("cookies-analytics").click();
+    switch("marketing").click();
+    click("save");
+    until("the cookie", || cookie().is_some()).await;
+    until("the way back in", || reopen_button().is_some()).await;
+    let b = reopen_button().unwrap();
+    assert_eq!(b.tag_name(), "BUTTON");
+    assert_eq!(b.class_name(), REOPEN_CLASS);
+    assert_eq!(
+        b.get_attribute("aria-label").as_deref(),
+        Some("Cookie settings")
+    );
+    assert_eq!(
+        b.get_attribute("data-consent-action").as_deref(),
+        Some("open")
+    );
+    assert!(dialog().is_none());
+    b.click();
+    until("the dialog again", || dialog().is_some()).await;
+    // Straight on the second layer, switches set to the current choice.
+    assert_eq!(actions(), ["accept-all", "reject-all", "save"]);
+    assert_eq!(switched_on(), ["marketing", "cookies-analytics"]);
+    assert!(switch("cookies-necessary").checked() && switch("cookies-necessary").disabled());
+    assert_eq!(
+        mock.gets().len(),
+        2,
+        "the policy is fetched again to reopen"
+    );
+    assert_eq!(mock.posts().len(), 1, "opening records nothing");
+    // Still one way back in.
+    assert_eq!(
+        by_selector(&document().document_element().unwrap(), ".consent-reopen").len(),
+        1
+    );
+    reset("en");
+}
+
+#[wasm_bindgen_test]
+async fn a_return_visit_has_the_way_back_in_and_any_data_consent_open_element_reopens() {
+    for (lang, label) in [("kk", "Cookie баптаулары"), ("ru", "Настройки cookie")]
+    {
+        reset(lang);
+        set_cookie(&token(
+            "2025-03-26",
+            &[ANALYTICS],
+            &[MARKETING_COOKIES],
+            now() - 60,
+            now() + 86_400,
+        ));
+        let mock = Mock::new(POLICY, Reply::Created);
+        assert_eq!(
+            run(config("2025-03-26"), mock.clone()).await.unwrap(),
+            Outcome::FromToken
+        );
+        assert!(dialog().is_none());
+        let b = reopen_button().expect("the way back in on a return visit");
+        assert_eq!(b.get_attribute("aria-label").as_deref(), Some(label));
+        assert!(mock.gets().is_empty(), "nothing fetched until it is used");
+        // A link the page adds after the banner ran (event delegation on document).
+        page(
+            r##"<p><a id="settings-link" href="#" data-consent-open><span id="inner">Cookies</span></a></p>"##,
+        );
+        by_selector(&document().document_element().unwrap(), "#inner")[0].click();
+        until("the dialog", || dialog().is_some()).await;
+        assert_eq!(
+            dialog().unwrap().get_attribute("lang").as_deref(),
+            Some(lang)
+        );
+        assert_eq!(switched_on(), ["cookies-analytics"], "from the token");
+        assert!(!switch("cookies-marketing").checked());
+        assert_eq!(mock.gets(), ["https://consent.test/v1/policy"]);
+        assert!(mock.posts().is_empty());
+    }
+    reset("en");
+}
+
+#[wasm_bindgen_test]
+async fn turning_off_what_was_granted_withdraws_it_and_deletes_its_cookies() {
+    reset("en");
+    page(PAGE);
+    set_cookie(&token(
+        "2025-03-26",
+        &[ANALYTICS, MARKETING_COOKIES],
+        &[],
+        now() - 60,
+        now() + 86_400,
+    ));
+    for c in ["_ga=1", "_ga_ABC=2", "_fbp=3", "lang=kk", "theme=dark"] {
+        set_raw_cookie(c);
+    }
+    let changes = Changes::listen();
+    let mock = Mock::new(POLICY, Reply::Created);
+    run(config("2025-03-26"), mock.clone()).await.unwrap();
+    until("the scripts", || order().len() == 4).await;
+    reopen_button().unwrap().click();
+    until("the dialog", || dialog().is_some()).await;
+    assert_eq!(switched_on(), ["cookies-analytics", "cookies-marketing"]);
+    switch("cookies-analytics").click();
+    click("save");
+    assert!(dialog().is_none());
+    until("the request", || mock.posts().len() == 1).await;
+    let request = js_sys::JSON::parse(&mock.posts()[0].1).unwrap();
+    assert_eq!(get(&request, "method").as_string().unwrap(), "custom");
+    let mut expected = all("refused");
+    for (id, choice) in &mut expected {
+        match id.as_str() {
+            "cookies-analytics" => *choice = "withdrawn".into(),
+            "cookies-marketing" => *choice = "given".into(),
+            _ => {}
+        }
+    }
+    assert_eq!(decisions(&request), expected);
+    // The analytics cookies (a name and a `_ga_*` pattern) and the refused preferences cookie are gone;
+    // the marketing cookie and an undeclared one stay.
+    assert!(!has_cookie("_ga") && !has_cookie("_ga_ABC") && !has_cookie("lang"));
+    assert!(has_cookie("_fbp") && has_cookie("theme"));
+    {
+        let seen = changes.seen.borrow();
+        assert_eq!(strings(get(&seen[0], "withdrawn")), ["cookies-analytics"]);
+        assert!(!strings(get(&seen[0], "granted")).contains(&"cookies-analytics".to_owned()));
+    }
+    // Scripts that ran cannot be un-run (a reload stops them); nothing runs twice.
+    assert_eq!(order().len(), 4);
+
+    // Turning off the last purpose granted: a withdrawal.
+    until("the new token", || {
+        cookie() == mock.0.issued.borrow().first().cloned()
+    })
+    .await;
+    reopen_button().unwrap().click();
+    until("the dialog", || dialog().is_some()).await;
+    assert_eq!(switched_on(), ["cookies-marketing"]);
+    switch("cookies-marketing").click();
+    click("save");
+    until("the second request", || mock.posts().len() == 2).await;
+    let request = js_sys::JSON::parse(&mock.posts()[1].1).unwrap();
+    assert_eq!(get(&request, "method").as_string().unwrap(), "withdraw");
+    let mut expected = all("refused");
+    for (id, choice) in &mut expected {
+        if id == "cookies-marketing" {
+            *choice = "withdrawn".into();
+        }
+    }
+    assert_eq!(decisions(&request), expected);
+    assert!(!has_cookie("_fbp") && has_cookie("theme"));
+    until("the withdrawal token", || {
+        cookie().is_some_and(|c| {
+            UnverifiedToken::decode(&c)
+                .is_ok_and(|t| t.unverified_claims().given == PurposeSet::EMPTY)
+        })
+    })
+    .await;
+    drop(changes);
+    reset("en");
+}
+
+#[wasm_bindgen_test]
+async fn escape_closes_the_reopened_dialog_without_a_change() {
+    reset("en");
+    page(PAGE);
+    let granted = token("2025-03-26", &[ANALYTICS], &[], now() - 60, now() + 86_400);
+    set_cookie(&granted);
+    let changes = Changes::listen();
+    let mock = Mock::new(POLICY, Reply::Created);
+    run(config("2025-03-26"), mock.clone()).await.unwrap();
+    until("the scripts", || order().len() == 3).await;
+    let b = reopen_button().unwrap();
+    b.focus().unwrap();
+    b.click();
+    until("the dialog", || dialog().is_some()).await;
+    switch("cookies-marketing").click();
+    switch("cookies-analytics").click();
+    press(&switch("cookies-analytics").unchecked_into(), "Escape");
+    assert!(dialog().is_none(), "Escape closes it");
+    assert_eq!(
+        document().active_element().unwrap(),
+        b.clone().unchecked_into::<Element>(),
+        "focus returns to the way back in"
+    );
+    sleep(100).await;
+    assert!(mock.posts().is_empty(), "nothing recorded");
+    assert!(changes.seen.borrow().is_empty(), "nothing changed");
+    assert_eq!(cookie().as_deref(), Some(granted.as_str()));
+    assert_eq!(order().len(), 3, "nothing granted: marketing stays blocked");
+    // Reopened again: still the unchanged choice.
+    b.click();
+    until("the dialog", || dialog().is_some()).await;
+    assert_eq!(switched_on(), ["cookies-analytics"]);
+    drop(changes);
+    reset("en");
+
+    // On a first visit Escape does not dismiss the dialog: a choice is needed.
+    run(config("2025-03-26"), Mock::new(POLICY, Reply::Created))
+        .await
+        .unwrap();
+    press(&dialog().unwrap(), "Escape");
+    assert!(dialog().is_some());
     reset("en");
 }
