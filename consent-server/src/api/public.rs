@@ -195,28 +195,37 @@ pub(crate) struct UnsubscribeQuery {
     t: Option<String>,
 }
 
+impl UnsubscribeQuery {
+    /// The subject the link's signed token names (400 without a token, 403 for a bad one), and the token.
+    fn subject(self, state: &AppState) -> Result<(privacy::SubjectRef, String), ApiError> {
+        let token = self.t.ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_field",
+                "the unsubscribe link has no token",
+            )
+            .at("t")
+        })?;
+        let subject = privacy::check_unsubscribe_token(&state.keys.unsubscribe, &token)
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "invalid_token",
+                    "this unsubscribe link is not valid",
+                )
+                .at("t")
+            })?;
+        Ok((subject, token))
+    }
+}
+
 /// `GET /v1/unsubscribe?t=TOKEN`: what a person who opens the link sees. A GET never unsubscribes (mail
 /// scanners follow links); the page's button sends the RFC 8058 one-click POST.
 pub(crate) async fn unsubscribe_page(
     State(state): State<AppState>,
     Query(q): Query<UnsubscribeQuery>,
 ) -> Result<Response, ApiError> {
-    let token = q.t.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_field",
-            "the unsubscribe link has no token",
-        )
-        .at("t")
-    })?;
-    privacy::check_unsubscribe_token(&state.keys.unsubscribe, &token).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::FORBIDDEN,
-            "invalid_token",
-            "this unsubscribe link is not valid",
-        )
-        .at("t")
-    })?;
+    let (_, token) = q.subject(&state)?;
     let lang = state.policy.default_language();
     let name = state.policy.controller().name.get_or(lang, lang);
     // The token is base64url and a dot only (checked above), so it is safe inside the attribute.
@@ -246,23 +255,7 @@ pub(crate) async fn unsubscribe(
     body: Body,
 ) -> Result<Response, ApiError> {
     let bytes = body_bytes(body).await?;
-    let token = q.t.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_field",
-            "the unsubscribe link has no token",
-        )
-        .at("t")
-    })?;
-    let subject =
-        privacy::check_unsubscribe_token(&state.keys.unsubscribe, &token).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::FORBIDDEN,
-                "invalid_token",
-                "this unsubscribe link is not valid",
-            )
-            .at("t")
-        })?;
+    let (subject, _) = q.subject(&state)?;
     let form = String::from_utf8_lossy(&bytes);
     if !form
         .split('&')
