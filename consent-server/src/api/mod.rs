@@ -483,37 +483,38 @@ mod metrics_text {
             out,
             "consent_http_request_duration_seconds_sum {sum}\nconsent_http_request_duration_seconds_count {count}"
         );
-        let _ = writeln!(
-            out,
-            "# HELP consent_receipts_recorded_total Receipts signed and committed.\n# TYPE consent_receipts_recorded_total counter"
-        );
-        let _ = writeln!(
-            out,
-            "consent_receipts_recorded_total {}",
-            m.receipts.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP consent_rate_limited_total Requests refused by the rate limiter.\n# TYPE consent_rate_limited_total counter"
-        );
-        let _ = writeln!(
-            out,
-            "consent_rate_limited_total {}",
-            m.rate_limited.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP consent_timeouts_total Requests that timed out.\n# TYPE consent_timeouts_total counter"
-        );
-        let _ = writeln!(
-            out,
-            "consent_timeouts_total {}",
-            m.timeouts.load(Ordering::Relaxed)
-        );
-        if let Ok(n) = state.store.receipt_count() {
+        for (name, kind, help, value) in [
+            (
+                "consent_receipts_recorded_total",
+                "counter",
+                "Receipts signed and committed.",
+                m.receipts.load(Ordering::Relaxed),
+            ),
+            (
+                "consent_rate_limited_total",
+                "counter",
+                "Requests refused by the rate limiter.",
+                m.rate_limited.load(Ordering::Relaxed),
+            ),
+            (
+                "consent_timeouts_total",
+                "counter",
+                "Requests that timed out.",
+                m.timeouts.load(Ordering::Relaxed),
+            ),
+        ]
+        .into_iter()
+        .chain(state.store.receipt_count().ok().map(|n| {
+            (
+                "consent_receipts_stored",
+                "gauge",
+                "Receipts in the database.",
+                n,
+            )
+        })) {
             let _ = writeln!(
                 out,
-                "# HELP consent_receipts_stored Receipts in the database.\n# TYPE consent_receipts_stored gauge\nconsent_receipts_stored {n}"
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
             );
         }
         out.push_str(&state.store.metrics());
