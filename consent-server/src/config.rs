@@ -78,6 +78,11 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// Bearer tokens.
     pub tokens: Vec<StaffToken>,
+    /// Serve the demo website (`examples/invisionu-site`, embedded in the binary) at `/`.
+    /// A real deployment turns it off.
+    pub site: bool,
+    /// Directory of the built banner (`scripts/build-banner`), served at `/consent/`.
+    pub banner_dir: PathBuf,
 }
 
 impl Default for Config {
@@ -98,6 +103,8 @@ impl Default for Config {
             request_timeout_secs: 10,
             trust_forwarded_for: false,
             tokens: Vec::new(),
+            site: true,
+            banner_dir: PathBuf::from("target/banner"),
         }
     }
 }
@@ -136,7 +143,8 @@ impl Config {
 
     /// Applies `CONSENT_LISTEN`, `CONSENT_DATABASE`, `CONSENT_KEYS`, `CONSENT_POLICY`, `CONSENT_ISSUER`,
     /// `CONSENT_CORS_ORIGINS` (comma-separated), `CONSENT_RATE_PER_SECOND`, `CONSENT_RATE_BURST`,
-    /// `CONSENT_DEVELOPMENT_KEYS` (`true`/`false`).
+    /// `CONSENT_DEVELOPMENT_KEYS` (`true`/`false`), `CONSENT_SITE` (`on`/`off`, `true`/`false`),
+    /// `CONSENT_BANNER_DIR`.
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         fn parse<T: std::str::FromStr>(name: &'static str, v: &str) -> Result<T, ConfigError>
         where
@@ -176,6 +184,21 @@ impl Config {
         }
         if let Some(v) = var("CONSENT_DEVELOPMENT_KEYS") {
             self.development_keys = parse("CONSENT_DEVELOPMENT_KEYS", &v)?;
+        }
+        if let Some(v) = var("CONSENT_SITE") {
+            self.site = match v.as_str() {
+                "on" | "true" => true,
+                "off" | "false" => false,
+                _ => {
+                    return Err(ConfigError::Env(
+                        "CONSENT_SITE",
+                        format!("expected on, off, true or false, got `{v}`"),
+                    ));
+                }
+            };
+        }
+        if let Some(v) = var("CONSENT_BANNER_DIR") {
+            self.banner_dir = v.into();
         }
         Ok(())
     }
@@ -227,6 +250,31 @@ mod tests {
         assert_eq!(c.rate_limit.burst, 9);
         assert!(
             c.apply_env(|k| (k == "CONSENT_RATE_BURST").then(|| "lots".into()))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn site_and_banner_dir_from_file_and_env() {
+        let c = Config::default();
+        assert!(c.site);
+        assert_eq!(c.banner_dir, PathBuf::from("target/banner"));
+        let mut c: Config = toml::from_str("site = false\nbanner_dir = \"/srv/banner\"\n").unwrap();
+        assert!(!c.site);
+        assert_eq!(c.banner_dir, PathBuf::from("/srv/banner"));
+        c.apply_env(|k| match k {
+            "CONSENT_SITE" => Some("on".into()),
+            "CONSENT_BANNER_DIR" => Some("/tmp/b".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert!(c.site);
+        assert_eq!(c.banner_dir, PathBuf::from("/tmp/b"));
+        c.apply_env(|k| (k == "CONSENT_SITE").then(|| "off".into()))
+            .unwrap();
+        assert!(!c.site);
+        assert!(
+            c.apply_env(|k| (k == "CONSENT_SITE").then(|| "no".into()))
                 .is_err()
         );
     }

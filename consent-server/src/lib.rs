@@ -7,4 +7,5 @@ pub mod api;
 pub mod config;
 pub mod keys;
 pub mod privacy;
+pub mod site;
 pub mod store;

@@ -33,7 +33,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the HTTP server (with nothing configured: 127.0.0.1:8080, ./consent.db, development keys).
+    /// Run the HTTP server (with nothing configured: 127.0.0.1:8080, ./consent.db, development keys,
+    /// the demo site at / and the banner from ./target/banner at /consent/).
     Serve,
     /// Write a new key file (mode 0600), or rotate the keys of an existing one.
     Keygen {
@@ -374,6 +375,7 @@ fn serve(config: Config) -> Result<()> {
             database = %state.config.database.display(),
             "consent-server listening on http://{listen}"
         );
+        consent_server::site::log_startup(&state.config);
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;

@@ -1082,6 +1082,28 @@ async fn openapi_documents_every_route_and_only_those() {
             "{m} {p} is served but not documented"
         );
     }
+    // Excluded from the comparison: the demo site and the banner files are static files served beside
+    // the API (consent_server::site), not API operations. They are never documented, and never collide
+    // with an API path.
+    let static_files: Vec<String> = consent_server::site::SITE
+        .iter()
+        .map(|f| f.path.to_owned())
+        .chain(
+            consent_server::site::BANNER_FILES
+                .iter()
+                .map(|(name, _)| format!("/consent/{name}")),
+        )
+        .collect();
+    for p in &static_files {
+        assert!(
+            !paths.contains_key(p) && !served.iter().any(|(_, s)| s == p),
+            "{p} is a static file, not an API endpoint"
+        );
+        assert!(
+            !p.starts_with("/v1/") && !p.starts_with("/.well-known/"),
+            "{p}"
+        );
+    }
     for (m, p) in &documented {
         assert!(
             served.contains(&(m.as_str(), p.as_str())),

@@ -280,7 +280,9 @@ fn client_ip(state: &AppState, req: &Request) -> IpAddr {
         .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
 }
 
-/// Rate limit, timeout, security headers and metrics, for every request.
+/// Rate limit, timeout, security headers and metrics, for every request. Handlers may set their own
+/// `Content-Security-Policy`, `Referrer-Policy` and `Cache-Control` (the demo site does); the API's
+/// handlers do not set the first two.
 async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     // MatchedPath is a shared string: cloning it does not allocate.
@@ -321,10 +323,12 @@ async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Respo
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    if !h.contains_key(header::REFERRER_POLICY) {
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+    }
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert(
         "cross-origin-resource-policy",
@@ -422,7 +426,10 @@ pub fn app(state: AppState) -> Router {
         .route("/openapi.json", get(ops::openapi))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics));
+        .route("/metrics", get(ops::metrics))
+        // The demo site at `/` (unless `site` is off) and the banner files at `/consent/`; not API
+        // endpoints, so not in the OpenAPI document. Unknown paths still get the JSON 404 below.
+        .merge(crate::site::routes(&state.config));
     router = router
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed);

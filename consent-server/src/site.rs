@@ -1,0 +1,225 @@
+//! The demo website and the banner files.
+//!
+//! - The demo website (`examples/invisionu-site`) is embedded in the binary at compile time and served at
+//!   `/` when `site` is on (the default), with a strict Content-Security-Policy ([`SITE_CSP`]).
+//! - The built banner (`scripts/build-banner`: `banner.js`, `banner_bg.wasm`, `banner.css`,
+//!   `build.sha256`) is read from `banner_dir` at each request and served at `/consent/`. Only these four
+//!   names are routes: no other path can reach the file system.
+
+use std::path::Path;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use sha2::Digest as _;
+
+use crate::api::{ApiError, AppState};
+use crate::config::Config;
+
+/// The Content-Security-Policy of the demo site's pages: no inline script or style, no `eval`; only
+/// `'wasm-unsafe-eval'` for the banner, and YouTube's no-cookie host for the embed the banner unblocks.
+pub const SITE_CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+    style-src 'self'; img-src 'self' data: https://i.ytimg.com; \
+    frame-src https://www.youtube-nocookie.com; connect-src 'self'; object-src 'none'; \
+    base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// One file of the demo site.
+#[derive(Debug, Clone, Copy)]
+pub struct SiteFile {
+    /// The path it is served at.
+    pub path: &'static str,
+    /// Its `Content-Type`.
+    pub content_type: &'static str,
+    /// Its content.
+    pub body: &'static [u8],
+}
+
+const HTML: &str = "text/html; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+const SVG: &str = "image/svg+xml";
+
+macro_rules! site_file {
+    ($path:literal, $file:literal, $content_type:expr) => {
+        SiteFile {
+            path: $path,
+            content_type: $content_type,
+            body: include_bytes!(concat!("../../examples/invisionu-site/", $file)),
+        }
+    };
+}
+
+/// Every file of the demo site, by the path it is served at.
+pub const SITE: &[SiteFile] = &[
+    site_file!("/", "index.html", HTML),
+    site_file!("/index.html", "index.html", HTML),
+    site_file!("/video.html", "video.html", HTML),
+    site_file!("/assets/site.css", "assets/site.css", CSS),
+    site_file!("/assets/site.js", "assets/site.js", JS),
+    site_file!("/assets/analytics-demo.js", "assets/analytics-demo.js", JS),
+    site_file!("/assets/marketing-demo.js", "assets/marketing-demo.js", JS),
+    site_file!("/assets/favicon.svg", "assets/favicon.svg", SVG),
+];
+
+/// The banner files served at `/consent/{name}` from `banner_dir`, with their `Content-Type`
+/// (`application/wasm` is what `WebAssembly.instantiateStreaming` requires).
+pub const BANNER_FILES: &[(&str, &str)] = &[
+    ("banner.js", JS),
+    ("banner_bg.wasm", "application/wasm"),
+    ("banner.css", CSS),
+    ("build.sha256", "text/plain; charset=utf-8"),
+];
+
+/// Whether `If-None-Match` names `etag`.
+fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .map(|t| t.trim().trim_start_matches("W/"))
+                .any(|t| t == etag || t == "*")
+        })
+}
+
+/// A 200 (or 304) with `Cache-Control: no-cache` (the browser revalidates with the ETag every time).
+fn answer(
+    headers: &HeaderMap,
+    etag: &str,
+    content_type: &'static str,
+    body: impl Into<axum::body::Body>,
+) -> Response {
+    let mut r = if not_modified(headers, etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut r = Response::new(body.into());
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        r
+    };
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+/// A page or asset of the demo site, with the site's security headers. (The `guard` middleware adds
+/// `nosniff`, `X-Frame-Options` and the others it adds to every answer; it keeps what is set here.)
+fn site_answer(file: SiteFile, etag: &str, headers: &HeaderMap) -> Response {
+    let mut r = answer(headers, etag, file.content_type, file.body);
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(SITE_CSP),
+    );
+    // The YouTube embed needs the origin as referrer (its player refuses to play without one).
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        "permissions-policy",
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"),
+    );
+    r
+}
+
+/// A banner file from `banner_dir`: 404 when it is not built.
+async fn banner_file(
+    state: AppState,
+    name: &'static str,
+    content_type: &'static str,
+    headers: HeaderMap,
+) -> Response {
+    let path = state.config.banner_dir.join(name);
+    let read = tokio::task::spawn_blocking(move || -> std::io::Result<(Vec<u8>, String)> {
+        let meta = std::fs::metadata(&path)?;
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        let body = std::fs::read(&path)?;
+        Ok((body, format!("\"{:x}-{modified:x}\"", meta.len())))
+    })
+    .await;
+    match read {
+        Ok(Ok((body, etag))) => answer(&headers, &etag, content_type, body),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "banner not built: run scripts/build-banner",
+        )
+        .into_response(),
+        Ok(Err(e)) => {
+            ApiError::internal(format!("reading banner file {name}: {e}")).into_response()
+        }
+        Err(e) => ApiError::internal(e).into_response(),
+    }
+}
+
+/// The routes of the demo site (when `site` is on) and of the banner files.
+pub(crate) fn routes(config: &Config) -> Router<AppState> {
+    let mut router = Router::new();
+    if config.site {
+        for &file in SITE {
+            let etag = format!("\"{}\"", &hex(&sha2::Sha256::digest(file.body))[..32]);
+            router = router.route(
+                file.path,
+                get(move |headers: HeaderMap| async move { site_answer(file, &etag, &headers) }),
+            );
+        }
+    }
+    for &(name, content_type) in BANNER_FILES {
+        router = router.route(
+            &format!("/consent/{name}"),
+            get(move |State(state): State<AppState>, headers: HeaderMap| {
+                banner_file(state, name, content_type, headers)
+            }),
+        );
+    }
+    router
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Says at start what is served: the demo site, and whether the banner is built.
+pub fn log_startup(config: &Config) {
+    let built = Path::new(&config.banner_dir).join("banner.js").is_file();
+    if config.site {
+        tracing::info!(
+            "demo site (examples/invisionu-site) on http://{}/ (turn it off with site = false or CONSENT_SITE=off)",
+            config.listen
+        );
+    }
+    if built {
+        tracing::info!(
+            banner_dir = %config.banner_dir.display(),
+            "banner served at /consent/"
+        );
+    } else if config.site {
+        tracing::warn!(
+            banner_dir = %config.banner_dir.display(),
+            "banner not built: run scripts/build-banner (/consent/* answers 404 until then)"
+        );
+    } else {
+        tracing::info!(
+            banner_dir = %config.banner_dir.display(),
+            "no banner files in banner_dir: /consent/* answers 404"
+        );
+    }
+}
