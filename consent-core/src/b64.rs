@@ -1,6 +1,8 @@
 //! Strict base64url without padding (RFC 4648 §5), as JWS (RFC 7515) and the consent token use it.
 
 use crate::ParseError;
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 

@@ -1,6 +1,8 @@
 //! Canonical JSON (RFC 8785 subset: no floats) used to hash policies.
 
-use std::collections::BTreeMap;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use alloc::collections::BTreeMap;
 
 /// A JSON value whose serialisation is canonical: keys sorted by bytes, no whitespace.
 #[derive(Clone, PartialEq, Eq, Debug)]

@@ -1,5 +1,7 @@
 //! Errors of this crate.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use core::fmt;
 
 /// A value that does not parse as the type it should be.

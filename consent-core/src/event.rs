@@ -1,5 +1,7 @@
 //! Consent events: what happened to one subject, and when.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use crate::purpose::vocabulary;
 use crate::{ParseError, PolicyVersion, PurposeId, Timestamp};
 use core::fmt;

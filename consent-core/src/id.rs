@@ -1,5 +1,7 @@
 //! Identifiers: [`Id`] for policy parts and [`PurposeId`] for purposes.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use core::fmt;
 
 use crate::ParseError;

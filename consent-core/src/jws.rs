@@ -1,6 +1,8 @@
 //! JWS compact serialisation (RFC 7515) with EdDSA/Ed25519 (RFC 8037) and HS256, key sets with
 //! rotation, and JWK Sets (RFC 7517).
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use core::fmt;
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};

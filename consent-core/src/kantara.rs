@@ -1,5 +1,7 @@
 //! Export of a receipt as a Kantara Initiative Consent Receipt v1.1 (`KI-CR-v1.1.0`).
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use serde_json::{Value, json};
 
 use crate::{Choice, Policy, ReceiptError, VerifiedReceipt};

@@ -1,5 +1,7 @@
 //! Language codes.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use core::fmt;
 
 use crate::ParseError;

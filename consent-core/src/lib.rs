@@ -36,6 +36,7 @@
 //! assert!(state.decision("legal-compliance".parse()?, later, &policy).is_allowed());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+#![no_std]
 #![cfg_attr(
     not(test),
     deny(
@@ -45,6 +46,21 @@
         clippy::indexing_slicing
     )
 )]
+
+extern crate alloc;
+#[cfg(any(feature = "std", test))]
+extern crate std;
+
+/// What `std`'s prelude would bring: the crate is `no_std` (plus `alloc`).
+mod prelude {
+    pub(crate) use alloc::borrow::ToOwned;
+    pub(crate) use alloc::boxed::Box;
+    pub(crate) use alloc::format;
+    pub(crate) use alloc::string::{String, ToString};
+    #[allow(unused_imports)]
+    pub(crate) use alloc::vec;
+    pub(crate) use alloc::vec::Vec;
+}
 
 mod b64;
 mod canonical;

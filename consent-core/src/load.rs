@@ -1,5 +1,7 @@
 //! Loading a policy from TOML, reporting every problem with line, column and field path.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use core::ops::Range;
 use core::str::FromStr;
 use std::collections::BTreeMap;

@@ -1,5 +1,7 @@
 //! Opaque 128-bit identifiers and key ids.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use core::fmt;
 
 use crate::ParseError;
@@ -17,6 +19,31 @@ use crate::ParseError;
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ReceiptId(pub [u8; 16]);
+
+impl ReceiptId {
+    /// The hyphenated lower-case form (`0190a8c2-…`), as [`Display`](fmt::Display) writes it but
+    /// without `core::fmt` (the banner's size budget has no room for the formatting machinery).
+    ///
+    /// ```
+    /// let id = consent_core::ReceiptId([0xab; 16]);
+    /// assert_eq!(id.hyphenated(), id.to_string());
+    /// ```
+    pub fn hyphenated(&self) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(36);
+        for (i, b) in self.0.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                out.push('-');
+            }
+            for nibble in [b >> 4, b & 15] {
+                out.push(char::from(
+                    HEX.get(usize::from(nibble)).copied().unwrap_or(b'0'),
+                ));
+            }
+        }
+        out
+    }
+}
 
 impl fmt::Display for ReceiptId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -84,6 +111,19 @@ fn lower_hex(c: u8) -> Option<u8> {
 /// For anonymous visitors it is a random device id; for known subjects, the server's pseudonym.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SubjectId(pub [u8; 16]);
+
+impl SubjectId {
+    /// The 22 base64url characters, as [`Display`](fmt::Display) writes them but without `core::fmt`.
+    ///
+    /// ```
+    /// let id = consent_core::SubjectId([7; 16]);
+    /// assert_eq!(id.encoded(), id.to_string());
+    /// assert_eq!(id.encoded().len(), 22);
+    /// ```
+    pub fn encoded(&self) -> String {
+        crate::b64::encode(&self.0)
+    }
+}
 
 impl fmt::Display for SubjectId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

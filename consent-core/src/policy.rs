@@ -1,5 +1,7 @@
 //! A privacy policy: one immutable, content-hashed version.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use core::fmt;
 
 use sha2::{Digest, Sha256};

@@ -1,5 +1,7 @@
 //! Purposes and the small vocabularies they use.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use core::fmt;
 
 use crate::{Id, ParseError, PolicyVersion, PurposeId, Texts};

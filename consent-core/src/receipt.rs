@@ -1,6 +1,8 @@
 //! Signed consent receipts: the payload, how it is built from a policy, and its typestate
 //! (`UnverifiedReceipt::verify` gives a `VerifiedReceipt`).
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,7 @@
 //! Secret keys: redacted `Debug`, constant-time comparison, zeroed on drop.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use core::fmt;
 
 use subtle::ConstantTimeEq;

@@ -1,5 +1,7 @@
 //! Serde support for the core types, as the strings (or integers) they are written as in receipts.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::{

@@ -1,5 +1,7 @@
 //! Folding a subject's events into state, and answering "may I do X now?".
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use core::fmt;
 
 use crate::{

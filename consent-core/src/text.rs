@@ -1,6 +1,8 @@
 //! Texts in several languages.
 
 use crate::Lang;
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 /// One text in each of a policy's languages.
 ///

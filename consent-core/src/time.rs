@@ -1,5 +1,7 @@
 //! Calendar dates, policy versions and timestamps, with no clock: callers pass the time in.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use core::fmt;
 
 use crate::ParseError;

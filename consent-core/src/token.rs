@@ -16,6 +16,8 @@
 //! ```
 //! Integers are big-endian.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use core::fmt;
 
 use crate::{

@@ -1,47 +1,71 @@
-//! The banner's flow: read the cookie, decide whether to ask, show the dialog, apply a choice at once,
-//! send it to the server, store the token it returns (or keep the choice for later).
+//! The banner's flow, as a small state machine.
+//!
+//! Everything the browser calls back (clicks, the dialog's `cancel` and `close`, fetch answers, a script
+//! that has loaded, a retry timer, the page's JS API) goes through one dispatcher: a single long-lived
+//! `Closure` that owns the [`Banner`], and that every callback reaches as `dispatcher.bind(null, step)`.
+//! No futures executor, no closure per callback: that is most of what keeps the banner inside its
+//! size budget (see DESIGN.md). Calls that arrive while the banner is busy (a page listener of
+//! `consent:change` that clicks a button, say) are deferred to a microtask instead of re-entering.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use alloc::borrow::ToOwned;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::RefCell;
 
-use consent_core::{PolicyVersion, UnverifiedToken};
-use js_sys::futures::spawn_local;
-use js_sys::{Date, Function, JsString, Promise};
+use consent_core::{PolicyVersion, TokenClaims, UnverifiedToken};
+use js_sys::{Array, Date, Function, Promise};
 use wasm_bindgen::prelude::*;
-use web_sys::{
-    CustomEvent, CustomEventInit, Document, Element, Event, HtmlElement, HtmlInputElement,
-    HtmlLinkElement, KeyboardEvent, Storage,
-};
+use web_sys::{Element, Event, HtmlElement, Response, Storage};
 
-use crate::dom::{Listener, document, element, html_document, set_attrs};
-use crate::logic::{self, COOKIE, Choice, Method, PENDING_KEY, Stored};
-use crate::policy::{PolicyView, error, field, json_parse, string, strings};
-use crate::scripts;
-use crate::transport::Transport;
+use crate::dom::{
+    Listener, bind1, bind2, document, element, get, html_document, json_parse, json_stringify,
+    object, set, string, then1, then2, window,
+};
+use crate::logic::{self, COOKIE, Method, PENDING_KEY, Stored};
+use crate::policy::{PolicyView, strings};
+use crate::{activate, dialog};
 
 /// The dialog's element id.
 pub const DIALOG_ID: &str = "consent-banner";
-const TITLE_ID: &str = "consent-banner-title";
-const DESCRIPTION_ID: &str = "consent-banner-description";
 /// The event dispatched on `document` when the visitor makes a choice.
 pub const CHANGE_EVENT: &str = "consent:change";
+/// The event dispatched on `document` once the page is in its consent state.
+pub const READY_EVENT: &str = "consent:ready";
 /// The class of the floating button that reopens the dialog after a choice.
 pub const REOPEN_CLASS: &str = "consent-reopen";
-/// What reopens the dialog when clicked: the floating button, or any element of the page with
-/// `data-consent-open`.
-const OPENERS: &str = "[data-consent-open],.consent-reopen";
 
-thread_local! {
-    /// The document's click listener for [`OPENERS`] (one per page; a new [`run`] replaces it).
-    static OPENER: RefCell<Option<Listener>> = const { RefCell::new(None) };
-    /// What the last choice made on this page granted (before the server has answered it).
-    static CURRENT: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
+/// The steps of the flow: what a callback is about (the first argument of the dispatcher).
+pub(crate) mod step {
+    pub(crate) const CLICK: u32 = 1;
+    pub(crate) const CANCEL: u32 = 2;
+    pub(crate) const CLOSE: u32 = 3;
+    pub(crate) const CSS: u32 = 4;
+    pub(crate) const RETRY: u32 = 5;
+    pub(crate) const SCRIPT_DONE: u32 = 6;
+    pub(crate) const POLICY: u32 = 10;
+    pub(crate) const POLICY_JSON: u32 = 11;
+    pub(crate) const POLICY_FAIL: u32 = 12;
+    pub(crate) const POST: u32 = 20;
+    pub(crate) const POST_JSON: u32 = 21;
+    pub(crate) const POST_FAIL: u32 = 22;
+    // The page's JS API (`window.consent`); the first four are deferred to a microtask (`+ LATER`).
+    pub(crate) const API_OPEN: u32 = 40;
+    pub(crate) const API_ACCEPT: u32 = 41;
+    pub(crate) const API_REJECT: u32 = 42;
+    pub(crate) const API_SET: u32 = 43;
+    pub(crate) const API_GET: u32 = 44;
+    pub(crate) const API_ALLOWS: u32 = 45;
+    pub(crate) const API_ON: u32 = 46;
+    pub(crate) const API_OFF: u32 = 47;
+    pub(crate) const LATER: u32 = 100;
 }
 
 /// What the embedding page says about the banner (its `<script>`'s data attributes).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Config {
-    /// The consent server, without a trailing slash (`data-endpoint`).
+    /// The consent server, without a trailing slash (`data-endpoint`; `"/"` means this site, and
+    /// becomes the empty string).
     pub endpoint: String,
     /// The policy version the page is published under (`data-policy-version`): a choice made under an
     /// older version is asked again.
@@ -49,22 +73,31 @@ pub struct Config {
     /// SHA-256 (hex) of the banner build, sent with each choice (written into the bootstrap by
     /// `scripts/build-banner`).
     pub build: Option<String>,
-    /// The stylesheet to load before showing the dialog (`data-css`; by default `banner.css` next to
-    /// `banner.js`; `data-css="none"` when the site bundles it itself).
+    /// The stylesheet to load (`data-css`; by default `banner.css` next to `banner.js`;
+    /// `data-css="none"` when the site bundles it itself).
     pub stylesheet: Option<String>,
+    /// Google Consent Mode v2: consent type → purpose (`data-consent-mode`, default
+    /// [`logic::CONSENT_MODE_DEFAULT`]; `"off"` turns it off).
+    pub consent_mode: Option<Vec<(String, String)>>,
+    /// Defines `window.gtag` when the page has none (the bootstrap's
+    /// `function(){dataLayer.push(arguments)}`; a JS function cannot be written in Rust without eval).
+    pub gtag: Option<Function>,
+    /// The first retry after the server could not be reached, in milliseconds (doubles up to
+    /// five minutes).
+    pub retry_ms: u32,
 }
 
 impl Config {
     /// Reads the data attributes of the banner's `<script>` element, loaded from `script_url`.
     pub fn from_script(script: &Element, script_url: Option<&str>) -> Result<Config, JsValue> {
+        let bad = |m: &str| JsValue::from_str(m);
         let endpoint = script
             .get_attribute("data-endpoint")
             .map(|e| e.trim().trim_end_matches('/').to_owned())
-            .filter(|e| !e.is_empty())
-            .ok_or_else(|| error("consent banner: data-endpoint is missing"))?;
+            .ok_or_else(|| bad("consent banner: data-endpoint is missing"))?;
         let policy_version = match script.get_attribute("data-policy-version") {
             Some(v) => Some(v.trim().parse().map_err(|_| {
-                error("consent banner: data-policy-version is not a date such as 2025-03-26")
+                bad("consent banner: data-policy-version is not a date such as 2025-03-26")
             })?),
             None => None,
         };
@@ -73,495 +106,507 @@ impl Config {
             Some(css) => Some(css),
             None => script_url.map(|url| logic::sibling(url, "banner.css")),
         };
+        let consent_mode = match script.get_attribute("data-consent-mode") {
+            Some(m) if m.trim() == "off" => None,
+            Some(m) => Some(logic::consent_mode_map(&m).ok_or_else(|| {
+                bad("consent banner: data-consent-mode is not a list of type=purpose pairs")
+            })?),
+            None => logic::consent_mode_map(logic::CONSENT_MODE_DEFAULT),
+        };
         Ok(Config {
             endpoint,
             policy_version,
             build: None,
             stylesheet,
+            consent_mode,
+            gtag: None,
+            retry_ms: 2_000,
         })
     }
 }
 
-/// What the banner did on load.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// Showed the dialog: no current choice.
-    Asked,
-    /// A current token: activated what it grants, no dialog.
-    FromToken,
-    /// A choice the server has not acknowledged yet: activated what it grants, and sent it again.
-    FromPending,
+/// What to do once the policy has arrived.
+#[derive(Clone, Debug, PartialEq)]
+enum Want {
+    /// Nothing (yet).
+    Nothing,
+    /// Activate what the stored token grants (its codes need the policy to become purpose ids).
+    Activate,
+    /// Show the dialog; `reopened` through the way back in or the API.
+    Ask { reopened: bool },
+    /// Apply a choice made through the JS API.
+    Apply(Method, JsValue),
 }
 
-/// Runs the banner on the current page, talking to the server through `transport`.
-///
-/// Resolves once the page is in its consent state: the dialog shown (the choice is then handled by the
-/// dialog), or the scripts that the stored choice grants activated.
-pub async fn run<T: Transport + 'static>(config: Config, transport: T) -> Result<Outcome, JsValue> {
-    let now_ms = Date::now();
-    let config = Rc::new(config);
-    let transport = Rc::new(transport);
-    CURRENT.with(|c| c.take());
-    listen_for_openers(&config, &transport);
-    if let Some(pending) = read_pending(&config, now_ms) {
-        let (t, c) = (Rc::clone(&transport), Rc::clone(&config));
-        spawn_local(async move {
-            if send(&*t, &c, &pending.request).await != Sent::Retry {
-                remove_pending();
-            }
-        });
-        scripts::activate(&pending.granted).await;
-        show_reopen(&config, &guess_language()).await;
-        return Ok(Outcome::FromPending);
-    }
-    let cookies = html_document().cookie().unwrap_or_default();
-    let now = (now_ms / 1000.0) as i64;
-    match logic::read_token(
-        logic::cookie_value(&cookies, COOKIE),
-        config.policy_version,
-        now,
-    ) {
-        Stored::Valid(claims) => {
-            // The token holds purpose codes; the page names purposes by id. Any version of the policy
-            // maps them (codes are never reused); the token's own version is immutable, so the browser
-            // caches it for a year. Only fetched when the page has something to activate.
-            if scripts::any_waiting() {
-                let mut url = config.endpoint.clone();
-                url.push_str("/v1/policies/");
-                url.push_str(&logic::version_text(claims.policy_version));
-                let policy = fetch_policy(&*transport, &url, &[]).await?;
-                scripts::activate(&logic::granted_by_token(&policy.purposes, &claims)).await;
-            }
-            show_reopen(&config, &guess_language()).await;
-            Ok(Outcome::FromToken)
-        }
-        Stored::Missing | Stored::Invalid | Stored::Outdated(_) | Stored::Expired(_) => {
-            ask(config, transport, false).await?;
-            Ok(Outcome::Asked)
-        }
-    }
-}
-
-async fn fetch_policy<T: Transport>(
-    transport: &T,
-    url: &str,
-    languages: &[String],
-) -> Result<PolicyView, JsValue> {
-    let response = transport.get(url).await?;
-    if response.status != 200 {
-        return Err(error("consent banner: the policy could not be loaded"));
-    }
-    PolicyView::from_json(&json_parse(&response.body)?, languages)
-}
-
-/// The page's `<html lang>`, then the browser's languages.
-fn language_candidates(doc: &Document) -> Vec<String> {
-    let mut out: Vec<String> = doc
-        .document_element()
-        .and_then(|html| html.get_attribute("lang"))
-        .into_iter()
-        .collect();
-    if let Some(window) = web_sys::window() {
-        out.extend(
-            window
-                .navigator()
-                .languages()
-                .iter()
-                .filter_map(|l| l.as_string()),
-        );
-    }
-    out
-}
-
-/// The language of the floating button when no policy has been fetched: the page's or the browser's,
-/// else Kazakh (the policy's default).
-fn guess_language() -> String {
-    let candidates = language_candidates(&document());
-    let ours = logic::UI_LANGUAGES.map(String::from);
-    logic::pick_language(candidates.iter().map(String::as_str), &ours, "kk")
-}
-
-/// Listens on `document` for clicks on [`OPENERS`] (event delegation: elements added later work too),
-/// which reopen the dialog on its second layer.
-fn listen_for_openers<T: Transport + 'static>(config: &Rc<Config>, transport: &Rc<T>) {
-    let (config, transport) = (Rc::clone(config), Rc::clone(transport));
-    let listener = Listener::new(&document(), "click", move |event| {
-        let Some(target) = event.target().and_then(|t| t.dyn_into::<Element>().ok()) else {
-            return;
-        };
-        if !matches!(target.closest(OPENERS), Ok(Some(_))) {
-            return;
-        }
-        event.prevent_default();
-        let (c, t) = (Rc::clone(&config), Rc::clone(&transport));
-        spawn_local(async move {
-            let _ = ask(c, t, true).await;
-        });
-    });
-    OPENER.with(|o| o.replace(Some(listener)));
-}
-
-/// Adds the floating button that reopens the dialog, once (with the stylesheet it needs).
-async fn show_reopen(config: &Config, language: &str) {
-    let doc = document();
-    if let Some(href) = &config.stylesheet {
-        load_stylesheet(&doc, href).await;
-    }
-    let mut selector = String::from(".");
-    selector.push_str(REOPEN_CLASS);
-    let (Ok(None), Some(body)) = (doc.query_selector(&selector), doc.body()) else {
-        return;
-    };
-    let label = logic::ui(language).settings;
-    let b = element(&doc, "button", REOPEN_CLASS);
-    set_attrs(
-        &b,
-        &[
-            ("type", "button"),
-            ("data-consent-action", "open"),
-            ("aria-label", label),
-            ("lang", language),
-        ],
-    );
-    b.set_text_content(Some(label));
-    let _ = body.append_child(&b);
-}
-
-/// The purposes (that need consent) the visitor's current choice grants: the choice made on this page,
-/// else the token in the cookie, else a choice kept for the server.
-fn current_grants(config: &Config, policy: &PolicyView) -> Vec<String> {
-    let now_ms = Date::now();
-    let granted = CURRENT.with(|c| c.borrow().clone()).unwrap_or_else(|| {
-        let cookies = html_document().cookie().unwrap_or_default();
-        match logic::read_token(
-            logic::cookie_value(&cookies, COOKIE),
-            config.policy_version,
-            (now_ms / 1000.0) as i64,
-        ) {
-            Stored::Valid(claims) => logic::granted_by_token(&policy.purposes, &claims),
-            _ => read_pending(config, now_ms)
-                .map(|p| p.granted)
-                .unwrap_or_default(),
-        }
-    });
-    policy
-        .purposes
-        .iter()
-        .filter(|p| p.needs_consent && granted.contains(&p.id))
-        .map(|p| p.id.clone())
-        .collect()
-}
-
-/// Shows the dialog: on a first visit (or when asking again), or `reopened` through the way back in,
-/// then on its second layer with the switches set to the current choice.
-async fn ask<T: Transport + 'static>(
-    config: Rc<Config>,
-    transport: Rc<T>,
-    reopened: bool,
-) -> Result<(), JsValue> {
-    let doc = document();
-    if reopened && doc.get_element_by_id(DIALOG_ID).is_some() {
-        return Ok(());
-    }
-    let candidates = language_candidates(&doc);
-    let mut url = config.endpoint.clone();
-    url.push_str("/v1/policy");
-    let policy = fetch_policy(&*transport, &url, &candidates).await?;
-    if let Some(href) = &config.stylesheet {
-        load_stylesheet(&doc, href).await;
-    }
-    if doc.get_element_by_id(DIALOG_ID).is_some() {
-        return Ok(());
-    }
-    let previous = if reopened {
-        current_grants(&config, &policy)
-    } else {
-        Vec::new()
-    };
-    let session = Rc::new(Session {
-        config,
-        transport,
-        policy,
-        previous,
-        reopened,
-        dialog: RefCell::new(None),
-    });
-    let dialog = Dialog::show(&session, &doc)?;
-    *session.dialog.borrow_mut() = Some(dialog);
-    if reopened {
-        session.open_choices();
-        return Ok(());
-    }
-    // Purposes that need no consent (strictly necessary cookies, legal obligations) run without one.
-    let unconditional: Vec<String> = session
-        .policy
-        .purposes
-        .iter()
-        .filter(|p| !p.needs_consent)
-        .map(|p| p.id.clone())
-        .collect();
-    scripts::activate(&unconditional).await;
-    Ok(())
-}
-
-/// Adds the banner's stylesheet and waits (at most 3 s) for it, so the dialog never shows unstyled.
-async fn load_stylesheet(doc: &Document, href: &str) {
-    if doc
-        .query_selector("link[data-consent-banner]")
-        .ok()
-        .flatten()
-        .is_some()
-    {
-        return;
-    }
-    let (Some(head), Some(window)) = (doc.head(), web_sys::window()) else {
-        return;
-    };
-    let link: HtmlLinkElement = element(doc, "link", "").unchecked_into();
-    link.set_rel("stylesheet");
-    link.set_href(href);
-    set_attrs(&link, &[("data-consent-banner", "")]);
-    let loaded = Promise::new(&mut |resolve: Function, _reject: Function| {
-        link.set_onload(Some(&resolve));
-        link.set_onerror(Some(&resolve));
-        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 3000);
-    });
-    if head.append_child(&link).is_ok() {
-        let _ = loaded.await;
-    }
-}
-
-/// A dialog on screen, with what it needs to decide.
-struct Session<T> {
-    config: Rc<Config>,
-    transport: Rc<T>,
-    policy: PolicyView,
-    /// What the current choice grants (purposes that need consent), when reopened.
-    previous: Vec<String>,
-    /// Opened through the way back in: Escape closes it without a change.
-    reopened: bool,
-    /// `None` once the visitor has decided.
-    dialog: RefCell<Option<Dialog>>,
-}
-
-struct Dialog {
-    root: HtmlElement,
-    actions: HtmlElement,
-    /// Where focus was before the dialog took it.
-    restore_focus: Option<HtmlElement>,
+/// The dialog on screen.
+pub(crate) struct Dialog {
+    pub(crate) root: HtmlElement,
+    /// Opened through the way back in: Escape and the close button close it without a change.
+    pub(crate) reopened: bool,
+    /// The second layer (one switch per purpose) is shown.
+    pub(crate) choices: bool,
     _listeners: [Listener; 2],
 }
 
-fn button(doc: &Document, action: &str, label: &str) -> HtmlElement {
-    let b = element(doc, "button", "consent-banner__button");
-    set_attrs(&b, &[("type", "button"), ("data-consent-action", action)]);
-    b.set_text_content(Some(label));
-    b
+/// The banner's state on this page.
+pub(crate) struct Banner {
+    pub(crate) config: Config,
+    /// The dispatcher (see the module docs).
+    dispatch: Function,
+    /// The JS object behind `window.consent`'s `get` and `on`: `{s: snapshot, l: listeners}`.
+    shared: JsValue,
+    /// `navigator.globalPrivacyControl`.
+    pub(crate) gpc: bool,
+    /// The cookie's token, when it could be read (whatever its state).
+    pub(crate) token: Option<TokenClaims>,
+    /// The token was made under an older policy version than the page's.
+    pub(crate) outdated: bool,
+    /// The current policy (`/v1/policy`), or the token's version when only that was needed.
+    pub(crate) policy: Option<PolicyView>,
+    policy_is_current: bool,
+    fetching_policy: bool,
+    want: Want,
+    /// The page's and the browser's languages, best first.
+    pub(crate) languages: Vec<String>,
+    /// What may run now: purposes that need no consent, and those the choice grants.
+    pub(crate) grants: Vec<String>,
+    /// Purposes the current choice turned off (for the API).
+    refused: Vec<String>,
+    /// A choice exists (made here, in the cookie, or kept for the server).
+    pub(crate) decided: bool,
+    css_ready: bool,
+    /// The floating button waits for the stylesheet.
+    reopen_wanted: bool,
+    pub(crate) dialog: Option<Dialog>,
+    _click: Listener,
+    /// The request kept for the server, and whether it is being sent.
+    pending: Option<String>,
+    posting: bool,
+    status: u16,
+    retry_ms: u32,
+    /// A blocked script is loading; the next waits for it.
+    pub(crate) script_loading: bool,
+    ready: bool,
 }
 
-impl Dialog {
-    fn show<T: Transport + 'static>(
-        session: &Rc<Session<T>>,
-        doc: &Document,
-    ) -> Result<Dialog, JsValue> {
-        let ui = logic::ui(&session.policy.language);
-        let root = element(doc, "div", "consent-banner");
-        set_attrs(
-            &root,
-            &[
-                ("id", DIALOG_ID),
-                ("role", "dialog"),
-                ("aria-modal", "true"),
-                ("aria-labelledby", TITLE_ID),
-                ("aria-describedby", DESCRIPTION_ID),
-                ("lang", &session.policy.language),
-                ("tabindex", "-1"),
-            ],
-        );
-        let title = element(doc, "h2", "consent-banner__title");
-        set_attrs(&title, &[("id", TITLE_ID)]);
-        title.set_text_content(Some(ui.title));
-        let description = element(doc, "p", "consent-banner__description");
-        set_attrs(&description, &[("id", DESCRIPTION_ID)]);
-        description.set_text_content(Some(ui.description));
-        // Three buttons of equal weight, in one row: accepting is no easier than rejecting.
-        let actions = element(doc, "div", "consent-banner__actions");
-        for (action, label) in [
-            ("accept-all", ui.accept_all),
-            ("reject-all", ui.reject_all),
-            ("choose", ui.choose),
-        ] {
-            actions.append_child(&button(doc, action, label))?;
-        }
-        root.append_with_node_3(&title, &description, &actions)?;
-        let body = doc
-            .body()
-            .ok_or_else(|| error("consent banner: no <body>"))?;
-        let restore_focus = doc
-            .active_element()
-            .and_then(|e| e.dyn_into::<HtmlElement>().ok());
-        body.append_child(&root)?;
-        root.focus()?;
-        let on_click = {
-            let session = Rc::clone(session);
-            Listener::new(&root, "click", move |event| session.on_click(&event))
-        };
-        let on_key = {
-            let session = Rc::clone(session);
-            Listener::new(&root, "keydown", move |event| session.on_key(&event))
-        };
-        Ok(Dialog {
-            root,
-            actions,
-            restore_focus,
-            _listeners: [on_click, on_key],
-        })
-    }
-
-    /// Removes the dialog, gives focus back, and (by dropping) removes its listeners.
-    fn close(self) {
-        self.root.remove();
-        if let Some(el) = &self.restore_focus
-            && el.is_connected()
-        {
-            let _ = el.focus();
-        }
-    }
-}
-
-/// Keeps Tab and Shift+Tab inside the dialog while it is open.
-fn trap_focus(root: &HtmlElement, event: &Event) {
-    let Some(key) = event.dyn_ref::<KeyboardEvent>() else {
-        return;
-    };
-    if key.key() != "Tab" {
-        return;
-    }
-    let Ok(list) = root.query_selector_all("button, input:not([disabled])") else {
-        return;
-    };
-    let (Some(first), Some(last)) = (list.item(0), list.item(list.length().saturating_sub(1)))
-    else {
-        return;
-    };
-    let active = document().active_element();
-    let is = |node: &web_sys::Node| active.as_ref().is_some_and(|a| a.is_same_node(Some(node)));
-    let to = if key.shift_key() {
-        (is(&first) || is(root)).then_some(last)
-    } else {
-        is(&last).then_some(first)
-    };
-    if let Some(to) = to {
-        event.prevent_default();
-        let _ = to.unchecked_into::<HtmlElement>().focus();
-    }
-}
-
-impl<T: Transport + 'static> Session<T> {
-    /// Tab stays inside the dialog; Escape closes a reopened one without changing anything (closing
-    /// grants nothing, and takes nothing back).
-    fn on_key(&self, event: &Event) {
-        if self.reopened
-            && event.dyn_ref::<KeyboardEvent>().map(|k| k.key()).as_deref() == Some("Escape")
-        {
-            event.prevent_default();
-            if let Some(dialog) = self.dialog.borrow_mut().take() {
-                dialog.close();
+/// Starts the banner on the current page: reads the cookie, decides whether to ask, and installs
+/// `window.consent`. Everything else happens in callbacks; the page is never blocked.
+pub fn start(config: Config) {
+    let holder: Rc<RefCell<Option<Banner>>> = Rc::new(RefCell::new(None));
+    let shared = object();
+    set(&shared, "l", &Array::new());
+    let cell = Rc::clone(&holder);
+    let js_shared = shared.clone();
+    let closure = Closure::<dyn Fn(u32, JsValue, JsValue) -> JsValue>::new(
+        move |step: u32, a: JsValue, b: JsValue| -> JsValue {
+            if let Some(answer) = api_read(&js_shared, step, &a, &b) {
+                return answer;
             }
-            return;
+            let dispatch: Function = get(&js_shared, "d").unchecked_into();
+            let later = |s: u32| -> JsValue {
+                then1(
+                    &Promise::resolve(&JsValue::UNDEFINED),
+                    &bind2(&dispatch, &JsValue::from(s), &a),
+                )
+                .into()
+            };
+            if (step::API_OPEN..=step::API_SET).contains(&step) {
+                // Commands of the JS API always run in a microtask: never inside the banner's own
+                // work, and the page gets a promise.
+                return later(step + step::LATER);
+            }
+            match cell.try_borrow_mut() {
+                Ok(mut banner) => {
+                    if let Some(banner) = banner.as_mut() {
+                        banner.handle(step, a);
+                    }
+                    JsValue::UNDEFINED
+                }
+                Err(_) => later(step),
+            }
+        },
+    );
+    let dispatch: Function = closure.into_js_value().unchecked_into();
+    set(&shared, "d", &dispatch);
+    let banner = Banner::new(config, dispatch, shared);
+    *holder.borrow_mut() = Some(banner);
+    if let Some(banner) = holder.borrow_mut().as_mut() {
+        banner.boot();
+    }
+}
+
+/// The JS API calls answered without the banner's state: `get`, `allows`, `on` and `off` read and write
+/// only the shared JS object, so a page may call them from anywhere, even from inside a
+/// `consent:change` listener.
+fn api_read(shared: &JsValue, step: u32, a: &JsValue, b: &JsValue) -> Option<JsValue> {
+    let listeners: Array = get(shared, "l").unchecked_into();
+    Some(match step {
+        step::API_GET => get(shared, "s"),
+        step::API_ALLOWS => {
+            let granted: Array = get(&get(shared, "s"), "granted")
+                .dyn_into()
+                .unwrap_or_default();
+            JsValue::from_bool(granted.includes(a, 0))
         }
-        let root = self.dialog.borrow().as_ref().map(|d| d.root.clone());
-        if let Some(root) = root {
-            trap_focus(&root, event);
+        step::API_ON => {
+            let entry = Array::of2(a, b);
+            listeners.push(&entry);
+            let dispatch: Function = get(shared, "d").unchecked_into();
+            bind2(&dispatch, &JsValue::from(step::API_OFF), &entry).into()
+        }
+        step::API_OFF => {
+            let i = listeners.index_of(a, 0);
+            if i >= 0 {
+                listeners.splice(i as u32, 1, &JsValue::UNDEFINED);
+            }
+            JsValue::UNDEFINED
+        }
+        _ => return None,
+    })
+}
+
+impl Banner {
+    fn new(config: Config, dispatch: Function, shared: JsValue) -> Banner {
+        let doc = document();
+        let click = Listener::new(&doc, "click", bind1(&dispatch, &JsValue::from(step::CLICK)));
+        let retry_ms = config.retry_ms.max(1);
+        let navigator = window().navigator();
+        let mut languages: Vec<String> = doc
+            .document_element()
+            .and_then(|html| html.get_attribute("lang"))
+            .into_iter()
+            .collect();
+        languages.extend(navigator.languages().iter().filter_map(|l| l.as_string()));
+        Banner {
+            config,
+            dispatch,
+            shared,
+            gpc: get(&navigator, "globalPrivacyControl").as_bool() == Some(true),
+            token: None,
+            outdated: false,
+            policy: None,
+            policy_is_current: false,
+            fetching_policy: false,
+            want: Want::Nothing,
+            languages,
+            grants: Vec::new(),
+            refused: Vec::new(),
+            decided: false,
+            css_ready: false,
+            reopen_wanted: false,
+            dialog: None,
+            _click: click,
+            pending: None,
+            posting: false,
+            status: 0,
+            retry_ms,
+            script_loading: false,
+            ready: false,
         }
     }
 
-    fn on_click(self: &Rc<Self>, event: &Event) {
-        let Some(target) = event.target().and_then(|t| t.dyn_into::<Element>().ok()) else {
+    /// `dispatcher.bind(null, step)`: a JS function that calls back into [`Banner::handle`].
+    pub(crate) fn callback(&self, step: u32) -> Function {
+        bind1(&self.dispatch, &JsValue::from(step))
+    }
+
+    fn boot(&mut self) {
+        self.install_api();
+        self.consent_mode("default", None);
+        self.load_stylesheet();
+        let now_ms = Date::now();
+        if let Some((request, granted)) = read_pending(self.config.policy_version, now_ms) {
+            self.decided = true;
+            self.grants = granted;
+            self.pending = Some(request);
+            self.send();
+            self.after_choice_known();
             return;
-        };
-        let Ok(Some(button)) = target.closest("[data-consent-action]") else {
-            return;
-        };
-        match button.get_attribute("data-consent-action").as_deref() {
-            Some("accept-all") => self.decide(Method::AcceptAll),
-            Some("reject-all") => self.decide(Method::RejectAll),
-            Some("save") => self.decide(Method::Custom),
-            Some("choose") => self.open_choices(),
+        }
+        let cookies = html_document().cookie().unwrap_or_default();
+        match logic::read_token(
+            logic::cookie_value(&cookies, COOKIE),
+            self.config.policy_version,
+            (now_ms / 1000.0) as i64,
+        ) {
+            Stored::Valid(claims) => {
+                self.token = Some(claims);
+                self.decided = true;
+                // The token holds purpose codes; the page names purposes by id. The token's own policy
+                // version maps them, and is immutable (the browser caches it for a year). Only fetched
+                // when something needs it.
+                if self.config.consent_mode.is_some() || activate::any_waiting() {
+                    self.want = Want::Activate;
+                    let mut path = String::from("/v1/policies/");
+                    path.push_str(&logic::version_text(claims.policy_version));
+                    self.fetch_policy(&path);
+                } else {
+                    self.after_choice_known();
+                }
+            }
+            stored => {
+                if let Stored::Outdated(claims) | Stored::Expired(claims) = stored {
+                    self.token = Some(claims);
+                    self.outdated = matches!(stored, Stored::Outdated(_));
+                }
+                self.ask(false);
+            }
+        }
+    }
+
+    /// Once the page knows what the choice grants: activate, update Consent Mode, show the way back in,
+    /// tell the page.
+    fn after_choice_known(&mut self) {
+        self.consent_mode("update", Some(&self.grants.clone()));
+        activate::run(self);
+        self.show_reopen();
+        self.publish();
+        self.fire_ready();
+    }
+
+    fn fire_ready(&mut self) {
+        if !self.ready {
+            self.ready = true;
+            self.emit(READY_EVENT, "ready", &get(&self.shared, "s"));
+        }
+    }
+
+    /// Handles one callback (see [`step`]).
+    fn handle(&mut self, step: u32, value: JsValue) {
+        match step {
+            step::CLICK => self.on_click(&value.unchecked_into()),
+            step::CANCEL => {
+                let event: Event = value.unchecked_into();
+                event.prevent_default();
+                if self.dialog.as_ref().is_some_and(|d| d.reopened) {
+                    self.close_dialog();
+                }
+            }
+            step::CLOSE => {
+                // Closed by the browser without a choice (a second Escape): nothing is granted; the
+                // way back in stays.
+                if self.dialog.take().is_some() {
+                    self.show_reopen();
+                }
+            }
+            step::CSS => {
+                if !self.css_ready {
+                    self.css_ready = true;
+                    self.show_if_ready();
+                    if self.reopen_wanted {
+                        self.show_reopen();
+                    }
+                    activate::run(self);
+                }
+            }
+            step::RETRY => self.send(),
+            step::SCRIPT_DONE => {
+                self.script_loading = false;
+                activate::run(self);
+            }
+            step::POLICY => {
+                let response: Response = value.unchecked_into();
+                match (response.status(), response.json()) {
+                    (200, Ok(json)) => {
+                        let _ = then2(
+                            &json,
+                            &self.callback(step::POLICY_JSON),
+                            &self.callback(step::POLICY_FAIL),
+                        );
+                    }
+                    _ => self.policy_failed(),
+                }
+            }
+            step::POLICY_JSON => {
+                self.fetching_policy = false;
+                match PolicyView::from_json(&value, &self.languages) {
+                    Some(policy) => self.policy_arrived(policy),
+                    None => self.policy_failed(),
+                }
+            }
+            step::POLICY_FAIL => self.policy_failed(),
+            step::POST => {
+                let response: Response = value.unchecked_into();
+                self.status = response.status();
+                match response.json() {
+                    Ok(json) => {
+                        let _ = then2(
+                            &json,
+                            &self.callback(step::POST_JSON),
+                            &self.callback(step::POST_FAIL),
+                        );
+                    }
+                    Err(_) => self.posted(&JsValue::UNDEFINED),
+                }
+            }
+            step::POST_JSON => self.posted(&value),
+            step::POST_FAIL => self.posted(&JsValue::UNDEFINED),
+            s if s == step::API_OPEN + step::LATER => self.ask(true),
+            s if s == step::API_ACCEPT + step::LATER => self.apply(Method::AcceptAll, value),
+            s if s == step::API_REJECT + step::LATER => self.apply(Method::RejectAll, value),
+            s if s == step::API_SET + step::LATER => self.apply(Method::Custom, value),
             _ => {}
         }
     }
 
-    /// The second layer: one switch per purpose (those that need no consent shown on and locked, all
-    /// others off), and "save" in place of "choose".
-    fn open_choices(&self) {
-        let dialog = self.dialog.borrow();
-        let Some(d) = dialog.as_ref() else {
+    fn on_click(&mut self, event: &Event) {
+        let Some(target) = event.target().and_then(|t| t.dyn_into::<Element>().ok()) else {
             return;
         };
-        let doc = document();
-        let ui = logic::ui(&self.policy.language);
-        let list = element(&doc, "fieldset", "consent-banner__purposes");
-        let legend = element(&doc, "legend", "");
-        legend.set_text_content(Some(ui.purposes));
-        let _ = list.append_child(&legend);
-        for p in &self.policy.purposes {
-            let row = element(&doc, "div", "consent-banner__purpose");
-            let label = element(&doc, "label", "consent-banner__switch");
-            let input: HtmlInputElement = element(&doc, "input", "").unchecked_into();
-            input.set_type("checkbox");
-            let mut description_id = String::from("consent-purpose-");
-            description_id.push_str(&p.id);
-            set_attrs(
-                &input,
-                &[
-                    ("role", "switch"),
-                    ("data-purpose", &p.id),
-                    ("aria-describedby", &description_id),
-                ],
-            );
-            if !p.needs_consent {
-                input.set_checked(true);
-                input.set_disabled(true);
-            } else if self.previous.contains(&p.id) {
-                input.set_checked(true);
+        let Ok(Some(el)) =
+            target.closest("[data-consent-action],[data-consent-open],[data-consent-lang]")
+        else {
+            return;
+        };
+        let action = el.get_attribute("data-consent-action").unwrap_or_default();
+        let in_dialog = matches!(el.closest("#consent-banner"), Ok(Some(_)));
+        if in_dialog {
+            match action.as_str() {
+                "accept-all" => self.decide_in_dialog(Method::AcceptAll),
+                "reject-all" => self.decide_in_dialog(Method::RejectAll),
+                "save" => self.decide_in_dialog(Method::Custom),
+                "choose" => {
+                    if let Some(d) = self.dialog.as_mut() {
+                        d.choices = true;
+                    }
+                    dialog::render(self, Some("input:not([disabled])"));
+                }
+                "close" => self.close_dialog(),
+                _ if el.has_attribute("data-consent-lang") => {
+                    if let (Some(lang), Some(policy)) =
+                        (el.get_attribute("data-consent-lang"), &self.policy)
+                    {
+                        let mut languages = self.languages.clone();
+                        languages.insert(0, lang);
+                        if let Some(p) = PolicyView::from_json(&policy.json, &languages) {
+                            self.policy = Some(p);
+                            dialog::render(self, Some("[aria-pressed=\"true\"]"));
+                        }
+                    }
+                }
+                _ => return,
             }
-            let name = element(&doc, "span", "consent-banner__purpose-title");
-            name.set_text_content(Some(&p.title));
-            let _ = label.append_with_node_2(&input, &name);
-            let _ = row.append_child(&label);
-            if !p.needs_consent {
-                let on = element(&doc, "span", "consent-banner__always-on");
-                on.set_text_content(Some(ui.always_on));
-                let _ = row.append_child(&on);
-            }
-            let description = element(&doc, "p", "consent-banner__purpose-description");
-            set_attrs(&description, &[("id", &description_id)]);
-            description.set_text_content(Some(&p.description));
-            let _ = row.append_child(&description);
-            let _ = list.append_child(&row);
+        } else if action == "load-once" || action == "always-allow" {
+            activate::placeholder_click(self, &el, action == "always-allow");
+        } else if el.has_attribute("data-consent-open") || action == "open" {
+            self.ask(true);
+        } else {
+            return;
         }
-        let _ = d.root.insert_before(&list, Some(&d.actions));
-        if let Ok(Some(choose)) = d.root.query_selector("[data-consent-action=\"choose\"]") {
-            choose.remove();
+        event.prevent_default();
+    }
+
+    /// Shows the dialog (on its second layer when `reopened`), fetching the current policy first.
+    pub(crate) fn ask(&mut self, reopened: bool) {
+        if self.dialog.is_some() {
+            return;
         }
-        let _ = d.actions.append_child(&button(&doc, "save", ui.save));
-        if let Ok(Some(first)) = d.root.query_selector("input:not([disabled])") {
-            let _ = first.unchecked_into::<HtmlElement>().focus();
+        self.want = Want::Ask { reopened };
+        if self.policy_is_current {
+            self.show_if_ready();
+        } else {
+            self.fetch_policy("/v1/policy");
         }
     }
 
-    /// Applies a choice at once (the dialog closes, granted scripts run, `consent:change` fires), then
-    /// sends it; the answer's token goes into the cookie, or the choice is kept for later.
-    fn decide(self: &Rc<Self>, method: Method) {
-        let Some(dialog) = self.dialog.borrow_mut().take() else {
+    fn fetch_policy(&mut self, path: &str) {
+        if self.fetching_policy {
+            return;
+        }
+        self.fetching_policy = true;
+        self.policy_is_current = path == "/v1/policy";
+        let mut url = self.config.endpoint.clone();
+        url.push_str(path);
+        let init = web_sys::RequestInit::new();
+        init.set_credentials(web_sys::RequestCredentials::Omit);
+        let _ = then2(
+            &window().fetch_with_str_and_init(&url, &init),
+            &self.callback(step::POLICY),
+            &self.callback(step::POLICY_FAIL),
+        );
+    }
+
+    fn policy_failed(&mut self) {
+        self.fetching_policy = false;
+        self.policy_is_current = false;
+        // Without the policy nothing is granted beyond what already runs; the dialog cannot be shown.
+        // The way back in stays (a click tries again).
+        self.want = Want::Nothing;
+        self.show_reopen();
+        self.publish();
+        self.fire_ready();
+    }
+
+    fn policy_arrived(&mut self, policy: PolicyView) {
+        if self.decided && self.grants.is_empty() {
+            // A valid token: the purposes it grants, by id.
+            if let Some(claims) = &self.token {
+                self.grants = logic::granted_by_token(&policy.purposes, claims);
+            }
+        }
+        if !self.decided {
+            // No choice yet: what needs no consent runs.
+            self.grants = policy
+                .purposes
+                .iter()
+                .filter(|p| !p.needs_consent)
+                .map(|p| p.id.clone())
+                .collect();
+        }
+        self.policy = Some(policy);
+        match core::mem::replace(&mut self.want, Want::Nothing) {
+            Want::Activate => self.after_choice_known(),
+            Want::Ask { reopened } => {
+                self.want = Want::Ask { reopened };
+                self.show_if_ready();
+            }
+            Want::Apply(method, value) => self.apply(method, value),
+            Want::Nothing => {}
+        }
+    }
+
+    /// Shows the dialog once both the policy and the stylesheet are there (so it never shows unstyled).
+    fn show_if_ready(&mut self) {
+        let Want::Ask { reopened } = self.want else {
             return;
         };
-        let mut selected = Vec::new();
-        if method == Method::Custom
-            && let Ok(inputs) = dialog
-                .root
-                .query_selector_all("input[data-purpose]:checked")
+        if !self.css_ready || self.policy.is_none() || !self.policy_is_current {
+            return;
+        }
+        self.want = Want::Nothing;
+        dialog::show(self, reopened);
+        if !reopened {
+            activate::run(self);
+            self.publish();
+            self.fire_ready();
+        }
+    }
+
+    fn close_dialog(&mut self) {
+        if let Some(d) = self.dialog.take() {
+            let dialog: web_sys::HtmlDialogElement = d.root.clone().unchecked_into();
+            dialog.close();
+            d.root.remove();
+        }
+    }
+
+    /// The purposes that need consent which the current choice grants.
+    pub(crate) fn previous(&self) -> Vec<String> {
+        let Some(policy) = &self.policy else {
+            return Vec::new();
+        };
+        policy
+            .purposes
+            .iter()
+            .filter(|p| p.needs_consent && self.decided && self.grants.contains(&p.id))
+            .map(|p| p.id.clone())
+            .collect()
+    }
+
+    fn decide_in_dialog(&mut self, method: Method) {
+        let mut selected: Vec<String> = Vec::new();
+        if let Some(d) = &self.dialog
+            && let Ok(inputs) = d.root.query_selector_all("input[data-purpose]:checked")
         {
             for i in 0..inputs.length() {
                 if let Some(id) = inputs
@@ -573,67 +618,370 @@ impl<T: Transport + 'static> Session<T> {
                 }
             }
         }
-        dialog.close();
-        let policy = &self.policy;
+        self.close_dialog();
+        self.decide(method, &selected);
+    }
+
+    /// A choice made through the JS API: `set({purpose: true|false, …})` changes the purposes it names
+    /// and keeps the others as they are.
+    fn apply(&mut self, method: Method, value: JsValue) {
+        let Some(policy) = &self.policy else {
+            self.want = Want::Apply(method, value);
+            self.fetch_policy("/v1/policy");
+            return;
+        };
+        let mut selected = self.previous();
+        if method == Method::Custom {
+            for p in &policy.purposes {
+                match get(&value, &p.id).as_bool() {
+                    Some(true) if !selected.contains(&p.id) => selected.push(p.id.clone()),
+                    Some(false) => selected.retain(|s| s != &p.id),
+                    _ => {}
+                }
+            }
+        }
+        self.close_dialog();
+        self.decide(method, &selected);
+    }
+
+    /// Applies a choice at once (granted scripts run, `consent:change` fires, declared cookies of what is
+    /// off are deleted, Consent Mode is updated), then sends it; the answer's token goes into the cookie,
+    /// or the choice is kept and sent again with backoff.
+    pub(crate) fn decide(&mut self, method: Method, selected: &[String]) {
+        let previous = self.previous();
+        let Some(policy) = &self.policy else {
+            return;
+        };
         let choice = logic::withdraw(
-            logic::choice(&policy.purposes, method, |id| {
+            logic::choice(&policy.purposes, method, self.gpc, |id| {
                 selected.iter().any(|s| s == id)
             }),
-            &self.previous,
+            &previous,
         );
-        let granted = logic::granted(&policy.purposes, &choice);
-        CURRENT.with(|c| c.replace(Some(granted.clone())));
-        delete_cookies(&policy.cookies, &choice);
-        let (config, language) = (Rc::clone(&self.config), policy.language.clone());
-        spawn_local(async move { show_reopen(&config, &language).await });
-        dispatch_change(&choice, &granted, &policy.language);
-        let activate = granted.clone();
-        spawn_local(async move { scripts::activate(&activate).await });
-
-        let location = web_sys::window().map(|w| w.location());
-        let mut page = String::new();
-        if let Some(l) = &location {
-            page.push_str(&l.origin().unwrap_or_default());
-            page.push_str(&l.pathname().unwrap_or_default());
+        let mut off = choice.refused.clone();
+        off.extend(choice.withdrawn.iter().cloned());
+        if self.gpc && method == Method::AcceptAll {
+            off.extend(
+                policy
+                    .purposes
+                    .iter()
+                    .filter(|p| p.needs_consent && p.marketing)
+                    .map(|p| p.id.clone()),
+            );
         }
+        let grants = logic::granted(&policy.purposes, &choice);
+        delete_cookies(&policy.cookies, &off);
+        let page = window().location();
+        let mut url = page.origin().unwrap_or_default();
+        url.push_str(&page.pathname().unwrap_or_default());
+        let device = self.token.map(|t| t.subject.encoded());
         let body = logic::request_body(
             &policy.version_text,
             &choice,
             &policy.language,
-            &page,
+            &url,
             self.config.build.as_deref(),
+            device.as_deref(),
         );
-        let now = (Date::now() / 1000.0) as i64;
-        let expires_ms = logic::lapses_at(now, policy.validity_months)
+        let expires_ms = logic::lapses_at((Date::now() / 1000.0) as i64, policy.validity_months)
             .max(0)
             .unsigned_abs()
             * 1000;
-        let session = Rc::clone(self);
-        spawn_local(async move {
-            match send(&*session.transport, &session.config, &body).await {
-                Sent::Stored | Sent::Refused => remove_pending(),
-                Sent::Retry => {
-                    if let Some(storage) = local_storage() {
-                        let entry = logic::pending_entry(&body, &granted, expires_ms);
-                        let _ = storage.set_item(PENDING_KEY, &entry);
-                    }
+        let detail = json_parse(&logic::change_detail(&choice, &grants, &policy.language))
+            .unwrap_or(JsValue::NULL);
+        if let Some(storage) = local_storage() {
+            // Kept until the server has answered: a page closed meanwhile sends it next time.
+            let _ = storage.set_item(
+                PENDING_KEY,
+                &logic::pending_entry(&body, &grants, expires_ms),
+            );
+        }
+        self.grants = grants;
+        self.refused = off;
+        self.decided = true;
+        self.pending = Some(body);
+        self.retry_ms = self.config.retry_ms.max(1);
+        self.send();
+        self.consent_mode("update", Some(&self.grants.clone()));
+        activate::run(self);
+        self.show_reopen();
+        self.publish();
+        self.emit(CHANGE_EVENT, "change", &detail);
+    }
+
+    /// Posts the pending choice, unless it is already on its way.
+    fn send(&mut self) {
+        let Some(body) = &self.pending else {
+            return;
+        };
+        if self.posting {
+            return;
+        }
+        self.posting = true;
+        let mut url = self.config.endpoint.clone();
+        url.push_str("/v1/consents");
+        let init = web_sys::RequestInit::new();
+        init.set_method("POST");
+        init.set_credentials(web_sys::RequestCredentials::Omit);
+        let headers = object();
+        set(
+            &headers,
+            "content-type",
+            &JsValue::from_str("application/json"),
+        );
+        init.set_headers(&headers);
+        init.set_body(&JsValue::from_str(body));
+        let _ = then2(
+            &window().fetch_with_str_and_init(&url, &init),
+            &self.callback(step::POST),
+            &self.callback(step::POST_FAIL),
+        );
+    }
+
+    /// The server's answer to a choice (`status` 0: unreachable).
+    fn posted(&mut self, body: &JsValue) {
+        self.posting = false;
+        let status = core::mem::replace(&mut self.status, 0);
+        match status {
+            // A 201 is durable on the server: never sent again, even if its token cannot be stored.
+            201 => {
+                self.pending = None;
+                remove_pending();
+                if let Some(token) = string(body, "token") {
+                    self.store_token(&token);
                 }
+                self.publish();
             }
+            0 | 408 | 429 | 500..=599 => {
+                // Not recorded: try again later, doubling the wait up to five minutes.
+                let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(
+                    &self.callback(step::RETRY),
+                    self.retry_ms.min(i32::MAX as u32) as i32,
+                );
+                self.retry_ms = self.retry_ms.saturating_mul(2).min(300_000);
+            }
+            // Refused (4xx): sending it again would not help.
+            _ => {
+                self.pending = None;
+                remove_pending();
+            }
+        }
+    }
+
+    /// Stores the token of a `201` answer in the `consent` cookie.
+    fn store_token(&mut self, token: &str) {
+        let Ok(decoded) = UnverifiedToken::decode(token) else {
+            return;
+        };
+        let claims = *decoded.unverified_claims();
+        let secure = window().location().protocol().ok().as_deref() == Some("https:");
+        let _ = html_document().set_cookie(&logic::cookie_string(token, &claims, secure));
+        self.token = Some(claims);
+        self.outdated = false;
+    }
+
+    /// Adds the floating button that reopens the dialog, once, when a choice exists (or the dialog was
+    /// dismissed), and once the stylesheet is there.
+    fn show_reopen(&mut self) {
+        let doc = document();
+        let mut selector = String::from(".");
+        selector.push_str(REOPEN_CLASS);
+        if !self.css_ready {
+            self.reopen_wanted = true;
+            return;
+        }
+        let (Ok(None), Some(body)) = (doc.query_selector(&selector), doc.body()) else {
+            return;
+        };
+        let language = self.language();
+        let label = crate::texts::texts(&language).settings;
+        let b = element(
+            "button",
+            REOPEN_CLASS,
+            &[
+                ("type", "button"),
+                ("data-consent-action", "open"),
+                ("aria-label", label),
+                ("title", label),
+                ("lang", &language),
+            ],
+        );
+        let _ = body.append_child(&b);
+    }
+
+    /// The language to speak: the policy's choice, else the page's or the browser's, else Kazakh.
+    pub(crate) fn language(&self) -> String {
+        match &self.policy {
+            Some(p) => p.language.clone(),
+            None => {
+                let ours = crate::texts::LANGUAGES.map(String::from);
+                logic::pick_language(self.languages.iter().map(String::as_str), &ours, "kk")
+            }
+        }
+    }
+
+    /// Adds the banner's stylesheet; [`step::CSS`] comes when it has loaded, failed, or after 3 s.
+    fn load_stylesheet(&mut self) {
+        let Some(href) = &self.config.stylesheet else {
+            self.css_ready = true;
+            return;
+        };
+        let doc = document();
+        if let Ok(Some(_)) = doc.query_selector("link[data-consent-banner]") {
+            self.css_ready = true;
+            return;
+        }
+        let link: web_sys::HtmlLinkElement =
+            element("link", "", &[("data-consent-banner", "")]).unchecked_into();
+        link.set_rel("stylesheet");
+        link.set_href(href);
+        let done = self.callback(step::CSS);
+        link.set_onload(Some(&done));
+        link.set_onerror(Some(&done));
+        let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&done, 3000);
+        if let Some(head) = doc.head() {
+            let _ = head.append_child(&link);
+        }
+    }
+
+    /// Calls `gtag('consent', kind, {...})` for Google Consent Mode v2: `default` (everything denied
+    /// but what needs no consent, waiting 500 ms for an update) before any tag can run, `update` with
+    /// what the choice grants.
+    fn consent_mode(&mut self, kind: &str, granted: Option<&[String]>) {
+        let Some(map) = &self.config.consent_mode else {
+            return;
+        };
+        let win = window();
+        let gtag = match get(&win, "gtag").dyn_into::<Function>() {
+            Ok(f) => f,
+            Err(_) => match &self.config.gtag {
+                Some(f) => {
+                    set(
+                        &win,
+                        "dataLayer",
+                        &get(&win, "dataLayer")
+                            .dyn_into::<Array>()
+                            .unwrap_or_default(),
+                    );
+                    set(&win, "gtag", f);
+                    f.clone()
+                }
+                None => return,
+            },
+        };
+        let necessary: Vec<String> = alloc::vec![String::from("cookies-necessary")];
+        let state = logic::consent_mode_state(map, granted.unwrap_or(&necessary));
+        let params = object();
+        for (consent_type, on) in state {
+            set(
+                &params,
+                consent_type,
+                &JsValue::from_str(if on { "granted" } else { "denied" }),
+            );
+        }
+        if granted.is_none() {
+            set(&params, "wait_for_update", &JsValue::from_f64(500.0));
+        }
+        let _ = gtag.call3(
+            &JsValue::NULL,
+            &JsValue::from_str("consent"),
+            &JsValue::from_str(kind),
+            &params,
+        );
+    }
+
+    /// Publishes the state that `window.consent.get()` returns.
+    fn publish(&self) {
+        let s = object();
+        set(&s, "decided", &JsValue::from_bool(self.decided));
+        let granted = Array::new();
+        for g in &self.grants {
+            granted.push(&JsValue::from_str(g));
+        }
+        set(&s, "granted", &granted);
+        let refused = Array::new();
+        for r in &self.refused {
+            refused.push(&JsValue::from_str(r));
+        }
+        set(&s, "refused", &refused);
+        set(&s, "gpc", &JsValue::from_bool(self.gpc));
+        set(&s, "pending", &JsValue::from_bool(self.pending.is_some()));
+        if let Some(t) = &self.token {
+            set(
+                &s,
+                "consent_id",
+                &JsValue::from_str(&t.receipt.hyphenated()),
+            );
+            set(
+                &s,
+                "policy_version",
+                &JsValue::from_str(&logic::version_text(t.policy_version)),
+            );
+            set(
+                &s,
+                "issued_at",
+                &JsValue::from_f64(t.issued_at.as_unix() as f64 * 1000.0),
+            );
+        }
+        set(&s, "language", &JsValue::from_str(&self.language()));
+        set(&self.shared, "s", &s);
+    }
+
+    /// Fires `consent:<name>` on `document` and calls the `on(name, f)` listeners with `detail`.
+    fn emit(&self, event: &str, name: &str, detail: &JsValue) {
+        let init = web_sys::CustomEventInit::new();
+        init.set_detail(detail);
+        if let Ok(e) = web_sys::CustomEvent::new_with_event_init_dict(event, &init) {
+            let _ = document().dispatch_event(&e);
+        }
+        let listeners: Array = get(&self.shared, "l").unchecked_into();
+        for entry in listeners.slice(0, listeners.length()).iter() {
+            let entry: Array = entry.unchecked_into();
+            if entry.get(0).as_string().as_deref() == Some(name) {
+                let f: Function = entry.get(1).unchecked_into();
+                let _ = f.call1(&JsValue::NULL, detail);
+            }
+        }
+    }
+
+    /// `window.consent`: `get()`, `allows(purpose)`, `open()`, `acceptAll()`, `rejectAll()`,
+    /// `set({purpose: bool})`, `on("change" | "ready", f)` (returns a function that removes `f`).
+    fn install_api(&self) {
+        let api = object();
+        for (name, s) in [
+            ("get", step::API_GET),
+            ("allows", step::API_ALLOWS),
+            ("open", step::API_OPEN),
+            ("acceptAll", step::API_ACCEPT),
+            ("rejectAll", step::API_REJECT),
+            ("set", step::API_SET),
+            ("on", step::API_ON),
+        ] {
+            set(&api, name, &self.callback(s));
+        }
+        set(&window(), "consent", &api);
+    }
+
+    pub(crate) fn register_dialog(&mut self, root: HtmlElement, reopened: bool) {
+        let listeners = [
+            Listener::new(&root, "cancel", self.callback(step::CANCEL)),
+            Listener::new(&root, "close", self.callback(step::CLOSE)),
+        ];
+        self.dialog = Some(Dialog {
+            root,
+            reopened,
+            choices: reopened,
+            _listeners: listeners,
         });
     }
 }
 
-/// Deletes the cookies the policy declares for the purposes a choice leaves off (refused or withdrawn)
-/// from `path=/` on the page's host and on `.<host>`. Scripts that already ran keep running until the
-/// page is reloaded.
-fn delete_cookies(declared: &[(String, String)], choice: &Choice) {
+/// Deletes the cookies the policy declares for the purposes in `off`, from `path=/` on the page's host
+/// and on `.<host>`. Scripts that already ran keep running until the page is reloaded.
+fn delete_cookies(declared: &[(String, String)], off: &[String]) {
     let doc = html_document();
-    let mut off = choice.refused.clone();
-    off.extend(choice.withdrawn.iter().cloned());
-    let names = logic::cookies_to_delete(declared, &off, &doc.cookie().unwrap_or_default());
-    let host = web_sys::window()
-        .and_then(|w| w.location().hostname().ok())
-        .unwrap_or_default();
+    let names = logic::cookies_to_delete(declared, off, &doc.cookie().unwrap_or_default());
+    let host = window().location().hostname().unwrap_or_default();
     for name in names {
         let _ = doc.set_cookie(&logic::expired_cookie(&name, None));
         if !host.is_empty() {
@@ -642,63 +990,8 @@ fn delete_cookies(declared: &[(String, String)], choice: &Choice) {
     }
 }
 
-/// Fires `consent:change` on `document`, with `detail` = `{method, granted, refused, language}`.
-fn dispatch_change(choice: &Choice, granted: &[String], language: &str) {
-    let detail = logic::change_detail(choice, granted, language);
-    let init = CustomEventInit::new();
-    init.set_detail(&json_parse(&JsString::from(detail)).unwrap_or(JsValue::NULL));
-    if let Ok(event) = CustomEvent::new_with_event_init_dict(CHANGE_EVENT, &init) {
-        let _ = document().dispatch_event(&event);
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Sent {
-    /// Recorded; the token is in the cookie.
-    Stored,
-    /// The server refused the choice (4xx): sending it again would not help.
-    Refused,
-    /// Not recorded (unreachable, timeout, overloaded): keep it for later.
-    Retry,
-}
-
-async fn send<T: Transport>(transport: &T, config: &Config, body: &str) -> Sent {
-    let mut url = config.endpoint.clone();
-    url.push_str("/v1/consents");
-    let Ok(response) = transport.post_json(&url, body).await else {
-        return Sent::Retry;
-    };
-    match response.status {
-        // A 201 is durable on the server: never sent again, even if its token cannot be stored.
-        201 => {
-            store_token(&response.body);
-            Sent::Stored
-        }
-        408 | 429 | 500..=599 => Sent::Retry,
-        _ => Sent::Refused,
-    }
-}
-
-/// Stores the token of a `201` answer in the `consent` cookie.
-fn store_token(body: &JsString) {
-    let Some(token) = json_parse(body)
-        .ok()
-        .and_then(|json| string(&json, "token"))
-    else {
-        return;
-    };
-    let Ok(decoded) = UnverifiedToken::decode(&token) else {
-        return;
-    };
-    let secure = web_sys::window()
-        .and_then(|w| w.location().protocol().ok())
-        .is_some_and(|p| p == "https:");
-    let cookie = logic::cookie_string(&token, decoded.unverified_claims(), secure);
-    let _ = html_document().set_cookie(&cookie);
-}
-
 fn local_storage() -> Option<Storage> {
-    web_sys::window()?.local_storage().ok().flatten()
+    window().local_storage().ok().flatten()
 }
 
 fn remove_pending() {
@@ -707,21 +1000,16 @@ fn remove_pending() {
     }
 }
 
-struct Pending {
-    request: String,
-    granted: Vec<String>,
-}
-
-/// The choice kept by an earlier page when the server was unreachable, if it still applies: not lapsed,
-/// and made under the page's policy version or a later one.
-fn read_pending(config: &Config, now_ms: f64) -> Option<Pending> {
+/// The choice kept by an earlier page when the server was unreachable, if it still applies (not lapsed,
+/// made under the page's policy version or a later one): the request to send again, and what it grants.
+fn read_pending(page: Option<PolicyVersion>, now_ms: f64) -> Option<(String, Vec<String>)> {
     let text = local_storage()?.get_item(PENDING_KEY).ok()??;
-    let entry = json_parse(&JsString::from(text)).ok()?;
-    let request = field(&entry, "request");
-    let expires = field(&entry, "expires").as_f64().unwrap_or(0.0);
+    let entry = json_parse(&text).ok()?;
+    let request = get(&entry, "request");
+    let expires = get(&entry, "expires").as_f64().unwrap_or(0.0);
     let version: Option<PolicyVersion> =
         string(&request, "policy_version").and_then(|v| v.parse().ok());
-    let current = match (version, config.policy_version) {
+    let current = match (version, page) {
         (Some(v), Some(page)) => v >= page,
         (Some(_), None) => true,
         (None, _) => false,
@@ -730,8 +1018,5 @@ fn read_pending(config: &Config, now_ms: f64) -> Option<Pending> {
         remove_pending();
         return None;
     }
-    Some(Pending {
-        request: js_sys::JSON::stringify(&request).ok()?.into(),
-        granted: strings(&entry, "granted"),
-    })
+    Some((json_stringify(&request), strings(&entry, "granted")))
 }

@@ -1,12 +1,65 @@
-//! Small DOM helpers, and [`Listener`]: an event listener that is removed when dropped.
+//! Small DOM helpers, the few browser functions web-sys does not bind the way the banner needs them,
+//! and [`Listener`]: an event listener that is removed when dropped.
 
+use alloc::string::String;
+
+use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
-use web_sys::{Document, Element, Event, EventTarget, HtmlDocument, HtmlElement};
+use web_sys::{Document, Element, EventTarget, HtmlDocument, HtmlElement, Window};
 
-/// The page's document (the banner only runs in a window).
+#[wasm_bindgen]
+extern "C" {
+    /// `JSON.parse`.
+    #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
+    pub(crate) fn json_parse(text: &str) -> Result<JsValue, JsValue>;
+    /// `JSON.stringify`.
+    #[wasm_bindgen(js_namespace = JSON, js_name = stringify)]
+    pub(crate) fn json_stringify(value: &JsValue) -> String;
+    /// A promise, seen through the methods web-sys and js-sys bind with closures only.
+    type Thenable;
+    #[wasm_bindgen(method, js_name = then)]
+    fn then_fn(this: &Thenable, resolved: &Function, rejected: &JsValue) -> Promise;
+    /// A function, seen through an untyped `bind`.
+    type Bindable;
+    #[wasm_bindgen(method, js_name = bind)]
+    fn bind_fn(this: &Bindable, context: &JsValue, a: &JsValue, b: &JsValue) -> Function;
+    #[wasm_bindgen(method, js_name = bind)]
+    fn bind_one(this: &Bindable, context: &JsValue, a: &JsValue) -> Function;
+}
+
+/// `promise.then(resolved, rejected)` with plain JS functions (js-sys takes closures).
+pub(crate) fn then2(promise: &Promise, resolved: &Function, rejected: &Function) -> Promise {
+    promise
+        .unchecked_ref::<Thenable>()
+        .then_fn(resolved, rejected)
+}
+
+/// `promise.then(resolved)` with a plain JS function.
+pub(crate) fn then1(promise: &Promise, resolved: &Function) -> Promise {
+    promise
+        .unchecked_ref::<Thenable>()
+        .then_fn(resolved, &JsValue::UNDEFINED)
+}
+
+/// `f.bind(null, a)`: a function that calls `f(a, …its own arguments)`.
+pub(crate) fn bind1(f: &Function, a: &JsValue) -> Function {
+    f.unchecked_ref::<Bindable>().bind_one(&JsValue::NULL, a)
+}
+
+/// `f.bind(null, a, b)`.
+pub(crate) fn bind2(f: &Function, a: &JsValue, b: &JsValue) -> Function {
+    f.unchecked_ref::<Bindable>().bind_fn(&JsValue::NULL, a, b)
+}
+
+/// The window (the banner only runs in one).
+pub(crate) fn window() -> Window {
+    web_sys::window().expect_throw("consent banner: no window")
+}
+
+/// The page's document.
 pub(crate) fn document() -> Document {
-    web_sys::window()
-        .and_then(|w| w.document())
+    window()
+        .document()
         .expect_throw("consent banner: no document")
 }
 
@@ -15,37 +68,73 @@ pub(crate) fn html_document() -> HtmlDocument {
     document().unchecked_into()
 }
 
-/// A new element with `class`.
-pub(crate) fn element(doc: &Document, tag: &str, class: &str) -> HtmlElement {
-    let el: HtmlElement = doc.create_element(tag).unwrap_throw().unchecked_into();
+/// `object[key]`, or `undefined`.
+pub(crate) fn get(object: &JsValue, key: &str) -> JsValue {
+    Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// `object[key] = value` (ignores frozen objects).
+pub(crate) fn set(object: &JsValue, key: &str, value: &JsValue) {
+    let _ = Reflect::set(object, &JsValue::from_str(key), value);
+}
+
+/// `object[key]` when it is a string.
+pub(crate) fn string(object: &JsValue, key: &str) -> Option<String> {
+    get(object, key).as_string()
+}
+
+/// A new, empty object.
+pub(crate) fn object() -> JsValue {
+    Object::new().into()
+}
+
+/// A new element with `class` (none when empty) and attributes.
+pub(crate) fn element(tag: &str, class: &str, attrs: &[(&str, &str)]) -> HtmlElement {
+    let el: HtmlElement = document()
+        .create_element(tag)
+        .unwrap_throw()
+        .unchecked_into();
     if !class.is_empty() {
         el.set_class_name(class);
+    }
+    for (name, value) in attrs {
+        el.set_attribute(name, value).unwrap_throw();
     }
     el
 }
 
-/// Sets attributes, throwing on failure (only fails for invalid names, which are constants here).
-pub(crate) fn set_attrs(el: &Element, attrs: &[(&str, &str)]) {
-    for (name, value) in attrs {
-        el.set_attribute(name, value).unwrap_throw();
-    }
+/// A new element holding `text` (set as text, never parsed as HTML).
+pub(crate) fn text_element(tag: &str, class: &str, text: &str) -> HtmlElement {
+    let el = element(tag, class, &[]);
+    el.set_text_content(Some(text));
+    el
+}
+
+/// Appends `child` to `parent`.
+pub(crate) fn append(parent: &Element, child: &Element) {
+    let _ = parent.append_child(child);
+}
+
+/// Every element matching `selector`, in document order.
+pub(crate) fn all(selector: &str) -> impl Iterator<Item = Element> {
+    let list = document().query_selector_all(selector).ok();
+    let len = list.as_ref().map_or(0, |l| l.length());
+    (0..len).filter_map(move |i| list.as_ref()?.item(i)?.dyn_into::<Element>().ok())
 }
 
 /// An event listener that lives as long as this value: dropping it removes the listener from its target
-/// and frees the closure (nothing is leaked with `Closure::forget`).
-pub struct Listener {
+/// (nothing is leaked with `Closure::forget`). The callback is a JS function: the banner's dispatcher
+/// bound to a step (see `banner.rs`).
+pub(crate) struct Listener {
     target: EventTarget,
     kind: &'static str,
-    callback: Closure<dyn FnMut(Event)>,
+    callback: Function,
 }
 
 impl Listener {
-    /// Calls `f` for every `kind` event on `target` until the returned value is dropped.
-    pub fn new(target: &EventTarget, kind: &'static str, f: impl FnMut(Event) + 'static) -> Self {
-        let callback = Closure::<dyn FnMut(Event)>::new(f);
-        target
-            .add_event_listener_with_callback(kind, callback.as_ref().unchecked_ref())
-            .unwrap_throw();
+    /// Calls `callback` for every `kind` event on `target` until the returned value is dropped.
+    pub(crate) fn new(target: &EventTarget, kind: &'static str, callback: Function) -> Self {
+        let _ = target.add_event_listener_with_callback(kind, &callback);
         Listener {
             target: target.clone(),
             kind,
@@ -56,18 +145,8 @@ impl Listener {
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        // Dropping a listener from inside its own callback is fine: wasm-bindgen frees the closure
-        // after the call returns.
         let _ = self
             .target
-            .remove_event_listener_with_callback(self.kind, self.callback.as_ref().unchecked_ref());
-    }
-}
-
-impl core::fmt::Debug for Listener {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Listener")
-            .field("kind", &self.kind)
-            .finish()
+            .remove_event_listener_with_callback(self.kind, &self.callback);
     }
 }

@@ -1,74 +1,78 @@
 //! # consent-wasm: the invisionu.education cookie banner
 //!
-//! WebAssembly with wasm-bindgen and web-sys, no UI framework, no JSON library (the browser's
-//! `JSON.parse` reads the policy), no cryptography (the banner reads the consent token but never
-//! verifies it: backends do). `scripts/build-banner` builds it into `banner.js`, `banner_bg.wasm` and
-//! `banner.css`; a page embeds it with one tag:
+//! WebAssembly with wasm-bindgen and web-sys, no UI framework, no JSON library (the browser parses the
+//! policy), no cryptography (the banner reads the consent token but never verifies it: backends do), and
+//! no `std`: the banner build aborts on a panic without formatting anything, which keeps the formatting
+//! machinery out of the 15 KB budget. `scripts/build-banner` builds it into `banner.js`,
+//! `banner_bg.wasm` and `banner.css`; a page embeds it with one tag:
 //!
 //! ```html
 //! <script type="module" src="/consent/banner.js"
 //!         data-endpoint="https://consent.invisionu.education" data-policy-version="2025-03-26"></script>
 //! ```
 //!
-//! On load the banner reads the `consent` cookie ([`logic::read_token`]). With no current choice (no
-//! token, an unreadable one, one made under an older policy version than `data-policy-version`, or a
-//! lapsed one) it fetches the policy and shows the dialog; otherwise it activates the blocked scripts
-//! (`<script type="text/plain" data-consent="<purpose id>">`) that the choice grants, without a dialog.
-//! A choice applies at once, is posted to the server, and the signed token the server returns becomes
-//! the cookie; if the server cannot be reached, the choice is kept in `localStorage` (`consent-pending`)
-//! and sent again on the next page load.
+//! On load the banner sends Google Consent Mode's `default`, then reads the `consent` cookie
+//! ([`logic::read_token`]). With no current choice (no token, an unreadable one, one made under an older
+//! policy version than `data-policy-version`, or a lapsed one) it fetches the policy and shows the
+//! dialog; otherwise it activates the blocked scripts and embeds that the choice grants, without a
+//! dialog. A choice applies at once, is posted to the server, and the signed token the server returns
+//! becomes the cookie; if the server cannot be reached, the choice is kept in `localStorage`
+//! (`consent-pending`) and sent again with backoff, and on the next page load.
 //!
-//! The network is behind [`transport::Transport`]; [`transport::Fetch`] is the browser's `fetch`.
-//! [`run`] takes any transport: the browser tests (`tests/browser.rs`) pass a recording one.
-//!
-//! See `consent-wasm/README.md` for embedding, the Content-Security-Policy and what is not done yet.
+//! The page's JS API is `window.consent` (`get`, `allows`, `open`, `acceptAll`, `rejectAll`, `set`,
+//! `on`); the DOM events are `consent:ready` and `consent:change`. See `consent-wasm/README.md`.
+#![no_std]
 
-pub mod dom;
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+mod activate;
+mod banner;
+mod dialog;
+mod dom;
 pub mod logic;
 pub mod policy;
-mod scripts;
-pub mod transport;
+pub mod texts;
 
-mod banner;
+pub use banner::{CHANGE_EVENT, Config, DIALOG_ID, READY_EVENT, REOPEN_CLASS, start};
 
-pub use banner::{CHANGE_EVENT, Config, DIALOG_ID, Outcome, REOPEN_CLASS, run};
-
+use alloc::string::String;
 use wasm_bindgen::prelude::*;
 use web_sys::HtmlScriptElement;
 
+/// The banner build aborts on a panic, without formatting a message: no input reaches a panic (the
+/// banner's code is written not to), and the formatting machinery would cost a third of the budget.
+#[cfg(all(feature = "bundle", target_arch = "wasm32", not(test)))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    core::arch::wasm32::unreachable()
+}
+
 /// A small free-list allocator (sorted, coalescing) in place of dlmalloc: about 8 KB less wasm, and the
 /// banner allocates little (the policy's texts in one language, a few strings per choice).
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(feature = "bundle", target_arch = "wasm32"))]
 #[global_allocator]
 static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
     lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
 
 /// The entry point called by the bootstrap at the end of `banner.js` once the wasm module is
-/// instantiated: `boot(import.meta.url, "<sha-256 of banner_bg.wasm>")`.
+/// instantiated: `boot(import.meta.url, "<sha-256 of banner_bg.wasm>", gtag)`, where `gtag` is
+/// `function(){dataLayer.push(arguments)}` (Consent Mode needs a real `arguments` object, which only
+/// JS can make).
 ///
 /// Finds the banner's `<script data-endpoint>` (the one loaded from `script_url`, else the first), reads
-/// its data attributes and runs the banner with the browser's `fetch`. A rejected promise (a missing
-/// `data-endpoint`, an unreachable server when the dialog must be shown) shows in the console; the page
-/// itself is never blocked.
+/// its data attributes and starts the banner. A page without one, or with a bad attribute, gets an
+/// exception in the console; the page itself is never blocked.
 #[wasm_bindgen]
-pub fn boot(script_url: Option<String>, build: Option<String>) -> js_sys::Promise {
-    js_sys::futures::future_to_promise(async move {
-        start(script_url, build).await?;
-        Ok(JsValue::UNDEFINED)
-    })
-}
-
-async fn start(script_url: Option<String>, build: Option<String>) -> Result<(), JsValue> {
-    let doc = dom::document();
-    let scripts = doc.query_selector_all("script[data-endpoint]")?;
+pub fn boot(
+    script_url: Option<String>,
+    build: Option<String>,
+    gtag: Option<js_sys::Function>,
+) -> Result<(), JsValue> {
     let mut found: Option<HtmlScriptElement> = None;
-    for i in 0..scripts.length() {
-        let Some(script) = scripts
-            .item(i)
-            .and_then(|n| n.dyn_into::<HtmlScriptElement>().ok())
-        else {
-            continue;
-        };
+    for script in dom::all("script[data-endpoint]") {
+        let script: HtmlScriptElement = script.unchecked_into();
         let is_ours = script_url.as_deref() == Some(script.src().as_str());
         if is_ours || found.is_none() {
             found = Some(script);
@@ -77,9 +81,11 @@ async fn start(script_url: Option<String>, build: Option<String>) -> Result<(), 
             break;
         }
     }
-    let script = found
-        .ok_or_else(|| policy::error("consent banner: no <script data-endpoint> on the page"))?;
+    let script =
+        found.ok_or_else(|| JsValue::from_str("consent banner: no <script data-endpoint>"))?;
     let mut config = Config::from_script(&script, script_url.as_deref())?;
     config.build = build.filter(|b| b.len() == 64 && b.bytes().all(|c| c.is_ascii_hexdigit()));
-    run(config, transport::Fetch::default()).await.map(|_| ())
+    config.gtag = gtag;
+    start(config);
+    Ok(())
 }

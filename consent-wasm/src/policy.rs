@@ -1,55 +1,50 @@
-//! The policy as the banner needs it, read from the server's canonical JSON (`GET /v1/policy`) with the
-//! browser's own `JSON.parse`: no JSON library in the banner.
+//! The policy as the banner needs it, read from the server's canonical JSON (`GET /v1/policy`), which
+//! the browser parses (`Response.json()`): no JSON library in the banner.
+
+use alloc::string::String;
+use alloc::vec::Vec;
 
 use consent_core::PolicyVersion;
-use js_sys::{Array, JsString, Reflect};
+use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
-use crate::logic::Purpose;
+use crate::dom::{get, string};
+use crate::logic::{Purpose, pick_language};
 
-#[wasm_bindgen]
-extern "C" {
-    /// `JSON.parse` on a JS string, without copying it through Rust.
-    #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
-    pub(crate) fn json_parse(text: &JsString) -> Result<JsValue, JsValue>;
+/// `object[key]` as an array (empty when it is not one).
+pub(crate) fn array(object: &JsValue, key: &str) -> Array {
+    get(object, key).dyn_into::<Array>().unwrap_or_default()
 }
 
-/// An error the banner reports (as a rejected promise of `boot`, visible in the console).
-pub(crate) fn error(message: &'static str) -> JsValue {
-    JsValue::from_str(message)
-}
-
-pub(crate) fn field(object: &JsValue, key: &str) -> JsValue {
-    Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
-}
-
-pub(crate) fn string(object: &JsValue, key: &str) -> Option<String> {
-    field(object, key).as_string()
-}
-
+/// The strings of `object[key]`, an array (others are skipped).
 pub(crate) fn strings(object: &JsValue, key: &str) -> Vec<String> {
-    field(object, key)
-        .dyn_into::<Array>()
-        .map(|a| a.iter().filter_map(|v| v.as_string()).collect())
+    array(object, key)
+        .iter()
+        .filter_map(|v| v.as_string())
+        .collect()
+}
+
+/// A text (`{"kk": …, "ru": …, "en": …}`) in `lang`, else in `fallback`, else empty.
+pub(crate) fn text(texts: &JsValue, lang: &str, fallback: &str) -> String {
+    string(texts, lang)
+        .or_else(|| string(texts, fallback))
         .unwrap_or_default()
 }
 
-/// A text in `lang`, else in `fallback`.
-fn text(texts: &JsValue, key: &str, lang: &str, fallback: &str) -> String {
-    let t = field(texts, key);
-    string(&t, lang)
-        .or_else(|| string(&t, fallback))
-        .unwrap_or_default()
-}
-
-/// The parts of a policy the banner uses.
+/// The parts of a policy the banner uses, with texts in one language.
 #[derive(Clone, Debug)]
 pub struct PolicyView {
+    /// The parsed canonical JSON (the cookie tables and titles are read from it when shown).
+    pub json: JsValue,
     /// The version, as written (`2025-03-26`).
     pub version_text: String,
     /// The version.
     pub version: PolicyVersion,
-    /// The language of the texts below, chosen with [`crate::logic::pick_language`].
+    /// The languages of the policy.
+    pub languages: Vec<String>,
+    /// The default language.
+    pub default_language: String,
+    /// The language of the texts below, chosen with [`pick_language`].
     pub language: String,
     /// How long a choice lasts, in months.
     pub validity_months: u32,
@@ -62,74 +57,93 @@ pub struct PolicyView {
 
 impl PolicyView {
     /// Reads a parsed canonical policy, with texts in the first of `languages` (the page's, then the
-    /// browser's) that the policy and the banner both have, else in the policy's default
-    /// ([`crate::logic::pick_language`]).
-    pub fn from_json(json: &JsValue, languages: &[String]) -> Result<PolicyView, JsValue> {
-        let bad = || error("consent banner: the policy is not valid");
-        let version_text = string(json, "version").ok_or_else(bad)?;
-        let version: PolicyVersion = version_text.parse().map_err(|_| bad())?;
-        let default = string(json, "default_language").ok_or_else(bad)?;
-        let language = crate::logic::pick_language(
+    /// browser's) that the policy and the banner both have, else in the policy's default.
+    pub fn from_json(json: &JsValue, languages: &[String]) -> Option<PolicyView> {
+        let version_text = string(json, "version")?;
+        let version: PolicyVersion = version_text.parse().ok()?;
+        let default_language = string(json, "default_language")?;
+        let policy_languages = strings(json, "languages");
+        let language = pick_language(
             languages.iter().map(String::as_str),
-            &strings(json, "languages"),
-            &default,
+            &policy_languages,
+            &default_language,
         );
-        let validity_months = field(json, "choice_validity_months")
+        let validity_months = get(json, "choice_validity_months")
             .as_f64()
             .filter(|m| (1.0..=120.0).contains(m))
             .map_or(6, |m| m as u32);
-        let list = field(json, "purposes")
-            .dyn_into::<Array>()
-            .map_err(|_| bad())?;
-        let categories = field(json, "cookie_categories")
-            .dyn_into::<Array>()
-            .unwrap_or_default();
+        let categories = array(json, "cookie_categories");
         let mut purposes = Vec::new();
         let mut cookies = Vec::new();
-        for p in list.iter() {
-            let id = string(&p, "id").ok_or_else(bad)?;
-            if let Some(category) = string(&p, "cookie_category") {
-                for c in categories.iter() {
-                    if string(&c, "id").as_deref() != Some(&category) {
-                        continue;
-                    }
-                    if let Ok(list) = field(&c, "cookies").dyn_into::<Array>() {
-                        for cookie in list.iter() {
-                            if let Some(name) =
-                                string(&cookie, "name").or_else(|| string(&cookie, "pattern"))
-                            {
-                                cookies.push((id.clone(), name));
-                            }
-                        }
+        for p in array(json, "purposes").iter() {
+            let id = string(&p, "id")?;
+            let category = string(&p, "cookie_category");
+            if let Some(category) = &category
+                && let Some(c) = categories
+                    .iter()
+                    .find(|c| string(c, "id").as_ref() == Some(category))
+            {
+                for cookie in array(&c, "cookies").iter() {
+                    if let Some(name) =
+                        string(&cookie, "name").or_else(|| string(&cookie, "pattern"))
+                    {
+                        cookies.push((id.clone(), name));
                     }
                 }
             }
-            let code = field(&p, "code")
+            let code = get(&p, "code")
                 .as_f64()
-                .filter(|c| (0.0..64.0).contains(c) && c.fract() == 0.0)
-                .ok_or_else(bad)? as u8;
+                .filter(|c| (0.0..64.0).contains(c) && *c == f64::from(*c as u8))?
+                as u8;
             let changed_in = string(&p, "changed_in")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(version);
             let needs_consent = string(&p, "legal_basis").as_deref() == Some("consent")
-                && string(&p, "cookie_category").as_deref() != Some("necessary");
-            let texts = field(&p, "texts");
+                && category.as_deref() != Some("necessary");
+            let marketing = string(&p, "kind").as_deref() == Some("marketing")
+                || category.as_deref() == Some("marketing");
+            let texts = get(&p, "texts");
             purposes.push(Purpose {
-                title: text(&texts, "title", &language, &default),
-                description: text(&texts, "description", &language, &default),
+                title: text(&get(&texts, "title"), &language, &default_language),
+                description: text(&get(&texts, "description"), &language, &default_language),
                 id,
                 code,
                 needs_consent,
+                marketing,
                 changed_in,
             });
         }
-        Ok(PolicyView {
+        Some(PolicyView {
+            json: json.clone(),
             version_text,
             version,
+            languages: policy_languages,
+            default_language,
             language,
             validity_months,
             purposes,
             cookies,
         })
+    }
+
+    /// The purpose with `id`.
+    pub fn purpose(&self, id: &str) -> Option<&Purpose> {
+        self.purposes.iter().find(|p| p.id == id)
+    }
+
+    /// The cookie category object (canonical JSON) of purpose `id`, if it is a cookie purpose.
+    pub(crate) fn category(&self, id: &str) -> Option<JsValue> {
+        let p = array(&self.json, "purposes")
+            .iter()
+            .find(|p| string(p, "id").as_deref() == Some(id))?;
+        let category = string(&p, "cookie_category")?;
+        array(&self.json, "cookie_categories")
+            .iter()
+            .find(|c| string(c, "id").as_ref() == Some(&category))
+    }
+
+    /// A text object of the policy (`title`, a cookie's `purpose`…) in the view's language.
+    pub(crate) fn text(&self, texts: &JsValue) -> String {
+        text(texts, &self.language, &self.default_language)
     }
 }

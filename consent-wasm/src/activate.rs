@@ -1,0 +1,170 @@
+//! What runs once its purpose is granted.
+//!
+//! Scripts: `<script type="text/plain" data-consent="<purpose id>">` (inline text, or `data-src` for a
+//! file) become real scripts in document order: an inline one runs when inserted; after a file, the
+//! next waits until it has loaded or failed, as the HTML parser would.
+//!
+//! Embeds: `<iframe data-consent="…" data-src="…">` and `<img data-consent="…" data-src="…">` get their
+//! `src`. Until then each shows a placeholder of its size that offers "load once" (this embed, now,
+//! nothing recorded) and "always allow" (a choice that grants its purpose).
+
+use alloc::string::String;
+
+use wasm_bindgen::prelude::*;
+use web_sys::{Element, HtmlElement, HtmlScriptElement};
+
+use crate::banner::{Banner, step};
+use crate::dom::{all, append, document, element, text_element};
+use crate::logic::Method;
+use crate::texts::texts;
+
+const SCRIPTS: &str = "script[type=\"text/plain\"][data-consent]";
+const EMBEDS: &str = "iframe[data-consent][data-src],img[data-consent][data-src]";
+const PLACEHOLDER: &str = "consent-embed";
+
+/// Whether the page has any blocked script or embed left.
+pub(crate) fn any_waiting() -> bool {
+    let doc = document();
+    [SCRIPTS, EMBEDS]
+        .iter()
+        .any(|s| matches!(doc.query_selector(s), Ok(Some(_))))
+}
+
+/// Activates what `b.grants` allows: embeds at once, scripts in order (stopping at a file that is
+/// loading; [`step::SCRIPT_DONE`] resumes). Puts placeholders on embeds that stay blocked.
+pub(crate) fn run(b: &mut Banner) {
+    for embed in all(EMBEDS) {
+        let purpose = embed.get_attribute("data-consent").unwrap_or_default();
+        if b.grants.contains(&purpose) {
+            load(&embed);
+        } else {
+            placeholder(b, &embed, &purpose);
+        }
+    }
+    if b.script_loading {
+        return;
+    }
+    let doc = document();
+    for old in all(SCRIPTS) {
+        let purpose = old.get_attribute("data-consent").unwrap_or_default();
+        if !old.is_connected() || !b.grants.contains(&purpose) {
+            continue;
+        }
+        let Ok(new) = doc.create_element("script") else {
+            return;
+        };
+        let new: HtmlScriptElement = new.unchecked_into();
+        // Same attributes (id, class, data-consent, integrity, crossorigin…), except the blocking
+        // `type`; `data-type` (e.g. "module") becomes the real type, `data-src` the source.
+        for name in old
+            .get_attribute_names()
+            .iter()
+            .filter_map(|n| n.as_string())
+        {
+            if !matches!(name.as_str(), "type" | "data-type" | "data-src")
+                && let Some(value) = old.get_attribute(&name)
+            {
+                let _ = new.set_attribute(&name, &value);
+            }
+        }
+        if let Some(kind) = old.get_attribute("data-type") {
+            new.set_type(&kind);
+        }
+        let src = old.get_attribute("data-src");
+        match &src {
+            Some(src) => {
+                let done = b.callback(step::SCRIPT_DONE);
+                new.set_onload(Some(&done));
+                new.set_onerror(Some(&done));
+                new.set_async(false);
+                new.set_src(src);
+            }
+            None => {
+                let _ = new.set_text(&old.text_content().unwrap_or_default());
+            }
+        }
+        if old.replace_with_with_node_1(&new).is_ok() && src.is_some() {
+            b.script_loading = true;
+            return;
+        }
+    }
+}
+
+/// Gives an embed its source, and removes its placeholder.
+fn load(embed: &Element) {
+    if let Some(p) = embed.previous_element_sibling()
+        && p.class_name() == PLACEHOLDER
+    {
+        p.remove();
+    }
+    if let Some(src) = embed.get_attribute("data-src") {
+        let _ = embed.remove_attribute("data-src");
+        let _ = embed.remove_attribute("hidden");
+        let _ = embed.set_attribute("src", &src);
+    }
+}
+
+/// Hides a blocked embed behind a placeholder of the same size (once; needs the policy, for the
+/// purpose's title, and the stylesheet).
+fn placeholder(b: &Banner, embed: &Element, purpose: &str) {
+    let Some(policy) = &b.policy else {
+        return;
+    };
+    if embed.has_attribute("hidden") {
+        return;
+    }
+    let t = texts(&policy.language);
+    let title = policy
+        .purpose(purpose)
+        .map(|p| p.title.as_str())
+        .unwrap_or(purpose);
+    let p = element("div", PLACEHOLDER, &[("lang", &policy.language)]);
+    let style = p.style();
+    for dimension in ["width", "height"] {
+        if let Some(v) = embed.get_attribute(dimension)
+            && !v.is_empty()
+            && v.bytes().all(|c| c.is_ascii_digit())
+        {
+            let mut px = String::from(&v);
+            px.push_str("px");
+            let _ = style.set_property(dimension, &px);
+        }
+    }
+    let mut message = String::from(t.blocked);
+    message.push(' ');
+    message.push_str(title);
+    append(&p, &text_element("p", "", &message));
+    for (action, label) in [("load-once", t.load_once), ("always-allow", t.always_allow)] {
+        let button: HtmlElement = text_element("button", "consent-banner__button", label);
+        let _ = button.set_attribute("type", "button");
+        let _ = button.set_attribute("data-consent-action", action);
+        append(&p, &button);
+    }
+    let _ = embed.before_with_node_1(&p);
+    let _ = embed.set_attribute("hidden", "");
+}
+
+/// A click on a placeholder's button: load this embed only, or grant its purpose (a choice, recorded
+/// like any other, that keeps everything else as it is).
+pub(crate) fn placeholder_click(b: &mut Banner, button: &Element, always: bool) {
+    let Some(embed) = button
+        .closest(".consent-embed")
+        .ok()
+        .flatten()
+        .and_then(|p| p.next_element_sibling())
+    else {
+        return;
+    };
+    if !always {
+        load(&embed);
+        return;
+    }
+    let Some(purpose) = embed.get_attribute("data-consent") else {
+        return;
+    };
+    let mut selected = b.previous();
+    if !selected.contains(&purpose) {
+        selected.push(purpose);
+    }
+    b.decide(Method::Custom, &selected);
+}

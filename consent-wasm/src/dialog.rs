@@ -1,0 +1,291 @@
+//! The dialog: a native `<dialog>` shown with `showModal()`, so the page behind it is inert, focus moves
+//! in, stays in, and returns where it was when the dialog closes. First layer: the texts, the policy's
+//! exact version, three buttons of equal weight. Second layer: one switch per purpose, with the cookie
+//! table of each cookie category, and the visitor's consent ID, date and receipt. Every text is set with
+//! `textContent`, never parsed as HTML.
+
+use alloc::string::String;
+
+use js_sys::{Date, Object};
+use wasm_bindgen::prelude::*;
+use web_sys::{HtmlDialogElement, HtmlElement, HtmlInputElement};
+
+use crate::banner::{Banner, DIALOG_ID};
+use crate::dom::{append, element, get, set, string, text_element};
+use crate::policy::array;
+use crate::texts::{LANGUAGES, texts};
+
+const TITLE_ID: &str = "consent-banner-title";
+const DESCRIPTION_ID: &str = "consent-banner-description";
+
+/// Opens the dialog (on its second layer when `reopened`).
+pub(crate) fn show(b: &mut Banner, reopened: bool) {
+    let root = element(
+        "dialog",
+        "consent-banner",
+        &[
+            ("id", DIALOG_ID),
+            ("role", "dialog"),
+            ("aria-modal", "true"),
+            ("aria-labelledby", TITLE_ID),
+            ("aria-describedby", DESCRIPTION_ID),
+        ],
+    );
+    let Some(body) = crate::dom::document().body() else {
+        return;
+    };
+    append(&body, &root);
+    b.register_dialog(root.clone(), reopened);
+    render(b, None);
+    let _ = root.unchecked_ref::<HtmlDialogElement>().show_modal();
+    if reopened {
+        focus(&root, "input:not([disabled])");
+    }
+}
+
+fn focus(root: &HtmlElement, selector: &str) {
+    if let Ok(Some(el)) = root.query_selector(selector) {
+        let _ = el.unchecked_into::<HtmlElement>().focus();
+    }
+}
+
+fn button(action: &str, label: &str) -> HtmlElement {
+    let b = text_element("button", "consent-banner__button", label);
+    let _ = b.set_attribute("type", "button");
+    let _ = b.set_attribute("data-consent-action", action);
+    b
+}
+
+/// A date (milliseconds since the epoch) written the way `lang` writes dates ("1 June 2026").
+fn local_date(ms: f64, lang: &str) -> String {
+    let options = Object::new();
+    set(&options, "dateStyle", &JsValue::from_str("long"));
+    set(&options, "timeZone", &JsValue::from_str("UTC"));
+    Date::new(&JsValue::from_f64(ms))
+        .to_locale_date_string(lang, &options)
+        .into()
+}
+
+/// (Re)builds the dialog's content in the policy's language, keeping the switches as they are, then
+/// focuses the element `focus_on` selects, if any.
+pub(crate) fn render(b: &Banner, focus_on: Option<&str>) {
+    let (Some(d), Some(policy)) = (&b.dialog, &b.policy) else {
+        return;
+    };
+    let root = &d.root;
+    // Switches already on screen keep their state across a language change.
+    let mut on: alloc::vec::Vec<String> = b.previous();
+    if let Ok(inputs) = root.query_selector_all("input[data-purpose]") {
+        if inputs.length() > 0 {
+            on.clear();
+        }
+        for i in 0..inputs.length() {
+            if let Some(input) = inputs
+                .item(i)
+                .map(JsCast::unchecked_into::<HtmlInputElement>)
+                && input.checked()
+                && let Some(id) = input.get_attribute("data-purpose")
+            {
+                on.push(id);
+            }
+        }
+    }
+    root.set_text_content(None);
+    let lang = &policy.language;
+    let t = texts(lang);
+    let _ = root.set_attribute("lang", lang);
+
+    let head = element("div", "consent-banner__head", &[]);
+    let title = text_element("h2", "consent-banner__title", t.title);
+    let _ = title.set_attribute("id", TITLE_ID);
+    let _ = title.set_attribute("elementtiming", "consent-banner");
+    append(&head, &title);
+    // The language switcher: the policy's languages the banner speaks, each in its own name.
+    let switcher = element(
+        "div",
+        "consent-banner__languages",
+        &[("role", "group"), ("aria-label", t.language)],
+    );
+    for l in LANGUAGES {
+        if policy.languages.iter().any(|p| p == l) {
+            let lb = text_element("button", "consent-banner__language", texts(l).name);
+            let _ = lb.set_attribute("type", "button");
+            let _ = lb.set_attribute("lang", l);
+            let _ = lb.set_attribute("data-consent-lang", l);
+            let _ = lb.set_attribute("aria-pressed", if l == lang { "true" } else { "false" });
+            append(&switcher, &lb);
+        }
+    }
+    append(&head, &switcher);
+    if d.reopened {
+        let close = button("close", "×");
+        let _ = close.set_attribute("aria-label", t.close);
+        let _ = close.set_attribute("class", "consent-banner__close");
+        append(&head, &close);
+    }
+    append(root, &head);
+
+    let description = text_element("p", "consent-banner__description", t.description);
+    let _ = description.set_attribute("id", DESCRIPTION_ID);
+    append(root, &description);
+    if b.outdated {
+        let mut s = String::from(t.updated);
+        s.push(' ');
+        s.push_str(&local_date(
+            f64::from(policy.version.date().days()) * 86_400_000.0,
+            lang,
+        ));
+        append(root, &text_element("p", "consent-banner__updated", &s));
+    }
+    // The exact version of the policy the choice is made under.
+    if let Some(url) = string(&policy.json, "url") {
+        let mut label = policy.text(&get(&policy.json, "title"));
+        label.push_str(" (");
+        label.push_str(&policy.version_text);
+        label.push(')');
+        let link = text_element("a", "consent-banner__policy", &label);
+        let _ = link.set_attribute("href", &url);
+        let _ = link.set_attribute("target", "_blank");
+        let _ = link.set_attribute("rel", "noopener");
+        let p = element("p", "", &[]);
+        append(&p, &link);
+        append(root, &p);
+    }
+
+    if d.choices {
+        append(root, &choices(b, &on));
+        if let Some(token) = &b.token {
+            let info = element("p", "consent-banner__receipt", &[]);
+            let id = token.receipt.hyphenated();
+            for (label, value) in [
+                (t.consent_id, id.clone()),
+                (
+                    t.consent_date,
+                    local_date(token.issued_at.as_unix() as f64 * 1000.0, lang),
+                ),
+            ] {
+                append(&info, &text_element("span", "", label));
+                append(
+                    &info,
+                    &text_element("span", "consent-banner__value", &value),
+                );
+            }
+            let mut href = b.config.endpoint.clone();
+            href.push_str("/v1/receipts/");
+            href.push_str(&id);
+            let link = text_element("a", "", t.receipt);
+            let _ = link.set_attribute("href", &href);
+            let _ = link.set_attribute("download", "");
+            append(&info, &link);
+            append(root, &info);
+        }
+    }
+
+    // Three buttons of equal weight, in one row: accepting is no easier than rejecting.
+    let actions = element("div", "consent-banner__actions", &[]);
+    append(&actions, &button("accept-all", t.accept_all));
+    append(&actions, &button("reject-all", t.reject_all));
+    let last = if d.choices {
+        button("save", t.save)
+    } else {
+        button("choose", t.choose)
+    };
+    append(&actions, &last);
+    append(root, &actions);
+    if let Some(selector) = focus_on {
+        focus(root, selector);
+    }
+}
+
+/// The second layer: one switch per purpose (those that need no consent on and locked; the others
+/// as `on` says, so off on a first visit), with descriptions and cookie tables.
+fn choices(b: &Banner, on: &[String]) -> HtmlElement {
+    let (Some(policy), t) = (&b.policy, texts(&b.language())) else {
+        return element("div", "", &[]);
+    };
+    let list = element("fieldset", "consent-banner__purposes", &[]);
+    append(&list, &text_element("legend", "", t.purposes));
+    for p in &policy.purposes {
+        let row = element("div", "consent-banner__purpose", &[]);
+        let label = element("label", "consent-banner__switch", &[]);
+        let mut description_id = String::from("consent-purpose-");
+        description_id.push_str(&p.id);
+        let input: HtmlInputElement = element(
+            "input",
+            "",
+            &[
+                ("type", "checkbox"),
+                ("role", "switch"),
+                ("data-purpose", &p.id),
+                ("aria-describedby", &description_id),
+            ],
+        )
+        .unchecked_into();
+        if !p.needs_consent {
+            input.set_checked(true);
+            input.set_disabled(true);
+        } else {
+            input.set_checked(on.contains(&p.id));
+        }
+        append(&label, &input);
+        append(
+            &label,
+            &text_element("span", "consent-banner__purpose-title", &p.title),
+        );
+        append(&row, &label);
+        if !p.needs_consent {
+            append(
+                &row,
+                &text_element("span", "consent-banner__note", t.always_on),
+            );
+        } else if b.gpc && p.marketing {
+            append(&row, &text_element("span", "consent-banner__note", t.gpc));
+        }
+        let description = text_element("p", "consent-banner__purpose-description", &p.description);
+        let _ = description.set_attribute("id", &description_id);
+        append(&row, &description);
+        if let Some(category) = policy.category(&p.id) {
+            append(&row, &cookie_table(b, &category));
+        }
+        append(&list, &row);
+    }
+    list
+}
+
+/// The cookies of a category, in a disclosure: name, provider, lifetime, purpose.
+fn cookie_table(b: &Banner, category: &JsValue) -> HtmlElement {
+    let t = texts(&b.language());
+    let details = element("details", "consent-banner__cookies", &[]);
+    let cookies = array(category, "cookies");
+    let mut summary = String::from(t.cookies);
+    summary.push_str(" (");
+    crate::logic::push_u64(&mut summary, u64::from(cookies.length()));
+    summary.push(')');
+    append(&details, &text_element("summary", "", &summary));
+    let table = element("table", "", &[]);
+    let head = element("tr", "", &[]);
+    for h in [t.cookie_name, t.provider, t.lifetime, t.cookie_purpose] {
+        append(&head, &text_element("th", "", h));
+    }
+    append(&table, &head);
+    let policy = b.policy.as_ref();
+    for cookie in cookies.iter() {
+        let row = element("tr", "", &[]);
+        let purpose = policy
+            .map(|p| p.text(&get(&cookie, "purpose")))
+            .unwrap_or_default();
+        for cell in [
+            string(&cookie, "name")
+                .or_else(|| string(&cookie, "pattern"))
+                .unwrap_or_default(),
+            string(&cookie, "provider").unwrap_or_default(),
+            string(&cookie, "lifetime").unwrap_or_default(),
+            purpose,
+        ] {
+            append(&row, &text_element("td", "", &cell));
+        }
+        append(&table, &row);
+    }
+    append(&details, &table);
+    details
+}
