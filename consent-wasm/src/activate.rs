@@ -30,12 +30,12 @@ pub(crate) fn any_waiting() -> bool {
         .any(|s| matches!(doc.query_selector(s), Ok(Some(_))))
 }
 
-/// Activates what `b.grants` allows: embeds at once, scripts in order (stopping at a file that is
+/// Activates what the choice grants: embeds at once, scripts in order (stopping at a file that is
 /// loading; [`step::SCRIPT_DONE`] resumes). Puts placeholders on embeds that stay blocked.
 pub(crate) fn run(b: &mut Banner) {
     for embed in all(EMBEDS) {
         let purpose = embed.get_attribute("data-consent").unwrap_or_default();
-        if b.grants.contains(&purpose) {
+        if b.allows(&purpose) {
             load(&embed);
         } else {
             placeholder(b, &embed, &purpose);
@@ -47,7 +47,7 @@ pub(crate) fn run(b: &mut Banner) {
     let doc = document();
     for old in all(SCRIPTS) {
         let purpose = old.get_attribute("data-consent").unwrap_or_default();
-        if !old.is_connected() || !b.grants.contains(&purpose) {
+        if !old.is_connected() || !b.allows(&purpose) {
             continue;
         }
         let Ok(new) = doc.create_element("script") else {
@@ -162,9 +162,6 @@ pub(crate) fn placeholder_click(b: &mut Banner, button: &Element, always: bool) 
     let Some(purpose) = embed.get_attribute("data-consent") else {
         return;
     };
-    let mut selected = b.previous();
-    if !selected.contains(&purpose) {
-        selected.push(purpose);
-    }
-    b.decide(Method::Custom, &selected);
+    let selected = b.previous() | b.bit_of(&purpose);
+    b.decide(Method::Custom, selected);
 }

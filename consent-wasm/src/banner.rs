@@ -22,8 +22,8 @@ use crate::dom::{
     Listener, bind1, bind2, document, element, get, html_document, json_parse, json_stringify,
     object, set, string, then1, then2, window,
 };
-use crate::logic::{self, COOKIE, Method, PENDING_KEY, Stored};
-use crate::policy::{PolicyView, strings};
+use crate::logic::{self, COOKIE, Method, PENDING_KEY, Purposes, Stored, bit};
+use crate::policy::PolicyView;
 use crate::{activate, dialog};
 
 /// The dialog's element id.
@@ -168,10 +168,13 @@ pub(crate) struct Banner {
     want: Want,
     /// The page's and the browser's languages, best first.
     pub(crate) languages: Vec<String>,
-    /// What may run now: purposes that need no consent, and those the choice grants.
-    pub(crate) grants: Vec<String>,
-    /// Purposes the current choice turned off (for the API).
-    refused: Vec<String>,
+    /// What may run now, by purpose id (a JS array: the activation, the API and a kept choice read
+    /// it): purposes that need no consent, and those the choice grants.
+    pub(crate) granted_ids: Array,
+    /// The same as a set (known once the policy is there).
+    granted: Purposes,
+    /// Purpose ids the current choice turned off (for the API).
+    refused_ids: Array,
     /// A choice exists (made here, in the cookie, or kept for the server).
     pub(crate) decided: bool,
     css_ready: bool,
@@ -289,8 +292,9 @@ impl Banner {
             fetching_policy: false,
             want: Want::Nothing,
             languages,
-            grants: Vec::new(),
-            refused: Vec::new(),
+            granted_ids: Array::new(),
+            granted: 0,
+            refused_ids: Array::new(),
             decided: false,
             css_ready: false,
             reopen_wanted: false,
@@ -312,12 +316,12 @@ impl Banner {
 
     fn boot(&mut self) {
         self.install_api();
-        self.consent_mode("default", None);
+        self.consent_mode("default");
         self.load_stylesheet();
         let now_ms = Date::now();
         if let Some((request, granted)) = read_pending(self.config.policy_version, now_ms) {
             self.decided = true;
-            self.grants = granted;
+            self.granted_ids = granted;
             self.pending = Some(request);
             self.send();
             self.after_choice_known();
@@ -357,7 +361,7 @@ impl Banner {
     /// Once the page knows what the choice grants: activate, update Consent Mode, show the way back in,
     /// tell the page.
     fn after_choice_known(&mut self) {
-        self.consent_mode("update", Some(&self.grants.clone()));
+        self.consent_mode("update");
         activate::run(self);
         self.show_reopen();
         self.publish();
@@ -538,21 +542,17 @@ impl Banner {
     }
 
     fn policy_arrived(&mut self, policy: PolicyView) {
-        if self.decided && self.grants.is_empty() {
-            // A valid token: the purposes it grants, by id.
-            if let Some(claims) = &self.token {
-                self.grants = logic::granted_by_token(&policy.purposes, claims);
-            }
-        }
-        if !self.decided {
+        self.granted = match (&self.token, self.granted_ids.length()) {
             // No choice yet: what needs no consent runs.
-            self.grants = policy
-                .purposes
-                .iter()
-                .filter(|p| !p.needs_consent)
-                .map(|p| p.id.clone())
-                .collect();
-        }
+            _ if !self.decided => logic::set_of(&policy.purposes, |p| !p.needs_consent),
+            // A choice kept for the server (or made on this page): its ids.
+            (_, 1..) | (None, _) => logic::set_of(&policy.purposes, |p| {
+                self.granted_ids.includes(&JsValue::from_str(&p.id), 0)
+            }),
+            // A valid token: what it grants.
+            (Some(claims), _) => logic::granted_by_token(&policy.purposes, claims),
+        };
+        self.granted_ids = ids(&policy.purposes, self.granted);
         self.policy = Some(policy);
         match core::mem::replace(&mut self.want, Want::Nothing) {
             Want::Activate => self.after_choice_known(),
@@ -591,20 +591,30 @@ impl Banner {
     }
 
     /// The purposes that need consent which the current choice grants.
-    pub(crate) fn previous(&self) -> Vec<String> {
-        let Some(policy) = &self.policy else {
-            return Vec::new();
-        };
-        policy
-            .purposes
-            .iter()
-            .filter(|p| p.needs_consent && self.decided && self.grants.contains(&p.id))
-            .map(|p| p.id.clone())
-            .collect()
+    pub(crate) fn previous(&self) -> Purposes {
+        match &self.policy {
+            Some(policy) if self.decided => {
+                self.granted & logic::set_of(&policy.purposes, |p| p.needs_consent)
+            }
+            _ => 0,
+        }
+    }
+
+    /// Whether purpose `id` may run now.
+    pub(crate) fn allows(&self, id: &str) -> bool {
+        self.granted_ids.includes(&JsValue::from_str(id), 0)
+    }
+
+    /// The code of purpose `id` as a set (empty when the policy does not have it).
+    pub(crate) fn bit_of(&self, id: &str) -> Purposes {
+        self.policy
+            .as_ref()
+            .and_then(|p| p.purpose(id))
+            .map_or(0, |p| bit(p.code))
     }
 
     fn decide_in_dialog(&mut self, method: Method) {
-        let mut selected: Vec<String> = Vec::new();
+        let mut selected: Purposes = 0;
         if let Some(d) = &self.dialog
             && let Ok(inputs) = d.root.query_selector_all("input[data-purpose]:checked")
         {
@@ -614,12 +624,12 @@ impl Banner {
                     .and_then(|n| n.dyn_into::<Element>().ok())
                     .and_then(|e| e.get_attribute("data-purpose"))
                 {
-                    selected.push(id);
+                    selected |= self.bit_of(&id);
                 }
             }
         }
         self.close_dialog();
-        self.decide(method, &selected);
+        self.decide(method, selected);
     }
 
     /// A choice made through the JS API: `set({purpose: true|false, …})` changes the purposes it names
@@ -631,78 +641,101 @@ impl Banner {
             return;
         };
         let mut selected = self.previous();
-        if method == Method::Custom {
-            for p in &policy.purposes {
-                match get(&value, &p.id).as_bool() {
-                    Some(true) if !selected.contains(&p.id) => selected.push(p.id.clone()),
-                    Some(false) => selected.retain(|s| s != &p.id),
-                    _ => {}
-                }
+        for p in &policy.purposes {
+            match get(&value, &p.id).as_bool() {
+                Some(true) => selected |= bit(p.code),
+                Some(false) => selected &= !bit(p.code),
+                None => {}
             }
         }
         self.close_dialog();
-        self.decide(method, &selected);
+        self.decide(method, selected);
     }
 
     /// Applies a choice at once (granted scripts run, `consent:change` fires, declared cookies of what is
     /// off are deleted, Consent Mode is updated), then sends it; the answer's token goes into the cookie,
     /// or the choice is kept and sent again with backoff.
-    pub(crate) fn decide(&mut self, method: Method, selected: &[String]) {
+    pub(crate) fn decide(&mut self, method: Method, selected: Purposes) {
         let previous = self.previous();
         let Some(policy) = &self.policy else {
             return;
         };
-        let choice = logic::withdraw(
-            logic::choice(&policy.purposes, method, self.gpc, |id| {
-                selected.iter().any(|s| s == id)
-            }),
-            &previous,
-        );
-        let mut off = choice.refused.clone();
-        off.extend(choice.withdrawn.iter().cloned());
-        if self.gpc && method == Method::AcceptAll {
-            off.extend(
-                policy
-                    .purposes
-                    .iter()
-                    .filter(|p| p.needs_consent && p.marketing)
-                    .map(|p| p.id.clone()),
-            );
+        let choice = logic::choice(&policy.purposes, method, self.gpc, selected, previous);
+        let granted = logic::granted(&policy.purposes, &choice);
+        delete_cookies(&policy.cookies, choice.off());
+        // The request (`ConsentRequest` in consent-server/openapi.json), built as a JS object and
+        // written by `JSON.stringify`.
+        let request = object();
+        let text = |s: &str| JsValue::from_str(s);
+        set(&request, "policy_version", &text(&policy.version_text));
+        if let Some(token) = &self.token {
+            // The same device as before: one browser stays one subject.
+            let subject = object();
+            set(&subject, "device", &text(&token.subject.encoded()));
+            set(&request, "subject", &subject);
         }
-        let grants = logic::granted(&policy.purposes, &choice);
-        delete_cookies(&policy.cookies, &off);
-        let page = window().location();
-        let mut url = page.origin().unwrap_or_default();
-        url.push_str(&page.pathname().unwrap_or_default());
-        let device = self.token.map(|t| t.subject.encoded());
-        let body = logic::request_body(
-            &policy.version_text,
-            &choice,
-            &policy.language,
-            &url,
-            self.config.build.as_deref(),
-            device.as_deref(),
+        set(&request, "method", &text(choice.method.as_str()));
+        set(&request, "language", &text(&policy.language));
+        let decisions = object();
+        for p in &policy.purposes {
+            let b = bit(p.code);
+            let decision = if choice.given & b != 0 {
+                "given"
+            } else if choice.refused & b != 0 {
+                "refused"
+            } else if choice.withdrawn & b != 0 {
+                "withdrawn"
+            } else {
+                continue;
+            };
+            set(&decisions, &p.id, &text(decision));
+        }
+        set(&request, "decisions", &decisions);
+        let point = object();
+        set(&point, "kind", &text("banner"));
+        let location = window().location();
+        let mut page = location.origin().unwrap_or_default();
+        if page.starts_with("http") {
+            page.push_str(&location.pathname().unwrap_or_default());
+            set(&point, "page", &text(&page));
+        }
+        if let Some(build) = &self.config.build {
+            set(&point, "build", &text(build));
+        }
+        set(&request, "collection_point", &point);
+        let body = json_stringify(&request);
+        let granted_ids = ids(&policy.purposes, granted);
+        let detail = object();
+        set(&detail, "method", &text(choice.method.as_str()));
+        set(&detail, "granted", &granted_ids);
+        set(&detail, "refused", &ids(&policy.purposes, choice.off()));
+        set(
+            &detail,
+            "withdrawn",
+            &ids(&policy.purposes, choice.withdrawn),
         );
-        let expires_ms = logic::lapses_at((Date::now() / 1000.0) as i64, policy.validity_months)
-            .max(0)
-            .unsigned_abs()
-            * 1000;
-        let detail = json_parse(&logic::change_detail(&choice, &grants, &policy.language))
-            .unwrap_or(JsValue::NULL);
+        set(&detail, "language", &text(&policy.language));
+        let lapses = logic::lapses_at((Date::now() / 1000.0) as i64, policy.validity_months);
         if let Some(storage) = local_storage() {
             // Kept until the server has answered: a page closed meanwhile sends it next time.
-            let _ = storage.set_item(
-                PENDING_KEY,
-                &logic::pending_entry(&body, &grants, expires_ms),
+            let entry = object();
+            set(&entry, "request", &request);
+            set(&entry, "granted", &granted_ids);
+            set(
+                &entry,
+                "expires",
+                &JsValue::from_f64(lapses as f64 * 1000.0),
             );
+            let _ = storage.set_item(PENDING_KEY, &json_stringify(&entry));
         }
-        self.grants = grants;
-        self.refused = off;
+        self.refused_ids = ids(&policy.purposes, choice.off());
+        self.granted = granted;
+        self.granted_ids = granted_ids;
         self.decided = true;
         self.pending = Some(body);
         self.retry_ms = self.config.retry_ms.max(1);
         self.send();
-        self.consent_mode("update", Some(&self.grants.clone()));
+        self.consent_mode("update");
         activate::run(self);
         self.show_reopen();
         self.publish();
@@ -845,9 +878,9 @@ impl Banner {
     }
 
     /// Calls `gtag('consent', kind, {...})` for Google Consent Mode v2: `default` (everything denied
-    /// but what needs no consent, waiting 500 ms for an update) before any tag can run, `update` with
-    /// what the choice grants.
-    fn consent_mode(&mut self, kind: &str, granted: Option<&[String]>) {
+    /// but `security_storage`, waiting 500 ms for an update) before any tag can run, `update` with what
+    /// the choice grants.
+    fn consent_mode(&mut self, kind: &str) {
         let Some(map) = &self.config.consent_mode else {
             return;
         };
@@ -856,23 +889,22 @@ impl Banner {
             Ok(f) => f,
             Err(_) => match &self.config.gtag {
                 Some(f) => {
-                    set(
-                        &win,
-                        "dataLayer",
-                        &get(&win, "dataLayer")
-                            .dyn_into::<Array>()
-                            .unwrap_or_default(),
-                    );
+                    if !get(&win, "dataLayer").is_object() {
+                        set(&win, "dataLayer", &Array::new());
+                    }
                     set(&win, "gtag", f);
                     f.clone()
                 }
                 None => return,
             },
         };
-        let necessary: Vec<String> = alloc::vec![String::from("cookies-necessary")];
-        let state = logic::consent_mode_state(map, granted.unwrap_or(&necessary));
+        let granted = match (&self.policy, kind) {
+            (Some(p), "update") => Some((&p.purposes[..], self.granted)),
+            _ => None,
+        };
         let params = object();
-        for (consent_type, on) in state {
+        for consent_type in logic::CONSENT_TYPES {
+            let on = logic::consent_mode_granted(map, consent_type, granted);
             set(
                 &params,
                 consent_type,
@@ -894,16 +926,16 @@ impl Banner {
     fn publish(&self) {
         let s = object();
         set(&s, "decided", &JsValue::from_bool(self.decided));
-        let granted = Array::new();
-        for g in &self.grants {
-            granted.push(&JsValue::from_str(g));
-        }
-        set(&s, "granted", &granted);
-        let refused = Array::new();
-        for r in &self.refused {
-            refused.push(&JsValue::from_str(r));
-        }
-        set(&s, "refused", &refused);
+        set(
+            &s,
+            "granted",
+            &self.granted_ids.slice(0, self.granted_ids.length()),
+        );
+        set(
+            &s,
+            "refused",
+            &self.refused_ids.slice(0, self.refused_ids.length()),
+        );
         set(&s, "gpc", &JsValue::from_bool(self.gpc));
         set(&s, "pending", &JsValue::from_bool(self.pending.is_some()));
         if let Some(t) = &self.token {
@@ -978,7 +1010,7 @@ impl Banner {
 
 /// Deletes the cookies the policy declares for the purposes in `off`, from `path=/` on the page's host
 /// and on `.<host>`. Scripts that already ran keep running until the page is reloaded.
-fn delete_cookies(declared: &[(String, String)], off: &[String]) {
+fn delete_cookies(declared: &[(u8, String)], off: Purposes) {
     let doc = html_document();
     let names = logic::cookies_to_delete(declared, off, &doc.cookie().unwrap_or_default());
     let host = window().location().hostname().unwrap_or_default();
@@ -1002,7 +1034,7 @@ fn remove_pending() {
 
 /// The choice kept by an earlier page when the server was unreachable, if it still applies (not lapsed,
 /// made under the page's policy version or a later one): the request to send again, and what it grants.
-fn read_pending(page: Option<PolicyVersion>, now_ms: f64) -> Option<(String, Vec<String>)> {
+fn read_pending(page: Option<PolicyVersion>, now_ms: f64) -> Option<(String, Array)> {
     let text = local_storage()?.get_item(PENDING_KEY).ok()??;
     let entry = json_parse(&text).ok()?;
     let request = get(&entry, "request");
@@ -1018,5 +1050,19 @@ fn read_pending(page: Option<PolicyVersion>, now_ms: f64) -> Option<(String, Vec
         remove_pending();
         return None;
     }
-    Some((json_stringify(&request), strings(&entry, "granted")))
+    Some((
+        json_stringify(&request),
+        crate::policy::array(&entry, "granted"),
+    ))
+}
+
+/// The ids of the purposes in `set`, in the policy's order, as a JS array.
+fn ids(purposes: &[crate::logic::Purpose], set: Purposes) -> Array {
+    let out = Array::new();
+    for p in purposes {
+        if set & bit(p.code) != 0 {
+            out.push(&JsValue::from_str(&p.id));
+        }
+    }
+    out
 }

@@ -74,10 +74,10 @@ pub(crate) fn render(b: &Banner, focus_on: Option<&str>) {
     };
     let root = &d.root;
     // Switches already on screen keep their state across a language change.
-    let mut on: alloc::vec::Vec<String> = b.previous();
+    let mut on = b.previous();
     if let Ok(inputs) = root.query_selector_all("input[data-purpose]") {
         if inputs.length() > 0 {
-            on.clear();
+            on = 0;
         }
         for i in 0..inputs.length() {
             if let Some(input) = inputs
@@ -86,7 +86,7 @@ pub(crate) fn render(b: &Banner, focus_on: Option<&str>) {
                 && input.checked()
                 && let Some(id) = input.get_attribute("data-purpose")
             {
-                on.push(id);
+                on |= b.bit_of(&id);
             }
         }
     }
@@ -153,7 +153,7 @@ pub(crate) fn render(b: &Banner, focus_on: Option<&str>) {
     }
 
     if d.choices {
-        append(root, &choices(b, &on));
+        append(root, &choices(b, on));
         if let Some(token) = &b.token {
             let info = element("p", "consent-banner__receipt", &[]);
             let id = token.receipt.hyphenated();
@@ -199,7 +199,7 @@ pub(crate) fn render(b: &Banner, focus_on: Option<&str>) {
 
 /// The second layer: one switch per purpose (those that need no consent on and locked; the others
 /// as `on` says, so off on a first visit), with descriptions and cookie tables.
-fn choices(b: &Banner, on: &[String]) -> HtmlElement {
+fn choices(b: &Banner, on: crate::logic::Purposes) -> HtmlElement {
     let (Some(policy), t) = (&b.policy, texts(&b.language())) else {
         return element("div", "", &[]);
     };
@@ -225,7 +225,7 @@ fn choices(b: &Banner, on: &[String]) -> HtmlElement {
             input.set_checked(true);
             input.set_disabled(true);
         } else {
-            input.set_checked(on.contains(&p.id));
+            input.set_checked(on & crate::logic::bit(p.code) != 0);
         }
         append(&label, &input);
         append(
@@ -259,7 +259,7 @@ fn cookie_table(b: &Banner, category: &JsValue) -> HtmlElement {
     let cookies = array(category, "cookies");
     let mut summary = String::from(t.cookies);
     summary.push_str(" (");
-    crate::logic::push_u64(&mut summary, u64::from(cookies.length()));
+    crate::logic::push_u64(&mut summary, u64::from(cookies.length()), 1);
     summary.push(')');
     append(&details, &text_element("summary", "", &summary));
     let table = element("table", "", &[]);

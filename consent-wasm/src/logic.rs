@@ -1,8 +1,10 @@
 //! The banner's decisions, free of the browser: what the cookie says, which language to speak, what a
-//! choice grants, and the JSON it sends. Unit-tested on the host; the browser glue calls these.
+//! choice decides and grants, which cookies to delete. Unit-tested on the host; the browser glue calls
+//! these.
 //!
-//! Nothing here formats with `core::fmt`: the banner's size budget is 15 KB brotli, and the formatting
-//! machinery alone would take a good part of it.
+//! Sets of purposes are bitsets over the purposes' stable codes (a `u64`, as in the consent token):
+//! small code, no strings to clone. Nothing here formats with `core::fmt`: the banner's size budget is
+//! 15 KB brotli, and the formatting machinery alone would take a good part of it.
 
 use alloc::borrow::ToOwned;
 use alloc::string::String;
@@ -83,6 +85,14 @@ pub fn pick_language<'a>(
         .unwrap_or_else(|| default.to_owned())
 }
 
+/// A set of purposes: bit `code` for each purpose in it (codes are below 64, as in the consent token).
+pub type Purposes = u64;
+
+/// The bit of purpose `code`.
+pub const fn bit(code: u8) -> Purposes {
+    1 << (code & 63)
+}
+
 /// A purpose as the banner needs it, in the dialog's language.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Purpose {
@@ -104,20 +114,24 @@ pub struct Purpose {
     pub description: String,
 }
 
+/// The purposes for which `keep` holds.
+pub fn set_of(purposes: &[Purpose], keep: impl Fn(&Purpose) -> bool) -> Purposes {
+    purposes
+        .iter()
+        .filter(|p| keep(p))
+        .fold(0, |set, p| set | bit(p.code))
+}
+
 /// The purposes a token allows: those that need no consent, and those given, not refused, and not
 /// changed since the version the choice was made under (the same rules as
 /// `consent_core::ConsentToken::decision`, without the expiry, which the caller has checked).
-pub fn granted_by_token(purposes: &[Purpose], claims: &TokenClaims) -> Vec<String> {
-    purposes
-        .iter()
-        .filter(|p| {
-            !p.needs_consent
-                || (claims.given.contains(p.code)
-                    && !claims.refused.contains(p.code)
-                    && p.changed_in <= claims.policy_version)
-        })
-        .map(|p| p.id.clone())
-        .collect()
+pub fn granted_by_token(purposes: &[Purpose], claims: &TokenClaims) -> Purposes {
+    set_of(purposes, |p| {
+        !p.needs_consent
+            || (claims.given.contains(p.code)
+                && !claims.refused.contains(p.code)
+                && p.changed_in <= claims.policy_version)
+    })
 }
 
 /// How the visitor decided.
@@ -146,60 +160,72 @@ impl Method {
 }
 
 /// A visitor's choice: a decision for every purpose that needs consent.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Choice {
     /// How it was made.
     pub method: Method,
     /// Purposes consented to.
-    pub given: Vec<String>,
+    pub given: Purposes,
     /// Purposes refused.
-    pub refused: Vec<String>,
-    /// Purposes granted before and turned off by this choice (see [`withdraw`]).
-    pub withdrawn: Vec<String>,
+    pub refused: Purposes,
+    /// Purposes granted before and turned off by this choice.
+    pub withdrawn: Purposes,
+    /// Purposes this choice leaves to the server: the marketing ones of "accept all" under Global
+    /// Privacy Control (the browser sends `Sec-GPC: 1` with the request, and the server records them as
+    /// refused, with the signal).
+    pub left_out: Purposes,
 }
 
-/// Decides every purpose that needs consent: all given, all refused, or given exactly when `selected`.
-///
-/// With Global Privacy Control (`gpc`), "accept all" leaves the marketing purposes out: the browser sends
-/// `Sec-GPC: 1` with the request, and the server records them as refused, with the signal. A choice made
-/// purpose by purpose stands as made (the second layer shows them off to begin with).
+impl Choice {
+    /// Everything this choice turns off: refused, withdrawn, and left to GPC.
+    pub fn off(&self) -> Purposes {
+        self.refused | self.withdrawn | self.left_out
+    }
+}
+
+/// Decides every purpose that needs consent: all given, all refused, or given exactly when in
+/// `selected`. `previous` is what the current choice grants (purposes that need consent): each of those
+/// now off is `withdrawn`, not refused, and when everything granted before is off and nothing is given,
+/// the method is `withdraw`. With Global Privacy Control (`gpc`), "accept all" leaves the marketing
+/// purposes out (see [`Choice::left_out`]); a choice made purpose by purpose stands as made (the second
+/// layer shows them off to begin with).
 pub fn choice(
     purposes: &[Purpose],
     method: Method,
     gpc: bool,
-    selected: impl Fn(&str) -> bool,
+    selected: Purposes,
+    previous: Purposes,
 ) -> Choice {
-    let (given, refused) = purposes
-        .iter()
-        .filter(|p| p.needs_consent && !(gpc && p.marketing && method == Method::AcceptAll))
-        .partition::<Vec<&Purpose>, _>(|p| match method {
-            Method::AcceptAll => true,
-            Method::RejectAll => false,
-            Method::Custom | Method::Withdraw => selected(&p.id),
-        });
-    let ids = |v: Vec<&Purpose>| v.into_iter().map(|p| p.id.clone()).collect();
+    let asked = set_of(purposes, |p| p.needs_consent);
+    let left_out = if gpc && method == Method::AcceptAll {
+        set_of(purposes, |p| p.needs_consent && p.marketing)
+    } else {
+        0
+    };
+    let given = match method {
+        Method::AcceptAll => asked & !left_out,
+        Method::RejectAll => 0,
+        Method::Custom | Method::Withdraw => asked & selected,
+    };
+    let off = asked & !given & !left_out;
+    let previous = previous & asked;
+    let method = if previous != 0 && given == 0 {
+        Method::Withdraw
+    } else {
+        method
+    };
     Choice {
         method,
-        given: ids(given),
-        refused: ids(refused),
-        withdrawn: Vec::new(),
+        given,
+        refused: off & !previous,
+        withdrawn: off & previous,
+        left_out,
     }
 }
 
-/// Turns a choice made after an earlier one (`previous`: the purposes that needed consent and were
-/// granted) into what it is: every purpose granted before and now off is `withdrawn`, not refused; and
-/// when everything granted before is off and nothing is given, the method is `withdraw`.
-pub fn withdraw(mut choice: Choice, previous: &[String]) -> Choice {
-    let (withdrawn, refused) = choice
-        .refused
-        .into_iter()
-        .partition::<Vec<String>, _>(|id| previous.contains(id));
-    choice.refused = refused;
-    choice.withdrawn = withdrawn;
-    if !previous.is_empty() && choice.given.is_empty() {
-        choice.method = Method::Withdraw;
-    }
-    choice
+/// What a choice lets run: the purposes that need no consent, and those given.
+pub fn granted(purposes: &[Purpose], choice: &Choice) -> Purposes {
+    set_of(purposes, |p| !p.needs_consent) | choice.given
 }
 
 /// Whether a cookie `name` matches a declared name or pattern (`*` stands for any run of characters).
@@ -224,9 +250,9 @@ pub fn cookie_matches(pattern: &str, name: &str) -> bool {
     }
 }
 
-/// The cookies of `jar` (a `document.cookie` string) that the policy declares (`declared`: purpose id,
+/// The cookies of `jar` (a `document.cookie` string) that the policy declares (`declared`: purpose code,
 /// cookie name or pattern) for a purpose in `off`: the ones to delete.
-pub fn cookies_to_delete(declared: &[(String, String)], off: &[String], jar: &str) -> Vec<String> {
+pub fn cookies_to_delete(declared: &[(u8, String)], off: Purposes, jar: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for name in jar.split(';').filter_map(|pair| pair.split('=').next()) {
         let name = name.trim();
@@ -234,7 +260,7 @@ pub fn cookies_to_delete(declared: &[(String, String)], off: &[String], jar: &st
             && !out.iter().any(|n| n == name)
             && declared
                 .iter()
-                .any(|(purpose, pattern)| off.contains(purpose) && cookie_matches(pattern, name))
+                .any(|(code, pattern)| off & bit(*code) != 0 && cookie_matches(pattern, name))
         {
             out.push(name.to_owned());
         }
@@ -254,149 +280,18 @@ pub fn expired_cookie(name: &str, domain: Option<&str>) -> String {
     out
 }
 
-/// What a choice lets run: the purposes that need no consent, and those given.
-pub fn granted(purposes: &[Purpose], choice: &Choice) -> Vec<String> {
-    purposes
-        .iter()
-        .filter(|p| !p.needs_consent)
-        .map(|p| p.id.clone())
-        .chain(choice.given.iter().cloned())
-        .collect()
-}
-
-/// Appends `s` as a JSON string literal.
-pub fn push_json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.push_str("\\u00");
-                out.push(char::from(HEX[(c as usize) >> 4]));
-                out.push(char::from(HEX[(c as usize) & 15]));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-/// Appends a non-negative integer in decimal.
-pub fn push_u64(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
+/// Appends a non-negative integer in decimal, at least `width` digits.
+pub fn push_u64(out: &mut String, mut n: u64, width: usize) {
+    let mut digits = [b'0'; 20];
     let mut i = digits.len();
-    loop {
+    while n > 0 || digits.len() - i < width.max(1) {
         i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
+        if let Some(d) = digits.get_mut(i) {
+            *d = b'0' + (n % 10) as u8;
+        }
         n /= 10;
-        if n == 0 {
-            break;
-        }
     }
-    for &d in &digits[i..] {
-        out.push(char::from(d));
-    }
-}
-
-/// A JSON array of strings.
-pub fn json_str_array(items: &[String]) -> String {
-    let mut out = String::from("[");
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        push_json_str(&mut out, item);
-    }
-    out.push(']');
-    out
-}
-
-/// The body of `POST /v1/consents` for a banner choice (see `consent-server/openapi.json`,
-/// `ConsentRequest`). `page` is the page's origin and path (no query or fragment); it is left out unless it
-/// is an http(s) URL. `build` is the SHA-256 of the banner build, when known; `device` the visitor's
-/// device id from an earlier token (22 base64url characters), so that one browser stays one subject.
-pub fn request_body(
-    policy_version: &str,
-    choice: &Choice,
-    language: &str,
-    page: &str,
-    build: Option<&str>,
-    device: Option<&str>,
-) -> String {
-    let mut out = String::from("{\"policy_version\":");
-    push_json_str(&mut out, policy_version);
-    if let Some(device) = device {
-        out.push_str(",\"subject\":{\"device\":");
-        push_json_str(&mut out, device);
-        out.push('}');
-    }
-    out.push_str(",\"method\":");
-    push_json_str(&mut out, choice.method.as_str());
-    out.push_str(",\"language\":");
-    push_json_str(&mut out, language);
-    out.push_str(",\"decisions\":{");
-    let decisions = choice
-        .given
-        .iter()
-        .map(|id| (id, "given"))
-        .chain(choice.refused.iter().map(|id| (id, "refused")))
-        .chain(choice.withdrawn.iter().map(|id| (id, "withdrawn")));
-    for (i, (id, decision)) in decisions.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        push_json_str(&mut out, id);
-        out.push(':');
-        push_json_str(&mut out, decision);
-    }
-    out.push_str("},\"collection_point\":{\"kind\":\"banner\"");
-    if page.starts_with("https://") || page.starts_with("http://") {
-        out.push_str(",\"page\":");
-        push_json_str(&mut out, page);
-    }
-    if let Some(build) = build {
-        out.push_str(",\"build\":");
-        push_json_str(&mut out, build);
-    }
-    out.push_str("}}");
-    out
-}
-
-/// The `localStorage` entry for a choice the server did not acknowledge: the request to send again, what
-/// it grants, and until when it applies (milliseconds since the epoch, visitor's clock).
-pub fn pending_entry(request: &str, granted: &[String], expires_ms: u64) -> String {
-    let mut out = String::from("{\"request\":");
-    out.push_str(request);
-    out.push_str(",\"granted\":");
-    out.push_str(&json_str_array(granted));
-    out.push_str(",\"expires\":");
-    push_u64(&mut out, expires_ms);
-    out.push('}');
-    out
-}
-
-/// The `detail` of the `consent:change` event: `{method, granted, refused, withdrawn, language}`;
-/// `refused` lists every purpose that is off (withdrawn ones too), `withdrawn` those granted before.
-pub fn change_detail(choice: &Choice, granted: &[String], language: &str) -> String {
-    let mut out = String::from("{\"method\":");
-    push_json_str(&mut out, choice.method.as_str());
-    out.push_str(",\"granted\":");
-    out.push_str(&json_str_array(granted));
-    out.push_str(",\"refused\":");
-    let mut off = choice.refused.clone();
-    off.extend(choice.withdrawn.iter().cloned());
-    out.push_str(&json_str_array(&off));
-    out.push_str(",\"withdrawn\":");
-    out.push_str(&json_str_array(&choice.withdrawn));
-    out.push_str(",\"language\":");
-    push_json_str(&mut out, language);
-    out.push('}');
-    out
+    out.extend(digits.iter().skip(i).map(|&d| char::from(d)));
 }
 
 /// The URL of `file` in the same directory as `url` (query and fragment dropped).
@@ -425,7 +320,7 @@ pub fn cookie_string(token: &str, claims: &TokenClaims, secure: bool) -> String 
     out.push('=');
     out.push_str(token);
     out.push_str("; path=/; max-age=");
-    push_u64(&mut out, max_age.max(0).unsigned_abs());
+    push_u64(&mut out, max_age.max(0).unsigned_abs(), 1);
     out.push_str("; samesite=lax");
     if secure {
         out.push_str("; secure");
@@ -436,26 +331,18 @@ pub fn cookie_string(token: &str, claims: &TokenClaims, secure: bool) -> String 
 /// A policy version as written in URLs and requests: `2025-03-26`.
 pub fn version_text(version: PolicyVersion) -> String {
     let (y, m, d) = version.date().ymd();
-    let mut out = String::with_capacity(10);
-    let push_padded = |out: &mut String, n: u64, width: usize| {
-        let mut digits = String::new();
-        push_u64(&mut digits, n);
-        for _ in digits.len()..width {
-            out.push('0');
-        }
-        out.push_str(&digits);
-    };
-    push_padded(&mut out, u64::from(y.unsigned_abs()), 4);
+    let mut out = String::new();
+    push_u64(&mut out, u64::from(y.unsigned_abs()), 4);
     out.push('-');
-    push_padded(&mut out, u64::from(m), 2);
+    push_u64(&mut out, u64::from(m), 2);
     out.push('-');
-    push_padded(&mut out, u64::from(d), 2);
+    push_u64(&mut out, u64::from(d), 2);
     out
 }
 
 /// Google Consent Mode v2's seven consent types, each with the purpose that grants it by default
 /// (`data-consent-mode` on the banner's `<script>` replaces this map). `security_storage` follows the
-/// strictly necessary cookies, so it is granted from the start.
+/// strictly necessary cookies.
 pub const CONSENT_MODE_DEFAULT: &str = "ad_storage=cookies-marketing ad_user_data=cookies-marketing \
      ad_personalization=cookies-marketing analytics_storage=cookies-analytics \
      functionality_storage=cookies-preferences personalization_storage=cookies-preferences \
@@ -490,18 +377,22 @@ pub fn consent_mode_map(text: &str) -> Option<Vec<(String, String)>> {
     Some(out)
 }
 
-/// The Consent Mode state for `granted` purposes (`None`: nobody has chosen yet, so only what needs no
-/// consent): every type of [`CONSENT_TYPES`], `true` for granted.
-pub fn consent_mode_state(
+/// Whether Consent Mode type `kind` is granted: its purpose (per `map`) is in `granted`. Before any
+/// choice (the `default` call) only `security_storage` is.
+pub fn consent_mode_granted(
     map: &[(String, String)],
-    granted: &[String],
-) -> [(&'static str, bool); 7] {
-    CONSENT_TYPES.map(|kind| {
-        let on = map
-            .iter()
-            .any(|(k, purpose)| k == kind && granted.contains(purpose));
-        (kind, on)
-    })
+    kind: &str,
+    granted: Option<(&[Purpose], Purposes)>,
+) -> bool {
+    match granted {
+        None => kind == "security_storage",
+        Some((purposes, granted)) => map.iter().any(|(k, id)| {
+            k == kind
+                && purposes
+                    .iter()
+                    .any(|p| &p.id == id && granted & bit(p.code) != 0)
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -510,6 +401,11 @@ mod tests {
     use alloc::string::String;
     use alloc::vec::Vec;
     use alloc::{format, vec};
+
+    const MARKETING: Purposes = bit(8);
+    const ANALYTICS: Purposes = bit(12);
+    const MARKETING_COOKIES: Purposes = bit(13);
+    const UNCONDITIONAL: Purposes = bit(9) | bit(10);
 
     use consent_core::{PurposeSet, ReceiptId, SubjectId};
 
@@ -631,103 +527,111 @@ mod tests {
         };
         assert_eq!(
             granted_by_token(&purposes(), &claims),
-            ["legal-compliance", "cookies-necessary", "cookies-analytics"]
+            UNCONDITIONAL | ANALYTICS
         );
         // A purpose changed after the choice's version needs renewal: not granted.
         let mut changed = purposes();
         changed[3].changed_in = v("2026-06-01");
-        assert_eq!(
-            granted_by_token(&changed, &claims),
-            ["legal-compliance", "cookies-necessary"]
-        );
+        assert_eq!(granted_by_token(&changed, &claims), UNCONDITIONAL);
     }
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn choices_decide_every_purpose_that_needs_consent() {
         let p = purposes();
-        let all = choice(&p, Method::AcceptAll, false, |_| false);
-        assert_eq!(
-            all.given,
-            ["marketing", "cookies-analytics", "cookies-marketing"]
-        );
-        assert!(all.refused.is_empty());
-        let none = choice(&p, Method::RejectAll, false, |_| true);
-        assert!(none.given.is_empty());
-        assert_eq!(none.refused.len(), 3);
-        assert_eq!(
-            granted(&p, &none),
-            ["legal-compliance", "cookies-necessary"]
-        );
-        let custom = choice(&p, Method::Custom, false, |id| id == "cookies-analytics");
-        assert_eq!(custom.given, ["cookies-analytics"]);
-        assert_eq!(custom.refused, ["marketing", "cookies-marketing"]);
-        assert_eq!(
-            granted(&p, &custom),
-            ["legal-compliance", "cookies-necessary", "cookies-analytics"]
-        );
+        let all = choice(&p, Method::AcceptAll, false, 0, 0);
+        assert_eq!(all.given, MARKETING | ANALYTICS | MARKETING_COOKIES);
+        assert_eq!(all.off(), 0);
+        let none = choice(&p, Method::RejectAll, false, !0, 0);
+        assert_eq!(none.given, 0);
+        assert_eq!(none.refused, MARKETING | ANALYTICS | MARKETING_COOKIES);
+        assert_eq!(granted(&p, &none), UNCONDITIONAL);
+        let custom = choice(&p, Method::Custom, false, ANALYTICS | bit(9), 0);
+        assert_eq!(custom.given, ANALYTICS, "only purposes that need consent");
+        assert_eq!(custom.refused, MARKETING | MARKETING_COOKIES);
+        assert_eq!(granted(&p, &custom), UNCONDITIONAL | ANALYTICS);
+        assert_eq!(custom.method.as_str(), "custom");
     }
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn global_privacy_control_keeps_marketing_out_of_accept_all() {
         let p = purposes();
-        let all = choice(&p, Method::AcceptAll, true, |_| false);
-        assert_eq!(all.given, ["cookies-analytics"]);
-        assert!(
-            all.refused.is_empty(),
-            "left to the server, which sees Sec-GPC"
-        );
-        let body = request_body(
-            "2025-03-26",
-            &all,
-            "en",
-            "",
-            None,
-            Some("AAAAAAAAAAAAAAAAAAAAAA"),
-        );
-        assert!(
-            body.contains(r#""subject":{"device":"AAAAAAAAAAAAAAAAAAAAAA"}"#),
-            "{body}"
-        );
-        assert!(
-            body.contains(r#""decisions":{"cookies-analytics":"given"}"#),
-            "{body}"
-        );
+        let all = choice(&p, Method::AcceptAll, true, 0, 0);
+        assert_eq!(all.given, ANALYTICS);
+        assert_eq!(all.refused, 0, "left to the server, which sees Sec-GPC");
+        assert_eq!(all.left_out, MARKETING | MARKETING_COOKIES);
+        assert_eq!(all.off(), MARKETING | MARKETING_COOKIES);
         // Purpose by purpose, the visitor's own choice stands.
-        let custom = choice(&p, Method::Custom, true, |id| id == "marketing");
-        assert_eq!(custom.given, ["marketing"]);
-        assert_eq!(custom.refused, ["cookies-analytics", "cookies-marketing"]);
+        let custom = choice(&p, Method::Custom, true, MARKETING, 0);
+        assert_eq!(custom.given, MARKETING);
+        assert_eq!(custom.refused, ANALYTICS | MARKETING_COOKIES);
+        assert_eq!(custom.left_out, 0);
+    }
+
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn turning_off_what_was_granted_is_a_withdrawal() {
+        let p = purposes();
+        let previous = ANALYTICS | MARKETING;
+        // One of two turned off: still custom, that one withdrawn.
+        let c = choice(&p, Method::Custom, false, MARKETING, previous);
+        assert_eq!(c.method, Method::Custom);
+        assert_eq!(c.given, MARKETING);
+        assert_eq!(c.refused, MARKETING_COOKIES);
+        assert_eq!(c.withdrawn, ANALYTICS);
+        // Everything granted before turned off, nothing given: a withdrawal.
+        let c = choice(&p, Method::RejectAll, false, 0, previous);
+        assert_eq!(c.method, Method::Withdraw);
+        assert_eq!(c.method.as_str(), "withdraw");
+        assert_eq!(c.withdrawn, previous);
+        assert_eq!(c.refused, MARKETING_COOKIES);
+        // Nothing granted before: nothing to withdraw.
+        let c = choice(&p, Method::RejectAll, false, 0, 0);
+        assert_eq!(c.method, Method::RejectAll);
+        assert_eq!(c.withdrawn, 0);
+        // What needs no consent is never "previous".
+        let c = choice(&p, Method::RejectAll, false, 0, UNCONDITIONAL);
+        assert_eq!(c.method, Method::RejectAll);
     }
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn consent_mode_maps_purposes_to_the_seven_types() {
+        let p = purposes();
         let map = consent_mode_map(CONSENT_MODE_DEFAULT).unwrap();
         assert_eq!(map.len(), 7);
-        let nothing = consent_mode_state(&map, &["cookies-necessary".to_owned()]);
+        let on = |granted: Option<Purposes>| -> Vec<&str> {
+            CONSENT_TYPES
+                .into_iter()
+                .filter(|k| consent_mode_granted(&map, k, granted.map(|g| (&p[..], g))))
+                .collect()
+        };
+        assert_eq!(on(None), ["security_storage"]);
+        assert_eq!(on(Some(UNCONDITIONAL)), ["security_storage"]);
         assert_eq!(
-            nothing
-                .iter()
-                .filter(|(_, on)| *on)
-                .map(|(k, _)| *k)
-                .collect::<Vec<_>>(),
-            ["security_storage"]
+            on(Some(UNCONDITIONAL | ANALYTICS)),
+            ["analytics_storage", "security_storage"]
         );
-        let analytics = consent_mode_state(
-            &map,
-            &[
-                "cookies-necessary".to_owned(),
-                "cookies-analytics".to_owned(),
-            ],
+        assert_eq!(
+            on(Some(UNCONDITIONAL | MARKETING_COOKIES)),
+            [
+                "ad_storage",
+                "ad_user_data",
+                "ad_personalization",
+                "security_storage"
+            ]
         );
-        assert!(analytics.contains(&("analytics_storage", true)));
-        assert!(analytics.contains(&("ad_storage", false)));
-        let custom = consent_mode_map(" analytics_storage=stats\nad_storage=ads ").unwrap();
-        let state = consent_mode_state(&custom, &["ads".to_owned()]);
-        assert!(state.contains(&("ad_storage", true)));
+        let custom =
+            consent_mode_map(" analytics_storage=cookies-marketing\nad_storage=marketing ")
+                .unwrap();
+        assert!(consent_mode_granted(
+            &custom,
+            "ad_storage",
+            Some((&p, MARKETING))
+        ));
         assert!(
-            state.contains(&("security_storage", false)),
+            !consent_mode_granted(&custom, "security_storage", Some((&p, !0))),
             "not mapped: denied"
         );
         for bad in [
@@ -743,41 +647,6 @@ mod tests {
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
-    fn turning_off_what_was_granted_is_a_withdrawal() {
-        let p = purposes();
-        let previous = ["cookies-analytics".to_owned(), "marketing".to_owned()];
-        // One of two turned off: still custom, that one withdrawn.
-        let c = withdraw(
-            choice(&p, Method::Custom, false, |id| id == "marketing"),
-            &previous,
-        );
-        assert_eq!(c.method, Method::Custom);
-        assert_eq!(c.given, ["marketing"]);
-        assert_eq!(c.refused, ["cookies-marketing"]);
-        assert_eq!(c.withdrawn, ["cookies-analytics"]);
-        let body = request_body("2025-03-26", &c, "en", "", None, None);
-        assert!(body.contains(
-            r#""decisions":{"marketing":"given","cookies-marketing":"refused","cookies-analytics":"withdrawn"}"#
-        ));
-        // Everything granted before turned off, nothing given: a withdrawal.
-        let c = withdraw(choice(&p, Method::RejectAll, false, |_| true), &previous);
-        assert_eq!(c.method, Method::Withdraw);
-        assert_eq!(c.withdrawn, ["marketing", "cookies-analytics"]);
-        assert!(
-            request_body("2025-03-26", &c, "en", "", None, None).contains(r#""method":"withdraw""#)
-        );
-        assert!(
-            change_detail(&c, &granted(&p, &c), "en")
-                .contains(r#""refused":["cookies-marketing","marketing","cookies-analytics"],"withdrawn":["marketing","cookies-analytics"]"#)
-        );
-        // Nothing granted before: nothing to withdraw.
-        let c = withdraw(choice(&p, Method::RejectAll, false, |_| true), &[]);
-        assert_eq!(c.method, Method::RejectAll);
-        assert!(c.withdrawn.is_empty());
-    }
-
-    #[cfg_attr(not(target_arch = "wasm32"), test)]
-    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn declared_cookies_of_what_is_off_are_deleted() {
         assert!(cookie_matches("_ga", "_ga"));
         assert!(!cookie_matches("_ga", "_ga_X"));
@@ -787,16 +656,16 @@ mod tests {
         assert!(cookie_matches("a*b*c", "axxbyyc"));
         assert!(!cookie_matches("a*b*c", "axxcyyb"));
         let declared = [
-            ("cookies-analytics".to_owned(), "_ga".to_owned()),
-            ("cookies-analytics".to_owned(), "_ga_*".to_owned()),
-            ("cookies-marketing".to_owned(), "_fbp".to_owned()),
+            (12, "_ga".to_owned()),
+            (12, "_ga_*".to_owned()),
+            (13, "_fbp".to_owned()),
         ];
         let jar = "consent=x; _ga=1; theme=dark; _ga_ABC=2; _fbp=3; _ga=4";
         assert_eq!(
-            cookies_to_delete(&declared, &["cookies-analytics".into()], jar),
+            cookies_to_delete(&declared, bit(12), jar),
             ["_ga", "_ga_ABC"]
         );
-        assert!(cookies_to_delete(&declared, &[], jar).is_empty());
+        assert!(cookies_to_delete(&declared, 0, jar).is_empty());
         assert_eq!(expired_cookie("_ga", None), "_ga=; path=/; max-age=0");
         assert_eq!(
             expired_cookie("_ga", Some("invisionu.education")),
@@ -806,62 +675,19 @@ mod tests {
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
-    fn json_strings_are_escaped() {
-        let mut out = String::new();
-        push_json_str(&mut out, "a\"b\\c\n\u{1}ä");
-        assert_eq!(out, r#""a\"b\\c\n\u0001ä""#);
+    fn numbers_urls_and_cookie_lifetime() {
         let mut n = String::new();
-        push_u64(&mut n, 0);
+        push_u64(&mut n, 0, 1);
         n.push(' ');
-        push_u64(&mut n, 18_446_744_073_709_551_615);
-        assert_eq!(n, "0 18446744073709551615");
-        assert_eq!(json_str_array(&[]), "[]");
-        assert_eq!(json_str_array(&["a".into(), "b".into()]), r#"["a","b"]"#);
-    }
-
-    #[cfg_attr(not(target_arch = "wasm32"), test)]
-    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
-    fn request_body_matches_the_api() {
-        let c = choice(&purposes(), Method::Custom, false, |id| id == "marketing");
-        let body = request_body(
-            "2025-03-26",
-            &c,
-            "ru",
-            "https://invisionu.education/apply",
-            Some("ab12"),
-            None,
-        );
-        assert_eq!(
-            body,
-            r#"{"policy_version":"2025-03-26","method":"custom","language":"ru","decisions":{"marketing":"given","cookies-analytics":"refused","cookies-marketing":"refused"},"collection_point":{"kind":"banner","page":"https://invisionu.education/apply","build":"ab12"}}"#
-        );
-        // A page that is not http(s) (file://, about:blank) is left out.
-        let body = request_body("2025-03-26", &c, "ru", "null/x", None, None);
-        assert!(body.ends_with(r#""collection_point":{"kind":"banner"}}"#));
-        assert_eq!(
-            pending_entry("{}", &["a".into()], 1_700_000_000_000),
-            r#"{"request":{},"granted":["a"],"expires":1700000000000}"#
-        );
-    }
-
-    #[cfg_attr(not(target_arch = "wasm32"), test)]
-    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
-    fn event_detail_and_sibling_urls() {
-        let c = choice(&purposes(), Method::RejectAll, false, |_| true);
-        assert_eq!(
-            change_detail(&c, &granted(&purposes(), &c), "en"),
-            r#"{"method":"reject-all","granted":["legal-compliance","cookies-necessary"],"refused":["marketing","cookies-analytics","cookies-marketing"],"withdrawn":[],"language":"en"}"#
-        );
+        push_u64(&mut n, u64::MAX, 1);
+        n.push(' ');
+        push_u64(&mut n, 7, 2);
+        assert_eq!(n, "0 18446744073709551615 07");
         assert_eq!(
             sibling("https://cdn.example/b/banner.js?v=3#x", "banner.css"),
             "https://cdn.example/b/banner.css"
         );
         assert_eq!(sibling("banner.js", "banner.css"), "banner.css");
-    }
-
-    #[cfg_attr(not(target_arch = "wasm32"), test)]
-    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
-    fn cookie_lives_as_long_as_the_choice() {
         let claims = *UnverifiedToken::decode(EVERY_PURPOSE_DECIDED)
             .unwrap()
             .unverified_claims();

@@ -50,9 +50,9 @@ pub struct PolicyView {
     pub validity_months: u32,
     /// Every purpose, in the policy's order.
     pub purposes: Vec<Purpose>,
-    /// The cookies the policy declares for each cookie purpose: (purpose id, cookie name or pattern
+    /// The cookies the policy declares for each cookie purpose: (purpose code, cookie name or pattern
     /// with `*`), from its `cookie_categories`.
-    pub cookies: Vec<(String, String)>,
+    pub cookies: Vec<(u8, String)>,
 }
 
 impl PolicyView {
@@ -77,6 +77,10 @@ impl PolicyView {
         let mut cookies = Vec::new();
         for p in array(json, "purposes").iter() {
             let id = string(&p, "id")?;
+            let code = get(&p, "code")
+                .as_f64()
+                .filter(|c| (0.0..64.0).contains(c) && *c == f64::from(*c as u8))?
+                as u8;
             let category = string(&p, "cookie_category");
             if let Some(category) = &category
                 && let Some(c) = categories
@@ -87,7 +91,7 @@ impl PolicyView {
                     if let Some(name) =
                         string(&cookie, "name").or_else(|| string(&cookie, "pattern"))
                     {
-                        cookies.push((id.clone(), name));
+                        cookies.push((code, name));
                     }
                 }
             }
