@@ -9,6 +9,9 @@ use web_sys::{Document, Element, EventTarget, HtmlDocument, HtmlElement, Window}
 
 #[wasm_bindgen]
 extern "C" {
+    /// The page's `window` (cheaper than web-sys's `window()`, which probes every global object).
+    #[wasm_bindgen(thread_local_v2, js_name = window)]
+    static WINDOW: Window;
     /// `JSON.parse`.
     #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
     pub(crate) fn json_parse(text: &str) -> Result<JsValue, JsValue>;
@@ -53,7 +56,7 @@ pub(crate) fn bind2(f: &Function, a: &JsValue, b: &JsValue) -> Function {
 
 /// The window (the banner only runs in one).
 pub(crate) fn window() -> Window {
-    web_sys::window().expect_throw("consent banner: no window")
+    WINDOW.with(Window::clone)
 }
 
 /// The page's document.
