@@ -834,11 +834,10 @@ impl Banner {
             &[
                 ("type", "button"),
                 ("data-consent-action", "open"),
-                ("aria-label", label),
-                ("title", label),
                 ("lang", &language),
             ],
         );
+        b.set_text_content(Some(label));
         let _ = body.append_child(&b);
     }
 

@@ -29,6 +29,7 @@ pub(crate) fn show(b: &mut Banner, reopened: bool) {
             ("aria-modal", "true"),
             ("aria-labelledby", TITLE_ID),
             ("aria-describedby", DESCRIPTION_ID),
+            ("tabindex", "-1"),
         ],
     );
     let Some(body) = crate::dom::document().body() else {
@@ -40,6 +41,10 @@ pub(crate) fn show(b: &mut Banner, reopened: bool) {
     let _ = root.unchecked_ref::<HtmlDialogElement>().show_modal();
     if reopened {
         focus(&root, "input:not([disabled])");
+    } else {
+        // The dialog itself, so that a screen reader reads its title and description first (then Tab
+        // reaches the controls); `showModal` would focus the first control, the language switcher.
+        let _ = root.focus();
     }
 }
 

@@ -1,27 +1,35 @@
 //! The banner in a real browser (headless Chromium through chromedriver, run by
 //! `wasm-bindgen-test-runner`; see `scripts/test`).
 //!
-//! Everything runs for real (the DOM, `document.cookie`, `localStorage`, script activation, `JSON.parse`
-//! of the real policy, token decoding) except the network: the tests hand [`consent_wasm::run`] a
-//! recording [`Transport`] instead of the browser's `fetch`. That boundary is the only thing replaced; the
-//! `fetch` path itself is left to the end-to-end test against the real consent-server (a later slice).
+//! Everything runs for real (the DOM, the native modal `<dialog>`, `document.cookie`, `localStorage`,
+//! script and embed activation, `Response.json()` of the real policy, token decoding, timers) except the
+//! network: the test page's `window.fetch` is replaced by a stub (the `inline_js` below) that answers
+//! from a table (the canonical invisionu policies of `spec/vectors`), records every request, and answers
+//! `POST /v1/consents` with `201` and a real token signed here with `consent-core` (HMAC), with another
+//! status, or not at all ("server down": a rejected promise, as `fetch` does).
+//!
+//! All tests run in one page, one after the other, and each [`consent_wasm::start`] leaves a banner
+//! behind that the page keeps alive (its document click listener and pending callbacks hold it). So
+//! that an earlier test's banner never acts in a later test, [`reset`] gives every test its own
+//! endpoint (`https://s<n>.consent.test`; the stub never answers a request to an earlier one, so an old
+//! banner can neither store a token nor drop a pending choice) and removes the document listeners added
+//! since the previous reset (the banners' click listeners and the tests' event recorders). Starting
+//! the banner twice on one page is tested on its own
+//! (`starting_the_banner_twice_on_one_page_shows_one_dialog_and_records_one_choice`).
 #![cfg(target_arch = "wasm32")]
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::cell::Cell;
 
-use consent_core::{
-    HmacKey, PurposeSet, ReceiptId, SubjectId, Timestamp, TokenClaims, TokenKeys, UnverifiedToken,
-};
-use consent_wasm::logic::{PENDING_KEY, cookie_value};
-use consent_wasm::transport::{HttpResponse, Transport};
-use consent_wasm::{CHANGE_EVENT, Config, DIALOG_ID, Outcome, REOPEN_CLASS, run};
-use js_sys::{Array, Function, JsString, Promise, Reflect};
+use consent_core::{HmacKey, PurposeSet, ReceiptId, SubjectId, Timestamp, TokenClaims, TokenKeys};
+use consent_wasm::logic::{self, PENDING_KEY, cookie_value};
+use consent_wasm::texts::texts;
+use consent_wasm::{Config, DIALOG_ID, REOPEN_CLASS, start};
+use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 use web_sys::{
-    CustomEvent, Document, Element, HtmlDocument, HtmlElement, HtmlInputElement, KeyboardEvent,
-    KeyboardEventInit, Window,
+    Document, Element, HtmlDialogElement, HtmlDocument, HtmlElement, HtmlInputElement, Window,
 };
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -29,331 +37,19 @@ wasm_bindgen_test_configure!(run_in_browser);
 const POLICY: &str = include_str!("../../spec/vectors/policy-invisionu-2025-03-26.canonical.json");
 const POLICY_2026: &str =
     include_str!("../../spec/vectors/policy-invisionu-2026-06-01.canonical.json");
-const ENDPOINT: &str = "https://consent.test";
+/// The banner's own stylesheet, put into the page by the tests that look at the layout.
+const BANNER_CSS: &str = include_str!("../banner.css");
+const V2025: &str = "2025-03-26";
+const V2026: &str = "2026-06-01";
+const POLICY_URL: &str = "https://invisionu.education/privacy/2025-03-26";
 
-// Purpose codes in the invisionu policy.
+// Purpose codes of the invisionu policy.
+const MARKETING: u8 = 8;
 const ANALYTICS: u8 = 12;
 const MARKETING_COOKIES: u8 = 13;
-
-/// The blocked scripts of a page: two analytics (inline, then a file), marketing, strictly necessary.
-const PAGE: &str = r#"
-<button id="before">before</button>
-<script type="text/plain" data-consent="cookies-analytics">(window.__order = window.__order || []).push('analytics-inline');</script>
-<script type="text/plain" data-consent="cookies-analytics" data-src="data:text/javascript,(window.__order=window.__order||[]).push('analytics-file')"></script>
-<script type="text/plain" data-consent="cookies-marketing">(window.__order = window.__order || []).push('marketing');</script>
-<script type="text/plain" data-consent="cookies-necessary">(window.__order = window.__order || []).push('necessary');</script>
-"#;
-
-fn window() -> Window {
-    web_sys::window().unwrap()
-}
-
-fn document() -> Document {
-    window().document().unwrap()
-}
-
-fn cookie() -> Option<String> {
-    let jar = document()
-        .unchecked_into::<HtmlDocument>()
-        .cookie()
-        .unwrap();
-    cookie_value(&jar, "consent").map(str::to_owned)
-}
-
-fn set_cookie(value: &str) {
-    let mut c = String::from("consent=");
-    c.push_str(value);
-    c.push_str("; path=/");
-    document()
-        .unchecked_into::<HtmlDocument>()
-        .set_cookie(&c)
-        .unwrap();
-}
-
-fn pending() -> Option<String> {
-    window()
-        .local_storage()
-        .unwrap()
-        .unwrap()
-        .get_item(PENDING_KEY)
-        .unwrap()
-}
-
-/// What the page's activated scripts pushed, in order.
-fn order() -> Vec<String> {
-    Reflect::get(&window(), &"__order".into())
-        .ok()
-        .and_then(|v| v.dyn_into::<Array>().ok())
-        .map(|a| a.iter().filter_map(|v| v.as_string()).collect())
-        .unwrap_or_default()
-}
-
-fn dialog() -> Option<HtmlElement> {
-    document()
-        .get_element_by_id(DIALOG_ID)
-        .map(|e| e.unchecked_into())
-}
-
-fn by_selector(root: &Element, selector: &str) -> Vec<HtmlElement> {
-    let list = root.query_selector_all(selector).unwrap();
-    (0..list.length())
-        .map(|i| list.item(i).unwrap().unchecked_into())
-        .collect()
-}
-
-fn actions() -> Vec<String> {
-    by_selector(&dialog().unwrap(), "[data-consent-action]")
-        .iter()
-        .map(|b| b.get_attribute("data-consent-action").unwrap())
-        .collect()
-}
-
-fn click(action: &str) {
-    let mut selector = String::from("[data-consent-action=\"");
-    selector.push_str(action);
-    selector.push_str("\"]");
-    by_selector(&dialog().unwrap(), &selector)[0].click();
-}
-
-async fn sleep(ms: i32) {
-    let p = Promise::new(&mut |resolve: Function, _| {
-        window()
-            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
-            .unwrap();
-    });
-    p.await.unwrap();
-}
-
-/// Waits (at most 4 s) for `done`.
-async fn until(what: &str, done: impl Fn() -> bool) {
-    for _ in 0..200 {
-        if done() {
-            return;
-        }
-        sleep(20).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
-/// A clean page: no banner, no fixture, no cookie, no pending choice, no script side effects.
-fn reset(html_lang: &str) {
-    let doc = document();
-    for id in [DIALOG_ID, "fixture"] {
-        if let Some(el) = doc.get_element_by_id(id) {
-            el.remove();
-        }
-    }
-    for el in by_selector(&doc.document_element().unwrap(), ".consent-reopen") {
-        el.remove();
-    }
-    for name in ["consent", "_ga", "_ga_ABC", "_fbp", "lang", "theme"] {
-        let mut c = String::from(name);
-        c.push_str("=; path=/; max-age=0");
-        doc.unchecked_ref::<HtmlDocument>().set_cookie(&c).unwrap();
-    }
-    window()
-        .local_storage()
-        .unwrap()
-        .unwrap()
-        .remove_item(PENDING_KEY)
-        .unwrap();
-    Reflect::delete_property(&window(), &"__order".into()).unwrap();
-    doc.document_element()
-        .unwrap()
-        .set_attribute("lang", html_lang)
-        .unwrap();
-}
-
-/// Puts `html` into the page (test fixture only; the banner itself never uses innerHTML).
-fn page(html: &str) {
-    let doc = document();
-    let fixture = doc.create_element("div").unwrap();
-    fixture.set_id("fixture");
-    fixture.set_inner_html(html);
-    doc.body().unwrap().append_child(&fixture).unwrap();
-}
-
-fn config(version: &str) -> Config {
-    Config {
-        endpoint: ENDPOINT.into(),
-        policy_version: Some(version.parse().unwrap()),
-        build: None,
-        stylesheet: None,
-    }
-}
-
-fn token(version: &str, given: &[u8], refused: &[u8], issued: i64, expires: i64) -> String {
-    let set = |codes: &[u8]| {
-        let mut s = PurposeSet::EMPTY;
-        for c in codes {
-            s.insert(*c);
-        }
-        s
-    };
-    TokenKeys::new("t26".parse().unwrap(), HmacKey::from_bytes([7; 32]))
-        .sign(&TokenClaims {
-            policy_version: version.parse().unwrap(),
-            issued_at: Timestamp::from_unix(issued),
-            expires_at: Timestamp::from_unix(expires),
-            subject: SubjectId([1; 16]),
-            receipt: ReceiptId([2; 16]),
-            given: set(given),
-            refused: set(refused),
-        })
-        .unwrap()
-}
-
-fn now() -> i64 {
-    (js_sys::Date::now() / 1000.0) as i64
-}
-
-fn get(value: &JsValue, key: &str) -> JsValue {
-    Reflect::get(value, &key.into()).unwrap()
-}
-
-/// How the fake server answers `POST /v1/consents`.
-#[derive(Clone, Copy)]
-enum Reply {
-    /// 201 with a token signed for exactly the decisions received (as the real server does).
-    Created,
-    /// The network fails (as `fetch` does when the server is down).
-    Unreachable,
-    /// Another status, e.g. 422.
-    Status(u16),
-}
-
-/// The test transport: serves the policy, answers choices, records every request.
-#[derive(Clone)]
-struct Mock(Rc<MockState>);
-
-struct MockState {
-    policy: &'static str,
-    reply: Reply,
-    gets: RefCell<Vec<String>>,
-    posts: RefCell<Vec<(String, String)>>,
-    issued: RefCell<Vec<String>>,
-}
-
-impl Mock {
-    fn new(policy: &'static str, reply: Reply) -> Mock {
-        Mock(Rc::new(MockState {
-            policy,
-            reply,
-            gets: RefCell::default(),
-            posts: RefCell::default(),
-            issued: RefCell::default(),
-        }))
-    }
-
-    fn gets(&self) -> Vec<String> {
-        self.0.gets.borrow().clone()
-    }
-
-    fn posts(&self) -> Vec<(String, String)> {
-        self.0.posts.borrow().clone()
-    }
-
-    /// The only request body posted, parsed.
-    fn posted(&self) -> JsValue {
-        let posts = self.posts();
-        assert_eq!(posts.len(), 1, "one POST expected");
-        assert_eq!(posts[0].0, "https://consent.test/v1/consents");
-        js_sys::JSON::parse(&posts[0].1).unwrap()
-    }
-
-    /// A token for the decisions in `body`, as the server would sign it.
-    fn token_for(&self, body: &str) -> String {
-        let request = js_sys::JSON::parse(body).unwrap();
-        let policy = js_sys::JSON::parse(self.0.policy).unwrap();
-        let code = |id: &str| {
-            get(&policy, "purposes")
-                .unchecked_into::<Array>()
-                .iter()
-                .find(|p| get(p, "id").as_string().as_deref() == Some(id))
-                .and_then(|p| get(&p, "code").as_f64())
-                .unwrap() as u8
-        };
-        let decisions = get(&request, "decisions");
-        let (mut given, mut refused) = (Vec::new(), Vec::new());
-        for key in js_sys::Object::keys(decisions.unchecked_ref::<js_sys::Object>()).iter() {
-            let id = key.as_string().unwrap();
-            match get(&decisions, &id).as_string().unwrap().as_str() {
-                "given" => given.push(code(&id)),
-                _ => refused.push(code(&id)),
-            }
-        }
-        let version = get(&request, "policy_version").as_string().unwrap();
-        token(&version, &given, &refused, now(), now() + 183 * 86_400)
-    }
-}
-
-impl Transport for Mock {
-    async fn get(&self, url: &str) -> Result<HttpResponse, JsValue> {
-        self.0.gets.borrow_mut().push(url.to_owned());
-        Ok(HttpResponse {
-            status: 200,
-            body: JsString::from(self.0.policy),
-        })
-    }
-
-    async fn post_json(&self, url: &str, body: &str) -> Result<HttpResponse, JsValue> {
-        self.0
-            .posts
-            .borrow_mut()
-            .push((url.to_owned(), body.to_owned()));
-        match self.0.reply {
-            Reply::Unreachable => Err(JsValue::from_str("TypeError: Failed to fetch")),
-            Reply::Status(status) => Ok(HttpResponse {
-                status,
-                body: JsString::from(r#"{"error":{"code":"invalid_field"}}"#),
-            }),
-            Reply::Created => {
-                let token = self.token_for(body);
-                self.0.issued.borrow_mut().push(token.clone());
-                let mut answer = String::from(
-                    r#"{"receipt_id":"01a20ba4-8854-74c7-9853-5d16f915bd6e","receipt":"e30.e30.sig","subject":"dev:q3Jt7VbWm0Kx9ZsL2fYp4A","issued_at":"2026-11-24T03:41:01Z","expires_at":"2027-05-24T03:41:01Z","gpc":false,"token":""#,
-                );
-                answer.push_str(&token);
-                answer.push_str("\"}");
-                Ok(HttpResponse {
-                    status: 201,
-                    body: JsString::from(answer),
-                })
-            }
-        }
-    }
-}
-
-/// Records the `detail` of every `consent:change` event while alive.
-struct Changes {
-    seen: Rc<RefCell<Vec<JsValue>>>,
-    _listener: consent_wasm::dom::Listener,
-}
-
-impl Changes {
-    fn listen() -> Changes {
-        let seen = Rc::new(RefCell::new(Vec::new()));
-        let sink = Rc::clone(&seen);
-        let listener = consent_wasm::dom::Listener::new(&document(), CHANGE_EVENT, move |e| {
-            sink.borrow_mut()
-                .push(e.unchecked_into::<CustomEvent>().detail());
-        });
-        Changes {
-            seen,
-            _listener: listener,
-        }
-    }
-}
-
-fn strings(value: JsValue) -> Vec<String> {
-    value
-        .unchecked_into::<Array>()
-        .iter()
-        .map(|v| v.as_string().unwrap())
-        .collect()
-}
-
-/// Every purpose of the 2025-03-26 policy that needs consent.
+/// Every purpose code that needs consent.
+const CONSENT_CODES: [u8; 12] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 13];
+/// Every purpose of the policy that needs consent.
 const CONSENT_PURPOSES: [&str; 12] = [
     "application-review",
     "events",
@@ -369,13 +65,540 @@ const CONSENT_PURPOSES: [&str; 12] = [
     "cookies-marketing",
 ];
 
+/// A 1×1 transparent GIF.
+const GIF: &str = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7";
+
+// The test page's harness: the fetch stub, the document listener bookkeeping, recorders for the
+// banner's events, a gtag stub, Global Privacy Control, and calls into `window.consent`.
+#[wasm_bindgen(inline_js = r##"
+const S = { endpoint: "", routes: {}, post: "201", delay: 0, tokens: [], requests: [], getDown: false };
+const tracked = [];
+let installed = false;
+
+function answer(status, value) {
+  return new Response(typeof value === "string" ? value : JSON.stringify(value), {
+    status,
+    headers: { "content-type": "application/json" },
+  });
+}
+
+function install() {
+  if (installed) return;
+  installed = true;
+  window.fetch = function (input, init) {
+    const url = typeof input === "string" ? input : input.url;
+    const method = (init && init.method) || "GET";
+    const body = init && typeof init.body === "string" ? init.body : null;
+    if (!S.endpoint || !url.startsWith(S.endpoint + "/")) {
+      // A banner left by an earlier test: never answered, so it can change nothing any more.
+      return new Promise(() => {});
+    }
+    const path = url.slice(S.endpoint.length);
+    S.requests.push({ path, method, body, at: performance.now() });
+    const reply = () => {
+      if (method !== "POST") {
+        if (S.getDown) return Promise.reject(new TypeError("Failed to fetch"));
+        return Promise.resolve(
+          path in S.routes ? answer(200, S.routes[path]) : answer(404, { error: { code: "not_found" } }),
+        );
+      }
+      if (S.post === "down") return Promise.reject(new TypeError("Failed to fetch"));
+      if (S.post !== "201") {
+        return Promise.resolve(answer(Number(S.post), { error: { code: "refused", message: "test" } }));
+      }
+      const token = S.tokens.length > 1 ? S.tokens.shift() : S.tokens[0] || "";
+      return Promise.resolve(
+        answer(201, {
+          receipt_id: "01a20ba4-8854-74c7-9853-5d16f915bd6e",
+          receipt: "e30.e30.c2ln",
+          subject: "dev:q3Jt7VbWm0Kx9ZsL2fYp4A",
+          issued_at: "2026-11-24T03:41:01Z",
+          expires_at: "2027-05-24T03:41:01Z",
+          gpc: false,
+          token,
+        }),
+      );
+    };
+    if (method === "POST" && S.delay > 0) {
+      return new Promise((resolve) => setTimeout(resolve, S.delay)).then(reply);
+    }
+    return reply();
+  };
+  const add = EventTarget.prototype.addEventListener;
+  EventTarget.prototype.addEventListener = function (type, listener, options) {
+    if (this === document) tracked.push([type, listener, options]);
+    return add.call(this, type, listener, options);
+  };
+}
+
+export function harness_reset(endpoint, lang) {
+  install();
+  for (const [type, listener, options] of tracked.splice(0)) {
+    document.removeEventListener(type, listener, options);
+  }
+  Object.assign(S, { endpoint, routes: {}, post: "201", delay: 0, tokens: [], requests: [], getDown: false });
+  for (const el of document.querySelectorAll(
+    "#consent-banner, .consent-reopen, .consent-embed, link[data-consent-banner], [data-test-fixture]",
+  )) {
+    if (el.open && el.close) el.close();
+    el.remove();
+  }
+  for (const pair of document.cookie.split(";")) {
+    const name = pair.split("=")[0].trim();
+    if (name) document.cookie = name + "=; path=/; max-age=0";
+  }
+  localStorage.clear();
+  for (const key of ["consent", "gtag", "dataLayer", "__gtag", "__ran", "__events", "__errors", "__seen"]) {
+    delete window[key];
+  }
+  delete navigator.globalPrivacyControl;
+  if (location.hash) history.replaceState(null, "", location.pathname + location.search);
+  document.documentElement.setAttribute("lang", lang);
+  window.__ran = [];
+  window.__events = [];
+  window.__errors = [];
+  document.addEventListener("consent:change", (e) => window.__events.push(["change", e.detail]));
+  document.addEventListener("consent:ready", (e) => window.__events.push(["ready", e.detail]));
+}
+
+export function stub_route(path, json) { S.routes[path] = json; }
+export function stub_post(mode) { S.post = mode; }
+export function stub_post_delay(ms) { S.delay = ms; }
+export function stub_get_down(down) { S.getDown = down; }
+export function stub_token(token) { S.tokens.push(token); }
+export function stub_requests() { return S.requests.slice(); }
+
+export function set_gpc() {
+  Object.defineProperty(navigator, "globalPrivacyControl", { value: true, configurable: true });
+}
+
+export function install_gtag_recorder() {
+  window.__gtag = [];
+  window.gtag = function () { window.__gtag.push(Array.prototype.slice.call(arguments)); };
+}
+
+export function data_layer_gtag() {
+  return function gtag() { window.dataLayer.push(arguments); };
+}
+
+export function consent_api(name, arg) { return window.consent[name](arg); }
+
+export function recorder(into) {
+  window[into] = [];
+  return function (detail) { window[into].push(detail); };
+}
+
+export function accept_all_from_first_change() {
+  let done = false;
+  document.addEventListener("consent:change", () => {
+    if (done) return;
+    done = true;
+    try {
+      const p = window.consent.acceptAll();
+      if (!(p instanceof Promise)) window.__errors.push("acceptAll() did not return a promise");
+      p.catch((e) => window.__errors.push(String(e)));
+    } catch (e) {
+      window.__errors.push(String(e));
+    }
+  });
+}
+
+export function press_escape(dialog) {
+  const event = new Event("cancel", { cancelable: true });
+  dialog.dispatchEvent(event);
+  return event.defaultPrevented;
+}
+"##)]
+extern "C" {
+    fn harness_reset(endpoint: &str, lang: &str);
+    fn stub_route(path: &str, json: &str);
+    fn stub_post(mode: &str);
+    fn stub_post_delay(ms: u32);
+    fn stub_get_down(down: bool);
+    fn stub_token(token: &str);
+    fn stub_requests() -> Array;
+    fn set_gpc();
+    fn install_gtag_recorder();
+    fn data_layer_gtag() -> Function;
+    fn consent_api(name: &str, arg: &JsValue) -> JsValue;
+    fn recorder(into: &str) -> Function;
+    fn accept_all_from_first_change();
+    /// Dispatches the `cancel` event the browser fires on Escape; returns whether it was prevented.
+    fn press_escape(dialog: &HtmlElement) -> bool;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The page
+
+fn window() -> Window {
+    web_sys::window().unwrap()
+}
+
+fn document() -> Document {
+    window().document().unwrap()
+}
+
+fn get(value: &JsValue, key: &str) -> JsValue {
+    Reflect::get(value, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn strings(value: &JsValue) -> Vec<String> {
+    value
+        .dyn_ref::<Array>()
+        .map(|a| a.iter().filter_map(|v| v.as_string()).collect())
+        .unwrap_or_default()
+}
+
+fn s(items: &[&str]) -> Vec<String> {
+    items.iter().map(|i| i.to_string()).collect()
+}
+
+thread_local! {
+    static RUN: Cell<u32> = const { Cell::new(0) };
+}
+
+/// This test's consent server (see the module docs).
+fn endpoint() -> String {
+    format!("https://s{}.consent.test", RUN.with(Cell::get))
+}
+
+/// A clean page in language `lang`: no banner, fixture, cookie, `localStorage`, `window.consent`,
+/// `gtag`, Global Privacy Control or listener of an earlier test; a fresh stub serving the 2025-03-26
+/// policy as the current one.
+fn reset(lang: &str) {
+    RUN.with(|r| r.set(r.get() + 1));
+    harness_reset(&endpoint(), lang);
+    stub_route("/v1/policy", POLICY);
+    stub_route("/v1/policies/2025-03-26", POLICY);
+    stub_route("/v1/policies/2026-06-01", POLICY_2026);
+}
+
+fn config(version: &str) -> Config {
+    Config {
+        endpoint: endpoint(),
+        policy_version: Some(version.parse().unwrap()),
+        build: None,
+        stylesheet: None,
+        consent_mode: logic::consent_mode_map(logic::CONSENT_MODE_DEFAULT),
+        gtag: None,
+        retry_ms: 50,
+    }
+}
+
+fn fixture_root() -> Element {
+    let doc = document();
+    if let Ok(Some(root)) = doc.query_selector("div[data-test-fixture]") {
+        return root;
+    }
+    let root = doc.create_element("div").unwrap();
+    root.set_attribute("data-test-fixture", "").unwrap();
+    doc.body().unwrap().append_child(&root).unwrap();
+    root
+}
+
+/// Adds an element to the test fixture.
+fn add(tag: &str, attrs: &[(&str, &str)], text: &str) -> HtmlElement {
+    let el: HtmlElement = document().create_element(tag).unwrap().unchecked_into();
+    for (name, value) in attrs {
+        el.set_attribute(name, value).unwrap();
+    }
+    if !text.is_empty() {
+        el.set_text_content(Some(text));
+    }
+    fixture_root().append_child(&el).unwrap();
+    el
+}
+
+/// JS that records `name` in `window.__ran` when it runs.
+fn ran_js(name: &str) -> String {
+    format!("window.__ran.push({name:?})")
+}
+
+/// A blocked inline script of `purpose` that records `name` when it runs.
+fn blocked_inline(purpose: &str, name: &str) {
+    add(
+        "script",
+        &[("type", "text/plain"), ("data-consent", purpose)],
+        &ran_js(name),
+    );
+}
+
+/// A blocked script file (a `data:` URL) of `purpose` that records `name` when it runs.
+fn blocked_file(purpose: &str, name: &str) {
+    let src = format!("data:text/javascript,{}", ran_js(name));
+    add(
+        "script",
+        &[
+            ("type", "text/plain"),
+            ("data-consent", purpose),
+            ("data-src", &src),
+        ],
+        "",
+    );
+}
+
+/// The blocked scripts of a page, in document order: analytics (inline, file), marketing (file,
+/// inline), preferences, strictly necessary.
+fn blocked_scripts() {
+    blocked_inline("cookies-analytics", "analytics-inline");
+    blocked_file("cookies-analytics", "analytics-file");
+    blocked_file("cookies-marketing", "marketing-file");
+    blocked_inline("cookies-marketing", "marketing-inline");
+    blocked_inline("cookies-preferences", "preferences");
+    blocked_inline("cookies-necessary", "necessary");
+}
+
+/// Every blocked script of [`blocked_scripts`], in the order they run after "accept all".
+const ALL_SCRIPTS: [&str; 6] = [
+    "necessary",
+    "analytics-inline",
+    "analytics-file",
+    "marketing-file",
+    "marketing-inline",
+    "preferences",
+];
+
+/// An iframe (marketing cookies, 320×180) and an image (analytics) waiting for consent.
+fn blocked_embeds() -> (HtmlElement, HtmlElement) {
+    let iframe = add(
+        "iframe",
+        &[
+            ("data-consent", "cookies-marketing"),
+            ("data-src", "about:blank#video"),
+            ("width", "320"),
+            ("height", "180"),
+        ],
+        "",
+    );
+    let img = add(
+        "img",
+        &[
+            ("data-consent", "cookies-analytics"),
+            ("data-src", GIF),
+            ("alt", ""),
+        ],
+        "",
+    );
+    (iframe, img)
+}
+
+/// The banner's stylesheet, in the page.
+fn banner_css() {
+    add("style", &[], BANNER_CSS);
+}
+
+/// What the activated scripts recorded, in order.
+fn ran() -> Vec<String> {
+    strings(&get(&window(), "__ran"))
+}
+
+fn jar() -> String {
+    document().unchecked_into::<HtmlDocument>().cookie().unwrap()
+}
+
+fn cookie(name: &str) -> Option<String> {
+    cookie_value(&jar(), name).map(str::to_owned)
+}
+
+fn set_cookie(pair: &str) {
+    document()
+        .unchecked_into::<HtmlDocument>()
+        .set_cookie(&format!("{pair}; path=/"))
+        .unwrap();
+}
+
+fn storage() -> web_sys::Storage {
+    window().local_storage().unwrap().unwrap()
+}
+
+fn pending() -> Option<String> {
+    storage().get_item(PENDING_KEY).unwrap()
+}
+
+fn now() -> i64 {
+    (js_sys::Date::now() / 1000.0) as i64
+}
+
+async fn sleep(ms: i32) {
+    let p = Promise::new(&mut |resolve: Function, _| {
+        window()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .unwrap();
+    });
+    JsFuture::from(p).await.unwrap();
+}
+
+/// Waits (at most 3 s) for `done`.
+async fn until(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..300 {
+        if done() {
+            return;
+        }
+        sleep(10).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The dialog
+
+/// The dialog, if it is in the page (the newest, should there be several).
+fn dialog() -> Option<HtmlElement> {
+    let all = document()
+        .query_selector_all(&format!("#{DIALOG_ID}"))
+        .unwrap();
+    all.item(all.length().checked_sub(1)?)
+        .map(|n| n.unchecked_into())
+}
+
+/// Waits for the dialog to be open.
+async fn shown() -> HtmlElement {
+    until("the dialog", || {
+        dialog().is_some_and(|d| d.unchecked_ref::<HtmlDialogElement>().open())
+    })
+    .await;
+    dialog().unwrap()
+}
+
+fn all_in(root: &Element, selector: &str) -> Vec<HtmlElement> {
+    let list = root.query_selector_all(selector).unwrap();
+    (0..list.length())
+        .map(|i| list.item(i).unwrap().unchecked_into())
+        .collect()
+}
+
+fn one_in(root: &Element, selector: &str) -> HtmlElement {
+    let found = all_in(root, selector);
+    assert_eq!(found.len(), 1, "exactly one {selector}");
+    found.into_iter().next().unwrap()
+}
+
+fn page_all(selector: &str) -> Vec<HtmlElement> {
+    all_in(&document().document_element().unwrap(), selector)
+}
+
+fn text(el: &Element) -> String {
+    el.text_content().unwrap_or_default()
+}
+
+/// The `data-consent-action`s of the dialog's buttons, in order.
+fn actions() -> Vec<String> {
+    all_in(&dialog().unwrap(), "[data-consent-action]")
+        .iter()
+        .map(|b| b.get_attribute("data-consent-action").unwrap())
+        .collect()
+}
+
+/// The dialog's button for `action`.
+fn action(name: &str) -> HtmlElement {
+    one_in(
+        &dialog().unwrap(),
+        &format!("[data-consent-action=\"{name}\"]"),
+    )
+}
+
+fn click(name: &str) {
+    action(name).click();
+}
+
+fn switch(id: &str) -> HtmlInputElement {
+    one_in(&dialog().unwrap(), &format!("input[data-purpose=\"{id}\"]")).unchecked_into()
+}
+
+/// The purposes that need consent switched on in the dialog.
+fn switched_on() -> Vec<String> {
+    all_in(
+        &dialog().unwrap(),
+        "input[data-purpose]:checked:not([disabled])",
+    )
+    .iter()
+    .map(|s| s.get_attribute("data-purpose").unwrap())
+    .collect()
+}
+
+fn reopen_button() -> Option<HtmlElement> {
+    page_all(&format!(".{REOPEN_CLASS}")).into_iter().next()
+}
+
+/// What a screen reader announces for a button: its `aria-label`, else its text.
+fn accessible_name(el: &Element) -> String {
+    el.get_attribute("aria-label")
+        .unwrap_or_else(|| text(el).trim().to_string())
+}
+
+
+// ---------------------------------------------------------------------------------------------------
+// The server
+
+struct Request {
+    path: String,
+    method: String,
+    body: Option<String>,
+    at: f64,
+}
+
+fn requests() -> Vec<Request> {
+    stub_requests()
+        .iter()
+        .map(|r| Request {
+            path: get(&r, "path").as_string().unwrap(),
+            method: get(&r, "method").as_string().unwrap(),
+            body: get(&r, "body").as_string(),
+            at: get(&r, "at").as_f64().unwrap(),
+        })
+        .collect()
+}
+
+/// The paths of the GET requests.
+fn gets() -> Vec<String> {
+    requests()
+        .into_iter()
+        .filter(|r| r.method == "GET")
+        .map(|r| r.path)
+        .collect()
+}
+
+/// The POST requests (each to `/v1/consents`), with their bodies as sent.
+fn post_bodies() -> Vec<String> {
+    requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| {
+            assert_eq!(r.path, "/v1/consents");
+            r.body.expect("a POST has a body")
+        })
+        .collect()
+}
+
+/// The POST bodies, parsed.
+fn posts() -> Vec<JsValue> {
+    post_bodies()
+        .iter()
+        .map(|b| js_sys::JSON::parse(b).unwrap())
+        .collect()
+}
+
+/// The only POST body, parsed.
+fn posted() -> JsValue {
+    let posts = posts();
+    assert_eq!(posts.len(), 1, "one POST expected");
+    posts.into_iter().next().unwrap()
+}
+
+fn field(value: &JsValue, key: &str) -> String {
+    get(value, key)
+        .as_string()
+        .unwrap_or_else(|| panic!("{key} is not a string"))
+}
+
+/// A request's decisions, sorted by purpose.
 fn decisions(request: &JsValue) -> Vec<(String, String)> {
     let d = get(request, "decisions");
-    let mut out: Vec<(String, String)> = js_sys::Object::keys(d.unchecked_ref::<js_sys::Object>())
+    let mut out: Vec<(String, String)> = Object::keys(d.unchecked_ref::<Object>())
         .iter()
         .map(|k| {
             let k = k.as_string().unwrap();
-            let v = get(&d, &k).as_string().unwrap();
+            let v = field(&d, &k);
             (k, v)
         })
         .collect();
@@ -383,188 +606,420 @@ fn decisions(request: &JsValue) -> Vec<(String, String)> {
     out
 }
 
-fn all(choice: &str) -> Vec<(String, String)> {
+/// A decision for every purpose that needs consent: `rest`, except for those named in `except`.
+fn expected(rest: &str, except: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = CONSENT_PURPOSES
         .iter()
-        .map(|p| (p.to_string(), choice.to_owned()))
+        .map(|p| {
+            let d = except
+                .iter()
+                .find(|(id, _)| id == p)
+                .map_or(rest, |(_, d)| d);
+            (p.to_string(), d.to_string())
+        })
         .collect();
     out.sort();
     out
 }
 
+fn set_of(codes: &[u8]) -> PurposeSet {
+    let mut set = PurposeSet::EMPTY;
+    for c in codes {
+        set.insert(*c);
+    }
+    set
+}
+
+fn keys() -> TokenKeys {
+    TokenKeys::new("t26".parse().unwrap(), HmacKey::from_bytes([7; 32]))
+}
+
+/// A consent token as the server signs it.
+fn sign(claims: TokenClaims) -> String {
+    keys().sign(&claims).unwrap()
+}
+
+fn claims(version: &str, given: &[u8], refused: &[u8]) -> TokenClaims {
+    TokenClaims {
+        policy_version: version.parse().unwrap(),
+        issued_at: Timestamp::from_unix(now() - 60),
+        expires_at: Timestamp::from_unix(now() + 183 * 86_400),
+        subject: SubjectId([1; 16]),
+        receipt: ReceiptId([0x2a; 16]),
+        given: set_of(given),
+        refused: set_of(refused),
+    }
+}
+
+/// A current token under `version` giving `given` and refusing every other purpose that needs consent.
+fn token(version: &str, given: &[u8]) -> String {
+    let refused: Vec<u8> = CONSENT_CODES
+        .iter()
+        .copied()
+        .filter(|c| !given.contains(c))
+        .collect();
+    sign(claims(version, given, &refused))
+}
+
+/// Puts a token in the `consent` cookie, as an earlier page would have.
+fn set_token(token: &str) {
+    set_cookie(&format!("consent={token}"));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The banner's events and API
+
+/// The `detail`s of the `consent:<kind>` events since the reset.
+fn events(kind: &str) -> Vec<JsValue> {
+    get(&window(), "__events")
+        .unchecked_into::<Array>()
+        .iter()
+        .filter_map(|e| {
+            let e: Array = e.unchecked_into();
+            (e.get(0).as_string().as_deref() == Some(kind)).then(|| e.get(1))
+        })
+        .collect()
+}
+
+fn api(name: &str) -> JsValue {
+    consent_api(name, &JsValue::UNDEFINED)
+}
+
+fn api_with(name: &str, arg: &JsValue) -> JsValue {
+    consent_api(name, arg)
+}
+
+fn allows(purpose: &str) -> bool {
+    api_with("allows", &purpose.into()).as_bool().unwrap()
+}
+
+fn js_errors() -> Vec<String> {
+    strings(&get(&window(), "__errors"))
+}
+
+/// The gtag calls recorded by [`install_gtag_recorder`].
+fn gtag_calls() -> Vec<Array> {
+    get(&window(), "__gtag")
+        .dyn_into::<Array>()
+        .map(|a| a.iter().map(|c| c.unchecked_into()).collect())
+        .unwrap_or_default()
+}
+
+/// A Consent Mode parameter object, as sorted `key=value` strings.
+fn params(value: &JsValue) -> Vec<String> {
+    let mut out: Vec<String> = Object::entries(value.unchecked_ref::<Object>())
+        .iter()
+        .map(|e| {
+            let e: Array = e.unchecked_into();
+            let v = e.get(1);
+            let v = v.as_string().or_else(|| v.as_f64().map(|n| n.to_string()));
+            format!("{}={}", e.get(0).as_string().unwrap(), v.unwrap())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The Consent Mode state with the types in `granted` granted (and `security_storage`, which follows
+/// the strictly necessary cookies), sorted as [`params`] writes it.
+fn consent_mode(granted: &[&str], wait: bool) -> Vec<String> {
+    let mut out: Vec<String> = logic::CONSENT_TYPES
+        .iter()
+        .map(|t| {
+            let on = *t == "security_storage" || granted.contains(t);
+            format!("{t}={}", if on { "granted" } else { "denied" })
+        })
+        .collect();
+    if wait {
+        out.push("wait_for_update=500".into());
+    }
+    out.sort();
+    out
+}
+
+fn page_url() -> String {
+    let location = window().location();
+    let mut url = location.origin().unwrap();
+    url.push_str(&location.pathname().unwrap());
+    url
+}
+
+// ---------------------------------------------------------------------------------------------------
+// First visit
+
 #[wasm_bindgen_test]
-async fn first_visit_shows_an_accessible_dialog() {
+async fn first_visit_opens_a_modal_dialog_with_three_equal_buttons_and_the_exact_policy_version() {
     reset("en");
-    let mock = Mock::new(POLICY, Reply::Created);
-    assert_eq!(
-        run(config("2025-03-26"), mock.clone()).await.unwrap(),
-        Outcome::Asked
-    );
-    assert_eq!(mock.gets(), ["https://consent.test/v1/policy"]);
-    let d = dialog().expect("the dialog is shown");
+    banner_css();
+    blocked_scripts();
+    start(config(V2025));
+    let d = shown().await;
+    let doc = document();
+
+    assert!(d.matches(":modal").unwrap(), "opened with showModal()");
+    assert_eq!(d.id(), DIALOG_ID);
+    assert_eq!(d.tag_name(), "DIALOG");
     assert_eq!(d.get_attribute("role").as_deref(), Some("dialog"));
     assert_eq!(d.get_attribute("aria-modal").as_deref(), Some("true"));
     assert_eq!(d.get_attribute("lang").as_deref(), Some("en"));
-    let doc = document();
     let title = doc
         .get_element_by_id(&d.get_attribute("aria-labelledby").unwrap())
         .expect("aria-labelledby names an element");
-    assert_eq!(title.text_content().unwrap(), "Cookies and personal data");
     assert!(d.contains(Some(&title)));
+    assert_eq!(text(&title), texts("en").title);
     let description = doc
         .get_element_by_id(&d.get_attribute("aria-describedby").unwrap())
         .expect("aria-describedby names an element");
-    assert!(
-        description
-            .text_content()
-            .unwrap()
-            .contains("Nothing optional runs until you choose")
-    );
-    // Three buttons of equal weight: same element, same class, same row.
+    assert!(d.contains(Some(&description)));
+    assert_eq!(text(&description), texts("en").description);
+
+    // Three buttons of equal weight: same element, class and size, in one row.
     assert_eq!(actions(), ["accept-all", "reject-all", "choose"]);
-    let buttons = by_selector(&d, "[data-consent-action]");
-    let texts: Vec<String> = buttons.iter().map(|b| b.text_content().unwrap()).collect();
-    assert_eq!(texts, ["Accept all", "Reject all", "Choose"]);
+    let buttons = all_in(&d, "[data-consent-action]");
+    let labels: Vec<String> = buttons.iter().map(|b| text(b)).collect();
+    assert_eq!(labels, ["Accept all", "Reject all", "Choose"]);
     for b in &buttons {
         assert_eq!(b.tag_name(), "BUTTON");
-        assert_eq!(b.class_name(), buttons[0].class_name());
-        assert_eq!(b.parent_element(), buttons[0].parent_element());
         assert_eq!(b.get_attribute("type").as_deref(), Some("button"));
+        assert_eq!(b.class_name(), buttons[0].class_name());
+        assert!(b.offset_height() > 0);
+        assert_eq!(b.offset_height(), buttons[0].offset_height(), "same height");
+        assert!(
+            (b.offset_width() - buttons[0].offset_width()).abs() <= 1,
+            "same width"
+        );
+        assert_eq!(b.offset_top(), buttons[0].offset_top(), "one row");
     }
-    // Focus moved into the dialog.
-    let active = doc.active_element().unwrap();
-    assert!(d.contains(Some(&active)), "focus is in the dialog");
-    // Nothing was stored, nothing was sent.
-    assert_eq!(cookie(), None);
-    assert_eq!(pending(), None);
-    assert!(mock.posts().is_empty());
-    reset("en");
-}
 
-#[wasm_bindgen_test]
-async fn nothing_optional_runs_before_a_choice() {
-    reset("en");
-    page(PAGE);
-    let mock = Mock::new(POLICY, Reply::Created);
-    run(config("2025-03-26"), mock.clone()).await.unwrap();
-    assert!(dialog().is_some());
-    sleep(50).await;
-    // Only the strictly necessary script (no consent needed) ran; the others are still inert.
-    assert_eq!(order(), ["necessary"]);
+    // The language switcher: each language in its own name, the current one pressed.
+    let languages = all_in(&d, "[data-consent-lang]");
+    let names: Vec<(String, String, String)> = languages
+        .iter()
+        .map(|b| {
+            (
+                b.get_attribute("data-consent-lang").unwrap(),
+                text(b),
+                b.get_attribute("aria-pressed").unwrap(),
+            )
+        })
+        .collect();
     assert_eq!(
-        by_selector(
-            &document().document_element().unwrap(),
-            "script[type=\"text/plain\"][data-consent]"
-        )
-        .len(),
-        3
+        names,
+        [
+            ("kk".into(), "Қазақша".into(), "false".into()),
+            ("ru".into(), "Русский".into(), "false".into()),
+            ("en".into(), "English".into(), "true".into()),
+        ]
     );
-    assert_eq!(cookie(), None);
-    assert_eq!(pending(), None);
-    assert!(mock.posts().is_empty());
-    reset("en");
+
+    // The exact policy version the choice is made under.
+    let link = one_in(&d, "a[href]");
+    assert_eq!(link.get_attribute("href").as_deref(), Some(POLICY_URL));
+    assert_eq!(text(&link), "Privacy Policy (2025-03-26)");
+
+    // Focus is inside the dialog; no way back in and no close button on a first visit.
+    let active = doc.active_element().expect("something has focus");
+    assert!(d.contains(Some(&active)), "focus is in the dialog");
+    assert!(all_in(&d, "[data-consent-action=\"close\"]").is_empty());
+    assert!(reopen_button().is_none());
+
+    // Only what needs no consent ran; nothing is stored or sent before a choice.
+    sleep(50).await;
+    assert_eq!(ran(), ["necessary"]);
+    assert_eq!(
+        page_all("script[type=\"text/plain\"][data-consent]").len(),
+        5
+    );
+    assert_eq!(jar(), "");
+    assert_eq!(storage().length().unwrap(), 0);
+    assert_eq!(gets(), ["/v1/policy"]);
+    assert!(post_bodies().is_empty());
+    assert_eq!(events("ready").len(), 1, "consent:ready, once");
+    assert!(events("change").is_empty());
+    let state = api("get");
+    assert_eq!(get(&state, "decided").as_bool(), Some(false));
+    assert_eq!(
+        strings(&get(&state, "granted")),
+        ["legal-compliance", "cookies-necessary"]
+    );
 }
 
 #[wasm_bindgen_test]
-async fn accept_all_activates_scripts_in_document_order_and_stores_the_token() {
+async fn the_dialog_speaks_the_page_language_kazakh_russian_or_english() {
+    let policy = js_sys::JSON::parse(POLICY).unwrap();
+    let purpose_title = |i: u32, lang: &str| {
+        let p = get(&policy, "purposes").unchecked_into::<Array>().get(i);
+        field(&get(&get(&p, "texts"), "title"), lang)
+    };
+    for (html_lang, lang) in [("kk", "kk"), ("ru-RU", "ru"), ("en", "en")] {
+        reset(html_lang);
+        start(config(V2025));
+        let d = shown().await;
+        let t = texts(lang);
+        assert_eq!(d.get_attribute("lang").as_deref(), Some(lang));
+        assert_eq!(text(&one_in(&d, "h2")), t.title);
+        assert_eq!(text(&one_in(&d, ".consent-banner__description")), t.description);
+        let labels: Vec<String> = all_in(&d, "[data-consent-action]")
+            .iter()
+            .map(|b| text(b))
+            .collect();
+        assert_eq!(labels, [t.accept_all, t.reject_all, t.choose]);
+        let pressed: Vec<String> = all_in(&d, "[data-consent-lang][aria-pressed=\"true\"]")
+            .iter()
+            .map(|b| b.get_attribute("data-consent-lang").unwrap())
+            .collect();
+        assert_eq!(pressed, [lang]);
+        let policy_title = field(&get(&policy, "title"), lang);
+        assert_eq!(
+            text(&one_in(&d, "a[href]")),
+            format!("{policy_title} (2025-03-26)")
+        );
+        // The second layer: the policy's own texts, in the same language.
+        click("choose");
+        assert_eq!(actions()[..3], ["accept-all", "reject-all", "save"]);
+        assert_eq!(
+            text(&all_in(&d, ".consent-banner__purpose-title")[0]),
+            purpose_title(0, lang)
+        );
+        assert_eq!(text(&one_in(&d, "legend")), t.purposes);
+        click("reject-all");
+        until("the choice", || post_bodies().len() == 1).await;
+        assert_eq!(field(&posted(), "language"), lang);
+        until("the way back in", || reopen_button().is_some()).await;
+        assert_eq!(accessible_name(&reopen_button().unwrap()), t.settings);
+    }
+}
+
+#[wasm_bindgen_test]
+async fn the_page_behind_the_dialog_cannot_take_focus_and_focus_returns_after_the_choice() {
     reset("en");
-    page(PAGE);
-    let before: HtmlElement = document()
-        .get_element_by_id("before")
-        .unwrap()
-        .unchecked_into();
+    let before = add("button", &[("id", "before")], "before");
+    let outside = add("button", &[("id", "outside")], "outside");
     before.focus().unwrap();
-    let changes = Changes::listen();
-    let mock = Mock::new(POLICY, Reply::Created);
-    run(config("2025-03-26"), mock.clone()).await.unwrap();
+    start(config(V2025));
+    let d = shown().await;
+    let active = || document().active_element().unwrap();
+    assert!(d.contains(Some(&active())));
+    // The page behind a modal dialog is inert: it cannot be focused.
+    outside.focus().unwrap();
+    assert!(d.contains(Some(&active())), "focus stays in the dialog");
+    // The second layer focuses the first switch that can change.
+    click("choose");
+    let first_free = all_in(&d, "input[data-purpose]:not([disabled])").remove(0);
+    assert_eq!(active(), first_free.clone().unchecked_into::<Element>());
     click("accept-all");
     assert!(dialog().is_none(), "the dialog closes at once");
     assert_eq!(
-        document().active_element().unwrap(),
-        before.clone().unchecked_into::<Element>(),
+        active(),
+        before.unchecked_into::<Element>(),
         "focus returns where it was"
     );
-    until("the scripts", || order().len() == 4).await;
-    assert_eq!(
-        order(),
-        [
-            "necessary",
-            "analytics-inline",
-            "analytics-file",
-            "marketing"
-        ]
-    );
-    until("the cookie", || cookie().is_some()).await;
-    assert_eq!(cookie(), mock.0.issued.borrow().first().cloned());
-    let request = mock.posted();
-    assert_eq!(get(&request, "method").as_string().unwrap(), "accept-all");
-    assert_eq!(
-        get(&request, "policy_version").as_string().unwrap(),
-        "2025-03-26"
-    );
-    assert_eq!(get(&request, "language").as_string().unwrap(), "en");
-    assert_eq!(decisions(&request), all("given"));
-    let point = get(&request, "collection_point");
-    assert_eq!(get(&point, "kind").as_string().unwrap(), "banner");
-    let location = window().location();
-    let mut page_url = location.origin().unwrap();
-    page_url.push_str(&location.pathname().unwrap());
-    assert_eq!(get(&point, "page").as_string().unwrap(), page_url);
-    // The token in the cookie is the server's, for exactly this choice.
-    let claims = *UnverifiedToken::decode(&cookie().unwrap())
-        .unwrap()
-        .unverified_claims();
-    assert!(claims.given.contains(ANALYTICS) && claims.refused == PurposeSet::EMPTY);
-    // One consent:change event, with what is granted now.
-    let seen = changes.seen.borrow();
-    assert_eq!(seen.len(), 1);
-    assert_eq!(get(&seen[0], "method").as_string().unwrap(), "accept-all");
-    let granted = strings(get(&seen[0], "granted"));
-    assert!(granted.contains(&"cookies-analytics".to_owned()));
-    assert!(granted.contains(&"cookies-necessary".to_owned()));
-    assert_eq!(pending(), None);
-    drop(seen);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The buttons
+
+#[wasm_bindgen_test]
+async fn accept_all_runs_every_blocked_script_in_document_order_and_stores_the_servers_token() {
     reset("en");
+    blocked_scripts();
+    let mut cfg = config(V2025);
+    let build = "ab".repeat(32);
+    cfg.build = Some(build.clone());
+    start(cfg);
+    shown().await;
+    let issued = token(V2025, &CONSENT_CODES);
+    stub_token(&issued);
+    click("accept-all");
+    assert!(dialog().is_none(), "the dialog closes at once");
+    until("the scripts", || ran().len() == ALL_SCRIPTS.len()).await;
+    assert_eq!(ran(), ALL_SCRIPTS);
+    assert!(page_all("script[type=\"text/plain\"][data-consent]").is_empty());
+
+    let request = posted();
+    assert_eq!(field(&request, "method"), "accept-all");
+    assert_eq!(field(&request, "policy_version"), V2025);
+    assert_eq!(field(&request, "language"), "en");
+    assert_eq!(decisions(&request), expected("given", &[]));
+    assert!(get(&request, "subject").is_undefined(), "no device id yet");
+    let point = get(&request, "collection_point");
+    assert_eq!(field(&point, "kind"), "banner");
+    assert_eq!(field(&point, "page"), page_url());
+    assert_eq!(field(&point, "build"), build);
+
+    // The server's token becomes the cookie; the pending entry goes.
+    until("the cookie", || cookie("consent").is_some()).await;
+    assert_eq!(cookie("consent"), Some(issued));
+    until("the pending entry to go", || pending().is_none()).await;
+    assert!(reopen_button().is_some(), "the way back in");
+
+    let changes = events("change");
+    assert_eq!(changes.len(), 1);
+    assert_eq!(field(&changes[0], "method"), "accept-all");
+    assert_eq!(field(&changes[0], "language"), "en");
+    let granted = strings(&get(&changes[0], "granted"));
+    for p in CONSENT_PURPOSES.iter().chain(&["cookies-necessary"]) {
+        assert!(granted.contains(&p.to_string()), "{p} granted");
+    }
+    assert!(strings(&get(&changes[0], "refused")).is_empty());
+    let state = api("get");
+    assert_eq!(get(&state, "decided").as_bool(), Some(true));
+    assert_eq!(get(&state, "pending").as_bool(), Some(false));
+    assert_eq!(strings(&get(&state, "granted")), granted);
+    assert_eq!(
+        field(&state, "consent_id"),
+        "2a2a2a2a-2a2a-2a2a-2a2a-2a2a2a2a2a2a"
+    );
+    assert!(allows("cookies-marketing"));
 }
 
 #[wasm_bindgen_test]
-async fn reject_all_runs_nothing_optional() {
+async fn reject_all_runs_nothing_optional_and_deletes_the_declared_cookies() {
     reset("en");
-    page(PAGE);
-    let changes = Changes::listen();
-    let mock = Mock::new(POLICY, Reply::Created);
-    run(config("2025-03-26"), mock.clone()).await.unwrap();
+    blocked_scripts();
+    for c in ["_ga=1", "_ga_X=1", "_fbp=1", "_gcl_au=1", "lang=kk", "theme=dark"] {
+        set_cookie(c);
+    }
+    start(config(V2025));
+    shown().await;
+    stub_token(&token(V2025, &[]));
     click("reject-all");
     assert!(dialog().is_none());
-    until("the cookie", || cookie().is_some()).await;
+    until("the cookie", || cookie("consent").is_some()).await;
     sleep(100).await;
-    assert_eq!(order(), ["necessary"]);
-    let request = mock.posted();
-    assert_eq!(get(&request, "method").as_string().unwrap(), "reject-all");
-    assert_eq!(decisions(&request), all("refused"));
-    let claims = *UnverifiedToken::decode(&cookie().unwrap())
-        .unwrap()
-        .unverified_claims();
-    assert_eq!(claims.given, PurposeSet::EMPTY);
-    let seen = changes.seen.borrow();
+    assert_eq!(ran(), ["necessary"]);
     assert_eq!(
-        strings(get(&seen[0], "granted")),
+        page_all("script[type=\"text/plain\"][data-consent]").len(),
+        5
+    );
+    let request = posted();
+    assert_eq!(field(&request, "method"), "reject-all");
+    assert_eq!(decisions(&request), expected("refused", &[]));
+    // Declared cookies of the refused categories, by name and by pattern, are gone; an undeclared
+    // one stays.
+    for gone in ["_ga", "_ga_X", "_fbp", "_gcl_au", "lang"] {
+        assert_eq!(cookie(gone), None, "{gone} deleted");
+    }
+    assert_eq!(cookie("theme").as_deref(), Some("dark"));
+    let change = events("change").remove(0);
+    assert_eq!(
+        strings(&get(&change, "granted")),
         ["legal-compliance", "cookies-necessary"]
     );
-    assert_eq!(strings(get(&seen[0], "refused")).len(), 12);
-    drop(seen);
-    reset("en");
+    assert_eq!(strings(&get(&change, "refused")).len(), 12);
+    assert!(!allows("cookies-analytics"));
+    assert!(allows("cookies-necessary"));
 }
 
 #[wasm_bindgen_test]
-async fn choose_shows_one_switch_per_purpose_and_saves_a_custom_choice() {
+async fn choose_shows_a_switch_per_purpose_with_cookie_tables_and_saves_a_custom_choice() {
     reset("en");
-    page(PAGE);
-    let mock = Mock::new(POLICY, Reply::Created);
-    run(config("2025-03-26"), mock.clone()).await.unwrap();
+    blocked_scripts();
+    start(config(V2025));
+    let d = shown().await;
     click("choose");
-    let d = dialog().unwrap();
-    let switches: Vec<HtmlInputElement> = by_selector(&d, "input[data-purpose]")
+    assert_eq!(actions()[..3], ["accept-all", "reject-all", "save"]);
+    let switches: Vec<HtmlInputElement> = all_in(&d, "input[data-purpose]")
         .into_iter()
         .map(|e| e.unchecked_into())
         .collect();
@@ -574,178 +1029,852 @@ async fn choose_shows_one_switch_per_purpose_and_saves_a_custom_choice() {
         assert_eq!(s.type_(), "checkbox");
         assert_eq!(s.get_attribute("role").as_deref(), Some("switch"));
         let locked = id == "cookies-necessary" || id == "legal-compliance";
-        assert_eq!(
-            s.checked(),
-            locked,
-            "{id}: only what needs no consent is on"
-        );
+        assert_eq!(s.checked(), locked, "{id}: only what needs no consent is on");
         assert_eq!(s.disabled(), locked, "{id}: and locked");
-        // Each switch is labelled by the purpose's title and described by its description.
+        let row = s.closest(".consent-banner__purpose").unwrap().unwrap();
+        let notes: Vec<String> = all_in(&row, ".consent-banner__note")
+            .iter()
+            .map(|n| text(n))
+            .collect();
+        if locked {
+            assert_eq!(notes, [texts("en").always_on], "{id}");
+        } else {
+            assert!(notes.is_empty(), "{id}");
+        }
         let label = s.parent_element().unwrap();
         assert_eq!(label.tag_name(), "LABEL");
-        assert!(!label.text_content().unwrap().is_empty());
+        assert!(!text(&label).is_empty());
         let description = document()
             .get_element_by_id(&s.get_attribute("aria-describedby").unwrap())
-            .unwrap();
-        assert!(!description.text_content().unwrap().is_empty());
+            .expect("described by the purpose's description");
+        assert!(!text(&description).is_empty());
     }
-    // "Choose" gives way to "save"; still three buttons, focus on the first switch that can change.
-    assert_eq!(actions(), ["accept-all", "reject-all", "save"]);
-    let first_free = switches.iter().find(|s| !s.disabled()).unwrap();
-    assert_eq!(
-        document().active_element().unwrap(),
-        first_free.clone().unchecked_into::<Element>()
-    );
-    sleep(50).await;
-    assert_eq!(order(), ["necessary"], "opening the choices grants nothing");
-    switches
+    // A cookie table for each cookie purpose, with a row per declared cookie.
+    let tables: Vec<(String, usize)> = all_in(&d, "details.consent-banner__cookies")
         .iter()
-        .find(|s| s.get_attribute("data-purpose").as_deref() == Some("cookies-analytics"))
+        .map(|t| {
+            let row = t.closest(".consent-banner__purpose").unwrap().unwrap();
+            let purpose = one_in(&row, "input[data-purpose]")
+                .get_attribute("data-purpose")
+                .unwrap();
+            (purpose, all_in(t, "tr").len() - 1)
+        })
+        .collect();
+    assert_eq!(
+        tables,
+        [
+            ("cookies-necessary".into(), 1),
+            ("cookies-preferences".into(), 1),
+            ("cookies-analytics".into(), 2),
+            ("cookies-marketing".into(), 2),
+        ]
+    );
+    let analytics = switch("cookies-analytics")
+        .closest(".consent-banner__purpose")
         .unwrap()
-        .click();
+        .unwrap();
+    assert_eq!(text(&one_in(&analytics, "summary")), "Cookies (2)");
+    let cells: Vec<String> = all_in(&analytics, "td").iter().map(|c| text(c)).collect();
+    assert!(cells.contains(&"_ga".to_string()) && cells.contains(&"_ga_*".to_string()));
+
+    sleep(50).await;
+    assert_eq!(ran(), ["necessary"], "opening the choices grants nothing");
+    switch("cookies-analytics").click();
+    switch("contact").click();
     click("save");
     assert!(dialog().is_none());
-    until("the scripts", || order().len() == 3).await;
-    assert_eq!(order(), ["necessary", "analytics-inline", "analytics-file"]);
-    until("the cookie", || cookie().is_some()).await;
-    let request = mock.posted();
-    assert_eq!(get(&request, "method").as_string().unwrap(), "custom");
-    let mut expected = all("refused");
-    for (id, choice) in &mut expected {
-        if id == "cookies-analytics" {
-            *choice = "given".into();
-        }
-    }
-    assert_eq!(decisions(&request), expected);
-    reset("en");
+    until("the scripts", || ran().len() == 3).await;
+    assert_eq!(ran(), ["necessary", "analytics-inline", "analytics-file"]);
+    let request = posted();
+    assert_eq!(field(&request, "method"), "custom");
+    assert_eq!(
+        decisions(&request),
+        expected(
+            "refused",
+            &[("cookies-analytics", "given"), ("contact", "given")]
+        )
+    );
+    sleep(50).await;
+    assert_eq!(ran().len(), 3, "marketing and preferences stay blocked");
 }
 
 #[wasm_bindgen_test]
-async fn a_current_token_runs_granted_scripts_without_a_dialog() {
+async fn the_language_switcher_changes_every_text_and_keeps_the_switches() {
     reset("en");
-    page(PAGE);
-    set_cookie(&token(
-        "2025-03-26",
-        &[ANALYTICS],
-        &[MARKETING_COOKIES],
-        now() - 60,
-        now() + 86_400,
-    ));
-    let mock = Mock::new(POLICY, Reply::Created);
+    start(config(V2025));
+    let d = shown().await;
+    click("choose");
+    switch("cookies-analytics").click();
+    switch("marketing").click();
+    one_in(&d, "[data-consent-lang=\"ru\"]").click();
+    let d = dialog().unwrap();
+    let ru = texts("ru");
+    assert_eq!(d.get_attribute("lang").as_deref(), Some("ru"));
+    assert_eq!(text(&one_in(&d, "h2")), ru.title);
+    assert_eq!(text(&action("accept-all")), ru.accept_all);
+    assert_eq!(text(&action("reject-all")), ru.reject_all);
+    assert_eq!(text(&action("save")), ru.save);
     assert_eq!(
-        run(config("2025-03-26"), mock.clone()).await.unwrap(),
-        Outcome::FromToken
+        one_in(&d, "[data-consent-lang][aria-pressed=\"true\"]")
+            .get_attribute("data-consent-lang")
+            .as_deref(),
+        Some("ru")
     );
+    let policy = js_sys::JSON::parse(POLICY).unwrap();
+    let expected_titles: Vec<String> = get(&policy, "purposes")
+        .unchecked_into::<Array>()
+        .iter()
+        .map(|p| field(&get(&get(&p, "texts"), "title"), "ru"))
+        .collect();
+    let titles: Vec<String> = all_in(&d, ".consent-banner__purpose-title")
+        .iter()
+        .map(|t| text(t))
+        .collect();
+    assert_eq!(titles, expected_titles);
+    assert_eq!(switched_on(), ["marketing", "cookies-analytics"], "kept");
+    assert!(d.contains(Some(&document().active_element().unwrap())));
+    click("save");
+    until("the choice", || post_bodies().len() == 1).await;
+    assert_eq!(field(&posted(), "language"), "ru");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Return visits and the way back in
+
+#[wasm_bindgen_test]
+async fn a_current_token_runs_what_it_grants_without_a_dialog_and_leaves_the_way_back_in() {
+    reset("kk");
+    blocked_scripts();
+    set_token(&token(V2025, &[ANALYTICS]));
+    start(config(V2025));
+    until("the scripts", || ran().len() == 3).await;
+    assert_eq!(ran(), ["analytics-inline", "analytics-file", "necessary"]);
+    sleep(50).await;
+    assert_eq!(ran().len(), 3, "marketing and preferences stay blocked");
     assert!(dialog().is_none());
-    assert_eq!(
-        order(),
-        ["analytics-inline", "analytics-file", "necessary"],
-        "granted and necessary scripts, in document order; marketing stays blocked"
-    );
     // The token's own (immutable, cacheable) policy version maps purpose ids to codes.
-    assert_eq!(mock.gets(), ["https://consent.test/v1/policies/2025-03-26"]);
-    assert!(mock.posts().is_empty());
-    reset("en");
+    assert_eq!(gets(), ["/v1/policies/2025-03-26"]);
+    assert!(post_bodies().is_empty());
+    let b = reopen_button().expect("the way back in on a return visit");
+    assert_eq!(b.tag_name(), "BUTTON");
+    assert_eq!(
+        b.get_attribute("data-consent-action").as_deref(),
+        Some("open")
+    );
+    assert_eq!(accessible_name(&b), texts("kk").settings);
+    assert_eq!(events("ready").len(), 1);
+    assert!(allows("cookies-analytics"));
+    assert!(!allows("cookies-marketing"));
+    assert_eq!(get(&api("get"), "decided").as_bool(), Some(true));
 }
 
 #[wasm_bindgen_test]
-async fn a_current_token_and_nothing_to_activate_costs_no_request() {
+async fn the_way_back_in_opens_the_second_layer_with_the_current_choice_and_the_consent_id() {
     reset("en");
-    set_cookie(&token(
-        "2025-03-26",
-        &[ANALYTICS],
-        &[],
-        now() - 60,
-        now() + 86_400,
-    ));
-    let mock = Mock::new(POLICY, Reply::Created);
+    blocked_scripts();
+    let current = claims(V2025, &[ANALYTICS, MARKETING], &[MARKETING_COOKIES]);
+    set_token(&sign(current));
+    start(config(V2025));
+    until("the way back in", || reopen_button().is_some()).await;
+    reopen_button().unwrap().click();
+    let d = shown().await;
+    assert!(d.matches(":modal").unwrap());
+    assert_eq!(actions()[..3], ["accept-all", "reject-all", "save"]);
+    assert_eq!(switched_on(), ["marketing", "cookies-analytics"]);
+    assert!(switch("cookies-necessary").checked() && switch("cookies-necessary").disabled());
     assert_eq!(
-        run(config("2025-03-26"), mock.clone()).await.unwrap(),
-        Outcome::FromToken
+        one_in(&d, "[data-consent-action=\"close\"]")
+            .get_attribute("aria-label")
+            .as_deref(),
+        Some(texts("en").close)
     );
-    assert!(mock.gets().is_empty() && mock.posts().is_empty());
+    // The visitor's consent ID, date and receipt.
+    let id = current.receipt.hyphenated();
+    assert_eq!(id, "2a2a2a2a-2a2a-2a2a-2a2a-2a2a2a2a2a2a");
+    let receipt = one_in(&d, ".consent-banner__receipt");
+    let values: Vec<String> = all_in(&receipt, ".consent-banner__value")
+        .iter()
+        .map(|v| text(v))
+        .collect();
+    assert_eq!(values[0], id);
+    assert!(text(&receipt).contains(texts("en").consent_id));
+    let link = one_in(&receipt, "a");
+    assert_eq!(
+        link.get_attribute("href"),
+        Some(format!("{}/v1/receipts/{id}", endpoint()))
+    );
+    assert_eq!(text(&link), texts("en").receipt);
+    // The current policy is fetched to reopen; opening records nothing.
+    assert_eq!(gets(), ["/v1/policies/2025-03-26", "/v1/policy"]);
+    assert!(post_bodies().is_empty());
+    assert_eq!(page_all(&format!(".{REOPEN_CLASS}")).len(), 1);
+
+    // The close button changes nothing.
+    click("close");
     assert!(dialog().is_none());
-    reset("en");
+
+    // Any element with data-consent-open, even one added after the banner started, opens it too.
+    let link = add("a", &[("href", "#settings"), ("data-consent-open", "")], "");
+    let inner = document().create_element("span").unwrap();
+    inner.set_text_content(Some("Cookie settings"));
+    link.append_child(&inner).unwrap();
+    inner.unchecked_ref::<HtmlElement>().click();
+    shown().await;
+    assert_eq!(window().location().hash().unwrap(), "", "the link is not followed");
+    assert_eq!(switched_on(), ["marketing", "cookies-analytics"]);
+    sleep(50).await;
+    assert!(post_bodies().is_empty());
+    assert!(events("change").is_empty());
 }
 
 #[wasm_bindgen_test]
-async fn a_choice_under_an_older_policy_version_is_asked_again() {
+async fn turning_off_what_was_granted_sends_withdrawn_and_deletes_its_cookies() {
     reset("en");
-    page(PAGE);
-    set_cookie(&token(
-        "2025-03-26",
-        &[ANALYTICS, MARKETING_COOKIES],
-        &[],
-        now() - 60,
-        now() + 86_400,
-    ));
-    let mock = Mock::new(POLICY_2026, Reply::Created);
+    blocked_scripts();
+    set_token(&token(V2025, &[ANALYTICS, MARKETING_COOKIES]));
+    for c in ["_ga=1", "_ga_X=2", "_fbp=3", "lang=kk", "theme=dark"] {
+        set_cookie(c);
+    }
+    start(config(V2025));
+    until("the scripts", || ran().len() == 5).await;
+    reopen_button().unwrap().click();
+    shown().await;
+    assert_eq!(switched_on(), ["cookies-analytics", "cookies-marketing"]);
+    let second = token(V2025, &[MARKETING_COOKIES]);
+    stub_token(&second);
+    stub_token(&token(V2025, &[]));
+    switch("cookies-analytics").click();
+    click("save");
+    assert!(dialog().is_none());
+    until("the request", || post_bodies().len() == 1).await;
+    let request = posted();
+    assert_eq!(field(&request, "method"), "custom");
     assert_eq!(
-        run(config("2026-06-01"), mock.clone()).await.unwrap(),
-        Outcome::Asked
+        decisions(&request),
+        expected(
+            "refused",
+            &[
+                ("cookies-analytics", "withdrawn"),
+                ("cookies-marketing", "given")
+            ]
+        )
     );
-    assert!(dialog().is_some());
-    assert_eq!(mock.gets(), ["https://consent.test/v1/policy"]);
+    for gone in ["_ga", "_ga_X", "lang"] {
+        assert_eq!(cookie(gone), None, "{gone} deleted");
+    }
+    assert!(cookie("_fbp").is_some() && cookie("theme").is_some());
+    let change = events("change").remove(0);
+    assert_eq!(strings(&get(&change, "withdrawn")), ["cookies-analytics"]);
+    assert!(strings(&get(&change, "refused")).contains(&"cookies-analytics".to_string()));
+    assert!(!allows("cookies-analytics"));
+    // Scripts that ran cannot be un-run; nothing runs twice.
+    assert_eq!(ran().len(), 5);
+
+    // Turning off the last purpose granted: a withdrawal.
+    until("the new token", || cookie("consent") == Some(second.clone())).await;
+    reopen_button().unwrap().click();
+    shown().await;
+    assert_eq!(switched_on(), ["cookies-marketing"]);
+    switch("cookies-marketing").click();
+    click("save");
+    until("the second request", || post_bodies().len() == 2).await;
+    let request = posts().remove(1);
+    assert_eq!(field(&request, "method"), "withdraw");
+    assert_eq!(
+        decisions(&request),
+        expected("refused", &[("cookies-marketing", "withdrawn")])
+    );
+    assert_eq!(cookie("_fbp"), None);
+    assert!(cookie("theme").is_some());
+}
+
+#[wasm_bindgen_test]
+async fn escape_closes_a_reopened_dialog_without_a_change_but_not_a_first_visit_dialog() {
+    reset("en");
+    blocked_scripts();
+    let granted = token(V2025, &[ANALYTICS]);
+    set_token(&granted);
+    start(config(V2025));
+    until("the scripts", || ran().len() == 3).await;
+    let b = reopen_button().unwrap();
+    b.focus().unwrap();
+    b.click();
+    let d = shown().await;
+    switch("cookies-marketing").click();
+    switch("cookies-analytics").click();
+    assert!(press_escape(&d));
+    assert!(dialog().is_none(), "Escape closes it");
+    assert_eq!(
+        document().active_element().unwrap(),
+        b.clone().unchecked_into::<Element>(),
+        "focus returns to the way back in"
+    );
+    sleep(100).await;
+    assert!(post_bodies().is_empty(), "nothing recorded");
+    assert!(events("change").is_empty(), "nothing changed");
+    assert_eq!(cookie("consent"), Some(granted));
+    assert_eq!(ran().len(), 3, "marketing stays blocked");
+    assert!(allows("cookies-analytics") && !allows("cookies-marketing"));
+    b.click();
+    shown().await;
+    assert_eq!(switched_on(), ["cookies-analytics"], "still the old choice");
+
+    // On a first visit Escape does not dismiss the dialog: a choice is needed.
+    reset("en");
+    start(config(V2025));
+    let d = shown().await;
+    assert!(press_escape(&d), "the cancel event is prevented");
     sleep(50).await;
-    assert_eq!(order(), ["necessary"], "the old choice grants nothing now");
+    assert!(dialog().is_some_and(|d| d.unchecked_ref::<HtmlDialogElement>().open()));
+    assert!(post_bodies().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Asking again
+
+#[wasm_bindgen_test]
+async fn a_choice_under_an_older_policy_version_is_asked_again_with_the_update_date() {
+    reset("en");
+    blocked_scripts();
+    stub_route("/v1/policy", POLICY_2026);
+    set_token(&token(V2025, &[ANALYTICS, MARKETING_COOKIES]));
+    start(config(V2026));
+    let d = shown().await;
+    assert_eq!(gets(), ["/v1/policy"]);
+    assert_eq!(
+        text(&one_in(&d, ".consent-banner__updated")),
+        format!("{} June 1, 2026", texts("en").updated)
+    );
+    assert_eq!(
+        one_in(&d, "a[href]").get_attribute("href").as_deref(),
+        Some("https://invisionu.education/privacy/2026-06-01")
+    );
+    sleep(50).await;
+    assert_eq!(ran(), ["necessary"], "the old choice grants nothing now");
+    stub_token(&token(V2026, &[]));
     click("reject-all");
-    until("the cookie", || {
-        cookie().is_some_and(|c| {
-            UnverifiedToken::decode(&c).is_ok_and(|t| {
-                t.unverified_claims().policy_version == "2026-06-01".parse().unwrap()
-            })
-        })
-    })
-    .await;
-    assert_eq!(
-        get(&mock.posted(), "policy_version").as_string().unwrap(),
-        "2026-06-01"
-    );
-    reset("en");
+    until("the choice", || post_bodies().len() == 1).await;
+    assert_eq!(field(&posted(), "policy_version"), V2026);
+
+    // In Kazakh and Russian too, with the date written the way the language writes it.
+    for lang in ["kk", "ru"] {
+        reset(lang);
+        stub_route("/v1/policy", POLICY_2026);
+        set_token(&token(V2025, &[ANALYTICS]));
+        start(config(V2026));
+        let d = shown().await;
+        let updated = text(&one_in(&d, ".consent-banner__updated"));
+        assert!(updated.starts_with(texts(lang).updated), "{updated}");
+        assert!(updated.contains("2026"), "{updated}");
+    }
 }
 
 #[wasm_bindgen_test]
-async fn a_lapsed_or_unreadable_choice_is_asked_again() {
+async fn an_expired_or_unreadable_choice_is_asked_again() {
     reset("en");
-    page(PAGE);
-    set_cookie(&token(
-        "2025-03-26",
-        &[ANALYTICS],
-        &[],
-        now() - 200 * 86_400,
-        now() - 1,
-    ));
-    let mock = Mock::new(POLICY, Reply::Created);
-    assert_eq!(
-        run(config("2025-03-26"), mock.clone()).await.unwrap(),
-        Outcome::Asked
+    blocked_scripts();
+    let mut lapsed = claims(V2025, &[ANALYTICS], &[]);
+    lapsed.issued_at = Timestamp::from_unix(now() - 200 * 86_400);
+    lapsed.expires_at = Timestamp::from_unix(now() - 1);
+    set_token(&sign(lapsed));
+    start(config(V2025));
+    let d = shown().await;
+    assert!(
+        all_in(&d, ".consent-banner__updated").is_empty(),
+        "not an update"
     );
-    assert!(dialog().is_some());
     sleep(50).await;
-    assert_eq!(order(), ["necessary"]);
+    assert_eq!(ran(), ["necessary"]);
+
     reset("en");
-    set_cookie("AQN0MjVOzWfrqxBo3O2Q-not-a-token");
-    let mock = Mock::new(POLICY, Reply::Created);
-    assert_eq!(
-        run(config("2025-03-26"), mock).await.unwrap(),
-        Outcome::Asked
-    );
-    assert!(dialog().is_some());
-    reset("en");
+    set_token("AQN0MjVOzWfrqxBo3O2Q-not-a-token");
+    start(config(V2025));
+    shown().await;
+    assert_eq!(gets(), ["/v1/policy"]);
 }
 
 #[wasm_bindgen_test]
-async fn an_unreachable_server_still_applies_the_choice_and_it_is_sent_later() {
+async fn the_device_id_of_an_earlier_token_is_sent_with_the_next_choice() {
     reset("en");
-    page(PAGE);
-    let offline = Mock::new(POLICY, Reply::Unreachable);
-    run(config("2025-03-26"), offline.clone()).await.unwrap();
+    stub_route("/v1/policy", POLICY_2026);
+    let mut outdated = claims(V2025, &[ANALYTICS], &[]);
+    outdated.subject = SubjectId([9; 16]);
+    set_token(&sign(outdated));
+    start(config(V2026));
+    shown().await;
     click("accept-all");
-    until("the scripts", || order().len() == 4).await;
-    until("the pending choice", || pending().is_some()).await;
-    assert_eq!(cookie(), None);
-    let sent = offline.posts()[0].1.clone();
-    let entry = js_sys::JSON::parse(&pending().unwrap()).unwrap();
+    until("the choice", || post_bodies().len() == 1).await;
+    let subject = get(&posted(), "subject");
+    assert_eq!(field(&subject, "device"), SubjectId([9; 16]).encoded());
+    assert_eq!(field(&subject, "device"), "CQkJCQkJCQkJCQkJCQkJCQ");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Global Privacy Control
+
+#[wasm_bindgen_test]
+async fn global_privacy_control_leaves_marketing_out_of_accept_all() {
+    reset("en");
+    set_gpc();
+    blocked_scripts();
+    set_cookie("_fbp=1");
+    start(config(V2025));
+    shown().await;
+    click("accept-all");
+    until("the scripts", || ran().len() == 4).await;
+    assert_eq!(
+        ran(),
+        ["necessary", "analytics-inline", "analytics-file", "preferences"]
+    );
+    let request = posted();
+    assert_eq!(field(&request, "method"), "accept-all");
+    let mut given = expected("given", &[]);
+    given.retain(|(id, _)| id != "marketing" && id != "cookies-marketing");
+    assert_eq!(decisions(&request), given);
+    sleep(50).await;
+    assert_eq!(ran().len(), 4, "no marketing script");
+    assert_eq!(cookie("_fbp"), None, "marketing cookies deleted");
+    let state = api("get");
+    assert_eq!(get(&state, "gpc").as_bool(), Some(true));
+    assert!(!allows("cookies-marketing") && !allows("marketing"));
+    assert!(strings(&get(&state, "refused")).contains(&"cookies-marketing".to_string()));
+}
+
+#[wasm_bindgen_test]
+async fn global_privacy_control_refusals_are_in_the_change_event() {
+    reset("en");
+    set_gpc();
+    start(config(V2025));
+    shown().await;
+    click("accept-all");
+    until("the event", || events("change").len() == 1).await;
+    let refused = strings(&get(&events("change")[0], "refused"));
+    assert!(
+        refused.contains(&"marketing".to_string())
+            && refused.contains(&"cookies-marketing".to_string()),
+        "refused lists every purpose that is off: {refused:?}"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn global_privacy_control_is_shown_on_the_marketing_switches() {
+    reset("en");
+    set_gpc();
+    start(config(V2025));
+    shown().await;
+    click("choose");
+    for id in ["marketing", "cookies-marketing"] {
+        let s = switch(id);
+        assert!(!s.checked(), "{id} off");
+        let row = s.closest(".consent-banner__purpose").unwrap().unwrap();
+        assert_eq!(
+            text(&one_in(&row, ".consent-banner__note")),
+            texts("en").gpc
+        );
+    }
+    assert_eq!(
+        all_in(&dialog().unwrap(), ".consent-banner__note").len(),
+        4,
+        "two GPC notes and two always-on notes"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Google Consent Mode
+
+#[wasm_bindgen_test]
+async fn consent_mode_gets_the_default_before_anything_runs_and_an_update_after_the_choice() {
+    reset("en");
+    blocked_scripts();
+    install_gtag_recorder();
+    start(config(V2025));
+    let calls = gtag_calls();
+    assert_eq!(calls.len(), 1, "the default, at once");
+    assert!(ran().is_empty());
+    assert_eq!(calls[0].get(0).as_string().as_deref(), Some("consent"));
+    assert_eq!(calls[0].get(1).as_string().as_deref(), Some("default"));
+    assert_eq!(params(&calls[0].get(2)), consent_mode(&[], true));
+    shown().await;
+    assert_eq!(gtag_calls().len(), 1, "no update before a choice");
+    click("accept-all");
+    let calls = gtag_calls();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[1].get(1).as_string().as_deref(), Some("update"));
+    assert_eq!(
+        params(&calls[1].get(2)),
+        consent_mode(&logic::CONSENT_TYPES, false)
+    );
+}
+
+#[wasm_bindgen_test]
+async fn consent_mode_on_a_return_visit_updates_from_the_token_once_its_policy_arrived() {
+    reset("en");
+    install_gtag_recorder();
+    set_token(&token(V2025, &[ANALYTICS]));
+    start(config(V2025));
+    assert_eq!(gtag_calls().len(), 1);
+    until("the update", || gtag_calls().len() == 2).await;
+    assert_eq!(gets(), ["/v1/policies/2025-03-26"]);
+    let calls = gtag_calls();
+    assert_eq!(calls[0].get(1).as_string().as_deref(), Some("default"));
+    assert_eq!(params(&calls[0].get(2)), consent_mode(&[], true));
+    assert_eq!(calls[1].get(1).as_string().as_deref(), Some("update"));
+    assert_eq!(
+        params(&calls[1].get(2)),
+        consent_mode(&["analytics_storage"], false)
+    );
+
+    // A reject-all token: the update denies everything but security storage.
+    reset("en");
+    install_gtag_recorder();
+    set_token(&token(V2025, &[]));
+    start(config(V2025));
+    until("the update", || gtag_calls().len() == 2).await;
+    assert_eq!(params(&gtag_calls()[1].get(2)), consent_mode(&[], false));
+}
+
+#[wasm_bindgen_test]
+async fn consent_mode_off_makes_no_gtag_calls() {
+    reset("en");
+    install_gtag_recorder();
+    let mut cfg = config(V2025);
+    cfg.consent_mode = None;
+    start(cfg);
+    shown().await;
+    click("accept-all");
+    until("the choice", || post_bodies().len() == 1).await;
+    assert!(gtag_calls().is_empty());
+}
+
+#[wasm_bindgen_test]
+async fn without_window_gtag_the_bootstraps_gtag_is_installed_and_fills_the_data_layer() {
+    reset("en");
+    let gtag = data_layer_gtag();
+    let mut cfg = config(V2025);
+    cfg.gtag = Some(gtag.clone());
+    start(cfg);
+    let installed = get(&window(), "gtag");
+    assert_eq!(installed, JsValue::from(gtag), "window.gtag is the bootstrap's");
+    let layer: Array = get(&window(), "dataLayer").dyn_into().unwrap();
+    assert_eq!(layer.length(), 1);
+    // gtag pushes its `arguments` object, as Google's snippet does.
+    let first = layer.get(0);
+    assert!(!Array::is_array(&first), "an arguments object");
+    assert_eq!(get(&first, "0").as_string().as_deref(), Some("consent"));
+    assert_eq!(get(&first, "1").as_string().as_deref(), Some("default"));
+    assert_eq!(params(&get(&first, "2")), consent_mode(&[], true));
+    shown().await;
+    click("reject-all");
+    assert_eq!(layer.length(), 2);
+    assert_eq!(
+        get(&layer.get(1), "1").as_string().as_deref(),
+        Some("update")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Embeds
+
+/// The placeholder shown in place of `embed`.
+fn placeholder(embed: &HtmlElement) -> Option<HtmlElement> {
+    embed
+        .previous_element_sibling()
+        .filter(|p| p.class_name() == "consent-embed")
+        .map(|p| p.unchecked_into())
+}
+
+#[wasm_bindgen_test]
+async fn blocked_embeds_get_a_placeholder_of_their_size_and_load_once_records_nothing() {
+    reset("en");
+    let (iframe, img) = blocked_embeds();
+    start(config(V2025));
+    shown().await;
+    assert!(iframe.get_attribute("src").is_none() && img.get_attribute("src").is_none());
+    click("reject-all");
+    until("the choice", || post_bodies().len() == 1).await;
+    assert!(iframe.get_attribute("src").is_none() && img.get_attribute("src").is_none());
+    let p = placeholder(&iframe).expect("a placeholder before the iframe");
+    assert!(iframe.has_attribute("hidden"));
+    let style = p.style();
+    assert_eq!(style.get_property_value("width").unwrap(), "320px");
+    assert_eq!(style.get_property_value("height").unwrap(), "180px");
+    assert_eq!(p.get_attribute("lang").as_deref(), Some("en"));
+    assert!(text(&p).starts_with(texts("en").blocked));
+    let buttons: Vec<(String, String)> = all_in(&p, "button")
+        .iter()
+        .map(|b| (b.get_attribute("data-consent-action").unwrap(), text(b)))
+        .collect();
+    assert_eq!(
+        buttons,
+        [
+            ("load-once".into(), texts("en").load_once.into()),
+            ("always-allow".into(), texts("en").always_allow.into())
+        ]
+    );
+    assert!(placeholder(&img).is_some());
+    assert_eq!(page_all(".consent-embed").len(), 2);
+
+    // Load once: this embed, now; nothing recorded, nothing else loaded.
+    one_in(&p, "[data-consent-action=\"load-once\"]").click();
+    assert_eq!(
+        iframe.get_attribute("src").as_deref(),
+        Some("about:blank#video")
+    );
+    assert!(!iframe.has_attribute("hidden"));
+    assert!(placeholder(&iframe).is_none());
+    assert!(img.get_attribute("src").is_none() && placeholder(&img).is_some());
+    sleep(50).await;
+    assert_eq!(post_bodies().len(), 1, "nothing recorded");
+    assert!(!allows("cookies-marketing"));
+}
+
+#[wasm_bindgen_test]
+async fn always_allow_on_a_placeholder_records_a_choice_that_grants_its_purpose() {
+    reset("en");
+    let (iframe, img) = blocked_embeds();
+    start(config(V2025));
+    shown().await;
+    stub_token(&token(V2025, &[]));
+    stub_token(&token(V2025, &[MARKETING_COOKIES]));
+    click("reject-all");
+    until("the cookie", || cookie("consent").is_some()).await;
+    let p = placeholder(&iframe).unwrap();
+    one_in(&p, "[data-consent-action=\"always-allow\"]").click();
+    assert_eq!(
+        iframe.get_attribute("src").as_deref(),
+        Some("about:blank#video")
+    );
+    assert!(placeholder(&iframe).is_none());
+    assert!(img.get_attribute("src").is_none(), "the image stays blocked");
+    until("the second choice", || post_bodies().len() == 2).await;
+    let request = posts().remove(1);
+    assert_eq!(field(&request, "method"), "custom");
+    assert_eq!(
+        decisions(&request),
+        expected("refused", &[("cookies-marketing", "given")])
+    );
+    assert!(allows("cookies-marketing"));
+}
+
+#[wasm_bindgen_test]
+async fn accept_all_gives_embeds_their_source_without_placeholders() {
+    reset("en");
+    let (iframe, img) = blocked_embeds();
+    start(config(V2025));
+    shown().await;
+    click("accept-all");
+    assert_eq!(
+        iframe.get_attribute("src").as_deref(),
+        Some("about:blank#video")
+    );
+    assert_eq!(img.get_attribute("src").as_deref(), Some(GIF));
+    assert!(!iframe.has_attribute("data-src") && !iframe.has_attribute("hidden"));
+    assert!(page_all(".consent-embed").is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The page's JS API
+
+#[wasm_bindgen_test]
+async fn the_js_api_reports_the_state_and_tells_its_listeners_until_they_unsubscribe() {
+    reset("en");
+    start(config(V2025));
+    let on_change = recorder("__seen");
+    let consent = get(&window(), "consent");
+    let on: Function = get(&consent, "on").unchecked_into();
+    let off: Function = on
+        .call2(&consent, &"change".into(), &on_change)
+        .unwrap()
+        .dyn_into()
+        .expect("on() returns a function that unsubscribes");
+    shown().await;
+    let before = api("get");
+    assert_eq!(get(&before, "decided").as_bool(), Some(false));
+    assert_eq!(field(&before, "language"), "en");
+    assert!(!allows("cookies-analytics"));
+    assert!(allows("legal-compliance"));
+
+    click("choose");
+    switch("cookies-analytics").click();
+    click("save");
+    let seen: Array = get(&window(), "__seen").unchecked_into();
+    assert_eq!(seen.length(), 1);
+    assert_eq!(field(&seen.get(0), "method"), "custom");
+    assert!(strings(&get(&seen.get(0), "granted")).contains(&"cookies-analytics".to_string()));
+    let after = api("get");
+    assert_eq!(get(&after, "decided").as_bool(), Some(true));
+    assert!(allows("cookies-analytics"));
+    assert!(!allows("cookies-marketing"));
+
+    // Unsubscribed: not called again.
+    off.call0(&JsValue::NULL).unwrap();
+    JsFuture::from(api("rejectAll").unchecked_into::<Promise>())
+        .await
+        .unwrap();
+    assert_eq!(seen.length(), 1);
+    assert_eq!(events("change").len(), 2);
+    assert_eq!(events("ready").len(), 1, "consent:ready fires once");
+}
+
+#[wasm_bindgen_test]
+async fn the_js_api_accept_all_reject_all_and_set_record_choices() {
+    reset("en");
+    blocked_scripts();
+    start(config(V2025));
+    shown().await;
+    let promise = api("acceptAll");
+    assert!(promise.is_instance_of::<Promise>(), "acceptAll() returns a promise");
+    JsFuture::from(promise.unchecked_into::<Promise>())
+        .await
+        .unwrap();
+    assert!(dialog().is_none(), "a choice through the API closes the dialog");
+    until("the scripts", || ran().len() == ALL_SCRIPTS.len()).await;
+    assert_eq!(field(&posts()[0], "method"), "accept-all");
+
+    JsFuture::from(api("rejectAll").unchecked_into::<Promise>())
+        .await
+        .unwrap();
+    until("the second choice", || post_bodies().len() == 2).await;
+    let request = posts().remove(1);
+    assert_eq!(field(&request, "method"), "withdraw");
+    assert_eq!(decisions(&request), expected("withdrawn", &[]));
+    assert!(!allows("cookies-analytics"));
+
+    let on = Object::new();
+    Reflect::set(&on, &"cookies-analytics".into(), &true.into()).unwrap();
+    JsFuture::from(api_with("set", &on).unchecked_into::<Promise>())
+        .await
+        .unwrap();
+    until("the third choice", || post_bodies().len() == 3).await;
+    let request = posts().remove(2);
+    assert_eq!(field(&request, "method"), "custom");
+    assert_eq!(
+        decisions(&request),
+        expected("refused", &[("cookies-analytics", "given")])
+    );
+    assert!(allows("cookies-analytics") && !allows("cookies-marketing"));
+
+    // set() changes the purposes it names and keeps the others as they are.
+    let more = Object::new();
+    Reflect::set(&more, &"cookies-preferences".into(), &true.into()).unwrap();
+    JsFuture::from(api_with("set", &more).unchecked_into::<Promise>())
+        .await
+        .unwrap();
+    until("the fourth choice", || post_bodies().len() == 4).await;
+    assert_eq!(
+        decisions(&posts()[3]),
+        expected(
+            "refused",
+            &[
+                ("cookies-analytics", "given"),
+                ("cookies-preferences", "given")
+            ]
+        )
+    );
+}
+
+#[wasm_bindgen_test]
+async fn the_js_api_open_opens_the_second_layer_after_a_choice() {
+    reset("en");
+    start(config(V2025));
+    shown().await;
+    // While the first-visit dialog is open, open() changes nothing.
+    JsFuture::from(api("open").unchecked_into::<Promise>())
+        .await
+        .unwrap();
+    assert_eq!(document().query_selector_all("dialog").unwrap().length(), 1);
+    assert_eq!(actions()[..3], ["accept-all", "reject-all", "choose"]);
+    click("accept-all");
+    assert!(dialog().is_none());
+    JsFuture::from(api("open").unchecked_into::<Promise>())
+        .await
+        .unwrap();
+    shown().await;
+    assert_eq!(actions()[2], "save");
+    assert_eq!(switched_on().len(), 12, "the current choice: everything");
+}
+
+#[wasm_bindgen_test]
+async fn accept_all_called_from_a_change_listener_is_deferred_and_works() {
+    reset("en");
+    blocked_scripts();
+    start(config(V2025));
+    shown().await;
+    accept_all_from_first_change();
+    click("reject-all");
+    until("both choices", || events("change").len() == 2).await;
+    assert!(js_errors().is_empty(), "{:?}", js_errors());
+    assert_eq!(field(&events("change")[0], "method"), "reject-all");
+    assert_eq!(field(&events("change")[1], "method"), "accept-all");
+    until("the scripts", || ran().len() == ALL_SCRIPTS.len()).await;
+    assert!(allows("cookies-marketing"));
+}
+
+#[wasm_bindgen_test]
+#[ignore = "bug: a choice made while the previous one is still being posted is never sent (posted() drops the newer pending choice on the older request's 201)"]
+async fn a_second_choice_made_while_the_first_is_being_sent_is_sent_too() {
+    reset("en");
+    start(config(V2025));
+    shown().await;
+    stub_post_delay(100);
+    stub_token(&token(V2025, &[]));
+    let accepted = token(V2025, &CONSENT_CODES);
+    stub_token(&accepted);
+    click("reject-all");
+    JsFuture::from(api("acceptAll").unchecked_into::<Promise>())
+        .await
+        .unwrap();
+    sleep(400).await;
+    let posts = posts();
+    assert_eq!(posts.len(), 2, "both choices are sent");
+    assert_eq!(field(&posts[1], "method"), "accept-all");
+    assert_eq!(cookie("consent"), Some(accepted), "the cookie holds the last choice");
+    assert_eq!(pending(), None);
+}
+
+#[wasm_bindgen_test]
+#[ignore = "bug: with a current token, Consent Mode off and nothing blocked on the page, the policy is never fetched, so window.consent.get().granted is empty and allows() says false for what the token grants"]
+async fn a_current_token_with_nothing_to_activate_still_answers_allows() {
+    reset("en");
+    set_token(&token(V2025, &[ANALYTICS]));
+    let mut cfg = config(V2025);
+    cfg.consent_mode = None;
+    start(cfg);
+    until("ready", || events("ready").len() == 1).await;
+    assert_eq!(get(&api("get"), "decided").as_bool(), Some(true));
+    assert!(allows("cookies-analytics"), "the token grants it");
+    assert!(allows("cookies-necessary"));
+}
+
+#[wasm_bindgen_test]
+#[ignore = "bug: on a return visit window.consent.get().refused is empty although the token refuses purposes (refused is only set by a choice made on this page)"]
+async fn the_js_api_lists_what_a_current_token_refuses() {
+    reset("en");
+    set_token(&token(V2025, &[ANALYTICS]));
+    start(config(V2025));
+    until("ready", || events("ready").len() == 1).await;
+    let refused = strings(&get(&api("get"), "refused"));
+    assert!(
+        refused.contains(&"cookies-marketing".to_string()),
+        "{refused:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The server unreachable, refusing, or answering later
+
+#[wasm_bindgen_test]
+async fn an_unreachable_server_keeps_the_choice_and_retries_with_backoff_until_it_is_recorded() {
+    reset("en");
+    blocked_scripts();
+    stub_post("down");
+    start(config(V2025));
+    shown().await;
+    click("accept-all");
+    // The choice applies at once.
+    until("the scripts", || ran().len() == ALL_SCRIPTS.len()).await;
+    let entry = js_sys::JSON::parse(&pending().expect("kept in localStorage")).unwrap();
+    let sent = post_bodies().remove(0);
     assert_eq!(
         js_sys::JSON::stringify(&get(&entry, "request"))
             .unwrap()
@@ -754,409 +1883,187 @@ async fn an_unreachable_server_still_applies_the_choice_and_it_is_sent_later() {
         sent,
         "the exact request is kept"
     );
-    assert!(get(&entry, "expires").as_f64().unwrap() > js_sys::Date::now());
+    assert!(strings(&get(&entry, "granted")).contains(&"cookies-marketing".to_string()));
+    assert!(get(&entry, "expires").as_f64().unwrap() > js_sys::Date::now() + 86_400_000.0);
+    assert_eq!(cookie("consent"), None);
+    assert_eq!(get(&api("get"), "pending").as_bool(), Some(true));
 
-    // The next page load: the kept choice applies without a dialog, and is sent again.
-    for id in [DIALOG_ID, "fixture"] {
-        if let Some(el) = document().get_element_by_id(id) {
-            el.remove();
-        }
-    }
-    Reflect::delete_property(&window(), &"__order".into()).unwrap();
-    page(PAGE);
-    let online = Mock::new(POLICY, Reply::Created);
-    assert_eq!(
-        run(config("2025-03-26"), online.clone()).await.unwrap(),
-        Outcome::FromPending
-    );
-    assert!(dialog().is_none());
-    assert_eq!(
-        order(),
-        [
-            "analytics-inline",
-            "analytics-file",
-            "marketing",
-            "necessary"
-        ]
-    );
-    assert!(
-        online.gets().is_empty(),
-        "no policy needed to apply a kept choice"
-    );
-    until("the cookie", || cookie().is_some()).await;
-    until("the pending choice to go", || pending().is_none()).await;
-    assert_eq!(online.posts()[0].1, sent);
-    reset("en");
-}
-
-#[wasm_bindgen_test]
-async fn a_refused_request_is_not_kept() {
-    reset("en");
-    let mock = Mock::new(POLICY, Reply::Status(422));
-    run(config("2025-03-26"), mock.clone()).await.unwrap();
-    click("reject-all");
-    until("the request", || !mock.posts().is_empty()).await;
-    sleep(50).await;
-    assert_eq!(cookie(), None);
-    assert_eq!(
-        pending(),
-        None,
-        "a 4xx will not succeed later: nothing kept"
-    );
-    reset("en");
-}
-
-#[wasm_bindgen_test]
-async fn the_dialog_speaks_the_page_language() {
-    for (lang, title, accept) in [
-        (
-            "kk",
-            "Cookie файлдары және жеке деректер",
-            "Барлығын қабылдау",
-        ),
-        ("ru-RU", "Файлы cookie и персональные данные", "Принять все"),
-    ] {
-        reset(lang);
-        let mock = Mock::new(POLICY, Reply::Created);
-        run(config("2025-03-26"), mock.clone()).await.unwrap();
-        let d = dialog().unwrap();
-        assert_eq!(d.get_attribute("lang").unwrap(), &lang[..2]);
-        assert_eq!(by_selector(&d, "h2")[0].text_content().unwrap(), title);
-        assert_eq!(
-            by_selector(&d, "[data-consent-action=\"accept-all\"]")[0]
-                .text_content()
-                .unwrap(),
-            accept
-        );
-        click("choose");
-        // Purpose texts come from the policy, in the same language.
-        let policy = js_sys::JSON::parse(POLICY).unwrap();
-        let first = get(&get(&policy, "purposes"), "0");
-        let expected = get(&get(&get(&first, "texts"), "title"), &lang[..2]);
-        assert_eq!(
-            by_selector(&d, ".consent-banner__purpose-title")[0]
-                .text_content()
-                .unwrap(),
-            expected.as_string().unwrap()
-        );
-        click("reject-all");
-        until("the cookie", || cookie().is_some()).await;
-        assert_eq!(
-            get(&mock.posted(), "language").as_string().unwrap(),
-            &lang[..2]
-        );
-    }
-    // A language the banner does not speak: the browser's languages, then the policy's default.
-    reset("de");
-    run(config("2025-03-26"), Mock::new(POLICY, Reply::Created))
-        .await
-        .unwrap();
-    let browser: Vec<String> = window()
-        .navigator()
-        .languages()
+    // Sent again after 50 ms, then 100 ms, doubling.
+    until("three attempts", || post_bodies().len() >= 3).await;
+    let at: Vec<f64> = requests()
         .iter()
-        .filter_map(|l| l.as_string())
+        .filter(|r| r.method == "POST")
+        .map(|r| r.at)
         .collect();
-    let expected = consent_wasm::logic::pick_language(
-        browser.iter().map(String::as_str),
-        &["kk".into(), "ru".into(), "en".into()],
-        "kk",
-    );
-    assert_eq!(dialog().unwrap().get_attribute("lang").unwrap(), expected);
-    reset("en");
-}
-
-fn press_tab(target: &HtmlElement, shift: bool) {
-    let init = KeyboardEventInit::new();
-    init.set_key("Tab");
-    init.set_shift_key(shift);
-    init.set_bubbles(true);
-    init.set_cancelable(true);
-    let event = KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap();
-    target.dispatch_event(&event).unwrap();
+    assert!(at[1] - at[0] >= 48.0, "first retry after {}", at[1] - at[0]);
+    assert!(at[2] - at[1] >= 98.0, "second retry after {}", at[2] - at[1]);
+    let issued = token(V2025, &CONSENT_CODES);
+    stub_token(&issued);
+    stub_post("201");
+    until("the cookie", || cookie("consent").is_some()).await;
+    assert_eq!(cookie("consent"), Some(issued));
+    assert_eq!(pending(), None);
+    assert!(post_bodies().iter().all(|b| *b == sent), "the same request");
+    let count = post_bodies().len();
+    sleep(300).await;
+    assert_eq!(post_bodies().len(), count, "not sent after it was recorded");
+    assert_eq!(get(&api("get"), "pending").as_bool(), Some(false));
 }
 
 #[wasm_bindgen_test]
-async fn tab_keeps_focus_inside_the_dialog() {
+async fn a_server_error_is_retried_and_a_refused_request_is_dropped() {
     reset("en");
-    run(config("2025-03-26"), Mock::new(POLICY, Reply::Created))
-        .await
-        .unwrap();
-    let d = dialog().unwrap();
-    let buttons = by_selector(&d, "[data-consent-action]");
-    let (first, last) = (&buttons[0], &buttons[2]);
-    let active = || document().active_element().unwrap();
-    last.focus().unwrap();
-    press_tab(last, false);
-    assert_eq!(active(), first.clone().unchecked_into::<Element>());
-    press_tab(first, true);
-    assert_eq!(active(), last.clone().unchecked_into::<Element>());
-    // From the dialog itself (where focus lands first), Shift+Tab goes to the last control too.
-    d.focus().unwrap();
-    press_tab(&d, true);
-    assert_eq!(active(), last.clone().unchecked_into::<Element>());
+    stub_post("503");
+    start(config(V2025));
+    shown().await;
+    click("reject-all");
+    until("a retry", || post_bodies().len() >= 2).await;
+    assert!(pending().is_some());
+    stub_token(&token(V2025, &[]));
+    stub_post("201");
+    until("the pending entry to go", || pending().is_none()).await;
+    assert!(cookie("consent").is_some());
+
     reset("en");
+    stub_post("422");
+    start(config(V2025));
+    shown().await;
+    click("reject-all");
+    until("the request", || post_bodies().len() == 1).await;
+    until("the pending entry to go", || pending().is_none()).await;
+    sleep(200).await;
+    assert_eq!(post_bodies().len(), 1, "a 4xx is not sent again");
+    assert_eq!(cookie("consent"), None);
+    assert_eq!(pending(), None);
 }
 
-fn press(target: &HtmlElement, key: &str) {
-    let init = KeyboardEventInit::new();
-    init.set_key(key);
-    init.set_bubbles(true);
-    init.set_cancelable(true);
-    let event = KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap();
-    target.dispatch_event(&event).unwrap();
-}
-
-fn reopen_button() -> Option<HtmlElement> {
-    by_selector(&document().document_element().unwrap(), ".consent-reopen")
-        .into_iter()
-        .next()
-}
-
-fn switch(id: &str) -> HtmlInputElement {
-    let mut selector = String::from("input[data-purpose=\"");
-    selector.push_str(id);
-    selector.push_str("\"]");
-    by_selector(&dialog().unwrap(), &selector)
-        .remove(0)
-        .unchecked_into()
-}
-
-/// The purposes switched on in the dialog (those that need consent).
-fn switched_on() -> Vec<String> {
-    by_selector(
-        &dialog().unwrap(),
-        "input[data-purpose]:checked:not([disabled])",
-    )
-    .iter()
-    .map(|s| s.get_attribute("data-purpose").unwrap())
-    .collect()
-}
-
-fn jar() -> String {
-    document()
-        .unchecked_into::<HtmlDocument>()
-        .cookie()
-        .unwrap()
-}
-
-fn has_cookie(name: &str) -> bool {
-    cookie_value(&jar(), name).is_some()
-}
-
-fn set_raw_cookie(pair: &str) {
-    let mut c = String::from(pair);
-    c.push_str("; path=/");
-    document()
-        .unchecked_into::<HtmlDocument>()
-        .set_cookie(&c)
-        .unwrap();
+/// A choice kept in `localStorage` by an earlier page whose server could not be reached (`{request,
+/// granted, expires}`, as the banner writes it): a custom choice under `version` giving `given`.
+/// Returns the request, as it must be sent again, and what it grants.
+fn kept_choice(version: &str, given: &[&str]) -> (String, Vec<String>) {
+    let decisions = Object::new();
+    for p in CONSENT_PURPOSES {
+        let d = if given.contains(&p) { "given" } else { "refused" };
+        Reflect::set(&decisions, &p.into(), &d.into()).unwrap();
+    }
+    let point = Object::new();
+    Reflect::set(&point, &"kind".into(), &"banner".into()).unwrap();
+    Reflect::set(&point, &"page".into(), &page_url().into()).unwrap();
+    let request = Object::new();
+    for (k, v) in [
+        ("policy_version", JsValue::from(version)),
+        ("method", "custom".into()),
+        ("language", "en".into()),
+        ("decisions", decisions.into()),
+        ("collection_point", point.into()),
+    ] {
+        Reflect::set(&request, &k.into(), &v).unwrap();
+    }
+    let mut granted = s(&["legal-compliance", "cookies-necessary"]);
+    granted.extend(s(given));
+    let entry = Object::new();
+    Reflect::set(&entry, &"request".into(), &request).unwrap();
+    let ids: Array = granted.iter().map(|g| JsValue::from(g.as_str())).collect();
+    Reflect::set(&entry, &"granted".into(), &ids).unwrap();
+    let expires = js_sys::Date::now() + 30.0 * 86_400_000.0;
+    Reflect::set(&entry, &"expires".into(), &expires.into()).unwrap();
+    let json = |v: &JsValue| js_sys::JSON::stringify(v).unwrap().as_string().unwrap();
+    storage().set_item(PENDING_KEY, &json(&entry)).unwrap();
+    (json(&request), granted)
 }
 
 #[wasm_bindgen_test]
-async fn a_choice_leaves_a_way_back_in_that_reopens_the_second_layer() {
+async fn a_choice_kept_by_an_earlier_page_applies_without_a_dialog_and_is_sent_again() {
     reset("en");
-    page(PAGE);
-    let mock = Mock::new(POLICY, Reply::Created);
-    run(config("2025-03-26"), mock.clone()).await.unwrap();
-    assert!(reopen_button().is_none(), "no way back in before a choice");
-    click("choose");
-    switch("cookies-analytics").click();
-    switch("marketing").click();
-    click("save");
-    until("the cookie", || cookie().is_some()).await;
-    until("the way back in", || reopen_button().is_some()).await;
-    let b = reopen_button().unwrap();
-    assert_eq!(b.tag_name(), "BUTTON");
-    assert_eq!(b.class_name(), REOPEN_CLASS);
-    assert_eq!(
-        b.get_attribute("aria-label").as_deref(),
-        Some("Cookie settings")
-    );
-    assert_eq!(
-        b.get_attribute("data-consent-action").as_deref(),
-        Some("open")
-    );
+    blocked_scripts();
+    let (body, granted) = kept_choice(V2025, &["cookies-analytics"]);
+    let issued = token(V2025, &[ANALYTICS]);
+    stub_token(&issued);
+    start(config(V2025));
+    until("the scripts", || ran().len() == 3).await;
+    assert_eq!(ran(), ["analytics-inline", "analytics-file", "necessary"]);
     assert!(dialog().is_none());
-    b.click();
-    until("the dialog again", || dialog().is_some()).await;
-    // Straight on the second layer, switches set to the current choice.
-    assert_eq!(actions(), ["accept-all", "reject-all", "save"]);
-    assert_eq!(switched_on(), ["marketing", "cookies-analytics"]);
-    assert!(switch("cookies-necessary").checked() && switch("cookies-necessary").disabled());
-    assert_eq!(
-        mock.gets().len(),
-        2,
-        "the policy is fetched again to reopen"
-    );
-    assert_eq!(mock.posts().len(), 1, "opening records nothing");
-    // Still one way back in.
-    assert_eq!(
-        by_selector(&document().document_element().unwrap(), ".consent-reopen").len(),
-        1
-    );
-    reset("en");
+    assert_eq!(post_bodies(), [body]);
+    assert!(gets().is_empty(), "no policy needed to apply a kept choice");
+    until("the cookie", || cookie("consent").is_some()).await;
+    assert_eq!(cookie("consent"), Some(issued));
+    assert_eq!(pending(), None);
+    assert!(reopen_button().is_some());
+    assert_eq!(strings(&get(&api("get"), "granted")), granted);
+    assert_eq!(events("ready").len(), 1);
 }
 
 #[wasm_bindgen_test]
-async fn a_return_visit_has_the_way_back_in_and_any_data_consent_open_element_reopens() {
-    for (lang, label) in [("kk", "Cookie баптаулары"), ("ru", "Настройки cookie")]
-    {
-        reset(lang);
-        set_cookie(&token(
-            "2025-03-26",
-            &[ANALYTICS],
-            &[MARKETING_COOKIES],
-            now() - 60,
-            now() + 86_400,
-        ));
-        let mock = Mock::new(POLICY, Reply::Created);
-        assert_eq!(
-            run(config("2025-03-26"), mock.clone()).await.unwrap(),
-            Outcome::FromToken
-        );
-        assert!(dialog().is_none());
-        let b = reopen_button().expect("the way back in on a return visit");
-        assert_eq!(b.get_attribute("aria-label").as_deref(), Some(label));
-        assert!(mock.gets().is_empty(), "nothing fetched until it is used");
-        // A link the page adds after the banner ran (event delegation on document).
-        page(
-            r##"<p><a id="settings-link" href="#" data-consent-open><span id="inner">Cookies</span></a></p>"##,
-        );
-        by_selector(&document().document_element().unwrap(), "#inner")[0].click();
-        until("the dialog", || dialog().is_some()).await;
-        assert_eq!(
-            dialog().unwrap().get_attribute("lang").as_deref(),
-            Some(lang)
-        );
-        assert_eq!(switched_on(), ["cookies-analytics"], "from the token");
-        assert!(!switch("cookies-marketing").checked());
-        assert_eq!(mock.gets(), ["https://consent.test/v1/policy"]);
-        assert!(mock.posts().is_empty());
-    }
+async fn a_choice_kept_under_an_older_policy_version_is_dropped_and_asked_again() {
     reset("en");
+    blocked_scripts();
+    stub_route("/v1/policy", POLICY_2026);
+    kept_choice(V2025, &["cookies-analytics"]);
+    start(config(V2026));
+    shown().await;
+    assert_eq!(pending(), None);
+    assert!(post_bodies().is_empty());
+    sleep(50).await;
+    assert_eq!(ran(), ["necessary"]);
 }
 
 #[wasm_bindgen_test]
-async fn turning_off_what_was_granted_withdraws_it_and_deletes_its_cookies() {
+async fn without_the_policy_there_is_no_dialog_nothing_optional_runs_and_the_way_back_in_tries_again()
+ {
     reset("en");
-    page(PAGE);
-    set_cookie(&token(
-        "2025-03-26",
-        &[ANALYTICS, MARKETING_COOKIES],
-        &[],
-        now() - 60,
-        now() + 86_400,
-    ));
-    for c in ["_ga=1", "_ga_ABC=2", "_fbp=3", "lang=kk", "theme=dark"] {
-        set_raw_cookie(c);
-    }
-    let changes = Changes::listen();
-    let mock = Mock::new(POLICY, Reply::Created);
-    run(config("2025-03-26"), mock.clone()).await.unwrap();
-    until("the scripts", || order().len() == 4).await;
-    reopen_button().unwrap().click();
-    until("the dialog", || dialog().is_some()).await;
-    assert_eq!(switched_on(), ["cookies-analytics", "cookies-marketing"]);
-    switch("cookies-analytics").click();
-    click("save");
+    blocked_scripts();
+    stub_get_down(true);
+    start(config(V2025));
+    until("ready", || events("ready").len() == 1).await;
+    sleep(50).await;
     assert!(dialog().is_none());
-    until("the request", || mock.posts().len() == 1).await;
-    let request = js_sys::JSON::parse(&mock.posts()[0].1).unwrap();
-    assert_eq!(get(&request, "method").as_string().unwrap(), "custom");
-    let mut expected = all("refused");
-    for (id, choice) in &mut expected {
-        match id.as_str() {
-            "cookies-analytics" => *choice = "withdrawn".into(),
-            "cookies-marketing" => *choice = "given".into(),
-            _ => {}
-        }
+    for optional in ["analytics-inline", "marketing-inline", "preferences"] {
+        assert!(!ran().contains(&optional.to_string()));
     }
-    assert_eq!(decisions(&request), expected);
-    // The analytics cookies (a name and a `_ga_*` pattern) and the refused preferences cookie are gone;
-    // the marketing cookie and an undeclared one stay.
-    assert!(!has_cookie("_ga") && !has_cookie("_ga_ABC") && !has_cookie("lang"));
-    assert!(has_cookie("_fbp") && has_cookie("theme"));
-    {
-        let seen = changes.seen.borrow();
-        assert_eq!(strings(get(&seen[0], "withdrawn")), ["cookies-analytics"]);
-        assert!(!strings(get(&seen[0], "granted")).contains(&"cookies-analytics".to_owned()));
-    }
-    // Scripts that ran cannot be un-run (a reload stops them); nothing runs twice.
-    assert_eq!(order().len(), 4);
-
-    // Turning off the last purpose granted: a withdrawal.
-    until("the new token", || {
-        cookie() == mock.0.issued.borrow().first().cloned()
-    })
-    .await;
-    reopen_button().unwrap().click();
-    until("the dialog", || dialog().is_some()).await;
-    assert_eq!(switched_on(), ["cookies-marketing"]);
-    switch("cookies-marketing").click();
-    click("save");
-    until("the second request", || mock.posts().len() == 2).await;
-    let request = js_sys::JSON::parse(&mock.posts()[1].1).unwrap();
-    assert_eq!(get(&request, "method").as_string().unwrap(), "withdraw");
-    let mut expected = all("refused");
-    for (id, choice) in &mut expected {
-        if id == "cookies-marketing" {
-            *choice = "withdrawn".into();
-        }
-    }
-    assert_eq!(decisions(&request), expected);
-    assert!(!has_cookie("_fbp") && has_cookie("theme"));
-    until("the withdrawal token", || {
-        cookie().is_some_and(|c| {
-            UnverifiedToken::decode(&c)
-                .is_ok_and(|t| t.unverified_claims().given == PurposeSet::EMPTY)
-        })
-    })
-    .await;
-    drop(changes);
-    reset("en");
+    assert!(!allows("cookies-analytics"));
+    let b = reopen_button().expect("the way back in");
+    stub_get_down(false);
+    b.click();
+    shown().await;
+    assert_eq!(gets(), ["/v1/policy", "/v1/policy"]);
 }
 
 #[wasm_bindgen_test]
-async fn escape_closes_the_reopened_dialog_without_a_change() {
+#[ignore = "bug: start() twice on one page makes two banners; both show a #consent-banner dialog and both record the choice (two POSTs)"]
+async fn starting_the_banner_twice_on_one_page_shows_one_dialog_and_records_one_choice() {
     reset("en");
-    page(PAGE);
-    let granted = token("2025-03-26", &[ANALYTICS], &[], now() - 60, now() + 86_400);
-    set_cookie(&granted);
-    let changes = Changes::listen();
-    let mock = Mock::new(POLICY, Reply::Created);
-    run(config("2025-03-26"), mock.clone()).await.unwrap();
-    until("the scripts", || order().len() == 3).await;
-    let b = reopen_button().unwrap();
-    b.focus().unwrap();
-    b.click();
-    until("the dialog", || dialog().is_some()).await;
-    switch("cookies-marketing").click();
-    switch("cookies-analytics").click();
-    press(&switch("cookies-analytics").unchecked_into(), "Escape");
-    assert!(dialog().is_none(), "Escape closes it");
+    start(config(V2025));
+    start(config(V2025));
+    shown().await;
+    sleep(50).await;
     assert_eq!(
-        document().active_element().unwrap(),
-        b.clone().unchecked_into::<Element>(),
-        "focus returns to the way back in"
+        document()
+            .query_selector_all(&format!("#{DIALOG_ID}"))
+            .unwrap()
+            .length(),
+        1,
+        "one dialog"
     );
+    click("accept-all");
     sleep(100).await;
-    assert!(mock.posts().is_empty(), "nothing recorded");
-    assert!(changes.seen.borrow().is_empty(), "nothing changed");
-    assert_eq!(cookie().as_deref(), Some(granted.as_str()));
-    assert_eq!(order().len(), 3, "nothing granted: marketing stays blocked");
-    // Reopened again: still the unchanged choice.
-    b.click();
-    until("the dialog", || dialog().is_some()).await;
-    assert_eq!(switched_on(), ["cookies-analytics"]);
-    drop(changes);
-    reset("en");
+    assert_eq!(post_bodies().len(), 1, "one choice recorded");
+}
 
-    // On a first visit Escape does not dismiss the dialog: a choice is needed.
-    run(config("2025-03-26"), Mock::new(POLICY, Reply::Created))
-        .await
-        .unwrap();
-    press(&dialog().unwrap(), "Escape");
-    assert!(dialog().is_some());
+#[wasm_bindgen_test]
+async fn an_earlier_tests_banner_does_not_act_in_this_one() {
+    // The harness check: every test starts a banner, and each stays alive in the page.
     reset("en");
+    start(config(V2025));
+    shown().await;
+    click("accept-all");
+    until("the choice", || post_bodies().len() == 1).await;
+    reset("en");
+    start(config(V2025));
+    shown().await;
+    click("reject-all");
+    until("the choice", || post_bodies().len() == 1).await;
+    sleep(100).await;
+    assert_eq!(post_bodies().len(), 1);
+    assert_eq!(page_all(&format!(".{REOPEN_CLASS}")).len(), 1);
+    assert_eq!(events("change").len(), 1);
 }

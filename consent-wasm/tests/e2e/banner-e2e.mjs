@@ -9,20 +9,25 @@
 //
 // Usage (scripts/e2e-banner does this): node banner-e2e.mjs <consent-server binary> <banner dir> <work dir>
 
-import { spawn, execFileSync } from "node:child_process";
 import fs from "node:fs";
-import http from "node:http";
-import net from "node:net";
 import path from "node:path";
+import {
+  ConsentServer,
+  bannerFiles,
+  chromiumArgs,
+  freePort,
+  killChildren,
+  sleep,
+  startChromedriver,
+  staticSite,
+  waitFor,
+} from "./lib.mjs";
 
 const [serverBin, bannerDir, work] = process.argv.slice(2);
 if (!work) {
   console.error("usage: node banner-e2e.mjs <consent-server binary> <banner dir> <work dir>");
   process.exit(2);
 }
-const chromedriver = process.env.CHROMEDRIVER || "/usr/bin/chromedriver";
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const children = [];
 let passed = 0;
 let failed = 0;
 
@@ -36,53 +41,12 @@ function check(name, ok, detail = "") {
   }
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor(what, probe, ms = 10000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
 const serverPort = await freePort();
 const sitePort = await freePort();
 const driverPort = await freePort();
-const endpoint = `http://127.0.0.1:${serverPort}`;
 const site = `http://127.0.0.1:${sitePort}`;
-const serverEnv = {
-  ...process.env,
-  CONSENT_LISTEN: `127.0.0.1:${serverPort}`,
-  CONSENT_DATABASE: path.join(work, "consent.db"),
-  CONSENT_KEYS: path.join(work, "consent-keys.json"),
-  CONSENT_ISSUER: endpoint,
-  CONSENT_CORS_ORIGINS: site,
-  CONSENT_LOG: "error",
-};
-
-let server;
-async function startServer() {
-  server = spawn(serverBin, ["serve"], { env: serverEnv, stdio: ["ignore", "ignore", "inherit"] });
-  children.push(server);
-  await waitFor("consent-server", async () => (await fetch(`${endpoint}/readyz`)).ok);
-}
-async function stopServer() {
-  const exited = new Promise((r) => server.once("exit", r));
-  server.kill("SIGTERM");
-  await exited;
-}
+const server = new ConsentServer(serverBin, work, serverPort, site);
+const endpoint = server.endpoint;
 
 // The website: the banner's three files, two blocked scripts, a probe that records CSP violations and
 // unhandled errors (an external classic script, so it runs before the module and is allowed by the CSP).
@@ -106,67 +70,23 @@ window.addEventListener("error", (e) => window.__errors.push(String(e.message)))
   "/analytics.js": ["text/javascript", `(window.__ran = window.__ran || []).push("analytics");`],
   "/marketing.js": ["text/javascript", `(window.__ran = window.__ran || []).push("marketing");`],
 };
-for (const f of ["banner.js", "banner_bg.wasm", "banner.css"]) {
-  const type = { js: "text/javascript", wasm: "application/wasm", css: "text/css" }[f.split(".").pop()];
-  files[`/banner/${f}`] = [type, fs.readFileSync(path.join(bannerDir, f))];
-}
+Object.assign(files, bannerFiles(bannerDir));
 const csp = `default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; connect-src 'self' ${endpoint}`;
-const web = http.createServer((req, res) => {
-  const file = files[req.url];
-  if (!file) {
-    res.writeHead(404).end();
-    return;
-  }
-  res.writeHead(200, { "content-type": file[0], "content-security-policy": csp, "cache-control": "no-store" });
-  res.end(file[1]);
-});
-await new Promise((r) => web.listen(sitePort, "127.0.0.1", r));
+const web = await staticSite(sitePort, files, { "content-security-policy": csp, "cache-control": "no-store" });
 
 let session;
-async function wd(method, url, body) {
-  const r = await fetch(`http://127.0.0.1:${driverPort}${url}`, {
-    method,
-    headers: { "content-type": "application/json" },
-    body: body && JSON.stringify(body),
-  });
-  const j = await r.json();
-  if (j.value && j.value.error) throw new Error(`${url}: ${j.value.message}`);
-  return j.value;
-}
-const js = (script, ...args) => wd("POST", `/session/${session}/execute/sync`, { script, args });
-const open = (url) => wd("POST", `/session/${session}/url`, { url });
+const js = (script, ...args) => session.js(script, ...args);
+const open = (url) => session.open(url);
 async function noProblems(stage) {
   const p = await js(`return { csp: window.__csp, errors: window.__errors }`);
   check(`${stage}: no CSP violation, no unhandled error`, p.csp.length === 0 && p.errors.length === 0, JSON.stringify(p));
 }
-const receipts = () =>
-  execFileSync(serverBin, ["export", "--format", "jsonl"], {
-    env: serverEnv,
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "ignore"],
-  })
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => {
-      const jws = JSON.parse(line).receipt;
-      return JSON.parse(Buffer.from(jws.split(".")[1], "base64url").toString("utf8"));
-    });
+const receipts = () => server.receipts();
 
 try {
-  await startServer();
-  const driver = spawn(chromedriver, [`--port=${driverPort}`], { stdio: "ignore" });
-  children.push(driver);
-  await waitFor("chromedriver", async () => (await fetch(`http://127.0.0.1:${driverPort}/status`)).ok);
-  const args = JSON.parse(fs.readFileSync(new URL("../../webdriver.json", import.meta.url)))[
-    "goog:chromeOptions"
-  ].args;
-  ({ sessionId: session } = await wd("POST", "/session", {
-    capabilities: {
-      alwaysMatch: {
-        "goog:chromeOptions": { args: [...args, `--user-data-dir=${path.join(work, "profile")}`] },
-      },
-    },
-  }));
+  await server.start();
+  const driver = await startChromedriver(driverPort);
+  session = await driver.session([...chromiumArgs(), `--user-data-dir=${path.join(work, "profile")}`]);
   const build = fs.readFileSync(path.join(bannerDir, "build.sha256"), "utf8").trim();
 
   // 1. First visit: the dialog, and nothing else.
@@ -219,14 +139,14 @@ try {
   await js(`document.cookie = "consent=; path=/; max-age=0"`);
   await open(`${site}/`);
   await waitFor("the dialog", () => js(`return !!document.getElementById("consent-banner")`));
-  await stopServer();
+  await server.stop();
   await js(`document.querySelector('[data-consent-action="accept-all"]').click()`);
   const kept = await waitFor("the pending choice", () => js(`return localStorage.getItem("consent-pending")`));
   const offline = await waitFor("both scripts", () => js(`return window.__ran && window.__ran.length === 2 && window.__ran`));
   check("server down: the choice applies at once", offline.join() === "analytics,marketing", offline.join());
   check("server down: kept for later, no cookie", JSON.parse(kept).request.method === "accept-all" && !(await js(`return document.cookie`)).includes("consent="));
   await noProblems("server down");
-  await startServer();
+  await server.start();
   await open(`${site}/`);
   await waitFor("the cookie after the retry", () => js(`return document.cookie.includes("consent=")`));
   await waitFor("the pending entry to go", () => js(`return localStorage.getItem("consent-pending") === null`));
@@ -235,15 +155,15 @@ try {
   check("retry: no dialog", (await js(`return document.getElementById("consent-banner")`)) === null);
 
   await noProblems("retry");
-  await wd("DELETE", `/session/${session}`);
+  await session.close();
   session = undefined;
 } catch (e) {
   failed++;
   console.log(`FAIL ${e.message}`);
 } finally {
-  if (session) await wd("DELETE", `/session/${session}`).catch(() => {});
+  if (session) await session.close().catch(() => {});
   web.close();
-  for (const child of children) if (child.exitCode === null) child.kill("SIGTERM");
+  killChildren();
 }
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

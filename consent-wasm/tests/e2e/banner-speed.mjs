@@ -1,0 +1,490 @@
+// Speed report for the built banner (target/banner): how soon the dialog is on screen after navigation
+// start, the longest main-thread task, and layout shift, on a local page in headless Chromium driven
+// through chromedriver (WebDriver over HTTP: Node's own fetch, no npm packages). A report, not a test:
+// the figures never fail it; only a harness failure or a dialog that never appears does.
+//
+// The page is a realistic one (header, headings, paragraphs, a fixed-size image placeholder, a footer)
+// with the end-to-end check's strict CSP, the banner embedded with its one <script type="module"> tag, and
+// the real consent-server (temporary database and keys). A classic /probe.js, first in <head>, observes:
+//   - PerformanceObserver `longtask`, `long-animation-frame`, `layout-shift` (sum of values without
+//     hadRecentInput), `paint` (FCP) and `element` (Element Timing), all buffered;
+//   - a MutationObserver that records performance.now() when #consent-banner (and .consent-reopen) is
+//     inserted, then the first frame in which it is rendered: requestAnimationFrame, then a MessageChannel
+//     message, which runs right after that frame's paint (the rAF estimate).
+// "Painted" is Element Timing's renderTime for the identifier `consent-banner` when the banner sets
+// `elementtiming="consent-banner"`, else the rAF estimate; the report says which.
+//
+// Loads: one unmeasured warm-up (which fills the HTTP cache), then N "cold" loads (HTTP cache disabled
+// with CDP Network.setCacheDisabled, or a fresh browser profile per load if chromedriver's CDP endpoint
+// does not work) alternating with N "warm" ones (cached files), then one choice (accept all) and N "return
+// visits" with the consent cookie (no dialog; the floating reopen button). Cookies and storage are
+// cleared between first visits.
+// All times are milliseconds from navigation start (performance.timeOrigin).
+//
+// Usage (scripts/banner-speed does this):
+//   node banner-speed.mjs <consent-server binary> <banner dir> <work dir> [--quick] [--runs N] [--out FILE]
+//       [--reduced-motion]
+// --reduced-motion emulates `prefers-reduced-motion: reduce` (CDP Emulation.setEmulatedMedia): no fade-in,
+// and Chromium then reports Element Timing for the dialog's title, which it does not for text first painted
+// at opacity 0 (the first frame of banner.css's fade-in).
+
+import crypto from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import {
+  ConsentServer,
+  bannerFiles,
+  chromiumArgs,
+  freePort,
+  killChildren,
+  sleep,
+  startChromedriver,
+  staticSite,
+  waitFor,
+} from "./lib.mjs";
+
+const argv = process.argv.slice(2);
+const positional = [];
+let runs = 20;
+let out;
+let reducedMotion = false;
+for (let i = 0; i < argv.length; i++) {
+  if (argv[i] === "--quick") runs = 5;
+  else if (argv[i] === "--runs") runs = Number(argv[++i]);
+  else if (argv[i] === "--out") out = argv[++i];
+  else if (argv[i] === "--reduced-motion") reducedMotion = true;
+  else positional.push(argv[i]);
+}
+const [serverBin, bannerDir, work] = positional;
+if (!work || !(runs >= 1)) {
+  console.error(
+    "usage: node banner-speed.mjs <consent-server binary> <banner dir> <work dir> [--quick] [--runs N] [--out FILE] [--reduced-motion]",
+  );
+  process.exit(2);
+}
+out ??= path.join(bannerDir, "speed.json");
+
+const TARGET_VISIBLE_MS = 100;
+const LONG_TASK_MS = 50;
+const SETTLE_MS = 500; // after the dialog (or the reopen button) is painted, to catch late tasks and shifts
+
+const serverPort = await freePort();
+const sitePort = await freePort();
+const driverPort = await freePort();
+const site = `http://127.0.0.1:${sitePort}`;
+const server = new ConsentServer(serverBin, work, serverPort, site);
+const endpoint = server.endpoint;
+
+// The probe: an external classic script (allowed by the CSP, runs before the module), first in <head>.
+const probe = `(() => {
+  const s = (window.__speed = {
+    dialogInserted: null, dialogFrame: null, dialogRaf: null,
+    reopenInserted: null, reopenFrame: null, reopenRaf: null,
+    elements: {}, fcp: null, longTasks: [], loafs: [], shifts: [], cls: 0,
+    csp: [], errors: [], unsupported: [],
+  });
+  document.addEventListener("securitypolicyviolation", (e) => s.csp.push(e.violatedDirective + " " + e.blockedURI));
+  addEventListener("unhandledrejection", (e) => s.errors.push(String(e.reason)));
+  addEventListener("error", (e) => s.errors.push(String(e.message)));
+  const observe = (type, each) => {
+    if (!PerformanceObserver.supportedEntryTypes.includes(type)) return s.unsupported.push(type);
+    new PerformanceObserver((list) => list.getEntries().forEach(each)).observe({ type, buffered: true });
+  };
+  observe("longtask", (e) => s.longTasks.push([e.startTime, e.duration]));
+  // Long animation frames, with the scripts that ran in them (source file, what called it, ms).
+  observe("long-animation-frame", (e) => s.loafs.push([e.startTime, e.duration, e.blockingDuration,
+    (e.scripts || []).map((x) => [x.sourceURL.replace(location.origin, ""), x.invoker, Math.round(x.duration)])]));
+  observe("layout-shift", (e) => {
+    if (e.hadRecentInput) return;
+    s.cls += e.value;
+    // What moved, and whether it is the banner's (inside #consent-banner or .consent-reopen).
+    let banner = false;
+    const what = (e.sources || []).map((x) => {
+      const el = x.node && (x.node.nodeType === 1 ? x.node : x.node.parentElement);
+      if (!el) return "?";
+      if (el.closest("#consent-banner, .consent-reopen")) banner = true;
+      const name = el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (el.classList.length ? "." + [...el.classList].join(".") : "");
+      const r = (q) => Math.round(q.x) + "," + Math.round(q.y) + " " + Math.round(q.width) + "x" + Math.round(q.height);
+      return (x.node.nodeType === 3 ? "text in " : "") + name + " " + r(x.previousRect) + " -> " + r(x.currentRect);
+    });
+    s.shifts.push([e.startTime, e.value, banner, what.join("; ")]);
+  });
+  observe("paint", (e) => { if (e.name === "first-contentful-paint") s.fcp = e.startTime; });
+  observe("element", (e) => { if (!(e.identifier in s.elements)) s.elements[e.identifier] = e.renderTime || e.loadTime; });
+  // The first frame in which el is rendered: its rAF callback, then a message, which runs after its paint.
+  const painted = (el, key) => {
+    let frames = 0;
+    const frame = () => {
+      const shown = el.isConnected && (el.checkVisibility ? el.checkVisibility() : el.getClientRects().length > 0);
+      if (!shown) { if (++frames < 600) requestAnimationFrame(frame); return; }
+      s[key + "Frame"] = performance.now();
+      const ch = new MessageChannel();
+      ch.port1.onmessage = () => { s[key + "Raf"] = performance.now(); };
+      ch.port2.postMessage(0);
+    };
+    requestAnimationFrame(frame);
+  };
+  const find = (node, test, selector) => node.nodeType === 1 && (test(node) ? node : node.querySelector(selector));
+  const mo = new MutationObserver((records) => {
+    const now = performance.now();
+    for (const r of records) for (const n of r.addedNodes) {
+      if (s.dialogInserted === null) {
+        const d = find(n, (e) => e.id === "consent-banner", "#consent-banner");
+        if (d) { s.dialogInserted = now; painted(d, "dialog"); }
+      }
+      if (s.reopenInserted === null) {
+        const b = find(n, (e) => e.classList.contains("consent-reopen"), ".consent-reopen");
+        if (b) { s.reopenInserted = now; painted(b, "reopen"); }
+      }
+    }
+  });
+  mo.observe(document, { childList: true, subtree: true });
+})();`;
+
+// A page like the site's: text, a fixed-size image placeholder (a box: the CSP allows no images), a
+// footer link that reopens the dialog, one blocked analytics script. /site.css is the site's stylesheet.
+const paragraph = (n) =>
+  `<p>Paragraph ${n}. inVision U is a university of the new generation in Almaty: full scholarships, project-based
+learning and mentors from industry. Applicants take an online test, write an essay and come to an interview;
+the admissions committee answers every letter within two weeks. Students live on campus, study in small
+groups and build products with partner companies from the first year.</p>`;
+const page = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>inVision U: admissions</title>
+<script src="/probe.js"></script>
+<link rel="stylesheet" href="/site.css">
+<script type="module" src="/banner/banner.js" data-endpoint="${endpoint}" data-policy-version="2025-03-26"></script>
+</head><body>
+<header><nav><a href="/">inVision U</a> <a href="/programs">Programs</a> <a href="/admissions">Admissions</a> <a href="/about">About</a></nav></header>
+<main>
+<h1 elementtiming="page-title">Admissions 2025</h1>
+<div class="hero" role="img" aria-label="The campus"></div>
+${paragraph(1)}
+<h2>How to apply</h2>
+${paragraph(2)}
+${paragraph(3)}
+<h2>Scholarships</h2>
+${paragraph(4)}
+<ul><li>Tuition: covered in full</li><li>Housing: on campus</li><li>Meals and a stipend</li></ul>
+<h2>Dates</h2>
+${paragraph(5)}
+${paragraph(6)}
+</main>
+<footer><a href="#" data-consent-open>Cookie settings</a> · © inVision U</footer>
+<script type="text/plain" data-consent="cookies-analytics" data-src="/analytics.js"></script>
+</body></html>`;
+const css = `body { margin: 0; font: 16px/1.5 system-ui, sans-serif; color: #1e1f22; }
+header { padding: 1rem 2rem; background: #0b3d91; } header a { color: #fff; margin-right: 1rem; }
+main { max-width: 48rem; margin: 0 auto; padding: 1rem 2rem; }
+.hero { width: 100%; height: 300px; background: #d9e2ec; border-radius: 8px; }
+footer { padding: 2rem; text-align: center; background: #f1f3f5; }`;
+const cached = { "cache-control": "public, max-age=3600" };
+const files = {
+  "/": ["text/html", page, { "cache-control": "no-store" }],
+  "/probe.js": ["text/javascript", probe, cached],
+  "/site.css": ["text/css", css, cached],
+  "/analytics.js": ["text/javascript", `window.__analytics = true;`, cached],
+};
+// Read once, so the files served stay those of one build even if target/banner is rebuilt meanwhile. The
+// build is the SHA-256 of the wasm (what build.sha256 holds).
+for (const [url, [type, body]] of Object.entries(bannerFiles(bannerDir))) files[url] = [type, body, cached];
+const build = crypto.createHash("sha256").update(files["/banner/banner_bg.wasm"][1]).digest("hex");
+const csp = `default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; connect-src 'self' ${endpoint}`;
+const web = await staticSite(sitePort, files, { "content-security-policy": csp });
+
+// What one load measured, read from the page once it has settled.
+const snapshot = `const s = window.__speed, nav = performance.getEntriesByType("navigation")[0];
+  const reopen = document.querySelector(".consent-reopen");
+  return { ...s, dialogNow: !!document.getElementById("consent-banner"),
+    reopenPosition: reopen && getComputedStyle(reopen).position,
+    nav: nav && { responseEnd: nav.responseEnd, domContentLoaded: nav.domContentLoadedEventEnd, load: nav.loadEventEnd },
+    resources: performance.getEntriesByType("resource").map((r) => ({ name: r.name.replace(location.origin, ""),
+      start: r.startTime, end: r.responseEnd, transfer: r.transferSize })) }`;
+
+const round = (x) => (x === null || x === undefined ? null : Math.round(x * 10) / 10);
+
+function summarize(raw, visit) {
+  const et = raw.elements["consent-banner"];
+  const painted = visit === "first" ? (et !== undefined ? et : raw.dialogRaf) : null;
+  const tasks = raw.longTasks.map(([, d]) => d);
+  const wasm = raw.resources.find((r) => r.name.endsWith("banner_bg.wasm"));
+  return {
+    dialogInserted: round(raw.dialogInserted),
+    dialogPainted: round(painted),
+    paintedBy: visit === "first" ? (et !== undefined ? "element-timing" : "raf") : null,
+    dialogFrame: round(raw.dialogFrame),
+    dialogRaf: round(raw.dialogRaf),
+    reopenInserted: round(raw.reopenInserted),
+    reopenPainted: round(raw.reopenRaf),
+    reopenPosition: raw.reopenPosition,
+    fcp: round(raw.fcp),
+    pageTitleElementTiming: round(raw.elements["page-title"]),
+    longestTask: round(tasks.length ? Math.max(...tasks) : 0),
+    longTasks: tasks.filter((d) => d > LONG_TASK_MS).length,
+    longTaskList: raw.longTasks.map(([t, d]) => [round(t), round(d)]),
+    longestAnimationFrame: round(raw.loafs.length ? Math.max(...raw.loafs.map(([, d]) => d)) : 0),
+    animationFrames: raw.loafs.map(([t, d, blocking, scripts]) => ({ t: round(t), duration: round(d), blocking: round(blocking), scripts })),
+    cls: Math.round(raw.cls * 10000) / 10000,
+    bannerCls: Math.round(raw.shifts.filter(([, , banner]) => banner).reduce((sum, [, v]) => sum + v, 0) * 10000) / 10000,
+    shifts: raw.shifts.map(([t, v, banner, sources]) => ({ t: round(t), value: Math.round(v * 10000) / 10000, banner, sources })),
+    domContentLoaded: round(raw.nav?.domContentLoaded),
+    loadEvent: round(raw.nav?.load),
+    wasmTransferSize: wasm ? wasm.transfer : null,
+    resources: raw.resources.map((r) => ({ ...r, start: round(r.start), end: round(r.end) })),
+    csp: raw.csp,
+    errors: raw.errors,
+    unsupported: raw.unsupported,
+  };
+}
+
+// Percentiles by nearest rank.
+function stats(values, digits = 1) {
+  const v = values.filter((x) => x !== null && x !== undefined).sort((a, b) => a - b);
+  if (!v.length) return null;
+  const rank = (p) => v[Math.min(v.length - 1, Math.ceil((p / 100) * v.length) - 1)];
+  const r = (x) => Math.round(x * 10 ** digits) / 10 ** digits;
+  return { n: v.length, median: r(rank(50)), p95: r(rank(95)), max: r(v[v.length - 1]) };
+}
+
+const metrics = [
+  ["dialogInserted", "dialog inserted (ms)"],
+  ["dialogPainted", "dialog painted (ms)"],
+  ["dialogRaf", "  rAF estimate (ms)"],
+  ["fcp", "page FCP (ms)"],
+  ["longestTask", "longest task (ms)"],
+  ["longTasks", "long tasks > 50 ms (count)"],
+  ["longestAnimationFrame", "longest animation frame (ms)"],
+  ["cls", "layout shift (CLS)", 4],
+  ["reopenPainted", "reopen button painted (ms)"],
+];
+
+let session;
+const sessions = [];
+let driver;
+let failure;
+const loads = { cold: [], warm: [], return: [] };
+let cacheMode;
+let chromium;
+const loadavg = [os.loadavg()];
+
+async function newSession(name) {
+  const s = await driver.session([...chromiumArgs(), `--user-data-dir=${path.join(work, name)}`]);
+  sessions.push(s);
+  chromium ??= s.capabilities.browserVersion;
+  if (reducedMotion) {
+    await s.cdp("Emulation.setEmulatedMedia", { features: [{ name: "prefers-reduced-motion", value: "reduce" }] });
+  }
+  return s;
+}
+
+// One page load, measured: `visit` is "first" (wait for the dialog) or "return" (wait for the reopen button).
+async function load(s, visit, label) {
+  await s.open("about:blank");
+  await s.open(`${site}/`);
+  if (visit === "first") {
+    await waitFor(`the dialog (${label})`, () => s.js(`const s = window.__speed; return s.dialogRaf !== null`), 15000);
+  } else {
+    // No dialog is expected; the reopen button shows once the banner has read the cookie.
+    await waitFor(`the page to load (${label})`, () => s.js(`return document.readyState === "complete"`), 15000);
+    await waitFor(`the reopen button (${label})`, () => s.js(`return window.__speed.reopenRaf !== null`), 5000).catch(
+      () => {},
+    );
+  }
+  await sleep(SETTLE_MS);
+  const m = summarize(await s.js(snapshot), visit);
+  if (visit === "first") {
+    // The next first visit must show the dialog again: no cookie, nothing stored.
+    await s.request("DELETE", "/cookie");
+    await s.js(`localStorage.clear(); sessionStorage.clear()`);
+  } else if (m.dialogInserted !== null) {
+    throw new Error(`the dialog appeared on a return visit (${label}) although the consent cookie is set`);
+  }
+  return m;
+}
+
+function progress(mode, i, m) {
+  const t = (x) => (x === null ? "-" : String(x));
+  const what =
+    mode === "return"
+      ? `no dialog, reopen button painted ${t(m.reopenPainted)} ms`
+      : `dialog inserted ${t(m.dialogInserted)} ms, painted ${t(m.dialogPainted)} ms (${m.paintedBy}), FCP ${t(m.fcp)} ms`;
+  console.log(`  ${mode.padEnd(6)} ${String(i + 1).padStart(2)}: ${what}, longest task ${m.longestTask} ms, CLS ${m.cls}`);
+}
+
+try {
+  await server.start();
+  driver = await startChromedriver(driverPort);
+  session = await newSession("profile");
+  console.log(
+    `banner speed: build ${build.slice(0, 12)}, Chromium ${chromium}, ${runs} loads each${reducedMotion ? ", prefers-reduced-motion: reduce (emulated)" : ""}, ${os.cpus().length} CPUs, load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`,
+  );
+
+  // Cold: the HTTP cache off through CDP for that load; else a fresh profile (and browser) per cold load.
+  // Cold and warm loads alternate, so that whatever else runs on the machine weighs on both alike.
+  try {
+    await session.cdp("Network.enable");
+    await session.cdp("Network.setCacheDisabled", { cacheDisabled: false });
+    cacheMode = "cdp";
+  } catch (e) {
+    cacheMode = "fresh-profile";
+    console.log(`  (CDP Network.setCacheDisabled failed: ${e.message}; a fresh profile per cold load)`);
+  }
+  await load(session, "first", "warm-up"); // also fills the cache
+  for (let i = 0; i < runs; i++) {
+    let m;
+    if (cacheMode === "cdp") {
+      await session.cdp("Network.setCacheDisabled", { cacheDisabled: true });
+      m = await load(session, "first", `cold ${i + 1}`);
+      await session.cdp("Network.setCacheDisabled", { cacheDisabled: false });
+    } else {
+      const s = await newSession(`cold-${i}`);
+      m = await load(s, "first", `cold ${i + 1}`);
+      await s.close();
+    }
+    loads.cold.push(m);
+    progress("cold", i, m);
+    m = await load(session, "first", `warm ${i + 1}`);
+    loads.warm.push(m);
+    progress("warm", i, m);
+  }
+
+  // Return visits: one real choice first, then loads with the consent cookie.
+  await session.open("about:blank");
+  await session.open(`${site}/`);
+  await waitFor("the dialog (choice)", () => session.js(`return !!document.getElementById("consent-banner")`), 15000);
+  await session.js(`document.querySelector('[data-consent-action="accept-all"]').click()`);
+  await waitFor("the consent cookie", () => session.js(`return document.cookie.includes("consent=")`));
+  await load(session, "return", "return warm-up");
+  for (let i = 0; i < runs; i++) {
+    const m = await load(session, "return", `return ${i + 1}`);
+    loads.return.push(m);
+    progress("return", i, m);
+  }
+} catch (e) {
+  failure = e.message;
+} finally {
+  for (const s of sessions) await s.close().catch(() => {});
+  web.close();
+  killChildren();
+}
+loadavg.push(os.loadavg());
+
+if (failure) {
+  console.log(`banner speed: FAILED: ${failure}`);
+  process.exit(1);
+}
+
+// The report.
+const firstVisits = [...loads.cold, ...loads.warm];
+const byElementTiming = firstVisits.filter((m) => m.paintedBy === "element-timing").length;
+const sources = [...new Set(firstVisits.map((m) => m.paintedBy))];
+const summary = {};
+for (const mode of ["cold", "warm", "return"]) {
+  summary[mode] = {};
+  for (const [key, , digits] of metrics) summary[mode][key] = stats(loads[mode].map((m) => m[key]), digits);
+}
+const cell = (st) => (st ? `${st.median}`.padStart(8) + `${st.p95}`.padStart(8) + `${st.max}`.padStart(8) : "       -       -       -");
+console.log(`\n${"".padEnd(30)}${"cold: median".padStart(16)}${"p95".padStart(8)}${"max".padStart(8)}${"warm: median".padStart(16)}${"p95".padStart(8)}${"max".padStart(8)}${"return: median".padStart(18)}${"p95".padStart(8)}${"max".padStart(8)}`);
+for (const [key, name] of metrics) {
+  if (key === "dialogRaf" && byElementTiming === 0) continue; // the same as "painted"
+  console.log(
+    name.padEnd(30) + "        " + cell(summary.cold[key]) + "        " + cell(summary.warm[key]) + "          " + cell(summary.return[key]),
+  );
+}
+
+function longTaskVerdict(mode) {
+  const long = loads[mode].reduce((n, m) => n + m.longTasks, 0);
+  const loaded = loads[mode].filter((m) => m.longTasks > 0).length;
+  return `${mode}: long tasks > ${LONG_TASK_MS} ms: ${long ? `${long} in ${loaded} of ${runs} loads (longest ${summary[mode].longestTask.max} ms)` : "none"}`;
+}
+function shiftVerdict(mode) {
+  const cls = Math.max(...loads[mode].map((m) => m.cls));
+  if (!cls) return `${mode}: layout shift: 0`;
+  const shifted = loads[mode].filter((m) => m.cls > 0).length;
+  const banner = Math.max(...loads[mode].map((m) => m.bannerCls));
+  return `${mode}: layout shift: ${cls} (max CLS, in ${shifted} of ${runs} loads; of the banner's own elements: ${banner})`;
+}
+const verdicts = [];
+for (const mode of ["cold", "warm"]) {
+  const p95 = summary[mode].dialogPainted.p95;
+  verdicts.push(
+    `${mode}: visible <= ${TARGET_VISIBLE_MS} ms: ${p95 <= TARGET_VISIBLE_MS ? "yes" : "no"} (p95 ${p95} ms, max ${summary[mode].dialogPainted.max} ms)`,
+    longTaskVerdict(mode),
+    shiftVerdict(mode),
+  );
+}
+{
+  const reopen = loads.return.filter((m) => m.reopenPainted !== null);
+  const fixed = reopen.every((m) => m.reopenPosition === "fixed");
+  verdicts.push(
+    `return: no dialog: yes (${runs} of ${runs} loads)`,
+    `return: reopen button: ${reopen.length ? `${reopen.length} of ${runs} loads, position ${fixed ? "fixed" : "NOT fixed"}` : "not seen"}`,
+    longTaskVerdict("return"),
+    shiftVerdict("return"),
+  );
+}
+const problems = Object.values(loads)
+  .flat()
+  .flatMap((m) => [...m.csp, ...m.errors]);
+const unsupported = [...new Set(Object.values(loads).flat().flatMap((m) => m.unsupported))];
+const coldCheck =
+  cacheMode !== "cdp"
+    ? "cold: a fresh profile per load"
+    : [...loads.cold, ...loads.warm].some((m) => m.wasmTransferSize === null)
+    ? "banner_bg.wasm not seen in resource timing: cache state not checked"
+    : loads.cold.every((m) => m.wasmTransferSize > 0) && loads.warm.every((m) => m.wasmTransferSize === 0)
+      ? "cold loads fetched banner_bg.wasm from the network, warm ones from the cache"
+      : `WARNING: cache state not as intended (wasm transfer sizes cold ${loads.cold.map((m) => m.wasmTransferSize)}, warm ${loads.warm.map((m) => m.wasmTransferSize)})`;
+const paintedBy =
+  byElementTiming === 0
+    ? "the rAF + MessageChannel estimate (no Element Timing entry for consent-banner)"
+    : byElementTiming === firstVisits.length
+      ? "Element Timing's renderTime of consent-banner"
+      : `Element Timing's renderTime of consent-banner in ${byElementTiming} of ${firstVisits.length} loads, else the rAF + MessageChannel estimate`;
+console.log(`\n"painted" = ${paintedBy}; ${coldCheck}`);
+// Where the time goes: the median start and end of each request on the way to the dialog.
+const chain = ["/banner/banner.js", "/banner/banner_bg.wasm", "/v1/policy", "/banner/banner.css"];
+const waterfall = {};
+for (const mode of ["cold", "warm"]) {
+  const median = (xs) => stats(xs)?.median ?? "-";
+  waterfall[mode] = chain.map((name) => {
+    const rs = loads[mode].map((m) => m.resources.find((r) => r.name.endsWith(name))).filter(Boolean);
+    return { name, start: median(rs.map((r) => r.start)), end: median(rs.map((r) => r.end)) };
+  });
+  console.log(
+    `${mode} medians (ms): ` +
+      waterfall[mode].map((r) => `${r.name.split("/").pop()} ${r.start}-${r.end}`).join(", ") +
+      `, dialog inserted ${summary[mode].dialogInserted.median}, painted ${summary[mode].dialogPainted.median}`,
+  );
+}
+if (unsupported.length) console.log(`not supported by this browser: ${unsupported.join(", ")}`);
+if (problems.length) console.log(`page problems (CSP violations, errors): ${[...new Set(problems)].join("; ")}`);
+for (const v of verdicts) console.log(v);
+
+fs.mkdirSync(path.dirname(out), { recursive: true });
+fs.writeFileSync(
+  out,
+  JSON.stringify(
+    {
+      build,
+      chromium,
+      date: new Date().toISOString(),
+      host: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavg },
+      runs,
+      reducedMotion,
+      cacheMode,
+      paintedBy: sources,
+      targets: { visibleMs: TARGET_VISIBLE_MS, longTaskMs: LONG_TASK_MS, cls: 0 },
+      summary,
+      waterfall,
+      verdicts,
+      problems,
+      loads,
+    },
+    null,
+    1,
+  ) + "\n",
+);
+console.log(`wrote ${out}`);
