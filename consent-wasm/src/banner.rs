@@ -43,6 +43,8 @@ pub(crate) mod step {
     pub(crate) const CSS: u32 = 4;
     pub(crate) const RETRY: u32 = 5;
     pub(crate) const SCRIPT_DONE: u32 = 6;
+    /// A newer banner started on this page (tests do): this one lets go of the page.
+    pub(crate) const STOP: u32 = 7;
     pub(crate) const POLICY: u32 = 10;
     pub(crate) const POLICY_JSON: u32 = 11;
     pub(crate) const POLICY_FAIL: u32 = 12;
@@ -195,6 +197,11 @@ pub(crate) struct Banner {
 /// Starts the banner on the current page: reads the cookie, decides whether to ask, and installs
 /// `window.consent`. Everything else happens in callbacks; the page is never blocked.
 pub fn start(config: Config) {
+    // One banner per page: a banner started again (the browser tests do) replaces the previous one,
+    // whose listeners go with it.
+    if let Ok(stop) = get(&get(&window(), "consent"), "_stop").dyn_into::<Function>() {
+        let _ = stop.call0(&JsValue::NULL);
+    }
     let holder: Rc<RefCell<Option<Banner>>> = Rc::new(RefCell::new(None));
     let shared = object();
     set(&shared, "l", &Array::new());
@@ -219,6 +226,12 @@ pub fn start(config: Config) {
                 return later(step + step::LATER);
             }
             match cell.try_borrow_mut() {
+                Ok(mut banner) if step == step::STOP => {
+                    if let Some(b) = banner.take() {
+                        drop(b);
+                    }
+                    JsValue::UNDEFINED
+                }
                 Ok(mut banner) => {
                     if let Some(banner) = banner.as_mut() {
                         banner.handle(step, a);
@@ -987,6 +1000,8 @@ impl Banner {
             ("rejectAll", step::API_REJECT),
             ("set", step::API_SET),
             ("on", step::API_ON),
+            // Not part of the API: lets a banner started later on this page replace this one.
+            ("_stop", step::STOP),
         ] {
             set(&api, name, &self.callback(s));
         }
