@@ -119,15 +119,23 @@ fn placeholder(b: &Banner, embed: &Element, purpose: &str) {
         .map(|p| p.title.as_str())
         .unwrap_or(purpose);
     let p = element("div", PLACEHOLDER, &[("lang", &policy.language)]);
+    // Exactly the embed's box (measured before it is hidden; an embed without `src` is laid out all the
+    // same), in its place: nothing moves when the placeholder comes, nor when the embed loads.
     let style = p.style();
-    for dimension in ["width", "height"] {
-        if let Some(v) = embed.get_attribute(dimension)
-            && !v.is_empty()
-            && v.bytes().all(|c| c.is_ascii_digit())
-        {
-            let mut px = String::from(&v);
-            px.push_str("px");
-            let _ = style.set_property(dimension, &px);
+    let rect = embed.get_bounding_client_rect();
+    for (name, value) in [("width", rect.width()), ("height", rect.height())] {
+        let mut px = String::new();
+        crate::logic::push_u64(&mut px, value.max(0.0) as u64, 1);
+        px.push_str("px");
+        let _ = style.set_property(name, &px);
+    }
+    if let Ok(Some(computed)) = crate::dom::window().get_computed_style(embed)
+        && computed.get_property_value("position").ok().as_deref() == Some("absolute")
+    {
+        for name in ["position", "top", "left"] {
+            if let Ok(value) = computed.get_property_value(name) {
+                let _ = style.set_property(name, &value);
+            }
         }
     }
     let mut message = String::from(t.blocked);

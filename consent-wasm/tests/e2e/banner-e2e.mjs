@@ -96,13 +96,13 @@ try {
         return d && { role: d.getAttribute("role"), modal: d.getAttribute("aria-modal"), lang: d.lang,
           title: document.getElementById(d.getAttribute("aria-labelledby")).textContent,
           actions: [...d.querySelectorAll("[data-consent-action]")].map((b) => b.dataset.consentAction),
-          focused: d.contains(document.activeElement), position: getComputedStyle(d).position }`),
+          focused: d.contains(document.activeElement) || document.activeElement === d, radius: getComputedStyle(d).borderTopLeftRadius }`),
   );
   check("dialog: role=dialog, aria-modal", dialog.role === "dialog" && dialog.modal === "true");
   check("dialog: English title from <html lang>", dialog.title === "Cookies and personal data", dialog.title);
   check("dialog: three actions", dialog.actions.join() === "accept-all,reject-all,choose", dialog.actions.join());
   check("dialog: focus moved in", dialog.focused === true);
-  check("dialog: banner.css applied", dialog.position === "fixed", dialog.position);
+  check("dialog: banner.css applied", dialog.radius === "8px", dialog.radius);
   const before = await js(`return { ran: window.__ran || [], cookie: document.cookie, stored: localStorage.length }`);
   check("before a choice: no script, cookie or storage", before.ran.length === 0 && before.cookie === "" && before.stored === 0, JSON.stringify(before));
 

@@ -1,0 +1,351 @@
+// End-to-end check of the product as the README runs it: `consent-server serve` showing the demo site
+// (examples/invisionu-site, same origin, its strict CSP) with the built banner, in headless Chromium driven
+// through chromedriver with real key presses (WebDriver actions) and DevTools emulation (colour scheme,
+// reduced motion, a phone's viewport, Global Privacy Control).
+//
+// Checked: keyboard use (Tab stays in the modal dialog, Enter/Space/Escape), the language switcher, Google
+// Consent Mode's calls in `dataLayer`, the video embed's placeholder ("load once", "always allow"), the way
+// back in from the footer link with the consent ID and a receipt that downloads, a withdrawal receipt that
+// deletes the analytics cookies, one device id for every choice of a browser, GPC recorded by the server,
+// WCAG 2.2 AA contrast in light and dark schemes, reduced motion, the phone layout, and no console error
+// (CSP violations included) on any page.
+//
+// Usage (scripts/e2e-banner does this): node site-e2e.mjs <consent-server binary> <banner dir> <work dir>
+
+import path from "node:path";
+
+import {
+  ConsentServer,
+  chromiumArgs,
+  freePort,
+  killChildren,
+  sleep,
+  startChromedriver,
+  waitFor,
+  Session,
+} from "./lib.mjs";
+
+const [serverBin, bannerDir, work] = process.argv.slice(2);
+if (!work) {
+  console.error("usage: node site-e2e.mjs <consent-server binary> <banner dir> <work dir>");
+  process.exit(2);
+}
+
+let passed = 0;
+let failed = 0;
+function check(name, ok, detail = "") {
+  if (ok) {
+    passed++;
+    console.log(`ok   site: ${name}`);
+  } else {
+    failed++;
+    console.log(`FAIL site: ${name}${detail ? ": " + detail : ""}`);
+  }
+}
+
+const serverPort = await freePort();
+const driverPort = await freePort();
+const server = new ConsentServer(serverBin, work, serverPort, "");
+server.env.CONSENT_BANNER_DIR = path.resolve(bannerDir);
+delete server.env.CONSENT_CORS_ORIGINS;
+const site = server.endpoint;
+
+let driver;
+let session;
+const js = (script, ...args) => session.js(script, ...args);
+
+/** A fresh browser (own profile), with the console log kept (CSP violations are console errors). */
+async function newSession(name) {
+  if (session) await session.close().catch(() => {});
+  const args = [...chromiumArgs(), `--user-data-dir=${path.join(work, name)}`];
+  const { sessionId } = await driver.request("POST", "/session", {
+    capabilities: {
+      alwaysMatch: { "goog:chromeOptions": { args }, "goog:loggingPrefs": { browser: "ALL" } },
+    },
+  });
+  session = new Session(driver, sessionId);
+}
+
+async function consoleErrors() {
+  const log = await session.request("POST", "/se/log", { type: "browser" }).catch(() => []);
+  // The demo video cannot load without internet; that is not the banner's problem.
+  return log.filter((e) => e.level === "SEVERE" && !/youtube/.test(e.message)).map((e) => e.message);
+}
+
+async function noConsoleErrors(stage) {
+  const errors = await consoleErrors();
+  check(`${stage}: no console error (no CSP violation)`, errors.length === 0, errors.join(" | "));
+}
+
+/** Real key presses: `keys` are WebDriver key values ("\uE004" is Tab, "\uE008" Shift…). */
+async function press(...keys) {
+  const actions = [];
+  for (const k of keys) actions.push({ type: "keyDown", value: k }, { type: "keyUp", value: k });
+  await session.request("POST", "/actions", { actions: [{ type: "key", id: "keyboard", actions }] });
+  await session.request("DELETE", "/actions");
+}
+const TAB = "\uE004";
+const SHIFT = "\uE008";
+const ENTER = "\uE007";
+const ESCAPE = "\uE00C";
+const SPACE = "\uE00D";
+
+async function shiftTab() {
+  await session.request("POST", "/actions", {
+    actions: [
+      {
+        type: "key",
+        id: "keyboard",
+        actions: [
+          { type: "keyDown", value: SHIFT },
+          { type: "keyDown", value: TAB },
+          { type: "keyUp", value: TAB },
+          { type: "keyUp", value: SHIFT },
+        ],
+      },
+    ],
+  });
+  await session.request("DELETE", "/actions");
+}
+
+const dialogOpen = () => js(`const d = document.getElementById("consent-banner"); return !!d && d.open`);
+const active = () =>
+  js(`const a = document.activeElement, d = document.getElementById("consent-banner");
+      return { inDialog: !!d && d.contains(a), tag: a && a.tagName, action: a && (a.dataset.consentAction || a.dataset.consentLang || a.dataset.purpose || "") }`);
+
+// Contrast (WCAG 2.x relative luminance) of the dialog's parts, computed in the page.
+const contrastScript = `
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).slice(0, 3).map(Number);
+  const lum = (c) => { const [r, g, b] = rgb(c).map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  const d = document.getElementById("consent-banner"), bg = getComputedStyle(d).backgroundColor;
+  const cs = (sel) => getComputedStyle(d.querySelector(sel));
+  const button = cs(".consent-banner__button"), lang = cs(".consent-banner__language");
+  const out = {
+    title: ratio(cs(".consent-banner__title").color, bg),
+    description: ratio(cs(".consent-banner__description").color, bg),
+    link: ratio(cs(".consent-banner__policy").color, bg),
+    button: ratio(button.color, button.backgroundColor),
+    "button edge (3:1)": ratio(button.backgroundColor, bg),
+    "language button edge (3:1)": ratio(lang.borderTopColor, bg),
+    "focus ring (3:1)": ratio(getComputedStyle(d).color, bg),
+  };
+  const muted = d.querySelector(".consent-banner__purpose-description");
+  if (muted) out["purpose description"] = ratio(getComputedStyle(muted).color, bg);
+  return out;`;
+
+function checkContrast(scheme, ratios) {
+  const bad = Object.entries(ratios).filter(([k, v]) => v < (k.includes("3:1") ? 3 : 4.5));
+  check(
+    `WCAG AA contrast, ${scheme} scheme`,
+    bad.length === 0,
+    bad.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ") || "",
+  );
+}
+
+try {
+  await server.start();
+  driver = await startChromedriver(driverPort);
+  await newSession("profile-1");
+
+  // 1. The home page: the dialog in Kazakh over an inert page.
+  await session.open(`${site}/`);
+  await waitFor("the dialog", dialogOpen);
+  const first = await js(`const d = document.getElementById("consent-banner");
+    return { lang: d.lang, modal: d.matches(":modal"), title: d.querySelector("h2").textContent,
+      focus: document.activeElement === d, layer: [...d.querySelectorAll("[data-consent-action]")].map((b) => b.dataset.consentAction).join(),
+      radius: getComputedStyle(d).borderTopLeftRadius,
+      ran: document.documentElement.hasAttribute("data-demo-analytics"), cookies: document.cookie }`);
+  check("the dialog is modal, in Kazakh, focused", first.modal && first.lang === "kk" && first.focus, JSON.stringify(first));
+  check("banner.css applied", first.radius === "8px", first.radius);
+  check("nothing optional before a choice", !first.ran && first.cookies === "", JSON.stringify(first));
+  const consentMode = await js(`return (window.dataLayer || []).map((a) => [a[0], a[1], JSON.stringify(a[2])])`);
+  check(
+    "Consent Mode: default first, everything denied but security storage, wait_for_update",
+    consentMode.length === 1 &&
+      consentMode[0][1] === "default" &&
+      consentMode[0][2] ===
+        JSON.stringify({
+          ad_storage: "denied",
+          ad_user_data: "denied",
+          ad_personalization: "denied",
+          analytics_storage: "denied",
+          functionality_storage: "denied",
+          personalization_storage: "denied",
+          security_storage: "granted",
+          wait_for_update: 500,
+        }),
+    JSON.stringify(consentMode),
+  );
+  checkContrast("light", await js(contrastScript));
+
+  // 2. The keyboard: Tab and Shift+Tab never leave the dialog for the page behind.
+  const visited = [];
+  let escaped = false;
+  for (let i = 0; i < 8; i++) {
+    await press(TAB);
+    const a = await active();
+    visited.push(a.action || a.tag);
+    if (!a.inDialog && a.tag !== "BODY") escaped = true;
+  }
+  for (let i = 0; i < 4; i++) {
+    await shiftTab();
+    const a = await active();
+    if (!a.inDialog && a.tag !== "BODY") escaped = true;
+  }
+  check("Tab and Shift+Tab stay in the modal dialog", !escaped && visited.includes("accept-all"), visited.join(","));
+  await press(ESCAPE);
+  check("Escape does not dismiss a first-visit dialog", await dialogOpen());
+
+  // 3. The language switcher, then "choose" and the switches with the keyboard.
+  await js(`document.querySelector('[data-consent-lang="ru"]').focus()`);
+  await press(ENTER);
+  const ru = await waitFor("Russian texts", () =>
+    js(`const d = document.getElementById("consent-banner"); return d.lang === "ru" && d.querySelector("h2").textContent`),
+  );
+  check("language switcher: Russian", ru === "Файлы cookie и персональные данные", ru);
+  await js(`document.querySelector('[data-consent-action="choose"]').focus()`);
+  await press(ENTER);
+  await waitFor("the switches", () => js(`return document.querySelectorAll("input[data-purpose]").length === 14`));
+  const layer2 = await js(`const d = document.getElementById("consent-banner");
+    return { focus: document.activeElement.dataset.purpose, locked: [...d.querySelectorAll("input:disabled")].map((i) => i.dataset.purpose).join(),
+      on: [...d.querySelectorAll("input:checked:not(:disabled)")].length,
+      tables: [...d.querySelectorAll("details table")].map((t) => t.rows.length - 1).join(),
+      link: d.querySelector(".consent-banner__policy").href }`);
+  check("second layer: focus on the first switch", layer2.focus === "application-review", JSON.stringify(layer2));
+  check("second layer: what needs no consent is on and locked, nothing else on", layer2.locked === "legal-compliance,cookies-necessary" && layer2.on === 0, JSON.stringify(layer2));
+  const policy = await (await fetch(`${site}/v1/policy`)).json();
+  const expected = policy.cookie_categories.map((c) => c.cookies.length).join();
+  check("second layer: a cookie table per category, a row per cookie", layer2.tables === expected, `${layer2.tables} / ${expected}`);
+  check("the exact policy version is linked", layer2.link === "https://invisionu.education/privacy/2025-03-26", layer2.link);
+  await js(`document.querySelector('input[data-purpose="cookies-analytics"]').focus()`);
+  await press(SPACE);
+  await js(`document.querySelector('[data-consent-action="save"]').focus()`);
+  await press(ENTER);
+  await waitFor("the dialog to close", async () => !(await dialogOpen()));
+  await waitFor("the analytics demo", () => js(`return document.documentElement.hasAttribute("data-demo-analytics")`));
+  const afterChoice = await js(`return { cookies: document.cookie, marketing: document.documentElement.hasAttribute("data-demo-marketing"),
+    cm: (window.dataLayer || []).map((a) => a[1] + ":" + a[2].analytics_storage + "/" + a[2].ad_storage).join() }`);
+  check("Space on a switch and Enter on save: analytics runs, marketing does not", !afterChoice.marketing && /_ga=/.test(afterChoice.cookies), JSON.stringify(afterChoice));
+  check("Consent Mode: an update after the choice", afterChoice.cm === "default:denied/denied,update:granted/denied", afterChoice.cm);
+  let receipts = await waitFor("the receipt", async () => server.receipts().length === 1 && server.receipts());
+  check("receipt: custom, in Russian, analytics given", receipts[0].method === "custom" && receipts[0].lang === "ru" && receipts[0].decisions["cookies-analytics"] === "given", JSON.stringify(receipts[0].decisions));
+  await noConsoleErrors("home page");
+
+  // 4. The video page: the embed waits behind a placeholder of its size.
+  await session.open(`${site}/video.html`);
+  const placeholder = await waitFor("the placeholder", () =>
+    js(`const p = document.querySelector(".consent-embed"), f = document.querySelector("iframe[data-consent]");
+        return p && { w: p.offsetWidth, h: p.offsetHeight, src: f.getAttribute("src"), hidden: f.hidden,
+          buttons: [...p.querySelectorAll("button")].map((b) => b.dataset.consentAction).join(), text: p.textContent,
+          next: Math.round(document.querySelector(".status").getBoundingClientRect().top) }`),
+  );
+  check("embed: a placeholder instead, no src", placeholder.w > 0 && placeholder.src === null && placeholder.hidden, JSON.stringify(placeholder));
+  check("embed: load once / always allow", placeholder.buttons === "load-once,always-allow", placeholder.buttons);
+  const cmOnLoad = await js(`return (window.dataLayer || []).map((a) => a[1] + ":" + a[2].analytics_storage).join()`);
+  check("Consent Mode: default then update from the stored token on page load", cmOnLoad === "default:denied,update:granted", cmOnLoad);
+  await js(`document.querySelector('[data-consent-action="load-once"]').click()`);
+  const once = await js(`const f = document.querySelector("iframe[data-consent]");
+    return { src: f.getAttribute("src"), placeholder: !!document.querySelector(".consent-embed"),
+      next: Math.round(document.querySelector(".status").getBoundingClientRect().top) }`);
+  check("load once: this embed loads, nothing is recorded", /youtube-nocookie/.test(once.src) && !once.placeholder && server.receipts().length === 1, JSON.stringify(once));
+  check("loading the embed moves nothing below it (no layout shift)", once.next === placeholder.next, `${placeholder.next} / ${once.next}`);
+  await session.open(`${site}/video.html`);
+  await waitFor("the placeholder again", () => js(`return !!document.querySelector(".consent-embed")`));
+  await js(`document.querySelector('[data-consent-action="always-allow"]').click()`);
+  receipts = await waitFor("the always-allow receipt", async () => server.receipts().length === 2 && server.receipts());
+  check(
+    "always allow: a receipt granting marketing cookies, analytics kept",
+    receipts[1].method === "custom" && receipts[1].decisions["cookies-marketing"] === "given" && receipts[1].decisions["cookies-analytics"] === "given",
+    JSON.stringify(receipts[1].decisions),
+  );
+  await waitFor("the new cookie", () => js(`return document.cookie.includes("consent=")`));
+  await session.open(`${site}/video.html`);
+  const allowed = await waitFor("the video on the next visit", () => js(`return document.querySelector("iframe[data-consent]").getAttribute("src")`));
+  check("always allow: the next visit loads the video at once", /youtube-nocookie/.test(allowed) && !(await js(`return !!document.querySelector(".consent-embed")`)));
+  check("every choice of this browser is one device", receipts[0].sub === receipts[1].sub, `${receipts[0].sub} ${receipts[1].sub}`);
+  await noConsoleErrors("video page");
+
+  // 5. The way back in: the footer link, the consent ID and receipt, a withdrawal.
+  await waitFor("the marketing demo", () => js(`return document.documentElement.hasAttribute("data-demo-marketing")`));
+  await js(`document.querySelector("[data-consent-open]").click()`);
+  await waitFor("the reopened dialog", dialogOpen);
+  const info = await js(`const d = document.getElementById("consent-banner");
+    return { text: d.querySelector(".consent-banner__receipt")?.textContent || "", href: d.querySelector(".consent-banner__receipt a")?.getAttribute("href"),
+      on: [...d.querySelectorAll("input:checked:not(:disabled)")].map((i) => i.dataset.purpose).join() }`);
+  check("reopened: the current choice", info.on === "cookies-analytics,cookies-marketing", info.on);
+  check("reopened: the consent ID is the last receipt's", info.text.includes(receipts[1].jti), `${info.text} / ${receipts[1].jti}`);
+  const download = await js(`return fetch(arguments[0]).then((r) => r.status + " " + r.headers.get("content-type"))`, info.href);
+  check("the receipt link downloads the signed receipt", /^200 application\/(jwt|json)/.test(download), `${info.href} ${download}`);
+  await js(`for (const id of ["cookies-analytics", "cookies-marketing"]) document.querySelector('input[data-purpose="' + id + '"]').click();
+            document.querySelector('[data-consent-action="save"]').click()`);
+  receipts = await waitFor("the withdrawal", async () => server.receipts().length === 3 && server.receipts());
+  check(
+    "withdrawal: method withdraw, both withdrawn",
+    receipts[2].method === "withdraw" && receipts[2].decisions["cookies-analytics"] === "withdrawn" && receipts[2].decisions["cookies-marketing"] === "withdrawn",
+    JSON.stringify(receipts[2].decisions),
+  );
+  const left = await js(`return document.cookie`);
+  check("withdrawal: the declared analytics and marketing cookies are deleted", !/(^|; )(_ga|_ga_DEMO|_fbp|_gcl_au)=/.test(left), left);
+  await js(`document.querySelector(".consent-reopen").click()`);
+  await waitFor("the reopened dialog", dialogOpen);
+  await press(ESCAPE);
+  await waitFor("Escape to close the reopened dialog", async () => !(await dialogOpen()));
+  check("Escape closes a reopened dialog without a receipt", server.receipts().length === 3);
+  await noConsoleErrors("way back in");
+
+  // 6. Dark scheme, reduced motion, a phone.
+  await newSession("profile-2");
+  await session.cdp("Emulation.setEmulatedMedia", {
+    features: [
+      { name: "prefers-color-scheme", value: "dark" },
+      { name: "prefers-reduced-motion", value: "reduce" },
+    ],
+  });
+  await session.cdp("Emulation.setDeviceMetricsOverride", { width: 360, height: 740, deviceScaleFactor: 2, mobile: true });
+  await session.open(`${site}/`);
+  await waitFor("the dialog", dialogOpen);
+  await js(`document.querySelector('[data-consent-action="choose"]').click()`);
+  await waitFor("the switches", () => js(`return document.querySelectorAll("input[data-purpose]").length === 14`));
+  checkContrast("dark", await js(contrastScript));
+  const phone = await js(`const d = document.getElementById("consent-banner"), r = d.getBoundingClientRect();
+    const buttons = [...d.querySelectorAll(".consent-banner__actions button")].map((b) => b.getBoundingClientRect());
+    return { width: r.width, viewport: innerWidth, overflow: d.scrollWidth - d.clientWidth, animation: getComputedStyle(d).animationName,
+      stacked: buttons.every((b) => b.width > r.width * 0.8), bottom: Math.round(innerHeight - r.bottom) }`);
+  check("phone: the dialog spans the screen at the bottom, buttons stacked, no sideways scroll", phone.width === phone.viewport && phone.overflow <= 0 && phone.stacked && phone.bottom === 0, JSON.stringify(phone));
+  check("reduced motion: no animation", phone.animation === "none", phone.animation);
+  await noConsoleErrors("dark phone");
+
+  // 7. Global Privacy Control: marketing refused, recorded with the signal.
+  await newSession("profile-3");
+  await session.cdp("Page.addScriptToEvaluateOnNewDocument", {
+    source: `Object.defineProperty(Navigator.prototype, "globalPrivacyControl", { get: () => true, configurable: true });`,
+  });
+  await session.cdp("Network.enable", {});
+  await session.cdp("Network.setExtraHTTPHeaders", { headers: { "Sec-GPC": "1" } });
+  await session.open(`${site}/`);
+  await waitFor("the dialog", dialogOpen);
+  await js(`document.querySelector('[data-consent-action="accept-all"]').click()`);
+  receipts = await waitFor("the GPC receipt", async () => server.receipts().length === 4 && server.receipts());
+  const gpc = receipts[3];
+  check(
+    "GPC: accept all records marketing refused, with the signal",
+    gpc.method === "accept-all" && gpc.gpc === true && gpc.decisions.marketing === "refused" && gpc.decisions["cookies-marketing"] === "refused" && gpc.decisions["cookies-analytics"] === "given",
+    JSON.stringify({ gpc: gpc.gpc, decisions: gpc.decisions }),
+  );
+  await sleep(300);
+  const gpcPage = await js(`return { marketing: document.documentElement.hasAttribute("data-demo-marketing"), analytics: document.documentElement.hasAttribute("data-demo-analytics"),
+    api: window.consent.allows("cookies-marketing") }`);
+  check("GPC: the marketing demo does not run, analytics does", !gpcPage.marketing && gpcPage.analytics && gpcPage.api === false, JSON.stringify(gpcPage));
+  check("a new browser is a new device", gpc.sub !== receipts[0].sub);
+  await noConsoleErrors("GPC");
+} catch (e) {
+  failed++;
+  console.log(`FAIL site: ${e.stack || e}`);
+} finally {
+  if (session) await session.close().catch(() => {});
+  killChildren();
+}
+
+console.log(`site: ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
