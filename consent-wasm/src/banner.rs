@@ -402,19 +402,18 @@ impl Banner {
             step::CLOSE => {
                 // Closed by the browser without a choice (a second Escape): nothing is granted; the
                 // way back in stays.
-                if self.dialog.take().is_some() {
+                let dismissed = self.dialog.take();
+                if dismissed.is_some() {
                     self.show_reopen();
                 }
             }
-            step::CSS => {
-                if !self.css_ready {
-                    self.css_ready = true;
-                    self.show_if_ready();
-                    if self.reopen_wanted {
-                        self.show_reopen();
-                    }
-                    activate::run(self);
+            step::CSS if !self.css_ready => {
+                self.css_ready = true;
+                self.show_if_ready();
+                if self.reopen_wanted {
+                    self.show_reopen();
                 }
+                activate::run(self);
             }
             step::RETRY => self.send(),
             step::SCRIPT_DONE => {
