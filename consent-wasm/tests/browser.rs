@@ -10,12 +10,19 @@
 //!
 //! All tests run in one page, one after the other, and each [`consent_wasm::start`] leaves a banner
 //! behind that the page keeps alive (its document click listener and pending callbacks hold it). So
-//! that an earlier test's banner never acts in a later test, [`reset`] gives every test its own
-//! endpoint (`https://s<n>.consent.test`; the stub never answers a request to an earlier one, so an old
-//! banner can neither store a token nor drop a pending choice) and removes the document listeners added
-//! since the previous reset (the banners' click listeners and the tests' event recorders). Starting
-//! the banner twice on one page is tested on its own
-//! (`starting_the_banner_twice_on_one_page_shows_one_dialog_and_records_one_choice`).
+//! that an earlier test's banner never acts in a later test, [`reset`] (which does not rely on the
+//! banner's own replacement of an earlier banner, tested in
+//! `starting_the_banner_twice_on_one_page_shows_one_dialog_and_records_one_choice`):
+//! - gives every test its own endpoint (`https://s<n>.consent.test`): the stub never answers a request
+//!   to an earlier one, so an old banner can neither store a token nor drop a pending choice;
+//! - removes the document listeners added since the previous reset (the banners' click listeners and
+//!   the tests' event recorders);
+//! - detaches the load callbacks of script files still loading, removes an open dialog without
+//!   `close()` (whose `close` event an old banner would take for the visitor's), and scripts record
+//!   that they ran only in the test that made them.
+//!
+//! The stub also guards against a runaway microtask loop (see the `inline_js`), which would otherwise
+//! freeze the page and end the whole run with a WebDriver timeout and no word on the test at fault.
 #![cfg(target_arch = "wasm32")]
 
 use std::cell::Cell;
@@ -85,6 +92,22 @@ function answer(status, value) {
 function install() {
   if (installed) return;
   installed = true;
+  // A guard against a runaway microtask loop (a banner whose state stayed borrowed after an exception
+  // defers every callback to a microtask, forever): it would freeze the page and with it the whole
+  // run, without a word. More than 20,000 `Promise.resolve` calls in 50 ms throw instead, so the test
+  // at fault fails with a stack.
+  const resolve = Promise.resolve.bind(Promise);
+  let calls = 0;
+  setInterval(() => { calls = 0; }, 50);
+  Promise.resolve = function (value) {
+    if (++calls > 20000) {
+      calls = 0;
+      const error = new Error("runaway microtask loop");
+      window.__errors && window.__errors.push(String(error.stack));
+      throw error;
+    }
+    return resolve(value);
+  };
   window.fetch = function (input, init) {
     const url = typeof input === "string" ? input : input.url;
     const method = (init && init.method) || "GET";
@@ -131,16 +154,22 @@ function install() {
   };
 }
 
-export function harness_reset(endpoint, lang) {
+export function harness_reset(run, endpoint, lang) {
   install();
   for (const [type, listener, options] of tracked.splice(0)) {
     document.removeEventListener(type, listener, options);
   }
   Object.assign(S, { endpoint, routes: {}, post: "201", delay: 0, tokens: [], requests: [], getDown: false });
+  // A script file an earlier banner activated may still be loading: its load must not reach that
+  // banner (which would go on activating, in this test's page).
+  for (const script of document.querySelectorAll("[data-test-fixture] script")) {
+    script.onload = null;
+    script.onerror = null;
+  }
+  // Removed without close(): an earlier banner would take its `close` event for the visitor's.
   for (const el of document.querySelectorAll(
     "#consent-banner, .consent-reopen, .consent-embed, link[data-consent-banner], [data-test-fixture]",
   )) {
-    if (el.open && el.close) el.close();
     el.remove();
   }
   for (const pair of document.cookie.split(";")) {
@@ -148,12 +177,13 @@ export function harness_reset(endpoint, lang) {
     if (name) document.cookie = name + "=; path=/; max-age=0";
   }
   localStorage.clear();
-  for (const key of ["consent", "gtag", "dataLayer", "__gtag", "__ran", "__events", "__errors", "__seen"]) {
+  for (const key of ["__run", "consent", "gtag", "dataLayer", "__gtag", "__ran", "__events", "__errors", "__seen"]) {
     delete window[key];
   }
   delete navigator.globalPrivacyControl;
   if (location.hash) history.replaceState(null, "", location.pathname + location.search);
   document.documentElement.setAttribute("lang", lang);
+  window.__run = run;
   window.__ran = [];
   window.__events = [];
   window.__errors = [];
@@ -210,7 +240,7 @@ export function press_escape(dialog) {
 }
 "##)]
 extern "C" {
-    fn harness_reset(endpoint: &str, lang: &str);
+    fn harness_reset(run: u32, endpoint: &str, lang: &str);
     fn stub_route(path: &str, json: &str);
     fn stub_post(mode: &str);
     fn stub_post_delay(ms: u32);
@@ -267,7 +297,7 @@ fn endpoint() -> String {
 /// policy as the current one.
 fn reset(lang: &str) {
     RUN.with(|r| r.set(r.get() + 1));
-    harness_reset(&endpoint(), lang);
+    harness_reset(RUN.with(Cell::get), &endpoint(), lang);
     stub_route("/v1/policy", POLICY);
     stub_route("/v1/policies/2025-03-26", POLICY);
     stub_route("/v1/policies/2026-06-01", POLICY_2026);
@@ -309,9 +339,11 @@ fn add(tag: &str, attrs: &[(&str, &str)], text: &str) -> HtmlElement {
     el
 }
 
-/// JS that records `name` in `window.__ran` when it runs.
+/// JS that records `name` in `window.__ran` when it runs (in this test only: a script file of an
+/// earlier test that loads late records nothing).
 fn ran_js(name: &str) -> String {
-    format!("window.__ran.push({name:?})")
+    let run = RUN.with(Cell::get);
+    format!("window.__run==={run}&&window.__ran.push({name:?})")
 }
 
 /// A blocked inline script of `purpose` that records `name` when it runs.
@@ -367,6 +399,7 @@ fn blocked_embeds() -> (HtmlElement, HtmlElement) {
             ("data-src", "about:blank#video"),
             ("width", "320"),
             ("height", "180"),
+            ("style", "border:0"),
         ],
         "",
     );
@@ -393,7 +426,10 @@ fn ran() -> Vec<String> {
 }
 
 fn jar() -> String {
-    document().unchecked_into::<HtmlDocument>().cookie().unwrap()
+    document()
+        .unchecked_into::<HtmlDocument>()
+        .cookie()
+        .unwrap()
 }
 
 fn cookie(name: &str) -> Option<String> {
@@ -525,7 +561,6 @@ fn accessible_name(el: &Element) -> String {
     el.get_attribute("aria-label")
         .unwrap_or_else(|| text(el).trim().to_string())
 }
-
 
 // ---------------------------------------------------------------------------------------------------
 // The server
@@ -666,6 +701,14 @@ fn set_token(token: &str) {
     set_cookie(&format!("consent={token}"));
 }
 
+/// Waits until the server has answered the last choice (nothing pending any more).
+async fn recorded() {
+    until("the server's answer", || {
+        pending().is_none() && get(&api("get"), "pending").as_bool() == Some(false)
+    })
+    .await;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // The banner's events and API
 
@@ -687,6 +730,13 @@ fn api(name: &str) -> JsValue {
 
 fn api_with(name: &str, arg: &JsValue) -> JsValue {
     consent_api(name, arg)
+}
+
+/// `window.consent.on(name, f)`: returns what `on` returns.
+fn on(name: &str, f: &Function) -> JsValue {
+    let consent = get(&window(), "consent");
+    let on: Function = get(&consent, "on").unchecked_into();
+    on.call2(&consent, &name.into(), f).unwrap()
 }
 
 fn allows(purpose: &str) -> bool {
@@ -858,7 +908,10 @@ async fn the_dialog_speaks_the_page_language_kazakh_russian_or_english() {
         let t = texts(lang);
         assert_eq!(d.get_attribute("lang").as_deref(), Some(lang));
         assert_eq!(text(&one_in(&d, "h2")), t.title);
-        assert_eq!(text(&one_in(&d, ".consent-banner__description")), t.description);
+        assert_eq!(
+            text(&one_in(&d, ".consent-banner__description")),
+            t.description
+        );
         let labels: Vec<String> = all_in(&d, "[data-consent-action]")
             .iter()
             .map(|b| text(b))
@@ -876,7 +929,7 @@ async fn the_dialog_speaks_the_page_language_kazakh_russian_or_english() {
         );
         // The second layer: the policy's own texts, in the same language.
         click("choose");
-        assert_eq!(actions()[..3], ["accept-all", "reject-all", "save"]);
+        assert_eq!(actions(), ["accept-all", "reject-all", "save"]);
         assert_eq!(
             text(&all_in(&d, ".consent-banner__purpose-title")[0]),
             purpose_title(0, lang)
@@ -977,7 +1030,14 @@ async fn accept_all_runs_every_blocked_script_in_document_order_and_stores_the_s
 async fn reject_all_runs_nothing_optional_and_deletes_the_declared_cookies() {
     reset("en");
     blocked_scripts();
-    for c in ["_ga=1", "_ga_X=1", "_fbp=1", "_gcl_au=1", "lang=kk", "theme=dark"] {
+    for c in [
+        "_ga=1",
+        "_ga_X=1",
+        "_fbp=1",
+        "_gcl_au=1",
+        "lang=kk",
+        "theme=dark",
+    ] {
         set_cookie(c);
     }
     start(config(V2025));
@@ -1018,7 +1078,7 @@ async fn choose_shows_a_switch_per_purpose_with_cookie_tables_and_saves_a_custom
     start(config(V2025));
     let d = shown().await;
     click("choose");
-    assert_eq!(actions()[..3], ["accept-all", "reject-all", "save"]);
+    assert_eq!(actions(), ["accept-all", "reject-all", "save"]);
     let switches: Vec<HtmlInputElement> = all_in(&d, "input[data-purpose]")
         .into_iter()
         .map(|e| e.unchecked_into())
@@ -1029,7 +1089,11 @@ async fn choose_shows_a_switch_per_purpose_with_cookie_tables_and_saves_a_custom
         assert_eq!(s.type_(), "checkbox");
         assert_eq!(s.get_attribute("role").as_deref(), Some("switch"));
         let locked = id == "cookies-necessary" || id == "legal-compliance";
-        assert_eq!(s.checked(), locked, "{id}: only what needs no consent is on");
+        assert_eq!(
+            s.checked(),
+            locked,
+            "{id}: only what needs no consent is on"
+        );
         assert_eq!(s.disabled(), locked, "{id}: and locked");
         let row = s.closest(".consent-banner__purpose").unwrap().unwrap();
         let notes: Vec<String> = all_in(&row, ".consent-banner__note")
@@ -1179,7 +1243,7 @@ async fn the_way_back_in_opens_the_second_layer_with_the_current_choice_and_the_
     reopen_button().unwrap().click();
     let d = shown().await;
     assert!(d.matches(":modal").unwrap());
-    assert_eq!(actions()[..3], ["accept-all", "reject-all", "save"]);
+    assert_eq!(actions(), ["close", "accept-all", "reject-all", "save"]);
     assert_eq!(switched_on(), ["marketing", "cookies-analytics"]);
     assert!(switch("cookies-necessary").checked() && switch("cookies-necessary").disabled());
     assert_eq!(
@@ -1220,7 +1284,11 @@ async fn the_way_back_in_opens_the_second_layer_with_the_current_choice_and_the_
     link.append_child(&inner).unwrap();
     inner.unchecked_ref::<HtmlElement>().click();
     shown().await;
-    assert_eq!(window().location().hash().unwrap(), "", "the link is not followed");
+    assert_eq!(
+        window().location().hash().unwrap(),
+        "",
+        "the link is not followed"
+    );
     assert_eq!(switched_on(), ["marketing", "cookies-analytics"]);
     sleep(50).await;
     assert!(post_bodies().is_empty());
@@ -1250,6 +1318,11 @@ async fn turning_off_what_was_granted_sends_withdrawn_and_deletes_its_cookies() 
     let request = posted();
     assert_eq!(field(&request, "method"), "custom");
     assert_eq!(
+        field(&get(&request, "subject"), "device"),
+        SubjectId([1; 16]).encoded(),
+        "the same device as the token's"
+    );
+    assert_eq!(
         decisions(&request),
         expected(
             "refused",
@@ -1271,7 +1344,10 @@ async fn turning_off_what_was_granted_sends_withdrawn_and_deletes_its_cookies() 
     assert_eq!(ran().len(), 5);
 
     // Turning off the last purpose granted: a withdrawal.
-    until("the new token", || cookie("consent") == Some(second.clone())).await;
+    until("the new token", || {
+        cookie("consent") == Some(second.clone())
+    })
+    .await;
     reopen_button().unwrap().click();
     shown().await;
     assert_eq!(switched_on(), ["cookies-marketing"]);
@@ -1327,6 +1403,57 @@ async fn escape_closes_a_reopened_dialog_without_a_change_but_not_a_first_visit_
     sleep(50).await;
     assert!(dialog().is_some_and(|d| d.unchecked_ref::<HtmlDialogElement>().open()));
     assert!(post_bodies().is_empty());
+}
+
+#[wasm_bindgen_test]
+async fn a_first_visit_dialog_the_browser_closes_grants_nothing_and_leaves_the_way_back_in() {
+    reset("en");
+    blocked_scripts();
+    start(config(V2025));
+    let d = shown().await;
+    // What the browser does on a second Escape: it closes the dialog itself, without a choice.
+    d.unchecked_ref::<HtmlDialogElement>().close();
+    until("the way back in", || reopen_button().is_some()).await;
+    sleep(50).await;
+    assert_eq!(ran(), ["necessary"], "closing grants nothing");
+    assert!(post_bodies().is_empty());
+    assert!(events("change").is_empty());
+    assert_eq!(jar(), "");
+    assert_eq!(get(&api("get"), "decided").as_bool(), Some(false));
+    reopen_button().unwrap().click();
+    let d = shown().await;
+    assert_eq!(actions(), ["close", "accept-all", "reject-all", "save"]);
+    assert!(switched_on().is_empty());
+    assert!(d.matches(":modal").unwrap());
+}
+
+#[wasm_bindgen_test]
+#[ignore = "bug: when the browser closes the dialog (close event, e.g. a second Escape) the banner forgets it but leaves the closed <dialog id=consent-banner> in the page; reopening adds a second one, so ids repeat and aria-labelledby/aria-describedby resolve to the closed dialog's heading and text"]
+async fn a_dialog_the_browser_closed_leaves_no_element_behind() {
+    reset("en");
+    start(config(V2025));
+    let d = shown().await;
+    d.unchecked_ref::<HtmlDialogElement>().close();
+    until("the way back in", || reopen_button().is_some()).await;
+    reopen_button().unwrap().click();
+    let d = shown().await;
+    assert_eq!(
+        document()
+            .query_selector_all(&format!("#{DIALOG_ID}"))
+            .unwrap()
+            .length(),
+        1,
+        "one dialog element"
+    );
+    for attribute in ["aria-labelledby", "aria-describedby"] {
+        let target = document()
+            .get_element_by_id(&d.get_attribute(attribute).unwrap())
+            .unwrap();
+        assert!(
+            d.contains(Some(&target)),
+            "{attribute} names the open dialog's own element"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -1424,7 +1551,12 @@ async fn global_privacy_control_leaves_marketing_out_of_accept_all() {
     until("the scripts", || ran().len() == 4).await;
     assert_eq!(
         ran(),
-        ["necessary", "analytics-inline", "analytics-file", "preferences"]
+        [
+            "necessary",
+            "analytics-inline",
+            "analytics-file",
+            "preferences"
+        ]
     );
     let request = posted();
     assert_eq!(field(&request, "method"), "accept-all");
@@ -1554,7 +1686,11 @@ async fn without_window_gtag_the_bootstraps_gtag_is_installed_and_fills_the_data
     cfg.gtag = Some(gtag.clone());
     start(cfg);
     let installed = get(&window(), "gtag");
-    assert_eq!(installed, JsValue::from(gtag), "window.gtag is the bootstrap's");
+    assert_eq!(
+        installed,
+        JsValue::from(gtag),
+        "window.gtag is the bootstrap's"
+    );
     let layer: Array = get(&window(), "dataLayer").dyn_into().unwrap();
     assert_eq!(layer.length(), 1);
     // gtag pushes its `arguments` object, as Google's snippet does.
@@ -1595,9 +1731,11 @@ async fn blocked_embeds_get_a_placeholder_of_their_size_and_load_once_records_no
     assert!(iframe.get_attribute("src").is_none() && img.get_attribute("src").is_none());
     let p = placeholder(&iframe).expect("a placeholder before the iframe");
     assert!(iframe.has_attribute("hidden"));
+    // Exactly the embed's box, so that nothing moves.
     let style = p.style();
     assert_eq!(style.get_property_value("width").unwrap(), "320px");
     assert_eq!(style.get_property_value("height").unwrap(), "180px");
+    assert_eq!((p.offset_width(), p.offset_height()), (320, 180));
     assert_eq!(p.get_attribute("lang").as_deref(), Some("en"));
     assert!(text(&p).starts_with(texts("en").blocked));
     let buttons: Vec<(String, String)> = all_in(&p, "button")
@@ -1645,7 +1783,10 @@ async fn always_allow_on_a_placeholder_records_a_choice_that_grants_its_purpose(
         Some("about:blank#video")
     );
     assert!(placeholder(&iframe).is_none());
-    assert!(img.get_attribute("src").is_none(), "the image stays blocked");
+    assert!(
+        img.get_attribute("src").is_none(),
+        "the image stays blocked"
+    );
     until("the second choice", || post_bodies().len() == 2).await;
     let request = posts().remove(1);
     assert_eq!(field(&request, "method"), "custom");
@@ -1676,44 +1817,73 @@ async fn accept_all_gives_embeds_their_source_without_placeholders() {
 // The page's JS API
 
 #[wasm_bindgen_test]
-async fn the_js_api_reports_the_state_and_tells_its_listeners_until_they_unsubscribe() {
+async fn the_js_api_reports_the_state_and_tells_its_listeners() {
     reset("en");
     start(config(V2025));
     let on_change = recorder("__seen");
-    let consent = get(&window(), "consent");
-    let on: Function = get(&consent, "on").unchecked_into();
-    let off: Function = on
-        .call2(&consent, &"change".into(), &on_change)
-        .unwrap()
-        .dyn_into()
-        .expect("on() returns a function that unsubscribes");
+    let off = on("change", &on_change);
+    assert!(
+        off.is_function(),
+        "on() returns a function that unsubscribes"
+    );
     shown().await;
     let before = api("get");
     assert_eq!(get(&before, "decided").as_bool(), Some(false));
+    assert_eq!(get(&before, "pending").as_bool(), Some(false));
     assert_eq!(field(&before, "language"), "en");
     assert!(!allows("cookies-analytics"));
-    assert!(allows("legal-compliance"));
+    assert!(allows("legal-compliance") && allows("cookies-necessary"));
 
     click("choose");
     switch("cookies-analytics").click();
     click("save");
     let seen: Array = get(&window(), "__seen").unchecked_into();
-    assert_eq!(seen.length(), 1);
-    assert_eq!(field(&seen.get(0), "method"), "custom");
-    assert!(strings(&get(&seen.get(0), "granted")).contains(&"cookies-analytics".to_string()));
+    assert_eq!(seen.length(), 1, "called at once, with the detail");
+    let detail = seen.get(0);
+    assert_eq!(field(&detail, "method"), "custom");
+    assert_eq!(field(&detail, "language"), "en");
+    assert_eq!(
+        strings(&get(&detail, "granted")),
+        ["legal-compliance", "cookies-necessary", "cookies-analytics"]
+    );
+    assert_eq!(strings(&get(&detail, "refused")).len(), 11);
+    assert!(strings(&get(&detail, "withdrawn")).is_empty());
     let after = api("get");
     assert_eq!(get(&after, "decided").as_bool(), Some(true));
+    assert_eq!(
+        strings(&get(&after, "granted")),
+        strings(&get(&detail, "granted"))
+    );
     assert!(allows("cookies-analytics"));
     assert!(!allows("cookies-marketing"));
-
-    // Unsubscribed: not called again.
-    off.call0(&JsValue::NULL).unwrap();
     JsFuture::from(api("rejectAll").unchecked_into::<Promise>())
         .await
         .unwrap();
-    assert_eq!(seen.length(), 1);
-    assert_eq!(events("change").len(), 2);
+    assert_eq!(seen.length(), 2);
     assert_eq!(events("ready").len(), 1, "consent:ready fires once");
+    assert!(js_errors().is_empty(), "{:?}", js_errors());
+}
+
+#[wasm_bindgen_test]
+#[ignore = "bug: the function on() returns calls listeners.splice(i, 1, undefined), which puts undefined in place of the listener; the next consent:change throws in emit() while the banner is borrowed, and from then on every callback is deferred to a microtask forever (the page freezes)"]
+async fn a_listener_that_unsubscribed_is_not_called_and_the_banner_goes_on() {
+    reset("en");
+    start(config(V2025));
+    let on_change = recorder("__seen");
+    let off: Function = on("change", &on_change).unchecked_into();
+    shown().await;
+    off.call0(&JsValue::NULL).unwrap();
+    click("accept-all");
+    assert!(dialog().is_none());
+    let seen: Array = get(&window(), "__seen").unchecked_into();
+    assert_eq!(seen.length(), 0, "not called after it unsubscribed");
+    assert_eq!(events("change").len(), 1);
+    assert!(allows("cookies-analytics"));
+    JsFuture::from(api("rejectAll").unchecked_into::<Promise>())
+        .await
+        .unwrap();
+    assert_eq!(events("change").len(), 2, "the banner still works");
+    assert!(js_errors().is_empty(), "{:?}", js_errors());
 }
 
 #[wasm_bindgen_test]
@@ -1723,13 +1893,22 @@ async fn the_js_api_accept_all_reject_all_and_set_record_choices() {
     start(config(V2025));
     shown().await;
     let promise = api("acceptAll");
-    assert!(promise.is_instance_of::<Promise>(), "acceptAll() returns a promise");
+    assert!(
+        promise.is_instance_of::<Promise>(),
+        "acceptAll() returns a promise"
+    );
     JsFuture::from(promise.unchecked_into::<Promise>())
         .await
         .unwrap();
-    assert!(dialog().is_none(), "a choice through the API closes the dialog");
+    assert!(
+        dialog().is_none(),
+        "a choice through the API closes the dialog"
+    );
     until("the scripts", || ran().len() == ALL_SCRIPTS.len()).await;
     assert_eq!(field(&posts()[0], "method"), "accept-all");
+    // Each choice waits for the previous one to be recorded (see
+    // a_second_choice_made_while_the_first_is_being_sent_is_sent_too).
+    recorded().await;
 
     JsFuture::from(api("rejectAll").unchecked_into::<Promise>())
         .await
@@ -1739,6 +1918,7 @@ async fn the_js_api_accept_all_reject_all_and_set_record_choices() {
     assert_eq!(field(&request, "method"), "withdraw");
     assert_eq!(decisions(&request), expected("withdrawn", &[]));
     assert!(!allows("cookies-analytics"));
+    recorded().await;
 
     let on = Object::new();
     Reflect::set(&on, &"cookies-analytics".into(), &true.into()).unwrap();
@@ -1753,6 +1933,7 @@ async fn the_js_api_accept_all_reject_all_and_set_record_choices() {
         expected("refused", &[("cookies-analytics", "given")])
     );
     assert!(allows("cookies-analytics") && !allows("cookies-marketing"));
+    recorded().await;
 
     // set() changes the purposes it names and keeps the others as they are.
     let more = Object::new();
@@ -1783,14 +1964,14 @@ async fn the_js_api_open_opens_the_second_layer_after_a_choice() {
         .await
         .unwrap();
     assert_eq!(document().query_selector_all("dialog").unwrap().length(), 1);
-    assert_eq!(actions()[..3], ["accept-all", "reject-all", "choose"]);
+    assert_eq!(actions(), ["accept-all", "reject-all", "choose"]);
     click("accept-all");
     assert!(dialog().is_none());
     JsFuture::from(api("open").unchecked_into::<Promise>())
         .await
         .unwrap();
     shown().await;
-    assert_eq!(actions()[2], "save");
+    assert_eq!(actions(), ["close", "accept-all", "reject-all", "save"]);
     assert_eq!(switched_on().len(), 12, "the current choice: everything");
 }
 
@@ -1828,7 +2009,11 @@ async fn a_second_choice_made_while_the_first_is_being_sent_is_sent_too() {
     let posts = posts();
     assert_eq!(posts.len(), 2, "both choices are sent");
     assert_eq!(field(&posts[1], "method"), "accept-all");
-    assert_eq!(cookie("consent"), Some(accepted), "the cookie holds the last choice");
+    assert_eq!(
+        cookie("consent"),
+        Some(accepted),
+        "the cookie holds the last choice"
+    );
     assert_eq!(pending(), None);
 }
 
@@ -1896,7 +2081,11 @@ async fn an_unreachable_server_keeps_the_choice_and_retries_with_backoff_until_i
         .map(|r| r.at)
         .collect();
     assert!(at[1] - at[0] >= 48.0, "first retry after {}", at[1] - at[0]);
-    assert!(at[2] - at[1] >= 98.0, "second retry after {}", at[2] - at[1]);
+    assert!(
+        at[2] - at[1] >= 98.0,
+        "second retry after {}",
+        at[2] - at[1]
+    );
     let issued = token(V2025, &CONSENT_CODES);
     stub_token(&issued);
     stub_post("201");
@@ -1943,7 +2132,11 @@ async fn a_server_error_is_retried_and_a_refused_request_is_dropped() {
 fn kept_choice(version: &str, given: &[&str]) -> (String, Vec<String>) {
     let decisions = Object::new();
     for p in CONSENT_PURPOSES {
-        let d = if given.contains(&p) { "given" } else { "refused" };
+        let d = if given.contains(&p) {
+            "given"
+        } else {
+            "refused"
+        };
         Reflect::set(&decisions, &p.into(), &d.into()).unwrap();
     }
     let point = Object::new();
@@ -2029,7 +2222,6 @@ async fn without_the_policy_there_is_no_dialog_nothing_optional_runs_and_the_way
 }
 
 #[wasm_bindgen_test]
-#[ignore = "bug: start() twice on one page makes two banners; both show a #consent-banner dialog and both record the choice (two POSTs)"]
 async fn starting_the_banner_twice_on_one_page_shows_one_dialog_and_records_one_choice() {
     reset("en");
     start(config(V2025));
