@@ -22,14 +22,6 @@ const SCRIPTS: &str = "script[type=\"text/plain\"][data-consent]";
 const EMBEDS: &str = "iframe[data-consent][data-src],img[data-consent][data-src]";
 const PLACEHOLDER: &str = "consent-embed";
 
-/// Whether the page has any blocked script or embed left.
-pub(crate) fn any_waiting() -> bool {
-    let doc = document();
-    [SCRIPTS, EMBEDS]
-        .iter()
-        .any(|s| matches!(doc.query_selector(s), Ok(Some(_))))
-}
-
 /// Activates what the choice grants: embeds at once, scripts in order (stopping at a file that is
 /// loading; [`step::SCRIPT_DONE`] resumes). Puts placeholders on embeds that stay blocked.
 pub(crate) fn run(b: &mut Banner) {

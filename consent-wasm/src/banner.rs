@@ -186,7 +186,8 @@ pub(crate) struct Banner {
     _click: Listener,
     /// The request kept for the server, and whether it is being sent.
     pending: Option<String>,
-    posting: bool,
+    /// The request on its way to the server, if any.
+    in_flight: Option<String>,
     status: u16,
     retry_ms: u32,
     /// A blocked script is loading; the next waits for it.
@@ -273,7 +274,12 @@ fn api_read(shared: &JsValue, step: u32, a: &JsValue, b: &JsValue) -> Option<JsV
         step::API_OFF => {
             let i = listeners.index_of(a, 0);
             if i >= 0 {
-                listeners.splice(i as u32, 1, &JsValue::UNDEFINED);
+                // `splice(i, 1)`: js-sys's `splice` always inserts an item, so copy around it.
+                let rest = listeners.slice(i as u32 + 1, listeners.length());
+                listeners.set_length(i as u32);
+                for entry in rest.iter() {
+                    listeners.push(&entry);
+                }
             }
             JsValue::UNDEFINED
         }
@@ -314,7 +320,7 @@ impl Banner {
             dialog: None,
             _click: click,
             pending: None,
-            posting: false,
+            in_flight: None,
             status: 0,
             retry_ms,
             script_loading: false,
@@ -352,14 +358,12 @@ impl Banner {
                 // The token holds purpose codes; the page names purposes by id. The token's own policy
                 // version maps them, and is immutable (the browser caches it for a year). Only fetched
                 // when something needs it.
-                if self.config.consent_mode.is_some() || activate::any_waiting() {
-                    self.want = Want::Activate;
-                    let mut path = String::from("/v1/policies/");
-                    path.push_str(&logic::version_text(claims.policy_version));
-                    self.fetch_policy(&path);
-                } else {
-                    self.after_choice_known();
-                }
+                // Fetched on every page (from the browser's cache after the first): the API's `get`
+                // and `allows` need the ids too.
+                self.want = Want::Activate;
+                let mut path = String::from("/v1/policies/");
+                path.push_str(&logic::version_text(claims.policy_version));
+                self.fetch_policy(&path);
             }
             stored => {
                 if let Stored::Outdated(claims) | Stored::Expired(claims) = stored {
@@ -402,8 +406,8 @@ impl Banner {
             step::CLOSE => {
                 // Closed by the browser without a choice (a second Escape): nothing is granted; the
                 // way back in stays.
-                let dismissed = self.dialog.take();
-                if dismissed.is_some() {
+                if let Some(dismissed) = self.dialog.take() {
+                    dismissed.root.remove();
                     self.show_reopen();
                 }
             }
@@ -565,6 +569,10 @@ impl Banner {
             (Some(claims), _) => logic::granted_by_token(&policy.purposes, claims),
         };
         self.granted_ids = ids(&policy.purposes, self.granted);
+        if self.decided {
+            let asked = logic::set_of(&policy.purposes, |p| p.needs_consent);
+            self.refused_ids = ids(&policy.purposes, asked & !self.granted);
+        }
         self.policy = Some(policy);
         match core::mem::replace(&mut self.want, Want::Nothing) {
             Want::Activate => self.after_choice_known(),
@@ -759,10 +767,11 @@ impl Banner {
         let Some(body) = &self.pending else {
             return;
         };
-        if self.posting {
+        if self.in_flight.is_some() {
+            // One request at a time; a newer choice goes when this one is answered.
             return;
         }
-        self.posting = true;
+        self.in_flight = Some(body.clone());
         let mut url = self.config.endpoint.clone();
         url.push_str("/v1/consents");
         let init = web_sys::RequestInit::new();
@@ -785,15 +794,21 @@ impl Banner {
 
     /// The server's answer to a choice (`status` 0: unreachable).
     fn posted(&mut self, body: &JsValue) {
-        self.posting = false;
+        let sent = self.in_flight.take();
         let status = core::mem::replace(&mut self.status, 0);
+        let newer = self.pending.is_some() && self.pending != sent;
         match status {
             // A 201 is durable on the server: never sent again, even if its token cannot be stored.
             201 => {
-                self.pending = None;
-                remove_pending();
                 if let Some(token) = string(body, "token") {
                     self.store_token(&token);
+                }
+                if newer {
+                    // A choice made meanwhile: it goes now (its pending entry is already stored).
+                    self.send();
+                } else {
+                    self.pending = None;
+                    remove_pending();
                 }
                 self.publish();
             }
@@ -805,7 +820,8 @@ impl Banner {
                 );
                 self.retry_ms = self.retry_ms.saturating_mul(2).min(300_000);
             }
-            // Refused (4xx): sending it again would not help.
+            // Refused (4xx): sending it again would not help; a newer choice still goes.
+            _ if newer => self.send(),
             _ => {
                 self.pending = None;
                 remove_pending();
@@ -978,10 +994,16 @@ impl Banner {
             let _ = document().dispatch_event(&e);
         }
         let listeners: Array = get(&self.shared, "l").unchecked_into();
+        // A copy: a listener may subscribe or unsubscribe while being called. Every cast is checked: a
+        // JS exception inside the banner's own call would leave its state borrowed for good.
         for entry in listeners.slice(0, listeners.length()).iter() {
-            let entry: Array = entry.unchecked_into();
-            if entry.get(0).as_string().as_deref() == Some(name) {
-                let f: Function = entry.get(1).unchecked_into();
+            let Ok(entry) = entry.dyn_into::<Array>() else {
+                continue;
+            };
+            if entry.get(0).as_string().as_deref() == Some(name)
+                && let Ok(f) = entry.get(1).dyn_into::<Function>()
+            {
+                // A listener that throws is the page's problem, not the banner's.
                 let _ = f.call1(&JsValue::NULL, detail);
             }
         }
