@@ -268,6 +268,13 @@ fn api_read(shared: &JsValue, step: u32, a: &JsValue, b: &JsValue) -> Option<JsV
         step::API_ON => {
             let entry = Array::of2(a, b);
             listeners.push(&entry);
+            // Subscribing to "ready" after it happened: called at once (in a microtask).
+            if a.as_string().as_deref() == Some("ready")
+                && get(shared, "r").is_truthy()
+                && let Ok(f) = b.clone().dyn_into::<Function>()
+            {
+                let _ = then1(&Promise::resolve(&get(shared, "s")), &f);
+            }
             let dispatch: Function = get(shared, "d").unchecked_into();
             bind2(&dispatch, &JsValue::from(step::API_OFF), &entry).into()
         }
@@ -388,6 +395,7 @@ impl Banner {
     fn fire_ready(&mut self) {
         if !self.ready {
             self.ready = true;
+            set(&self.shared, "r", &JsValue::TRUE);
             self.emit(READY_EVENT, "ready", &get(&self.shared, "s"));
         }
     }

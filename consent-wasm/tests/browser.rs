@@ -1864,6 +1864,27 @@ async fn the_js_api_reports_the_state_and_tells_its_listeners() {
 }
 
 #[wasm_bindgen_test]
+async fn a_ready_listener_added_after_ready_is_called_once_with_the_state() {
+    reset("en");
+    start(config(V2025));
+    shown().await;
+    assert_eq!(events("ready").len(), 1);
+    let on_ready = recorder("__ready");
+    on("ready", &on_ready);
+    let seen: Array = get(&window(), "__ready").unchecked_into();
+    assert_eq!(seen.length(), 0, "not inside the call: in a microtask");
+    sleep(0).await;
+    assert_eq!(seen.length(), 1);
+    assert_eq!(get(&seen.get(0), "decided").as_bool(), Some(false));
+    click("reject-all");
+    assert_eq!(
+        seen.length(),
+        1,
+        "a ready listener is not a change listener"
+    );
+}
+
+#[wasm_bindgen_test]
 async fn a_listener_that_unsubscribed_is_not_called_and_the_banner_goes_on() {
     reset("en");
     start(config(V2025));
