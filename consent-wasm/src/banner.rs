@@ -87,6 +87,9 @@ pub struct Config {
     /// The first retry after the server could not be reached, in milliseconds (doubles up to
     /// five minutes).
     pub retry_ms: u32,
+    /// `fetch({endpoint}/v1/policy)`, started by the bootstrap while the wasm was loading (only when
+    /// there is no consent cookie, so a dialog is likely); used instead of a new request.
+    pub policy: Option<Promise>,
 }
 
 impl Config {
@@ -123,6 +126,7 @@ impl Config {
             consent_mode,
             gtag: None,
             retry_ms: 2_000,
+            policy: None,
         })
     }
 }
@@ -547,8 +551,12 @@ impl Banner {
         url.push_str(path);
         let init = web_sys::RequestInit::new();
         init.set_credentials(web_sys::RequestCredentials::Omit);
+        let request = match self.config.policy.take() {
+            Some(prefetched) if self.policy_is_current => prefetched,
+            _ => window().fetch_with_str_and_init(&url, &init),
+        };
         let _ = then2(
-            &window().fetch_with_str_and_init(&url, &init),
+            &request,
             &self.callback(step::POLICY),
             &self.callback(step::POLICY_FAIL),
         );
@@ -888,28 +896,35 @@ impl Banner {
         }
     }
 
-    /// Adds the banner's stylesheet; [`step::CSS`] comes when it has loaded, failed, or after 3 s.
+    /// Adds the banner's stylesheet (the bootstrap may have added it already, while the wasm was
+    /// loading); [`step::CSS`] comes when it has loaded, failed, or after 3 s.
     fn load_stylesheet(&mut self) {
         let Some(href) = &self.config.stylesheet else {
             self.css_ready = true;
             return;
         };
         let doc = document();
-        if let Ok(Some(_)) = doc.query_selector("link[data-consent-banner]") {
-            self.css_ready = true;
-            return;
-        }
-        let link: web_sys::HtmlLinkElement =
-            element("link", "", &[("data-consent-banner", "")]).unchecked_into();
-        link.set_rel("stylesheet");
-        link.set_href(href);
+        let link: web_sys::HtmlLinkElement = match doc.query_selector("link[data-consent-banner]") {
+            Ok(Some(link)) if get(&link, "sheet").is_truthy() => {
+                self.css_ready = true;
+                return;
+            }
+            Ok(Some(link)) => link.unchecked_into(),
+            _ => {
+                let link: web_sys::HtmlLinkElement =
+                    element("link", "", &[("data-consent-banner", "")]).unchecked_into();
+                link.set_rel("stylesheet");
+                link.set_href(href);
+                if let Some(head) = doc.head() {
+                    let _ = head.append_child(&link);
+                }
+                link
+            }
+        };
         let done = self.callback(step::CSS);
         link.set_onload(Some(&done));
         link.set_onerror(Some(&done));
         let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&done, 3000);
-        if let Some(head) = doc.head() {
-            let _ = head.append_child(&link);
-        }
     }
 
     /// Calls `gtag('consent', kind, {...})` for Google Consent Mode v2: `default` (everything denied

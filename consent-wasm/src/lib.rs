@@ -57,9 +57,10 @@ static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
     lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
 
 /// The entry point called by the bootstrap at the end of `banner.js` once the wasm module is
-/// instantiated: `boot(import.meta.url, "<sha-256 of banner_bg.wasm>", gtag)`, where `gtag` is
+/// instantiated: `boot(import.meta.url, "<sha-256 of banner_bg.wasm>", gtag, policy)`, where `gtag` is
 /// `function(){dataLayer.push(arguments)}` (Consent Mode needs a real `arguments` object, which only
-/// JS can make).
+/// JS can make) and `policy` the `fetch` of the current policy that the bootstrap started while the wasm
+/// was loading (when the page has no consent cookie; see [`Config::policy`]).
 ///
 /// Finds the banner's `<script data-endpoint>` (the one loaded from `script_url`, else the first), reads
 /// its data attributes and starts the banner. A page without one, or with a bad attribute, gets an
@@ -69,6 +70,7 @@ pub fn boot(
     script_url: Option<String>,
     build: Option<String>,
     gtag: Option<js_sys::Function>,
+    policy: Option<js_sys::Promise>,
 ) -> Result<(), JsValue> {
     let mut found: Option<HtmlScriptElement> = None;
     for script in dom::all("script[data-endpoint]") {
@@ -86,6 +88,7 @@ pub fn boot(
     let mut config = Config::from_script(&script, script_url.as_deref())?;
     config.build = build.filter(|b| b.len() == 64 && b.bytes().all(|c| c.is_ascii_hexdigit()));
     config.gtag = gtag;
+    config.policy = policy;
     start(config);
     Ok(())
 }

@@ -312,6 +312,7 @@ fn config(version: &str) -> Config {
         consent_mode: logic::consent_mode_map(logic::CONSENT_MODE_DEFAULT),
         gtag: None,
         retry_ms: 50,
+        policy: None,
     }
 }
 
@@ -1861,6 +1862,20 @@ async fn the_js_api_reports_the_state_and_tells_its_listeners() {
     assert_eq!(seen.length(), 2);
     assert_eq!(events("ready").len(), 1, "consent:ready fires once");
     assert!(js_errors().is_empty(), "{:?}", js_errors());
+}
+
+#[wasm_bindgen_test]
+async fn a_policy_the_bootstrap_fetched_is_used_instead_of_a_second_request() {
+    reset("en");
+    let mut c = config(V2025);
+    let mut url = c.endpoint.clone();
+    url.push_str("/v1/policy");
+    c.policy = Some(window().fetch_with_str(&url));
+    start(c);
+    shown().await;
+    assert_eq!(gets(), ["/v1/policy"], "one request: the bootstrap's");
+    click("accept-all");
+    assert!(allows("cookies-analytics"));
 }
 
 #[wasm_bindgen_test]
