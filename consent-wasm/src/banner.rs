@@ -45,6 +45,8 @@ pub(crate) mod step {
     pub(crate) const SCRIPT_DONE: u32 = 6;
     /// A newer banner started on this page (tests do): this one lets go of the page.
     pub(crate) const STOP: u32 = 7;
+    pub(crate) const RECEIPT: u32 = 30;
+    pub(crate) const RECEIPT_BLOB: u32 = 31;
     pub(crate) const POLICY: u32 = 10;
     pub(crate) const POLICY_JSON: u32 = 11;
     pub(crate) const POLICY_FAIL: u32 = 12;
@@ -188,11 +190,13 @@ pub(crate) struct Banner {
     reopen_wanted: bool,
     pub(crate) dialog: Option<Dialog>,
     _click: Listener,
-    /// The request kept for the server, and whether it is being sent.
+    /// The request kept for the server (also in `localStorage`), until it is answered.
     pending: Option<String>,
     /// The request on its way to the server, if any.
     in_flight: Option<String>,
+    /// The status of the answer being read.
     status: u16,
+    /// The wait before the next retry, in milliseconds.
     retry_ms: u32,
     /// A blocked script is loading; the next waits for it.
     pub(crate) script_loading: bool,
@@ -232,9 +236,8 @@ pub fn start(config: Config) {
             }
             match cell.try_borrow_mut() {
                 Ok(mut banner) if step == step::STOP => {
-                    if let Some(b) = banner.take() {
-                        drop(b);
-                    }
+                    // Dropping the state removes its listeners; late callbacks find nothing.
+                    drop(banner.take());
                     JsValue::UNDEFINED
                 }
                 Ok(mut banner) => {
@@ -472,6 +475,15 @@ impl Banner {
                 }
             }
             step::POST_JSON => self.posted(&value),
+            step::RECEIPT => {
+                let response: Response = value.unchecked_into();
+                if response.ok()
+                    && let Ok(blob) = response.blob()
+                {
+                    let _ = then1(&blob, &self.callback(step::RECEIPT_BLOB));
+                }
+            }
+            step::RECEIPT_BLOB => self.save_receipt(&value),
             step::POST_FAIL => self.posted(&JsValue::UNDEFINED),
             s if s == step::API_OPEN + step::LATER => self.ask(true),
             s if s == step::API_ACCEPT + step::LATER => self.apply(Method::AcceptAll, value),
@@ -504,6 +516,7 @@ impl Banner {
                     dialog::render(self, Some("input:not([disabled])"));
                 }
                 "close" => self.close_dialog(),
+                "receipt" => self.download_receipt(&el),
                 _ if el.has_attribute("data-consent-lang") => {
                     if let (Some(lang), Some(policy)) =
                         (el.get_attribute("data-consent-lang"), &self.policy)
@@ -855,6 +868,58 @@ impl Banner {
         let _ = html_document().set_cookie(&logic::cookie_string(token, &claims, secure));
         self.token = Some(claims);
         self.outdated = false;
+    }
+
+    /// Fetches the receipt of the current choice with its token (`X-Consent-Token`), as JSON (the JWS and
+    /// its payload), to save it.
+    fn download_receipt(&mut self, link: &Element) {
+        let cookies = html_document().cookie().unwrap_or_default();
+        let (Some(token), Some(href)) = (
+            logic::cookie_value(&cookies, COOKIE),
+            link.get_attribute("href"),
+        ) else {
+            return;
+        };
+        let init = web_sys::RequestInit::new();
+        init.set_credentials(web_sys::RequestCredentials::Omit);
+        let headers = object();
+        set(&headers, "x-consent-token", &JsValue::from_str(token));
+        set(&headers, "accept", &JsValue::from_str("application/json"));
+        init.set_headers(&headers);
+        let _ = then1(
+            &window().fetch_with_str_and_init(&href, &init),
+            &self.callback(step::RECEIPT),
+        );
+    }
+
+    /// Saves a fetched receipt as `consent-receipt-<id>.json` through a temporary object URL.
+    fn save_receipt(&self, blob: &JsValue) {
+        let (Some(token), Some(d)) = (&self.token, &self.dialog) else {
+            return;
+        };
+        let url_api = get(&window(), "URL");
+        let Ok(url) = get(&url_api, "createObjectURL")
+            .dyn_into::<Function>()
+            .and_then(|f| f.call1(&url_api, blob))
+        else {
+            return;
+        };
+        let Some(href) = url.as_string() else {
+            return;
+        };
+        let mut name = String::from("consent-receipt-");
+        name.push_str(&token.receipt.hyphenated());
+        name.push_str(".json");
+        let a = element("a", "", &[("href", &href), ("download", &name), ("hidden", "")]);
+        let _ = d.root.append_child(&a);
+        a.click();
+        a.remove();
+        if let Ok(revoke) = get(&url_api, "revokeObjectURL").dyn_into::<Function>() {
+            let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(
+                &crate::dom::bind1(&revoke, &url),
+                10_000,
+            );
+        }
     }
 
     /// Adds the floating button that reopens the dialog, once, when a choice exists (or the dialog was

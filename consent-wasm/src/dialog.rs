@@ -178,9 +178,11 @@ pub(crate) fn render(b: &Banner, focus_on: Option<&str>) {
             let mut href = b.config.endpoint.clone();
             href.push_str("/v1/receipts/");
             href.push_str(&id);
+            // The server gives the receipt to the holder of its token: the banner fetches it with the
+            // token (the cookie does not go to a consent server on another origin) and saves it.
             let link = text_element("a", "", t.receipt);
             let _ = link.set_attribute("href", &href);
-            let _ = link.set_attribute("download", "");
+            let _ = link.set_attribute("data-consent-action", "receipt");
             append(&info, &link);
             append(root, &info);
         }

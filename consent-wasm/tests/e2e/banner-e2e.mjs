@@ -134,6 +134,23 @@ try {
   check("return visit: no dialog", (await js(`return document.getElementById("consent-banner")`)) === null);
   await noProblems("return visit");
 
+  // 3b. The way back in on another origin: the receipt link downloads the signed receipt (the banner
+  //     fetches it with the token: the cookie does not go to the consent server).
+  const downloads = path.join(work, "downloads");
+  fs.mkdirSync(downloads, { recursive: true });
+  await session.cdp("Browser.setDownloadBehavior", { behavior: "allow", downloadPath: downloads });
+  await js(`document.querySelector(".consent-reopen").click()`);
+  await waitFor("the reopened dialog", () => js(`return !!document.querySelector('#consent-banner [data-consent-action="receipt"]')`));
+  await js(`document.querySelector('#consent-banner [data-consent-action="receipt"]').click()`);
+  const file = path.join(downloads, `consent-receipt-${receipt.jti}.json`);
+  const saved = await waitFor("the downloaded receipt", async () => fs.existsSync(file) && JSON.parse(fs.readFileSync(file, "utf8")));
+  check(
+    "the receipt downloads across origins (token sent, JWS and payload saved)",
+    saved.receipt_id === receipt.jti && saved.payload?.decisions?.["cookies-analytics"] === "given" && saved.receipt.split(".").length === 3,
+    JSON.stringify(saved).slice(0, 200),
+  );
+  await js(`document.querySelector('#consent-banner [data-consent-action="close"]').click()`);
+
   // 4. The server goes down after the dialog is shown: the choice applies, is kept, and is sent on the
   //    next page load once the server is back.
   await js(`document.cookie = "consent=; path=/; max-age=0"`);
