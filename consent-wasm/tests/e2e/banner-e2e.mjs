@@ -12,6 +12,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import {
+  Checks,
   ConsentServer,
   bannerFiles,
   chromiumArgs,
@@ -28,18 +29,8 @@ if (!work) {
   console.error("usage: node banner-e2e.mjs <consent-server binary> <banner dir> <work dir>");
   process.exit(2);
 }
-let passed = 0;
-let failed = 0;
-
-function check(name, ok, detail = "") {
-  if (ok) {
-    passed++;
-    console.log(`ok   ${name}`);
-  } else {
-    failed++;
-    console.log(`FAIL ${name}${detail ? ": " + detail : ""}`);
-  }
-}
+const checks = new Checks();
+const check = (name, ok, detail) => checks.check(name, ok, detail);
 
 const serverPort = await freePort();
 const sitePort = await freePort();
@@ -175,12 +166,10 @@ try {
   await session.close();
   session = undefined;
 } catch (e) {
-  failed++;
-  console.log(`FAIL ${e.message}`);
+  check("the run", false, e.message);
 } finally {
   if (session) await session.close().catch(() => {});
   web.close();
   killChildren();
 }
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+checks.finish();

@@ -10,6 +10,31 @@ import path from "node:path";
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Named checks, printed as `ok   …` / `FAIL …: detail`, counted for the summary line and exit code. */
+export class Checks {
+  constructor(prefix = "") {
+    this.prefix = prefix;
+    this.passed = 0;
+    this.failed = 0;
+  }
+
+  check(name, ok, detail = "") {
+    if (ok) {
+      this.passed++;
+      console.log(`ok   ${this.prefix}${name}`);
+    } else {
+      this.failed++;
+      console.log(`FAIL ${this.prefix}${name}${detail ? ": " + detail : ""}`);
+    }
+  }
+
+  /** Prints `<prefix><passed> passed, <failed> failed` and exits with 1 if anything failed. */
+  finish() {
+    console.log(`${this.prefix}${this.passed} passed, ${this.failed} failed`);
+    process.exit(this.failed ? 1 : 0);
+  }
+}
+
 /** A TCP port that was free a moment ago, on 127.0.0.1. */
 export function freePort() {
   return new Promise((resolve, reject) => {

@@ -15,6 +15,7 @@
 import path from "node:path";
 
 import {
+  Checks,
   ConsentServer,
   chromiumArgs,
   freePort,
@@ -31,17 +32,8 @@ if (!work) {
   process.exit(2);
 }
 
-let passed = 0;
-let failed = 0;
-function check(name, ok, detail = "") {
-  if (ok) {
-    passed++;
-    console.log(`ok   site: ${name}`);
-  } else {
-    failed++;
-    console.log(`FAIL site: ${name}${detail ? ": " + detail : ""}`);
-  }
-}
+const checks = new Checks("site: ");
+const check = (name, ok, detail) => checks.check(name, ok, detail);
 
 const serverPort = await freePort();
 const driverPort = await freePort();
@@ -340,12 +332,10 @@ try {
   check("a new browser is a new device", gpc.sub !== receipts[0].sub);
   await noConsoleErrors("GPC");
 } catch (e) {
-  failed++;
-  console.log(`FAIL site: ${e.stack || e}`);
+  check("the run", false, e.stack || String(e));
 } finally {
   if (session) await session.close().catch(() => {});
   killChildren();
 }
 
-console.log(`site: ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+checks.finish();
