@@ -204,7 +204,22 @@ pub(crate) struct Banner {
 }
 
 /// Starts the banner on the current page: reads the cookie, decides whether to ask, and installs
-/// `window.consent`. Everything else happens in callbacks; the page is never blocked.
+/// `window.consent`. Everything else happens in callbacks; the page is never blocked. [`boot`](crate::boot)
+/// calls it with the `<script>`'s data attributes; in a browser (it needs a `window`):
+///
+/// ```no_run
+/// use consent_wasm::{Config, logic, start};
+/// start(Config {
+///     endpoint: "https://consent.invisionu.education".into(),
+///     policy_version: Some("2025-03-26".parse().unwrap()),
+///     build: None,
+///     stylesheet: Some("/consent/banner.css".into()),
+///     consent_mode: logic::consent_mode_map(logic::CONSENT_MODE_DEFAULT),
+///     gtag: None,
+///     retry_ms: 2_000,
+///     policy: None,
+/// });
+/// ```
 pub fn start(config: Config) {
     // One banner per page: a banner started again (the browser tests do) replaces the previous one,
     // whose listeners go with it.

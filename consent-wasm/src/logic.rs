@@ -36,6 +36,12 @@ pub enum Stored {
 
 /// The value of cookie `name` in a `document.cookie` string (`a=1; b=2`). The first one wins, which is
 /// the one with the most specific path.
+///
+/// ```
+/// use consent_wasm::logic::cookie_value;
+/// assert_eq!(cookie_value("theme=dark; consent=AQN0; x=1", "consent"), Some("AQN0"));
+/// assert_eq!(cookie_value("xconsent=1", "consent"), None);
+/// ```
 pub fn cookie_value<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
     cookies
         .split(';')
@@ -73,6 +79,13 @@ fn primary(tag: &str) -> String {
 
 /// Picks the dialog's language: the first candidate (the page's `<html lang>`, then the browser's
 /// languages, in order) that both the policy and the banner speak, else the policy's default.
+///
+/// ```
+/// use consent_wasm::logic::pick_language;
+/// let policy = ["kk".to_owned(), "ru".to_owned(), "en".to_owned()];
+/// assert_eq!(pick_language(["ru-RU", "en"], &policy, "kk"), "ru");
+/// assert_eq!(pick_language(["de-DE"], &policy, "kk"), "kk");
+/// ```
 pub fn pick_language<'a>(
     candidates: impl IntoIterator<Item = &'a str>,
     policy_languages: &[String],
@@ -189,6 +202,23 @@ impl Choice {
 /// the method is `withdraw`. With Global Privacy Control (`gpc`), "accept all" leaves the marketing
 /// purposes out (see [`Choice::left_out`]); a choice made purpose by purpose stands as made (the second
 /// layer shows them off to begin with).
+///
+/// ```
+/// use consent_wasm::logic::{Method, Purpose, bit, choice, granted};
+/// let purpose = |id: &str, code, needs_consent| Purpose {
+///     id: id.into(), code, needs_consent, marketing: id.contains("marketing"),
+///     changed_in: "2025-03-26".parse().unwrap(), title: String::new(), description: String::new(),
+/// };
+/// let purposes = [purpose("cookies-necessary", 10, false), purpose("cookies-analytics", 12, true),
+///     purpose("cookies-marketing", 13, true)];
+/// // Analytics on in the second layer: marketing refused.
+/// let c = choice(&purposes, Method::Custom, false, bit(12), 0);
+/// assert_eq!((c.given, c.refused), (bit(12), bit(13)));
+/// assert_eq!(granted(&purposes, &c), bit(10) | bit(12));
+/// // Later, everything turned off: a withdrawal of analytics.
+/// let w = choice(&purposes, Method::Custom, false, 0, bit(12));
+/// assert_eq!((w.method, w.withdrawn), (Method::Withdraw, bit(12)));
+/// ```
 pub fn choice(
     purposes: &[Purpose],
     method: Method,
@@ -229,6 +259,12 @@ pub fn granted(purposes: &[Purpose], choice: &Choice) -> Purposes {
 }
 
 /// Whether a cookie `name` matches a declared name or pattern (`*` stands for any run of characters).
+///
+/// ```
+/// use consent_wasm::logic::cookie_matches;
+/// assert!(cookie_matches("_ga_*", "_ga_DEMO"));
+/// assert!(!cookie_matches("_ga", "_gat"));
+/// ```
 pub fn cookie_matches(pattern: &str, name: &str) -> bool {
     let mut parts = pattern.split('*');
     let first = parts.next().unwrap_or_default();
@@ -362,6 +398,13 @@ pub const CONSENT_TYPES: [&str; 7] = [
 /// Reads a Consent Mode map: space-separated `type=purpose` pairs, e.g.
 /// `analytics_storage=cookies-analytics`. `None` when a pair is malformed or names a type that is not
 /// one of [`CONSENT_TYPES`]; a type may appear once. Types left out stay denied.
+///
+/// ```
+/// use consent_wasm::logic::consent_mode_map;
+/// let map = consent_mode_map("analytics_storage=cookies-analytics ad_storage=cookies-marketing").unwrap();
+/// assert_eq!(map[0], ("analytics_storage".to_owned(), "cookies-analytics".to_owned()));
+/// assert_eq!(consent_mode_map("cookies=on"), None); // not a Consent Mode type
+/// ```
 pub fn consent_mode_map(text: &str) -> Option<Vec<(String, String)>> {
     let mut out: Vec<(String, String)> = Vec::new();
     for pair in text.split_ascii_whitespace() {
