@@ -925,7 +925,11 @@ impl Banner {
         let mut name = String::from("consent-receipt-");
         name.push_str(&token.receipt.hyphenated());
         name.push_str(".json");
-        let a = element("a", "", &[("href", &href), ("download", &name), ("hidden", "")]);
+        let a = element(
+            "a",
+            "",
+            &[("href", &href), ("download", &name), ("hidden", "")],
+        );
         let _ = d.root.append_child(&a);
         a.click();
         a.remove();
