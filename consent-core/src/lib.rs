@@ -63,6 +63,7 @@ mod prelude {
 }
 
 mod b64;
+mod banner;
 mod canonical;
 mod error;
 mod event;
@@ -88,6 +89,7 @@ mod text;
 mod time;
 mod token;
 
+pub use banner::{BANNER_TEXTS, BannerTexts};
 pub use error::{ParseError, PolicyError, Problem, ProblemKind};
 pub use event::{Actor, Choice, ConsentRecord, Event, EventKind, Method, Relation};
 pub use id::{Id, MAX_ID_LEN, MAX_PURPOSE_ID_LEN, PurposeId};

@@ -15,8 +15,8 @@ use crate::policy::{
     PolicyHash, Recipient, Right,
 };
 use crate::{
-    CookieCategoryId, Country, Date, Id, Lang, LegalBasis, PolicyError, PolicyVersion, Purpose,
-    PurposeId, PurposeKind, PurposeTexts, RecipientKind, Texts,
+    BANNER_TEXTS, BannerTexts, CookieCategoryId, Country, Date, Id, Lang, LegalBasis, PolicyError,
+    PolicyVersion, Purpose, PurposeId, PurposeKind, PurposeTexts, RecipientKind, Texts,
 };
 
 /// Largest policy file accepted.
@@ -1042,6 +1042,17 @@ fn read_policy(src: &str, ld: &mut Loader, root: &mut Table) -> Option<Policy> {
         }
     }
 
+    // The banner's own texts: optional, but all of them when present.
+    let banner = match root.opt("banner") {
+        Some(v) => ld.table(&v).and_then(|mut t| {
+            let texts: Vec<Option<Texts>> = BANNER_TEXTS.iter().map(|k| t.text(ld, k)).collect();
+            t.finish(ld);
+            let texts: Option<Vec<Texts>> = texts.into_iter().collect();
+            BannerTexts::new(texts?).map(Some)
+        }),
+        None => Some(None),
+    };
+
     Some(Policy {
         id: id?,
         version: version?,
@@ -1060,6 +1071,7 @@ fn read_policy(src: &str, ld: &mut Loader, root: &mut Table) -> Option<Policy> {
         purposes: purposes.into_iter().map(|(x, _)| x).collect(),
         cookie_categories: cookie_categories.into_iter().map(|(x, _)| x).collect(),
         rights: rights.into_iter().map(|(x, _)| x).collect(),
+        banner: banner?,
         hash: PolicyHash([0; 32]),
     })
 }

@@ -8,8 +8,8 @@ use sha2::{Digest, Sha256};
 
 use crate::canonical::{Json, Obj};
 use crate::{
-    CookieCategoryId, Country, Id, Lang, ParseError, PolicyVersion, Purpose, PurposeId,
-    PurposeKind, RecipientKind, Texts,
+    BannerTexts, CookieCategoryId, Country, Id, Lang, ParseError, PolicyVersion, Purpose,
+    PurposeId, PurposeKind, RecipientKind, Texts,
 };
 
 /// The operator of personal data (Law 94-V Art. 8(4)(1): name and BIN).
@@ -298,6 +298,7 @@ pub struct Policy {
     pub(crate) purposes: Vec<Purpose>,
     pub(crate) cookie_categories: Vec<CookieCategory>,
     pub(crate) rights: Vec<Right>,
+    pub(crate) banner: Option<BannerTexts>,
     pub(crate) hash: PolicyHash,
 }
 
@@ -376,6 +377,26 @@ impl Policy {
     /// The subject's rights.
     pub fn rights(&self) -> &[Right] {
         &self.rights
+    }
+    /// The cookie banner's own texts (the optional `banner` table), if the policy has them.
+    pub fn banner(&self) -> Option<&BannerTexts> {
+        self.banner.as_ref()
+    }
+    /// One of the cookie banner's own texts: `name` is one of [`BANNER_TEXTS`](crate::BANNER_TEXTS),
+    /// e.g. `"accept-all"`. `None` when the policy has no `banner` table or `name` is not one of them.
+    ///
+    /// ```
+    /// use consent_core::{BANNER_TEXTS, Lang, Policy};
+    /// let policy = Policy::from_toml(include_str!("../../examples/invisionu/policy.toml"))?;
+    /// let accept = policy.banner_text("accept-all").unwrap();
+    /// assert_eq!(accept.get(Lang::KK), Some("Барлығын қабылдау"));
+    /// assert_eq!(accept.get(Lang::RU), Some("Принять все"));
+    /// assert!(BANNER_TEXTS.iter().all(|name| policy.banner_text(name).is_some()));
+    /// assert_eq!(policy.banner_text("accept_all"), None);
+    /// # Ok::<(), consent_core::PolicyError>(())
+    /// ```
+    pub fn banner_text(&self, name: &str) -> Option<&Texts> {
+        self.banner.as_ref()?.get(name)
     }
     /// SHA-256 of the canonical form.
     pub fn hash(&self) -> PolicyHash {
@@ -570,6 +591,13 @@ impl Policy {
                         .set("id", r.id.as_str())
                         .set("title", &r.title)
                         .set("text", &r.text)
+                }),
+            )
+            .set_opt(
+                "banner",
+                self.banner.as_ref().map(|b| {
+                    b.iter()
+                        .fold(Obj::new(), |o, (name, texts)| o.set(name, texts))
                 }),
             )
             .into()

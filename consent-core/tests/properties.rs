@@ -1,8 +1,8 @@
 //! Property tests: the fold is order-independent and idempotent, and the policy hash ignores formatting.
 
 use consent_core::{
-    Actor, Choice, ConsentRecord, ConsentState, Event, EventKind, Method, Policy, PolicyVersion,
-    PurposeId, Relation, Timestamp,
+    Actor, BANNER_TEXTS, Choice, ConsentRecord, ConsentState, Event, EventKind, Method, Policy,
+    PolicyVersion, PurposeId, Relation, Timestamp,
 };
 use proptest::prelude::*;
 use std::sync::LazyLock;
@@ -237,4 +237,76 @@ fn defaults_are_part_of_the_canonical_form() {
     );
     assert_ne!(without, V1);
     assert_eq!(Policy::from_toml(&without).unwrap().hash(), original.hash());
+}
+
+/// `src` without its `[banner.*]` sections (the last of the invisionu policy) and their comment.
+fn without_banner(src: &str) -> String {
+    let comment = src.find("\n# Banner: ").expect("a banner section");
+    let at = src[..comment]
+        .rfind("\n\n")
+        .expect("a blank line before it");
+    format!("{}\n", &src[..at])
+}
+
+#[test]
+fn canonical_json_has_the_banner_texts() {
+    let policy = Policy::from_toml(V1).unwrap();
+    let canonical = policy.canonical_json();
+    let json: serde_json::Value = serde_json::from_str(&canonical).unwrap();
+    let banner = json["banner"].as_object().expect("a banner object");
+    assert_eq!(banner.len(), BANNER_TEXTS.len());
+    for name in BANNER_TEXTS {
+        let texts = policy.banner_text(name).unwrap();
+        let expected: serde_json::Map<String, serde_json::Value> = texts
+            .iter()
+            .map(|(lang, s)| (lang.to_string(), s.into()))
+            .collect();
+        assert_eq!(banner[name], serde_json::Value::Object(expected), "{name}");
+    }
+    // Names sorted by their bytes (`accept-all` < `always-allow` < `always-on` < `blocked`), and
+    // languages too, like every other object.
+    assert!(canonical.contains(concat!(
+        r#""banner":{"accept-all":{"en":"Accept all","kk":"Барлығын қабылдау","ru":"Принять все"},"#,
+        r#""always-allow":{"en":"Always allow","kk":"Әрқашан рұқсат ету","ru":"Всегда разрешать"},"#,
+        r#""always-on":{"en":"Always on","kk":"Әрқашан қосулы","ru":"Всегда включено"},"blocked":"#
+    )));
+    // `banner` sorts between `audiences` and `choice_validity_months`.
+    let keys = [
+        "\"audiences\":",
+        "\"banner\":",
+        "\"choice_validity_months\":",
+    ];
+    let at: Vec<usize> = keys.iter().map(|k| canonical.find(k).unwrap()).collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{at:?}");
+}
+
+#[test]
+fn a_policy_without_banner_texts_has_no_banner_key() {
+    let with = Policy::from_toml(V1).unwrap();
+    let without = Policy::from_toml(&without_banner(V1)).unwrap();
+    assert_eq!(without.banner(), None);
+    let json: serde_json::Value = serde_json::from_str(&without.canonical_json()).unwrap();
+    assert!(json.get("banner").is_none());
+    assert!(!without.canonical_json().contains("\"banner\""));
+    assert_ne!(without.hash(), with.hash());
+    // The rest of the canonical form is the same.
+    let mut all: serde_json::Value = serde_json::from_str(&with.canonical_json()).unwrap();
+    all.as_object_mut().unwrap().remove("banner");
+    assert_eq!(all, json);
+}
+
+#[test]
+fn banner_texts_as_inline_tables_hash_the_same() {
+    // `[banner.accept-all]` sections written as `accept-all = { kk = …, ru = …, en = … }` under `[banner]`.
+    let original = Policy::from_toml(V1).unwrap();
+    let mut inline = without_banner(V1);
+    inline.push_str("\n[banner]\n");
+    for name in BANNER_TEXTS.iter().rev() {
+        let t = original.banner_text(name).unwrap();
+        let langs: Vec<String> = t.iter().map(|(l, s)| format!("{l} = {s:?}")).collect();
+        inline.push_str(&format!("{name} = {{ {} }}\n", langs.join(", ")));
+    }
+    let p = Policy::from_toml(&inline).unwrap();
+    assert_eq!(p.banner(), original.banner());
+    assert_eq!(p.hash(), original.hash());
 }
