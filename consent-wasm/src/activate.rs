@@ -16,7 +16,6 @@ use web_sys::{Element, HtmlElement, HtmlScriptElement};
 use crate::banner::{Banner, step};
 use crate::dom::{all, append, document, element, text_element};
 use crate::logic::Method;
-use crate::texts::texts;
 
 const SCRIPTS: &str = "script[type=\"text/plain\"][data-consent]";
 const EMBEDS: &str = "iframe[data-consent][data-src],img[data-consent][data-src]";
@@ -105,7 +104,6 @@ fn placeholder(b: &Banner, embed: &Element, purpose: &str) {
     if embed.has_attribute("hidden") {
         return;
     }
-    let t = texts(&policy.language);
     let title = policy
         .purpose(purpose)
         .map(|p| p.title.as_str())
@@ -130,12 +128,13 @@ fn placeholder(b: &Banner, embed: &Element, purpose: &str) {
             }
         }
     }
-    let mut message = String::from(t.blocked);
+    let mut message = policy.ui("blocked");
     message.push(' ');
     message.push_str(title);
     append(&p, &text_element("p", "", &message));
-    for (action, label) in [("load-once", t.load_once), ("always-allow", t.always_allow)] {
-        let button: HtmlElement = text_element("button", "consent-banner__button", label);
+    for action in ["load-once", "always-allow"] {
+        let button: HtmlElement =
+            text_element("button", "consent-banner__button", &policy.ui(action));
         let _ = button.set_attribute("type", "button");
         let _ = button.set_attribute("data-consent-action", action);
         append(&p, &button);

@@ -955,7 +955,12 @@ impl Banner {
             return;
         };
         let language = self.language();
-        let label = crate::texts::texts(&language).settings;
+        // Its label comes with the policy; without it (a kept choice, or no server) the banner's own.
+        let label = match &self.policy {
+            Some(policy) => policy.ui("settings"),
+            None => String::from(crate::texts::settings_without_policy(&language)),
+        };
+        let label = &label;
         let b = element(
             "button",
             REOPEN_CLASS,

@@ -12,8 +12,8 @@ use web_sys::{HtmlDialogElement, HtmlElement, HtmlInputElement};
 
 use crate::banner::{Banner, DIALOG_ID};
 use crate::dom::{append, element, get, set, string, text_element};
-use crate::policy::array;
-use crate::texts::{LANGUAGES, texts};
+use crate::policy::{PolicyView, array};
+use crate::texts::{LANGUAGES, language_name};
 
 const TITLE_ID: &str = "consent-banner-title";
 const DESCRIPTION_ID: &str = "consent-banner-description";
@@ -97,11 +97,10 @@ pub(crate) fn render(b: &Banner, focus_on: Option<&str>) {
     }
     root.set_text_content(None);
     let lang = &policy.language;
-    let t = texts(lang);
     let _ = root.set_attribute("lang", lang);
 
     let head = element("div", "consent-banner__head", &[]);
-    let title = text_element("h2", "consent-banner__title", t.title);
+    let title = text_element("h2", "consent-banner__title", &policy.ui("title"));
     let _ = title.set_attribute("id", TITLE_ID);
     let _ = title.set_attribute("elementtiming", "consent-banner");
     append(&head, &title);
@@ -109,11 +108,11 @@ pub(crate) fn render(b: &Banner, focus_on: Option<&str>) {
     let switcher = element(
         "div",
         "consent-banner__languages",
-        &[("role", "group"), ("aria-label", t.language)],
+        &[("role", "group"), ("aria-label", &policy.ui("language"))],
     );
     for l in LANGUAGES {
         if policy.languages.iter().any(|p| p == l) {
-            let lb = text_element("button", "consent-banner__language", texts(l).name);
+            let lb = text_element("button", "consent-banner__language", language_name(l));
             let _ = lb.set_attribute("type", "button");
             let _ = lb.set_attribute("lang", l);
             let _ = lb.set_attribute("data-consent-lang", l);
@@ -124,17 +123,21 @@ pub(crate) fn render(b: &Banner, focus_on: Option<&str>) {
     append(&head, &switcher);
     if d.reopened {
         let close = button("close", "×");
-        let _ = close.set_attribute("aria-label", t.close);
+        let _ = close.set_attribute("aria-label", &policy.ui("close"));
         let _ = close.set_attribute("class", "consent-banner__close");
         append(&head, &close);
     }
     append(root, &head);
 
-    let description = text_element("p", "consent-banner__description", t.description);
+    let description = text_element(
+        "p",
+        "consent-banner__description",
+        &policy.ui("description"),
+    );
     let _ = description.set_attribute("id", DESCRIPTION_ID);
     append(root, &description);
     if b.outdated {
-        let mut s = String::from(t.updated);
+        let mut s = policy.ui("updated");
         s.push(' ');
         s.push_str(&local_date(
             f64::from(policy.version.date().days()) * 86_400_000.0,
@@ -163,13 +166,13 @@ pub(crate) fn render(b: &Banner, focus_on: Option<&str>) {
             let info = element("p", "consent-banner__receipt", &[]);
             let id = token.receipt.hyphenated();
             for (label, value) in [
-                (t.consent_id, id.clone()),
+                ("consent-id", id.clone()),
                 (
-                    t.consent_date,
+                    "consent-date",
                     local_date(token.issued_at.as_unix() as f64 * 1000.0, lang),
                 ),
             ] {
-                append(&info, &text_element("span", "", label));
+                append(&info, &text_element("span", "", &policy.ui(label)));
                 append(
                     &info,
                     &text_element("span", "consent-banner__value", &value),
@@ -180,7 +183,7 @@ pub(crate) fn render(b: &Banner, focus_on: Option<&str>) {
             href.push_str(&id);
             // The server gives the receipt to the holder of its token: the banner fetches it with the
             // token (the cookie does not go to a consent server on another origin) and saves it.
-            let link = text_element("a", "", t.receipt);
+            let link = text_element("a", "", &policy.ui("receipt"));
             let _ = link.set_attribute("href", &href);
             let _ = link.set_attribute("data-consent-action", "receipt");
             append(&info, &link);
@@ -190,12 +193,12 @@ pub(crate) fn render(b: &Banner, focus_on: Option<&str>) {
 
     // Three buttons of equal weight, in one row: accepting is no easier than rejecting.
     let actions = element("div", "consent-banner__actions", &[]);
-    append(&actions, &button("accept-all", t.accept_all));
-    append(&actions, &button("reject-all", t.reject_all));
+    append(&actions, &button("accept-all", &policy.ui("accept-all")));
+    append(&actions, &button("reject-all", &policy.ui("reject-all")));
     let last = if d.choices {
-        button("save", t.save)
+        button("save", &policy.ui("save"))
     } else {
-        button("choose", t.choose)
+        button("choose", &policy.ui("choose"))
     };
     append(&actions, &last);
     append(root, &actions);
@@ -207,11 +210,11 @@ pub(crate) fn render(b: &Banner, focus_on: Option<&str>) {
 /// The second layer: one switch per purpose (those that need no consent on and locked; the others
 /// as `on` says, so off on a first visit), with descriptions and cookie tables.
 fn choices(b: &Banner, on: crate::logic::Purposes) -> HtmlElement {
-    let (Some(policy), t) = (&b.policy, texts(&b.language())) else {
+    let Some(policy) = &b.policy else {
         return element("div", "", &[]);
     };
     let list = element("fieldset", "consent-banner__purposes", &[]);
-    append(&list, &text_element("legend", "", t.purposes));
+    append(&list, &text_element("legend", "", &policy.ui("purposes")));
     for p in &policy.purposes {
         let row = element("div", "consent-banner__purpose", &[]);
         let label = element("label", "consent-banner__switch", &[]);
@@ -243,16 +246,19 @@ fn choices(b: &Banner, on: crate::logic::Purposes) -> HtmlElement {
         if !p.needs_consent {
             append(
                 &row,
-                &text_element("span", "consent-banner__note", t.always_on),
+                &text_element("span", "consent-banner__note", &policy.ui("always-on")),
             );
         } else if b.gpc && p.marketing {
-            append(&row, &text_element("span", "consent-banner__note", t.gpc));
+            append(
+                &row,
+                &text_element("span", "consent-banner__note", &policy.ui("gpc")),
+            );
         }
         let description = text_element("p", "consent-banner__purpose-description", &p.description);
         let _ = description.set_attribute("id", &description_id);
         append(&row, &description);
         if let Some(category) = policy.category(&p.id) {
-            append(&row, &cookie_table(b, &category));
+            append(&row, &cookie_table(policy, &category));
         }
         append(&list, &row);
     }
@@ -260,27 +266,23 @@ fn choices(b: &Banner, on: crate::logic::Purposes) -> HtmlElement {
 }
 
 /// The cookies of a category, in a disclosure: name, provider, lifetime, purpose.
-fn cookie_table(b: &Banner, category: &JsValue) -> HtmlElement {
-    let t = texts(&b.language());
+fn cookie_table(policy: &PolicyView, category: &JsValue) -> HtmlElement {
     let details = element("details", "consent-banner__cookies", &[]);
     let cookies = array(category, "cookies");
-    let mut summary = String::from(t.cookies);
+    let mut summary = policy.ui("cookies");
     summary.push_str(" (");
     crate::logic::push_u64(&mut summary, u64::from(cookies.length()), 1);
     summary.push(')');
     append(&details, &text_element("summary", "", &summary));
     let table = element("table", "", &[]);
     let head = element("tr", "", &[]);
-    for h in [t.cookie_name, t.provider, t.lifetime, t.cookie_purpose] {
-        append(&head, &text_element("th", "", h));
+    for h in ["cookie-name", "provider", "lifetime", "cookie-purpose"] {
+        append(&head, &text_element("th", "", &policy.ui(h)));
     }
     append(&table, &head);
-    let policy = b.policy.as_ref();
     for cookie in cookies.iter() {
         let row = element("tr", "", &[]);
-        let purpose = policy
-            .map(|p| p.text(&get(&cookie, "purpose")))
-            .unwrap_or_default();
+        let purpose = policy.text(&get(&cookie, "purpose"));
         for cell in [
             string(&cookie, "name")
                 .or_else(|| string(&cookie, "pattern"))

@@ -146,6 +146,12 @@ impl PolicyView {
             .find(|c| string(c, "id").as_ref() == Some(&category))
     }
 
+    /// One of the banner's texts (the policy's `banner` table, e.g. `accept-all`) in the view's
+    /// language; empty if the policy has none.
+    pub fn ui(&self, key: &str) -> String {
+        self.text(&get(&get(&self.json, "banner"), key))
+    }
+
     /// A text object of the policy (`title`, a cookie's `purpose`…) in the view's language.
     pub(crate) fn text(&self, texts: &JsValue) -> String {
         text(texts, &self.language, &self.default_language)
