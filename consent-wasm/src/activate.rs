@@ -14,7 +14,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::{Element, HtmlElement, HtmlScriptElement};
 
 use crate::banner::{Banner, step};
-use crate::dom::{all, append, document, element, text_element};
+use crate::dom::{all, append, document, element, get, set, text_element};
 use crate::logic::Method;
 
 const SCRIPTS: &str = "script[type=\"text/plain\"][data-consent]";
@@ -38,7 +38,7 @@ pub(crate) fn run(b: &mut Banner) {
     let doc = document();
     for old in all(SCRIPTS) {
         let purpose = old.get_attribute("data-consent").unwrap_or_default();
-        if !old.is_connected() || !b.allows(&purpose) {
+        if !get(&old, "isConnected").is_truthy() || !b.allows(&purpose) {
             continue;
         }
         let Ok(new) = doc.create_element("script") else {
@@ -59,19 +59,20 @@ pub(crate) fn run(b: &mut Banner) {
             }
         }
         if let Some(kind) = old.get_attribute("data-type") {
-            new.set_type(&kind);
+            set(&new, "type", &JsValue::from_str(&kind));
         }
         let src = old.get_attribute("data-src");
         match &src {
             Some(src) => {
                 let done = b.callback(step::SCRIPT_DONE);
-                new.set_onload(Some(&done));
-                new.set_onerror(Some(&done));
-                new.set_async(false);
-                new.set_src(src);
+                set(&new, "onload", &done);
+                set(&new, "onerror", &done);
+                // Inserted scripts are async by default: this one runs in order.
+                set(&new, "async", &JsValue::FALSE);
+                set(&new, "src", &JsValue::from_str(src));
             }
             None => {
-                let _ = new.set_text(&old.text_content().unwrap_or_default());
+                set(&new, "text", &get(&old, "textContent"));
             }
         }
         if old.replace_with_with_node_1(&new).is_ok() && src.is_some() {
@@ -83,7 +84,7 @@ pub(crate) fn run(b: &mut Banner) {
 
 /// Gives an embed its source, and removes its placeholder.
 fn load(embed: &Element) {
-    if let Some(p) = embed.previous_element_sibling()
+    if let Ok(p) = get(embed, "previousElementSibling").dyn_into::<Element>()
         && p.class_name() == PLACEHOLDER
     {
         p.remove();
@@ -150,7 +151,7 @@ pub(crate) fn placeholder_click(b: &mut Banner, button: &Element, always: bool) 
         .closest(".consent-embed")
         .ok()
         .flatten()
-        .and_then(|p| p.next_element_sibling())
+        .and_then(|p| get(&p, "nextElementSibling").dyn_into::<Element>().ok())
     else {
         return;
     };

@@ -456,7 +456,7 @@ impl Banner {
             }
             step::POLICY => {
                 let response: Response = value.unchecked_into();
-                match (response.status(), response.json()) {
+                match (status(&response), response.json()) {
                     (200, Ok(json)) => {
                         let _ = then2(
                             &json,
@@ -477,7 +477,7 @@ impl Banner {
             step::POLICY_FAIL => self.policy_failed(),
             step::POST => {
                 let response: Response = value.unchecked_into();
-                self.status = response.status();
+                self.status = status(&response);
                 match response.json() {
                     Ok(json) => {
                         let _ = then2(
@@ -577,8 +577,7 @@ impl Banner {
         self.policy_is_current = path == "/v1/policy";
         let mut url = self.config.endpoint.clone();
         url.push_str(path);
-        let init = web_sys::RequestInit::new();
-        init.set_credentials(web_sys::RequestCredentials::Omit);
+        let init = request_init("GET");
         let request = match self.config.policy.take() {
             Some(prefetched) if self.policy_is_current => prefetched,
             _ => window().fetch_with_str_and_init(&url, &init),
@@ -758,9 +757,9 @@ impl Banner {
         let point = object();
         set(&point, "kind", &text("banner"));
         let location = window().location();
-        let mut page = location.origin().unwrap_or_default();
+        let mut page = string(&location, "origin").unwrap_or_default();
         if page.starts_with("http") {
-            page.push_str(&location.pathname().unwrap_or_default());
+            page.push_str(&string(&location, "pathname").unwrap_or_default());
             set(&point, "page", &text(&page));
         }
         if let Some(build) = &self.config.build {
@@ -818,17 +817,15 @@ impl Banner {
         self.in_flight = Some(body.clone());
         let mut url = self.config.endpoint.clone();
         url.push_str("/v1/consents");
-        let init = web_sys::RequestInit::new();
-        init.set_method("POST");
-        init.set_credentials(web_sys::RequestCredentials::Omit);
+        let init = request_init("POST");
         let headers = object();
         set(
             &headers,
             "content-type",
             &JsValue::from_str("application/json"),
         );
-        init.set_headers(&headers);
-        init.set_body(&JsValue::from_str(body));
+        set(&init, "headers", &headers);
+        set(&init, "body", &JsValue::from_str(body));
         let _ = then2(
             &window().fetch_with_str_and_init(&url, &init),
             &self.callback(step::POST),
@@ -879,7 +876,7 @@ impl Banner {
             return;
         };
         let claims = *decoded.unverified_claims();
-        let secure = window().location().protocol().ok().as_deref() == Some("https:");
+        let secure = string(&window().location(), "protocol").as_deref() == Some("https:");
         let _ = html_document().set_cookie(&logic::cookie_string(token, &claims, secure));
         self.token = Some(claims);
         self.outdated = false;
@@ -895,12 +892,11 @@ impl Banner {
         ) else {
             return;
         };
-        let init = web_sys::RequestInit::new();
-        init.set_credentials(web_sys::RequestCredentials::Omit);
+        let init = request_init("GET");
         let headers = object();
         set(&headers, "x-consent-token", &JsValue::from_str(token));
         set(&headers, "accept", &JsValue::from_str("application/json"));
-        init.set_headers(&headers);
+        set(&init, "headers", &headers);
         let _ = then1(
             &window().fetch_with_str_and_init(&href, &init),
             &self.callback(step::RECEIPT),
@@ -1002,8 +998,8 @@ impl Banner {
             _ => {
                 let link: web_sys::HtmlLinkElement =
                     element("link", "", &[("data-consent-banner", "")]).unchecked_into();
-                link.set_rel("stylesheet");
-                link.set_href(href);
+                let _ = link.set_attribute("rel", "stylesheet");
+                let _ = link.set_attribute("href", href);
                 if let Some(head) = doc.head() {
                     let _ = head.append_child(&link);
                 }
@@ -1011,8 +1007,8 @@ impl Banner {
             }
         };
         let done = self.callback(step::CSS);
-        link.set_onload(Some(&done));
-        link.set_onerror(Some(&done));
+        set(&link, "onload", &done);
+        set(&link, "onerror", &done);
         let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&done, 3000);
     }
 
@@ -1100,9 +1096,9 @@ impl Banner {
 
     /// Fires `consent:<name>` on `document` and calls the `on(name, f)` listeners with `detail`.
     fn emit(&self, event: &str, name: &str, detail: &JsValue) {
-        let init = web_sys::CustomEventInit::new();
-        init.set_detail(detail);
-        if let Ok(e) = web_sys::CustomEvent::new_with_event_init_dict(event, &init) {
+        let init = object();
+        set(&init, "detail", detail);
+        if let Ok(e) = web_sys::CustomEvent::new_with_event_init_dict(event, init.unchecked_ref()) {
             let _ = document().dispatch_event(&e);
         }
         let listeners: Array = get(&self.shared, "l").unchecked_into();
@@ -1160,7 +1156,7 @@ impl Banner {
 fn delete_cookies(declared: &[(u8, String)], off: Purposes) {
     let doc = html_document();
     let names = logic::cookies_to_delete(declared, off, &doc.cookie().unwrap_or_default());
-    let host = window().location().hostname().unwrap_or_default();
+    let host = string(&window().location(), "hostname").unwrap_or_default();
     for name in names {
         let _ = doc.set_cookie(&logic::expired_cookie(&name, None));
         if !host.is_empty() {
@@ -1212,4 +1208,18 @@ fn ids(purposes: &[crate::logic::Purpose], set: Purposes) -> Array {
         }
     }
     out
+}
+
+/// `response.status`.
+fn status(response: &Response) -> u16 {
+    get(response, "status").as_f64().unwrap_or(0.0) as u16
+}
+
+/// The `fetch` options: `method`, and no credentials (the consent server needs no cookies, and gets
+/// none).
+fn request_init(method: &str) -> web_sys::RequestInit {
+    let init = object();
+    set(&init, "method", &JsValue::from_str(method));
+    set(&init, "credentials", &JsValue::from_str("omit"));
+    init.unchecked_into()
 }

@@ -232,10 +232,14 @@ fn choices(b: &Banner, on: crate::logic::Purposes) -> HtmlElement {
         )
         .unchecked_into();
         if !p.needs_consent {
-            input.set_checked(true);
-            input.set_disabled(true);
+            set(&input, "checked", &JsValue::TRUE);
+            set(&input, "disabled", &JsValue::TRUE);
         } else {
-            input.set_checked(on & crate::logic::bit(p.code) != 0);
+            set(
+                &input,
+                "checked",
+                &JsValue::from_bool(on & crate::logic::bit(p.code) != 0),
+            );
         }
         append(&label, &input);
         append(

@@ -98,7 +98,7 @@ pub(crate) fn element(tag: &str, class: &str, attrs: &[(&str, &str)]) -> HtmlEle
         .unwrap_throw()
         .unchecked_into();
     if !class.is_empty() {
-        el.set_class_name(class);
+        let _ = el.set_attribute("class", class);
     }
     for (name, value) in attrs {
         el.set_attribute(name, value).unwrap_throw();

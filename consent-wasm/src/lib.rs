@@ -75,7 +75,7 @@ pub fn boot(
     let mut found: Option<HtmlScriptElement> = None;
     for script in dom::all("script[data-endpoint]") {
         let script: HtmlScriptElement = script.unchecked_into();
-        let is_ours = script_url.as_deref() == Some(script.src().as_str());
+        let is_ours = script_url.is_some() && dom::string(&script, "src") == script_url;
         if is_ours || found.is_none() {
             found = Some(script);
         }
