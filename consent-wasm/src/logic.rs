@@ -266,24 +266,32 @@ pub fn granted(purposes: &[Purpose], choice: &Choice) -> Purposes {
 /// assert!(!cookie_matches("_ga", "_gat"));
 /// ```
 pub fn cookie_matches(pattern: &str, name: &str) -> bool {
-    let mut parts = pattern.split('*');
-    let first = parts.next().unwrap_or_default();
-    let Some(mut rest) = name.strip_prefix(first) else {
-        return false;
-    };
-    let mut last = None;
-    for part in parts {
-        if let Some(prev) = last.replace(part) {
-            match rest.split_once(prev) {
-                Some((_, after)) => rest = after,
-                None => return false,
+    // The classic wildcard walk over bytes: on a mismatch, go back to the last `*` and let it take one
+    // more byte. Linear in practice, no allocation, no substring search.
+    let (p, n) = (pattern.as_bytes(), name.as_bytes());
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        match (p.get(pi), n.get(ni)) {
+            (Some(b'*'), _) => {
+                star = Some((pi, ni));
+                pi += 1;
             }
+            (Some(a), Some(b)) if a == b => {
+                pi += 1;
+                ni += 1;
+            }
+            _ => match star {
+                Some((s, m)) => {
+                    star = Some((s, m + 1));
+                    pi = s + 1;
+                    ni = m + 1;
+                }
+                None => return false,
+            },
         }
     }
-    match last {
-        None => rest.is_empty(),
-        Some(end) => rest.ends_with(end),
-    }
+    p.iter().skip(pi).all(|&c| c == b'*')
 }
 
 /// The cookies of `jar` (a `document.cookie` string) that the policy declares (`declared`: purpose code,
@@ -714,6 +722,47 @@ mod tests {
             expired_cookie("_ga", Some("invisionu.education")),
             "_ga=; path=/; max-age=0; domain=.invisionu.education"
         );
+    }
+
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn cookie_patterns_agree_with_a_plain_recursive_matcher() {
+        fn reference(p: &[u8], n: &[u8]) -> bool {
+            match (p.first(), n.first()) {
+                (None, None) => true,
+                (Some(b'*'), _) => {
+                    reference(&p[1..], n) || (!n.is_empty() && reference(p, &n[1..]))
+                }
+                (Some(a), Some(b)) if a == b => reference(&p[1..], &n[1..]),
+                _ => false,
+            }
+        }
+        // Every pattern over {a, b, *} and every name over {a, b}, up to four characters.
+        fn words(alphabet: &[u8], max: usize) -> Vec<String> {
+            let mut out = vec![String::new()];
+            let mut last = vec![String::new()];
+            for _ in 0..max {
+                last = last
+                    .iter()
+                    .flat_map(|w| {
+                        alphabet
+                            .iter()
+                            .map(move |&c| format!("{w}{}", char::from(c)))
+                    })
+                    .collect();
+                out.extend(last.iter().cloned());
+            }
+            out
+        }
+        for p in words(b"ab*", 4) {
+            for n in words(b"ab", 4) {
+                assert_eq!(
+                    cookie_matches(&p, &n),
+                    reference(p.as_bytes(), n.as_bytes()),
+                    "{p:?} {n:?}"
+                );
+            }
+        }
     }
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]
