@@ -100,10 +100,10 @@ impl Config {
         let bad = |m: &str| JsValue::from_str(m);
         let endpoint = script
             .get_attribute("data-endpoint")
-            .map(|e| e.trim().trim_end_matches('/').to_owned())
+            .map(|e| e.trim_ascii().trim_end_matches('/').to_owned())
             .ok_or_else(|| bad("consent banner: data-endpoint is missing"))?;
         let policy_version = match script.get_attribute("data-policy-version") {
-            Some(v) => Some(v.trim().parse().map_err(|_| {
+            Some(v) => Some(v.trim_ascii().parse().map_err(|_| {
                 bad("consent banner: data-policy-version is not a date such as 2025-03-26")
             })?),
             None => None,
@@ -114,7 +114,7 @@ impl Config {
             None => script_url.map(|url| logic::sibling(url, "banner.css")),
         };
         let consent_mode = match script.get_attribute("data-consent-mode") {
-            Some(m) if m.trim() == "off" => None,
+            Some(m) if m.trim_ascii() == "off" => None,
             Some(m) => Some(logic::consent_mode_map(&m).ok_or_else(|| {
                 bad("consent banner: data-consent-mode is not a list of type=purpose pairs")
             })?),

@@ -45,7 +45,7 @@ pub enum Stored {
 pub fn cookie_value<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
     cookies
         .split(';')
-        .map(str::trim)
+        .map(str::trim_ascii)
         .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
 }
 
@@ -70,11 +70,12 @@ pub fn read_token(value: Option<&str>, page: Option<PolicyVersion>, now_secs: i6
 
 /// The primary subtag of a language tag, lower-cased: `ru-RU` → `ru`.
 fn primary(tag: &str) -> String {
-    tag.split(['-', '_'])
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase()
+    let tag = tag.trim_ascii();
+    let end = tag
+        .bytes()
+        .position(|c| c == b'-' || c == b'_')
+        .unwrap_or(tag.len());
+    tag.get(..end).unwrap_or_default().to_ascii_lowercase()
 }
 
 /// Picks the dialog's language: the first candidate (the page's `<html lang>`, then the browser's
@@ -299,7 +300,7 @@ pub fn cookie_matches(pattern: &str, name: &str) -> bool {
 pub fn cookies_to_delete(declared: &[(u8, String)], off: Purposes, jar: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for name in jar.split(';').filter_map(|pair| pair.split('=').next()) {
-        let name = name.trim();
+        let name = name.trim_ascii();
         if !name.is_empty()
             && !out.iter().any(|n| n == name)
             && declared
@@ -340,7 +341,11 @@ pub fn push_u64(out: &mut String, mut n: u64, width: usize) {
 
 /// The URL of `file` in the same directory as `url` (query and fragment dropped).
 pub fn sibling(url: &str, file: &str) -> String {
-    let path = url.split(['?', '#']).next().unwrap_or_default();
+    let end = url
+        .bytes()
+        .position(|c| c == b'?' || c == b'#')
+        .unwrap_or(url.len());
+    let path = url.get(..end).unwrap_or_default();
     let dir = path
         .rfind('/')
         .and_then(|i| path.get(..=i))
