@@ -34,6 +34,25 @@ pub enum Stored {
     Valid(TokenClaims),
 }
 
+/// The pieces of `text` between the bytes `separator` (an ASCII character), like `str::split` with a
+/// `char`, but a plain byte loop: the banner's size budget has no room for `str`'s pattern searchers.
+pub fn parts(text: &str, separator: u8) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    core::iter::from_fn(move || {
+        let current = rest?;
+        match current.bytes().position(|c| c == separator) {
+            Some(i) => {
+                rest = current.get(i + 1..);
+                current.get(..i)
+            }
+            None => {
+                rest = None;
+                Some(current)
+            }
+        }
+    })
+}
+
 /// The value of cookie `name` in a `document.cookie` string (`a=1; b=2`). The first one wins, which is
 /// the one with the most specific path.
 ///
@@ -43,8 +62,7 @@ pub enum Stored {
 /// assert_eq!(cookie_value("xconsent=1", "consent"), None);
 /// ```
 pub fn cookie_value<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
-    cookies
-        .split(';')
+    parts(cookies, b';')
         .map(str::trim_ascii)
         .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
 }
@@ -299,7 +317,7 @@ pub fn cookie_matches(pattern: &str, name: &str) -> bool {
 /// cookie name or pattern) for a purpose in `off`: the ones to delete.
 pub fn cookies_to_delete(declared: &[(u8, String)], off: Purposes, jar: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for name in jar.split(';').filter_map(|pair| pair.split('=').next()) {
+    for name in parts(jar, b';').filter_map(|pair| parts(pair, b'=').next()) {
         let name = name.trim_ascii();
         if !name.is_empty()
             && !out.iter().any(|n| n == name)
@@ -421,7 +439,11 @@ pub const CONSENT_TYPES: [&str; 7] = [
 pub fn consent_mode_map(text: &str) -> Option<Vec<(String, String)>> {
     let mut out: Vec<(String, String)> = Vec::new();
     for pair in text.split_ascii_whitespace() {
-        let (kind, purpose) = pair.split_once('=')?;
+        let mut halves = parts(pair, b'=');
+        let (kind, purpose) = (halves.next()?, halves.next()?);
+        if halves.next().is_some() {
+            return None;
+        }
         if !CONSENT_TYPES.contains(&kind)
             || purpose.is_empty()
             || out.iter().any(|(k, _)| k == kind)
@@ -766,6 +788,18 @@ mod tests {
                     reference(p.as_bytes(), n.as_bytes()),
                     "{p:?} {n:?}"
                 );
+            }
+        }
+    }
+
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn parts_split_like_str_split() {
+        for text in ["", ";", "a", "a;b", ";a;;b;", "ж;ы;", "a=b=c"] {
+            for sep in [b';', b'='] {
+                let ours: Vec<&str> = parts(text, sep).collect();
+                let std: Vec<&str> = text.split(char::from(sep)).collect();
+                assert_eq!(ours, std, "{text:?}");
             }
         }
     }
