@@ -82,7 +82,7 @@ pub struct Config {
     pub stylesheet: Option<String>,
     /// Google Consent Mode v2: consent type → purpose (`data-consent-mode`, default
     /// [`logic::CONSENT_MODE_DEFAULT`]; `"off"` turns it off).
-    pub consent_mode: Option<Vec<(String, String)>>,
+    pub consent_mode: Option<logic::ConsentModeMap>,
     /// Defines `window.gtag` when the page has none (the bootstrap's
     /// `function(){dataLayer.push(arguments)}`; a JS function cannot be written in Rust without eval).
     pub gtag: Option<Function>,
@@ -115,10 +115,10 @@ impl Config {
         };
         let consent_mode = match script.get_attribute("data-consent-mode") {
             Some(m) if m.trim_ascii() == "off" => None,
-            Some(m) => Some(logic::consent_mode_map(&m).ok_or_else(|| {
+            Some(m) => Some(logic::ConsentModeMap::parse(&m).ok_or_else(|| {
                 bad("consent banner: data-consent-mode is not a list of type=purpose pairs")
             })?),
-            None => logic::consent_mode_map(logic::CONSENT_MODE_DEFAULT),
+            None => logic::ConsentModeMap::parse(logic::CONSENT_MODE_DEFAULT),
         };
         Ok(Config {
             endpoint,
@@ -214,7 +214,7 @@ pub(crate) struct Banner {
 ///     policy_version: Some("2025-03-26".parse().unwrap()),
 ///     build: None,
 ///     stylesheet: Some("/consent/banner.css".into()),
-///     consent_mode: logic::consent_mode_map(logic::CONSENT_MODE_DEFAULT),
+///     consent_mode: logic::ConsentModeMap::parse(logic::CONSENT_MODE_DEFAULT),
 ///     gtag: None,
 ///     retry_ms: 2_000,
 ///     policy: None,
@@ -1039,7 +1039,7 @@ impl Banner {
         };
         let params = object();
         for consent_type in logic::CONSENT_TYPES {
-            let on = logic::consent_mode_granted(map, consent_type, granted);
+            let on = map.granted(consent_type, granted);
             set(
                 &params,
                 consent_type,

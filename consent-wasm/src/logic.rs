@@ -426,50 +426,58 @@ pub const CONSENT_TYPES: [&str; 7] = [
     "security_storage",
 ];
 
-/// Reads a Consent Mode map: space-separated `type=purpose` pairs, e.g.
-/// `analytics_storage=cookies-analytics`. `None` when a pair is malformed or names a type that is not
-/// one of [`CONSENT_TYPES`]; a type may appear once. Types left out stay denied.
-///
-/// ```
-/// use consent_wasm::logic::consent_mode_map;
-/// let map = consent_mode_map("analytics_storage=cookies-analytics ad_storage=cookies-marketing").unwrap();
-/// assert_eq!(map[0], ("analytics_storage".to_owned(), "cookies-analytics".to_owned()));
-/// assert_eq!(consent_mode_map("cookies=on"), None); // not a Consent Mode type
-/// ```
-pub fn consent_mode_map(text: &str) -> Option<Vec<(String, String)>> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for pair in text.split_ascii_whitespace() {
-        let mut halves = parts(pair, b'=');
-        let (kind, purpose) = (halves.next()?, halves.next()?);
-        if halves.next().is_some() {
-            return None;
-        }
-        if !CONSENT_TYPES.contains(&kind)
-            || purpose.is_empty()
-            || out.iter().any(|(k, _)| k == kind)
-        {
-            return None;
-        }
-        out.push((kind.to_owned(), purpose.to_owned()));
-    }
-    Some(out)
-}
+/// A Google Consent Mode map: space-separated `type=purpose` pairs, e.g.
+/// `analytics_storage=cookies-analytics` (`data-consent-mode`). Only made by [`ConsentModeMap::parse`];
+/// kept as the text it was read from (the banner has no use for a list of strings).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsentModeMap(String);
 
-/// Whether Consent Mode type `kind` is granted: its purpose (per `map`) is in `granted`. Before any
-/// choice (the `default` call) only `security_storage` is.
-pub fn consent_mode_granted(
-    map: &[(String, String)],
-    kind: &str,
-    granted: Option<(&[Purpose], Purposes)>,
-) -> bool {
-    match granted {
-        None => kind == "security_storage",
-        Some((purposes, granted)) => map.iter().any(|(k, id)| {
-            k == kind
-                && purposes
-                    .iter()
-                    .any(|p| &p.id == id && granted & bit(p.code) != 0)
-        }),
+impl ConsentModeMap {
+    /// Reads a map. `None` when a pair is malformed or names a type that is not one of
+    /// [`CONSENT_TYPES`]; a type may appear once. Types left out stay denied.
+    ///
+    /// ```
+    /// use consent_wasm::logic::ConsentModeMap;
+    /// let map = ConsentModeMap::parse("analytics_storage=cookies-analytics ad_storage=cookies-marketing").unwrap();
+    /// assert_eq!(map.pairs().next(), Some(("analytics_storage", "cookies-analytics")));
+    /// assert_eq!(ConsentModeMap::parse("cookies=on"), None); // not a Consent Mode type
+    /// ```
+    pub fn parse(text: &str) -> Option<ConsentModeMap> {
+        let map = ConsentModeMap(text.to_owned());
+        for (i, pair) in text.split_ascii_whitespace().enumerate() {
+            let mut halves = parts(pair, b'=');
+            let (kind, purpose) = (halves.next()?, halves.next()?);
+            if halves.next().is_some()
+                || !CONSENT_TYPES.contains(&kind)
+                || purpose.is_empty()
+                || map.pairs().take(i).any(|(k, _)| k == kind)
+            {
+                return None;
+            }
+        }
+        Some(map)
+    }
+
+    /// The (type, purpose id) pairs, in order.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.split_ascii_whitespace().filter_map(|pair| {
+            let mut halves = parts(pair, b'=');
+            Some((halves.next()?, halves.next()?))
+        })
+    }
+
+    /// Whether Consent Mode type `kind` is granted: its purpose is in `granted`. Before any choice (the
+    /// `default` call, `granted` is `None`) only `security_storage` is.
+    pub fn granted(&self, kind: &str, granted: Option<(&[Purpose], Purposes)>) -> bool {
+        match granted {
+            None => kind == "security_storage",
+            Some((purposes, granted)) => self.pairs().any(|(k, id)| {
+                k == kind
+                    && purposes
+                        .iter()
+                        .any(|p| p.id == id && granted & bit(p.code) != 0)
+            }),
+        }
     }
 }
 
@@ -677,12 +685,12 @@ mod tests {
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn consent_mode_maps_purposes_to_the_seven_types() {
         let p = purposes();
-        let map = consent_mode_map(CONSENT_MODE_DEFAULT).unwrap();
-        assert_eq!(map.len(), 7);
+        let map = ConsentModeMap::parse(CONSENT_MODE_DEFAULT).unwrap();
+        assert_eq!(map.pairs().count(), 7);
         let on = |granted: Option<Purposes>| -> Vec<&str> {
             CONSENT_TYPES
                 .into_iter()
-                .filter(|k| consent_mode_granted(&map, k, granted.map(|g| (&p[..], g))))
+                .filter(|k| map.granted(k, granted.map(|g| (&p[..], g))))
                 .collect()
         };
         assert_eq!(on(None), ["security_storage"]);
@@ -701,15 +709,11 @@ mod tests {
             ]
         );
         let custom =
-            consent_mode_map(" analytics_storage=cookies-marketing\nad_storage=marketing ")
+            ConsentModeMap::parse(" analytics_storage=cookies-marketing\nad_storage=marketing ")
                 .unwrap();
-        assert!(consent_mode_granted(
-            &custom,
-            "ad_storage",
-            Some((&p, MARKETING))
-        ));
+        assert!(custom.granted("ad_storage", Some((&p, MARKETING))));
         assert!(
-            !consent_mode_granted(&custom, "security_storage", Some((&p, !0))),
+            !custom.granted("security_storage", Some((&p, !0))),
             "not mapped: denied"
         );
         for bad in [
@@ -717,10 +721,14 @@ mod tests {
             "ad_storage=",
             "cookies=x",
             "ad_storage=a ad_storage=b",
+            "ad_storage=a=b",
         ] {
-            assert_eq!(consent_mode_map(bad), None, "{bad}");
+            assert_eq!(ConsentModeMap::parse(bad), None, "{bad}");
         }
-        assert_eq!(consent_mode_map(""), Some(Vec::new()));
+        assert_eq!(
+            ConsentModeMap::parse("").map(|m| m.pairs().count()),
+            Some(0)
+        );
     }
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]

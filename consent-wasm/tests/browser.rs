@@ -357,7 +357,7 @@ fn config(version: &str) -> Config {
         policy_version: Some(version.parse().unwrap()),
         build: None,
         stylesheet: None,
-        consent_mode: logic::consent_mode_map(logic::CONSENT_MODE_DEFAULT),
+        consent_mode: logic::ConsentModeMap::parse(logic::CONSENT_MODE_DEFAULT),
         gtag: None,
         retry_ms: 50,
         policy: None,

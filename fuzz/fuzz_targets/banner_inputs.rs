@@ -32,9 +32,9 @@ fuzz_target!(|data: &[u8]| {
     let picked = logic::pick_language(languages.split(','), &ours, "kk");
     assert!(ours.contains(&picked), "always one of the policy's languages");
 
-    if let Some(map) = logic::consent_mode_map(mode) {
-        for (kind, purpose) in &map {
-            assert!(logic::CONSENT_TYPES.contains(&kind.as_str()) && !purpose.is_empty());
+    if let Some(map) = logic::ConsentModeMap::parse(mode) {
+        for (kind, purpose) in map.pairs() {
+            assert!(logic::CONSENT_TYPES.contains(&kind) && !purpose.is_empty());
         }
     }
     let _ = logic::sibling(jar, "banner.css");
