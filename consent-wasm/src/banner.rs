@@ -45,14 +45,14 @@ pub(crate) mod step {
     pub(crate) const SCRIPT_DONE: u32 = 6;
     /// A newer banner started on this page (tests do): this one lets go of the page.
     pub(crate) const STOP: u32 = 7;
-    pub(crate) const RECEIPT: u32 = 30;
-    pub(crate) const RECEIPT_BLOB: u32 = 31;
     pub(crate) const POLICY: u32 = 10;
     pub(crate) const POLICY_JSON: u32 = 11;
     pub(crate) const POLICY_FAIL: u32 = 12;
     pub(crate) const POST: u32 = 20;
     pub(crate) const POST_JSON: u32 = 21;
     pub(crate) const POST_FAIL: u32 = 22;
+    pub(crate) const RECEIPT: u32 = 30;
+    pub(crate) const RECEIPT_BLOB: u32 = 31;
     // The page's JS API (`window.consent`); the first four are deferred to a microtask (`+ LATER`).
     pub(crate) const API_OPEN: u32 = 40;
     pub(crate) const API_ACCEPT: u32 = 41;
@@ -385,10 +385,8 @@ impl Banner {
                 self.token = Some(claims);
                 self.decided = true;
                 // The token holds purpose codes; the page names purposes by id. The token's own policy
-                // version maps them, and is immutable (the browser caches it for a year). Only fetched
-                // when something needs it.
-                // Fetched on every page (from the browser's cache after the first): the API's `get`
-                // and `allows` need the ids too.
+                // version maps them, and is immutable: fetched on every page, from the browser's cache
+                // after the first (activation, Consent Mode and the API's `get` and `allows` need ids).
                 self.want = Want::Activate;
                 let mut path = String::from("/v1/policies/");
                 path.push_str(&logic::version_text(claims.policy_version));
@@ -1033,10 +1031,9 @@ impl Banner {
                 None => return,
             },
         };
-        let granted = match (&self.policy, kind) {
-            (Some(p), "update") => Some((&p.purposes[..], self.granted)),
-            _ => None,
-        };
+        // What may run now, by id: known from a token's policy, a choice, or a kept choice alike.
+        let allows = |id: &str| self.allows(id);
+        let granted: Option<&dyn Fn(&str) -> bool> = (kind == "update").then_some(&allows);
         let params = object();
         for consent_type in logic::CONSENT_TYPES {
             let on = map.granted(consent_type, granted);

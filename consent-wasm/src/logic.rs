@@ -466,17 +466,13 @@ impl ConsentModeMap {
         })
     }
 
-    /// Whether Consent Mode type `kind` is granted: its purpose is in `granted`. Before any choice (the
-    /// `default` call, `granted` is `None`) only `security_storage` is.
-    pub fn granted(&self, kind: &str, granted: Option<(&[Purpose], Purposes)>) -> bool {
-        match granted {
+    /// Whether Consent Mode type `kind` is granted: its purpose is one that `allows` (the purpose ids
+    /// the choice lets run). Before any choice (the `default` call, `allows` is `None`) only
+    /// `security_storage` is.
+    pub fn granted(&self, kind: &str, allows: Option<&dyn Fn(&str) -> bool>) -> bool {
+        match allows {
             None => kind == "security_storage",
-            Some((purposes, granted)) => self.pairs().any(|(k, id)| {
-                k == kind
-                    && purposes
-                        .iter()
-                        .any(|p| p.id == id && granted & bit(p.code) != 0)
-            }),
+            Some(allows) => self.pairs().any(|(k, id)| k == kind && allows(id)),
         }
     }
 }
@@ -688,9 +684,20 @@ mod tests {
         let map = ConsentModeMap::parse(CONSENT_MODE_DEFAULT).unwrap();
         assert_eq!(map.pairs().count(), 7);
         let on = |granted: Option<Purposes>| -> Vec<&str> {
+            let allows = |id: &str| {
+                p.iter()
+                    .any(|q| q.id == id && granted.unwrap_or(0) & bit(q.code) != 0)
+            };
             CONSENT_TYPES
                 .into_iter()
-                .filter(|k| map.granted(k, granted.map(|g| (&p[..], g))))
+                .filter(|k| {
+                    map.granted(
+                        k,
+                        granted
+                            .is_some()
+                            .then_some(&allows as &dyn Fn(&str) -> bool),
+                    )
+                })
                 .collect()
         };
         assert_eq!(on(None), ["security_storage"]);
@@ -711,9 +718,9 @@ mod tests {
         let custom =
             ConsentModeMap::parse(" analytics_storage=cookies-marketing\nad_storage=marketing ")
                 .unwrap();
-        assert!(custom.granted("ad_storage", Some((&p, MARKETING))));
+        assert!(custom.granted("ad_storage", Some(&|id: &str| id == "marketing")));
         assert!(
-            !custom.granted("security_storage", Some((&p, !0))),
+            !custom.granted("security_storage", Some(&|_: &str| true)),
             "not mapped: denied"
         );
         for bad in [

@@ -2269,6 +2269,27 @@ async fn a_choice_kept_by_an_earlier_page_applies_without_a_dialog_and_is_sent_a
 }
 
 #[wasm_bindgen_test]
+async fn consent_mode_on_a_page_with_a_kept_choice_updates_from_that_choice() {
+    reset("en");
+    install_gtag_recorder();
+    kept_choice(V2025, &["cookies-analytics"]);
+    stub_token(&token(V2025, &[ANALYTICS]));
+    start(config(V2025));
+    let calls = gtag_calls();
+    assert_eq!(
+        calls.len(),
+        2,
+        "default, then update at once: no policy needed"
+    );
+    assert_eq!(params(&calls[0].get(2)), consent_mode(&[], true));
+    assert_eq!(calls[1].get(1).as_string().as_deref(), Some("update"));
+    assert_eq!(
+        params(&calls[1].get(2)),
+        consent_mode(&["analytics_storage"], false)
+    );
+}
+
+#[wasm_bindgen_test]
 async fn a_choice_kept_under_an_older_policy_version_is_dropped_and_asked_again() {
     reset("en");
     blocked_scripts();
