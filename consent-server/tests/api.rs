@@ -25,14 +25,7 @@ async fn policy_with_etag_and_caching() {
     assert_eq!(etag, format!("\"{}\"", s.state.policy.hash()));
     assert_eq!(r.headers["cache-control"], "public, max-age=300");
     assert_eq!(r.text(), s.state.policy.canonical_json());
-    let r = call(
-        &s,
-        get("/v1/policy")
-            .header("if-none-match", &etag)
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let r = revalidate(&s, "/v1/policy", &etag).await;
     assert_eq!(r.status, StatusCode::NOT_MODIFIED);
     assert!(r.body.is_empty());
     let r = call(
@@ -765,19 +758,24 @@ async fn services_record_for_subjects_and_staff_handle_rights() {
     assert_eq!(r.error(), ("invalid_field".into(), Some("subject".into())));
 }
 
-#[tokio::test]
-async fn one_click_unsubscribe() {
-    let s = server("unsubscribe").await;
+/// Records, as a service, marketing given by the subject with external id `id`; returns its pseudonym.
+async fn marketing_subject(s: &TestServer, id: &str) -> String {
     let mut body = consent_body(json!({"marketing": "given"}));
     body["method"] = json!("api");
     body["collection_point"] = json!({"kind": "api"});
-    body["subject"] = json!({"id": "42"});
-    let subject = call(&s, with_token(post_json("/v1/consents", &body), SERVICE))
+    body["subject"] = json!({"id": id});
+    call(s, with_token(post_json("/v1/consents", &body), SERVICE))
         .await
         .json()["subject"]
         .as_str()
         .unwrap()
-        .to_owned();
+        .to_owned()
+}
+
+#[tokio::test]
+async fn one_click_unsubscribe() {
+    let s = server("unsubscribe").await;
+    let subject = marketing_subject(&s, "42").await;
     let r = call(
         &s,
         with_token(
@@ -1293,16 +1291,7 @@ async fn behind_a_proxy_the_proxy_added_address_counts() {
 #[tokio::test]
 async fn unsubscribe_links_opened_in_a_browser_ask_first() {
     let s = server("unsubscribe-page").await;
-    let mut body = consent_body(json!({"marketing": "given"}));
-    body["method"] = json!("api");
-    body["collection_point"] = json!({"kind": "api"});
-    body["subject"] = json!({"id": "7"});
-    let subject = call(&s, with_token(post_json("/v1/consents", &body), SERVICE))
-        .await
-        .json()["subject"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let subject = marketing_subject(&s, "7").await;
     let link = call(
         &s,
         with_token(

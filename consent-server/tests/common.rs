@@ -145,6 +145,15 @@ pub async fn call(s: &TestServer, req: Request<Body>) -> Answer {
     }
 }
 
+/// `GET uri` with `If-None-Match: etag` (a revalidation).
+pub async fn revalidate(s: &TestServer, uri: &str, etag: &str) -> Answer {
+    let req = get(uri)
+        .header("if-none-match", etag)
+        .body(Body::empty())
+        .unwrap();
+    call(s, req).await
+}
+
 pub fn get(uri: &str) -> axum::http::request::Builder {
     Request::get(uri)
 }

@@ -85,14 +85,7 @@ async fn home_page_is_served_with_a_strict_csp() {
 
     // Revalidation with the ETag.
     let etag = header(&r, "etag").to_owned();
-    let r = call(
-        &s,
-        get("/")
-            .header("if-none-match", &etag)
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let r = revalidate(&s, "/", &etag).await;
     assert_eq!(r.status, StatusCode::NOT_MODIFIED);
     assert!(r.body.is_empty());
     // /index.html is the same page.
@@ -271,14 +264,7 @@ async fn banner_files_come_from_banner_dir_with_their_types() {
     assert_eq!(header(&r, "content-type"), "application/wasm");
     assert_eq!(&r.body[..4], b"\0asm");
     let etag = header(&r, "etag").to_owned();
-    let r = call(
-        &s,
-        get("/consent/banner_bg.wasm")
-            .header("if-none-match", &etag)
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let r = revalidate(&s, "/consent/banner_bg.wasm", &etag).await;
     assert_eq!(r.status, StatusCode::NOT_MODIFIED);
     // A rebuild is served without a restart.
     std::fs::write(dir.join("banner.css"), ".consent-banner { color: blue }\n").unwrap();
