@@ -768,8 +768,18 @@ impl Banner {
         let granted_ids = ids(&policy.purposes, granted);
         let detail = object();
         set(&detail, "method", &text(choice.method.as_str()));
-        set(&detail, "granted", &granted_ids);
-        set(&detail, "refused", &ids(&policy.purposes, choice.off()));
+        // Copies: what a page does with the event's arrays must not change what the banner allows.
+        set(
+            &detail,
+            "granted",
+            &granted_ids.slice(0, granted_ids.length()),
+        );
+        let refused_ids = ids(&policy.purposes, choice.off());
+        set(
+            &detail,
+            "refused",
+            &refused_ids.slice(0, refused_ids.length()),
+        );
         set(
             &detail,
             "withdrawn",
@@ -789,7 +799,7 @@ impl Banner {
             );
             let _ = storage.set_item(PENDING_KEY, &json_stringify(&entry));
         }
-        self.refused_ids = ids(&policy.purposes, choice.off());
+        self.refused_ids = refused_ids;
         self.granted = granted;
         self.granted_ids = granted_ids;
         self.decided = true;

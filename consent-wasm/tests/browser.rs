@@ -1951,6 +1951,34 @@ async fn a_ready_listener_added_after_ready_is_called_once_with_the_state() {
 }
 
 #[wasm_bindgen_test]
+async fn what_a_page_does_with_the_event_does_not_change_what_is_allowed() {
+    reset("en");
+    blocked_scripts();
+    start(config(V2025));
+    let on_change = recorder("__seen");
+    on("change", &on_change);
+    shown().await;
+    click("choose");
+    switch("cookies-analytics").click();
+    click("save");
+    // The analytics file is still loading; the scripts after it wait for it.
+    let seen: Array = get(&window(), "__seen").unchecked_into();
+    let granted: Array = get(&seen.get(0), "granted").unchecked_into();
+    granted.push(&"cookies-marketing".into());
+    until("the analytics file", || {
+        ran().contains(&"analytics-file".to_owned())
+    })
+    .await;
+    sleep(50).await;
+    assert!(
+        !ran().iter().any(|r| r.starts_with("marketing")),
+        "{:?}",
+        ran()
+    );
+    assert!(!allows("cookies-marketing"));
+}
+
+#[wasm_bindgen_test]
 async fn a_listener_that_unsubscribed_is_not_called_and_the_banner_goes_on() {
     reset("en");
     start(config(V2025));
