@@ -11,10 +11,10 @@
 use alloc::string::String;
 
 use wasm_bindgen::prelude::*;
-use web_sys::{Element, HtmlElement, HtmlScriptElement};
+use web_sys::{Element, HtmlScriptElement};
 
 use crate::banner::{Banner, step};
-use crate::dom::{all, append, document, element, get, set, text_element};
+use crate::dom::{add, all, attr, document, element, get, join, set};
 use crate::logic::Method;
 
 const SCRIPTS: &str = "script[type=\"text/plain\"][data-consent]";
@@ -55,7 +55,7 @@ pub(crate) fn run(b: &mut Banner) {
             if !matches!(name.as_str(), "type" | "data-type" | "data-src")
                 && let Some(value) = old.get_attribute(&name)
             {
-                let _ = new.set_attribute(&name, &value);
+                attr(&new, &name, &value);
             }
         }
         if let Some(kind) = old.get_attribute("data-type") {
@@ -92,7 +92,7 @@ fn load(embed: &Element) {
     if let Some(src) = embed.get_attribute("data-src") {
         let _ = embed.remove_attribute("data-src");
         let _ = embed.remove_attribute("hidden");
-        let _ = embed.set_attribute("src", &src);
+        attr(embed, "src", &src);
     }
 }
 
@@ -105,10 +105,10 @@ fn placeholder(b: &Banner, embed: &Element, purpose: &str) {
     if embed.has_attribute("hidden") {
         return;
     }
-    let title = policy
-        .purpose(purpose)
-        .map(|p| p.title.as_str())
-        .unwrap_or(purpose);
+    let title = match policy.purpose_json(purpose) {
+        Some(json) => policy.purpose_text(&json, "title"),
+        None => JsValue::from_str(purpose),
+    };
     let p = element("div", PLACEHOLDER, &[("lang", &policy.language)]);
     // Exactly the embed's box (measured before it is hidden; an embed without `src` is laid out all the
     // same), in its place: nothing moves when the placeholder comes, nor when the embed loads.
@@ -129,19 +129,12 @@ fn placeholder(b: &Banner, embed: &Element, purpose: &str) {
             }
         }
     }
-    let mut message = policy.ui("blocked");
-    message.push(' ');
-    message.push_str(title);
-    append(&p, &text_element("p", "", &message));
+    add(&p, "p", "", &join(&policy.ui("blocked"), " ", &title));
     for action in ["load-once", "always-allow"] {
-        let button: HtmlElement =
-            text_element("button", "consent-banner__button", &policy.ui(action));
-        let _ = button.set_attribute("type", "button");
-        let _ = button.set_attribute("data-consent-action", action);
-        append(&p, &button);
+        crate::dialog::button(&p, action, &policy.ui(action));
     }
     let _ = embed.before_with_node_1(&p);
-    let _ = embed.set_attribute("hidden", "");
+    attr(embed, "hidden", "");
 }
 
 /// A click on a placeholder's button: load this embed only, or grant its purpose (a choice, recorded

@@ -19,8 +19,8 @@ use wasm_bindgen::prelude::*;
 use web_sys::{Element, Event, HtmlElement, Response, Storage};
 
 use crate::dom::{
-    Listener, bind1, bind2, document, element, get, html_document, json_parse, json_stringify,
-    object, set, string, then1, then2, window,
+    Listener, attr, bind1, bind2, document, element, get, html_document, json_parse,
+    json_stringify, object, set, string, then1, then2, window,
 };
 use crate::logic::{self, COOKIE, Method, PENDING_KEY, Purposes, Stored, bit};
 use crate::policy::PolicyView;
@@ -962,9 +962,8 @@ impl Banner {
         // Its label comes with the policy; without it (a kept choice, or no server) the banner's own.
         let label = match &self.policy {
             Some(policy) => policy.ui("settings"),
-            None => String::from(crate::texts::settings_without_policy(&language)),
+            None => JsValue::from_str(crate::texts::settings_without_policy(&language)),
         };
-        let label = &label;
         let b = element(
             "button",
             REOPEN_CLASS,
@@ -974,7 +973,7 @@ impl Banner {
                 ("lang", &language),
             ],
         );
-        b.set_text_content(Some(label));
+        crate::dom::set_text(&b, &label);
         let _ = body.append_child(&b);
     }
 
@@ -1006,8 +1005,8 @@ impl Banner {
             _ => {
                 let link: web_sys::HtmlLinkElement =
                     element("link", "", &[("data-consent-banner", "")]).unchecked_into();
-                let _ = link.set_attribute("rel", "stylesheet");
-                let _ = link.set_attribute("href", href);
+                attr(&link, "rel", "stylesheet");
+                attr(&link, "href", href);
                 if let Some(head) = doc.head() {
                     let _ = head.append_child(&link);
                 }

@@ -6,12 +6,12 @@
 
 use alloc::string::String;
 
-use js_sys::{Date, Object};
+use js_sys::{Date, JsString, Object};
 use wasm_bindgen::prelude::*;
-use web_sys::{HtmlDialogElement, HtmlElement, HtmlInputElement};
+use web_sys::{Element, HtmlDialogElement, HtmlElement, HtmlInputElement};
 
 use crate::banner::{Banner, DIALOG_ID};
-use crate::dom::{append, element, get, set, string, text_element};
+use crate::dom::{add, append, attr, element, get, join, set, string};
 use crate::policy::{PolicyView, array};
 use crate::texts::{LANGUAGES, language_name};
 
@@ -54,21 +54,20 @@ fn focus(root: &HtmlElement, selector: &str) {
     }
 }
 
-fn button(action: &str, label: &str) -> HtmlElement {
-    let b = text_element("button", "consent-banner__button", label);
-    let _ = b.set_attribute("type", "button");
-    let _ = b.set_attribute("data-consent-action", action);
+/// Appends a button for `action` (`data-consent-action`) labelled `label`.
+pub(crate) fn button(parent: &Element, action: &str, label: &JsValue) -> HtmlElement {
+    let b = add(parent, "button", "consent-banner__button", label);
+    attr(&b, "type", "button");
+    attr(&b, "data-consent-action", action);
     b
 }
 
 /// A date (milliseconds since the epoch) written the way `lang` writes dates ("1 June 2026").
-fn local_date(ms: f64, lang: &str) -> String {
+fn local_date(ms: f64, lang: &str) -> JsString {
     let options = Object::new();
     set(&options, "dateStyle", &JsValue::from_str("long"));
     set(&options, "timeZone", &JsValue::from_str("UTC"));
-    Date::new(&JsValue::from_f64(ms))
-        .to_locale_date_string(lang, &options)
-        .into()
+    Date::new(&JsValue::from_f64(ms)).to_locale_date_string(lang, &options)
 }
 
 /// (Re)builds the dialog's content in the policy's language, keeping the switches as they are, then
@@ -97,111 +96,111 @@ pub(crate) fn render(b: &Banner, focus_on: Option<&str>) {
     }
     root.set_text_content(None);
     let lang = &policy.language;
-    let _ = root.set_attribute("lang", lang);
+    attr(root, "lang", lang);
+    let none = &JsValue::UNDEFINED;
 
-    let head = element("div", "consent-banner__head", &[]);
-    let title = text_element("h2", "consent-banner__title", &policy.ui("title"));
-    let _ = title.set_attribute("id", TITLE_ID);
-    let _ = title.set_attribute("elementtiming", "consent-banner");
-    append(&head, &title);
+    let head = add(root, "div", "consent-banner__head", none);
+    let title = add(&head, "h2", "consent-banner__title", &policy.ui("title"));
+    attr(&title, "id", TITLE_ID);
+    attr(&title, "elementtiming", "consent-banner");
     // The language switcher: the policy's languages the banner speaks, each in its own name.
-    let switcher = element(
-        "div",
-        "consent-banner__languages",
-        &[("role", "group"), ("aria-label", &policy.ui("language"))],
-    );
+    let switcher = add(&head, "div", "consent-banner__languages", none);
+    attr(&switcher, "role", "group");
+    if let Some(label) = policy.ui("language").as_string() {
+        attr(&switcher, "aria-label", &label);
+    }
     for l in LANGUAGES {
         if policy.languages.iter().any(|p| p == l) {
-            let lb = text_element("button", "consent-banner__language", language_name(l));
-            let _ = lb.set_attribute("type", "button");
-            let _ = lb.set_attribute("lang", l);
-            let _ = lb.set_attribute("data-consent-lang", l);
-            let _ = lb.set_attribute("aria-pressed", if l == lang { "true" } else { "false" });
-            append(&switcher, &lb);
+            let lb = add(
+                &switcher,
+                "button",
+                "consent-banner__language",
+                &JsValue::from_str(language_name(l)),
+            );
+            attr(&lb, "type", "button");
+            attr(&lb, "lang", l);
+            attr(&lb, "data-consent-lang", l);
+            attr(
+                &lb,
+                "aria-pressed",
+                if l == lang { "true" } else { "false" },
+            );
         }
     }
-    append(&head, &switcher);
     if d.reopened {
-        let close = button("close", "×");
-        let _ = close.set_attribute("aria-label", &policy.ui("close"));
-        let _ = close.set_attribute("class", "consent-banner__close");
-        append(&head, &close);
+        let close = button(&head, "close", &JsValue::from_str("×"));
+        if let Some(label) = policy.ui("close").as_string() {
+            attr(&close, "aria-label", &label);
+        }
+        attr(&close, "class", "consent-banner__close");
     }
-    append(root, &head);
 
-    let description = text_element(
+    let description = add(
+        root,
         "p",
         "consent-banner__description",
         &policy.ui("description"),
     );
-    let _ = description.set_attribute("id", DESCRIPTION_ID);
-    append(root, &description);
+    attr(&description, "id", DESCRIPTION_ID);
     if b.outdated {
-        let mut s = policy.ui("updated");
-        s.push(' ');
-        s.push_str(&local_date(
-            f64::from(policy.version.date().days()) * 86_400_000.0,
-            lang,
-        ));
-        append(root, &text_element("p", "consent-banner__updated", &s));
+        let date = local_date(f64::from(policy.version.date().days()) * 86_400_000.0, lang);
+        add(
+            root,
+            "p",
+            "consent-banner__updated",
+            &join(&policy.ui("updated"), " ", &date),
+        );
     }
     // The exact version of the policy the choice is made under.
     if let Some(url) = string(&policy.json, "url") {
-        let mut label = policy.text(&get(&policy.json, "title"));
-        label.push_str(" (");
-        label.push_str(&policy.version_text);
-        label.push(')');
-        let link = text_element("a", "consent-banner__policy", &label);
-        let _ = link.set_attribute("href", &url);
-        let _ = link.set_attribute("target", "_blank");
-        let _ = link.set_attribute("rel", "noopener");
-        let p = element("p", "", &[]);
-        append(&p, &link);
-        append(root, &p);
+        let label = join(
+            &policy.text(&get(&policy.json, "title")),
+            " (",
+            &JsValue::from_str(&policy.version_text),
+        )
+        .concat(&JsValue::from_str(")"));
+        let p = add(root, "p", "", none);
+        let link = add(&p, "a", "consent-banner__policy", &label);
+        attr(&link, "href", &url);
+        attr(&link, "target", "_blank");
+        attr(&link, "rel", "noopener");
     }
 
     if d.choices {
-        append(root, &choices(b, on));
+        choices(root, b, on);
         if let Some(token) = &b.token {
-            let info = element("p", "consent-banner__receipt", &[]);
+            let info = add(root, "p", "consent-banner__receipt", none);
             let id = token.receipt.hyphenated();
             for (label, value) in [
-                ("consent-id", id.clone()),
+                ("consent-id", JsValue::from_str(&id)),
                 (
                     "consent-date",
-                    local_date(token.issued_at.as_unix() as f64 * 1000.0, lang),
+                    local_date(token.issued_at.as_unix() as f64 * 1000.0, lang).into(),
                 ),
             ] {
-                append(&info, &text_element("span", "", &policy.ui(label)));
-                append(
-                    &info,
-                    &text_element("span", "consent-banner__value", &value),
-                );
+                add(&info, "span", "", &policy.ui(label));
+                add(&info, "span", "consent-banner__value", &value);
             }
             let mut href = b.config.endpoint.clone();
             href.push_str("/v1/receipts/");
             href.push_str(&id);
             // The server gives the receipt to the holder of its token: the banner fetches it with the
             // token (the cookie does not go to a consent server on another origin) and saves it.
-            let link = text_element("a", "", &policy.ui("receipt"));
-            let _ = link.set_attribute("href", &href);
-            let _ = link.set_attribute("data-consent-action", "receipt");
-            append(&info, &link);
-            append(root, &info);
+            let link = add(&info, "a", "", &policy.ui("receipt"));
+            attr(&link, "href", &href);
+            attr(&link, "data-consent-action", "receipt");
         }
     }
 
     // Three buttons of equal weight, in one row: accepting is no easier than rejecting.
-    let actions = element("div", "consent-banner__actions", &[]);
-    append(&actions, &button("accept-all", &policy.ui("accept-all")));
-    append(&actions, &button("reject-all", &policy.ui("reject-all")));
-    let last = if d.choices {
-        button("save", &policy.ui("save"))
-    } else {
-        button("choose", &policy.ui("choose"))
-    };
-    append(&actions, &last);
-    append(root, &actions);
+    let actions = add(root, "div", "consent-banner__actions", none);
+    for action in [
+        "accept-all",
+        "reject-all",
+        if d.choices { "save" } else { "choose" },
+    ] {
+        button(&actions, action, &policy.ui(action));
+    }
     if let Some(selector) = focus_on {
         focus(root, selector);
     }
@@ -209,18 +208,23 @@ pub(crate) fn render(b: &Banner, focus_on: Option<&str>) {
 
 /// The second layer: one switch per purpose (those that need no consent on and locked; the others
 /// as `on` says, so off on a first visit), with descriptions and cookie tables.
-fn choices(b: &Banner, on: crate::logic::Purposes) -> HtmlElement {
+fn choices(root: &Element, b: &Banner, on: crate::logic::Purposes) {
     let Some(policy) = &b.policy else {
-        return element("div", "", &[]);
+        return;
     };
-    let list = element("fieldset", "consent-banner__purposes", &[]);
-    append(&list, &text_element("legend", "", &policy.ui("purposes")));
-    for p in &policy.purposes {
-        let row = element("div", "consent-banner__purpose", &[]);
-        let label = element("label", "consent-banner__switch", &[]);
+    let list = add(
+        root,
+        "fieldset",
+        "consent-banner__purposes",
+        &JsValue::UNDEFINED,
+    );
+    add(&list, "legend", "", &policy.ui("purposes"));
+    for (p, json) in policy.purposes.iter().zip(policy.purposes_json().iter()) {
+        let row = add(&list, "div", "consent-banner__purpose", &JsValue::UNDEFINED);
+        let label = add(&row, "label", "consent-banner__switch", &JsValue::UNDEFINED);
         let mut description_id = String::from("consent-purpose-");
         description_id.push_str(&p.id);
-        let input: HtmlInputElement = element(
+        let input = element(
             "input",
             "",
             &[
@@ -229,76 +233,80 @@ fn choices(b: &Banner, on: crate::logic::Purposes) -> HtmlElement {
                 ("data-purpose", &p.id),
                 ("aria-describedby", &description_id),
             ],
-        )
-        .unchecked_into();
-        if !p.needs_consent {
-            set(&input, "checked", &JsValue::TRUE);
-            set(&input, "disabled", &JsValue::TRUE);
-        } else {
-            set(
-                &input,
-                "checked",
-                &JsValue::from_bool(on & crate::logic::bit(p.code) != 0),
-            );
-        }
-        append(&label, &input);
-        append(
-            &label,
-            &text_element("span", "consent-banner__purpose-title", &p.title),
         );
-        append(&row, &label);
-        if !p.needs_consent {
-            append(
-                &row,
-                &text_element("span", "consent-banner__note", &policy.ui("always-on")),
-            );
+        set(
+            &input,
+            "checked",
+            &JsValue::from_bool(!p.needs_consent || on & crate::logic::bit(p.code) != 0),
+        );
+        set(&input, "disabled", &JsValue::from_bool(!p.needs_consent));
+        append(&label, &input);
+        add(
+            &label,
+            "span",
+            "consent-banner__purpose-title",
+            &policy.purpose_text(&json, "title"),
+        );
+        let note = if !p.needs_consent {
+            "always-on"
         } else if b.gpc && p.marketing {
-            append(
-                &row,
-                &text_element("span", "consent-banner__note", &policy.ui("gpc")),
-            );
+            "gpc"
+        } else {
+            ""
+        };
+        if !note.is_empty() {
+            add(&row, "span", "consent-banner__note", &policy.ui(note));
         }
-        let description = text_element("p", "consent-banner__purpose-description", &p.description);
-        let _ = description.set_attribute("id", &description_id);
-        append(&row, &description);
-        if let Some(category) = policy.category(&p.id) {
-            append(&row, &cookie_table(policy, &category));
+        let description = add(
+            &row,
+            "p",
+            "consent-banner__purpose-description",
+            &policy.purpose_text(&json, "description"),
+        );
+        attr(&description, "id", &description_id);
+        if let Some(category) = policy.category(&json) {
+            cookie_table(&row, policy, &category);
         }
-        append(&list, &row);
     }
-    list
 }
 
 /// The cookies of a category, in a disclosure: name, provider, lifetime, purpose.
-fn cookie_table(policy: &PolicyView, category: &JsValue) -> HtmlElement {
-    let details = element("details", "consent-banner__cookies", &[]);
+fn cookie_table(parent: &Element, policy: &PolicyView, category: &JsValue) {
+    let details = add(
+        parent,
+        "details",
+        "consent-banner__cookies",
+        &JsValue::UNDEFINED,
+    );
     let cookies = array(category, "cookies");
-    let mut summary = policy.ui("cookies");
-    summary.push_str(" (");
-    crate::logic::push_u64(&mut summary, u64::from(cookies.length()), 1);
-    summary.push(')');
-    append(&details, &text_element("summary", "", &summary));
-    let table = element("table", "", &[]);
-    let head = element("tr", "", &[]);
+    let mut count = String::new();
+    crate::logic::push_u64(&mut count, u64::from(cookies.length()), 1);
+    count.push(')');
+    add(
+        &details,
+        "summary",
+        "",
+        &join(&policy.ui("cookies"), " (", &JsValue::from_str(&count)),
+    );
+    let table = add(&details, "table", "", &JsValue::UNDEFINED);
+    let head = add(&table, "tr", "", &JsValue::UNDEFINED);
     for h in ["cookie-name", "provider", "lifetime", "cookie-purpose"] {
-        append(&head, &text_element("th", "", &policy.ui(h)));
+        add(&head, "th", "", &policy.ui(h));
     }
-    append(&table, &head);
     for cookie in cookies.iter() {
-        let row = element("tr", "", &[]);
-        let purpose = policy.text(&get(&cookie, "purpose"));
+        let row = add(&table, "tr", "", &JsValue::UNDEFINED);
+        let name = get(&cookie, "name");
         for cell in [
-            string(&cookie, "name")
-                .or_else(|| string(&cookie, "pattern"))
-                .unwrap_or_default(),
-            string(&cookie, "provider").unwrap_or_default(),
-            string(&cookie, "lifetime").unwrap_or_default(),
-            purpose,
+            if name.is_string() {
+                name
+            } else {
+                get(&cookie, "pattern")
+            },
+            get(&cookie, "provider"),
+            get(&cookie, "lifetime"),
+            policy.text(&get(&cookie, "purpose")),
         ] {
-            append(&row, &text_element("td", "", &cell));
+            add(&row, "td", "", &cell);
         }
-        append(&table, &row);
     }
-    append(&details, &table);
-    details
 }

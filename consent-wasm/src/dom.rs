@@ -12,6 +12,21 @@ extern "C" {
     /// The page's `window` (cheaper than web-sys's `window()`, which probes every global object).
     #[wasm_bindgen(thread_local_v2, js_name = window)]
     static WINDOW: Window;
+    /// The page's `document`.
+    #[wasm_bindgen(thread_local_v2, js_name = document)]
+    static DOCUMENT: Document;
+    // DOM calls that cannot throw with the banner's arguments (constant tag and attribute names, new
+    // elements), bound without `catch`: no `Result` to check at each of the many call sites.
+    /// A DOM node, seen through these bindings.
+    type Dom;
+    #[wasm_bindgen(method, js_name = createElement)]
+    fn create(this: &Dom, tag: &str) -> HtmlElement;
+    #[wasm_bindgen(method, js_name = setAttribute)]
+    fn set_attr(this: &Dom, name: &str, value: &str);
+    #[wasm_bindgen(method, js_name = appendChild)]
+    fn append_node(this: &Dom, child: &Element);
+    #[wasm_bindgen(method, setter = textContent)]
+    fn set_text_content(this: &Dom, text: &JsValue);
     /// `JSON.parse`.
     #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
     pub(crate) fn json_parse(text: &str) -> Result<JsValue, JsValue>;
@@ -61,9 +76,7 @@ pub(crate) fn window() -> Window {
 
 /// The page's document.
 pub(crate) fn document() -> Document {
-    window()
-        .document()
-        .expect_throw("consent banner: no document")
+    DOCUMENT.with(Document::clone)
 }
 
 /// The document as an HTML document (for `document.cookie`).
@@ -93,29 +106,45 @@ pub(crate) fn object() -> JsValue {
 
 /// A new element with `class` (none when empty) and attributes.
 pub(crate) fn element(tag: &str, class: &str, attrs: &[(&str, &str)]) -> HtmlElement {
-    let el: HtmlElement = document()
-        .create_element(tag)
-        .unwrap_throw()
-        .unchecked_into();
+    let el = DOCUMENT.with(|d| d.unchecked_ref::<Dom>().create(tag));
     if !class.is_empty() {
-        let _ = el.set_attribute("class", class);
+        attr(&el, "class", class);
     }
     for (name, value) in attrs {
-        el.set_attribute(name, value).unwrap_throw();
+        attr(&el, name, value);
     }
     el
 }
 
-/// A new element holding `text` (set as text, never parsed as HTML).
-pub(crate) fn text_element(tag: &str, class: &str, text: &str) -> HtmlElement {
+/// Appends a new element to `parent`: `tag`, with `class` (none when empty), holding `text` (a JS string,
+/// set as text, never parsed as HTML; `undefined` for none).
+pub(crate) fn add(parent: &Element, tag: &str, class: &str, text: &JsValue) -> HtmlElement {
     let el = element(tag, class, &[]);
-    el.set_text_content(Some(text));
+    set_text(&el, text);
+    append(parent, &el);
     el
+}
+
+/// `a` and `b` (JS strings) joined by `between`.
+pub(crate) fn join(a: &JsValue, between: &str, b: &JsValue) -> js_sys::JsString {
+    a.unchecked_ref::<js_sys::JsString>()
+        .concat(&JsValue::from_str(between))
+        .concat(b)
+}
+
+/// `node.textContent = text` (a JS string; `undefined` or `null` for none).
+pub(crate) fn set_text(node: &Element, text: &JsValue) {
+    node.unchecked_ref::<Dom>().set_text_content(text);
 }
 
 /// Appends `child` to `parent`.
 pub(crate) fn append(parent: &Element, child: &Element) {
-    let _ = parent.append_child(child);
+    parent.unchecked_ref::<Dom>().append_node(child);
+}
+
+/// `el.setAttribute(name, value)`.
+pub(crate) fn attr(el: &Element, name: &str, value: &str) {
+    el.unchecked_ref::<Dom>().set_attr(name, value);
 }
 
 /// Every element matching `selector`, in document order.

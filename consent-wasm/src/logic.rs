@@ -140,10 +140,6 @@ pub struct Purpose {
     pub marketing: bool,
     /// The policy version in which the purpose's meaning last changed.
     pub changed_in: PolicyVersion,
-    /// Title in the dialog's language.
-    pub title: String,
-    /// Description in the dialog's language.
-    pub description: String,
 }
 
 /// The purposes for which `keep` holds.
@@ -226,7 +222,7 @@ impl Choice {
 /// use consent_wasm::logic::{Method, Purpose, bit, choice, granted};
 /// let purpose = |id: &str, code, needs_consent| Purpose {
 ///     id: id.into(), code, needs_consent, marketing: id.contains("marketing"),
-///     changed_in: "2025-03-26".parse().unwrap(), title: String::new(), description: String::new(),
+///     changed_in: "2025-03-26".parse().unwrap(),
 /// };
 /// let purposes = [purpose("cookies-necessary", 10, false), purpose("cookies-analytics", 12, true),
 ///     purpose("cookies-marketing", 13, true)];
@@ -513,8 +509,6 @@ mod tests {
             needs_consent,
             marketing: id.contains("marketing"),
             changed_in: v(changed_in),
-            title: String::new(),
-            description: String::new(),
         }
     }
 

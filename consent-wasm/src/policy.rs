@@ -24,13 +24,6 @@ pub(crate) fn strings(object: &JsValue, key: &str) -> Vec<String> {
         .collect()
 }
 
-/// A text (`{"kk": …, "ru": …, "en": …}`) in `lang`, else in `fallback`, else empty.
-pub(crate) fn text(texts: &JsValue, lang: &str, fallback: &str) -> String {
-    string(texts, lang)
-        .or_else(|| string(texts, fallback))
-        .unwrap_or_default()
-}
-
 /// The parts of a policy the banner uses, with texts in one language.
 #[derive(Clone, Debug)]
 pub struct PolicyView {
@@ -72,52 +65,7 @@ impl PolicyView {
             .as_f64()
             .filter(|m| (1.0..=120.0).contains(m))
             .map_or(6, |m| m as u32);
-        let categories = array(json, "cookie_categories");
-        let mut purposes = Vec::new();
-        let mut cookies = Vec::new();
-        for p in array(json, "purposes").iter() {
-            let id = string(&p, "id")?;
-            let code = get(&p, "code")
-                .as_f64()
-                .filter(|c| (0.0..64.0).contains(c) && *c == f64::from(*c as u8))?
-                as u8;
-            let category = string(&p, "cookie_category");
-            if let Some(category) = &category
-                && let Some(c) = categories
-                    .iter()
-                    .find(|c| string(c, "id").as_ref() == Some(category))
-            {
-                for cookie in array(&c, "cookies").iter() {
-                    if let Some(name) =
-                        string(&cookie, "name").or_else(|| string(&cookie, "pattern"))
-                    {
-                        cookies.push((code, name));
-                    }
-                }
-            }
-            let code = get(&p, "code")
-                .as_f64()
-                .filter(|c| (0.0..64.0).contains(c) && *c == f64::from(*c as u8))?
-                as u8;
-            let changed_in = string(&p, "changed_in")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(version);
-            let needs_consent = string(&p, "legal_basis").as_deref() == Some("consent")
-                && category.as_deref() != Some("necessary");
-            let marketing = string(&p, "kind").as_deref() == Some("marketing")
-                || category.as_deref() == Some("marketing");
-            let texts = get(&p, "texts");
-            purposes.push(Purpose {
-                title: text(&get(&texts, "title"), &language, &default_language),
-                description: text(&get(&texts, "description"), &language, &default_language),
-                id,
-                code,
-                needs_consent,
-                marketing,
-                changed_in,
-            });
-        }
-        Some(PolicyView {
+        let mut view = PolicyView {
             json: json.clone(),
             version_text,
             version,
@@ -125,35 +73,87 @@ impl PolicyView {
             default_language,
             language,
             validity_months,
-            purposes,
-            cookies,
-        })
+            purposes: Vec::new(),
+            cookies: Vec::new(),
+        };
+        for p in array(json, "purposes").iter() {
+            let id = string(&p, "id")?;
+            let code = get(&p, "code")
+                .as_f64()
+                .filter(|c| (0.0..64.0).contains(c) && *c == f64::from(*c as u8))?
+                as u8;
+            let category = string(&p, "cookie_category");
+            if let Some(c) = view.category(&p) {
+                for cookie in array(&c, "cookies").iter() {
+                    if let Some(name) =
+                        string(&cookie, "name").or_else(|| string(&cookie, "pattern"))
+                    {
+                        view.cookies.push((code, name));
+                    }
+                }
+            }
+            let changed_in = string(&p, "changed_in")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(version);
+            let needs_consent = string(&p, "legal_basis").as_deref() == Some("consent")
+                && category.as_deref() != Some("necessary");
+            let marketing = string(&p, "kind").as_deref() == Some("marketing")
+                || category.as_deref() == Some("marketing");
+            view.purposes.push(Purpose {
+                id,
+                code,
+                needs_consent,
+                marketing,
+                changed_in,
+            });
+        }
+        Some(view)
     }
-
     /// The purpose with `id`.
     pub fn purpose(&self, id: &str) -> Option<&Purpose> {
         self.purposes.iter().find(|p| p.id == id)
     }
 
-    /// The cookie category object (canonical JSON) of purpose `id`, if it is a cookie purpose.
-    pub(crate) fn category(&self, id: &str) -> Option<JsValue> {
-        let p = array(&self.json, "purposes")
+    /// The canonical JSON of each purpose, in the order of [`PolicyView::purposes`].
+    pub(crate) fn purposes_json(&self) -> Array {
+        array(&self.json, "purposes")
+    }
+
+    /// The canonical JSON of purpose `id`.
+    pub(crate) fn purpose_json(&self, id: &str) -> Option<JsValue> {
+        self.purposes_json()
             .iter()
-            .find(|p| string(p, "id").as_deref() == Some(id))?;
-        let category = string(&p, "cookie_category")?;
+            .find(|p| string(p, "id").as_deref() == Some(id))
+    }
+
+    /// The cookie category object (canonical JSON) of a purpose (its canonical JSON), if it is a cookie
+    /// purpose.
+    pub(crate) fn category(&self, purpose: &JsValue) -> Option<JsValue> {
+        let category = string(purpose, "cookie_category")?;
         array(&self.json, "cookie_categories")
             .iter()
             .find(|c| string(c, "id").as_ref() == Some(&category))
     }
 
+    /// A purpose's `title` or `description` (from its canonical JSON) in the view's language.
+    pub(crate) fn purpose_text(&self, purpose: &JsValue, key: &str) -> JsValue {
+        self.text(&get(&get(purpose, "texts"), key))
+    }
+
     /// One of the banner's texts (the policy's `banner` table, e.g. `accept-all`) in the view's
-    /// language; empty if the policy has none.
-    pub fn ui(&self, key: &str) -> String {
+    /// language, as a JS string (`undefined` if the policy has none, which shows as nothing).
+    pub fn ui(&self, key: &str) -> JsValue {
         self.text(&get(&get(&self.json, "banner"), key))
     }
 
-    /// A text object of the policy (`title`, a cookie's `purpose`…) in the view's language.
-    pub(crate) fn text(&self, texts: &JsValue) -> String {
-        text(texts, &self.language, &self.default_language)
+    /// A text object of the policy (`{"kk": …, "ru": …, "en": …}`: `title`, a cookie's `purpose`…) in the
+    /// view's language, else in the default language, as a JS string.
+    pub(crate) fn text(&self, texts: &JsValue) -> JsValue {
+        let t = get(texts, &self.language);
+        if t.is_string() {
+            t
+        } else {
+            get(texts, &self.default_language)
+        }
     }
 }
