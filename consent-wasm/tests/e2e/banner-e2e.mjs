@@ -49,8 +49,21 @@ const page = `<!doctype html>
 <script type="text/plain" data-consent="cookies-analytics" data-src="/analytics.js"></script>
 <script type="text/plain" data-consent="cookies-marketing" data-src="/marketing.js"></script>
 </body></html>`;
+// The same page with an `async` banner.js and a body that comes 1.5 s after the head: the banner is
+// loaded and instantiated while the page is still being parsed, and must wait for it (the blocked
+// scripts are in the body).
+const [asyncHead, asyncBody] = page
+  .replace('<script type="module" src=', '<script type="module" async src=')
+  .split("</head>");
 const files = {
   "/": ["text/html", page],
+  "/async": [
+    "text/html",
+    (res) => {
+      res.write(asyncHead + "</head>");
+      setTimeout(() => res.end(asyncBody), 1500);
+    },
+  ],
   "/probe.js": [
     "text/javascript",
     `window.__csp = []; window.__errors = [];
@@ -161,6 +174,18 @@ try {
   const all = receipts();
   check("retry: recorded as a second receipt, accept-all", all.length === 2 && all[1].method === "accept-all", all.map((r) => r.method).join());
   check("retry: no dialog", (await js(`return document.getElementById("consent-banner")`)) === null);
+
+  // An `async` banner.js that arrives before the body: it waits for the page, then activates.
+  await open(`${site}/async`);
+  const asyncRan = await waitFor("the scripts of the slow page", () =>
+    js(`return document.readyState === "complete" && window.__ran && window.__ran.length === 2 && window.__ran`),
+  );
+  check("async banner.js before the body: the body's granted scripts run", asyncRan.join() === "analytics,marketing", asyncRan.join());
+  check(
+    "async banner.js before the body: it ran while the page was loading",
+    (await js(`const r = performance.getEntriesByName(new URL("/banner/banner_bg.wasm", location).href)[0];
+      return r && r.responseEnd < performance.getEntriesByType("navigation")[0].domInteractive`)) === true,
+  );
 
   await noProblems("retry");
   await session.close();

@@ -153,7 +153,9 @@ export async function staticSite(port, files, headers = {}) {
       return;
     }
     res.writeHead(200, { "content-type": file[0], ...headers, ...(file[2] || {}) });
-    res.end(file[1]);
+    // A function writes the body itself (a page sent in parts, say).
+    if (typeof file[1] === "function") file[1](res);
+    else res.end(file[1]);
   });
   await new Promise((r) => web.listen(port, "127.0.0.1", r));
   return web;
