@@ -89,8 +89,9 @@ pub struct Config {
     /// The first retry after the server could not be reached, in milliseconds (doubles up to
     /// five minutes).
     pub retry_ms: u32,
-    /// `fetch({endpoint}/v1/policy)`, started by the bootstrap while the wasm was loading (only when
-    /// there is no consent cookie, so a dialog is likely); used instead of a new request.
+    /// The current policy (`{endpoint}/v1/policy`), fetched and parsed by the bootstrap while the wasm
+    /// was loading (only when there is no consent cookie, so a dialog is likely): a promise of the parsed
+    /// JSON, rejected if the answer was not a `200`. Used instead of a new request.
     pub policy: Option<Promise>,
 }
 
@@ -575,14 +576,17 @@ impl Banner {
         self.policy_is_current = path == "/v1/policy";
         let mut url = self.config.endpoint.clone();
         url.push_str(path);
-        let init = request_init("GET");
-        let request = match self.config.policy.take() {
-            Some(prefetched) if self.policy_is_current => prefetched,
-            _ => window().fetch_with_str_and_init(&url, &init),
+        // The bootstrap's request comes parsed (the JSON is read while the wasm compiles).
+        let (request, next) = match self.config.policy.take() {
+            Some(prefetched) if self.policy_is_current => (prefetched, step::POLICY_JSON),
+            _ => (
+                window().fetch_with_str_and_init(&url, &request_init("GET")),
+                step::POLICY,
+            ),
         };
         let _ = then2(
             &request,
-            &self.callback(step::POLICY),
+            &self.callback(next),
             &self.callback(step::POLICY_FAIL),
         );
     }

@@ -243,6 +243,7 @@ export function stub_route(path, json) { S.routes[path] = json; }
 export function stub_post(mode) { S.post = mode; }
 export function stub_post_delay(ms) { S.delay = ms; }
 export function stub_get_down(down) { S.getDown = down; }
+export function prefetch_policy(url) { return fetch(url).then((r) => r.json()); }
 export function stub_token(token) { S.tokens.push(token); }
 export function stub_requests() { return S.requests.slice(); }
 
@@ -293,6 +294,8 @@ extern "C" {
     fn stub_post(mode: &str);
     fn stub_post_delay(ms: u32);
     fn stub_get_down(down: bool);
+    /// What the bootstrap passes as `Config::policy`: the policy, fetched and parsed.
+    fn prefetch_policy(url: &str) -> Promise;
     fn stub_token(token: &str);
     fn stub_requests() -> Array;
     fn set_gpc();
@@ -1921,12 +1924,29 @@ async fn a_policy_the_bootstrap_fetched_is_used_instead_of_a_second_request() {
     let mut c = config(V2025);
     let mut url = c.endpoint.clone();
     url.push_str("/v1/policy");
-    c.policy = Some(window().fetch_with_str(&url));
+    c.policy = Some(prefetch_policy(&url));
     start(c);
     shown().await;
     assert_eq!(gets(), ["/v1/policy"], "one request: the bootstrap's");
     click("accept-all");
     assert!(allows("cookies-analytics"));
+}
+
+#[wasm_bindgen_test]
+async fn a_policy_the_bootstrap_could_not_fetch_means_no_dialog_until_the_way_back_in() {
+    reset("en");
+    blocked_scripts();
+    let mut c = config(V2025);
+    c.policy = Some(Promise::reject(&JsValue::from(503)));
+    start(c);
+    until("ready", || events("ready").len() == 1).await;
+    sleep(50).await;
+    assert!(dialog().is_none());
+    assert!(!allows("cookies-analytics"));
+    assert!(gets().is_empty(), "no second request on its own");
+    reopen_button().expect("the way back in").click();
+    shown().await;
+    assert_eq!(gets(), ["/v1/policy"]);
 }
 
 #[wasm_bindgen_test]
