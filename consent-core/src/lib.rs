@@ -101,7 +101,7 @@ pub use load::MAX_POLICY_BYTES;
 pub use opaque::{KeyId, ReceiptId, SubjectId};
 pub use policy::{
     Audience, Contact, Controller, Cookie, CookieCategory, DataCategory, Lifetime, Policy,
-    PolicyHash, Recipient, Right,
+    PolicyHash, Recipient, Right, cookie_pattern_matches,
 };
 pub use purpose::{
     CookieCategoryId, Country, LegalBasis, Purpose, PurposeKind, PurposeTexts, RecipientKind,

@@ -192,6 +192,19 @@ impl Cookie {
     }
 }
 
+/// Whether a cookie called `name` matches `pattern`, a cookie name in which `*` stands for any run of
+/// characters (how policies declare cookies such as `_ga_*`). Byte by byte, without allocating; the
+/// banner uses it to find the cookies to delete.
+///
+/// ```
+/// use consent_core::cookie_pattern_matches;
+/// assert!(cookie_pattern_matches("_ga_*", "_ga_ABC123"));
+/// assert!(!cookie_pattern_matches("_ga", "_gat"));
+/// ```
+pub fn cookie_pattern_matches(pattern: &str, name: &str) -> bool {
+    wildcard_match(pattern.as_bytes(), name.as_bytes())
+}
+
 /// `*` matches any run of bytes; everything else matches itself.
 fn wildcard_match(pattern: &[u8], text: &[u8]) -> bool {
     let (mut p, mut t) = (0usize, 0usize);

@@ -273,7 +273,8 @@ pub fn granted(purposes: &[Purpose], choice: &Choice) -> Purposes {
     set_of(purposes, |p| !p.needs_consent) | choice.given
 }
 
-/// Whether a cookie `name` matches a declared name or pattern (`*` stands for any run of characters).
+/// Whether a cookie `name` matches a declared name or pattern (`*` stands for any run of characters):
+/// [`consent_core::cookie_pattern_matches`], the matcher the policy's own `Cookie::matches` uses.
 ///
 /// ```
 /// use consent_wasm::logic::cookie_matches;
@@ -281,32 +282,7 @@ pub fn granted(purposes: &[Purpose], choice: &Choice) -> Purposes {
 /// assert!(!cookie_matches("_ga", "_gat"));
 /// ```
 pub fn cookie_matches(pattern: &str, name: &str) -> bool {
-    // The classic wildcard walk over bytes: on a mismatch, go back to the last `*` and let it take one
-    // more byte. Linear in practice, no allocation, no substring search.
-    let (p, n) = (pattern.as_bytes(), name.as_bytes());
-    let (mut pi, mut ni) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ni < n.len() {
-        match (p.get(pi), n.get(ni)) {
-            (Some(b'*'), _) => {
-                star = Some((pi, ni));
-                pi += 1;
-            }
-            (Some(a), Some(b)) if a == b => {
-                pi += 1;
-                ni += 1;
-            }
-            _ => match star {
-                Some((s, m)) => {
-                    star = Some((s, m + 1));
-                    pi = s + 1;
-                    ni = m + 1;
-                }
-                None => return false,
-            },
-        }
-    }
-    p.iter().skip(pi).all(|&c| c == b'*')
+    consent_core::cookie_pattern_matches(pattern, name)
 }
 
 /// The cookies of `jar` (a `document.cookie` string) that the policy declares (`declared`: purpose code,
