@@ -55,7 +55,9 @@ pub(crate) fn run(b: &mut Banner) {
             if !matches!(name.as_str(), "type" | "data-type" | "data-src")
                 && let Some(value) = old.get_attribute(&name)
             {
-                attr(&new, &name, &value);
+                // The page's own attribute names: one the parser accepted may be one `setAttribute`
+                // refuses (`=x`), so this call checks (the others are the banner's own names).
+                let _ = new.set_attribute(&name, &value);
             }
         }
         if let Some(kind) = old.get_attribute("data-type") {

@@ -1919,6 +1919,31 @@ async fn the_js_api_reports_the_state_and_tells_its_listeners() {
 }
 
 #[wasm_bindgen_test]
+async fn a_blocked_script_with_an_attribute_the_dom_cannot_copy_still_runs() {
+    reset("en");
+    // The HTML parser reads `=odd` as an attribute named "=odd", which `setAttribute` refuses: the
+    // banner copies the attributes it can, and neither stops nor freezes.
+    let holder = document().create_element("div").unwrap();
+    holder.set_inner_html(&format!(
+        "<script type=\"text/plain\" data-consent=\"cookies-analytics\" =odd>{}</script>",
+        ran_js("odd-attribute")
+    ));
+    let odd = holder.first_element_child().unwrap();
+    assert!(odd.has_attribute("=odd"), "the parser kept the attribute");
+    document().body().unwrap().append_child(&odd).unwrap();
+    blocked_inline("cookies-analytics", "after");
+    start(config(V2025));
+    shown().await;
+    click("accept-all");
+    until("both scripts", || ran().len() == 2).await;
+    assert_eq!(ran(), ["odd-attribute", "after"]);
+    JsFuture::from(api("rejectAll").unchecked_into::<Promise>())
+        .await
+        .unwrap();
+    assert!(!allows("cookies-analytics"), "the banner still answers");
+}
+
+#[wasm_bindgen_test]
 async fn a_policy_the_bootstrap_fetched_is_used_instead_of_a_second_request() {
     reset("en");
     let mut c = config(V2025);
