@@ -14,7 +14,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::{Element, HtmlScriptElement};
 
 use crate::banner::{Banner, step};
-use crate::dom::{add, all, attr, document, element, get, join, set};
+use crate::dom::{add, all, attr, element, get, join, set};
 use crate::logic::Method;
 
 const SCRIPTS: &str = "script[type=\"text/plain\"][data-consent]";
@@ -35,16 +35,12 @@ pub(crate) fn run(b: &mut Banner) {
     if b.script_loading {
         return;
     }
-    let doc = document();
     for old in all(SCRIPTS) {
         let purpose = old.get_attribute("data-consent").unwrap_or_default();
         if !get(&old, "isConnected").is_truthy() || !b.allows(&purpose) {
             continue;
         }
-        let Ok(new) = doc.create_element("script") else {
-            return;
-        };
-        let new: HtmlScriptElement = new.unchecked_into();
+        let new: HtmlScriptElement = element("script", "", &[]).unchecked_into();
         // Same attributes (id, class, data-consent, integrity, crossorigin…), except the blocking
         // `type`; `data-type` (e.g. "module") becomes the real type, `data-src` the source.
         for name in old

@@ -19,8 +19,8 @@ use wasm_bindgen::prelude::*;
 use web_sys::{Element, Event, HtmlElement, Response, Storage};
 
 use crate::dom::{
-    Listener, attr, bind1, bind2, document, element, get, html_document, json_parse,
-    json_stringify, object, set, string, then1, then2, window,
+    Listener, all_in, append, attr, bind1, bind2, document, element, find, get, html_document,
+    json_parse, json_stringify, object, set, string, then1, then2, window,
 };
 use crate::logic::{self, COOKIE, Method, PENDING_KEY, Purposes, Stored, bit};
 use crate::policy::PolicyView;
@@ -224,7 +224,12 @@ pub(crate) struct Banner {
 pub fn start(config: Config) {
     // One banner per page: a banner started again (the browser tests do) replaces the previous one,
     // whose listeners go with it.
-    if let Ok(stop) = get(&get(&window(), "consent"), "_stop").dyn_into::<Function>() {
+    // (`window.consent` is read only when it is an object: `Reflect.get` on `undefined` throws, and the
+    // exception, caught, cost 1-3 ms of every page load before the dialog.)
+    let previous = get(&window(), "consent");
+    if previous.is_object()
+        && let Ok(stop) = get(&previous, "_stop").dyn_into::<Function>()
+    {
         let _ = stop.call0(&JsValue::NULL);
     }
     let holder: Rc<RefCell<Option<Banner>>> = Rc::new(RefCell::new(None));
@@ -680,15 +685,9 @@ impl Banner {
 
     fn decide_in_dialog(&mut self, method: Method) {
         let mut selected: Purposes = 0;
-        if let Some(d) = &self.dialog
-            && let Ok(inputs) = d.root.query_selector_all("input[data-purpose]:checked")
-        {
-            for i in 0..inputs.length() {
-                if let Some(id) = inputs
-                    .item(i)
-                    .and_then(|n| n.dyn_into::<Element>().ok())
-                    .and_then(|e| e.get_attribute("data-purpose"))
-                {
+        if let Some(d) = &self.dialog {
+            for input in all_in(&d.root, "input[data-purpose]:checked") {
+                if let Some(id) = input.get_attribute("data-purpose") {
                     selected |= self.bit_of(&id);
                 }
             }
@@ -938,7 +937,7 @@ impl Banner {
             "",
             &[("href", &href), ("download", &name), ("hidden", "")],
         );
-        let _ = d.root.append_child(&a);
+        append(&d.root, &a);
         a.click();
         a.remove();
         if let Ok(revoke) = get(&url_api, "revokeObjectURL").dyn_into::<Function>() {
@@ -959,7 +958,7 @@ impl Banner {
             self.reopen_wanted = true;
             return;
         }
-        let (Ok(None), Some(body)) = (doc.query_selector(&selector), doc.body()) else {
+        let (None, Some(body)) = (find(&doc, &selector), doc.body()) else {
             return;
         };
         let language = self.language();
@@ -978,7 +977,7 @@ impl Banner {
             ],
         );
         crate::dom::set_text(&b, &label);
-        let _ = body.append_child(&b);
+        append(&body, &b);
     }
 
     /// The language to speak: the policy's choice, else the page's or the browser's, else Kazakh.
@@ -1000,19 +999,19 @@ impl Banner {
             return;
         };
         let doc = document();
-        let link: web_sys::HtmlLinkElement = match doc.query_selector("link[data-consent-banner]") {
-            Ok(Some(link)) if get(&link, "sheet").is_truthy() => {
+        let link: web_sys::HtmlLinkElement = match find(&doc, "link[data-consent-banner]") {
+            Some(link) if get(&link, "sheet").is_truthy() => {
                 self.css_ready = true;
                 return;
             }
-            Ok(Some(link)) => link.unchecked_into(),
+            Some(link) => link.unchecked_into(),
             _ => {
                 let link: web_sys::HtmlLinkElement =
                     element("link", "", &[("data-consent-banner", "")]).unchecked_into();
                 attr(&link, "rel", "stylesheet");
                 attr(&link, "href", href);
                 if let Some(head) = doc.head() {
-                    let _ = head.append_child(&link);
+                    append(&head, &link);
                 }
                 link
             }
@@ -1165,12 +1164,12 @@ impl Banner {
 /// and on `.<host>`. Scripts that already ran keep running until the page is reloaded.
 fn delete_cookies(declared: &[(u8, String)], off: Purposes) {
     let doc = html_document();
-    let names = logic::cookies_to_delete(declared, off, &doc.cookie().unwrap_or_default());
+    let jar = doc.cookie().unwrap_or_default();
     let host = string(&window().location(), "hostname").unwrap_or_default();
-    for name in names {
-        let _ = doc.set_cookie(&logic::expired_cookie(&name, None));
+    for name in logic::cookies_to_delete(declared, off, &jar) {
+        let _ = doc.set_cookie(&logic::expired_cookie(name, None));
         if !host.is_empty() {
-            let _ = doc.set_cookie(&logic::expired_cookie(&name, Some(&host)));
+            let _ = doc.set_cookie(&logic::expired_cookie(name, Some(&host)));
         }
     }
 }

@@ -11,7 +11,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::{Element, HtmlDialogElement, HtmlElement, HtmlInputElement};
 
 use crate::banner::{Banner, DIALOG_ID};
-use crate::dom::{add, append, attr, element, get, join, set, string};
+use crate::dom::{add, all_in, append, attr, element, find, get, join, set, set_text, string};
 use crate::policy::{PolicyView, array};
 use crate::texts::{LANGUAGES, language_name};
 
@@ -49,7 +49,7 @@ pub(crate) fn show(b: &mut Banner, reopened: bool) {
 }
 
 fn focus(root: &HtmlElement, selector: &str) {
-    if let Ok(Some(el)) = root.query_selector(selector) {
+    if let Some(el) = find(root, selector) {
         let _ = el.unchecked_into::<HtmlElement>().focus();
     }
 }
@@ -79,22 +79,17 @@ pub(crate) fn render(b: &Banner, focus_on: Option<&str>) {
     let root = &d.root;
     // Switches already on screen keep their state across a language change.
     let mut on = b.previous();
-    if let Ok(inputs) = root.query_selector_all("input[data-purpose]") {
-        if inputs.length() > 0 {
+    for (i, input) in all_in(root, "input[data-purpose]").enumerate() {
+        if i == 0 {
             on = 0;
         }
-        for i in 0..inputs.length() {
-            if let Some(input) = inputs
-                .item(i)
-                .map(JsCast::unchecked_into::<HtmlInputElement>)
-                && input.checked()
-                && let Some(id) = input.get_attribute("data-purpose")
-            {
-                on |= b.bit_of(&id);
-            }
+        if input.unchecked_ref::<HtmlInputElement>().checked()
+            && let Some(id) = input.get_attribute("data-purpose")
+        {
+            on |= b.bit_of(&id);
         }
     }
-    root.set_text_content(None);
+    set_text(root, &JsValue::UNDEFINED);
     let lang = &policy.language;
     attr(root, "lang", lang);
     let none = &JsValue::UNDEFINED;

@@ -5,7 +5,7 @@ use alloc::string::String;
 
 use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
-use web_sys::{Document, Element, EventTarget, HtmlDocument, HtmlElement, Window};
+use web_sys::{Document, Element, EventTarget, HtmlDocument, HtmlElement, NodeList, Window};
 
 #[wasm_bindgen]
 extern "C" {
@@ -27,6 +27,12 @@ extern "C" {
     fn append_node(this: &Dom, child: &Element);
     #[wasm_bindgen(method, setter = textContent)]
     fn set_text_content(this: &Dom, text: &JsValue);
+    // One binding for a document and an element alike (web-sys has one per type, and each is one more
+    // import, with its JS function, in the build).
+    #[wasm_bindgen(method, catch, js_name = querySelector)]
+    fn query(this: &Dom, selector: &str) -> Result<Option<Element>, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = querySelectorAll)]
+    fn query_all(this: &Dom, selector: &str) -> Result<NodeList, JsValue>;
     /// `JSON.parse`.
     #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
     pub(crate) fn json_parse(text: &str) -> Result<JsValue, JsValue>;
@@ -147,11 +153,22 @@ pub(crate) fn attr(el: &Element, name: &str, value: &str) {
     el.unchecked_ref::<Dom>().set_attr(name, value);
 }
 
-/// Every element matching `selector`, in document order.
-pub(crate) fn all(selector: &str) -> impl Iterator<Item = Element> {
-    let list = document().query_selector_all(selector).ok();
-    let len = list.as_ref().map_or(0, |l| l.length());
-    (0..len).filter_map(move |i| list.as_ref()?.item(i)?.dyn_into::<Element>().ok())
+/// Every element of the page matching `selector`, in document order.
+pub(crate) fn all(selector: &str) -> impl Iterator<Item = Element> + use<> {
+    all_in(&document(), selector)
+}
+
+/// Every element inside `root` (a document or an element) matching `selector`, in document order.
+pub(crate) fn all_in(root: &JsValue, selector: &str) -> impl Iterator<Item = Element> + use<> {
+    let list = root.unchecked_ref::<Dom>().query_all(selector).ok();
+    let len = list.as_ref().map_or(0, NodeList::length);
+    // A selector matches elements only.
+    (0..len).filter_map(move |i| Some(list.as_ref()?.item(i)?.unchecked_into()))
+}
+
+/// The first element inside `root` (a document or an element) matching `selector`.
+pub(crate) fn find(root: &JsValue, selector: &str) -> Option<Element> {
+    root.unchecked_ref::<Dom>().query(selector).ok().flatten()
 }
 
 /// An event listener that lives as long as this value: dropping it removes the listener from its target
