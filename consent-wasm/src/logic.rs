@@ -8,7 +8,6 @@
 
 use alloc::borrow::ToOwned;
 use alloc::string::String;
-use alloc::vec::Vec;
 
 use consent_core::{PolicyVersion, Timestamp, TokenClaims, UnverifiedToken};
 
