@@ -14,7 +14,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::{Element, HtmlScriptElement};
 
 use crate::banner::{Banner, step};
-use crate::dom::{add, all, attr, element, get, join, set};
+use crate::dom::{add, all, attr, element, get, join, set, set_str};
 use crate::logic::Method;
 
 const SCRIPTS: &str = "script[type=\"text/plain\"][data-consent]";
@@ -57,7 +57,7 @@ pub(crate) fn run(b: &mut Banner) {
             }
         }
         if let Some(kind) = old.get_attribute("data-type") {
-            set(&new, "type", &JsValue::from_str(&kind));
+            set_str(&new, "type", &kind);
         }
         let src = old.get_attribute("data-src");
         match &src {
@@ -67,7 +67,7 @@ pub(crate) fn run(b: &mut Banner) {
                 set(&new, "onerror", &done);
                 // Inserted scripts are async by default: this one runs in order.
                 set(&new, "async", &JsValue::FALSE);
-                set(&new, "src", &JsValue::from_str(src));
+                set_str(&new, "src", src);
             }
             None => {
                 set(&new, "text", &get(&old, "textContent"));

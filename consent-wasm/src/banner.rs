@@ -20,7 +20,7 @@ use web_sys::{Element, Event, HtmlElement, Response, Storage};
 
 use crate::dom::{
     Listener, all_in, append, attr, bind1, bind2, document, element, find, get, html_document,
-    json_parse, json_stringify, object, set, string, then1, then2, window,
+    json_parse, json_stringify, object, set, set_str, string, then1, then2, window,
 };
 use crate::logic::{self, COOKIE, Method, PENDING_KEY, Purposes, Stored, bit};
 use crate::policy::PolicyView;
@@ -730,16 +730,15 @@ impl Banner {
         // The request (`ConsentRequest` in consent-server/openapi.json), built as a JS object and
         // written by `JSON.stringify`.
         let request = object();
-        let text = |s: &str| JsValue::from_str(s);
-        set(&request, "policy_version", &text(&policy.version_text));
+        set_str(&request, "policy_version", &policy.version_text);
         if let Some(token) = &self.token {
             // The same device as before: one browser stays one subject.
             let subject = object();
-            set(&subject, "device", &text(&token.subject.encoded()));
+            set_str(&subject, "device", &token.subject.encoded());
             set(&request, "subject", &subject);
         }
-        set(&request, "method", &text(choice.method.as_str()));
-        set(&request, "language", &text(&policy.language));
+        set_str(&request, "method", choice.method.as_str());
+        set_str(&request, "language", &policy.language);
         let decisions = object();
         for p in &policy.purposes {
             let b = bit(p.code);
@@ -752,25 +751,25 @@ impl Banner {
             } else {
                 continue;
             };
-            set(&decisions, &p.id, &text(decision));
+            set_str(&decisions, &p.id, decision);
         }
         set(&request, "decisions", &decisions);
         let point = object();
-        set(&point, "kind", &text("banner"));
+        set_str(&point, "kind", "banner");
         let location = window().location();
         let mut page = string(&location, "origin").unwrap_or_default();
         if page.starts_with("http") {
             page.push_str(&string(&location, "pathname").unwrap_or_default());
-            set(&point, "page", &text(&page));
+            set_str(&point, "page", &page);
         }
         if let Some(build) = &self.config.build {
-            set(&point, "build", &text(build));
+            set_str(&point, "build", build);
         }
         set(&request, "collection_point", &point);
         let body = json_stringify(&request);
         let granted_ids = ids(&policy.purposes, granted);
         let detail = object();
-        set(&detail, "method", &text(choice.method.as_str()));
+        set_str(&detail, "method", choice.method.as_str());
         // Copies: what a page does with the event's arrays must not change what the banner allows.
         set(
             &detail,
@@ -788,7 +787,7 @@ impl Banner {
             "withdrawn",
             &ids(&policy.purposes, choice.withdrawn),
         );
-        set(&detail, "language", &text(&policy.language));
+        set_str(&detail, "language", &policy.language);
         let lapses = logic::lapses_at((Date::now() / 1000.0) as i64, policy.validity_months);
         if let Some(storage) = local_storage() {
             // Kept until the server has answered: a page closed meanwhile sends it next time.
@@ -830,13 +829,9 @@ impl Banner {
         url.push_str("/v1/consents");
         let init = request_init("POST");
         let headers = object();
-        set(
-            &headers,
-            "content-type",
-            &JsValue::from_str("application/json"),
-        );
+        set_str(&headers, "content-type", "application/json");
         set(&init, "headers", &headers);
-        set(&init, "body", &JsValue::from_str(body));
+        set_str(&init, "body", body);
         let _ = then2(
             &window().fetch_with_str_and_init(&url, &init),
             &self.callback(step::POST),
@@ -905,8 +900,8 @@ impl Banner {
         };
         let init = request_init("GET");
         let headers = object();
-        set(&headers, "x-consent-token", &JsValue::from_str(token));
-        set(&headers, "accept", &JsValue::from_str("application/json"));
+        set_str(&headers, "x-consent-token", token);
+        set_str(&headers, "accept", "application/json");
         set(&init, "headers", &headers);
         let _ = then1(
             &window().fetch_with_str_and_init(&href, &init),
@@ -1049,11 +1044,7 @@ impl Banner {
         let params = object();
         for consent_type in logic::CONSENT_TYPES {
             let on = map.granted(consent_type, granted);
-            set(
-                &params,
-                consent_type,
-                &JsValue::from_str(if on { "granted" } else { "denied" }),
-            );
+            set_str(&params, consent_type, if on { "granted" } else { "denied" });
         }
         if granted.is_none() {
             set(&params, "wait_for_update", &JsValue::from_f64(500.0));
@@ -1083,23 +1074,15 @@ impl Banner {
         set(&s, "gpc", &JsValue::from_bool(self.gpc));
         set(&s, "pending", &JsValue::from_bool(self.pending.is_some()));
         if let Some(t) = &self.token {
-            set(
-                &s,
-                "consent_id",
-                &JsValue::from_str(&t.receipt.hyphenated()),
-            );
-            set(
-                &s,
-                "policy_version",
-                &JsValue::from_str(&logic::version_text(t.policy_version)),
-            );
+            set_str(&s, "consent_id", &t.receipt.hyphenated());
+            set_str(&s, "policy_version", &logic::version_text(t.policy_version));
             set(
                 &s,
                 "issued_at",
                 &JsValue::from_f64(t.issued_at.as_unix() as f64 * 1000.0),
             );
         }
-        set(&s, "language", &JsValue::from_str(&self.language()));
+        set_str(&s, "language", &self.language());
         set(&self.shared, "s", &s);
     }
 
@@ -1228,7 +1211,7 @@ fn status(response: &Response) -> u16 {
 /// none).
 fn request_init(method: &str) -> web_sys::RequestInit {
     let init = object();
-    set(&init, "method", &JsValue::from_str(method));
-    set(&init, "credentials", &JsValue::from_str("omit"));
+    set_str(&init, "method", method);
+    set_str(&init, "credentials", "omit");
     init.unchecked_into()
 }

@@ -11,7 +11,9 @@ use wasm_bindgen::prelude::*;
 use web_sys::{Element, HtmlDialogElement, HtmlElement, HtmlInputElement};
 
 use crate::banner::{Banner, DIALOG_ID};
-use crate::dom::{add, all_in, append, attr, element, find, get, join, set, set_text, string};
+use crate::dom::{
+    add, all_in, append, attr, element, find, get, join, set, set_str, set_text, string,
+};
 use crate::policy::{PolicyView, array};
 use crate::texts::{LANGUAGES, language_name};
 
@@ -65,8 +67,8 @@ pub(crate) fn button(parent: &Element, action: &str, label: &JsValue) -> HtmlEle
 /// A date (milliseconds since the epoch) written the way `lang` writes dates ("1 June 2026").
 fn local_date(ms: f64, lang: &str) -> JsString {
     let options = Object::new();
-    set(&options, "dateStyle", &JsValue::from_str("long"));
-    set(&options, "timeZone", &JsValue::from_str("UTC"));
+    set_str(&options, "dateStyle", "long");
+    set_str(&options, "timeZone", "UTC");
     Date::new(&JsValue::from_f64(ms)).to_locale_date_string(lang, &options)
 }
 

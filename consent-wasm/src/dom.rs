@@ -100,6 +100,11 @@ pub(crate) fn set(object: &JsValue, key: &str, value: &JsValue) {
     let _ = Reflect::set(object, &JsValue::from_str(key), value);
 }
 
+/// `object[key] = value`, a string.
+pub(crate) fn set_str(object: &JsValue, key: &str, value: &str) {
+    set(object, key, &JsValue::from_str(value));
+}
+
 /// `object[key]` when it is a string.
 pub(crate) fn string(object: &JsValue, key: &str) -> Option<String> {
     get(object, key).as_string()
