@@ -349,7 +349,16 @@ async fn state(mut config: Config) -> Result<AppState> {
                 sha256: p.hash().to_string(),
                 canonical: p.canonical_json(),
             })?
-            .await??;
+            .await?
+            .with_context(|| {
+                format!(
+                    "cannot use policy {} with database {}: a published policy version never changes \
+                     (receipts cite its hash); publish the edited policy under a new version date (its \
+                     \"last updated\" date), or start a new database",
+                    p.version(),
+                    config.database.display()
+                )
+            })?;
     }
     Ok(AppState::new(
         store,

@@ -109,6 +109,52 @@ fn policy_check_prints_every_problem() {
 }
 
 #[test]
+fn an_edited_policy_under_a_published_version_is_refused_with_what_to_do() {
+    let dir = temp("cli-policy-changed");
+    // A server run creates the database and records the built-in policy (invisionu's).
+    let port = free_port();
+    let mut server = start(&dir, port);
+    terminate(&mut server);
+    let cfg = config(&dir, port);
+    let policy = dir.join("policy.toml");
+    let original = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/invisionu/policy.toml"
+    ))
+    .unwrap();
+    std::fs::write(&policy, &original).unwrap();
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, format!("policy = \"{}\"\n{text}", policy.display())).unwrap();
+    let cfg = cfg.display().to_string();
+    // The same text from a file: the same version and hash.
+    let erase = [
+        "--config",
+        cfg.as_str(),
+        "erase",
+        "--id",
+        "nobody@example.org",
+    ];
+    let (ok, _, err) = run(&dir, &erase);
+    assert!(!ok && err.contains("no subject with this id"), "{err}");
+    // The same version, one word changed: refused, with what to do.
+    let edited = original.replacen("en = \"Privacy Policy\"", "en = \"Privacy Notice\"", 1);
+    assert_ne!(edited, original);
+    std::fs::write(&policy, edited).unwrap();
+    let (ok, _, err) = run(&dir, &erase);
+    assert!(
+        !ok && err.contains("cannot use policy 2025-03-26 with database")
+            && err.contains("new version date")
+            && err.contains("already stored with another hash"),
+        "{err}"
+    );
+    // The published text works again.
+    std::fs::write(&policy, &original).unwrap();
+    let (ok, _, err) = run(&dir, &erase);
+    assert!(!ok && err.contains("no subject with this id"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn export_verify_and_rights_requests() {
     let dir = temp("cli-export");
     let port = free_port();
