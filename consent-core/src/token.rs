@@ -147,6 +147,15 @@ fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Result<&'a [u8], TokenError> {
     Ok(head)
 }
 
+/// The next `n` bytes (at most 8) as a big-endian unsigned integer: one loop for every integer field,
+/// which compiles smaller into the banner's wasm than a `from_be_bytes` per width. The fields cast it
+/// back to their width (`n` bytes always fit).
+fn uint(bytes: &mut &[u8], n: usize) -> Result<u64, TokenError> {
+    Ok(take(bytes, n)?
+        .iter()
+        .fold(0, |acc, b| (acc << 8) | u64::from(*b)))
+}
+
 fn array<const N: usize>(bytes: &mut &[u8]) -> Result<[u8; N], TokenError> {
     take(bytes, N)?
         .try_into()
@@ -164,20 +173,20 @@ impl UnverifiedToken {
         }
         let raw = crate::b64::decode(text).map_err(|_| TokenError::Base64)?;
         let mut rest = raw.as_slice();
-        let [version] = array::<1>(&mut rest)?;
+        let version = uint(&mut rest, 1)? as u8;
         if version != TOKEN_VERSION {
             return Err(TokenError::UnknownVersion(version));
         }
-        let [kid_len] = array::<1>(&mut rest)?;
-        let kid = KeyId::from_bytes(take(&mut rest, usize::from(kid_len))?)
+        let kid_len = uint(&mut rest, 1)? as usize;
+        let kid = KeyId::from_bytes(take(&mut rest, kid_len)?)
             .map_err(|_| TokenError::Invalid("bad key id"))?;
-        let days = u16::from_be_bytes(array(&mut rest)?);
-        let issued_at = Timestamp::from_unix(i64::from(u32::from_be_bytes(array(&mut rest)?)));
-        let expires_at = Timestamp::from_unix(i64::from(u32::from_be_bytes(array(&mut rest)?)));
+        let days = uint(&mut rest, 2)? as u16;
+        let issued_at = Timestamp::from_unix(uint(&mut rest, 4)? as i64);
+        let expires_at = Timestamp::from_unix(uint(&mut rest, 4)? as i64);
         let subject = SubjectId(array(&mut rest)?);
         let receipt = ReceiptId(array(&mut rest)?);
-        let given = PurposeSet(u64::from_be_bytes(array(&mut rest)?));
-        let refused = PurposeSet(u64::from_be_bytes(array(&mut rest)?));
+        let given = PurposeSet(uint(&mut rest, 8)?);
+        let refused = PurposeSet(uint(&mut rest, 8)?);
         let signed_len = raw.len() - rest.len();
         let tag: [u8; TAG_LEN] = array(&mut rest)?;
         if !rest.is_empty() {
