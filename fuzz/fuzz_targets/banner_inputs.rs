@@ -9,7 +9,9 @@ use consent_wasm::logic;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     // Up to four fields, separated by NUL: a cookie jar, a pattern, a language list, a consent mode map.
     let mut fields = text.split('\0');
     let jar = fields.next().unwrap_or_default();
@@ -30,7 +32,10 @@ fuzz_target!(|data: &[u8]| {
 
     let ours = ["kk".to_owned(), "ru".to_owned(), "en".to_owned()];
     let picked = logic::pick_language(languages.split(','), &ours, "kk");
-    assert!(ours.contains(&picked), "always one of the policy's languages");
+    assert!(
+        ours.contains(&picked),
+        "always one of the policy's languages"
+    );
 
     if let Some(map) = logic::ConsentModeMap::parse(mode) {
         for (kind, purpose) in map.pairs() {

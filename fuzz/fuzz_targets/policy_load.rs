@@ -6,7 +6,9 @@ use consent_core::Policy;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     match Policy::from_toml(text) {
         Ok(p) => {
             let again = Policy::from_toml(text).map(|q| q.hash());
@@ -18,10 +20,17 @@ fuzz_target!(|data: &[u8]| {
             assert!(!problems.is_empty());
             let lines = text.split('\n').count().max(1);
             for w in problems.windows(2) {
-                assert!((w[0].line, w[0].column) <= (w[1].line, w[1].column), "problems out of order");
+                assert!(
+                    (w[0].line, w[0].column) <= (w[1].line, w[1].column),
+                    "problems out of order"
+                );
             }
             for p in problems {
-                assert!(p.line >= 1 && p.line <= lines, "line {} outside the file", p.line);
+                assert!(
+                    p.line >= 1 && p.line <= lines,
+                    "line {} outside the file",
+                    p.line
+                );
             }
         }
     }
