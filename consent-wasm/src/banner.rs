@@ -1144,15 +1144,16 @@ impl Banner {
 }
 
 /// Deletes the cookies the policy declares for the purposes in `off`, from `path=/` on the page's host
-/// and on `.<host>`. Scripts that already ran keep running until the page is reloaded.
+/// and on the host's domain and each parent domain ([`logic::cookie_domains`]). Scripts that already
+/// ran keep running until the page is reloaded.
 fn delete_cookies(declared: &[(u8, String)], off: Purposes) {
     let doc = html_document();
     let jar = doc.cookie().unwrap_or_default();
     let host = string(&window().location(), "hostname").unwrap_or_default();
     for name in logic::cookies_to_delete(declared, off, &jar) {
         let _ = doc.set_cookie(&logic::expired_cookie(name, None));
-        if !host.is_empty() {
-            let _ = doc.set_cookie(&logic::expired_cookie(name, Some(&host)));
+        for domain in logic::cookie_domains(&host) {
+            let _ = doc.set_cookie(&logic::expired_cookie(name, Some(domain)));
         }
     }
 }

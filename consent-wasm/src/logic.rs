@@ -314,6 +314,28 @@ pub fn expired_cookie(name: &str, domain: Option<&str>) -> String {
     out
 }
 
+/// The domains a cookie of the page on `host` may have been set for, to delete it on each (a cookie
+/// goes only with the domain it was set for): the host and every parent domain of two labels or more,
+/// longest first. Analytics scripts usually set theirs on the site's registrable domain
+/// (`.invisionu.education` from `www.invisionu.education`). The browser ignores a deletion on a domain
+/// it would not have accepted (a public suffix, or any domain for an IP address).
+///
+/// ```
+/// use consent_wasm::logic::cookie_domains;
+/// let all: Vec<&str> = cookie_domains("www.invisionu.education").collect();
+/// assert_eq!(all, ["www.invisionu.education", "invisionu.education"]);
+/// assert_eq!(cookie_domains("localhost").count(), 0); // host-only cookies: no domain
+/// ```
+pub fn cookie_domains(host: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(host);
+    core::iter::from_fn(move || {
+        let current = rest?;
+        let dot = current.bytes().position(|c| c == b'.')?;
+        rest = current.get(dot + 1..);
+        Some(current)
+    })
+}
+
 /// Appends a non-negative integer in decimal, at least `width` digits.
 pub fn push_u64(out: &mut String, mut n: u64, width: usize) {
     let mut digits = [b'0'; 20];
@@ -733,6 +755,19 @@ mod tests {
             expired_cookie("_ga", Some("invisionu.education")),
             "_ga=; path=/; max-age=0; domain=.invisionu.education"
         );
+        let domains = |host| cookie_domains(host).collect::<Vec<_>>();
+        assert_eq!(domains("invisionu.education"), ["invisionu.education"]);
+        assert_eq!(
+            domains("a.b.invisionu.education"),
+            [
+                "a.b.invisionu.education",
+                "b.invisionu.education",
+                "invisionu.education"
+            ]
+        );
+        assert!(domains("localhost").is_empty());
+        assert!(domains("").is_empty());
+        assert_eq!(domains("site."), ["site."]);
     }
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]

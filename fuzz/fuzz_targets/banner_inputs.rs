@@ -29,6 +29,9 @@ fuzz_target!(|data: &[u8]| {
         assert!(jar.contains(name), "only names from the jar are deleted");
         let _ = logic::expired_cookie(name, Some(pattern));
     }
+    for domain in logic::cookie_domains(pattern) {
+        assert!(pattern.ends_with(domain) && domain.contains('.'));
+    }
 
     let ours = ["kk".to_owned(), "ru".to_owned(), "en".to_owned()];
     let picked = logic::pick_language(languages.split(','), &ours, "kk");

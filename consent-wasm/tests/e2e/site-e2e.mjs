@@ -7,8 +7,9 @@
 // Consent Mode's calls in `dataLayer`, the video embed's placeholder ("load once", "always allow"), the way
 // back in from the footer link with the consent ID and a receipt that downloads, a withdrawal receipt that
 // deletes the analytics cookies, one device id for every choice of a browser, GPC recorded by the server,
-// WCAG 2.2 AA contrast in light and dark schemes, reduced motion, the phone layout, and no console error
-// (CSP violations included) on any page.
+// WCAG 2.2 AA contrast in light and dark schemes, reduced motion, the phone layout, cookies deleted on the
+// parent domain too (the site as www.site.localhost), and no console error (CSP violations included) on
+// any page.
 //
 // Usage (scripts/e2e-banner does this): node site-e2e.mjs <consent-server binary> <banner dir> <work dir>
 
@@ -331,6 +332,23 @@ try {
   check("GPC: the marketing demo does not run, analytics does", !gpcPage.marketing && gpcPage.analytics && gpcPage.api === false, JSON.stringify(gpcPage));
   check("a new browser is a new device", gpc.sub !== receipts[0].sub);
   await noConsoleErrors("GPC");
+
+  // 8. A site on a subdomain: analytics cookies on the parent domain go too. Chromium resolves any
+  // *.localhost name to this machine, so the demo site is also www.site.localhost.
+  await newSession("profile-4");
+  const www = site.replace("127.0.0.1", "www.site.localhost");
+  await session.open(`${www}/`);
+  await waitFor("the dialog on www.site.localhost", dialogOpen);
+  await js(`document.cookie = "_ga=GA1.1; domain=site.localhost; path=/"; document.cookie = "_fbp=fb.1; path=/"`);
+  const before = await js(`return document.cookie`);
+  check("subdomain: the page holds a parent-domain and a host cookie", /(^|; )_ga=/.test(before) && /(^|; )_fbp=/.test(before), before);
+  await js(`document.querySelector('[data-consent-action="reject-all"]').click()`);
+  const after = await waitFor("the cookies to go", async () => {
+    const jar = await js(`return document.cookie`);
+    return !/(^|; )(_ga|_fbp)=/.test(jar) && jar + " ";
+  }, 5000).catch(() => js(`return document.cookie`));
+  check("subdomain: reject all deletes the declared cookies on the host and on the parent domain", !/(^|; )(_ga|_fbp)=/.test(after), after);
+  await noConsoleErrors("subdomain");
 } catch (e) {
   check("the run", false, e.stack || String(e));
 } finally {
