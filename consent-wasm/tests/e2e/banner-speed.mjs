@@ -23,9 +23,15 @@
 // cleared between first visits.
 // All times are milliseconds from navigation start (performance.timeOrigin).
 //
+// --compare <dir> adds, interleaved with those loads (so that the machine's load weighs on all alike), the
+// same page twice more: with cookieconsent v3 instead of the banner (its cookieconsent.esm.js and
+// cookieconsent.css from <dir>, configured by cookieconsent-config.js next to this file: three categories,
+// the same kind of first layer), cold and warm; and with no banner at all (its first paint is the floor
+// any banner's time stands on). What scripts/banner-speed --compare reports as "reference".
+//
 // Usage (scripts/banner-speed does this):
 //   node banner-speed.mjs <consent-server binary> <banner dir> <work dir> [--quick] [--runs N] [--out FILE]
-//       [--reduced-motion]
+//       [--reduced-motion] [--compare <cookieconsent dist dir>]
 // --reduced-motion emulates `prefers-reduced-motion: reduce` (CDP Emulation.setEmulatedMedia): no fade-in,
 // and Chromium then reports Element Timing for the dialog's title, which it does not for text first painted
 // at opacity 0 (the first frame of banner.css's fade-in).
@@ -51,17 +57,19 @@ const positional = [];
 let runs = 20;
 let out;
 let reducedMotion = false;
+let compare;
 for (let i = 0; i < argv.length; i++) {
   if (argv[i] === "--quick") runs = 5;
   else if (argv[i] === "--runs") runs = Number(argv[++i]);
   else if (argv[i] === "--out") out = argv[++i];
   else if (argv[i] === "--reduced-motion") reducedMotion = true;
+  else if (argv[i] === "--compare") compare = argv[++i];
   else positional.push(argv[i]);
 }
 const [serverBin, bannerDir, work] = positional;
-if (!work || !(runs >= 1)) {
+if (!work || !(runs >= 1) || (argv.includes("--compare") && !compare)) {
   console.error(
-    "usage: node banner-speed.mjs <consent-server binary> <banner dir> <work dir> [--quick] [--runs N] [--out FILE] [--reduced-motion]",
+    "usage: node banner-speed.mjs <consent-server binary> <banner dir> <work dir> [--quick] [--runs N] [--out FILE] [--reduced-motion] [--compare DIR]",
   );
   process.exit(2);
 }
@@ -132,7 +140,8 @@ const probe = `(() => {
     const now = performance.now();
     for (const r of records) for (const n of r.addedNodes) {
       if (s.dialogInserted === null) {
-        const d = find(n, (e) => e.id === "consent-banner", "#consent-banner");
+        // Ours, or cookieconsent's consent modal (in --compare's reference loads).
+        const d = find(n, (e) => e.id === "consent-banner" || e.matches("#cc-main .cm"), "#consent-banner, #cc-main .cm");
         if (d) { s.dialogInserted = now; painted(d, "dialog"); }
       }
       if (s.reopenInserted === null) {
@@ -151,13 +160,13 @@ const paragraph = (n) =>
 learning and mentors from industry. Applicants take an online test, write an essay and come to an interview;
 the admissions committee answers every letter within two weeks. Students live on campus, study in small
 groups and build products with partner companies from the first year.</p>`;
-const page = `<!doctype html>
+const pageWith = (banner) => `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>inVision U: admissions</title>
 <script src="/probe.js"></script>
 <link rel="stylesheet" href="/site.css">
-<script type="module" src="/banner/banner.js" data-endpoint="${endpoint}" data-policy-version="2025-03-26"></script>
+${banner}
 </head><body>
 <header><nav><a href="/">inVision U</a> <a href="/programs">Programs</a> <a href="/admissions">Admissions</a> <a href="/about">About</a></nav></header>
 <main>
@@ -177,6 +186,9 @@ ${paragraph(6)}
 <footer><a href="#" data-consent-open>Cookie settings</a> · © inVision U</footer>
 <script type="text/plain" data-consent="cookies-analytics" data-src="/analytics.js"></script>
 </body></html>`;
+const page = pageWith(
+  `<script type="module" src="/banner/banner.js" data-endpoint="${endpoint}" data-policy-version="2025-03-26"></script>`,
+);
 const css = `body { margin: 0; font: 16px/1.5 system-ui, sans-serif; color: #1e1f22; }
 header { padding: 1rem 2rem; background: #0b3d91; } header a { color: #fff; margin-right: 1rem; }
 main { max-width: 48rem; margin: 0 auto; padding: 1rem 2rem; }
@@ -189,6 +201,19 @@ const files = {
   "/site.css": ["text/css", css, cached],
   "/analytics.js": ["text/javascript", `window.__analytics = true;`, cached],
 };
+if (compare) {
+  files["/reference/cookieconsent"] = ["text/html", pageWith(
+    `<link rel="stylesheet" href="/reference/cookieconsent.css">\n<script type="module" src="/reference/cookieconsent-config.js"></script>`,
+  ), { "cache-control": "no-store" }];
+  files["/reference/plain"] = ["text/html", pageWith(""), { "cache-control": "no-store" }];
+  for (const [name, from] of [
+    ["cookieconsent.esm.js", path.join(compare, "cookieconsent.esm.js")],
+    ["cookieconsent.css", path.join(compare, "cookieconsent.css")],
+    ["cookieconsent-config.js", new URL("cookieconsent-config.js", import.meta.url)],
+  ]) {
+    files[`/reference/${name}`] = [name.endsWith(".css") ? "text/css" : "text/javascript", fs.readFileSync(from), cached];
+  }
+}
 // Read once, so the files served stay those of one build even if target/banner is rebuilt meanwhile. The
 // build is the SHA-256 of the wasm (what build.sha256 holds).
 for (const [url, [type, body]] of Object.entries(bannerFiles(bannerDir))) files[url] = [type, body, cached];
@@ -271,6 +296,8 @@ const sessions = [];
 let driver;
 let failure;
 const loads = { cold: [], warm: [], return: [] };
+// --compare: cookieconsent (cold, warm) and the page without a banner.
+const reference = { cold: [], warm: [], plain: [] };
 let cacheMode;
 let chromium;
 const loadavg = [os.loadavg()];
@@ -285,11 +312,14 @@ async function newSession(name) {
   return s;
 }
 
-// One page load, measured: `visit` is "first" (wait for the dialog) or "return" (wait for the reopen button).
-async function load(s, visit, label) {
+// One page load, measured: `visit` is "first" (wait for the dialog) or "return" (wait for the reopen button);
+// `url` is the page's path (another than "/" in --compare's reference loads; "plain": wait for the first paint).
+async function load(s, visit, label, url = "/") {
   await s.open("about:blank");
-  await s.open(`${site}/`);
-  if (visit === "first") {
+  await s.open(`${site}${url}`);
+  if (url === "/reference/plain") {
+    await waitFor(`the page's first paint (${label})`, () => s.js(`return window.__speed.fcp !== null`), 15000);
+  } else if (visit === "first") {
     await waitFor(`the dialog (${label})`, () => s.js(`const s = window.__speed; return s.dialogRaf !== null`), 15000);
   } else {
     // No dialog is expected; the reopen button shows once the banner has read the cookie.
@@ -354,6 +384,19 @@ try {
     m = await load(session, "first", `warm ${i + 1}`);
     loads.warm.push(m);
     progress("warm", i, m);
+    if (compare) {
+      if (i === 0) {
+        await load(session, "first", "reference warm-up", "/reference/cookieconsent");
+        await load(session, "first", "reference warm-up", "/reference/plain");
+      }
+      if (cacheMode === "cdp") {
+        await session.cdp("Network.setCacheDisabled", { cacheDisabled: true });
+        reference.cold.push(await load(session, "first", `cookieconsent cold ${i + 1}`, "/reference/cookieconsent"));
+        await session.cdp("Network.setCacheDisabled", { cacheDisabled: false });
+      }
+      reference.warm.push(await load(session, "first", `cookieconsent warm ${i + 1}`, "/reference/cookieconsent"));
+      reference.plain.push(await load(session, "first", `no banner ${i + 1}`, "/reference/plain"));
+    }
   }
 
   // Return visits: one real choice first, then loads with the consent cookie.
@@ -465,6 +508,33 @@ for (const mode of ["cold", "warm"]) {
       `, dialog inserted ${summary[mode].dialogInserted.median}, painted ${summary[mode].dialogPainted.median}`,
   );
 }
+// --compare: the same figures for cookieconsent, and the first paint of the page without a banner.
+let referenceSummary;
+if (compare) {
+  let version = "?";
+  try {
+    version = JSON.parse(fs.readFileSync(path.join(compare, "..", "package.json"), "utf8")).version;
+  } catch {}
+  const of = (list, key) => stats(list.map((m) => m[key]));
+  referenceSummary = {
+    cookieconsent: {
+      version,
+      cold: { dialogPainted: of(reference.cold, "dialogPainted"), fcp: of(reference.cold, "fcp"), afterFcp: of(reference.cold, "afterFcp") },
+      warm: { dialogPainted: of(reference.warm, "dialogPainted"), fcp: of(reference.warm, "fcp"), afterFcp: of(reference.warm, "afterFcp") },
+    },
+    noBanner: { fcp: of(reference.plain, "fcp") },
+  };
+  const c = referenceSummary.cookieconsent;
+  console.log(`\nreference, the same page in loads interleaved with the above:${"cold: median".padStart(16)}${"p95".padStart(8)}${"max".padStart(8)}${"warm: median".padStart(16)}${"p95".padStart(8)}${"max".padStart(8)}`);
+  for (const [name, cold, warm] of [
+    [`cookieconsent ${version}: dialog painted (ms)`, c.cold.dialogPainted, c.warm.dialogPainted],
+    [`cookieconsent ${version}: page FCP (ms)`, c.cold.fcp, c.warm.fcp],
+    [`cookieconsent ${version}: after page FCP (ms)`, c.cold.afterFcp, c.warm.afterFcp],
+    ["no banner: page FCP (ms)", null, referenceSummary.noBanner.fcp],
+  ]) {
+    console.log(name.padEnd(62) + "        " + cell(cold) + "        " + cell(warm));
+  }
+}
 if (unsupported.length) console.log(`not supported by this browser: ${unsupported.join(", ")}`);
 if (problems.length) console.log(`page problems (CSP violations, errors): ${[...new Set(problems)].join("; ")}`);
 for (const v of verdicts) console.log(v);
@@ -485,6 +555,7 @@ fs.writeFileSync(
       targets: { visibleMs: TARGET_VISIBLE_MS, longTaskMs: LONG_TASK_MS, cls: 0 },
       summary,
       waterfall,
+      reference: referenceSummary,
       verdicts,
       problems,
       loads,
