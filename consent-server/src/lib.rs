@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod config;
+mod encoding;
 pub mod keys;
 pub mod privacy;
 pub mod site;

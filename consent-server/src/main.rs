@@ -385,6 +385,10 @@ fn serve(config: Config) -> Result<()> {
             "consent-server listening on http://{listen}"
         );
         consent_server::site::log_startup(&state.config);
+        tokio::spawn({
+            let state = state.clone();
+            async move { state.prepare().await }
+        });
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;

@@ -3,10 +3,12 @@
 //! - The demo website (`examples/invisionu-site`) is embedded in the binary at compile time and served at
 //!   `/` when `site` is on (the default), with a strict Content-Security-Policy ([`SITE_CSP`]).
 //! - The built banner (`scripts/build-banner`: `banner.js`, `banner_bg.wasm`, `banner.css`,
-//!   `build.sha256`) is read from `banner_dir` at each request and served at `/consent/`. Only these four
-//!   names are routes: no other path can reach the file system.
+//!   `build.sha256`) is read from `banner_dir` and served at `/consent/`, in brotli or gzip when the
+//!   browser accepts it (each file is compressed once per version: its size and modification time). Only
+//!   these four names are routes: no other path can reach the file system.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
@@ -17,6 +19,7 @@ use sha2::Digest as _;
 
 use crate::api::{ApiError, AppState};
 use crate::config::Config;
+use crate::encoding::{self, Encoded};
 
 /// The Content-Security-Policy of the demo site's pages: no inline script or style, no `eval`; only
 /// `'wasm-unsafe-eval'` for the banner, and YouTube's no-cookie host for the embed the banner unblocks.
@@ -72,45 +75,20 @@ pub const BANNER_FILES: &[(&str, &str)] = &[
     ("build.sha256", "text/plain; charset=utf-8"),
 ];
 
-/// Whether `If-None-Match` names `etag`.
-fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
-    headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .map(|t| t.trim().trim_start_matches("W/"))
-                .any(|t| t == etag || t == "*")
-        })
-}
-
-/// A 200 (or 304) with `Cache-Control: no-cache` (the browser revalidates with the ETag every time).
-fn answer(
-    headers: &HeaderMap,
-    etag: &str,
-    content_type: &'static str,
-    body: impl Into<axum::body::Body>,
-) -> Response {
-    let mut r = if not_modified(headers, etag) {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        let mut r = Response::new(body.into());
-        r.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-        r
-    };
-    let h = r.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(etag) {
-        h.insert(header::ETAG, v);
-    }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    r
-}
+/// `Cache-Control` of the site's and the banner's files: the browser revalidates with the ETag every
+/// time (a new build is picked up at once).
+const REVALIDATE: &str = "no-cache";
 
 /// A page or asset of the demo site, with the site's security headers. (The `guard` middleware adds
 /// `nosniff`, `X-Frame-Options` and the others it adds to every answer; it keeps what is set here.)
 fn site_answer(file: SiteFile, etag: &str, headers: &HeaderMap) -> Response {
-    let mut r = answer(headers, etag, file.content_type, file.body);
+    let mut r = encoding::respond(
+        headers,
+        &Encoded::plain(file.body),
+        etag,
+        file.content_type,
+        REVALIDATE,
+    );
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -140,19 +118,26 @@ async fn banner_file(
     headers: HeaderMap,
 ) -> Response {
     let path = state.config.banner_dir.join(name);
-    let read = tokio::task::spawn_blocking(move || -> std::io::Result<(Vec<u8>, String)> {
+    let cache = Arc::clone(&state.encoded);
+    let read = tokio::task::spawn_blocking(move || -> std::io::Result<(Arc<Encoded>, String)> {
         let meta = std::fs::metadata(&path)?;
         let modified = meta
             .modified()
             .ok()
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_nanos());
-        let body = std::fs::read(&path)?;
-        Ok((body, format!("\"{:x}-{modified:x}\"", meta.len())))
+        let etag = format!("\"{:x}-{modified:x}\"", meta.len());
+        let key = format!("consent/{name}");
+        if let Some(body) = encoding::cached(&cache, &key, &etag) {
+            return Ok((body, etag));
+        }
+        let body = Arc::new(Encoded::new(std::fs::read(&path)?));
+        encoding::keep(&cache, key, &etag, &body);
+        Ok((body, etag))
     })
     .await;
     match read {
-        Ok(Ok((body, etag))) => answer(&headers, &etag, content_type, body),
+        Ok(Ok((body, etag))) => encoding::respond(&headers, &body, &etag, content_type, REVALIDATE),
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",

@@ -17,6 +17,53 @@ async fn receipts_stored(s: &TestServer) -> u64 {
 }
 
 #[tokio::test]
+async fn policy_is_compressed_for_clients_that_accept_it() {
+    let s = server("policy-compressed").await;
+    let json = s.state.policy.canonical_json();
+    let hash = s.state.policy.hash();
+    for (accept, coding) in [
+        ("gzip, deflate, br, zstd", Some("br")),
+        ("gzip", Some("gzip")),
+        ("br;q=0, gzip", Some("gzip")),
+        ("identity", None),
+        ("br;q=0, gzip;q=0", None),
+    ] {
+        let with_accept = || get("/v1/policy").header("accept-encoding", accept);
+        let r = call(&s, with_accept().body(Body::empty()).unwrap()).await;
+        assert_eq!(r.status, StatusCode::OK, "{accept}");
+        let sent = r
+            .headers
+            .get("content-encoding")
+            .map(|v| v.to_str().unwrap());
+        assert_eq!(sent, coding, "{accept}");
+        assert_eq!(decoded(&r.body, coding), json.as_bytes(), "{accept}");
+        if coding.is_some() {
+            // 58 KB of JSON for invisionu: 10 KB in brotli, 13 KB in gzip.
+            assert!(
+                r.body.len() * 4 < json.len(),
+                "{accept}: {} bytes",
+                r.body.len()
+            );
+        }
+        let vary: Vec<_> = r.headers.get_all("vary").iter().collect();
+        assert!(
+            vary.iter().any(|v| *v == "accept-encoding"),
+            "{accept}: {vary:?}"
+        );
+        // Each form has its own entity tag, and revalidates with it.
+        let etag = r.headers["etag"].to_str().unwrap().to_owned();
+        let expected = match coding {
+            Some(c) => format!("\"{hash}-{c}\""),
+            None => format!("\"{hash}\""),
+        };
+        assert_eq!(etag, expected);
+        let again = with_accept().header("if-none-match", &etag);
+        let r = call(&s, again.body(Body::empty()).unwrap()).await;
+        assert_eq!(r.status, StatusCode::NOT_MODIFIED, "{accept}");
+    }
+}
+
+#[tokio::test]
 async fn policy_with_etag_and_caching() {
     let s = server("policy").await;
     let r = call(&s, get("/v1/policy").body(Body::empty()).unwrap()).await;

@@ -146,6 +146,27 @@ pub async fn call(s: &TestServer, req: Request<Body>) -> Answer {
 }
 
 /// `GET uri` with `If-None-Match: etag` (a revalidation).
+/// `body` decoded from `coding` (`br`, `gzip`, or none).
+pub fn decoded(body: &[u8], coding: Option<&str>) -> Vec<u8> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    match coding {
+        Some("br") => {
+            brotli::Decompressor::new(body, 4096)
+                .read_to_end(&mut out)
+                .unwrap();
+        }
+        Some("gzip") => {
+            flate2::read::GzDecoder::new(body)
+                .read_to_end(&mut out)
+                .unwrap();
+        }
+        None => out.extend_from_slice(body),
+        Some(other) => panic!("unexpected content-encoding {other}"),
+    }
+    out
+}
+
 pub async fn revalidate(s: &TestServer, uri: &str, etag: &str) -> Answer {
     let req = get(uri)
         .header("if-none-match", etag)

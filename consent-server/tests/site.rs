@@ -273,6 +273,50 @@ async fn banner_files_come_from_banner_dir_with_their_types() {
 }
 
 #[tokio::test]
+async fn banner_files_are_compressed_once_per_build() {
+    let s = server_with("site-banner-compressed", in_test_dir).await;
+    let dir = banner_dir(&s);
+    let js = |n: usize| {
+        (0..n)
+            .map(|i| format!("export const purpose{i} = \"cookies-analytics\";\n"))
+            .collect::<String>()
+    };
+    std::fs::write(dir.join("banner.js"), js(400)).unwrap();
+    for (accept, coding) in [
+        ("gzip, deflate, br", Some("br")),
+        ("gzip", Some("gzip")),
+        ("", None),
+    ] {
+        let req = get("/consent/banner.js").header("accept-encoding", accept);
+        let r = call(&s, req.body(Body::empty()).unwrap()).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(
+            r.headers
+                .get("content-encoding")
+                .map(|v| v.to_str().unwrap()),
+            coding
+        );
+        assert_eq!(decoded(&r.body, coding), js(400).as_bytes(), "{accept}");
+        assert_eq!(header(&r, "content-type"), "text/javascript; charset=utf-8");
+    }
+    // A new build replaces the kept forms (the entity tag follows the file's size and time).
+    std::fs::write(dir.join("banner.js"), js(500)).unwrap();
+    let req = get("/consent/banner.js").header("accept-encoding", "br");
+    let r = call(&s, req.body(Body::empty()).unwrap()).await;
+    assert_eq!(decoded(&r.body, Some("br")), js(500).as_bytes());
+    // Files under a kilobyte are sent as they are, and do not vary.
+    let req = get("/consent/build.sha256").header("accept-encoding", "br");
+    let r = call(&s, req.body(Body::empty()).unwrap()).await;
+    assert!(r.headers.get("content-encoding").is_none());
+    assert!(
+        !r.headers
+            .get_all("vary")
+            .iter()
+            .any(|v| v == "accept-encoding")
+    );
+}
+
+#[tokio::test]
 async fn banner_not_built_is_404() {
     let s = server_with("site-nobanner", |c| {
         c.banner_dir = std::env::temp_dir().join("consent-test-no-such-banner-dir")

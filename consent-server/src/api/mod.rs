@@ -29,6 +29,7 @@ pub use error::ApiError;
 pub use subjects::{find_subject, staff_rights, staff_withdraw};
 
 use crate::config::{Config, Role, StaffToken};
+use crate::encoding::{self, Encoded};
 use crate::keys::ServerKeys;
 use crate::store::Store;
 
@@ -85,6 +86,9 @@ pub struct AppState {
     /// Time source.
     pub clock: Clock,
     limiter: Arc<Mutex<HashMap<IpAddr, (f64, Instant)>>>,
+    /// Compressed bodies kept by key (`policy/2025-03-26`, `consent/banner.js`), with the entity tag of
+    /// what they were made from: a new tag replaces the entry.
+    pub(crate) encoded: Arc<encoding::Cache>,
 }
 
 impl AppState {
@@ -112,7 +116,50 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             clock,
             limiter: Arc::new(Mutex::new(HashMap::new())),
+            encoded: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// The canonical JSON of `policy` with its compressed forms (made once per version), and its entity
+    /// tag (the policy's hash).
+    pub(crate) async fn policy_body(
+        &self,
+        policy: &Arc<Policy>,
+    ) -> Result<(Arc<Encoded>, String), ApiError> {
+        let etag = format!("\"{}\"", policy.hash());
+        let json = Arc::clone(policy);
+        let body = self
+            .encoded(format!("policy/{}", policy.version()), &etag, move || {
+                json.canonical_json().into_bytes()
+            })
+            .await?;
+        Ok((body, etag))
+    }
+
+    /// Compresses the current policy's JSON now rather than on its first request (brotli at quality 11
+    /// takes a few hundred milliseconds on a small machine): `serve` does it as it starts.
+    pub async fn prepare(&self) {
+        let _ = self.policy_body(&self.policy).await;
+    }
+
+    /// The compressed forms of the body that `key` names and `etag` tags, made by `body` (on a blocking
+    /// thread) the first time, then kept.
+    pub(crate) async fn encoded(
+        &self,
+        key: String,
+        etag: &str,
+        body: impl FnOnce() -> Vec<u8> + Send + 'static,
+    ) -> Result<Arc<Encoded>, ApiError> {
+        if let Some(e) = encoding::cached(&self.encoded, &key, etag) {
+            return Ok(e);
+        }
+        let e = Arc::new(
+            tokio::task::spawn_blocking(move || Encoded::new(body()))
+                .await
+                .map_err(ApiError::internal)?,
+        );
+        encoding::keep(&self.encoded, key, etag, &e);
+        Ok(e)
     }
 
     pub(crate) fn now(&self) -> (Timestamp, u32) {

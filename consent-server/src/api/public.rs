@@ -1,10 +1,11 @@
 //! Public endpoints: policies, receipts for their holders, keys, GPC, one-click unsubscribe.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use consent_core::{
     Choice, CollectionKind, Method, Policy, PolicyVersion, PurposeKind, UnverifiedReceipt,
@@ -15,34 +16,33 @@ use serde::Deserialize;
 use super::consents::{Checked, browser, issue};
 use super::{ApiError, AppState, body_bytes};
 use crate::config::Role;
+use crate::encoding;
 use crate::privacy;
 
-fn policy_response(headers: &HeaderMap, policy: &Policy, cache: &'static str) -> Response {
-    let etag = format!("\"{}\"", policy.hash());
-    let matches = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    let mut r = if matches {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        (
-            [(header::CONTENT_TYPE, "application/json")],
-            policy.canonical_json(),
-        )
-            .into_response()
-    };
-    let h = r.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        h.insert(header::ETAG, v);
-    }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    r
+/// A policy's canonical JSON, compressed when the client accepts it (the JSON is compressed once per
+/// version and kept), with its hash as entity tag.
+async fn policy_response(
+    state: &AppState,
+    headers: &HeaderMap,
+    policy: &Arc<Policy>,
+    cache: &'static str,
+) -> Result<Response, ApiError> {
+    let (body, etag) = state.policy_body(policy).await?;
+    Ok(encoding::respond(
+        headers,
+        &body,
+        &etag,
+        "application/json",
+        cache,
+    ))
 }
 
 /// `GET /v1/policy`: the current version, canonical JSON.
-pub(crate) async fn current_policy(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    policy_response(&headers, &state.policy, "public, max-age=300")
+pub(crate) async fn current_policy(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    policy_response(&state, &headers, &state.policy, "public, max-age=300").await
 }
 
 /// `GET /v1/policies/{version}`: an exact version (immutable).
@@ -63,11 +63,7 @@ pub(crate) async fn policy_version(
         .policies
         .get(&v)
         .ok_or_else(|| ApiError::not_found(&format!("policy version {v}")))?;
-    Ok(policy_response(
-        &headers,
-        p,
-        "public, max-age=31536000, immutable",
-    ))
+    policy_response(&state, &headers, p, "public, max-age=31536000, immutable").await
 }
 
 /// `GET /.well-known/jwks.json`.
