@@ -64,12 +64,54 @@ pub(crate) fn button(parent: &Element, action: &str, label: &JsValue) -> HtmlEle
     b
 }
 
-/// A date (milliseconds since the epoch) written the way `lang` writes dates ("1 June 2026").
+/// A date (milliseconds since the epoch) written the way `lang` writes dates, by the browser's `Intl`:
+/// "June 1, 2026", "1 июня 2026 г."; Kazakh in digits, "01.06.2026", as Kazakhstan writes dates
+/// (Chromium's ICU data has no Kazakh, and `dateStyle: "long"` gives "2026 M06 1"; see [`crate::texts`]).
 fn local_date(ms: f64, lang: &str) -> JsString {
     let options = Object::new();
-    set_str(&options, "dateStyle", "long");
     set_str(&options, "timeZone", "UTC");
+    let lang = if lang == "kk" {
+        set_str(&options, "day", "2-digit");
+        set_str(&options, "month", "2-digit");
+        set_str(&options, "year", "numeric");
+        "ru"
+    } else {
+        set_str(&options, "dateStyle", "long");
+        lang
+    };
     Date::new(&JsValue::from_f64(ms)).to_locale_date_string(lang, &options)
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// A JS number, for the binding below.
+    type Num;
+    /// `number.toLocaleString(lang, options)`, which throws on a unit or language the browser lacks.
+    #[wasm_bindgen(method, catch, js_name = toLocaleString)]
+    fn to_locale_string(this: &Num, lang: &str, options: &Object) -> Result<JsString, JsValue>;
+}
+
+/// A cookie's lifetime in `lang` ("6 months" is "6 месяцев" in Russian), written by the browser's
+/// `Intl` (the policy has it in one form only), in Kazakh by the banner ("6 ай"; see [`crate::texts`]);
+/// as the policy writes it when it is not a number of hours, days, months or years ("session"), or
+/// the browser cannot.
+fn lifetime(text: &JsValue, lang: &str) -> JsValue {
+    let written = text.as_string().unwrap_or_default();
+    let Some((n, unit, kk)) = crate::logic::lifetime_parts(&written) else {
+        return text.clone();
+    };
+    if lang == "kk" {
+        return join(&JsValue::from_str(n), " ", &JsValue::from_str(kk)).into();
+    }
+    let options = Object::new();
+    set_str(&options, "style", "unit");
+    set_str(&options, "unit", unit);
+    set_str(&options, "unitDisplay", "long");
+    let n = n.bytes().fold(0.0, |n, d| n * 10.0 + f64::from(d - b'0'));
+    JsValue::from_f64(n)
+        .unchecked_into::<Num>()
+        .to_locale_string(lang, &options)
+        .map_or_else(|_| text.clone(), JsValue::from)
 }
 
 /// (Re)builds the dialog's content in the policy's language, keeping the switches as they are, then
@@ -300,7 +342,7 @@ fn cookie_table(parent: &Element, policy: &PolicyView, category: &JsValue) {
                 get(&cookie, "pattern")
             },
             get(&cookie, "provider"),
-            get(&cookie, "lifetime"),
+            lifetime(&get(&cookie, "lifetime"), &policy.language),
             policy.text(&get(&cookie, "purpose")),
         ] {
             add(&row, "td", "", &cell);

@@ -350,6 +350,27 @@ pub fn push_u64(out: &mut String, mut n: u64, width: usize) {
     out.extend(digits.iter().skip(i).map(|&d| char::from(d)));
 }
 
+/// A cookie's lifetime as the policy loader writes it (`"<n> hours"`, `"<n> days"`, `"<n> months"`,
+/// `"<n> years"`; `spec/POLICY.md`) split into its number, the unit's name in `Intl.NumberFormat`
+/// (`"hour"`, `"day"`, `"month"`, `"year"`) and the unit in Kazakh, which does not change a noun after
+/// a number ("1 ай", "6 ай"), for the banner to write it in the visitor's language. `None` for anything
+/// else (`"session"`, text from another writer): shown as is.
+pub fn lifetime_parts(text: &str) -> Option<(&str, &'static str, &'static str)> {
+    let space = text.bytes().position(|c| c == b' ')?;
+    let (n, unit) = (text.get(..space)?, text.get(space + 1..)?);
+    if n.is_empty() || n.len() > 6 || !n.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let (unit, kk) = match unit {
+        "hours" => ("hour", "сағат"),
+        "days" => ("day", "күн"),
+        "months" => ("month", "ай"),
+        "years" => ("year", "жыл"),
+        _ => return None,
+    };
+    Some((n, unit, kk))
+}
+
 /// The URL of `file` in the same directory as `url` (query and fragment dropped).
 pub fn sibling(url: &str, file: &str) -> String {
     let end = url
@@ -838,6 +859,29 @@ mod tests {
             "https://cdn.example/b/banner.css"
         );
         assert_eq!(sibling("banner.js", "banner.css"), "banner.css");
+        assert_eq!(lifetime_parts("6 months"), Some(("6", "month", "ай")));
+        assert_eq!(lifetime_parts("13 months"), Some(("13", "month", "ай")));
+        assert_eq!(lifetime_parts("1 years"), Some(("1", "year", "жыл")));
+        assert_eq!(lifetime_parts("12 hours"), Some(("12", "hour", "сағат")));
+        assert_eq!(lifetime_parts("396 days"), Some(("396", "day", "күн")));
+        for other in [
+            "session",
+            "",
+            " ",
+            "6",
+            "6 ",
+            " months",
+            "6 month",
+            "6  months",
+            "6 weeks",
+            "-6 months",
+            "6.5 months",
+            "6 months ",
+            "1234567 days",
+            "six months",
+        ] {
+            assert_eq!(lifetime_parts(other), None, "{other:?}");
+        }
         let claims = *UnverifiedToken::decode(EVERY_PURPOSE_DECIDED)
             .unwrap()
             .unverified_claims();

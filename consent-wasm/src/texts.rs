@@ -3,6 +3,11 @@
 //! hashed with it, and they do not weigh on the banner's wasm. Only the languages' own names, for the
 //! language switcher, are the banner's, and the floating button's label for when the policy could not
 //! be loaded (the button is then the way to try again).
+//!
+//! Dates and cookie lifetimes are written by the browser's `Intl` in Russian and English. Chromium's
+//! ICU data has no Kazakh (for `kk`, `Intl` writes `6 months` in English and a long date as
+//! "2026 M06 1"), so the banner writes Kazakh lifetimes itself (the unit names are in
+//! [`crate::logic::lifetime_parts`]) and Kazakh dates in digits, "01.06.2026".
 
 /// The languages the banner has a switcher entry for (and picks from `<html lang>` and the browser).
 pub const LANGUAGES: [&str; 3] = ["kk", "ru", "en"];

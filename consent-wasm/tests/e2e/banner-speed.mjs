@@ -29,9 +29,22 @@
 // the same kind of first layer), cold and warm; and with no banner at all (its first paint is the floor
 // any banner's time stands on). What scripts/banner-speed --compare reports as "reference".
 //
+// --trace records a Chromium trace of every load (chromedriver's performance log with the devtools.timeline
+// and v8.wasm categories) and adds where the main thread's time went from the moment banner.js starts to
+// the dialog's paint: the banner's script and wasm code, wasm compilation, style and layout, paint, other
+// work, and idle (waiting for the network). Less noisy than the end-to-end times, it says what a change to
+// the banner saved; the tracing itself slows the loads (their end-to-end times are not comparable with
+// untraced runs).
+//
+// --preload adds to the banner's page <link rel="preload"> of banner_bg.wasm (as="fetch" crossorigin) and
+// banner.css (as="style"), so that they are asked for while the page is parsed rather than when banner.js
+// runs (an experiment: consent-wasm/README.md#speed says what it measured). The report says whether each
+// preload was used (one request each, not two). The policy cannot be preloaded: the banner fetches it
+// without credentials, which no <link rel="preload"> does.
+//
 // Usage (scripts/banner-speed does this):
 //   node banner-speed.mjs <consent-server binary> <banner dir> <work dir> [--quick] [--runs N] [--out FILE]
-//       [--reduced-motion] [--compare <cookieconsent dist dir>]
+//       [--reduced-motion] [--compare <cookieconsent dist dir>] [--trace] [--preload]
 // --reduced-motion emulates `prefers-reduced-motion: reduce` (CDP Emulation.setEmulatedMedia): no fade-in,
 // and Chromium then reports Element Timing for the dialog's title, which it does not for text first painted
 // at opacity 0 (the first frame of banner.css's fade-in).
@@ -58,18 +71,22 @@ let runs = 20;
 let out;
 let reducedMotion = false;
 let compare;
+let trace = false;
+let preload = false;
 for (let i = 0; i < argv.length; i++) {
   if (argv[i] === "--quick") runs = 5;
   else if (argv[i] === "--runs") runs = Number(argv[++i]);
   else if (argv[i] === "--out") out = argv[++i];
   else if (argv[i] === "--reduced-motion") reducedMotion = true;
   else if (argv[i] === "--compare") compare = argv[++i];
+  else if (argv[i] === "--trace") trace = true;
+  else if (argv[i] === "--preload") preload = true;
   else positional.push(argv[i]);
 }
 const [serverBin, bannerDir, work] = positional;
 if (!work || !(runs >= 1) || (argv.includes("--compare") && !compare)) {
   console.error(
-    "usage: node banner-speed.mjs <consent-server binary> <banner dir> <work dir> [--quick] [--runs N] [--out FILE] [--reduced-motion] [--compare DIR]",
+    "usage: node banner-speed.mjs <consent-server binary> <banner dir> <work dir> [--quick] [--runs N] [--out FILE] [--reduced-motion] [--compare DIR] [--trace] [--preload]",
   );
   process.exit(2);
 }
@@ -186,7 +203,11 @@ ${paragraph(6)}
 <footer><a href="#" data-consent-open>Cookie settings</a> · © inVision U</footer>
 <script type="text/plain" data-consent="cookies-analytics" data-src="/analytics.js"></script>
 </body></html>`;
+const preloads = `<link rel="preload" href="/banner/banner_bg.wasm" as="fetch" crossorigin>
+<link rel="preload" href="/banner/banner.css" as="style">
+`;
 const page = pageWith(
+  (preload ? preloads : "") +
   `<script type="module" src="/banner/banner.js" data-endpoint="${endpoint}" data-policy-version="2025-03-26"></script>`,
 );
 const css = `body { margin: 0; font: 16px/1.5 system-ui, sans-serif; color: #1e1f22; }
@@ -303,7 +324,17 @@ let chromium;
 const loadavg = [os.loadavg()];
 
 async function newSession(name) {
-  const s = await driver.session([...chromiumArgs(), `--user-data-dir=${path.join(work, name)}`]);
+  const s = await driver.session(
+    [...chromiumArgs(), `--user-data-dir=${path.join(work, name)}`],
+    trace
+      ? {
+          chromeOptions: {
+            perfLoggingPrefs: { enableNetwork: false, enablePage: false, traceCategories: "devtools.timeline,v8,v8.wasm,blink.user_timing" },
+          },
+          capabilities: { "goog:loggingPrefs": { performance: "ALL" } },
+        }
+      : {},
+  );
   sessions.push(s);
   chromium ??= s.capabilities.browserVersion;
   if (reducedMotion) {
@@ -315,6 +346,12 @@ async function newSession(name) {
 // One page load, measured: `visit` is "first" (wait for the dialog) or "return" (wait for the reopen button);
 // `url` is the page's path (another than "/" in --compare's reference loads; "plain": wait for the first paint).
 async function load(s, visit, label, url = "/") {
+  if (trace) {
+    // Chromedriver starts a new trace when its log is read, and a CDP command since the last read (cold
+    // loads send one) leaves the next one empty: one trace for this load, given time to start.
+    await traceEvents(s);
+    await sleep(200);
+  }
   await s.open("about:blank");
   await s.open(`${site}${url}`);
   if (url === "/reference/plain") {
@@ -330,6 +367,7 @@ async function load(s, visit, label, url = "/") {
   }
   await sleep(SETTLE_MS);
   const m = summarize(await s.js(snapshot), visit);
+  if (trace) m.mainThread = mainThread(await traceEvents(s), url, m.dialogPainted);
   if (visit === "first") {
     // The next first visit must show the dialog again: no cookie, nothing stored.
     await s.request("DELETE", "/cookie");
@@ -338,6 +376,86 @@ async function load(s, visit, label, url = "/") {
     throw new Error(`the dialog appeared on a return visit (${label}) although the consent cookie is set`);
   }
   return m;
+}
+
+// The trace events chromedriver has collected since the last call (reading them empties its buffer).
+async function traceEvents(s) {
+  const events = [];
+  for (const entry of await s.request("POST", "/se/log", { type: "performance" })) {
+    const { method, params } = JSON.parse(entry.message).message;
+    if (method !== "Tracing.dataCollected") continue;
+    const value = params.value ?? params;
+    if (Array.isArray(value)) events.push(...value);
+    else events.push(value);
+  }
+  return events;
+}
+
+// Where the page's main thread spent its time between banner.js starting to run (its module evaluation)
+// and the dialog's paint (`until`, ms from navigation start), in ms: top-level tasks split into their
+// wasm compilation, style and layout, paint, and the rest of script (the banner's JS and wasm: evaluation,
+// callbacks, microtasks); other top-level work; idle. Null when the trace lacks the page or the module.
+function mainThread(events, url, until) {
+  const nav = events
+    .filter((e) => e.name === "navigationStart" && e.args?.data?.documentLoaderURL === `${site}${url}`)
+    .pop();
+  if (!nav || until === null) return null;
+  const end = nav.ts + until * 1000;
+  const thread = events
+    .filter((e) => e.pid === nav.pid && e.tid === nav.tid && e.ph === "X" && e.ts >= nav.ts && e.ts < end)
+    .sort((a, b) => a.ts - b.ts || b.dur - a.dur);
+  const start = thread.find((e) => e.name === "v8.evaluateModule")?.ts;
+  if (start === undefined) return null;
+  const kinds = { wasmCompile: 0, styleLayout: 0, paint: 0, script: 0, other: 0 };
+  const kindOf = (name) =>
+    name.startsWith("wasm.") || name.startsWith("v8.wasm.")
+      ? "wasmCompile"
+      : name === "UpdateLayoutTree" || name === "Layout"
+        ? "styleLayout"
+        : name === "Paint" || name === "PrePaint" || name === "Layerize" || name === "Commit"
+          ? "paint"
+          : null;
+  const scriptish = /^(v8\.evaluateModule|v8\.callFunction|FunctionCall|EvaluateScript|RunMicrotasks|BlinkScheduler_PerformMicrotaskCheckpoint|TimerFire|FireAnimationFrame|EventDispatch)$/;
+  let busy = 0;
+  let topEnd = -Infinity;
+  let top;
+  let claimedEnd = -Infinity; // the end of the last event counted in a kind (nested ones are inside it)
+  for (const e of thread) {
+    const from = Math.max(e.ts, start);
+    const to = Math.min(e.ts + e.dur, end);
+    if (to <= from) continue;
+    if (e.ts >= topEnd) {
+      // A top-level task: all of it is busy time, script or other by default.
+      top = { kind: "other", left: to - from };
+      topEnd = e.ts + e.dur;
+      busy += to - from;
+      kinds.other += to - from;
+      claimedEnd = -Infinity;
+    }
+    if (e.ts < claimedEnd) continue;
+    const kind = kindOf(e.name) ?? (scriptish.test(e.name) && top.kind === "other" ? "script" : null);
+    if (!kind) continue;
+    const d = to - from;
+    if (kind === "script") {
+      // The task is script: move what is left of it from other to script (its compile, style, layout
+      // and paint parts move to their own kinds as they come).
+      kinds.other -= top.left;
+      kinds.script += top.left;
+      top.kind = "script";
+      continue;
+    }
+    kinds[kind] += d;
+    kinds[top.kind] -= d;
+    top.left -= d;
+    claimedEnd = e.ts + e.dur;
+  }
+  const ms = (x) => Math.round(x / 100) / 10;
+  return {
+    from: ms(start - nav.ts),
+    to: until,
+    ...Object.fromEntries(Object.entries(kinds).map(([k, v]) => [k, ms(v)])),
+    idle: ms(end - start - busy),
+  };
 }
 
 function progress(mode, i, m) {
@@ -354,7 +472,7 @@ try {
   driver = await startChromedriver(driverPort);
   session = await newSession("profile");
   console.log(
-    `banner speed: build ${build.slice(0, 12)}, Chromium ${chromium}, ${runs} loads each${reducedMotion ? ", prefers-reduced-motion: reduce (emulated)" : ""}, ${os.cpus().length} CPUs, load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`,
+    `banner speed: build ${build.slice(0, 12)}, Chromium ${chromium}, ${runs} loads each${reducedMotion ? ", prefers-reduced-motion: reduce (emulated)" : ""}${trace ? ", traced" : ""}${preload ? ", with preload hints" : ""}, ${os.cpus().length} CPUs, load average ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}`,
   );
 
   // Cold: the HTTP cache off through CDP for that load; else a fresh profile (and browser) per cold load.
@@ -508,6 +626,39 @@ for (const mode of ["cold", "warm"]) {
       `, dialog inserted ${summary[mode].dialogInserted.median}, painted ${summary[mode].dialogPainted.median}`,
   );
 }
+// --trace: where the main thread's time went, medians of the loads whose trace had it all.
+let mainThreadSummary;
+if (trace) {
+  const parts = [
+    ["script", "the banner's JS and wasm (evaluation, callbacks)"],
+    ["wasmCompile", "wasm compilation"],
+    ["styleLayout", "style and layout"],
+    ["paint", "paint"],
+    ["other", "other tasks (the page's parsing, loading)"],
+    ["idle", "idle (waiting for the network)"],
+  ];
+  mainThreadSummary = {};
+  // With --compare, cookieconsent's loads too (from its module script running to its dialog's paint).
+  const columns = [
+    ["cold", loads.cold],
+    ["warm", loads.warm],
+    ...(compare ? [["cookieconsent cold", reference.cold], ["cookieconsent warm", reference.warm]] : []),
+  ];
+  for (const [name, list] of columns) {
+    const traced = list.map((m) => m.mainThread).filter(Boolean);
+    mainThreadSummary[name] = { loads: traced.length };
+    for (const [key] of [["from"], ...parts]) mainThreadSummary[name][key] = stats(traced.map((t) => t[key]))?.median ?? null;
+  }
+  const width = (name) => Math.max(8, name.length + 2);
+  console.log(
+    `\nmain thread from the banner's script running to its dialog's paint, medians in ms (tracing slows every load):\n` +
+      "".padEnd(52) +
+      columns.map(([name]) => name.padStart(width(name))).join(""),
+  );
+  for (const [key, name] of [["from", "the script runs at (ms from navigation start)"], ...parts, ["loads", "traced loads"]]) {
+    console.log(name.padEnd(52) + columns.map(([col]) => `${mainThreadSummary[col][key] ?? "-"}`.padStart(width(col))).join(""));
+  }
+}
 // --compare: the same figures for cookieconsent, and the first paint of the page without a banner.
 let referenceSummary;
 if (compare) {
@@ -535,6 +686,12 @@ if (compare) {
     console.log(name.padEnd(62) + "        " + cell(cold) + "        " + cell(warm));
   }
 }
+// --preload: a preload that is not used shows as a second request for the same file.
+if (preload) {
+  const twice = (name) => [...loads.cold, ...loads.warm].filter((m) => m.resources.filter((r) => r.name.endsWith(name)).length > 1).length;
+  const used = ["banner_bg.wasm", "banner.css"].map((name) => `${name.split("/").pop()} ${twice(name) ? `NOT used in ${twice(name)} loads` : "used"}`);
+  verdicts.unshift(`preload hints: ${used.join(", ")}`);
+}
 if (unsupported.length) console.log(`not supported by this browser: ${unsupported.join(", ")}`);
 if (problems.length) console.log(`page problems (CSP violations, errors): ${[...new Set(problems)].join("; ")}`);
 for (const v of verdicts) console.log(v);
@@ -556,6 +713,7 @@ fs.writeFileSync(
       summary,
       waterfall,
       reference: referenceSummary,
+      mainThread: mainThreadSummary,
       verdicts,
       problems,
       loads,

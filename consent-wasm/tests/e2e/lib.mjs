@@ -191,10 +191,11 @@ export class WebDriver {
     return j.value;
   }
 
-  /** A new Chromium session with `args` (the flags, including its own --user-data-dir). */
-  async session(args) {
+  /** A new Chromium session with `args` (the flags, including its own --user-data-dir); `chromeOptions`
+   * and `capabilities` add to what is asked for (a trace: `perfLoggingPrefs`, `goog:loggingPrefs`). */
+  async session(args, { chromeOptions = {}, capabilities: more = {} } = {}) {
     const { sessionId, capabilities } = await this.request("POST", "/session", {
-      capabilities: { alwaysMatch: { "goog:chromeOptions": { args } } },
+      capabilities: { alwaysMatch: { "goog:chromeOptions": { args, ...chromeOptions }, ...more } },
     });
     return new Session(this, sessionId, capabilities);
   }
