@@ -8,7 +8,6 @@
 //!   these four names are routes: no other path can reach the file system.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
@@ -118,36 +117,33 @@ async fn banner_file(
     headers: HeaderMap,
 ) -> Response {
     let path = state.config.banner_dir.join(name);
-    let cache = Arc::clone(&state.encoded);
-    let read = tokio::task::spawn_blocking(move || -> std::io::Result<(Arc<Encoded>, String)> {
-        let meta = std::fs::metadata(&path)?;
+    let read = async {
+        let stat = path.clone();
+        let meta = tokio::task::spawn_blocking(move || std::fs::metadata(stat))
+            .await
+            .map_err(std::io::Error::other)??;
         let modified = meta
             .modified()
             .ok()
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_nanos());
         let etag = format!("\"{:x}-{modified:x}\"", meta.len());
-        let key = format!("consent/{name}");
-        if let Some(body) = encoding::cached(&cache, &key, &etag) {
-            return Ok((body, etag));
-        }
-        let body = Arc::new(Encoded::new(std::fs::read(&path)?));
-        encoding::keep(&cache, key, &etag, &body);
-        Ok((body, etag))
-    })
-    .await;
-    match read {
-        Ok(Ok((body, etag))) => encoding::respond(&headers, &body, &etag, content_type, REVALIDATE),
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => ApiError::new(
+        let body = state
+            .encoded(format!("consent/{name}"), &etag, move || {
+                std::fs::read(&path)
+            })
+            .await?;
+        Ok::<_, std::io::Error>((body, etag))
+    };
+    match read.await {
+        Ok((body, etag)) => encoding::respond(&headers, &body, &etag, content_type, REVALIDATE),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
             "banner not built: run scripts/build-banner",
         )
         .into_response(),
-        Ok(Err(e)) => {
-            ApiError::internal(format!("reading banner file {name}: {e}")).into_response()
-        }
-        Err(e) => ApiError::internal(e).into_response(),
+        Err(e) => ApiError::internal(format!("reading banner file {name}: {e}")).into_response(),
     }
 }
 

@@ -130,9 +130,10 @@ impl AppState {
         let json = Arc::clone(policy);
         let body = self
             .encoded(format!("policy/{}", policy.version()), &etag, move || {
-                json.canonical_json().into_bytes()
+                Ok(json.canonical_json().into_bytes())
             })
-            .await?;
+            .await
+            .map_err(ApiError::internal)?;
         Ok((body, etag))
     }
 
@@ -142,21 +143,21 @@ impl AppState {
         let _ = self.policy_body(&self.policy).await;
     }
 
-    /// The compressed forms of the body that `key` names and `etag` tags, made by `body` (on a blocking
-    /// thread) the first time, then kept.
+    /// The compressed forms of the body that `key` names and `etag` tags, made by `body` (read and
+    /// compressed on a blocking thread) the first time, then kept.
     pub(crate) async fn encoded(
         &self,
         key: String,
         etag: &str,
-        body: impl FnOnce() -> Vec<u8> + Send + 'static,
-    ) -> Result<Arc<Encoded>, ApiError> {
+        body: impl FnOnce() -> std::io::Result<Vec<u8>> + Send + 'static,
+    ) -> std::io::Result<Arc<Encoded>> {
         if let Some(e) = encoding::cached(&self.encoded, &key, etag) {
             return Ok(e);
         }
         let e = Arc::new(
-            tokio::task::spawn_blocking(move || Encoded::new(body()))
+            tokio::task::spawn_blocking(move || body().map(Encoded::new))
                 .await
-                .map_err(ApiError::internal)?,
+                .map_err(std::io::Error::other)??,
         );
         encoding::keep(&self.encoded, key, etag, &e);
         Ok(e)
