@@ -1,7 +1,8 @@
 //! Compressed answers for what the server sends the most bytes of: the policy JSON (`/v1/policy`: 58 KB
-//! for invisionu, 10 KB in brotli), which every first visit's banner fetches, and the banner's files at
-//! `/consent/`. Each body is compressed once (brotli at its best quality, and gzip for clients without
-//! brotli) and kept; each request picks the form its `Accept-Encoding` allows.
+//! for invisionu, 10 KB in brotli), which every first visit's banner fetches, the banner's files at
+//! `/consent/`, and the demo site's pages and assets. Each body is compressed once (brotli at its best
+//! quality, and gzip for clients without brotli) and kept; each request picks the form its
+//! `Accept-Encoding` allows.
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -102,15 +103,6 @@ impl Encoded {
         let br = smaller(brotli(&identity));
         let gzip = smaller(gzip(&identity));
         Encoded { identity, br, gzip }
-    }
-
-    /// `body` alone, sent as it is to every client.
-    pub(crate) fn plain(body: impl Into<Bytes>) -> Encoded {
-        Encoded {
-            identity: body.into(),
-            br: None,
-            gzip: None,
-        }
     }
 
     /// The form to send to a client that sent `headers`: brotli, else gzip, else the body as is.
@@ -328,10 +320,10 @@ mod tests {
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(r.headers()[header::CONTENT_ENCODING], "gzip");
 
-        // A body sent as it is does not vary.
+        // A body too small to compress is sent as it is, and does not vary.
         let r = respond(
             &with("br"),
-            &Encoded::plain(&b"x"[..]),
+            &Encoded::new(&b"x"[..]),
             "\"t\"",
             "text/plain",
             "no-cache",

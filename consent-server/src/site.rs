@@ -1,15 +1,18 @@
 //! The demo website and the banner files.
 //!
 //! - The demo website (`examples/invisionu-site`) is embedded in the binary at compile time and served at
-//!   `/` when `site` is on (the default), with a strict Content-Security-Policy ([`SITE_CSP`]).
+//!   `/` when `site` is on (the default), with a strict Content-Security-Policy ([`SITE_CSP`]), in brotli
+//!   or gzip when the browser accepts it (each file compressed on its first request, then kept).
 //! - The built banner (`scripts/build-banner`: `banner.js`, `banner_bg.wasm`, `banner.css`,
 //!   `build.sha256`) is read from `banner_dir` and served at `/consent/`, in brotli or gzip when the
 //!   browser accepts it (each file is compressed once per version: its size and modification time). Only
 //!   these four names are routes: no other path can reach the file system.
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -78,16 +81,23 @@ pub const BANNER_FILES: &[(&str, &str)] = &[
 /// time (a new build is picked up at once).
 const REVALIDATE: &str = "no-cache";
 
-/// A page or asset of the demo site, with the site's security headers. (The `guard` middleware adds
-/// `nosniff`, `X-Frame-Options` and the others it adds to every answer; it keeps what is set here.)
-fn site_answer(file: SiteFile, etag: &str, headers: &HeaderMap) -> Response {
-    let mut r = encoding::respond(
-        headers,
-        &Encoded::plain(file.body),
-        etag,
-        file.content_type,
-        REVALIDATE,
-    );
+/// The compressed forms of each file of [`SITE`] (same index), made on its first request and kept for
+/// the life of the process (the files are in the binary).
+static SITE_ENCODED: [OnceLock<Encoded>; SITE.len()] = [const { OnceLock::new() }; SITE.len()];
+
+/// A page or asset of the demo site, in brotli or gzip when the browser accepts it (`kept`: its
+/// compressed forms, made on the first request), with the site's security headers. (The `guard`
+/// middleware adds `nosniff`, `X-Frame-Options` and the others it adds to every answer; it keeps what is
+/// set here.)
+fn site_answer(
+    file: SiteFile,
+    kept: &OnceLock<Encoded>,
+    etag: &str,
+    headers: &HeaderMap,
+) -> Response {
+    // The pages and assets are a few kilobytes: compressing one takes a millisecond or two, once.
+    let body = kept.get_or_init(|| Encoded::new(Bytes::from_static(file.body)));
+    let mut r = encoding::respond(headers, body, etag, file.content_type, REVALIDATE);
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -151,12 +161,15 @@ async fn banner_file(
 pub(crate) fn routes(config: &Config) -> Router<AppState> {
     let mut router = Router::new();
     if config.site {
-        for &file in SITE {
+        for (&file, kept) in SITE.iter().zip(&SITE_ENCODED) {
             let etag = format!("\"{}\"", &hex(&sha2::Sha256::digest(file.body))[..32]);
-            router = router.route(
-                file.path,
-                get(move |headers: HeaderMap| async move { site_answer(file, &etag, &headers) }),
-            );
+            router =
+                router.route(
+                    file.path,
+                    get(move |headers: HeaderMap| async move {
+                        site_answer(file, kept, &etag, &headers)
+                    }),
+                );
         }
     }
     for &(name, content_type) in BANNER_FILES {

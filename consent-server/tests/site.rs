@@ -154,6 +154,68 @@ async fn every_site_file_is_served_with_its_type() {
     );
 }
 
+/// Pages and assets of a kilobyte or more go out in brotli or gzip when the browser accepts it, with
+/// their own entity tag per form and `Vary: Accept-Encoding`; smaller ones as they are.
+#[tokio::test]
+async fn site_files_are_compressed_when_the_browser_accepts_it() {
+    let s = server("site-compressed").await;
+    let mut compressed = 0;
+    for f in SITE {
+        let plain = get_path(&s, f.path).await;
+        assert!(
+            plain.headers.get("content-encoding").is_none(),
+            "{}",
+            f.path
+        );
+        let plain_etag = header(&plain, "etag").to_owned();
+        for (accept, coding) in [("gzip, deflate, br", "br"), ("gzip", "gzip")] {
+            let req = get(f.path).header("accept-encoding", accept);
+            let r = call(&s, req.body(Body::empty()).unwrap()).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", f.path);
+            let got = r
+                .headers
+                .get("content-encoding")
+                .map(|v| v.to_str().unwrap().to_owned());
+            assert_eq!(
+                got.is_some(),
+                f.body.len() >= 1024,
+                "{} ({} bytes): {got:?}",
+                f.path,
+                f.body.len()
+            );
+            assert_eq!(decoded(&r.body, got.as_deref()), f.body, "{}", f.path);
+            assert_eq!(header(&r, "content-type"), f.content_type);
+            assert_eq!(header(&r, "content-security-policy"), SITE_CSP);
+            if let Some(got) = got {
+                compressed += 1;
+                assert_eq!(got, coding);
+                assert!(r.body.len() < f.body.len(), "{}", f.path);
+                let etag = header(&r, "etag");
+                assert_eq!(
+                    etag,
+                    format!("{}-{coding}\"", plain_etag.trim_end_matches('"'))
+                );
+                assert!(
+                    r.headers
+                        .get_all("vary")
+                        .iter()
+                        .any(|v| v.to_str().unwrap().contains("accept-encoding")),
+                    "{}",
+                    f.path
+                );
+                // Revalidation with the compressed form's tag.
+                let req = get(f.path)
+                    .header("accept-encoding", accept)
+                    .header("if-none-match", etag);
+                let again = call(&s, req.body(Body::empty()).unwrap()).await;
+                assert_eq!(again.status, StatusCode::NOT_MODIFIED, "{}", f.path);
+            }
+        }
+    }
+    // The two pages (three paths), the stylesheet and two of the scripts, in two codings each.
+    assert!(compressed >= 10, "{compressed}");
+}
+
 /// The pages work under their CSP: no inline script or style, every local URL they name is served, and
 /// the purposes they name exist in the policy, whose declared cookies are the ones the demo scripts set.
 #[tokio::test]

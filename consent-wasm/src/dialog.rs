@@ -93,12 +93,15 @@ extern "C" {
 
 /// A cookie's lifetime in `lang` ("6 months" is "6 месяцев" in Russian), written by the browser's
 /// `Intl` (the policy has it in one form only), in Kazakh by the banner ("6 ай"; see [`crate::texts`]);
-/// as the policy writes it when it is not a number of hours, days, months or years ("session"), or
-/// the browser cannot.
+/// "session" as "сеанс" in Kazakh and Russian ([`crate::texts::session_lifetime`]); as the policy writes
+/// it otherwise (English "session", a text that is not a lifetime), or when the browser cannot.
 fn lifetime(text: &JsValue, lang: &str) -> JsValue {
     let written = text.as_string().unwrap_or_default();
     let Some((n, unit, kk)) = crate::logic::lifetime_parts(&written) else {
-        return text.clone();
+        return match crate::texts::session_lifetime(lang) {
+            Some(session) if written == "session" => JsValue::from_str(session),
+            _ => text.clone(),
+        };
     };
     if lang == "kk" {
         return join(&JsValue::from_str(n), " ", &JsValue::from_str(kk)).into();

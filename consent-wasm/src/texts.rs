@@ -7,7 +7,8 @@
 //! Dates and cookie lifetimes are written by the browser's `Intl` in Russian and English. Chromium's
 //! ICU data has no Kazakh (for `kk`, `Intl` writes `6 months` in English and a long date as
 //! "2026 M06 1"), so the banner writes Kazakh lifetimes itself (the unit names are in
-//! [`crate::logic::lifetime_parts`]) and Kazakh dates in digits, "01.06.2026".
+//! [`crate::logic::lifetime_parts`]) and Kazakh dates in digits, "01.06.2026". A `"session"` cookie
+//! ([`session_lifetime`]) has no unit for `Intl` to write: the banner writes it in Kazakh and Russian.
 
 /// The languages the banner has a switcher entry for (and picks from `<html lang>` and the browser).
 pub const LANGUAGES: [&str; 3] = ["kk", "ru", "en"];
@@ -30,6 +31,15 @@ pub fn settings_without_policy(lang: &str) -> &'static str {
     }
 }
 
+/// A cookie that lives until the browser closes (the policy's lifetime `"session"`) in `lang`; `None`
+/// in English, where the policy's word is shown.
+pub fn session_lifetime(lang: &str) -> Option<&'static str> {
+    match lang {
+        "kk" | "ru" => Some("сеанс"),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,6 +52,15 @@ mod tests {
     fn every_language_has_its_own_name() {
         let names = LANGUAGES.map(language_name);
         assert_eq!(names, ["Қазақша", "Русский", "English"]);
+    }
+
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn a_session_cookie_is_named_in_kazakh_and_russian() {
+        assert_eq!(session_lifetime("kk"), Some("сеанс"));
+        assert_eq!(session_lifetime("ru"), Some("сеанс"));
+        assert_eq!(session_lifetime("en"), None);
+        assert_eq!(session_lifetime("de"), None);
     }
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]

@@ -1215,6 +1215,35 @@ async fn choose_shows_a_switch_per_purpose_with_cookie_tables_and_saves_a_custom
 }
 
 #[wasm_bindgen_test]
+async fn a_session_cookie_is_written_in_the_dialogs_language() {
+    reset("en");
+    // The policy's first cookie (`lang`, "12 months") made a session cookie.
+    let first = "\"lifetime\":\"12 months\"";
+    assert_eq!(POLICY.matches(first).count(), 1);
+    stub_route(
+        "/v1/policy",
+        &POLICY.replacen(first, "\"lifetime\":\"session\"", 1),
+    );
+    start(config(V2025));
+    shown().await;
+    click("choose");
+    let lifetimes = || -> Vec<String> {
+        all_in(
+            &dialog().unwrap(),
+            "details.consent-banner__cookies tr td:nth-child(3)",
+        )
+        .iter()
+        .map(|c| text(c))
+        .collect()
+    };
+    assert_eq!(lifetimes()[..3], ["6 months", "session", "13 months"]);
+    one_in(&dialog().unwrap(), "[data-consent-lang=\"ru\"]").click();
+    assert_eq!(lifetimes()[..3], ["6 месяцев", "сеанс", "13 месяцев"]);
+    one_in(&dialog().unwrap(), "[data-consent-lang=\"kk\"]").click();
+    assert_eq!(lifetimes()[..3], ["6 ай", "сеанс", "13 ай"]);
+}
+
+#[wasm_bindgen_test]
 async fn the_language_switcher_changes_every_text_and_keeps_the_switches() {
     reset("en");
     start(config(V2025));
