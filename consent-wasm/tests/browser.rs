@@ -1214,10 +1214,21 @@ async fn choose_shows_a_switch_per_purpose_with_cookie_tables_and_saves_a_custom
     assert_eq!(ran().len(), 3, "marketing and preferences stay blocked");
 }
 
+/// The lifetime column of the dialog's cookie tables, in order.
+fn lifetimes() -> Vec<String> {
+    all_in(
+        &dialog().unwrap(),
+        "details.consent-banner__cookies tr td:nth-child(3)",
+    )
+    .iter()
+    .map(|c| text(c))
+    .collect()
+}
+
 #[wasm_bindgen_test]
 async fn a_session_cookie_is_written_in_the_dialogs_language() {
     reset("en");
-    // The policy's first cookie (`lang`, "12 months") made a session cookie.
+    // The `lang` cookie (the second of the tables, "12 months") made a session cookie.
     let first = "\"lifetime\":\"12 months\"";
     assert_eq!(POLICY.matches(first).count(), 1);
     stub_route(
@@ -1227,15 +1238,6 @@ async fn a_session_cookie_is_written_in_the_dialogs_language() {
     start(config(V2025));
     shown().await;
     click("choose");
-    let lifetimes = || -> Vec<String> {
-        all_in(
-            &dialog().unwrap(),
-            "details.consent-banner__cookies tr td:nth-child(3)",
-        )
-        .iter()
-        .map(|c| text(c))
-        .collect()
-    };
     assert_eq!(lifetimes()[..3], ["6 months", "session", "13 months"]);
     one_in(&dialog().unwrap(), "[data-consent-lang=\"ru\"]").click();
     assert_eq!(lifetimes()[..3], ["6 месяцев", "сеанс", "13 месяцев"]);
@@ -1249,16 +1251,8 @@ async fn the_language_switcher_changes_every_text_and_keeps_the_switches() {
     start(config(V2025));
     let d = shown().await;
     click("choose");
-    // Cookie lifetimes in the dialog's language, by the browser's Intl (the policy says "13 months").
-    let lifetimes = || -> Vec<String> {
-        all_in(
-            &dialog().unwrap(),
-            "details.consent-banner__cookies tr td:nth-child(3)",
-        )
-        .iter()
-        .map(|c| text(c))
-        .collect()
-    };
+    // Cookie lifetimes in the dialog's language, by the browser's Intl (the policy says "13 months"),
+    // in Kazakh by the banner.
     let in_english = [
         "6 months",
         "12 months",
