@@ -56,6 +56,12 @@ pub(crate) fn run(b: &mut Banner) {
                 let _ = new.set_attribute(&name, &value);
             }
         }
+        // The nonce from the property: a page whose CSP comes in a header has its `nonce` attributes
+        // emptied once parsed (so that no CSS selector can read them).
+        let nonce = get(&old, "nonce");
+        if nonce.is_truthy() {
+            set(&new, "nonce", &nonce);
+        }
         if let Some(kind) = old.get_attribute("data-type") {
             set_str(&new, "type", &kind);
         }
@@ -73,23 +79,28 @@ pub(crate) fn run(b: &mut Banner) {
                 set(&new, "text", &get(&old, "textContent"));
             }
         }
-        if old.replace_with_with_node_1(&new).is_ok() && src.is_some() {
+        // A `nomodule` file never loads (nor fails) where modules run: nothing waits for it.
+        if old.replace_with_with_node_1(&new).is_ok()
+            && src.is_some()
+            && !new.has_attribute("nomodule")
+        {
             b.script_loading = true;
             return;
         }
     }
 }
 
-/// Gives an embed its source, and removes its placeholder.
+/// Gives an embed its source, and removes its placeholder (and the `hidden` that the placeholder put
+/// on it; one the page put on an embed without a placeholder stays).
 fn load(embed: &Element) {
     if let Ok(p) = get(embed, "previousElementSibling").dyn_into::<Element>()
         && p.class_name() == PLACEHOLDER
     {
         p.remove();
+        let _ = embed.remove_attribute("hidden");
     }
     if let Some(src) = embed.get_attribute("data-src") {
         let _ = embed.remove_attribute("data-src");
-        let _ = embed.remove_attribute("hidden");
         attr(embed, "src", &src);
     }
 }
@@ -108,11 +119,12 @@ fn placeholder(b: &Banner, embed: &Element, purpose: &str) {
         None => JsValue::from_str(purpose),
     };
     let p = element("div", PLACEHOLDER, &[("lang", &policy.language)]);
-    // Exactly the embed's box (measured before it is hidden; an embed without `src` is laid out all the
-    // same), in its place: nothing moves when the placeholder comes, nor when the embed loads.
+    // The embed's box (measured before it is hidden; an embed without `src` is laid out all the same),
+    // in its place: nothing moves when the placeholder comes, nor when the embed loads. Taller only
+    // when its text and buttons need more (a small embed, large text): never cut off.
     let style = p.style();
     let rect = embed.get_bounding_client_rect();
-    for (name, value) in [("width", rect.width()), ("height", rect.height())] {
+    for (name, value) in [("width", rect.width()), ("min-height", rect.height())] {
         let mut px = String::new();
         crate::logic::push_u64(&mut px, value.max(0.0) as u64, 1);
         px.push_str("px");
@@ -153,6 +165,7 @@ pub(crate) fn placeholder_click(b: &mut Banner, button: &Element, always: bool) 
     let Some(purpose) = embed.get_attribute("data-consent") else {
         return;
     };
-    let selected = b.previous() | b.bit_of(&purpose);
-    b.decide(Method::Custom, selected);
+    let choice = crate::dom::object();
+    set(&choice, &purpose, &JsValue::TRUE);
+    b.apply(Method::Custom, choice);
 }

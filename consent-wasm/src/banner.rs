@@ -35,6 +35,9 @@ pub const READY_EVENT: &str = "consent:ready";
 /// The class of the floating button that reopens the dialog after a choice.
 pub const REOPEN_CLASS: &str = "consent-reopen";
 
+/// The current policy, on the consent server.
+const CURRENT_POLICY: &str = "/v1/policy";
+
 /// The steps of the flow: what a callback is about (the first argument of the dispatcher).
 pub(crate) mod step {
     pub(crate) const CLICK: u32 = 1;
@@ -63,6 +66,8 @@ pub(crate) mod step {
     pub(crate) const API_ON: u32 = 46;
     pub(crate) const API_OFF: u32 = 47;
     pub(crate) const LATER: u32 = 100;
+    /// Added to a step deferred because the banner was busy (see the dispatcher).
+    pub(crate) const AGAIN: u32 = 1 << 10;
 }
 
 /// What the embedding page says about the banner (its `<script>`'s data attributes).
@@ -139,8 +144,6 @@ impl Config {
 enum Want {
     /// Nothing (yet).
     Nothing,
-    /// Activate what the stored token grants (its codes need the policy to become purpose ids).
-    Activate,
     /// Show the dialog; `reopened` through the way back in or the API.
     Ask { reopened: bool },
     /// Apply a choice made through the JS API.
@@ -172,8 +175,13 @@ pub(crate) struct Banner {
     pub(crate) outdated: bool,
     /// The current policy (`/v1/policy`), or the token's version when only that was needed.
     pub(crate) policy: Option<PolicyView>,
+    /// `policy` is the current policy: dialogs and choices need it.
     policy_is_current: bool,
-    fetching_policy: bool,
+    /// A policy is on its way: `Some(true)` the current one, `Some(false)` the token's version.
+    fetching: Option<bool>,
+    /// What is granted comes from the cookie's token (no choice made on this page or kept for the
+    /// server): its codes become purpose ids with each policy that arrives, and the first one activates.
+    by_token: bool,
     want: Want,
     /// The page's and the browser's languages, best first.
     pub(crate) languages: Vec<String>,
@@ -193,6 +201,9 @@ pub(crate) struct Banner {
     _click: Listener,
     /// The request kept for the server (also in `localStorage`), until it is answered.
     pending: Option<String>,
+    /// When the pending entry in `localStorage` was written (its `at`, ms), if this page wrote or read
+    /// it: another tab's choice, made since, has another.
+    kept_at: f64,
     /// The request on its way to the server, if any.
     in_flight: Option<String>,
     /// The status of the answer being read.
@@ -251,23 +262,35 @@ pub fn start(config: Config) {
                 .into()
             };
             if (step::API_OPEN..=step::API_SET).contains(&step) {
+                if step == step::API_SET && !is_choice(&a) {
+                    return Promise::reject(&js_sys::TypeError::new(
+                        "consent.set: expected an object of purpose ids and true or false",
+                    ))
+                    .into();
+                }
                 // Commands of the JS API always run in a microtask: never inside the banner's own
                 // work, and the page gets a promise.
                 return later(step + step::LATER);
             }
             match cell.try_borrow_mut() {
-                Ok(mut banner) if step == step::STOP => {
+                Ok(mut banner) if step & !step::AGAIN == step::STOP => {
                     // Dropping the state removes its listeners; late callbacks find nothing.
                     drop(banner.take());
                     JsValue::UNDEFINED
                 }
                 Ok(mut banner) => {
                     if let Some(banner) = banner.as_mut() {
-                        banner.handle(step, a);
+                        banner.handle(step & !step::AGAIN, a);
                     }
                     JsValue::UNDEFINED
                 }
-                Err(_) => later(step),
+                // Busy: called from inside the banner's own work (a page listener that clicks, say);
+                // runs in a microtask, when the banner's work is done.
+                Err(_) if step & step::AGAIN == 0 => later(step | step::AGAIN),
+                // Still busy in a microtask, when no banner code is on the stack: the state was left
+                // borrowed by a trap, and the banner is gone. Dropped, rather than retried forever
+                // (a microtask loop would freeze the page).
+                Err(_) => JsValue::UNDEFINED,
             }
         },
     );
@@ -278,6 +301,15 @@ pub fn start(config: Config) {
     if let Some(banner) = holder.borrow_mut().as_mut() {
         banner.boot();
     }
+}
+
+/// What `consent.set` takes: an object of one or more purpose ids, each `true` or `false`.
+fn is_choice(value: &JsValue) -> bool {
+    let values = match value.dyn_ref::<js_sys::Object>() {
+        Some(object) if !Array::is_array(value) => js_sys::Object::values(object),
+        _ => return false,
+    };
+    values.length() > 0 && values.iter().all(|v| v.as_bool().is_some())
 }
 
 /// The JS API calls answered without the banner's state: `get`, `allows`, `on` and `off` read and write
@@ -343,7 +375,8 @@ impl Banner {
             outdated: false,
             policy: None,
             policy_is_current: false,
-            fetching_policy: false,
+            fetching: None,
+            by_token: false,
             want: Want::Nothing,
             languages,
             granted_ids: Array::new(),
@@ -355,6 +388,7 @@ impl Banner {
             dialog: None,
             _click: click,
             pending: None,
+            kept_at: 0.0,
             in_flight: None,
             status: 0,
             retry_ms,
@@ -373,36 +407,38 @@ impl Banner {
         self.consent_mode("default");
         self.load_stylesheet();
         let now_ms = Date::now();
-        if let Some((request, granted)) = read_pending(self.config.policy_version, now_ms) {
+        let cookies = html_document().cookie().unwrap_or_default();
+        let stored = logic::read_token(
+            logic::cookie_value(&cookies, COOKIE),
+            self.config.policy_version,
+            (now_ms / 1000.0) as i64,
+        );
+        if let Stored::Valid(claims) | Stored::Outdated(claims) | Stored::Expired(claims) = stored {
+            // Whatever its state, the token names this browser (`subject.device` of the next choice).
+            self.token = Some(claims);
+        }
+        if let Some((request, granted, at)) = read_pending(self.config.policy_version, now_ms) {
             self.decided = true;
             self.granted_ids = granted;
             self.pending = Some(request);
+            self.kept_at = at;
             self.send();
             self.after_choice_known();
             return;
         }
-        let cookies = html_document().cookie().unwrap_or_default();
-        match logic::read_token(
-            logic::cookie_value(&cookies, COOKIE),
-            self.config.policy_version,
-            (now_ms / 1000.0) as i64,
-        ) {
+        match stored {
             Stored::Valid(claims) => {
-                self.token = Some(claims);
                 self.decided = true;
                 // The token holds purpose codes; the page names purposes by id. The token's own policy
                 // version maps them, and is immutable: fetched on every page, from the browser's cache
                 // after the first (activation, Consent Mode and the API's `get` and `allows` need ids).
-                self.want = Want::Activate;
+                self.by_token = true;
                 let mut path = String::from("/v1/policies/");
                 path.push_str(&logic::version_text(claims.policy_version));
                 self.fetch_policy(&path);
             }
             stored => {
-                if let Stored::Outdated(claims) | Stored::Expired(claims) = stored {
-                    self.token = Some(claims);
-                    self.outdated = matches!(stored, Stored::Outdated(_));
-                }
+                self.outdated = matches!(stored, Stored::Outdated(_));
                 self.ask(false);
             }
         }
@@ -453,7 +489,25 @@ impl Banner {
                 }
                 activate::run(self);
             }
-            step::RETRY => self.send(),
+            step::RETRY => {
+                // The entry in `localStorage` is the latest choice of any tab: gone, another tab's
+                // answer took it (or it lapsed); another one, another tab's newer choice, which
+                // this tab sends instead of its own.
+                if self.kept_at != 0.0 {
+                    match read_pending(self.config.policy_version, Date::now()) {
+                        Some((request, _, at)) if at != self.kept_at => {
+                            self.pending = Some(request);
+                            self.kept_at = at;
+                        }
+                        Some(_) => {}
+                        None => {
+                            self.pending = None;
+                            self.publish();
+                        }
+                    }
+                }
+                self.send();
+            }
             step::SCRIPT_DONE => {
                 self.script_loading = false;
                 activate::run(self);
@@ -472,9 +526,12 @@ impl Banner {
                 }
             }
             step::POLICY_JSON => {
-                self.fetching_policy = false;
+                let current = self.fetching.take() == Some(true);
                 match PolicyView::from_json(&value, &self.languages) {
-                    Some(policy) => self.policy_arrived(policy),
+                    Some(policy) => {
+                        self.policy_is_current = current;
+                        self.policy_arrived(policy);
+                    }
                     None => self.policy_failed(),
                 }
             }
@@ -569,21 +626,23 @@ impl Banner {
         if self.policy_is_current {
             self.show_if_ready();
         } else {
-            self.fetch_policy("/v1/policy");
+            self.fetch_policy(CURRENT_POLICY);
         }
     }
 
+    /// Asks for a policy, unless one is on its way (whatever waits for a policy checks, when it comes,
+    /// whether it is the one it needs).
     fn fetch_policy(&mut self, path: &str) {
-        if self.fetching_policy {
+        if self.fetching.is_some() {
             return;
         }
-        self.fetching_policy = true;
-        self.policy_is_current = path == "/v1/policy";
+        let current = path == CURRENT_POLICY;
+        self.fetching = Some(current);
         let mut url = self.config.endpoint.clone();
         url.push_str(path);
         // The bootstrap's request comes parsed (the JSON is read while the wasm compiles).
         let (request, next) = match self.config.policy.take() {
-            Some(prefetched) if self.policy_is_current => (prefetched, step::POLICY_JSON),
+            Some(prefetched) if current => (prefetched, step::POLICY_JSON),
             _ => (
                 window().fetch_with_str_and_init(&url, &request_init("GET")),
                 step::POLICY,
@@ -597,8 +656,7 @@ impl Banner {
     }
 
     fn policy_failed(&mut self) {
-        self.fetching_policy = false;
-        self.policy_is_current = false;
+        self.fetching = None;
         // Without the policy nothing is granted beyond what already runs; the dialog cannot be shown.
         // The way back in stays (a click tries again).
         self.want = Want::Nothing;
@@ -608,15 +666,15 @@ impl Banner {
     }
 
     fn policy_arrived(&mut self, policy: PolicyView) {
-        self.granted = match (&self.token, self.granted_ids.length()) {
+        self.granted = match &self.token {
             // No choice yet: what needs no consent runs.
             _ if !self.decided => logic::set_of(&policy.purposes, |p| !p.needs_consent),
-            // A choice kept for the server (or made on this page): its ids.
-            (_, 1..) | (None, _) => logic::set_of(&policy.purposes, |p| {
+            // A valid token: what it grants under this policy (not what changed since).
+            Some(claims) if self.by_token => logic::granted_by_token(&policy.purposes, claims),
+            // A choice kept for the server, or made on this page: its ids.
+            _ => logic::set_of(&policy.purposes, |p| {
                 self.granted_ids.includes(&JsValue::from_str(&p.id), 0)
             }),
-            // A valid token: what it grants.
-            (Some(claims), _) => logic::granted_by_token(&policy.purposes, claims),
         };
         self.granted_ids = ids(&policy.purposes, self.granted);
         if self.decided {
@@ -624,12 +682,13 @@ impl Banner {
             self.refused_ids = ids(&policy.purposes, asked & !self.granted);
         }
         self.policy = Some(policy);
+        if self.by_token && !self.ready {
+            // The first policy of a page with a valid token, whatever else waits for a policy.
+            self.after_choice_known();
+        }
+        // Both fetch the current policy if this is the token's.
         match core::mem::replace(&mut self.want, Want::Nothing) {
-            Want::Activate => self.after_choice_known(),
-            Want::Ask { reopened } => {
-                self.want = Want::Ask { reopened };
-                self.show_if_ready();
-            }
+            Want::Ask { reopened } => self.ask(reopened),
             Want::Apply(method, value) => self.apply(method, value),
             Want::Nothing => {}
         }
@@ -696,21 +755,30 @@ impl Banner {
         self.decide(method, selected);
     }
 
-    /// A choice made through the JS API: `set({purpose: true|false, …})` changes the purposes it names
-    /// and keeps the others as they are.
-    fn apply(&mut self, method: Method, value: JsValue) {
-        let Some(policy) = &self.policy else {
+    /// A choice made through the JS API (or a placeholder's "always allow"), made under the current
+    /// policy (fetched first if needed): `set({purpose: true|false, …})` changes the purposes it names
+    /// and keeps the others as they are. A `set` that names a purpose the policy does not have records
+    /// nothing.
+    pub(crate) fn apply(&mut self, method: Method, value: JsValue) {
+        let (Some(policy), true) = (&self.policy, self.policy_is_current) else {
             self.want = Want::Apply(method, value);
-            self.fetch_policy("/v1/policy");
+            self.fetch_policy(CURRENT_POLICY);
             return;
         };
         let mut selected = self.previous();
+        let mut named = 0;
         for p in &policy.purposes {
             match get(&value, &p.id).as_bool() {
                 Some(true) => selected |= bit(p.code),
                 Some(false) => selected &= !bit(p.code),
-                None => {}
+                None => continue,
             }
+            named += 1;
+        }
+        if method == Method::Custom
+            && js_sys::Object::values::<JsValue>(value.unchecked_ref()).length() != named
+        {
+            return;
         }
         self.close_dialog();
         self.decide(method, selected);
@@ -731,12 +799,6 @@ impl Banner {
         // written by `JSON.stringify`.
         let request = object();
         set_str(&request, "policy_version", &policy.version_text);
-        if let Some(token) = &self.token {
-            // The same device as before: one browser stays one subject.
-            let subject = object();
-            set_str(&subject, "device", &token.subject.encoded());
-            set(&request, "subject", &subject);
-        }
         set_str(&request, "method", choice.method.as_str());
         set_str(&request, "language", &policy.language);
         let decisions = object();
@@ -788,7 +850,9 @@ impl Banner {
             &ids(&policy.purposes, choice.withdrawn),
         );
         set_str(&detail, "language", &policy.language);
-        let lapses = logic::lapses_at((Date::now() / 1000.0) as i64, policy.validity_months);
+        let now_ms = Date::now();
+        let lapses = logic::lapses_at((now_ms / 1000.0) as i64, policy.validity_months);
+        self.kept_at = 0.0;
         if let Some(storage) = local_storage() {
             // Kept until the server has answered: a page closed meanwhile sends it next time.
             let entry = object();
@@ -799,12 +863,19 @@ impl Banner {
                 "expires",
                 &JsValue::from_f64(lapses as f64 * 1000.0),
             );
-            let _ = storage.set_item(PENDING_KEY, &json_stringify(&entry));
+            set(&entry, "at", &JsValue::from_f64(now_ms));
+            if storage
+                .set_item(PENDING_KEY, &json_stringify(&entry))
+                .is_ok()
+            {
+                self.kept_at = now_ms;
+            }
         }
         self.refused_ids = refused_ids;
         self.granted = granted;
         self.granted_ids = granted_ids;
         self.decided = true;
+        self.by_token = false;
         self.pending = Some(body);
         self.retry_ms = self.config.retry_ms.max(1);
         self.send();
@@ -824,6 +895,19 @@ impl Banner {
             // One request at a time; a newer choice goes when this one is answered.
             return;
         }
+        // The same device as before: one browser stays one subject, also for a choice made before
+        // the answer to an earlier one brought the first token.
+        if let (Some(token), Ok(request)) = (&self.token, json_parse(body))
+            && get(&request, "subject").is_undefined()
+        {
+            let subject = object();
+            set_str(&subject, "device", &token.subject.encoded());
+            set(&request, "subject", &subject);
+            self.pending = Some(json_stringify(&request));
+        }
+        let Some(body) = &self.pending else {
+            return;
+        };
         self.in_flight = Some(body.clone());
         let mut url = self.config.endpoint.clone();
         url.push_str("/v1/consents");
@@ -855,9 +939,8 @@ impl Banner {
                     self.send();
                 } else {
                     self.pending = None;
-                    remove_pending();
+                    self.remove_pending();
                 }
-                self.publish();
             }
             0 | 408 | 429 | 500..=599 => {
                 // Not recorded: try again later, doubling the wait up to five minutes.
@@ -871,9 +954,25 @@ impl Banner {
             _ if newer => self.send(),
             _ => {
                 self.pending = None;
-                remove_pending();
+                self.remove_pending();
             }
         }
+        self.publish();
+    }
+
+    /// Removes the pending entry of the choice just answered, unless another tab has kept a newer one
+    /// since (which that tab sends).
+    fn remove_pending(&mut self) {
+        let ours = match local_storage().and_then(|s| s.get_item(PENDING_KEY).ok().flatten()) {
+            Some(text) => json_parse(&text)
+                .map(|entry| get(&entry, "at").as_f64().unwrap_or(0.0) == self.kept_at)
+                .unwrap_or(true),
+            None => false,
+        };
+        if ours {
+            remove_pending();
+        }
+        self.kept_at = 0.0;
     }
 
     /// Stores the token of a `201` answer in the `consent` cookie.
@@ -1143,17 +1242,22 @@ impl Banner {
     }
 }
 
-/// Deletes the cookies the policy declares for the purposes in `off`, from `path=/` on the page's host
-/// and on the host's domain and each parent domain ([`logic::cookie_domains`]). Scripts that already
-/// ran keep running until the page is reloaded.
+/// Deletes the cookies the policy declares for the purposes in `off`, on every path the page can see
+/// ([`logic::cookie_paths`]), on the page's host and on the host's domain and each parent domain
+/// ([`logic::cookie_domains`]), `secure` on HTTPS. Scripts that already ran keep running until the
+/// page is reloaded.
 fn delete_cookies(declared: &[(u8, String)], off: Purposes) {
     let doc = html_document();
     let jar = doc.cookie().unwrap_or_default();
-    let host = string(&window().location(), "hostname").unwrap_or_default();
+    let location = window().location();
+    let host = string(&location, "hostname").unwrap_or_default();
+    let pathname = string(&location, "pathname").unwrap_or_default();
+    let secure = string(&location, "protocol").as_deref() == Some("https:");
     for name in logic::cookies_to_delete(declared, off, &jar) {
-        let _ = doc.set_cookie(&logic::expired_cookie(name, None));
-        for domain in logic::cookie_domains(&host) {
-            let _ = doc.set_cookie(&logic::expired_cookie(name, Some(domain)));
+        for path in logic::cookie_paths(&pathname) {
+            for domain in core::iter::once(None).chain(logic::cookie_domains(&host).map(Some)) {
+                let _ = doc.set_cookie(&logic::expired_cookie(name, domain, path, secure));
+            }
         }
     }
 }
@@ -1169,8 +1273,9 @@ fn remove_pending() {
 }
 
 /// The choice kept by an earlier page when the server was unreachable, if it still applies (not lapsed,
-/// made under the page's policy version or a later one): the request to send again, and what it grants.
-fn read_pending(page: Option<PolicyVersion>, now_ms: f64) -> Option<(String, Array)> {
+/// made under the page's policy version or a later one): the request to send again, what it grants,
+/// and when it was kept.
+fn read_pending(page: Option<PolicyVersion>, now_ms: f64) -> Option<(String, Array, f64)> {
     let text = local_storage()?.get_item(PENDING_KEY).ok()??;
     let entry = json_parse(&text).ok()?;
     let request = get(&entry, "request");
@@ -1189,6 +1294,7 @@ fn read_pending(page: Option<PolicyVersion>, now_ms: f64) -> Option<(String, Arr
     Some((
         json_stringify(&request),
         crate::policy::array(&entry, "granted"),
+        get(&entry, "at").as_f64().unwrap_or(0.0),
     ))
 }
 

@@ -67,9 +67,13 @@ pub(crate) fn button(parent: &Element, action: &str, label: &JsValue) -> HtmlEle
 /// A date (milliseconds since the epoch) written the way `lang` writes dates, by the browser's `Intl`:
 /// "June 1, 2026", "1 июня 2026 г."; Kazakh in digits, "01.06.2026", as Kazakhstan writes dates
 /// (Chromium's ICU data has no Kazakh, and `dateStyle: "long"` gives "2026 M06 1"; see [`crate::texts`]).
-fn local_date(ms: f64, lang: &str) -> JsString {
+/// A `calendar` date (a policy version: midnight UTC) is that day everywhere; a moment (when the choice
+/// was made) is the day it was in the visitor's time zone.
+fn local_date(ms: f64, lang: &str, calendar: bool) -> JsString {
     let options = Object::new();
-    set_str(&options, "timeZone", "UTC");
+    if calendar {
+        set_str(&options, "timeZone", "UTC");
+    }
     let lang = if lang == "kk" {
         set_str(&options, "day", "2-digit");
         set_str(&options, "month", "2-digit");
@@ -185,7 +189,11 @@ pub(crate) fn render(b: &Banner, focus_on: Option<&str>) {
     );
     attr(&description, "id", DESCRIPTION_ID);
     if b.outdated {
-        let date = local_date(f64::from(policy.version.date().days()) * 86_400_000.0, lang);
+        let date = local_date(
+            f64::from(policy.version.date().days()) * 86_400_000.0,
+            lang,
+            true,
+        );
         add(
             root,
             "p",
@@ -217,7 +225,7 @@ pub(crate) fn render(b: &Banner, focus_on: Option<&str>) {
                 ("consent-id", JsValue::from_str(&id)),
                 (
                     "consent-date",
-                    local_date(token.issued_at.as_unix() as f64 * 1000.0, lang).into(),
+                    local_date(token.issued_at.as_unix() as f64 * 1000.0, lang, false).into(),
                 ),
             ] {
                 add(&info, "span", "", &policy.ui(label));
@@ -266,6 +274,24 @@ fn choices(root: &Element, b: &Banner, on: crate::logic::Purposes) {
         let label = add(&row, "label", "consent-banner__switch", &JsValue::UNDEFINED);
         let mut description_id = String::from("consent-purpose-");
         description_id.push_str(&p.id);
+        let note = if !p.needs_consent {
+            "always-on"
+        } else if b.gpc && p.marketing {
+            "gpc"
+        } else {
+            ""
+        };
+        // The switch is described by its note ("refused: your browser sends Global Privacy Control"),
+        // if any, then its description.
+        let mut note_id = String::new();
+        let mut described_by = String::new();
+        if !note.is_empty() {
+            note_id.push_str("consent-note-");
+            note_id.push_str(&p.id);
+            described_by.push_str(&note_id);
+            described_by.push(' ');
+        }
+        described_by.push_str(&description_id);
         let input = element(
             "input",
             "",
@@ -273,7 +299,7 @@ fn choices(root: &Element, b: &Banner, on: crate::logic::Purposes) {
                 ("type", "checkbox"),
                 ("role", "switch"),
                 ("data-purpose", &p.id),
-                ("aria-describedby", &description_id),
+                ("aria-describedby", &described_by),
             ],
         );
         set(
@@ -289,15 +315,9 @@ fn choices(root: &Element, b: &Banner, on: crate::logic::Purposes) {
             "consent-banner__purpose-title",
             &policy.purpose_text(&json, "title"),
         );
-        let note = if !p.needs_consent {
-            "always-on"
-        } else if b.gpc && p.marketing {
-            "gpc"
-        } else {
-            ""
-        };
         if !note.is_empty() {
-            add(&row, "span", "consent-banner__note", &policy.ui(note));
+            let n = add(&row, "span", "consent-banner__note", &policy.ui(note));
+            attr(&n, "id", &note_id);
         }
         let description = add(
             &row,

@@ -302,16 +302,54 @@ pub fn cookies_to_delete<'a>(
         })
 }
 
-/// A `document.cookie` assignment that deletes cookie `name` (path `/`, and `domain=.<domain>` when
-/// given).
-pub fn expired_cookie(name: &str, domain: Option<&str>) -> String {
+/// A `document.cookie` assignment that deletes cookie `name` set for `path`, and `domain=.<domain>`
+/// when given; `secure` on an HTTPS page (a `__Secure-` or `__Host-` cookie is deleted only so).
+///
+/// ```
+/// use consent_wasm::logic::expired_cookie;
+/// assert_eq!(expired_cookie("_ga", None, "/", false), "_ga=; max-age=0; path=/");
+/// assert_eq!(
+///     expired_cookie("__Host-x", Some("invisionu.education"), "/apply", true),
+///     "__Host-x=; max-age=0; path=/apply; domain=.invisionu.education; secure"
+/// );
+/// ```
+pub fn expired_cookie(name: &str, domain: Option<&str>, path: &str, secure: bool) -> String {
     let mut out = String::from(name);
-    out.push_str("=; path=/; max-age=0");
+    out.push_str("=; max-age=0; path=");
+    out.push_str(path);
     if let Some(domain) = domain {
         out.push_str("; domain=.");
         out.push_str(domain);
     }
+    if secure {
+        out.push_str("; secure");
+    }
     out
+}
+
+/// The paths a cookie the page at `pathname` can see may have been set for, to delete it on each (a
+/// cookie is deleted only with its own path): `/`, and each directory above the page, with and without
+/// its trailing slash (a script's cookie without a `path` gets the page's directory), and the page.
+///
+/// ```
+/// use consent_wasm::logic::cookie_paths;
+/// let all: Vec<&str> = cookie_paths("/apply/form").collect();
+/// assert_eq!(all, ["/", "/apply", "/apply/", "/apply/form"]);
+/// assert_eq!(cookie_paths("/").collect::<Vec<_>>(), ["/"]);
+/// ```
+pub fn cookie_paths(pathname: &str) -> impl Iterator<Item = &str> {
+    let path = if pathname.starts_with('/') {
+        pathname
+    } else {
+        "/"
+    };
+    let bytes = path.as_bytes();
+    // Each prefix that ends at a slash, just before one, or at the end.
+    (1..=bytes.len())
+        .filter(move |&i| {
+            i == bytes.len() || bytes.get(i - 1) == Some(&b'/') || bytes.get(i) == Some(&b'/')
+        })
+        .filter_map(move |i| path.get(..i))
 }
 
 /// The domains a cookie of the page on `host` may have been set for, to delete it on each (a cookie
@@ -771,11 +809,25 @@ mod tests {
             ["_ga", "_ga_ABC", "_ga"]
         );
         assert_eq!(cookies_to_delete(&declared, 0, jar).count(), 0);
-        assert_eq!(expired_cookie("_ga", None), "_ga=; path=/; max-age=0");
         assert_eq!(
-            expired_cookie("_ga", Some("invisionu.education")),
-            "_ga=; path=/; max-age=0; domain=.invisionu.education"
+            expired_cookie("_ga", None, "/", false),
+            "_ga=; max-age=0; path=/"
         );
+        assert_eq!(
+            expired_cookie("_ga", Some("invisionu.education"), "/", false),
+            "_ga=; max-age=0; path=/; domain=.invisionu.education"
+        );
+        let paths = |p| cookie_paths(p).collect::<Vec<_>>();
+        assert_eq!(paths("/"), ["/"]);
+        assert_eq!(paths(""), ["/"]);
+        assert_eq!(paths("/index.html"), ["/", "/index.html"]);
+        assert_eq!(paths("/a/"), ["/", "/a", "/a/"]);
+        assert_eq!(
+            paths("/a/b/c"),
+            ["/", "/a", "/a/", "/a/b", "/a/b/", "/a/b/c"]
+        );
+        assert_eq!(paths("/a//"), ["/", "/a", "/a/", "/a//"]);
+        assert_eq!(paths("x"), ["/"]);
         let domains = |host| cookie_domains(host).collect::<Vec<_>>();
         assert_eq!(domains("invisionu.education"), ["invisionu.education"]);
         assert_eq!(

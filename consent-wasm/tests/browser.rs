@@ -1160,10 +1160,16 @@ async fn choose_shows_a_switch_per_purpose_with_cookie_tables_and_saves_a_custom
         let label = s.parent_element().unwrap();
         assert_eq!(label.tag_name(), "LABEL");
         assert!(!text(&label).is_empty());
-        let description = document()
-            .get_element_by_id(&s.get_attribute("aria-describedby").unwrap())
-            .expect("described by the purpose's description");
-        assert!(!text(&description).is_empty());
+        // Described by its note, if any, then its description.
+        let described_by = s.get_attribute("aria-describedby").unwrap();
+        let by: Vec<String> = described_by
+            .split(' ')
+            .map(|id| text(&document().get_element_by_id(id).expect(id)))
+            .collect();
+        let mut expected_by = notes.clone();
+        expected_by.push(by.last().cloned().unwrap_or_default());
+        assert_eq!(by, expected_by, "{id}");
+        assert!(!by.last().unwrap().is_empty());
     }
     // A cookie table for each cookie purpose, with a row per declared cookie.
     let tables: Vec<(String, usize)> = all_in(&d, "details.consent-banner__cookies")
@@ -1725,10 +1731,11 @@ async fn global_privacy_control_is_shown_on_the_marketing_switches() {
         let s = switch(id);
         assert!(!s.checked(), "{id} off");
         let row = s.closest(".consent-banner__purpose").unwrap().unwrap();
-        assert_eq!(
-            text(&one_in(&row, ".consent-banner__note")),
-            texts("en").gpc
-        );
+        let note = one_in(&row, ".consent-banner__note");
+        assert_eq!(text(&note), texts("en").gpc);
+        // Read with the switch: the first of what describes it.
+        let described_by = s.get_attribute("aria-describedby").unwrap();
+        assert_eq!(described_by.split(' ').next(), Some(note.id().as_str()));
     }
     assert_eq!(
         all_in(&dialog().unwrap(), ".consent-banner__note").len(),
@@ -1857,11 +1864,22 @@ async fn blocked_embeds_get_a_placeholder_of_their_size_and_load_once_records_no
     assert!(iframe.get_attribute("src").is_none() && img.get_attribute("src").is_none());
     let p = placeholder(&iframe).expect("a placeholder before the iframe");
     assert!(iframe.has_attribute("hidden"));
-    // Exactly the embed's box, so that nothing moves.
+    // The embed's box, so that nothing moves; taller only if its text and buttons need it, which are
+    // never cut off (the image has no size of its own).
     let style = p.style();
     assert_eq!(style.get_property_value("width").unwrap(), "320px");
-    assert_eq!(style.get_property_value("height").unwrap(), "180px");
-    assert_eq!((p.offset_width(), p.offset_height()), (320, 180));
+    assert_eq!(style.get_property_value("min-height").unwrap(), "180px");
+    assert_eq!(p.offset_width(), 320);
+    assert!(p.offset_height() >= 180);
+    for p in [p.clone(), placeholder(&img).unwrap()] {
+        assert!(p.scroll_height() <= p.client_height(), "content fits");
+        let buttons = all_in(&p, "button");
+        let bottom = buttons.last().unwrap().get_bounding_client_rect().bottom();
+        assert!(
+            bottom <= p.get_bounding_client_rect().bottom(),
+            "the buttons are inside"
+        );
+    }
     assert_eq!(p.get_attribute("lang").as_deref(), Some("en"));
     assert!(text(&p).starts_with(&texts("en").blocked));
     let buttons: Vec<(String, String)> = all_in(&p, "button")
@@ -2238,6 +2256,13 @@ async fn a_second_choice_made_while_the_first_is_being_sent_is_sent_too() {
     let posts = posts();
     assert_eq!(posts.len(), 2, "both choices are sent");
     assert_eq!(field(&posts[1], "method"), "accept-all");
+    // Made before the first answer brought a token, sent after it: the same subject.
+    assert!(get(&posts[0], "subject").is_undefined());
+    let first = claims(V2025, &[], &CONSENT_CODES);
+    assert_eq!(
+        field(&get(&posts[1], "subject"), "device"),
+        first.subject.encoded()
+    );
     assert_eq!(
         cookie("consent"),
         Some(accepted),
@@ -2506,4 +2531,192 @@ async fn an_earlier_tests_banner_does_not_act_in_this_one() {
     assert_eq!(post_bodies().len(), 1);
     assert_eq!(page_all(&format!(".{REOPEN_CLASS}")).len(), 1);
     assert_eq!(events("change").len(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn open_while_a_return_visits_policy_loads_still_runs_what_the_token_grants() {
+    reset("en");
+    blocked_scripts();
+    set_token(&token(V2025, &[ANALYTICS]));
+    start(config(V2025));
+    // At once, while the token's policy is on its way (a page that opens the choices on load).
+    let _ = api("open");
+    until("the scripts", || ran().len() == 3).await;
+    assert_eq!(ran(), ["analytics-inline", "analytics-file", "necessary"]);
+    let d = shown().await;
+    assert!(d.matches(":modal").unwrap());
+    assert_eq!(switched_on(), ["cookies-analytics"]);
+    assert_eq!(gets(), ["/v1/policies/2025-03-26", "/v1/policy"]);
+    assert_eq!(events("ready").len(), 1);
+    assert!(reopen_button().is_some());
+}
+
+#[wasm_bindgen_test]
+async fn a_choice_through_the_api_on_a_return_visit_is_made_under_the_current_policy() {
+    // The page still says 2025-03-26 (its token is current for it), but the server has 2026-06-01, in
+    // which "marketing" changed: a choice goes under the server's policy, and the token's consent to
+    // the old "marketing" is not shown as given.
+    reset("en");
+    stub_route("/v1/policy", POLICY_2026);
+    set_token(&token(V2025, &[ANALYTICS, MARKETING]));
+    start(config(V2025));
+    until("ready", || events("ready").len() == 1).await;
+    assert!(allows("marketing"), "under the token's own policy");
+    let off = Object::new();
+    Reflect::set(&off, &"cookies-analytics".into(), &false.into()).unwrap();
+    stub_token(&token(V2026, &[]));
+    JsFuture::from(api_with("set", &off).unchecked_into::<Promise>())
+        .await
+        .unwrap();
+    until("the choice", || post_bodies().len() == 1).await;
+    let request = posted();
+    assert_eq!(field(&request, "policy_version"), V2026);
+    assert_eq!(
+        decisions(&request),
+        expected("refused", &[("cookies-analytics", "withdrawn")])
+    );
+    assert_eq!(gets(), ["/v1/policies/2025-03-26", "/v1/policy"]);
+    recorded().await;
+}
+
+#[wasm_bindgen_test]
+async fn the_js_api_set_refuses_what_is_not_a_choice_and_records_nothing() {
+    reset("en");
+    start(config(V2025));
+    shown().await;
+    let wrong_value = Object::new();
+    Reflect::set(&wrong_value, &"cookies-analytics".into(), &"yes".into()).unwrap();
+    for bad in [
+        JsValue::UNDEFINED,
+        JsValue::NULL,
+        "cookies-analytics".into(),
+        Array::of1(&JsValue::TRUE).into(),
+        Object::new().into(),
+        wrong_value.into(),
+    ] {
+        let error = JsFuture::from(api_with("set", &bad).unchecked_into::<Promise>())
+            .await
+            .expect_err("set() with something that is not a choice is refused");
+        assert!(error.is_instance_of::<js_sys::TypeError>(), "{bad:?}");
+    }
+    // A purpose the policy does not have (a typo): nothing recorded, the dialog stays.
+    let unknown = Object::new();
+    Reflect::set(&unknown, &"cookies-analytcs".into(), &true.into()).unwrap();
+    Reflect::set(&unknown, &"cookies-marketing".into(), &true.into()).unwrap();
+    JsFuture::from(api_with("set", &unknown).unchecked_into::<Promise>())
+        .await
+        .unwrap();
+    sleep(50).await;
+    assert!(post_bodies().is_empty(), "nothing recorded");
+    assert!(dialog().is_some());
+    assert!(!allows("cookies-marketing"));
+    assert!(js_errors().is_empty(), "{:?}", js_errors());
+}
+
+#[wasm_bindgen_test]
+async fn an_embed_the_page_hid_itself_stays_hidden_when_its_purpose_is_granted() {
+    reset("en");
+    let tab = add(
+        "iframe",
+        &[
+            ("data-consent", "cookies-marketing"),
+            ("data-src", "about:blank#tab"),
+            ("hidden", ""),
+        ],
+        "",
+    );
+    start(config(V2025));
+    shown().await;
+    assert!(
+        placeholder(&tab).is_none(),
+        "no placeholder for what is hidden"
+    );
+    click("accept-all");
+    until("the source", || tab.get_attribute("src").is_some()).await;
+    assert!(tab.has_attribute("hidden"), "the page's own hidden stays");
+}
+
+#[wasm_bindgen_test]
+async fn a_blocked_script_keeps_its_nonce_and_a_nomodule_file_holds_nothing_up() {
+    reset("en");
+    // The nonce as a page with its CSP in a header has it: in the property, the attribute emptied.
+    let with_nonce = add(
+        "script",
+        &[
+            ("type", "text/plain"),
+            ("data-consent", "cookies-analytics"),
+            ("nonce", ""),
+            ("id", "with-nonce"),
+        ],
+        &ran_js("with-nonce"),
+    );
+    Reflect::set(&with_nonce, &"nonce".into(), &"n0nce".into()).unwrap();
+    let nomodule = format!("data:text/javascript,{}", ran_js("nomodule"));
+    add(
+        "script",
+        &[
+            ("type", "text/plain"),
+            ("data-consent", "cookies-analytics"),
+            ("data-src", &nomodule),
+            ("nomodule", ""),
+        ],
+        "",
+    );
+    blocked_inline("cookies-analytics", "after");
+    start(config(V2025));
+    shown().await;
+    click("accept-all");
+    until("the scripts", || ran().len() == 2).await;
+    assert_eq!(ran(), ["with-nonce", "after"]);
+    let activated = document().get_element_by_id("with-nonce").unwrap();
+    assert_eq!(
+        get(&activated, "nonce").as_string().as_deref(),
+        Some("n0nce")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_retry_sends_the_newer_choice_another_tab_kept_and_nothing_once_another_tab_sent_it() {
+    reset("en");
+    start(config(V2025));
+    shown().await;
+    stub_post("down");
+    click("accept-all");
+    until("the pending entry", || pending().is_some()).await;
+    // Another tab (same storage) rejects all meanwhile, also without the server.
+    let entry = js_sys::JSON::parse(&pending().unwrap()).unwrap();
+    let request = get(&entry, "request");
+    Reflect::set(&request, &"method".into(), &"reject-all".into()).unwrap();
+    Reflect::set(&entry, &"at".into(), &(js_sys::Date::now() + 1.0).into()).unwrap();
+    storage()
+        .set_item(
+            PENDING_KEY,
+            &String::from(js_sys::JSON::stringify(&entry).unwrap()),
+        )
+        .unwrap();
+    stub_token(&token(V2025, &[]));
+    stub_post("201");
+    recorded().await;
+    let methods: Vec<String> = posts().iter().map(|p| field(p, "method")).collect();
+    assert_eq!(
+        methods.last().map(String::as_str),
+        Some("reject-all"),
+        "{methods:?}"
+    );
+
+    // This tab's choice, kept again; another tab's answer takes the entry: nothing more is sent.
+    stub_post("down");
+    JsFuture::from(api("acceptAll").unchecked_into::<Promise>())
+        .await
+        .unwrap();
+    until("the pending entry", || pending().is_some()).await;
+    let sent = post_bodies().len();
+    storage().remove_item(PENDING_KEY).unwrap();
+    stub_post("201");
+    until("nothing pending", || {
+        get(&api("get"), "pending").as_bool() == Some(false)
+    })
+    .await;
+    sleep(200).await;
+    assert_eq!(post_bodies().len(), sent, "not sent again");
 }

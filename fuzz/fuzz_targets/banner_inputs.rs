@@ -1,6 +1,6 @@
 //! What the banner reads from the page and the browser: `document.cookie`, the consent token in it, the
 //! page's and the browser's language tags, `data-consent-mode`, the policy's cookie names and patterns,
-//! its own script URL. Any input is handled without panicking (the banner build aborts on a panic), and
+//! its own script URL, the page's path. Any input is handled without panicking (the banner build aborts on a panic), and
 //! the answers keep their promises.
 #![no_main]
 
@@ -27,11 +27,23 @@ fuzz_target!(|data: &[u8]| {
     let declared = [(12u8, pattern.to_owned()), (13u8, "_ga_*".to_owned())];
     for name in logic::cookies_to_delete(&declared, logic::bit(12) | logic::bit(13), jar) {
         assert!(jar.contains(name), "only names from the jar are deleted");
-        let _ = logic::expired_cookie(name, Some(pattern));
+        let _ = logic::expired_cookie(name, Some(pattern), "/", false);
     }
     for domain in logic::cookie_domains(pattern) {
         assert!(pattern.ends_with(domain) && domain.contains('.'));
     }
+    // The pattern field read as a page's path as well.
+    let mut paths = 0;
+    for path in logic::cookie_paths(pattern) {
+        assert!(path.starts_with('/'), "a cookie path");
+        assert!(
+            path == "/" || pattern.starts_with(path),
+            "a prefix of the page's path"
+        );
+        let _ = logic::expired_cookie(jar, None, path, true);
+        paths += 1;
+    }
+    assert!(paths >= 1, "at least /");
 
     let ours = ["kk".to_owned(), "ru".to_owned(), "en".to_owned()];
     let picked = logic::pick_language(languages.split(','), &ours, "kk");
