@@ -349,6 +349,28 @@ try {
   }, 5000).catch(() => js(`return document.cookie`));
   check("subdomain: reject all deletes the declared cookies on the host and on the parent domain", !/(^|; )(_ga|_fbp)=/.test(after), after);
   await noConsoleErrors("subdomain");
+
+  // 9. Escape as the very first thing on a page (no user activation yet): the browser may close a
+  // modal dialog without a cancelable `cancel`. Either the dialog stays, or it is gone with nothing
+  // granted, nothing recorded, and the way back in on the page.
+  await newSession("profile-5");
+  await session.open(`${site}/`);
+  await waitFor("the dialog", dialogOpen);
+  const receiptsBefore = server.receipts().length;
+  await press(ESCAPE);
+  await sleep(300);
+  const firstEscape = await js(`const d = document.getElementById("consent-banner");
+    return { open: !!d && d.open, reopen: !!document.querySelector(".consent-reopen"), cookies: document.cookie,
+      marketing: document.documentElement.hasAttribute("data-demo-marketing"),
+      analytics: document.documentElement.hasAttribute("data-demo-analytics"), decided: window.consent.get().decided }`);
+  check(
+    "Escape first on a page: the dialog stays, or closes granting nothing with the way back in",
+    (firstEscape.open || firstEscape.reopen) && firstEscape.cookies === "" && !firstEscape.marketing && !firstEscape.analytics &&
+      firstEscape.decided === false && server.receipts().length === receiptsBefore,
+    JSON.stringify(firstEscape),
+  );
+  console.log(`     (Escape first: the dialog ${firstEscape.open ? "stayed open" : "was closed by the browser"})`);
+  await noConsoleErrors("Escape first");
 } catch (e) {
   check("the run", false, e.stack || String(e));
 } finally {
