@@ -120,19 +120,27 @@ fn placeholder(b: &Banner, embed: &Element, purpose: &str) {
     };
     let p = element("div", PLACEHOLDER, &[("lang", &policy.language)]);
     // The embed's box (measured before it is hidden; an embed without `src` is laid out all the same),
-    // in its place: nothing moves when the placeholder comes, nor when the embed loads. Taller only
-    // when its text and buttons need more (a small embed, large text): never cut off.
+    // in its place: nothing moves when the placeholder comes, nor when the embed loads. In the page's
+    // flow it is taller only when its text and buttons need more (a small embed, large text): never cut
+    // off. Placed absolutely like the embed (over a box of the page's own size), it cannot push what
+    // follows down, so it keeps the embed's height and what does not fit scrolls inside it.
     let style = p.style();
     let rect = embed.get_bounding_client_rect();
-    for (name, value) in [("width", rect.width()), ("min-height", rect.height())] {
+    let computed = crate::dom::window()
+        .get_computed_style(embed)
+        .ok()
+        .flatten();
+    let absolute = computed
+        .as_ref()
+        .is_some_and(|c| c.get_property_value("position").ok().as_deref() == Some("absolute"));
+    let height = if absolute { "height" } else { "min-height" };
+    for (name, value) in [("width", rect.width()), (height, rect.height())] {
         let mut px = String::new();
         crate::logic::push_u64(&mut px, value.max(0.0) as u64, 1);
         px.push_str("px");
         let _ = style.set_property(name, &px);
     }
-    if let Ok(Some(computed)) = crate::dom::window().get_computed_style(embed)
-        && computed.get_property_value("position").ok().as_deref() == Some("absolute")
-    {
+    if let (true, Some(computed)) = (absolute, computed) {
         for name in ["position", "top", "left"] {
             if let Ok(value) = computed.get_property_value(name) {
                 let _ = style.set_property(name, &value);

@@ -1911,6 +1911,73 @@ async fn blocked_embeds_get_a_placeholder_of_their_size_and_load_once_records_no
 }
 
 #[wasm_bindgen_test]
+async fn a_placeholder_over_an_absolutely_placed_embed_stays_in_its_box_and_scrolls() {
+    reset("en");
+    banner_css();
+    // The responsive video pattern (the demo site's): a box of the page's own size (here 200×100,
+    // too small for the placeholder's text and buttons), the iframe placed absolutely over all of it,
+    // and text after the box.
+    let video = add(
+        "div",
+        &[("style", "position:relative;width:200px;height:100px")],
+        "",
+    );
+    let iframe: HtmlElement = document()
+        .create_element("iframe")
+        .unwrap()
+        .unchecked_into();
+    for (name, value) in [
+        ("data-consent", "cookies-marketing"),
+        ("data-src", "about:blank#video"),
+        (
+            "style",
+            "position:absolute;top:0;left:0;width:100%;height:100%;border:0",
+        ),
+    ] {
+        iframe.set_attribute(name, value).unwrap();
+    }
+    video.append_child(&iframe).unwrap();
+    let after = add("p", &[], "after the video");
+    start(config(V2025));
+    shown().await;
+    click("reject-all");
+    let p = placeholder(&iframe).expect("a placeholder before the iframe");
+    let (p_rect, box_rect) = (
+        p.get_bounding_client_rect(),
+        video.get_bounding_client_rect(),
+    );
+    assert_eq!(
+        p.style().get_property_value("position").unwrap(),
+        "absolute"
+    );
+    assert_eq!(
+        (p_rect.top(), p_rect.height(), p.offset_width()),
+        (box_rect.top(), 100.0, 200),
+        "the embed's box"
+    );
+    assert!(
+        p_rect.bottom() <= after.get_bounding_client_rect().top(),
+        "nothing after the box is covered"
+    );
+    // What does not fit scrolls inside, from its top: the text first.
+    assert!(p.scroll_height() > p.client_height(), "it needs to scroll");
+    assert_eq!(p.scroll_top(), 0);
+    let text_top = p
+        .first_element_child()
+        .unwrap()
+        .get_bounding_client_rect()
+        .top();
+    assert!(text_top >= p_rect.top(), "the text's top is not cut off");
+    p.set_scroll_top(p.scroll_height());
+    let last = all_in(&p, "button").pop().unwrap();
+    assert!(
+        p.scroll_top() > 0
+            && last.get_bounding_client_rect().bottom() <= p.get_bounding_client_rect().bottom(),
+        "the last button is reached by scrolling"
+    );
+}
+
+#[wasm_bindgen_test]
 async fn always_allow_on_a_placeholder_records_a_choice_that_grants_its_purpose() {
     reset("en");
     let (iframe, img) = blocked_embeds();

@@ -307,6 +307,25 @@ try {
       stacked: buttons.every((b) => b.width > r.width * 0.8), bottom: Math.round(innerHeight - r.bottom) }`);
   check("phone: the dialog spans the screen at the bottom, buttons stacked, no sideways scroll", phone.width === phone.viewport && phone.overflow <= 0 && phone.stacked && phone.bottom === 0, JSON.stringify(phone));
   check("reduced motion: no animation", phone.animation === "none", phone.animation);
+  // Every cookie table open: a table wider than the phone scrolls in its own box; the dialog itself never
+  // scrolls sideways (the descriptions and buttons stay on screen), and the arrow keys scroll the table
+  // from its summary.
+  const tables = await js(`const d = document.getElementById("consent-banner");
+    d.querySelectorAll("details").forEach((x) => (x.open = true));
+    const boxes = [...d.querySelectorAll(".consent-banner__cookies")];
+    const wide = boxes.filter((b) => b.scrollWidth > b.clientWidth);
+    (wide.at(-1) || boxes.at(-1)).querySelector("summary").focus();
+    return { overflow: d.scrollWidth - d.clientWidth, tables: boxes.length, wide: wide.length,
+      inside: [...d.querySelectorAll(".consent-banner__purpose-description, .consent-banner__button")].every((e) => e.getBoundingClientRect().right <= innerWidth) }`);
+  const ARROW_RIGHT = "\uE014";
+  await press(ARROW_RIGHT, ARROW_RIGHT);
+  // Keyboard scrolling is animated: wait for it to move.
+  const scrolled = await waitFor("the table to scroll", () => js(`return document.activeElement.parentElement.scrollLeft`), 2000).catch(() => 0);
+  check(
+    "phone: every cookie table open, the dialog does not scroll sideways; a wide table scrolls in its own box, by keyboard too",
+    tables.tables > 0 && tables.overflow <= 0 && tables.inside && (tables.wide === 0 || scrolled > 0),
+    JSON.stringify({ ...tables, scrolled }),
+  );
   await noConsoleErrors("dark phone");
 
   // 7. Global Privacy Control: marketing refused, recorded with the signal.
