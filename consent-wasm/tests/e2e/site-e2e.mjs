@@ -48,12 +48,12 @@ let session;
 const js = (script, ...args) => session.js(script, ...args);
 
 /** A fresh browser (own profile), with the console log kept (CSP violations are console errors). */
-async function newSession(name) {
+async function newSession(name, prefs = {}) {
   if (session) await session.close().catch(() => {});
   const args = [...chromiumArgs(), `--user-data-dir=${path.join(work, name)}`];
   const { sessionId } = await driver.request("POST", "/session", {
     capabilities: {
-      alwaysMatch: { "goog:chromeOptions": { args }, "goog:loggingPrefs": { browser: "ALL" } },
+      alwaysMatch: { "goog:chromeOptions": { args, prefs }, "goog:loggingPrefs": { browser: "ALL" } },
     },
   });
   session = new Session(driver, sessionId);
@@ -327,6 +327,32 @@ try {
     JSON.stringify({ ...tables, scrolled }),
   );
   await noConsoleErrors("dark phone");
+
+  // 6b. Large text on a phone: the browser's default font size at 32 px (200%). Every part of the
+  // dialog, both layers with every cookie table open, fits the screen's width: a word longer than the line
+  // breaks, the language buttons wrap, the tables scroll in their own box. The demo site breaks long words
+  // itself (`overflow-wrap` on its body, which the dialog would inherit); here only the page's own
+  // content does, as if the site did not, so that the banner's stylesheet is what is tested.
+  await newSession("profile-2b", { webkit: { webprefs: { default_font_size: 32 } } });
+  await session.cdp("Emulation.setDeviceMetricsOverride", { width: 390, height: 740, deviceScaleFactor: 1, mobile: true });
+  await session.open(`${site}/`);
+  await js(`document.body.style.overflowWrap = "normal";
+    for (const el of document.body.children) if (el.localName !== "dialog") el.style.overflowWrap = "anywhere"`);
+  await waitFor("the dialog", dialogOpen);
+  const fits = `const d = document.getElementById("consent-banner"), r = d.getBoundingClientRect();
+    return { root: getComputedStyle(document.documentElement).fontSize, viewport: innerWidth, width: r.width, overflow: d.scrollWidth - d.clientWidth }`;
+  const bigFirst = await js(fits);
+  await js(`document.querySelector('[data-consent-action="choose"]').click()`);
+  await waitFor("the switches", () => js(`return document.querySelectorAll("input[data-purpose]").length === 14`));
+  await js(`document.querySelectorAll("#consent-banner details").forEach((x) => (x.open = true))`);
+  const bigSecond = await js(fits);
+  const fitted = (m) => m.root === "32px" && m.viewport === 390 && m.width <= 390 && m.overflow <= 0;
+  check(
+    "large text (32 px) on a phone: both layers fit the screen's width, nothing scrolls sideways",
+    fitted(bigFirst) && fitted(bigSecond),
+    JSON.stringify({ bigFirst, bigSecond }),
+  );
+  await noConsoleErrors("large text");
 
   // 7. Global Privacy Control: marketing refused, recorded with the signal.
   await newSession("profile-3");
