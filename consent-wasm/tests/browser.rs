@@ -849,6 +849,48 @@ fn page_url() -> String {
 // ---------------------------------------------------------------------------------------------------
 // First visit
 
+/// Sets `<html>`'s `font-size` for as long as it lives.
+struct RootFontSize;
+
+impl RootFontSize {
+    fn set(size: &str) -> Self {
+        let root: HtmlElement = document().document_element().unwrap().unchecked_into();
+        root.style().set_property("font-size", size).unwrap();
+        RootFontSize
+    }
+}
+
+impl Drop for RootFontSize {
+    fn drop(&mut self) {
+        let root: HtmlElement = document().document_element().unwrap().unchecked_into();
+        root.style().remove_property("font-size").unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn the_dialog_keeps_the_visitors_text_size_on_a_page_with_a_small_root_size() {
+    reset("en");
+    banner_css();
+    // Sites that set `html { font-size: 62.5% }` (1rem = 10 px) must not shrink the banner.
+    let _root = RootFontSize::set("62.5%");
+    let medium = add("div", &[("style", "font-size: medium")], "");
+    let px = |el: &HtmlElement| {
+        let style = window().get_computed_style(el).unwrap().unwrap();
+        style.get_property_value("font-size").unwrap()
+    };
+    assert_ne!(px(&medium), "10px");
+    start(config(V2025));
+    let d = shown().await;
+    assert_eq!(px(&d), px(&medium), "the visitor's text size");
+    for b in all_in(&d, "button") {
+        assert!(b.offset_height() >= 44, "a 44 px target: {}", text(&b));
+    }
+    click("choose");
+    for input in all_in(&d, "input[data-purpose]") {
+        assert!(input.offset_height() >= 24, "a 24 px switch");
+    }
+}
+
 #[wasm_bindgen_test]
 async fn first_visit_opens_a_modal_dialog_with_three_equal_buttons_and_the_exact_policy_version() {
     reset("en");
