@@ -126,21 +126,24 @@ fn placeholder(b: &Banner, embed: &Element, purpose: &str) {
     // follows down, so it keeps the embed's height and what does not fit scrolls inside it.
     let style = p.style();
     let rect = embed.get_bounding_client_rect();
-    let computed = crate::dom::window()
+    // The embed's computed style when it is placed absolutely.
+    let absolute = crate::dom::window()
         .get_computed_style(embed)
         .ok()
-        .flatten();
-    let absolute = computed
-        .as_ref()
-        .is_some_and(|c| c.get_property_value("position").ok().as_deref() == Some("absolute"));
-    let height = if absolute { "height" } else { "min-height" };
+        .flatten()
+        .filter(|c| c.get_property_value("position").ok().as_deref() == Some("absolute"));
+    let height = if absolute.is_some() {
+        "height"
+    } else {
+        "min-height"
+    };
     for (name, value) in [("width", rect.width()), (height, rect.height())] {
         let mut px = String::new();
         crate::logic::push_u64(&mut px, value.max(0.0) as u64, 1);
         px.push_str("px");
         let _ = style.set_property(name, &px);
     }
-    if let (true, Some(computed)) = (absolute, computed) {
+    if let Some(computed) = absolute {
         for name in ["position", "top", "left"] {
             if let Ok(value) = computed.get_property_value(name) {
                 let _ = style.set_property(name, &value);
