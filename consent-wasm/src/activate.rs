@@ -7,85 +7,115 @@
 //! Embeds: `<iframe data-consent="…" data-src="…">` and `<img data-consent="…" data-src="…">` get their
 //! `src`. Until then each shows a placeholder of its size that offers "load once" (this embed, now,
 //! nothing recorded) and "always allow" (a choice that grants its purpose).
+//!
+//! It sees only what may run (the granted purpose ids), the policy (for the placeholders' words) and
+//! the dispatcher (a script file's `load` resumes it); its own state is whether a script file is
+//! loading ([`Activation`]).
 
 use alloc::string::String;
 
+use js_sys::Array;
 use wasm_bindgen::prelude::*;
 use web_sys::{Element, HtmlScriptElement};
 
-use crate::banner::{Banner, step};
-use crate::dom::{add, all, attr, element, get, join, set, set_str};
-use crate::logic::Method;
+use crate::dom::{add, all, attr, button, element, get, includes, join, set, set_str};
+use crate::policy::PolicyView;
+use crate::step::{Dispatch, Step};
 
 const SCRIPTS: &str = "script[type=\"text/plain\"][data-consent]";
 const EMBEDS: &str = "iframe[data-consent][data-src],img[data-consent][data-src]";
 const PLACEHOLDER: &str = "consent-embed";
 
-/// Activates what the choice grants: embeds at once, scripts in order (stopping at a file that is
-/// loading; [`step::SCRIPT_DONE`] resumes). Puts placeholders on embeds that stay blocked.
-pub(crate) fn run(b: &mut Banner) {
-    for embed in all(EMBEDS) {
-        let purpose = embed.get_attribute("data-consent").unwrap_or_default();
-        if b.allows(&purpose) {
-            load(&embed);
-        } else {
-            placeholder(b, &embed, &purpose);
-        }
+/// The activation's own state: whether a script file it inserted is loading.
+#[derive(Default)]
+pub(crate) struct Activation {
+    /// A blocked script file is loading; the next script waits for it.
+    script_loading: bool,
+}
+
+impl Activation {
+    /// A script file has loaded or failed ([`Step::ScriptDone`]): the next may run.
+    pub(crate) fn script_done(&mut self) {
+        self.script_loading = false;
     }
-    if b.script_loading {
-        return;
-    }
-    for old in all(SCRIPTS) {
-        let purpose = old.get_attribute("data-consent").unwrap_or_default();
-        if !get(&old, "isConnected").is_truthy() || !b.allows(&purpose) {
-            continue;
-        }
-        let new: HtmlScriptElement = element("script", "", &[]).unchecked_into();
-        // Same attributes (id, class, data-consent, integrity, crossorigin…), except the blocking
-        // `type`; `data-type` (e.g. "module") becomes the real type, `data-src` the source.
-        for name in old
-            .get_attribute_names()
-            .iter()
-            .filter_map(|n| n.as_string())
-        {
-            if !matches!(name.as_str(), "type" | "data-type" | "data-src")
-                && let Some(value) = old.get_attribute(&name)
-            {
-                // The page's own attribute names: one the parser accepted may be one `setAttribute`
-                // refuses (`=x`), so this call checks (the others are the banner's own names).
-                let _ = new.set_attribute(&name, &value);
+
+    /// Activates what may run (`granted`: purpose ids): embeds at once, scripts in order (stopping at a
+    /// file that is loading; [`Step::ScriptDone`] resumes). Puts placeholders on embeds that stay
+    /// blocked, once the `policy` is there (for the purposes' titles and the placeholder's words).
+    pub(crate) fn run(
+        &mut self,
+        granted: &Array,
+        policy: Option<&PolicyView>,
+        dispatch: &Dispatch,
+    ) {
+        for embed in all(EMBEDS) {
+            let purpose = embed.get_attribute("data-consent").unwrap_or_default();
+            if includes(granted, &purpose) {
+                load(&embed);
+            } else if let Some(policy) = policy {
+                placeholder(policy, &embed, &purpose);
             }
         }
-        // The nonce from the property: a page whose CSP comes in a header has its `nonce` attributes
-        // emptied once parsed (so that no CSS selector can read them).
-        let nonce = get(&old, "nonce");
-        if nonce.is_truthy() {
-            set(&new, "nonce", &nonce);
-        }
-        if let Some(kind) = old.get_attribute("data-type") {
-            set_str(&new, "type", &kind);
-        }
-        let src = old.get_attribute("data-src");
-        match &src {
-            Some(src) => {
-                let done = b.callback(step::SCRIPT_DONE);
-                set(&new, "onload", &done);
-                set(&new, "onerror", &done);
-                // Inserted scripts are async by default: this one runs in order.
-                set(&new, "async", &JsValue::FALSE);
-                set_str(&new, "src", src);
-            }
-            None => {
-                set(&new, "text", &get(&old, "textContent"));
-            }
-        }
-        // A `nomodule` file never loads (nor fails) where modules run: nothing waits for it.
-        if old.replace_with_with_node_1(&new).is_ok()
-            && src.is_some()
-            && !new.has_attribute("nomodule")
-        {
-            b.script_loading = true;
+        if self.script_loading {
             return;
+        }
+        self.scripts(granted, dispatch);
+    }
+
+    /// Turns the blocked scripts that may run into real ones, in document order, up to the first file.
+    fn scripts(&mut self, granted: &Array, dispatch: &Dispatch) {
+        for old in all(SCRIPTS) {
+            let purpose = old.get_attribute("data-consent").unwrap_or_default();
+            if !get(&old, "isConnected").is_truthy() || !includes(granted, &purpose) {
+                continue;
+            }
+            let new: HtmlScriptElement = element("script", "", &[]).unchecked_into();
+            // Same attributes (id, class, data-consent, integrity, crossorigin…), except the blocking
+            // `type`; `data-type` (e.g. "module") becomes the real type, `data-src` the source.
+            for name in old
+                .get_attribute_names()
+                .iter()
+                .filter_map(|n| n.as_string())
+            {
+                if !matches!(name.as_str(), "type" | "data-type" | "data-src")
+                    && let Some(value) = old.get_attribute(&name)
+                {
+                    // The page's own attribute names: one the parser accepted may be one `setAttribute`
+                    // refuses (`=x`), so this call checks (the others are the banner's own names).
+                    let _ = new.set_attribute(&name, &value);
+                }
+            }
+            // The nonce from the property: a page whose CSP comes in a header has its `nonce` attributes
+            // emptied once parsed (so that no CSS selector can read them).
+            let nonce = get(&old, "nonce");
+            if nonce.is_truthy() {
+                set(&new, "nonce", &nonce);
+            }
+            if let Some(kind) = old.get_attribute("data-type") {
+                set_str(&new, "type", &kind);
+            }
+            let src = old.get_attribute("data-src");
+            match &src {
+                Some(src) => {
+                    let done = dispatch.callback(Step::ScriptDone);
+                    set(&new, "onload", &done);
+                    set(&new, "onerror", &done);
+                    // Inserted scripts are async by default: this one runs in order.
+                    set(&new, "async", &JsValue::FALSE);
+                    set_str(&new, "src", src);
+                }
+                None => {
+                    set(&new, "text", &get(&old, "textContent"));
+                }
+            }
+            // A `nomodule` file never loads (nor fails) where modules run: nothing waits for it.
+            if old.replace_with_with_node_1(&new).is_ok()
+                && src.is_some()
+                && !new.has_attribute("nomodule")
+            {
+                self.script_loading = true;
+                return;
+            }
         }
     }
 }
@@ -105,12 +135,8 @@ fn load(embed: &Element) {
     }
 }
 
-/// Hides a blocked embed behind a placeholder of the same size (once; needs the policy, for the
-/// purpose's title, and the stylesheet).
-fn placeholder(b: &Banner, embed: &Element, purpose: &str) {
-    let Some(policy) = &b.policy else {
-        return;
-    };
+/// Hides a blocked embed behind a placeholder of the same size (once; needs the stylesheet).
+fn placeholder(policy: &PolicyView, embed: &Element, purpose: &str) {
     if embed.has_attribute("hidden") {
         return;
     }
@@ -152,31 +178,24 @@ fn placeholder(b: &Banner, embed: &Element, purpose: &str) {
     }
     add(&p, "p", "", &join(&policy.ui("blocked"), " ", &title));
     for action in ["load-once", "always-allow"] {
-        crate::dialog::button(&p, action, &policy.ui(action));
+        button(&p, action, &policy.ui(action));
     }
     let _ = embed.before_with_node_1(&p);
     attr(embed, "hidden", "");
 }
 
-/// A click on a placeholder's button: load this embed only, or grant its purpose (a choice, recorded
-/// like any other, that keeps everything else as it is).
-pub(crate) fn placeholder_click(b: &mut Banner, button: &Element, always: bool) {
-    let Some(embed) = button
+/// A click on a placeholder's button: load this embed only ("load once"), or, when `always`, the
+/// purpose to grant ("always allow": a choice, recorded like any other, that keeps everything else as it
+/// is; the caller makes it).
+pub(crate) fn placeholder_click(button: &Element, always: bool) -> Option<String> {
+    let embed = button
         .closest(".consent-embed")
         .ok()
         .flatten()
-        .and_then(|p| get(&p, "nextElementSibling").dyn_into::<Element>().ok())
-    else {
-        return;
-    };
+        .and_then(|p| get(&p, "nextElementSibling").dyn_into::<Element>().ok())?;
     if !always {
         load(&embed);
-        return;
+        return None;
     }
-    let Some(purpose) = embed.get_attribute("data-consent") else {
-        return;
-    };
-    let choice = crate::dom::object();
-    set(&choice, &purpose, &JsValue::TRUE);
-    b.apply(Method::Custom, choice);
+    embed.get_attribute("data-consent")
 }

@@ -3,50 +3,272 @@
 //! exact version, three buttons of equal weight. Second layer: one switch per purpose, with the cookie
 //! table of each cookie category, and the visitor's consent ID, date and receipt. Every text is set with
 //! `textContent`, never parsed as HTML.
+//!
+//! The dialog sees only what it shows ([`View`]: the policy, the switches' state, the token) and the
+//! dispatcher, for its `cancel` and `close`; the banner's state machine decides when it opens and
+//! closes, and what a click on its buttons does.
 
 use alloc::string::String;
 
+use consent_core::TokenClaims;
 use js_sys::{Date, JsString, Object};
 use wasm_bindgen::prelude::*;
 use web_sys::{Element, HtmlDialogElement, HtmlElement, HtmlInputElement};
 
-use crate::banner::{Banner, DIALOG_ID};
 use crate::dom::{
-    add, all_in, append, attr, element, find, get, join, set, set_str, set_text, string,
+    Listener, add, all_in, append, attr, button, element, find, get, join, set, set_str, set_text,
+    string,
 };
+use crate::logic::{Purposes, bit};
 use crate::policy::{PolicyView, array};
+use crate::step::{Dispatch, Step};
 use crate::texts::{LANGUAGES, language_name};
 
+/// The dialog's element id.
+pub const DIALOG_ID: &str = "consent-banner";
 const TITLE_ID: &str = "consent-banner-title";
 const DESCRIPTION_ID: &str = "consent-banner-description";
 
-/// Opens the dialog (on its second layer when `reopened`).
-pub(crate) fn show(b: &mut Banner, reopened: bool) {
-    let root = element(
-        "dialog",
-        "consent-banner",
-        &[
-            ("id", DIALOG_ID),
-            ("role", "dialog"),
-            ("aria-modal", "true"),
-            ("aria-labelledby", TITLE_ID),
-            ("aria-describedby", DESCRIPTION_ID),
-            ("tabindex", "-1"),
-        ],
-    );
-    let Some(body) = crate::dom::document().body() else {
-        return;
-    };
-    append(&body, &root);
-    b.register_dialog(root.clone(), reopened);
-    render(b, None);
-    let _ = root.unchecked_ref::<HtmlDialogElement>().show_modal();
-    if reopened {
-        focus(&root, "input:not([disabled])");
-    } else {
-        // The dialog itself, so that a screen reader reads its title and description first (then Tab
-        // reaches the controls); `showModal` would focus the first control, the language switcher.
-        let _ = root.focus();
+/// What the dialog shows: the current policy, and the visitor's side of it.
+pub(crate) struct View<'a> {
+    /// The current policy, in the language to show.
+    pub(crate) policy: &'a PolicyView,
+    /// The purposes that need consent which the current choice grants (the switches' first state).
+    pub(crate) on: Purposes,
+    /// The current choice was made under an older policy version ("Policy updated on …").
+    pub(crate) outdated: bool,
+    /// `navigator.globalPrivacyControl` (the marketing switches' note).
+    pub(crate) gpc: bool,
+    /// The cookie's token: the consent ID, the date and the receipt link, on the second layer.
+    pub(crate) token: Option<&'a TokenClaims>,
+    /// The consent server (for the receipt's address).
+    pub(crate) endpoint: &'a str,
+}
+
+/// The dialog on screen.
+pub(crate) struct Dialog {
+    root: HtmlElement,
+    /// Opened through the way back in: Escape and the close button close it without a change.
+    reopened: bool,
+    /// The second layer (one switch per purpose) is shown.
+    choices: bool,
+    /// `cancel` ([`Step::Cancel`]) and `close` ([`Step::Close`]).
+    _listeners: [Listener; 2],
+}
+
+impl Dialog {
+    /// Adds the dialog to the page (on its second layer when `reopened`), empty: [`Dialog::render`]
+    /// fills it, [`Dialog::open`] shows it. `None` on a page without a `<body>`.
+    pub(crate) fn new(reopened: bool, dispatch: &Dispatch) -> Option<Dialog> {
+        let root = element(
+            "dialog",
+            "consent-banner",
+            &[
+                ("id", DIALOG_ID),
+                ("role", "dialog"),
+                ("aria-modal", "true"),
+                ("aria-labelledby", TITLE_ID),
+                ("aria-describedby", DESCRIPTION_ID),
+                ("tabindex", "-1"),
+            ],
+        );
+        let body = crate::dom::document().body()?;
+        append(&body, &root);
+        let listeners = [
+            Listener::new(&root, "cancel", dispatch.callback(Step::Cancel)),
+            Listener::new(&root, "close", dispatch.callback(Step::Close)),
+        ];
+        Some(Dialog {
+            root,
+            reopened,
+            choices: reopened,
+            _listeners: listeners,
+        })
+    }
+
+    /// Shows the dialog as a modal (`showModal()`), focused on its first switch when reopened, else on
+    /// itself.
+    pub(crate) fn open(&self) {
+        let root = &self.root;
+        let _ = root.unchecked_ref::<HtmlDialogElement>().show_modal();
+        if self.reopened {
+            focus(root, "input:not([disabled])");
+        } else {
+            // The dialog itself, so that a screen reader reads its title and description first (then
+            // Tab reaches the controls); `showModal` would focus the first control, the language
+            // switcher.
+            let _ = root.focus();
+        }
+    }
+
+    /// Opened through the way back in (Escape and the close button close it without a change).
+    pub(crate) fn reopened(&self) -> bool {
+        self.reopened
+    }
+
+    /// The dialog's element.
+    pub(crate) fn root(&self) -> &HtmlElement {
+        &self.root
+    }
+
+    /// Switches to the second layer ("choose"); [`Dialog::render`] then shows it.
+    pub(crate) fn choose(&mut self) {
+        self.choices = true;
+    }
+
+    /// The purposes whose switches are on.
+    pub(crate) fn selected(&self, policy: &PolicyView) -> Purposes {
+        let mut selected: Purposes = 0;
+        for input in all_in(&self.root, "input[data-purpose]:checked") {
+            if let Some(id) = input.get_attribute("data-purpose") {
+                selected |= bit_of(policy, &id);
+            }
+        }
+        selected
+    }
+
+    /// Closes the dialog and removes it (after a choice, or without one through the way back in).
+    pub(crate) fn close(self) {
+        self.root.unchecked_ref::<HtmlDialogElement>().close();
+        self.root.remove();
+    }
+
+    /// (Re)builds the dialog's content in the policy's language, keeping the switches as they are, then
+    /// focuses the element `focus_on` selects, if any.
+    pub(crate) fn render(&self, view: &View<'_>, focus_on: Option<&str>) {
+        let policy = view.policy;
+        let root = &self.root;
+        // Switches already on screen keep their state across a language change.
+        let mut on = view.on;
+        for (i, input) in all_in(root, "input[data-purpose]").enumerate() {
+            if i == 0 {
+                on = 0;
+            }
+            if input.unchecked_ref::<HtmlInputElement>().checked()
+                && let Some(id) = input.get_attribute("data-purpose")
+            {
+                on |= bit_of(policy, &id);
+            }
+        }
+        set_text(root, &JsValue::UNDEFINED);
+        let lang = &policy.language;
+        attr(root, "lang", lang);
+        let none = &JsValue::UNDEFINED;
+
+        let head = add(root, "div", "consent-banner__head", none);
+        let title = add(&head, "h2", "consent-banner__title", &policy.ui("title"));
+        attr(&title, "id", TITLE_ID);
+        attr(&title, "elementtiming", "consent-banner");
+        // The language switcher: the policy's languages the banner speaks, each in its own name.
+        let switcher = add(&head, "div", "consent-banner__languages", none);
+        attr(&switcher, "role", "group");
+        if let Some(label) = policy.ui("language").as_string() {
+            attr(&switcher, "aria-label", &label);
+        }
+        for l in LANGUAGES {
+            if policy.languages.iter().any(|p| p == l) {
+                let lb = add(
+                    &switcher,
+                    "button",
+                    "consent-banner__language",
+                    &JsValue::from_str(language_name(l)),
+                );
+                attr(&lb, "type", "button");
+                attr(&lb, "lang", l);
+                attr(&lb, "data-consent-lang", l);
+                attr(
+                    &lb,
+                    "aria-pressed",
+                    if l == lang { "true" } else { "false" },
+                );
+            }
+        }
+        if self.reopened {
+            let close = button(&head, "close", &JsValue::from_str("×"));
+            if let Some(label) = policy.ui("close").as_string() {
+                attr(&close, "aria-label", &label);
+            }
+            attr(&close, "class", "consent-banner__close");
+        }
+
+        let description = add(
+            root,
+            "p",
+            "consent-banner__description",
+            &policy.ui("description"),
+        );
+        attr(&description, "id", DESCRIPTION_ID);
+        if view.outdated {
+            let date = local_date(
+                f64::from(policy.version.date().days()) * 86_400_000.0,
+                lang,
+                true,
+            );
+            add(
+                root,
+                "p",
+                "consent-banner__updated",
+                &join(&policy.ui("updated"), " ", &date),
+            );
+        }
+        // The exact version of the policy the choice is made under.
+        if let Some(url) = string(&policy.json, "url") {
+            let label = join(
+                &policy.text(&get(&policy.json, "title")),
+                " (",
+                &JsValue::from_str(&policy.version_text),
+            )
+            .concat(&JsValue::from_str(")"));
+            let p = add(root, "p", "", none);
+            let link = add(&p, "a", "consent-banner__policy", &label);
+            attr(&link, "href", &url);
+            attr(&link, "target", "_blank");
+            attr(&link, "rel", "noopener");
+        }
+
+        if self.choices {
+            choices(root, view, on);
+            if let Some(token) = view.token {
+                let info = add(root, "p", "consent-banner__receipt", none);
+                let id = token.receipt.hyphenated();
+                for (label, value) in [
+                    ("consent-id", JsValue::from_str(&id)),
+                    (
+                        "consent-date",
+                        local_date(token.issued_at.as_unix() as f64 * 1000.0, lang, false).into(),
+                    ),
+                ] {
+                    add(&info, "span", "", &policy.ui(label));
+                    add(&info, "span", "consent-banner__value", &value);
+                }
+                let mut href = String::from(view.endpoint);
+                href.push_str("/v1/receipts/");
+                href.push_str(&id);
+                // The server gives the receipt to the holder of its token: the banner fetches it with the
+                // token (the cookie does not go to a consent server on another origin) and saves it.
+                let link = add(&info, "a", "", &policy.ui("receipt"));
+                attr(&link, "href", &href);
+                attr(&link, "data-consent-action", "receipt");
+            }
+        }
+
+        // Three buttons of equal weight, in one row: accepting is no easier than rejecting.
+        let actions = add(root, "div", "consent-banner__actions", none);
+        for action in [
+            "accept-all",
+            "reject-all",
+            if self.choices { "save" } else { "choose" },
+        ] {
+            button(&actions, action, &policy.ui(action));
+        }
+        if let Some(selector) = focus_on {
+            focus(root, selector);
+        }
+    }
+
+    /// Removes the dialog the browser has closed.
+    pub(crate) fn remove(self) {
+        self.root.remove();
     }
 }
 
@@ -54,14 +276,6 @@ fn focus(root: &HtmlElement, selector: &str) {
     if let Some(el) = find(root, selector) {
         let _ = el.unchecked_into::<HtmlElement>().focus();
     }
-}
-
-/// Appends a button for `action` (`data-consent-action`) labelled `label`.
-pub(crate) fn button(parent: &Element, action: &str, label: &JsValue) -> HtmlElement {
-    let b = add(parent, "button", "consent-banner__button", label);
-    attr(&b, "type", "button");
-    attr(&b, "data-consent-action", action);
-    b
 }
 
 /// A date (milliseconds since the epoch) written the way `lang` writes dates, by the browser's `Intl`:
@@ -121,147 +335,10 @@ fn lifetime(text: &JsValue, lang: &str) -> JsValue {
         .map_or_else(|_| text.clone(), JsValue::from)
 }
 
-/// (Re)builds the dialog's content in the policy's language, keeping the switches as they are, then
-/// focuses the element `focus_on` selects, if any.
-pub(crate) fn render(b: &Banner, focus_on: Option<&str>) {
-    let (Some(d), Some(policy)) = (&b.dialog, &b.policy) else {
-        return;
-    };
-    let root = &d.root;
-    // Switches already on screen keep their state across a language change.
-    let mut on = b.previous();
-    for (i, input) in all_in(root, "input[data-purpose]").enumerate() {
-        if i == 0 {
-            on = 0;
-        }
-        if input.unchecked_ref::<HtmlInputElement>().checked()
-            && let Some(id) = input.get_attribute("data-purpose")
-        {
-            on |= b.bit_of(&id);
-        }
-    }
-    set_text(root, &JsValue::UNDEFINED);
-    let lang = &policy.language;
-    attr(root, "lang", lang);
-    let none = &JsValue::UNDEFINED;
-
-    let head = add(root, "div", "consent-banner__head", none);
-    let title = add(&head, "h2", "consent-banner__title", &policy.ui("title"));
-    attr(&title, "id", TITLE_ID);
-    attr(&title, "elementtiming", "consent-banner");
-    // The language switcher: the policy's languages the banner speaks, each in its own name.
-    let switcher = add(&head, "div", "consent-banner__languages", none);
-    attr(&switcher, "role", "group");
-    if let Some(label) = policy.ui("language").as_string() {
-        attr(&switcher, "aria-label", &label);
-    }
-    for l in LANGUAGES {
-        if policy.languages.iter().any(|p| p == l) {
-            let lb = add(
-                &switcher,
-                "button",
-                "consent-banner__language",
-                &JsValue::from_str(language_name(l)),
-            );
-            attr(&lb, "type", "button");
-            attr(&lb, "lang", l);
-            attr(&lb, "data-consent-lang", l);
-            attr(
-                &lb,
-                "aria-pressed",
-                if l == lang { "true" } else { "false" },
-            );
-        }
-    }
-    if d.reopened {
-        let close = button(&head, "close", &JsValue::from_str("×"));
-        if let Some(label) = policy.ui("close").as_string() {
-            attr(&close, "aria-label", &label);
-        }
-        attr(&close, "class", "consent-banner__close");
-    }
-
-    let description = add(
-        root,
-        "p",
-        "consent-banner__description",
-        &policy.ui("description"),
-    );
-    attr(&description, "id", DESCRIPTION_ID);
-    if b.outdated {
-        let date = local_date(
-            f64::from(policy.version.date().days()) * 86_400_000.0,
-            lang,
-            true,
-        );
-        add(
-            root,
-            "p",
-            "consent-banner__updated",
-            &join(&policy.ui("updated"), " ", &date),
-        );
-    }
-    // The exact version of the policy the choice is made under.
-    if let Some(url) = string(&policy.json, "url") {
-        let label = join(
-            &policy.text(&get(&policy.json, "title")),
-            " (",
-            &JsValue::from_str(&policy.version_text),
-        )
-        .concat(&JsValue::from_str(")"));
-        let p = add(root, "p", "", none);
-        let link = add(&p, "a", "consent-banner__policy", &label);
-        attr(&link, "href", &url);
-        attr(&link, "target", "_blank");
-        attr(&link, "rel", "noopener");
-    }
-
-    if d.choices {
-        choices(root, b, on);
-        if let Some(token) = &b.token {
-            let info = add(root, "p", "consent-banner__receipt", none);
-            let id = token.receipt.hyphenated();
-            for (label, value) in [
-                ("consent-id", JsValue::from_str(&id)),
-                (
-                    "consent-date",
-                    local_date(token.issued_at.as_unix() as f64 * 1000.0, lang, false).into(),
-                ),
-            ] {
-                add(&info, "span", "", &policy.ui(label));
-                add(&info, "span", "consent-banner__value", &value);
-            }
-            let mut href = b.config.endpoint.clone();
-            href.push_str("/v1/receipts/");
-            href.push_str(&id);
-            // The server gives the receipt to the holder of its token: the banner fetches it with the
-            // token (the cookie does not go to a consent server on another origin) and saves it.
-            let link = add(&info, "a", "", &policy.ui("receipt"));
-            attr(&link, "href", &href);
-            attr(&link, "data-consent-action", "receipt");
-        }
-    }
-
-    // Three buttons of equal weight, in one row: accepting is no easier than rejecting.
-    let actions = add(root, "div", "consent-banner__actions", none);
-    for action in [
-        "accept-all",
-        "reject-all",
-        if d.choices { "save" } else { "choose" },
-    ] {
-        button(&actions, action, &policy.ui(action));
-    }
-    if let Some(selector) = focus_on {
-        focus(root, selector);
-    }
-}
-
 /// The second layer: one switch per purpose (those that need no consent on and locked; the others
 /// as `on` says, so off on a first visit), with descriptions and cookie tables.
-fn choices(root: &Element, b: &Banner, on: crate::logic::Purposes) {
-    let Some(policy) = &b.policy else {
-        return;
-    };
+fn choices(root: &Element, view: &View<'_>, on: Purposes) {
+    let policy = view.policy;
     let list = add(
         root,
         "fieldset",
@@ -276,7 +353,7 @@ fn choices(root: &Element, b: &Banner, on: crate::logic::Purposes) {
         description_id.push_str(&p.id);
         let note = if !p.needs_consent {
             "always-on"
-        } else if b.gpc && p.marketing {
+        } else if view.gpc && p.marketing {
             "gpc"
         } else {
             ""
@@ -305,7 +382,7 @@ fn choices(root: &Element, b: &Banner, on: crate::logic::Purposes) {
         set(
             &input,
             "checked",
-            &JsValue::from_bool(!p.needs_consent || on & crate::logic::bit(p.code) != 0),
+            &JsValue::from_bool(!p.needs_consent || on & bit(p.code) != 0),
         );
         set(&input, "disabled", &JsValue::from_bool(!p.needs_consent));
         append(&label, &input);
@@ -371,4 +448,9 @@ fn cookie_table(parent: &Element, policy: &PolicyView, category: &JsValue) {
             add(&row, "td", "", &cell);
         }
     }
+}
+
+/// The code of purpose `id` as a set (empty when the policy does not have it).
+fn bit_of(policy: &PolicyView, id: &str) -> Purposes {
+    policy.purpose(id).map_or(0, |p| bit(p.code))
 }

@@ -1,11 +1,14 @@
 //! Small DOM helpers, the few browser functions web-sys does not bind the way the banner needs them,
-//! and [`Listener`]: an event listener that is removed when dropped.
+//! `fetch`'s options, and [`Listener`]: an event listener that is removed when dropped.
 
 use alloc::string::String;
 
-use js_sys::{Function, Object, Promise, Reflect};
+use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
-use web_sys::{Document, Element, EventTarget, HtmlDocument, HtmlElement, NodeList, Window};
+use web_sys::{
+    Document, Element, EventTarget, HtmlDocument, HtmlElement, NodeList, RequestInit, Response,
+    Window,
+};
 
 #[wasm_bindgen]
 extern "C" {
@@ -115,6 +118,11 @@ pub(crate) fn object() -> JsValue {
     Object::new().into()
 }
 
+/// Whether `array` holds the string `s` (`array.includes(s)`).
+pub(crate) fn includes(array: &Array, s: &str) -> bool {
+    array.includes(&JsValue::from_str(s), 0)
+}
+
 /// A new element with `class` (none when empty) and attributes.
 pub(crate) fn element(tag: &str, class: &str, attrs: &[(&str, &str)]) -> HtmlElement {
     let el = DOCUMENT.with(|d| d.unchecked_ref::<Dom>().create(tag));
@@ -153,6 +161,14 @@ pub(crate) fn append(parent: &Element, child: &Element) {
     parent.unchecked_ref::<Dom>().append_node(child);
 }
 
+/// Appends one of the banner's buttons, for `action` (`data-consent-action`), labelled `label`.
+pub(crate) fn button(parent: &Element, action: &str, label: &JsValue) -> HtmlElement {
+    let b = add(parent, "button", "consent-banner__button", label);
+    attr(&b, "type", "button");
+    attr(&b, "data-consent-action", action);
+    b
+}
+
 /// `el.setAttribute(name, value)`.
 pub(crate) fn attr(el: &Element, name: &str, value: &str) {
     el.unchecked_ref::<Dom>().set_attr(name, value);
@@ -176,9 +192,23 @@ pub(crate) fn find(root: &JsValue, selector: &str) -> Option<Element> {
     root.unchecked_ref::<Dom>().query(selector).ok().flatten()
 }
 
+/// The `fetch` options: `method`, and no credentials (the consent server needs no cookies, and gets
+/// none).
+pub(crate) fn request_init(method: &str) -> RequestInit {
+    let init = object();
+    set_str(&init, "method", method);
+    set_str(&init, "credentials", "omit");
+    init.unchecked_into()
+}
+
+/// `response.status`.
+pub(crate) fn status(response: &Response) -> u16 {
+    get(response, "status").as_f64().unwrap_or(0.0) as u16
+}
+
 /// An event listener that lives as long as this value: dropping it removes the listener from its target
 /// (nothing is leaked with `Closure::forget`). The callback is a JS function: the banner's dispatcher
-/// bound to a step (see `banner.rs`).
+/// bound to a step (see `step.rs`).
 pub(crate) struct Listener {
     target: EventTarget,
     kind: &'static str,

@@ -28,14 +28,29 @@ extern crate alloc;
 extern crate std;
 
 mod activate;
+mod api;
 mod banner;
+mod config;
+mod consent_mode;
+mod cookies;
 mod dialog;
+mod dispatcher;
 mod dom;
 pub mod logic;
+mod outbox;
 pub mod policy;
+mod policy_fetch;
+mod receipt;
+mod reopen;
+mod step;
+mod stylesheet;
 pub mod texts;
 
-pub use banner::{CHANGE_EVENT, Config, DIALOG_ID, READY_EVENT, REOPEN_CLASS, start};
+pub use api::{CHANGE_EVENT, READY_EVENT};
+pub use config::Config;
+pub use dialog::DIALOG_ID;
+pub use dispatcher::start;
+pub use reopen::REOPEN_CLASS;
 
 use alloc::string::String;
 use wasm_bindgen::prelude::*;

@@ -1,0 +1,81 @@
+//! The banner's configuration: what the embedding page says about it, in its `<script>`'s data
+//! attributes ([`Config::from_script`]), and what the bootstrap passes to [`boot`](crate::boot).
+
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+
+use consent_core::PolicyVersion;
+use js_sys::{Function, Promise};
+use wasm_bindgen::prelude::*;
+use web_sys::Element;
+
+use crate::logic;
+
+/// What the embedding page says about the banner (its `<script>`'s data attributes).
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The consent server, without a trailing slash (`data-endpoint`; `"/"` means this site, and
+    /// becomes the empty string).
+    pub endpoint: String,
+    /// The policy version the page is published under (`data-policy-version`): a choice made under an
+    /// older version is asked again.
+    pub policy_version: Option<PolicyVersion>,
+    /// SHA-256 (hex) of the banner build, sent with each choice (written into the bootstrap by
+    /// `scripts/build-banner`).
+    pub build: Option<String>,
+    /// The stylesheet to load (`data-css`; by default `banner.css` next to `banner.js`;
+    /// `data-css="none"` when the site bundles it itself).
+    pub stylesheet: Option<String>,
+    /// Google Consent Mode v2: consent type → purpose (`data-consent-mode`, default
+    /// [`logic::CONSENT_MODE_DEFAULT`]; `"off"` turns it off).
+    pub consent_mode: Option<logic::ConsentModeMap>,
+    /// Defines `window.gtag` when the page has none (the bootstrap's
+    /// `function(){dataLayer.push(arguments)}`; a JS function cannot be written in Rust without eval).
+    pub gtag: Option<Function>,
+    /// The first retry after the server could not be reached, in milliseconds (doubles up to
+    /// five minutes).
+    pub retry_ms: u32,
+    /// The current policy (`{endpoint}/v1/policy`), fetched and parsed by the bootstrap while the wasm
+    /// was loading (only when there is no consent cookie, so a dialog is likely): a promise of the parsed
+    /// JSON, rejected if the answer was not a `200`. Used instead of a new request.
+    pub policy: Option<Promise>,
+}
+
+impl Config {
+    /// Reads the data attributes of the banner's `<script>` element, loaded from `script_url`.
+    pub fn from_script(script: &Element, script_url: Option<&str>) -> Result<Config, JsValue> {
+        let bad = |m: &str| JsValue::from_str(m);
+        let endpoint = script
+            .get_attribute("data-endpoint")
+            .map(|e| e.trim_ascii().trim_end_matches('/').to_owned())
+            .ok_or_else(|| bad("consent banner: data-endpoint is missing"))?;
+        let policy_version = match script.get_attribute("data-policy-version") {
+            Some(v) => Some(v.trim_ascii().parse().map_err(|_| {
+                bad("consent banner: data-policy-version is not a date such as 2025-03-26")
+            })?),
+            None => None,
+        };
+        let stylesheet = match script.get_attribute("data-css") {
+            Some(css) if css == "none" => None,
+            Some(css) => Some(css),
+            None => script_url.map(|url| logic::sibling(url, "banner.css")),
+        };
+        let consent_mode = match script.get_attribute("data-consent-mode") {
+            Some(m) if m.trim_ascii() == "off" => None,
+            Some(m) => Some(logic::ConsentModeMap::parse(&m).ok_or_else(|| {
+                bad("consent banner: data-consent-mode is not a list of type=purpose pairs")
+            })?),
+            None => logic::ConsentModeMap::parse(logic::CONSENT_MODE_DEFAULT),
+        };
+        Ok(Config {
+            endpoint,
+            policy_version,
+            build: None,
+            stylesheet,
+            consent_mode,
+            gtag: None,
+            retry_ms: 2_000,
+            policy: None,
+        })
+    }
+}

@@ -1,0 +1,95 @@
+//! The dispatcher: the one JS function through which the browser reaches the banner.
+//!
+//! Everything the browser calls back (clicks, the dialog's `cancel` and `close`, fetch answers, a script
+//! that has loaded, a retry timer, the page's JS API) goes through one dispatcher: a single long-lived
+//! `Closure` that owns the [`Banner`], and that every callback reaches as `dispatcher.bind(null, call)`
+//! (a [`Step`] and its [`Deferral`], see `step.rs`). No futures executor, no closure per callback: that
+//! is most of what keeps the banner inside its size budget (see DESIGN.md). Calls that arrive while the
+//! banner is busy (a page listener of `consent:change` that clicks a button, say) are deferred to a
+//! microtask instead of re-entering.
+
+use alloc::rc::Rc;
+use core::cell::RefCell;
+
+use js_sys::Function;
+use wasm_bindgen::prelude::*;
+
+use crate::api::Api;
+use crate::banner::Banner;
+use crate::config::Config;
+use crate::dom::{get, window};
+use crate::step::{Call, Deferral, Dispatch, Step};
+
+/// Starts the banner on the current page: reads the cookie, decides whether to ask, and installs
+/// `window.consent`. Everything else happens in callbacks; the page is never blocked. [`boot`](crate::boot)
+/// calls it with the `<script>`'s data attributes; in a browser (it needs a `window`):
+///
+/// ```no_run
+/// use consent_wasm::{Config, logic, start};
+/// start(Config {
+///     endpoint: "https://consent.invisionu.education".into(),
+///     policy_version: Some("2025-03-26".parse().unwrap()),
+///     build: None,
+///     stylesheet: Some("/consent/banner.css".into()),
+///     consent_mode: logic::ConsentModeMap::parse(logic::CONSENT_MODE_DEFAULT),
+///     gtag: None,
+///     retry_ms: 2_000,
+///     policy: None,
+/// });
+/// ```
+pub fn start(config: Config) {
+    // One banner per page: a banner started again (the browser tests do) replaces the previous one,
+    // whose listeners go with it.
+    // (`window.consent` is read only when it is an object: `Reflect.get` on `undefined` throws, and the
+    // exception, caught, cost 1-3 ms of every page load before the dialog.)
+    let previous = get(&window(), "consent");
+    if previous.is_object()
+        && let Ok(stop) = get(&previous, "_stop").dyn_into::<Function>()
+    {
+        let _ = stop.call0(&JsValue::NULL);
+    }
+    let holder: Rc<RefCell<Option<Banner>>> = Rc::new(RefCell::new(None));
+    let api = Api::new();
+    let cell = Rc::clone(&holder);
+    let js_api = api.clone();
+    let closure = Closure::<dyn Fn(u32, JsValue, JsValue) -> JsValue>::new(
+        move |code: u32, a: JsValue, b: JsValue| -> JsValue {
+            // The one place where the number a callback is bound to becomes a step.
+            let Some(call) = Call::decode(code) else {
+                return JsValue::UNDEFINED;
+            };
+            if let Some(answer) = js_api.call(call, &a, &b) {
+                return answer;
+            }
+            match cell.try_borrow_mut() {
+                Ok(mut banner) if call.step == Step::Stop => {
+                    // Dropping the state removes its listeners; late callbacks find nothing.
+                    drop(banner.take());
+                    JsValue::UNDEFINED
+                }
+                Ok(mut banner) => {
+                    if let Some(banner) = banner.as_mut() {
+                        banner.handle(call.step, a);
+                    }
+                    JsValue::UNDEFINED
+                }
+                // Busy: called from inside the banner's own work (a page listener that clicks, say);
+                // runs in a microtask, when the banner's work is done.
+                Err(_) if call.deferral != Deferral::Busy => {
+                    js_api.dispatch().later(call.step, Deferral::Busy, &a)
+                }
+                // Still busy in a microtask, when no banner code is on the stack: the state was left
+                // borrowed by a trap, and the banner is gone. Dropped, rather than retried forever
+                // (a microtask loop would freeze the page).
+                Err(_) => JsValue::UNDEFINED,
+            }
+        },
+    );
+    let dispatch = Dispatch(closure.into_js_value().unchecked_into());
+    api.set_dispatch(&dispatch);
+    let banner = Banner::new(config, dispatch, api);
+    *holder.borrow_mut() = Some(banner);
+    if let Some(banner) = holder.borrow_mut().as_mut() {
+        banner.boot();
+    }
+}

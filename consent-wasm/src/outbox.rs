@@ -1,0 +1,316 @@
+//! The outbox: a choice on its way to the server (`POST /v1/consents`), kept until it is answered.
+//!
+//! A choice applies at once; its request is kept in `localStorage` (`consent-pending`, with what it
+//! grants and when it lapses) before it is sent, and removed on the answer. If the server cannot be
+//! reached (network error, 408, 429, 5xx), it is sent again after `retry_ms`, then twice that, up to
+//! every five minutes, and on the next page load, which applies it without a dialog. A refusal (4xx)
+//! drops it. One request at a time: a choice made while another is on its way goes after it. Tabs share
+//! the entry, which holds the latest choice of any of them: before a retry a tab reads it again.
+
+use alloc::string::String;
+
+use consent_core::{PolicyVersion, TokenClaims};
+use js_sys::{Array, Date};
+use wasm_bindgen::prelude::*;
+use web_sys::{Response, Storage};
+
+use crate::dom::{
+    get, json_parse, json_stringify, object, request_init, set, set_str, status, string, then2,
+    window,
+};
+use crate::logic::{self, Choice, PENDING_KEY, bit};
+use crate::policy::PolicyView;
+use crate::step::{Dispatch, Step};
+
+/// The request for `choice` (`ConsentRequest` in consent-server/openapi.json), made under `policy` on
+/// this page with banner build `build`: a JS object, which `JSON.stringify` writes (the banner has no
+/// JSON library). The subject (`{device}`) is added when it is sent ([`Outbox::send`]).
+pub(crate) fn request(policy: &PolicyView, choice: &Choice, build: Option<&String>) -> JsValue {
+    let request = object();
+    set_str(&request, "policy_version", &policy.version_text);
+    set_str(&request, "method", choice.method.as_str());
+    set_str(&request, "language", &policy.language);
+    let decisions = object();
+    for p in &policy.purposes {
+        let b = bit(p.code);
+        let decision = if choice.given & b != 0 {
+            "given"
+        } else if choice.refused & b != 0 {
+            "refused"
+        } else if choice.withdrawn & b != 0 {
+            "withdrawn"
+        } else {
+            continue;
+        };
+        set_str(&decisions, &p.id, decision);
+    }
+    set(&request, "decisions", &decisions);
+    let point = object();
+    set_str(&point, "kind", "banner");
+    let location = window().location();
+    let mut page = string(&location, "origin").unwrap_or_default();
+    if page.starts_with("http") {
+        page.push_str(&string(&location, "pathname").unwrap_or_default());
+        set_str(&point, "page", &page);
+    }
+    if let Some(build) = build {
+        set_str(&point, "build", build);
+    }
+    set(&request, "collection_point", &point);
+    request
+}
+
+/// What the server's answer means.
+pub(crate) enum Answer {
+    /// Recorded (`201`): the token the answer brought is to be stored before anything else is sent (a
+    /// newer choice then goes with its device id).
+    Recorded,
+    /// Not recorded (unreachable, 408, 429, 5xx): sent again when the retry timer fires.
+    Later,
+    /// Refused (any other status): dropped.
+    Refused,
+}
+
+/// The choice kept for the server, and the request on its way.
+pub(crate) struct Outbox {
+    /// The request kept for the server (also in `localStorage`), until it is answered.
+    pending: Option<String>,
+    /// When the pending entry in `localStorage` was written (its `at`, ms), if this page wrote or read
+    /// it: another tab's choice, made since, has another.
+    kept_at: f64,
+    /// The request on its way to the server, if any.
+    in_flight: Option<String>,
+    /// The status of the answer being read.
+    status: u16,
+    /// The first wait before a retry, in milliseconds ([`crate::Config::retry_ms`]).
+    first_retry_ms: u32,
+    /// The wait before the next retry, in milliseconds.
+    retry_ms: u32,
+}
+
+impl Outbox {
+    pub(crate) fn new(retry_ms: u32) -> Outbox {
+        let retry_ms = retry_ms.max(1);
+        Outbox {
+            pending: None,
+            kept_at: 0.0,
+            in_flight: None,
+            status: 0,
+            first_retry_ms: retry_ms,
+            retry_ms,
+        }
+    }
+
+    /// A choice waits for the server.
+    pub(crate) fn is_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// On page load: the choice an earlier page kept, if it still applies (see [`read_entry`]); what it
+    /// grants (purpose ids). It is then pending, to send.
+    // Inlined: smaller wasm than a call (opt-level "z" ignores `#[inline]`; see README, Size).
+    #[inline(always)]
+    pub(crate) fn resume(&mut self, page: Option<PolicyVersion>, now_ms: f64) -> Option<Array> {
+        let (request, granted, at) = read_entry(page, now_ms)?;
+        self.pending = Some(request);
+        self.kept_at = at;
+        Some(granted)
+    }
+
+    /// Keeps a new choice: its `request`, with the purpose ids it `granted` and when it lapses (after
+    /// `validity_months`), in `localStorage` (a page closed before the answer sends it next time), and
+    /// as the pending request, to send. The retry wait starts again.
+    pub(crate) fn keep(&mut self, request: &JsValue, granted: &Array, validity_months: u32) {
+        let body = json_stringify(request);
+        let now_ms = Date::now();
+        let lapses = logic::lapses_at((now_ms / 1000.0) as i64, validity_months);
+        self.kept_at = 0.0;
+        if let Some(storage) = local_storage() {
+            let entry = object();
+            set(&entry, "request", request);
+            set(&entry, "granted", granted);
+            set(
+                &entry,
+                "expires",
+                &JsValue::from_f64(lapses as f64 * 1000.0),
+            );
+            set(&entry, "at", &JsValue::from_f64(now_ms));
+            if storage
+                .set_item(PENDING_KEY, &json_stringify(&entry))
+                .is_ok()
+            {
+                self.kept_at = now_ms;
+            }
+        }
+        self.pending = Some(body);
+        self.retry_ms = self.first_retry_ms;
+    }
+
+    /// Before a retry: the entry in `localStorage` is the latest choice of any tab. Gone, another tab's
+    /// answer took it (or it lapsed): nothing is pending any more, and `true` is returned. Another one,
+    /// another tab's newer choice, which this tab sends instead of its own.
+    pub(crate) fn reread(&mut self, page: Option<PolicyVersion>) -> bool {
+        if self.kept_at == 0.0 {
+            return false;
+        }
+        match read_entry(page, Date::now()) {
+            Some((request, _, at)) if at != self.kept_at => {
+                self.pending = Some(request);
+                self.kept_at = at;
+                false
+            }
+            Some(_) => false,
+            None => {
+                self.pending = None;
+                true
+            }
+        }
+    }
+
+    /// Posts the pending choice to `endpoint`, unless a request is already on its way. The device of
+    /// `token` (the latest one) becomes its subject: one browser stays one subject, also for a choice
+    /// made before the answer to an earlier one brought the first token. [`Step::Post`] gets the
+    /// response, [`Step::PostFail`] a failure.
+    pub(crate) fn send(
+        &mut self,
+        endpoint: &str,
+        token: Option<&TokenClaims>,
+        dispatch: &Dispatch,
+    ) {
+        let Some(body) = &self.pending else {
+            return;
+        };
+        if self.in_flight.is_some() {
+            // One request at a time; a newer choice goes when this one is answered.
+            return;
+        }
+        if let (Some(token), Ok(request)) = (token, json_parse(body))
+            && get(&request, "subject").is_undefined()
+        {
+            let subject = object();
+            set_str(&subject, "device", &token.subject.encoded());
+            set(&request, "subject", &subject);
+            self.pending = Some(json_stringify(&request));
+        }
+        let Some(body) = &self.pending else {
+            return;
+        };
+        self.in_flight = Some(body.clone());
+        let mut url = String::from(endpoint);
+        url.push_str("/v1/consents");
+        let init = request_init("POST");
+        let headers = object();
+        set_str(&headers, "content-type", "application/json");
+        set(&init, "headers", &headers);
+        set_str(&init, "body", body);
+        let _ = then2(
+            &window().fetch_with_str_and_init(&url, &init),
+            &dispatch.callback(Step::Post),
+            &dispatch.callback(Step::PostFail),
+        );
+    }
+
+    /// The response to the `POST` ([`Step::Post`]): its status is kept and its JSON read (to
+    /// [`Step::PostJson`]), or `false` if it has none to read.
+    pub(crate) fn response(&mut self, response: &Response, dispatch: &Dispatch) -> bool {
+        self.status = status(response);
+        match response.json() {
+            Ok(json) => {
+                let _ = then2(
+                    &json,
+                    &dispatch.callback(Step::PostJson),
+                    &dispatch.callback(Step::PostFail),
+                );
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The server has answered the request on its way (status 0: unreachable). What was recorded or
+    /// refused is no longer pending, unless a newer choice was made meanwhile (which the caller sends
+    /// next, after storing the token of a `201`, read from the answer's JSON); what was not recorded
+    /// waits for the retry timer, whose wait doubles up to five minutes.
+    pub(crate) fn answered(&mut self, dispatch: &Dispatch) -> Answer {
+        let sent = self.in_flight.take();
+        let status = core::mem::replace(&mut self.status, 0);
+        let newer = self.pending.is_some() && self.pending != sent;
+        match status {
+            // A 201 is durable on the server: never sent again, even if its token cannot be stored.
+            201 => {
+                if !newer {
+                    self.done();
+                }
+                Answer::Recorded
+            }
+            0 | 408 | 429 | 500..=599 => {
+                // Not recorded: try again later, doubling the wait up to five minutes.
+                let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(
+                    &dispatch.callback(Step::Retry),
+                    self.retry_ms.min(i32::MAX as u32) as i32,
+                );
+                self.retry_ms = self.retry_ms.saturating_mul(2).min(300_000);
+                Answer::Later
+            }
+            // Refused (4xx): sending it again would not help; a newer choice still goes.
+            _ => {
+                if !newer {
+                    self.done();
+                }
+                Answer::Refused
+            }
+        }
+    }
+
+    /// The pending choice is answered: it and its entry go, unless another tab has kept a newer entry
+    /// since (which that tab sends).
+    fn done(&mut self) {
+        self.pending = None;
+        let ours = match local_storage().and_then(|s| s.get_item(PENDING_KEY).ok().flatten()) {
+            Some(text) => json_parse(&text)
+                .map(|entry| get(&entry, "at").as_f64().unwrap_or(0.0) == self.kept_at)
+                .unwrap_or(true),
+            None => false,
+        };
+        if ours {
+            remove_entry();
+        }
+        self.kept_at = 0.0;
+    }
+}
+
+fn local_storage() -> Option<Storage> {
+    window().local_storage().ok().flatten()
+}
+
+fn remove_entry() {
+    if let Some(storage) = local_storage() {
+        let _ = storage.remove_item(PENDING_KEY);
+    }
+}
+
+/// The choice kept in `localStorage`, if it still applies (not lapsed, made under the page's policy
+/// version or a later one; otherwise it is removed): the request to send again, what it grants, and
+/// when it was kept.
+fn read_entry(page: Option<PolicyVersion>, now_ms: f64) -> Option<(String, Array, f64)> {
+    let text = local_storage()?.get_item(PENDING_KEY).ok()??;
+    let entry = json_parse(&text).ok()?;
+    let request = get(&entry, "request");
+    let expires = get(&entry, "expires").as_f64().unwrap_or(0.0);
+    let version: Option<PolicyVersion> =
+        string(&request, "policy_version").and_then(|v| v.parse().ok());
+    let current = match (version, page) {
+        (Some(v), Some(page)) => v >= page,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    if !current || expires <= now_ms {
+        remove_entry();
+        return None;
+    }
+    Some((
+        json_stringify(&request),
+        crate::policy::array(&entry, "granted"),
+        get(&entry, "at").as_f64().unwrap_or(0.0),
+    ))
+}

@@ -1,0 +1,99 @@
+//! Fetching a policy from the consent server: the current one (`GET /v1/policy`, for a dialog or a
+//! choice), or a token's own version (`GET /v1/policies/{version}`, immutable, to map a token's purpose
+//! codes to the page's ids). One request at a time; the browser parses the JSON (`Response.json()`),
+//! and [`crate::policy::PolicyView`] reads it.
+
+use alloc::string::String;
+
+use consent_core::PolicyVersion;
+use js_sys::Promise;
+use web_sys::Response;
+
+use crate::dom::{request_init, status, then2, window};
+use crate::logic;
+use crate::step::{Dispatch, Step};
+
+/// The current policy, on the consent server.
+const CURRENT_POLICY: &str = "/v1/policy";
+
+/// The policy request on its way, if any.
+pub(crate) struct PolicyFetch {
+    /// A policy is on its way: `Some(true)` the current one, `Some(false)` the token's version.
+    fetching: Option<bool>,
+    /// The current policy, fetched and parsed by the bootstrap ([`crate::Config::policy`]); used
+    /// instead of the first request for it.
+    prefetched: Option<Promise>,
+}
+
+impl PolicyFetch {
+    pub(crate) fn new(prefetched: Option<Promise>) -> PolicyFetch {
+        PolicyFetch {
+            fetching: None,
+            prefetched,
+        }
+    }
+
+    /// Asks for the current policy, unless a policy is on its way.
+    pub(crate) fn current(&mut self, endpoint: &str, dispatch: &Dispatch) {
+        self.fetch(endpoint, CURRENT_POLICY, dispatch);
+    }
+
+    /// Asks for policy `version`, unless a policy is on its way.
+    pub(crate) fn version(&mut self, endpoint: &str, version: PolicyVersion, dispatch: &Dispatch) {
+        let mut path = String::from("/v1/policies/");
+        path.push_str(&logic::version_text(version));
+        self.fetch(endpoint, &path, dispatch);
+    }
+
+    /// Asks for a policy, unless one is on its way (whatever waits for a policy checks, when it comes,
+    /// whether it is the one it needs). [`Step::Policy`] gets the response, [`Step::PolicyJson`] the
+    /// parsed JSON, [`Step::PolicyFail`] a failure.
+    fn fetch(&mut self, endpoint: &str, path: &str, dispatch: &Dispatch) {
+        if self.fetching.is_some() {
+            return;
+        }
+        let current = path == CURRENT_POLICY;
+        self.fetching = Some(current);
+        let mut url = String::from(endpoint);
+        url.push_str(path);
+        // The bootstrap's request comes parsed (the JSON is read while the wasm compiles).
+        let (request, next) = match self.prefetched.take() {
+            Some(prefetched) if current => (prefetched, Step::PolicyJson),
+            _ => (
+                window().fetch_with_str_and_init(&url, &request_init("GET")),
+                Step::Policy,
+            ),
+        };
+        let _ = then2(
+            &request,
+            &dispatch.callback(next),
+            &dispatch.callback(Step::PolicyFail),
+        );
+    }
+
+    /// The response to a policy request ([`Step::Policy`]): its JSON is read (to
+    /// [`Step::PolicyJson`]), or `false` if it failed.
+    pub(crate) fn response(&self, response: &Response, dispatch: &Dispatch) -> bool {
+        match (status(response), response.json()) {
+            (200, Ok(json)) => {
+                let _ = then2(
+                    &json,
+                    &dispatch.callback(Step::PolicyJson),
+                    &dispatch.callback(Step::PolicyFail),
+                );
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A policy's JSON has arrived: the request is over; whether it was for the current policy.
+    pub(crate) fn arrived(&mut self) -> bool {
+        self.fetching.take() == Some(true)
+    }
+
+    /// The request failed: it is over.
+    pub(crate) fn failed(&mut self) {
+        self.fetching = None;
+    }
+}
