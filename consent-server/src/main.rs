@@ -8,11 +8,13 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use consent_core::{KeySet, Policy, Timestamp, UnverifiedReceipt};
-use consent_server::api::{self, AppState};
+use consent_server::api;
+use consent_server::clock::system_clock;
 use consent_server::config::{Config, Role};
 use consent_server::keys::{ServerKeys, random32};
 use consent_server::privacy::{SubjectRef, token_hash};
 use consent_server::store::{ExportQuery, Rights, SqliteStore, Store};
+use consent_server::{AppState, app};
 
 /// The invisionu.education policy, used when no policy file is configured.
 const BUNDLED_POLICY: &str = include_str!("../../examples/invisionu/policy.toml");
@@ -174,7 +176,7 @@ fn main() -> std::process::ExitCode {
 }
 
 fn now() -> Timestamp {
-    (api::system_clock())().0
+    (system_clock())().0
 }
 
 fn run(cli: Cli) -> Result<std::process::ExitCode> {
@@ -366,7 +368,7 @@ async fn state(mut config: Config) -> Result<AppState> {
         previous,
         keys,
         config,
-        api::system_clock(),
+        system_clock(),
     ))
 }
 
@@ -392,7 +394,7 @@ fn serve(config: Config) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
-        let app = api::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
             .await?;

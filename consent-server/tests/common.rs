@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use consent_core::{Policy, Timestamp};
-use consent_server::api::{AppState, app};
 use consent_server::config::{Config, RateLimit, Role, StaffToken};
 use consent_server::keys::ServerKeys;
 use consent_server::privacy::token_hash;
 use consent_server::store::{SqliteStore, Store, Write};
+use consent_server::{AppState, app};
 use http_body_util::BodyExt as _;
 use tower::ServiceExt as _;
 
