@@ -348,7 +348,7 @@ async fn state(mut config: Config) -> Result<AppState> {
         store
             .submit(consent_server::store::Write::Policy {
                 version: p.version(),
-                sha256: p.hash().to_string(),
+                sha256: p.hash(),
                 canonical: p.canonical_json(),
             })?
             .await?
@@ -560,9 +560,12 @@ fn export(
         previous.into_iter().map(|p| (p.version(), p)).collect();
     policies.insert(policy.version(), policy);
     let q = ExportQuery {
-        from: from.map(parse_time).transpose()?,
-        to: to.map(parse_time).transpose()?,
-        subject,
+        from: from.map(parse_time).transpose()?.map(Timestamp::from_unix),
+        to: to.map(parse_time).transpose()?.map(Timestamp::from_unix),
+        subject: subject
+            .map(|s| s.parse::<SubjectRef>())
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("subject: {e}"))?,
         after_seq: None,
         limit: None,
     };
@@ -584,22 +587,41 @@ fn export(
     let n = store.export(&q, &mut |r| {
         let mut skip = false;
         let line = match format {
-            Format::Jsonl => Ok(serde_json::json!({ "seq": r.seq, "receipt_id": r.id, "subject": r.subject, "issued_at": r.issued_at, "receipt": r.jws }).to_string()),
-            Format::Kantara | Format::Csv => UnverifiedReceipt::parse(&r.jws).and_then(|u| u.verify(&keys.receipts)).map_err(anyhow::Error::from).and_then(|v| {
-                let p = v.payload();
-                if matches!(format, Format::Csv) {
-                    let decisions: Vec<String> = p.decisions.iter().map(|(k, c)| format!("{k}={c}")).collect();
-                    Ok(format!("{},{},{},{},{},{},{}", r.seq, r.id, r.subject, p.iat, p.policy.version, p.method, decisions.join(";")))
-                } else {
-                    match policies.get(&p.policy.version) {
-                        Some(policy) => Ok(v.to_kantara(policy)?.to_string()),
-                        None => {
-                            skip = true;
-                            Err(anyhow::anyhow!("policy {} is not configured (add it to previous_policies)", p.policy.version))
+            Format::Jsonl => Ok(api::export_line(&r).to_string()),
+            Format::Kantara | Format::Csv => UnverifiedReceipt::parse(&r.jws)
+                .and_then(|u| u.verify(&keys.receipts))
+                .map_err(anyhow::Error::from)
+                .and_then(|v| {
+                    let p = v.payload();
+                    if matches!(format, Format::Csv) {
+                        let decisions: Vec<String> = p
+                            .decisions
+                            .iter()
+                            .map(|(k, c)| format!("{k}={c}"))
+                            .collect();
+                        Ok(format!(
+                            "{},{},{},{},{},{},{}",
+                            r.seq,
+                            r.id,
+                            r.subject,
+                            p.iat,
+                            p.policy.version,
+                            p.method,
+                            decisions.join(";")
+                        ))
+                    } else {
+                        match policies.get(&p.policy.version) {
+                            Some(policy) => Ok(v.to_kantara(policy)?.to_string()),
+                            None => {
+                                skip = true;
+                                Err(anyhow::anyhow!(
+                                    "policy {} is not configured (add it to previous_policies)",
+                                    p.policy.version
+                                ))
+                            }
                         }
                     }
-                }
-            }),
+                }),
         };
         match line.and_then(|l| Ok(writeln!(w, "{l}")?)) {
             Ok(()) => {}
@@ -612,7 +634,7 @@ fn export(
                 return false;
             }
         }
-        if r.seq % 10_000 == 0 {
+        if r.seq.0 % 10_000 == 0 {
             eprintln!("… {} receipts exported", r.seq);
         }
         true

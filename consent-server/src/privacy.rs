@@ -16,12 +16,29 @@ fn mac(key: &HmacKey, domain: &[u8], data: &[u8]) -> [u8; 32] {
 
 /// The lookup key of an external subject id (e-mail, portal user id): a keyed hash, so the database never
 /// holds the id itself. Erasure deletes the row linking this lookup to the pseudonym.
-pub fn subject_lookup(key: &HmacKey, external_id: &str) -> [u8; 32] {
-    mac(
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SubjectLookup([u8; 32]);
+
+impl SubjectLookup {
+    /// The 32 bytes of the hash, as stored.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SubjectLookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SubjectLookup(<redacted>)")
+    }
+}
+
+/// The [`SubjectLookup`] of an external id, normalised (trimmed, lower-cased) and keyed with `key`.
+pub fn subject_lookup(key: &HmacKey, external_id: &str) -> SubjectLookup {
+    SubjectLookup(mac(
         key,
         b"consent-subject/v1\0",
         external_id.trim().to_lowercase().as_bytes(),
-    )
+    ))
 }
 
 /// A pseudonymous subject reference: `sub:` + 16 random bytes (known subjects) or `dev:` + the device

@@ -83,7 +83,7 @@ pub async fn server_with(name: &str, tweak: impl FnOnce(&mut Config)) -> TestSer
     store
         .submit(Write::Policy {
             version: policy.version(),
-            sha256: policy.hash().to_string(),
+            sha256: policy.hash(),
             canonical: policy.canonical_json(),
         })
         .unwrap()

@@ -18,7 +18,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::extract::ApiJson;
 use crate::privacy::{self, SubjectRef};
 use crate::state::AppState;
-use crate::store::{Write, Written};
+use crate::store::{NewReceipt, Write, Written};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -387,17 +387,17 @@ pub(crate) async fn link_subject(
         .read(move |store| store.lookup_subject(&lookup))
         .await?
     {
-        return s.parse().map_err(ApiError::internal);
+        return Ok(s);
     }
     let fresh = SubjectRef::Subject(SubjectId(privacy_random16()?));
     let written = state
         .write(Write::Link {
             lookup,
-            new_subject: fresh.to_string(),
+            new_subject: fresh,
         })
         .await?;
     match written {
-        Written::Subject(s) => s.parse().map_err(ApiError::internal),
+        Written::Subject(s) => Ok(s),
         Written::Done => Err(ApiError::internal("link write returned no subject")),
     }
 }
@@ -461,9 +461,9 @@ pub(crate) async fn issue(
         .sign(&claims)
         .map_err(ApiError::internal)?;
     state
-        .write(Write::Receipt(Box::new(crate::store::ReceiptRow::new(
-            &verified, browser,
-        ))))
+        .write(Write::Receipt(Box::new(
+            NewReceipt::new(&verified, browser).map_err(ApiError::internal)?,
+        )))
         .await?;
     state.metrics.receipts.fetch_add(1, Ordering::Relaxed);
     Ok(serde_json::json!({

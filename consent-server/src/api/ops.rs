@@ -3,13 +3,15 @@
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use consent_core::Timestamp;
 use serde::Deserialize;
 
 use crate::auth::{ExportReceipts, Staff};
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
+use crate::privacy::SubjectRef;
 use crate::state::AppState;
-use crate::store::ExportQuery;
+use crate::store::{ExportQuery, Seq, StoredReceipt};
 
 /// The OpenAPI document of this API.
 pub(crate) const OPENAPI: &str = include_str!("../../openapi.json");
@@ -41,15 +43,17 @@ pub(crate) async fn export(
             format!("limit must be 1 to {MAX_PAGE}"),
         ));
     }
-    if let Some(s) = &p.subject {
-        s.parse::<crate::privacy::SubjectRef>()
-            .map_err(|e| ApiError::bad_param("subject", e))?;
-    }
+    let subject = p
+        .subject
+        .map(|s| s.parse::<SubjectRef>())
+        .transpose()
+        .map_err(|e| ApiError::bad_param("subject", e))?;
     let q = ExportQuery {
-        from: p.from,
-        to: p.to,
-        subject: p.subject,
-        after_seq: p.after,
+        from: p.from.map(Timestamp::from_unix),
+        to: p.to.map(Timestamp::from_unix),
+        subject,
+        // Sequence numbers start at 1: a negative `after` is the start.
+        after_seq: p.after.map(|a| Seq(u64::try_from(a).unwrap_or(0))),
         limit: Some(limit),
     };
     let (body, last, n) = state
@@ -57,7 +61,7 @@ pub(crate) async fn export(
             let mut body = String::new();
             let mut last = None;
             let n = store.export(&q, &mut |r| {
-                let line = serde_json::json!({ "seq": r.seq, "receipt_id": r.id, "subject": r.subject, "issued_at": r.issued_at, "receipt": r.jws });
+                let line = export_line(&r);
                 body.push_str(&line.to_string());
                 body.push('\n');
                 last = Some(r.seq);
@@ -73,6 +77,17 @@ pub(crate) async fn export(
         r.headers_mut().insert("x-next-after", v);
     }
     Ok(r)
+}
+
+/// One line of the export: `seq`, `receipt_id`, `subject`, `issued_at` (Unix seconds), `receipt`.
+pub fn export_line(r: &StoredReceipt) -> serde_json::Value {
+    serde_json::json!({
+        "seq": r.seq.0,
+        "receipt_id": r.id.to_string(),
+        "subject": r.subject.to_string(),
+        "issued_at": r.issued_at.as_unix(),
+        "receipt": r.jws,
+    })
 }
 
 /// `GET /openapi.json`.

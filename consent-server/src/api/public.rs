@@ -133,8 +133,7 @@ pub(crate) async fn receipt(
             ));
         }
     }
-    let key = id.to_string();
-    let stored = state.read(move |store| store.receipt(&key)).await?;
+    let stored = state.read(move |store| store.receipt(id)).await?;
     let stored = stored.ok_or_else(|| ApiError::not_found("receipt"))?;
     let wants_jwt = headers
         .get(header::ACCEPT)
@@ -147,7 +146,7 @@ pub(crate) async fn receipt(
         .and_then(|r| r.verify(&state.keys.receipts))
         .map_err(ApiError::internal)?;
     Ok(axum::Json(serde_json::json!({
-        "receipt_id": stored.id,
+        "receipt_id": stored.id.to_string(),
         "receipt": stored.jws,
         "kid": verified.header().kid,
         "payload": verified.payload(),

@@ -40,19 +40,18 @@ pub(crate) async fn lookup(
         .await?;
     let subject =
         found.ok_or_else(|| ApiError::not_found("subject (never recorded, or erased)"))?;
-    Ok(axum::Json(serde_json::json!({ "subject": subject })).into_response())
+    Ok(axum::Json(serde_json::json!({ "subject": subject.to_string() })).into_response())
 }
 
 async fn history_json(state: &AppState, s: SubjectRef) -> Result<serde_json::Value, ApiError> {
-    let key = s.to_string();
     let (receipts, events) = state
-        .read(move |store| Ok((store.subject_receipts(&key)?, store.subject_events(&key)?)))
+        .read(move |store| Ok((store.subject_receipts(s)?, store.subject_events(s)?)))
         .await?;
     let receipts: Vec<serde_json::Value> = receipts
         .into_iter()
         .map(|r| {
             let payload = UnverifiedReceipt::parse(&r.jws).and_then(|u| u.verify(&state.keys.receipts)).map(|v| serde_json::to_value(v.payload()).unwrap_or_default());
-            serde_json::json!({ "receipt_id": r.id, "issued_at": consent_core::Timestamp::from_unix(r.issued_at).to_string(), "receipt": r.jws, "payload": payload.ok() })
+            serde_json::json!({ "receipt_id": r.id.to_string(), "issued_at": r.issued_at.to_string(), "receipt": r.jws, "payload": payload.ok() })
         })
         .collect();
     let rights: Vec<serde_json::Value> = events
@@ -82,8 +81,7 @@ pub(crate) async fn history(
 }
 
 async fn state_json(state: &AppState, s: SubjectRef) -> Result<serde_json::Value, ApiError> {
-    let key = s.to_string();
-    let events = state.read(move |store| store.subject_events(&key)).await?;
+    let events = state.read(move |store| store.subject_events(s)).await?;
     let folded = ConsentState::fold(&events);
     let (now, _) = state.now();
     let purposes: BTreeMap<String, serde_json::Value> = state
@@ -210,8 +208,7 @@ pub(crate) async fn withdraw(
 
 /// 404 unless the subject has a history here: rights requests are for people the server knows.
 async fn known_subject(state: &AppState, s: SubjectRef) -> Result<(), ApiError> {
-    let key = s.to_string();
-    let events = state.read(move |store| store.subject_events(&key)).await?;
+    let events = state.read(move |store| store.subject_events(s)).await?;
     if events.is_empty() {
         Err(ApiError::not_found("subject (no consent was ever recorded for it)").at("subject"))
     } else {
@@ -339,7 +336,7 @@ pub async fn staff_rights(
     let (at, _) = state.now();
     state
         .write(Write::Rights {
-            subject: s.to_string(),
+            subject: s,
             at,
             what,
         })
@@ -350,8 +347,5 @@ pub async fn staff_rights(
 /// The pseudonym of an external id, if known (the CLI).
 pub fn find_subject(state: &AppState, external_id: &str) -> Result<Option<SubjectRef>, ApiError> {
     let lookup = privacy::subject_lookup(&state.keys.pseudonym, external_id);
-    match state.store.lookup_subject(&lookup)? {
-        Some(s) => Ok(Some(s.parse().map_err(ApiError::internal)?)),
-        None => Ok(None),
-    }
+    Ok(state.store.lookup_subject(&lookup)?)
 }
