@@ -83,9 +83,9 @@ fn parse_time(s: &str) -> Result<Timestamp, String> {
 /// Writes the export (progress and the count on standard error).
 fn export(config: &Config, args: &Args) -> Result<()> {
     let format = args.format;
+    require_installation(config)?;
     let store = SqliteStore::open(&config.database)
         .with_context(|| format!("cannot open {}", config.database.display()))?;
-    require_installation(config)?;
     let keys = ServerKeys::load(&config.keys)?;
     let (policy, previous) = load_policies(config)?;
     let mut policies: std::collections::BTreeMap<_, _> =
