@@ -16,12 +16,29 @@ fn mac(key: &HmacKey, domain: &[u8], data: &[u8]) -> [u8; 32] {
 
 /// The lookup key of an external subject id (e-mail, portal user id): a keyed hash, so the database never
 /// holds the id itself. Erasure deletes the row linking this lookup to the pseudonym.
-pub fn subject_lookup(key: &HmacKey, external_id: &str) -> [u8; 32] {
-    mac(
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SubjectLookup([u8; 32]);
+
+impl SubjectLookup {
+    /// The 32 bytes of the hash, as stored.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SubjectLookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SubjectLookup(<redacted>)")
+    }
+}
+
+/// The [`SubjectLookup`] of an external id, normalised (trimmed, lower-cased) and keyed with `key`.
+pub fn subject_lookup(key: &HmacKey, external_id: &str) -> SubjectLookup {
+    SubjectLookup(mac(
         key,
         b"consent-subject/v1\0",
         external_id.trim().to_lowercase().as_bytes(),
-    )
+    ))
 }
 
 /// A pseudonymous subject reference: `sub:` + 16 random bytes (known subjects) or `dev:` + the device
@@ -83,14 +100,20 @@ pub fn browser_family(user_agent: &str) -> &'static str {
     }
 }
 
-/// A receipt id laid out as a UUIDv7: 48 bits of milliseconds, then random bits (sorts by time).
+/// A receipt id: a UUIDv7 (RFC 9562) of `now_ms` and random bits (sorts by time). The 74 random bits are
+/// taken from the last 10 bytes of `random`.
+///
+/// ```
+/// let id = consent_server::privacy::receipt_id(1_750_000_000_123, [0x5a; 16]);
+/// assert_eq!(id.to_string(), "01977420-dc7b-7a5a-9a5a-5a5a5a5a5a5a");
+/// ```
 pub fn receipt_id(now_ms: u64, random: [u8; 16]) -> ReceiptId {
-    let mut b = random;
-    let ms = now_ms.to_be_bytes();
-    b[..6].copy_from_slice(&ms[2..8]);
-    b[6] = 0x70 | (b[6] & 0x0f);
-    b[8] = 0x80 | (b[8] & 0x3f);
-    ReceiptId(b)
+    let [_, _, _, _, _, _, rest @ ..] = random;
+    ReceiptId(
+        uuid::Builder::from_unix_timestamp_millis(now_ms, &rest)
+            .into_uuid()
+            .into_bytes(),
+    )
 }
 
 /// A one-click unsubscribe token for a subject: `<subject>.<tag>` where the tag is a truncated HMAC.
@@ -174,6 +197,29 @@ mod tests {
         assert_eq!(id.as_bytes()[14], b'7');
         assert!(matches!(id.as_bytes()[19], b'8' | b'9' | b'a' | b'b'));
         assert!(id.starts_with("01977"), "{id}");
+        let parsed = uuid::Uuid::parse_str(&id).unwrap();
+        assert_eq!(parsed.get_version(), Some(uuid::Version::SortRand));
+        assert_eq!(parsed.get_variant(), uuid::Variant::RFC4122);
+        assert_eq!(id.parse::<ReceiptId>().unwrap().to_string(), id);
+    }
+
+    #[test]
+    fn receipt_ids_are_the_same_as_before_uuid() {
+        // Made by the hand-written layout this crate used before `uuid`: same inputs, same ids.
+        let ms = 1_750_000_000_123;
+        let ids = [
+            (
+                core::array::from_fn(|i| i as u8),
+                "01977420-dc7b-7607-8809-0a0b0c0d0e0f",
+            ),
+            ([0xff; 16], "01977420-dc7b-7fff-bfff-ffffffffffff"),
+            ([0x5a; 16], "01977420-dc7b-7a5a-9a5a-5a5a5a5a5a5a"),
+        ];
+        for (random, want) in ids {
+            assert_eq!(receipt_id(ms, random).to_string(), want);
+        }
+        // Time orders them.
+        assert!(receipt_id(ms, [0xff; 16]) < receipt_id(ms + 1, [0; 16]));
     }
 
     #[test]

@@ -19,9 +19,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sha2::Digest as _;
 
-use crate::api::{ApiError, AppState};
 use crate::config::Config;
 use crate::encoding::{self, Encoded};
+use crate::error::{ApiError, ErrorCode};
+use crate::state::AppState;
 
 /// The Content-Security-Policy of the demo site's pages: no inline script or style, no `eval`; only
 /// `'wasm-unsafe-eval'` for the banner, and YouTube's no-cookie host for the embed the banner unblocks.
@@ -149,7 +150,7 @@ async fn banner_file(
         Ok((body, etag)) => encoding::respond(&headers, &body, &etag, content_type, REVALIDATE),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => ApiError::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             "banner not built: run scripts/build-banner",
         )
         .into_response(),

@@ -502,7 +502,7 @@ async fn an_old_policy_version_is_a_conflict() {
         "../../consent-core/tests/fixtures/invisionu-2026-06-01.toml"
     ))
     .unwrap();
-    let state = consent_server::api::AppState::new(
+    let state = consent_server::AppState::new(
         s.state.store.clone(),
         v2,
         vec![v1],
@@ -528,10 +528,10 @@ async fn an_old_policy_version_is_a_conflict() {
     assert_eq!(r.status, StatusCode::OK, "previous versions stay available");
 }
 
-async fn app_call(state: consent_server::api::AppState, req: Request<Body>) -> Answer {
+async fn app_call(state: consent_server::AppState, req: Request<Body>) -> Answer {
     use http_body_util::BodyExt as _;
     use tower::ServiceExt as _;
-    let r = consent_server::api::app(state).oneshot(req).await.unwrap();
+    let r = consent_server::app(state).oneshot(req).await.unwrap();
     let status = r.status();
     let headers = r.headers().clone();
     Answer {

@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use consent_core::{Policy, Timestamp};
-use consent_server::api::{AppState, app};
 use consent_server::config::{Config, RateLimit, Role, StaffToken};
 use consent_server::keys::ServerKeys;
 use consent_server::privacy::token_hash;
 use consent_server::store::{SqliteStore, Store, Write};
+use consent_server::{AppState, app};
 use http_body_util::BodyExt as _;
 use tower::ServiceExt as _;
 
@@ -83,7 +83,7 @@ pub async fn server_with(name: &str, tweak: impl FnOnce(&mut Config)) -> TestSer
     store
         .submit(Write::Policy {
             version: policy.version(),
-            sha256: policy.hash().to_string(),
+            sha256: policy.hash(),
             canonical: policy.canonical_json(),
         })
         .unwrap()

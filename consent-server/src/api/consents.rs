@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
-use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -13,10 +12,13 @@ use consent_core::{
 };
 use serde::Deserialize;
 
-use super::{ApiError, AppState, body_bytes, gpc, parse_json, require_json};
+use crate::auth::Caller;
 use crate::config::Role;
+use crate::error::{ApiError, ErrorCode};
+use crate::extract::ApiJson;
 use crate::privacy::{self, SubjectRef};
-use crate::store::{Write, Written};
+use crate::state::AppState;
+use crate::store::{NewReceipt, Write, Written};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -69,7 +71,7 @@ fn short_text(field: &str, s: &str, max: usize) -> Result<String, ApiError> {
     let s = s.trim();
     if s.is_empty() || s.len() > max || s.chars().any(char::is_control) {
         return Err(ApiError::field(
-            "invalid_field",
+            ErrorCode::InvalidField,
             field,
             format!("must be 1 to {max} bytes of text without control characters"),
         ));
@@ -87,7 +89,7 @@ fn page_url(s: &str) -> Result<String, ApiError> {
         Ok(base.to_owned())
     } else {
         Err(ApiError::field(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "collection_point.page",
             "must be an http(s) URL of at most 2048 bytes",
         ))
@@ -141,7 +143,7 @@ fn check(
     let policy = &state.policy;
     let version: PolicyVersion = b.policy_version.parse().map_err(|_| {
         ApiError::field(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "policy_version",
             "expected a policy version such as 2025-03-26",
         )
@@ -149,9 +151,12 @@ fn check(
     if version != policy.version() {
         let known = state.policies.contains_key(&version);
         let (status, code) = if known {
-            (StatusCode::CONFLICT, "policy_outdated")
+            (StatusCode::CONFLICT, ErrorCode::PolicyOutdated)
         } else {
-            (StatusCode::UNPROCESSABLE_ENTITY, "unknown_policy_version")
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::UnknownPolicyVersion,
+            )
         };
         return Err(ApiError::new(
             status,
@@ -166,7 +171,7 @@ fn check(
     let method: Method = b.method.parse().map_err(|_| {
         let all: Vec<&str> = Method::ALL.iter().map(|m| m.as_str()).collect();
         ApiError::field(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "method",
             format!("must be one of {}", all.join(", ")),
         )
@@ -182,21 +187,21 @@ fn check(
         .ok_or_else(|| {
             let langs: Vec<&str> = policy.languages().iter().map(|l| l.as_str()).collect();
             ApiError::field(
-                "invalid_field",
+                ErrorCode::InvalidField,
                 "language",
                 format!("must be one of {}", langs.join(", ")),
             )
         })?;
     if b.decisions.is_empty() {
         return Err(ApiError::field(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "decisions",
             "decide at least one purpose",
         ));
     }
     if b.decisions.len() > policy.purposes().len() {
         return Err(ApiError::field(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "decisions",
             "more decisions than the policy has purposes",
         ));
@@ -210,21 +215,21 @@ fn check(
             .and_then(|p| policy.purpose(p))
             .ok_or_else(|| {
                 ApiError::field(
-                    "unknown_purpose",
+                    ErrorCode::UnknownPurpose,
                     &field,
                     format!("policy {} has no purpose `{id}`", policy.version()),
                 )
             })?;
         if !purpose.needs_consent() {
             return Err(ApiError::field(
-                "consent_not_required",
+                ErrorCode::ConsentNotRequired,
                 &field,
                 format!("`{id}` needs no consent and cannot be decided"),
             ));
         }
         let choice: Choice = choice.parse().map_err(|_| {
             ApiError::field(
-                "invalid_field",
+                ErrorCode::InvalidField,
                 &field,
                 "must be \"given\", \"refused\" or \"withdrawn\"",
             )
@@ -234,21 +239,21 @@ fn check(
     match method {
         Method::AcceptAll if decisions.values().any(|c| *c != Choice::Given) => {
             return Err(ApiError::field(
-                "inconsistent_method",
+                ErrorCode::InconsistentMethod,
                 "method",
                 "accept-all gives every purpose it lists",
             ));
         }
         Method::RejectAll if decisions.values().any(|c| *c == Choice::Given) => {
             return Err(ApiError::field(
-                "inconsistent_method",
+                ErrorCode::InconsistentMethod,
                 "method",
                 "reject-all gives no purpose",
             ));
         }
         Method::Withdraw if decisions.values().any(|c| *c == Choice::Given) => {
             return Err(ApiError::field(
-                "inconsistent_method",
+                ErrorCode::InconsistentMethod,
                 "method",
                 "a withdrawal gives no purpose",
             ));
@@ -259,7 +264,7 @@ fn check(
     // An explicit choice for a purpose stands (the person chose it with GPC on); a withdrawal adds nothing.
     if method == Method::Gpc && !gpc_on {
         return Err(ApiError::field(
-            "inconsistent_method",
+            ErrorCode::InconsistentMethod,
             "method",
             "method `gpc` needs the Sec-GPC: 1 header",
         ));
@@ -275,7 +280,7 @@ fn check(
     }
     let kind: CollectionKind = b.collection_point.kind.parse().map_err(|_| {
         ApiError::field(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "collection_point.kind",
             "must be banner, form, api, email or staff",
         )
@@ -301,7 +306,7 @@ fn check(
         }
         Some(_) => {
             return Err(ApiError::field(
-                "invalid_field",
+                ErrorCode::InvalidField,
                 "collection_point.build",
                 "must be a SHA-256 in 64 lower-case hex digits",
             ));
@@ -319,7 +324,7 @@ fn check(
         Some(by) if by.kind == "subject" => {
             if by.relation.is_some() || by.name.is_some() {
                 return Err(ApiError::field(
-                    "invalid_field",
+                    ErrorCode::InvalidField,
                     "by",
                     "a subject deciding for themselves has no relation or name",
                 ));
@@ -334,7 +339,7 @@ fn check(
                     .parse()
                     .map_err(|_| {
                         ApiError::field(
-                            "invalid_field",
+                            ErrorCode::InvalidField,
                             "by.relation",
                             "must be parent, guardian or other",
                         )
@@ -348,7 +353,7 @@ fn check(
         }
         Some(_) => {
             return Err(ApiError::field(
-                "invalid_field",
+                ErrorCode::InvalidField,
                 "by.kind",
                 "must be \"subject\" or \"representative\"",
             ));
@@ -378,24 +383,21 @@ pub(crate) async fn link_subject(
 ) -> Result<SubjectRef, ApiError> {
     let external_id = short_text("subject.id", external_id, 320)?;
     let lookup = privacy::subject_lookup(&state.keys.pseudonym, &external_id);
-    let store = state.store.clone();
-    if let Some(s) = tokio::task::spawn_blocking(move || store.lookup_subject(&lookup))
-        .await
-        .map_err(ApiError::internal)??
+    if let Some(s) = state
+        .read(move |store| store.lookup_subject(&lookup))
+        .await?
     {
-        return s.parse().map_err(ApiError::internal);
+        return Ok(s);
     }
     let fresh = SubjectRef::Subject(SubjectId(privacy_random16()?));
     let written = state
-        .store
-        .submit(Write::Link {
+        .write(Write::Link {
             lookup,
-            new_subject: fresh.to_string(),
-        })?
-        .await
-        .map_err(ApiError::internal)??;
+            new_subject: fresh,
+        })
+        .await?;
     match written {
-        Written::Subject(s) => s.parse().map_err(ApiError::internal),
+        Written::Subject(s) => Ok(s),
         Written::Done => Err(ApiError::internal("link write returned no subject")),
     }
 }
@@ -459,12 +461,10 @@ pub(crate) async fn issue(
         .sign(&claims)
         .map_err(ApiError::internal)?;
     state
-        .store
-        .submit(Write::Receipt(Box::new(crate::store::ReceiptRow::new(
-            &verified, browser,
-        ))))?
-        .await
-        .map_err(ApiError::internal)??;
+        .write(Write::Receipt(Box::new(
+            NewReceipt::new(&verified, browser).map_err(ApiError::internal)?,
+        )))
+        .await?;
     state.metrics.receipts.fetch_add(1, Ordering::Relaxed);
     Ok(serde_json::json!({
         "receipt_id": id.to_string(),
@@ -477,6 +477,15 @@ pub(crate) async fn issue(
     }))
 }
 
+/// Whether the request carries Global Privacy Control: any `Sec-GPC` header equal to exactly `1`.
+fn gpc(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("sec-gpc")
+        .iter()
+        .any(|v| v.as_bytes() == b"1")
+}
+
+/// The browser family of the request's `User-Agent`.
 pub(crate) fn browser(headers: &HeaderMap) -> Option<&'static str> {
     headers
         .get(header::USER_AGENT)
@@ -487,13 +496,10 @@ pub(crate) fn browser(headers: &HeaderMap) -> Option<&'static str> {
 /// `POST /v1/consents`.
 pub(crate) async fn record(
     State(state): State<AppState>,
+    Caller(role): Caller,
     headers: HeaderMap,
-    body: Body,
+    ApiJson(b): ApiJson<ConsentBody>,
 ) -> Result<Response, ApiError> {
-    require_json(&headers)?;
-    let bytes = body_bytes(body).await?;
-    let role = state.role(&headers)?.map(|(r, _)| r);
-    let b: ConsentBody = parse_json(&bytes)?;
     let gpc_on = gpc(&headers);
     let checked = check(&state, &b, role, gpc_on)?;
     let subject = match &b.subject {
@@ -511,7 +517,7 @@ pub(crate) async fn record(
             id: None,
         }) => SubjectRef::Device(d.parse::<SubjectId>().map_err(|_| {
             ApiError::field(
-                "invalid_field",
+                ErrorCode::InvalidField,
                 "subject.device",
                 "must be 22 base64url characters (128 bits)",
             )
@@ -523,7 +529,7 @@ pub(crate) async fn record(
         | None => SubjectRef::Device(SubjectId(privacy_random16()?)),
         Some(_) => {
             return Err(ApiError::field(
-                "invalid_field",
+                ErrorCode::InvalidField,
                 "subject",
                 "give either `device` or `id`, not both",
             ));

@@ -1,13 +1,17 @@
 //! Auditor export, OpenAPI, health, readiness, metrics.
 
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use consent_core::Timestamp;
 use serde::Deserialize;
 
-use super::{ApiError, AppState, render_metrics};
-use crate::config::Role;
-use crate::store::ExportQuery;
+use crate::auth::{ExportReceipts, Staff};
+use crate::error::ApiError;
+use crate::extract::ApiQuery;
+use crate::privacy::SubjectRef;
+use crate::state::AppState;
+use crate::store::{ExportQuery, Seq, StoredReceipt};
 
 /// The OpenAPI document of this API.
 pub(crate) const OPENAPI: &str = include_str!("../../openapi.json");
@@ -26,52 +30,46 @@ pub(crate) struct ExportParams {
 }
 
 /// `GET /v1/export` (auditors): receipts as JSON Lines, in insertion order, one page at a time
-/// (`X-Next-After` names the next page's `after`).
+/// (`X-Next-After` names the next page's `after`). The token is checked before the query.
 pub(crate) async fn export(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    query: Result<Query<ExportParams>, axum::extract::rejection::QueryRejection>,
+    _: Staff<ExportReceipts>,
+    ApiQuery(p): ApiQuery<ExportParams>,
 ) -> Result<Response, ApiError> {
-    state.require(&headers, &[Role::Auditor], "export receipts")?;
-    let Query(p) = query.map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_field", e.body_text()).at("query")
-    })?;
     let limit = p.limit.unwrap_or(1000);
     if limit == 0 || limit > MAX_PAGE {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_field",
+        return Err(ApiError::bad_param(
+            "limit",
             format!("limit must be 1 to {MAX_PAGE}"),
-        )
-        .at("limit"));
+        ));
     }
-    if let Some(s) = &p.subject {
-        s.parse::<crate::privacy::SubjectRef>().map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_field", e).at("subject")
-        })?;
-    }
+    let subject = p
+        .subject
+        .map(|s| s.parse::<SubjectRef>())
+        .transpose()
+        .map_err(|e| ApiError::bad_param("subject", e))?;
     let q = ExportQuery {
-        from: p.from,
-        to: p.to,
-        subject: p.subject,
-        after_seq: p.after,
+        from: p.from.map(Timestamp::from_unix),
+        to: p.to.map(Timestamp::from_unix),
+        subject,
+        // Sequence numbers start at 1: a negative `after` is the start.
+        after_seq: p.after.map(|a| Seq(u64::try_from(a).unwrap_or(0))),
         limit: Some(limit),
     };
-    let store = state.store.clone();
-    let (body, last, n) = tokio::task::spawn_blocking(move || {
-        let mut body = String::new();
-        let mut last = None;
-        let n = store.export(&q, &mut |r| {
-            let line = serde_json::json!({ "seq": r.seq, "receipt_id": r.id, "subject": r.subject, "issued_at": r.issued_at, "receipt": r.jws });
-            body.push_str(&line.to_string());
-            body.push('\n');
-            last = Some(r.seq);
-            true
-        })?;
-        Ok::<_, crate::store::StoreError>((body, last, n))
-    })
-    .await
-    .map_err(ApiError::internal)??;
+    let (body, last, n) = state
+        .read(move |store| {
+            let mut body = String::new();
+            let mut last = None;
+            let n = store.export(&q, &mut |r| {
+                let line = export_line(&r);
+                body.push_str(&line.to_string());
+                body.push('\n');
+                last = Some(r.seq);
+                true
+            })?;
+            Ok((body, last, n))
+        })
+        .await?;
     let mut r = ([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response();
     if let (Some(last), true) = (last, n == limit)
         && let Ok(v) = HeaderValue::from_str(&last.to_string())
@@ -79,6 +77,17 @@ pub(crate) async fn export(
         r.headers_mut().insert("x-next-after", v);
     }
     Ok(r)
+}
+
+/// One line of the export: `seq`, `receipt_id`, `subject`, `issued_at` (Unix seconds), `receipt`.
+pub fn export_line(r: &StoredReceipt) -> serde_json::Value {
+    serde_json::json!({
+        "seq": r.seq.0,
+        "receipt_id": r.id.to_string(),
+        "subject": r.subject.to_string(),
+        "issued_at": r.issued_at.as_unix(),
+        "receipt": r.jws,
+    })
 }
 
 /// `GET /openapi.json`.
@@ -113,7 +122,7 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
 
 /// `GET /metrics`: Prometheus text format.
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
-    let body = tokio::task::spawn_blocking(move || render_metrics(&state))
+    let body = tokio::task::spawn_blocking(move || state.metrics.render(state.store.as_ref()))
         .await
         .unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()

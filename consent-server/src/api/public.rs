@@ -3,21 +3,23 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use consent_core::{
-    Choice, CollectionKind, Method, Policy, PolicyVersion, PurposeKind, UnverifiedReceipt,
-    UnverifiedToken,
+    Choice, CollectionKind, Method, Policy, PolicyVersion, PurposeKind, ReceiptId,
+    UnverifiedReceipt, UnverifiedToken,
 };
 use serde::Deserialize;
 
 use super::consents::{Checked, browser, issue};
-use super::{ApiError, AppState, body_bytes};
+use crate::auth::Caller;
 use crate::config::Role;
 use crate::encoding;
+use crate::error::{ApiError, ErrorCode};
+use crate::extract::{ApiPath, RawBody};
 use crate::privacy;
+use crate::state::AppState;
 
 /// A policy's canonical JSON, compressed when the client accepts it (the JSON is compressed once per
 /// version and kept), with its hash as entity tag.
@@ -48,17 +50,9 @@ pub(crate) async fn current_policy(
 /// `GET /v1/policies/{version}`: an exact version (immutable).
 pub(crate) async fn policy_version(
     State(state): State<AppState>,
-    Path(version): Path<String>,
+    ApiPath(v): ApiPath<PolicyVersion>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let v: PolicyVersion = version.parse().map_err(|_| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_field",
-            "expected a version such as 2025-03-26",
-        )
-        .at("version")
-    })?;
     let p = state
         .policies
         .get(&v)
@@ -95,19 +89,11 @@ pub(crate) async fn gpc(State(state): State<AppState>) -> Response {
 /// (`X-Consent-Token` header or `consent` cookie). `Accept: application/jwt` gives the JWS alone.
 pub(crate) async fn receipt(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<ReceiptId>,
+    Caller(role): Caller,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let id: consent_core::ReceiptId = id.parse().map_err(|_| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_field",
-            "expected a receipt id (UUID)",
-        )
-        .at("id")
-    })?;
-    let role = state.role(&headers)?;
-    let staff = matches!(role, Some((Role::Auditor | Role::Operator, _)));
+    let staff = matches!(role, Some(Role::Auditor | Role::Operator));
     if role.is_some()
         && !staff
         && headers.get("x-consent-token").is_none()
@@ -126,7 +112,7 @@ pub(crate) async fn receipt(
             .ok_or_else(|| {
                 ApiError::new(
                     StatusCode::UNAUTHORIZED,
-                    "unauthorized",
+                    ErrorCode::Unauthorized,
                     "send the consent token of this receipt, or a staff bearer token",
                 )
             })?;
@@ -135,23 +121,19 @@ pub(crate) async fn receipt(
             .map_err(|e| {
                 ApiError::new(
                     StatusCode::UNAUTHORIZED,
-                    "invalid_token",
+                    ErrorCode::InvalidToken,
                     format!("consent token: {e}"),
                 )
             })?;
         if token.claims().receipt != id {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
-                "forbidden",
+                ErrorCode::Forbidden,
                 "this consent token belongs to another receipt",
             ));
         }
     }
-    let store = state.store.clone();
-    let key = id.to_string();
-    let stored = tokio::task::spawn_blocking(move || store.receipt(&key))
-        .await
-        .map_err(ApiError::internal)??;
+    let stored = state.read(move |store| store.receipt(id)).await?;
     let stored = stored.ok_or_else(|| ApiError::not_found("receipt"))?;
     let wants_jwt = headers
         .get(header::ACCEPT)
@@ -164,7 +146,7 @@ pub(crate) async fn receipt(
         .and_then(|r| r.verify(&state.keys.receipts))
         .map_err(ApiError::internal)?;
     Ok(axum::Json(serde_json::json!({
-        "receipt_id": stored.id,
+        "receipt_id": stored.id.to_string(),
         "receipt": stored.jws,
         "kid": verified.header().kid,
         "payload": verified.payload(),
@@ -194,19 +176,14 @@ pub(crate) struct UnsubscribeQuery {
 impl UnsubscribeQuery {
     /// The subject the link's signed token names (400 without a token, 403 for a bad one), and the token.
     fn subject(self, state: &AppState) -> Result<(privacy::SubjectRef, String), ApiError> {
-        let token = self.t.ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_field",
-                "the unsubscribe link has no token",
-            )
-            .at("t")
-        })?;
+        let token = self
+            .t
+            .ok_or_else(|| ApiError::bad_param("t", "the unsubscribe link has no token"))?;
         let subject = privacy::check_unsubscribe_token(&state.keys.unsubscribe, &token)
             .ok_or_else(|| {
                 ApiError::new(
                     StatusCode::FORBIDDEN,
-                    "invalid_token",
+                    ErrorCode::InvalidToken,
                     "this unsubscribe link is not valid",
                 )
                 .at("t")
@@ -248,21 +225,18 @@ pub(crate) async fn unsubscribe(
     State(state): State<AppState>,
     Query(q): Query<UnsubscribeQuery>,
     headers: HeaderMap,
-    body: Body,
+    RawBody(bytes): RawBody,
 ) -> Result<Response, ApiError> {
-    let bytes = body_bytes(body).await?;
     let (subject, _) = q.subject(&state)?;
     let form = String::from_utf8_lossy(&bytes);
     if !form
         .split('&')
         .any(|kv| kv.trim() == "List-Unsubscribe=One-Click")
     {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_field",
+        return Err(ApiError::bad_param(
+            "body",
             "expected the body List-Unsubscribe=One-Click (RFC 8058)",
-        )
-        .at("body"));
+        ));
     }
     let decisions: BTreeMap<_, _> = state
         .policy

@@ -3,9 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use consent_core::{
     Choice, CollectionKind, ConsentState, EventKind, Method, PurposeId, UnverifiedReceipt,
@@ -13,26 +12,15 @@ use consent_core::{
 use serde::Deserialize;
 
 use super::consents::{Checked, issue};
-use super::{ApiError, AppState, body_bytes, parse_json, require_json};
-use crate::config::Role;
+use crate::auth::{
+    ExportSubjects, LookUpSubjects, MakeUnsubscribeLinks, ReadHistories, ReadStates, RecordRights,
+    Staff,
+};
+use crate::error::{ApiError, ErrorCode};
+use crate::extract::{ApiJson, ApiPath};
 use crate::privacy::{self, SubjectRef};
+use crate::state::AppState;
 use crate::store::{Rights, Write};
-
-const READERS: &[Role] = &[Role::Auditor, Role::Operator];
-
-fn subject(s: &str) -> Result<SubjectRef, ApiError> {
-    s.parse().map_err(|e: String| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_field", e).at("subject")
-    })
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, crate::store::StoreError> + Send + 'static,
-) -> Result<T, ApiError> {
-    Ok(tokio::task::spawn_blocking(f)
-        .await
-        .map_err(ApiError::internal)??)
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,34 +31,27 @@ pub(crate) struct LookupBody {
 /// `POST /v1/subjects/lookup` `{"id": "<external id>"}`: the pseudonym, if the subject is known.
 pub(crate) async fn lookup(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
+    _: Staff<LookUpSubjects>,
+    ApiJson(b): ApiJson<LookupBody>,
 ) -> Result<Response, ApiError> {
-    state.require(
-        &headers,
-        &[Role::Auditor, Role::Operator, Role::Service],
-        "look up subjects",
-    )?;
-    require_json(&headers)?;
-    let b: LookupBody = parse_json(&body_bytes(body).await?)?;
     let lookup = privacy::subject_lookup(&state.keys.pseudonym, &b.id);
-    let store = state.store.clone();
-    let found = blocking(move || store.lookup_subject(&lookup)).await?;
+    let found = state
+        .read(move |store| store.lookup_subject(&lookup))
+        .await?;
     let subject =
         found.ok_or_else(|| ApiError::not_found("subject (never recorded, or erased)"))?;
-    Ok(axum::Json(serde_json::json!({ "subject": subject })).into_response())
+    Ok(axum::Json(serde_json::json!({ "subject": subject.to_string() })).into_response())
 }
 
 async fn history_json(state: &AppState, s: SubjectRef) -> Result<serde_json::Value, ApiError> {
-    let store = state.store.clone();
-    let key = s.to_string();
-    let (receipts, events) =
-        blocking(move || Ok((store.subject_receipts(&key)?, store.subject_events(&key)?))).await?;
+    let (receipts, events) = state
+        .read(move |store| Ok((store.subject_receipts(s)?, store.subject_events(s)?)))
+        .await?;
     let receipts: Vec<serde_json::Value> = receipts
         .into_iter()
         .map(|r| {
             let payload = UnverifiedReceipt::parse(&r.jws).and_then(|u| u.verify(&state.keys.receipts)).map(|v| serde_json::to_value(v.payload()).unwrap_or_default());
-            serde_json::json!({ "receipt_id": r.id, "issued_at": consent_core::Timestamp::from_unix(r.issued_at).to_string(), "receipt": r.jws, "payload": payload.ok() })
+            serde_json::json!({ "receipt_id": r.id.to_string(), "issued_at": r.issued_at.to_string(), "receipt": r.jws, "payload": payload.ok() })
         })
         .collect();
     let rights: Vec<serde_json::Value> = events
@@ -93,17 +74,14 @@ async fn history_json(state: &AppState, s: SubjectRef) -> Result<serde_json::Val
 /// `GET /v1/subjects/{subject}/history`: every receipt and rights request.
 pub(crate) async fn history(
     State(state): State<AppState>,
-    Path(s): Path<String>,
-    headers: HeaderMap,
+    _: Staff<ReadHistories>,
+    ApiPath(s): ApiPath<SubjectRef>,
 ) -> Result<Response, ApiError> {
-    state.require(&headers, READERS, "read subject histories")?;
-    Ok(axum::Json(history_json(&state, subject(&s)?).await?).into_response())
+    Ok(axum::Json(history_json(&state, s).await?).into_response())
 }
 
 async fn state_json(state: &AppState, s: SubjectRef) -> Result<serde_json::Value, ApiError> {
-    let store = state.store.clone();
-    let key = s.to_string();
-    let events = blocking(move || store.subject_events(&key)).await?;
+    let events = state.read(move |store| store.subject_events(s)).await?;
     let folded = ConsentState::fold(&events);
     let (now, _) = state.now();
     let purposes: BTreeMap<String, serde_json::Value> = state
@@ -136,26 +114,19 @@ async fn state_json(state: &AppState, s: SubjectRef) -> Result<serde_json::Value
 /// `GET /v1/subjects/{subject}/state`: what is allowed now, per purpose, with reasons.
 pub(crate) async fn state(
     State(state): State<AppState>,
-    Path(s): Path<String>,
-    headers: HeaderMap,
+    _: Staff<ReadStates>,
+    ApiPath(s): ApiPath<SubjectRef>,
 ) -> Result<Response, ApiError> {
-    state.require(
-        &headers,
-        &[Role::Auditor, Role::Operator, Role::Service],
-        "read subject state",
-    )?;
-    Ok(axum::Json(state_json(&state, subject(&s)?).await?).into_response())
+    Ok(axum::Json(state_json(&state, s).await?).into_response())
 }
 
 /// `GET /v1/subjects/{subject}/export`: the access export for a data subject (history, state, Kantara
 /// receipts).
 pub(crate) async fn access_export(
     State(state): State<AppState>,
-    Path(s): Path<String>,
-    headers: HeaderMap,
+    _: Staff<ExportSubjects>,
+    ApiPath(s): ApiPath<SubjectRef>,
 ) -> Result<Response, ApiError> {
-    state.require(&headers, READERS, "export subject data")?;
-    let s = subject(&s)?;
     let history = history_json(&state, s).await?;
     let current = state_json(&state, s).await?;
     let kantara: Vec<serde_json::Value> = history["receipts"]
@@ -185,7 +156,7 @@ pub(crate) async fn access_export(
     .into_response())
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct WithdrawBody {
     /// Purposes to withdraw; absent: every consent purpose.
@@ -194,25 +165,17 @@ pub(crate) struct WithdrawBody {
 }
 
 /// `POST /v1/subjects/{subject}/withdraw`: a withdrawal receipt for the purposes given (default: all).
+/// An empty body (of any type) withdraws every consent purpose.
 pub(crate) async fn withdraw(
     State(state): State<AppState>,
-    Path(s): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    staff: Staff<RecordRights>,
+    ApiPath(s): ApiPath<SubjectRef>,
+    body: Option<ApiJson<WithdrawBody>>,
 ) -> Result<Response, ApiError> {
-    let staff = state.require(&headers, &[Role::Operator], "record rights requests")?;
-    let s = subject(&s)?;
-    let bytes = body_bytes(body).await?;
-    let b: WithdrawBody = if bytes.is_empty() {
-        WithdrawBody::default()
-    } else {
-        require_json(&headers)?;
-        parse_json(&bytes)?
-    };
-    let purposes = match b.purposes {
+    let purposes = match body.and_then(|ApiJson(b)| b.purposes) {
         Some(list) if list.is_empty() => {
             return Err(ApiError::field(
-                "invalid_field",
+                ErrorCode::InvalidField,
                 "purposes",
                 "list at least one purpose, or leave it out to withdraw all",
             ));
@@ -228,7 +191,7 @@ pub(crate) async fn withdraw(
                         .map(|p| p.id)
                         .ok_or_else(|| {
                             ApiError::field(
-                                "unknown_purpose",
+                                ErrorCode::UnknownPurpose,
                                 format!("purposes[{i}]"),
                                 format!("`{id}` is not a consent purpose of the current policy"),
                             )
@@ -245,9 +208,7 @@ pub(crate) async fn withdraw(
 
 /// 404 unless the subject has a history here: rights requests are for people the server knows.
 async fn known_subject(state: &AppState, s: SubjectRef) -> Result<(), ApiError> {
-    let store = state.store.clone();
-    let key = s.to_string();
-    let events = blocking(move || store.subject_events(&key)).await?;
+    let events = state.read(move |store| store.subject_events(s)).await?;
     if events.is_empty() {
         Err(ApiError::not_found("subject (no consent was ever recorded for it)").at("subject"))
     } else {
@@ -257,23 +218,11 @@ async fn known_subject(state: &AppState, s: SubjectRef) -> Result<(), ApiError> 
 
 async fn rights(
     state: &AppState,
-    headers: &HeaderMap,
-    s: &str,
+    staff: &Staff<RecordRights>,
+    s: SubjectRef,
     what: Rights,
 ) -> Result<Response, ApiError> {
-    let staff = state.require(headers, &[Role::Operator], "record rights requests")?;
-    let s = subject(s)?;
-    known_subject(state, s).await?;
-    let (at, _) = state.now();
-    state
-        .store
-        .submit(Write::Rights {
-            subject: s.to_string(),
-            at,
-            what,
-        })?
-        .await
-        .map_err(ApiError::internal)??;
+    let at = staff_rights(state, s, what).await?;
     tracing::info!(operator = %staff.name, subject = %s, action = what.as_str(), "rights request recorded");
     Ok(axum::Json(serde_json::json!({ "subject": s.to_string(), "action": what.as_str(), "at": at.to_string() })).into_response())
 }
@@ -281,29 +230,29 @@ async fn rights(
 /// `POST /v1/subjects/{subject}/restrict`.
 pub(crate) async fn restrict(
     State(state): State<AppState>,
-    Path(s): Path<String>,
-    headers: HeaderMap,
+    staff: Staff<RecordRights>,
+    ApiPath(s): ApiPath<SubjectRef>,
 ) -> Result<Response, ApiError> {
-    rights(&state, &headers, &s, Rights::Restrict).await
+    rights(&state, &staff, s, Rights::Restrict).await
 }
 
 /// `POST /v1/subjects/{subject}/unblock`.
 pub(crate) async fn unblock(
     State(state): State<AppState>,
-    Path(s): Path<String>,
-    headers: HeaderMap,
+    staff: Staff<RecordRights>,
+    ApiPath(s): ApiPath<SubjectRef>,
 ) -> Result<Response, ApiError> {
-    rights(&state, &headers, &s, Rights::Unblock).await
+    rights(&state, &staff, s, Rights::Unblock).await
 }
 
 /// `POST /v1/subjects/{subject}/erase`: the person can no longer be linked to their receipts, which stay
 /// verifiable.
 pub(crate) async fn erase(
     State(state): State<AppState>,
-    Path(s): Path<String>,
-    headers: HeaderMap,
+    staff: Staff<RecordRights>,
+    ApiPath(s): ApiPath<SubjectRef>,
 ) -> Result<Response, ApiError> {
-    rights(&state, &headers, &s, Rights::Erase).await
+    rights(&state, &staff, s, Rights::Erase).await
 }
 
 #[derive(Deserialize)]
@@ -315,20 +264,13 @@ pub(crate) struct LinkBody {
 /// `POST /v1/unsubscribe-links` `{"subject": "sub:…"}` (services): the RFC 8058 headers for an e-mail.
 pub(crate) async fn unsubscribe_link(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
+    _: Staff<MakeUnsubscribeLinks>,
+    ApiJson(b): ApiJson<LinkBody>,
 ) -> Result<Response, ApiError> {
-    state.require(
-        &headers,
-        &[Role::Service, Role::Operator],
-        "make unsubscribe links",
-    )?;
-    require_json(&headers)?;
-    let b: LinkBody = parse_json(&body_bytes(body).await?)?;
     let s: SubjectRef = b
         .subject
         .parse()
-        .map_err(|e: String| ApiError::field("invalid_field", "subject", e))?;
+        .map_err(|e: String| ApiError::field(ErrorCode::InvalidField, "subject", e))?;
     let url = format!(
         "{}/v1/unsubscribe?t={}",
         state.config.issuer.trim_end_matches('/'),
@@ -357,7 +299,7 @@ pub async fn staff_withdraw(
             .find(|p| state.policy.purpose(**p).is_none_or(|p| !p.needs_consent()))
     {
         return Err(ApiError::field(
-            "unknown_purpose",
+            ErrorCode::UnknownPurpose,
             "purposes",
             format!("`{bad}` is not a consent purpose of the current policy"),
         ));
@@ -370,7 +312,7 @@ pub async fn staff_withdraw(
     }
     if decisions.is_empty() {
         return Err(ApiError::field(
-            "unknown_purpose",
+            ErrorCode::UnknownPurpose,
             "purposes",
             "none of these is a consent purpose of the current policy",
         ));
@@ -393,22 +335,17 @@ pub async fn staff_rights(
     known_subject(state, s).await?;
     let (at, _) = state.now();
     state
-        .store
-        .submit(Write::Rights {
-            subject: s.to_string(),
+        .write(Write::Rights {
+            subject: s,
             at,
             what,
-        })?
-        .await
-        .map_err(ApiError::internal)??;
+        })
+        .await?;
     Ok(at)
 }
 
 /// The pseudonym of an external id, if known (the CLI).
 pub fn find_subject(state: &AppState, external_id: &str) -> Result<Option<SubjectRef>, ApiError> {
     let lookup = privacy::subject_lookup(&state.keys.pseudonym, external_id);
-    match state.store.lookup_subject(&lookup)? {
-        Some(s) => Ok(Some(s.parse().map_err(ApiError::internal)?)),
-        None => Ok(None),
-    }
+    Ok(state.store.lookup_subject(&lookup)?)
 }

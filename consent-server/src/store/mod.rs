@@ -1,25 +1,34 @@
-//! Storage: the `Store` trait, and SQLite behind it.
+//! Storage: the [`Store`] trait, and SQLite behind it ([`SqliteStore`]).
+//!
+//! The trait speaks the types of the rest of the code (core's [`ReceiptId`], [`Timestamp`],
+//! [`PolicyVersion`], [`Event`]; the server's [`SubjectRef`] and [`SubjectLookup`]) and fails with
+//! [`StoreError`], which names no engine's types: another engine (PostgreSQL) implements the same trait.
+//! Each engine turns its rows into these types as it reads them, and refuses a row that does not parse.
 //!
 //! Writes go through [`Store::submit`] and are acknowledged only once committed durably; reads are plain
 //! blocking calls (run them on a blocking thread). Receipts are never updated or deleted.
 
 mod sqlite;
 
-pub use sqlite::{MIGRATIONS, SqliteStore};
+pub use sqlite::{MIGRATIONS, SqliteStore, WriterStats};
+
+use std::collections::BTreeMap;
 
 use consent_core::{
-    Actor, Choice, ConsentRecord, Event, EventKind, Method, PolicyVersion, PurposeId, Timestamp,
+    Actor, Choice, Event, Method, PolicyHash, PolicyVersion, PurposeId, ReceiptId, Timestamp,
     VerifiedReceipt,
 };
 use tokio::sync::oneshot;
+
+use crate::privacy::{SubjectLookup, SubjectRef};
 
 /// Storage failures. Their details are logged, never sent to clients.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// The database failed.
+    /// The database engine failed (its own error, boxed: the trait names no engine's types).
     #[error("database error: {0}")]
-    Db(#[from] rusqlite::Error),
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
     /// The write queue is full: shed load.
     #[error("write queue is full")]
     Busy,
@@ -31,8 +40,9 @@ pub enum StoreError {
     CommitFailed(String),
     /// A policy version was published twice with different content.
     #[error("policy version {0} is already stored with another hash")]
-    PolicyChanged(String),
-    /// A row that cannot be read back.
+    PolicyChanged(PolicyVersion),
+    /// A value that is not what the store keeps: a row that cannot be read back, or a receipt whose
+    /// subject is not a pseudonym.
     #[error("corrupt row: {0}")]
     Corrupt(String),
 }
@@ -59,15 +69,25 @@ impl Rights {
     }
 }
 
+/// A receipt's place in insertion order: 1, 2, 3… Export pages continue after one.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
+pub struct Seq(pub u64);
+
+impl std::fmt::Display for Seq {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// One write. A batch of writes shares one transaction; each write is all-or-nothing on its own.
 #[derive(Debug)]
 pub enum Write {
-    /// A verified receipt and the consent events it records, as rows ready to insert.
-    Receipt(Box<ReceiptRow>),
+    /// A verified receipt, with the consent events it records.
+    Receipt(Box<NewReceipt>),
     /// A restriction, unblocking or erasure for a subject.
     Rights {
         /// Pseudonymous subject.
-        subject: String,
+        subject: SubjectRef,
         /// Server time.
         at: Timestamp,
         /// What.
@@ -75,17 +95,17 @@ pub enum Write {
     },
     /// Find or create the pseudonym linked to a keyed hash of a subject's external id.
     Link {
-        /// HMAC of the external id.
-        lookup: [u8; 32],
+        /// Keyed hash of the external id.
+        lookup: SubjectLookup,
         /// The pseudonym to create if there is none.
-        new_subject: String,
+        new_subject: SubjectRef,
     },
     /// Store a policy version (immutable: the same version must keep the same hash).
     Policy {
         /// Version.
         version: PolicyVersion,
         /// SHA-256 of the canonical form.
-        sha256: String,
+        sha256: PolicyHash,
         /// Canonical JSON.
         canonical: String,
     },
@@ -97,20 +117,20 @@ pub enum Written {
     /// Done.
     Done,
     /// The subject pseudonym found or created by [`Write::Link`].
-    Subject(String),
+    Subject(SubjectRef),
 }
 
 /// A stored receipt.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredReceipt {
     /// Insertion order.
-    pub seq: i64,
+    pub seq: Seq,
     /// Receipt id.
-    pub id: String,
+    pub id: ReceiptId,
     /// Pseudonymous subject.
-    pub subject: String,
+    pub subject: SubjectRef,
     /// Server time.
-    pub issued_at: i64,
+    pub issued_at: Timestamp,
     /// The JWS.
     pub jws: String,
 }
@@ -118,14 +138,14 @@ pub struct StoredReceipt {
 /// Which receipts to export.
 #[derive(Clone, Debug, Default)]
 pub struct ExportQuery {
-    /// Issued at or after (unix seconds).
-    pub from: Option<i64>,
-    /// Issued before (unix seconds).
-    pub to: Option<i64>,
+    /// Issued at or after.
+    pub from: Option<Timestamp>,
+    /// Issued before.
+    pub to: Option<Timestamp>,
     /// Only this subject.
-    pub subject: Option<String>,
-    /// Only receipts after this sequence number (pagination).
-    pub after_seq: Option<i64>,
+    pub subject: Option<SubjectRef>,
+    /// Only receipts after this one (pagination).
+    pub after_seq: Option<Seq>,
     /// At most this many.
     pub limit: Option<u64>,
 }
@@ -138,11 +158,11 @@ pub trait Store: Send + Sync + 'static {
         write: Write,
     ) -> Result<oneshot::Receiver<Result<Written, StoreError>>, StoreError>;
     /// One receipt by id.
-    fn receipt(&self, id: &str) -> Result<Option<StoredReceipt>, StoreError>;
+    fn receipt(&self, id: ReceiptId) -> Result<Option<StoredReceipt>, StoreError>;
     /// A subject's receipts, oldest first.
-    fn subject_receipts(&self, subject: &str) -> Result<Vec<StoredReceipt>, StoreError>;
+    fn subject_receipts(&self, subject: SubjectRef) -> Result<Vec<StoredReceipt>, StoreError>;
     /// A subject's events (consents, restrictions, erasures), oldest first.
-    fn subject_events(&self, subject: &str) -> Result<Vec<Event>, StoreError>;
+    fn subject_events(&self, subject: SubjectRef) -> Result<Vec<Event>, StoreError>;
     /// Streams receipts matching `q` in insertion order to `each` until it returns false; the count.
     fn export(
         &self,
@@ -150,7 +170,7 @@ pub trait Store: Send + Sync + 'static {
         each: &mut dyn FnMut(StoredReceipt) -> bool,
     ) -> Result<u64, StoreError>;
     /// The pseudonym linked to a keyed hash of an external id.
-    fn lookup_subject(&self, lookup: &[u8; 32]) -> Result<Option<String>, StoreError>;
+    fn lookup_subject(&self, lookup: &SubjectLookup) -> Result<Option<SubjectRef>, StoreError>;
     /// Number of receipts stored.
     fn receipt_count(&self) -> Result<u64, StoreError>;
     /// Store-specific metrics in Prometheus text format.
@@ -163,127 +183,91 @@ pub trait Store: Send + Sync + 'static {
     fn close(&self);
 }
 
-/// The columns stored for a receipt, computed by the request handler so that the single writer thread
-/// only inserts. Only a [`VerifiedReceipt`] makes one.
+/// A receipt to store: its JWS and what the store keeps beside it (so that a subject's state is folded
+/// from stored values without parsing JWS). Only a [`VerifiedReceipt`] makes one.
 #[derive(Debug)]
-pub struct ReceiptRow {
-    pub(crate) id: String,
-    pub(crate) subject: String,
-    pub(crate) issued_at: i64,
-    pub(crate) policy_version: String,
-    pub(crate) method: &'static str,
-    pub(crate) kid: String,
-    pub(crate) browser: Option<&'static str>,
-    pub(crate) jws: String,
-    /// `purpose=choice` pairs joined by `;`, one event row for the whole receipt.
-    pub(crate) decisions: String,
-    pub(crate) expires_at: i64,
-    pub(crate) actor: String,
+pub struct NewReceipt {
+    id: ReceiptId,
+    subject: SubjectRef,
+    issued_at: Timestamp,
+    expires_at: Timestamp,
+    policy_version: PolicyVersion,
+    method: Method,
+    by: Actor,
+    decisions: BTreeMap<PurposeId, Choice>,
+    kid: String,
+    browser: Option<&'static str>,
+    jws: String,
 }
 
-impl ReceiptRow {
-    /// The rows of a verified receipt; `browser` is the request's browser family.
-    pub fn new(r: &VerifiedReceipt, browser: Option<&'static str>) -> ReceiptRow {
+impl NewReceipt {
+    /// The receipt `r` to store; `browser` is the request's browser family. Its subject must be a
+    /// pseudonym (as every receipt the server signs names one).
+    pub fn new(
+        r: &VerifiedReceipt,
+        browser: Option<&'static str>,
+    ) -> Result<NewReceipt, StoreError> {
         let p = r.payload();
-        let mut decisions = String::with_capacity(p.decisions.len() * 24);
-        for (i, (purpose, choice)) in p.decisions.iter().enumerate() {
-            if i > 0 {
-                decisions.push(';');
-            }
-            decisions.push_str(purpose.as_str());
-            decisions.push('=');
-            decisions.push_str(choice.as_str());
-        }
-        ReceiptRow {
-            id: p.jti.to_string(),
-            subject: p.sub.clone(),
-            issued_at: p.iat.as_unix(),
-            policy_version: p.policy.version.to_string(),
-            method: p.method.as_str(),
+        let subject = p.sub.parse().map_err(|_| {
+            StoreError::Corrupt(format!("receipt {}: subject is not a pseudonym", p.jti))
+        })?;
+        Ok(NewReceipt {
+            id: p.jti,
+            subject,
+            issued_at: p.iat,
+            expires_at: p.exp,
+            policy_version: p.policy.version,
+            method: p.method,
+            by: p.by,
+            decisions: p.decisions.clone(),
             kid: r.header().kid.clone(),
             browser,
             jws: r.jws().to_owned(),
-            decisions,
-            expires_at: p.exp.as_unix(),
-            actor: p.by.to_string(),
-        }
+        })
     }
-}
 
-/// The stored columns of an event.
-pub(crate) struct EventRow {
-    pub(crate) at: i64,
-    pub(crate) kind: String,
-    pub(crate) decisions: Option<String>,
-    pub(crate) version: Option<String>,
-    pub(crate) method: Option<String>,
-    pub(crate) expires_at: Option<i64>,
-    pub(crate) actor: Option<String>,
-}
-
-/// Rebuilds the events of one stored row (a consent row holds every decision of its receipt).
-pub(crate) fn events_from_row(row: EventRow, out: &mut Vec<Event>) -> Result<(), StoreError> {
-    let EventRow {
-        at,
-        kind,
-        decisions,
-        version,
-        method,
-        expires_at,
-        actor,
-    } = row;
-    let corrupt = |what: &str| StoreError::Corrupt(format!("event {kind} at {at}: {what}"));
-    let t = Timestamp::from_unix(at);
-    match kind.as_str() {
-        "restrict" => out.push(Event {
-            at: t,
-            kind: EventKind::Restrict,
-        }),
-        "unblock" => out.push(Event {
-            at: t,
-            kind: EventKind::Unblock,
-        }),
-        "erase" => out.push(Event {
-            at: t,
-            kind: EventKind::Erase,
-        }),
-        "consent" => {
-            let policy_version: PolicyVersion = version
-                .as_deref()
-                .and_then(|v| v.parse().ok())
-                .ok_or_else(|| corrupt("version"))?;
-            let method: Method = method
-                .as_deref()
-                .and_then(|m| m.parse().ok())
-                .ok_or_else(|| corrupt("method"))?;
-            let by: Actor = actor
-                .as_deref()
-                .and_then(|a| a.parse().ok())
-                .ok_or_else(|| corrupt("actor"))?;
-            for pair in decisions
-                .as_deref()
-                .ok_or_else(|| corrupt("decisions"))?
-                .split(';')
-            {
-                let (purpose, choice) = pair.split_once('=').ok_or_else(|| corrupt("decision"))?;
-                let purpose: PurposeId = purpose.parse().map_err(|_| corrupt("purpose"))?;
-                let choice: Choice = choice.parse().map_err(|_| corrupt("choice"))?;
-                out.push(Event {
-                    at: t,
-                    kind: EventKind::Consent(ConsentRecord {
-                        purpose,
-                        choice,
-                        policy_version,
-                        method,
-                        expires_at: (choice == Choice::Given)
-                            .then(|| expires_at.map(Timestamp::from_unix))
-                            .flatten(),
-                        by,
-                    }),
-                });
-            }
-        }
-        _ => return Err(corrupt("kind")),
+    /// Receipt id.
+    pub fn id(&self) -> ReceiptId {
+        self.id
     }
-    Ok(())
+    /// Pseudonymous subject.
+    pub fn subject(&self) -> SubjectRef {
+        self.subject
+    }
+    /// Server time of issue.
+    pub fn issued_at(&self) -> Timestamp {
+        self.issued_at
+    }
+    /// When the consents given by it lapse.
+    pub fn expires_at(&self) -> Timestamp {
+        self.expires_at
+    }
+    /// The policy version it binds.
+    pub fn policy_version(&self) -> PolicyVersion {
+        self.policy_version
+    }
+    /// How the choice was made.
+    pub fn method(&self) -> Method {
+        self.method
+    }
+    /// Who decided.
+    pub fn by(&self) -> Actor {
+        self.by
+    }
+    /// The choice per purpose.
+    pub fn decisions(&self) -> &BTreeMap<PurposeId, Choice> {
+        &self.decisions
+    }
+    /// The signing key's id.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+    /// The browser family of the request, if any.
+    pub fn browser(&self) -> Option<&'static str> {
+        self.browser
+    }
+    /// The JWS.
+    pub fn jws(&self) -> &str {
+        &self.jws
+    }
 }

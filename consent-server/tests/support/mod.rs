@@ -2,10 +2,9 @@
 
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
-use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 pub const AUDITOR: &str = "durability-auditor-token";
@@ -61,7 +60,16 @@ pub fn start(dir: &Path, port: u16) -> Child {
     );
 }
 
-/// A minimal HTTP/1.1 client: one request per connection.
+/// One connection per request (no pooling), as a client that connects, asks and leaves; a 10 s timeout.
+static CLIENT: LazyLock<reqwest::blocking::Client> = LazyLock::new(|| {
+    reqwest::blocking::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+});
+
+/// `method path` on the server at `port`; the status and the body.
 pub fn http(
     port: u16,
     method: &str,
@@ -69,30 +77,17 @@ pub fn http(
     headers: &[(&str, &str)],
     body: &str,
 ) -> std::io::Result<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
+    let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(std::io::Error::other)?;
+    let mut req = CLIENT
+        .request(method, format!("http://127.0.0.1:{port}{path}"))
+        .body(body.to_owned());
     for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
+        req = req.header(*k, *v);
     }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes())?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other("no header end"))?;
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| std::io::Error::other("no status"))?;
-    Ok((status, body.to_owned()))
+    let response = req.send().map_err(std::io::Error::other)?;
+    let status = response.status().as_u16();
+    let text = response.text().map_err(std::io::Error::other)?;
+    Ok((status, text))
 }
 
 pub fn consent(port: u16, n: usize) -> std::io::Result<(u16, String)> {

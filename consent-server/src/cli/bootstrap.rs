@@ -1,0 +1,126 @@
+//! What the server and the offline staff commands share: the configuration's policies and keys, the
+//! store, and the `AppState` built from them.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use consent_core::Policy;
+use consent_server::AppState;
+use consent_server::clock::system_clock;
+use consent_server::config::{Config, Role, StaffToken};
+use consent_server::keys::{ServerKeys, random32};
+use consent_server::privacy::token_hash;
+use consent_server::store::{SqliteStore, Store, Write};
+
+use super::{base64_token, now};
+
+/// The invisionu.education policy, used when no policy file is configured.
+const BUNDLED_POLICY: &str = include_str!("../../../examples/invisionu/policy.toml");
+
+/// The current policy (the configured file, or the bundled one) and the previous versions.
+pub(crate) fn load_policies(config: &Config) -> Result<(Policy, Vec<Policy>)> {
+    let load = |path: &Path| -> Result<Policy> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read policy {}", path.display()))?;
+        Policy::from_toml(&text).with_context(|| format!("policy {}", path.display()))
+    };
+    let current = match &config.policy {
+        Some(p) => load(p)?,
+        None => Policy::from_toml(BUNDLED_POLICY).context("bundled policy")?,
+    };
+    let previous = config
+        .previous_policies
+        .iter()
+        .map(|p| load(p))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((current, previous))
+}
+
+/// The key file; development keys are generated when it is missing and `development_keys` is on.
+pub(crate) fn load_keys(config: &Config) -> Result<ServerKeys> {
+    if config.keys.exists() {
+        return Ok(ServerKeys::load(&config.keys)?);
+    }
+    if !config.development_keys {
+        bail!(
+            "key file {} does not exist: create it with `consent-server keygen --out {}`",
+            config.keys.display(),
+            config.keys.display()
+        );
+    }
+    let keys = ServerKeys::generate(&config.keys, now(), true)?;
+    tracing::warn!("************************************************************************");
+    tracing::warn!(
+        "GENERATED DEVELOPMENT KEYS in {} (mode 0600).",
+        config.keys.display()
+    );
+    tracing::warn!("Fine for trying things out; for production run `consent-server keygen`,");
+    tracing::warn!("set `development_keys = false` and keep the key file secret and backed up.");
+    tracing::warn!("************************************************************************");
+    Ok(keys)
+}
+
+/// Builds the state the server and the offline staff commands share.
+pub(crate) async fn state(mut config: Config) -> Result<AppState> {
+    let (policy, previous) = load_policies(&config)?;
+    let keys = load_keys(&config)?;
+    if config.tokens.is_empty() && keys.development && config.development_keys {
+        // Development convenience: one token per role, printed once, never stored in clear.
+        for (role, name) in [
+            (Role::Auditor, "dev-auditor"),
+            (Role::Operator, "dev-operator"),
+            (Role::Service, "dev-service"),
+        ] {
+            let token = format!("{name}-{}", base64_token(&random32()?[..12]));
+            tracing::warn!("development bearer token for role {role:?}: {token}");
+            config.tokens.push(StaffToken {
+                name: name.into(),
+                role,
+                sha256: token_hash(&token),
+            });
+        }
+    }
+    let store = SqliteStore::open(&config.database)
+        .with_context(|| format!("cannot open database {}", config.database.display()))?;
+    let store: Arc<dyn Store> = Arc::new(store);
+    for p in std::iter::once(&policy).chain(previous.iter()) {
+        store
+            .submit(Write::Policy {
+                version: p.version(),
+                sha256: p.hash(),
+                canonical: p.canonical_json(),
+            })?
+            .await?
+            .with_context(|| {
+                format!(
+                    "cannot use policy {} with database {}: a published policy version never changes \
+                     (receipts cite its hash); publish the edited policy under a new version date (its \
+                     \"last updated\" date), or start a new database",
+                    p.version(),
+                    config.database.display()
+                )
+            })?;
+    }
+    Ok(AppState::new(
+        store,
+        policy,
+        previous,
+        keys,
+        config,
+        system_clock(),
+    ))
+}
+
+/// Offline commands work on an existing installation: they never create a database or keys.
+pub(crate) fn require_installation(config: &Config) -> Result<()> {
+    for (what, path) in [("database", &config.database), ("key file", &config.keys)] {
+        if !path.exists() {
+            bail!(
+                "{what} {} does not exist: run this in the server's directory, or pass --config",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,68 @@
+//! `consent-server serve`: the HTTP server, until SIGTERM or Ctrl-C (then in-flight requests finish and
+//! queued writes are committed).
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use consent_server::app;
+use consent_server::config::Config;
+
+/// Loads the configuration, builds the state and serves until asked to stop.
+pub(crate) fn run(config: Option<&Path>) -> Result<ExitCode> {
+    let config = Config::load(config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listen = config.listen;
+        let state = super::bootstrap::state(config).await?;
+        let store = Arc::clone(&state.store);
+        tracing::info!(
+            policy = %state.policy.version(),
+            sha256 = %state.policy.hash(),
+            database = %state.config.database.display(),
+            "consent-server listening on http://{listen}"
+        );
+        consent_server::site::log_startup(&state.config);
+        tokio::spawn({
+            let state = state.clone();
+            async move { state.prepare().await }
+        });
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+        tracing::info!("no more requests in flight; committing queued writes");
+        tokio::task::spawn_blocking(move || store.close()).await?;
+        tracing::info!("stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested: finishing in-flight requests");
+}

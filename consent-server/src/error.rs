@@ -1,0 +1,278 @@
+//! Error answers: every client error is a 4xx with `{"error": {"code", "message", "field"}}`; server errors
+//! say nothing internal (details go to the log).
+//!
+//! ```
+//! use axum::http::StatusCode;
+//! use consent_server::error::{ApiError, ErrorCode};
+//!
+//! let e = ApiError::field(ErrorCode::UnknownPurpose, "decisions.nope", "no purpose `nope`");
+//! assert_eq!((e.status, e.code.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "unknown_purpose"));
+//! ```
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::store::StoreError;
+
+/// The stable, machine-readable `code` of an error answer.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The body is not JSON, or not one JSON value (400).
+    MalformedJson,
+    /// A field, path or query parameter is missing or wrong (400 or 422).
+    InvalidField,
+    /// A decision names a purpose the policy does not have (422).
+    UnknownPurpose,
+    /// A decision names a purpose that needs no consent (422).
+    ConsentNotRequired,
+    /// The method contradicts the decisions, or the GPC signal (422).
+    InconsistentMethod,
+    /// A policy version this server never served (422).
+    UnknownPolicyVersion,
+    /// A policy version that is no longer the current one (409).
+    PolicyOutdated,
+    /// No valid bearer token (401).
+    Unauthorized,
+    /// A consent token or unsubscribe link that does not verify (401 or 403).
+    InvalidToken,
+    /// The token's role may not do this (403).
+    Forbidden,
+    /// No such resource or endpoint (404).
+    NotFound,
+    /// The endpoint exists but not with this HTTP method (405).
+    MethodNotAllowed,
+    /// The body is not `application/json` (415).
+    UnsupportedMediaType,
+    /// The body is over the size limit (413).
+    BodyTooLarge,
+    /// Too many requests from this client (429).
+    RateLimited,
+    /// The request took too long (503).
+    Timeout,
+    /// The write queue is full (503).
+    Busy,
+    /// The server is stopping (503).
+    ShuttingDown,
+    /// Anything else that went wrong on our side (500).
+    Internal,
+}
+
+impl ErrorCode {
+    /// Every code.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::MalformedJson,
+        ErrorCode::InvalidField,
+        ErrorCode::UnknownPurpose,
+        ErrorCode::ConsentNotRequired,
+        ErrorCode::InconsistentMethod,
+        ErrorCode::UnknownPolicyVersion,
+        ErrorCode::PolicyOutdated,
+        ErrorCode::Unauthorized,
+        ErrorCode::InvalidToken,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::BodyTooLarge,
+        ErrorCode::RateLimited,
+        ErrorCode::Timeout,
+        ErrorCode::Busy,
+        ErrorCode::ShuttingDown,
+        ErrorCode::Internal,
+    ];
+
+    /// The code as sent, e.g. `"invalid_field"`.
+    ///
+    /// ```
+    /// assert_eq!(consent_server::error::ErrorCode::BodyTooLarge.as_str(), "body_too_large");
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::MalformedJson => "malformed_json",
+            ErrorCode::InvalidField => "invalid_field",
+            ErrorCode::UnknownPurpose => "unknown_purpose",
+            ErrorCode::ConsentNotRequired => "consent_not_required",
+            ErrorCode::InconsistentMethod => "inconsistent_method",
+            ErrorCode::UnknownPolicyVersion => "unknown_policy_version",
+            ErrorCode::PolicyOutdated => "policy_outdated",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::BodyTooLarge => "body_too_large",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::Busy => "busy",
+            ErrorCode::ShuttingDown => "shutting_down",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable machine-readable code.
+    pub code: ErrorCode,
+    /// What is wrong, for people.
+    pub message: String,
+    /// The request field at fault, e.g. `decisions.marketing`.
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    /// A 4xx (or other) error.
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    /// 422 for a field.
+    pub fn field(code: ErrorCode, field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message).at(field)
+    }
+
+    /// 400 `invalid_field` for a path or query parameter (`field` is its name).
+    pub fn bad_param(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidField, message).at(field)
+    }
+
+    /// Sets the field.
+    pub fn at(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    /// 500: logs `detail`, tells the client nothing about it.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            "internal error",
+        )
+    }
+
+    /// 401.
+    pub fn unauthorized() -> Self {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthorized,
+            "a valid bearer token is required",
+        )
+    }
+
+    /// 403.
+    pub fn forbidden(what: &str) -> Self {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            format!("this token may not {what}"),
+        )
+    }
+
+    /// 404.
+    pub fn not_found(what: &str) -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            format!("{what} not found"),
+        )
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Busy => {
+                tracing::warn!("write queue full: shedding load");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::Busy,
+                    "the server is busy; retry shortly",
+                )
+            }
+            StoreError::Closed => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::ShuttingDown,
+                "the server is shutting down; retry shortly",
+            ),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "error": { "code": self.code.as_str(), "message": self.message, "field": self.field }
+        });
+        let mut r = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED && self.code == ErrorCode::Unauthorized {
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_distinct_snake_case() {
+        let mut seen = std::collections::BTreeSet::new();
+        for c in ErrorCode::ALL {
+            let s = c.as_str();
+            assert!(
+                s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{s}"
+            );
+            assert!(seen.insert(s), "{s} twice");
+        }
+    }
+
+    #[test]
+    fn every_documented_code_is_a_code() {
+        // The OpenAPI document's list of codes names only codes the server has.
+        let doc: serde_json::Value = serde_json::from_str(crate::api::OPENAPI).unwrap();
+        let listed = doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]
+            ["code"]["enum"]
+            .as_array()
+            .unwrap();
+        assert!(!listed.is_empty());
+        for code in listed {
+            let code = code.as_str().unwrap();
+            assert!(
+                ErrorCode::ALL.iter().any(|c| c.as_str() == code),
+                "{code} is documented but not an ErrorCode"
+            );
+        }
+    }
+
+    #[test]
+    fn unauthorized_asks_for_a_bearer_token() {
+        let r = ApiError::unauthorized().into_response();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(r.headers()[header::WWW_AUTHENTICATE], "Bearer");
+        let r =
+            ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidToken, "x").into_response();
+        assert!(r.headers().get(header::WWW_AUTHENTICATE).is_none());
+    }
+}

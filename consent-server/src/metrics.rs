@@ -1,0 +1,108 @@
+//! Counters for `/metrics`, and their Prometheus text form.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::store::Store;
+
+/// Counters for `/metrics`.
+#[derive(Default, Debug)]
+pub struct Metrics {
+    /// Requests by route, then status. Routes are few: a lookup by `&str` allocates only once per route.
+    requests: Mutex<HashMap<String, BTreeMap<u16, u64>>>,
+    /// Receipts signed and committed.
+    pub receipts: AtomicU64,
+    /// Requests refused by the rate limiter.
+    pub rate_limited: AtomicU64,
+    /// Requests that timed out.
+    pub timeouts: AtomicU64,
+    /// Sum of request durations in microseconds, and count, for the mean.
+    latency_micros: AtomicU64,
+    latency_count: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts one answered request: its route (the matched path, or `other`), status and duration.
+    pub(crate) fn request(&self, route: &str, status: u16, took: Duration) {
+        if let Ok(mut m) = self.requests.lock() {
+            let by_status = match m.get_mut(route) {
+                Some(b) => b,
+                None => m.entry(route.to_owned()).or_default(),
+            };
+            *by_status.entry(status).or_insert(0) += 1;
+        }
+        self.latency_micros.fetch_add(
+            u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        self.latency_count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Prometheus text format: these counters, then the store's gauge and its own metrics.
+    pub(crate) fn render(&self, store: &dyn Store) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP consent_http_requests_total HTTP requests by route and status.\n# TYPE consent_http_requests_total counter\n");
+        if let Ok(reqs) = self.requests.lock() {
+            let mut routes: Vec<_> = reqs.iter().collect();
+            routes.sort();
+            for (route, status, n) in routes
+                .into_iter()
+                .flat_map(|(r, b)| b.iter().map(move |(s, n)| (r, s, n)))
+            {
+                let _ = writeln!(
+                    out,
+                    "consent_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+                );
+            }
+        }
+        let count = self.latency_count.load(Ordering::Relaxed);
+        let sum = self.latency_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(
+            out,
+            "# HELP consent_http_request_duration_seconds Request durations.\n# TYPE consent_http_request_duration_seconds summary"
+        );
+        let _ = writeln!(
+            out,
+            "consent_http_request_duration_seconds_sum {sum}\nconsent_http_request_duration_seconds_count {count}"
+        );
+        for (name, kind, help, value) in [
+            (
+                "consent_receipts_recorded_total",
+                "counter",
+                "Receipts signed and committed.",
+                self.receipts.load(Ordering::Relaxed),
+            ),
+            (
+                "consent_rate_limited_total",
+                "counter",
+                "Requests refused by the rate limiter.",
+                self.rate_limited.load(Ordering::Relaxed),
+            ),
+            (
+                "consent_timeouts_total",
+                "counter",
+                "Requests that timed out.",
+                self.timeouts.load(Ordering::Relaxed),
+            ),
+        ]
+        .into_iter()
+        .chain(store.receipt_count().ok().map(|n| {
+            (
+                "consent_receipts_stored",
+                "gauge",
+                "Receipts in the database.",
+                n,
+            )
+        })) {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
+        }
+        out.push_str(&store.metrics());
+        out
+    }
+}

@@ -1,0 +1,137 @@
+//! [`AppState`]: what every handler shares (store, policies, keys, configuration, counters, clock).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use consent_core::{Policy, PolicyVersion, Timestamp};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::encoding::{self, Encoded};
+use crate::error::ApiError;
+use crate::keys::ServerKeys;
+use crate::metrics::Metrics;
+use crate::middleware::RateLimiter;
+use crate::store::{Store, StoreError, Write, Written};
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// Where receipts go.
+    pub store: Arc<dyn Store>,
+    /// The current policy.
+    pub policy: Arc<Policy>,
+    /// Every policy version served, including the current one.
+    pub policies: Arc<BTreeMap<PolicyVersion, Arc<Policy>>>,
+    /// Keys.
+    pub keys: Arc<ServerKeys>,
+    /// Configuration.
+    pub config: Arc<Config>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Time source.
+    pub clock: Clock,
+    /// Token buckets of the rate limit, by client address.
+    pub(crate) limiter: Arc<RateLimiter>,
+    /// Compressed bodies kept by key (`policy/2025-03-26`, `consent/banner.js`), with the entity tag of
+    /// what they were made from: a new tag replaces the entry.
+    pub(crate) encoded: Arc<encoding::Cache>,
+}
+
+impl AppState {
+    /// State for `policy` (current) and `previous` versions.
+    pub fn new(
+        store: Arc<dyn Store>,
+        policy: Policy,
+        previous: Vec<Policy>,
+        keys: ServerKeys,
+        config: Config,
+        clock: Clock,
+    ) -> AppState {
+        let policy = Arc::new(policy);
+        let mut policies: BTreeMap<PolicyVersion, Arc<Policy>> = previous
+            .into_iter()
+            .map(|p| (p.version(), Arc::new(p)))
+            .collect();
+        policies.insert(policy.version(), Arc::clone(&policy));
+        AppState {
+            store,
+            policy,
+            policies: Arc::new(policies),
+            keys: Arc::new(keys),
+            config: Arc::new(config),
+            metrics: Arc::new(Metrics::default()),
+            clock,
+            limiter: Arc::new(RateLimiter::default()),
+            encoded: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// The canonical JSON of `policy` with its compressed forms (made once per version), and its entity
+    /// tag (the policy's hash).
+    pub(crate) async fn policy_body(
+        &self,
+        policy: &Arc<Policy>,
+    ) -> Result<(Arc<Encoded>, String), ApiError> {
+        let etag = format!("\"{}\"", policy.hash());
+        let json = Arc::clone(policy);
+        let body = self
+            .encoded(format!("policy/{}", policy.version()), &etag, move || {
+                Ok(json.canonical_json().into_bytes())
+            })
+            .await
+            .map_err(ApiError::internal)?;
+        Ok((body, etag))
+    }
+
+    /// Compresses the current policy's JSON now rather than on its first request (brotli at quality 11
+    /// takes a few hundred milliseconds on a small machine): `serve` does it as it starts.
+    pub async fn prepare(&self) {
+        let _ = self.policy_body(&self.policy).await;
+    }
+
+    /// The compressed forms of the body that `key` names and `etag` tags, made by `body` (read and
+    /// compressed on a blocking thread) the first time, then kept.
+    pub(crate) async fn encoded(
+        &self,
+        key: String,
+        etag: &str,
+        body: impl FnOnce() -> std::io::Result<Vec<u8>> + Send + 'static,
+    ) -> std::io::Result<Arc<Encoded>> {
+        if let Some(e) = encoding::cached(&self.encoded, &key, etag) {
+            return Ok(e);
+        }
+        let e = Arc::new(
+            tokio::task::spawn_blocking(move || body().map(Encoded::new))
+                .await
+                .map_err(std::io::Error::other)??,
+        );
+        encoding::keep(&self.encoded, key, etag, &e);
+        Ok(e)
+    }
+
+    /// The time now, from the state's clock: seconds and milliseconds.
+    pub(crate) fn now(&self) -> (Timestamp, u32) {
+        (self.clock)()
+    }
+
+    /// Runs blocking reads of the store on a blocking thread.
+    pub(crate) async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let store = Arc::clone(&self.store);
+        Ok(tokio::task::spawn_blocking(move || f(store.as_ref()))
+            .await
+            .map_err(ApiError::internal)??)
+    }
+
+    /// Submits a write and waits until it is committed durably.
+    pub(crate) async fn write(&self, write: Write) -> Result<Written, ApiError> {
+        Ok(self
+            .store
+            .submit(write)?
+            .await
+            .map_err(ApiError::internal)??)
+    }
+}

@@ -1,0 +1,408 @@
+//! SQLite store: WAL, one writer thread with group commit, a small pool of read-only connections.
+//!
+//! - `schema`: the migrations;
+//! - `writer`: the writer thread (group commit) and the WAL checkpointer;
+//! - `rows`: values to columns and back (what is read is parsed there, once).
+
+mod rows;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use consent_core::{Event, ReceiptId};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use tokio::sync::oneshot;
+
+pub use schema::MIGRATIONS;
+pub use writer::WriterStats;
+
+use self::rows::{EventRow, RECEIPT_COLUMNS, events_from_row, stored_receipt};
+use self::writer::{Job, checkpoint_loop, writer_loop};
+use crate::privacy::{SubjectLookup, SubjectRef};
+use crate::store::{ExportQuery, Store, StoreError, StoredReceipt, Write, Written};
+
+/// Writes waiting beyond this are refused with [`StoreError::Busy`].
+const QUEUE: usize = 16 * 1024;
+
+/// SQLite's errors, as the engine-neutral [`StoreError::Backend`].
+trait Db<T> {
+    fn db(self) -> Result<T, StoreError>;
+}
+
+impl<T> Db<T> for rusqlite::Result<T> {
+    fn db(self) -> Result<T, StoreError> {
+        self.map_err(|e| StoreError::Backend(Box::new(e)))
+    }
+}
+
+/// The SQLite store.
+pub struct SqliteStore {
+    path: PathBuf,
+    checkpointer: Mutex<Option<(Arc<AtomicBool>, JoinHandle<()>)>>,
+    tx: Mutex<Option<SyncSender<Job>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    readers: Mutex<Vec<Connection>>,
+    stats: Arc<WriterStats>,
+}
+
+fn open(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
+    #[cfg(unix)]
+    if !read_only && !path.exists() {
+        // The database holds pseudonymous personal data: readable by the server's user only.
+        use std::os::unix::fs::OpenOptionsExt as _;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| {
+                StoreError::CommitFailed(format!("cannot create {}: {e}", path.display()))
+            })?;
+    }
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags).db()?;
+    conn.busy_timeout(std::time::Duration::from_secs(5)).db()?;
+    if !read_only {
+        conn.pragma_update(None, "journal_mode", "WAL").db()?;
+        // FULL: a commit is on disk (WAL fsynced) before it returns. Rule 6 of the product.
+        conn.pragma_update(None, "synchronous", "FULL").db()?;
+        conn.pragma_update(None, "foreign_keys", "ON").db()?;
+    }
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating if needed) the database at `path` and starts the writer.
+    pub fn open(path: impl Into<PathBuf>) -> Result<SqliteStore, StoreError> {
+        let path = path.into();
+        let mut conn = open(&path, false)?;
+        schema::migrate(&mut conn)?;
+        // Checkpoints run on their own thread, off the commit path of the writer.
+        conn.pragma_update(None, "wal_autocheckpoint", 0).db()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let checkpoint_conn = open(&path, false)?;
+        let checkpoint_stop = Arc::clone(&stop);
+        let checkpointer = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || checkpoint_loop(&checkpoint_conn, &checkpoint_stop))
+            .map_err(|e| StoreError::Corrupt(format!("cannot start checkpoint thread: {e}")))?;
+        let stats = Arc::new(WriterStats::default());
+        let (tx, rx) = sync_channel::<Job>(QUEUE);
+        let writer_stats = Arc::clone(&stats);
+        let writer = std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer_loop(conn, rx, &writer_stats))
+            .map_err(|e| StoreError::Corrupt(format!("cannot start writer thread: {e}")))?;
+        Ok(SqliteStore {
+            path,
+            checkpointer: Mutex::new(Some((stop, checkpointer))),
+            tx: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(writer)),
+            readers: Mutex::new(Vec::new()),
+            stats,
+        })
+    }
+
+    /// Writer counters.
+    pub fn stats(&self) -> &WriterStats {
+        &self.stats
+    }
+
+    fn with_reader<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let conn = self.readers.lock().map_err(|_| StoreError::Closed)?.pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => open(&self.path, true)?,
+        };
+        let out = f(&conn);
+        if let Ok(mut pool) = self.readers.lock()
+            && pool.len() < 8
+        {
+            pool.push(conn);
+        }
+        out
+    }
+}
+
+impl Store for SqliteStore {
+    fn submit(
+        &self,
+        write: Write,
+    ) -> Result<oneshot::Receiver<Result<Written, StoreError>>, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        let guard = self.tx.lock().map_err(|_| StoreError::Closed)?;
+        let tx = guard.as_ref().ok_or(StoreError::Closed)?;
+        match tx.try_send((write, reply)) {
+            Ok(()) => Ok(rx),
+            Err(TrySendError::Full(_)) => Err(StoreError::Busy),
+            Err(TrySendError::Disconnected(_)) => Err(StoreError::Closed),
+        }
+    }
+
+    fn receipt(&self, id: ReceiptId) -> Result<Option<StoredReceipt>, StoreError> {
+        self.with_reader(|c| {
+            let mut st = c
+                .prepare_cached(&format!(
+                    "SELECT {RECEIPT_COLUMNS} FROM receipts WHERE id = ?1"
+                ))
+                .db()?;
+            let mut rows = st.query(params![id.to_string()]).db()?;
+            rows.next().db()?.map(stored_receipt).transpose()
+        })
+    }
+
+    fn subject_receipts(&self, subject: SubjectRef) -> Result<Vec<StoredReceipt>, StoreError> {
+        self.with_reader(|c| {
+            let mut st = c
+                .prepare_cached(&format!(
+                    "SELECT {RECEIPT_COLUMNS} FROM receipts WHERE subject = ?1 ORDER BY seq"
+                ))
+                .db()?;
+            let mut rows = st.query(params![subject.to_string()]).db()?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next().db()? {
+                out.push(stored_receipt(r)?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn subject_events(&self, subject: SubjectRef) -> Result<Vec<Event>, StoreError> {
+        let subject = subject.to_string();
+        self.with_reader(|c| {
+            let mut out = Vec::new();
+            // Consents come from the receipts, rights requests from events; the fold does not need them
+            // interleaved in time order.
+            let mut st = c.prepare_cached(
+                "SELECT issued_at, decisions, policy_version, method, expires_at, actor FROM receipts WHERE subject = ?1 ORDER BY seq",
+            ).db()?;
+            let mut rows = st.query(params![subject]).db()?;
+            while let Some(r) = rows.next().db()? {
+                let row = EventRow {
+                    at: r.get(0).db()?,
+                    kind: "consent".into(),
+                    decisions: r.get(1).db()?,
+                    version: r.get(2).db()?,
+                    method: r.get(3).db()?,
+                    expires_at: r.get(4).db()?,
+                    actor: r.get(5).db()?,
+                };
+                events_from_row(row, &mut out)?;
+            }
+            let mut st = c
+                .prepare_cached("SELECT at, kind FROM events WHERE subject = ?1 ORDER BY seq")
+                .db()?;
+            let mut rows = st.query(params![subject]).db()?;
+            while let Some(r) = rows.next().db()? {
+                let row = EventRow {
+                    at: r.get(0).db()?,
+                    kind: r.get(1).db()?,
+                    decisions: None,
+                    version: None,
+                    method: None,
+                    expires_at: None,
+                    actor: None,
+                };
+                events_from_row(row, &mut out)?;
+            }
+            Ok(out)
+        })
+    }
+
+    fn export(
+        &self,
+        q: &ExportQuery,
+        each: &mut dyn FnMut(StoredReceipt) -> bool,
+    ) -> Result<u64, StoreError> {
+        let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.with_reader(|c| {
+            let mut st = c
+                .prepare_cached(&format!(
+                    "SELECT {RECEIPT_COLUMNS} FROM receipts
+                     WHERE issued_at >= ?1 AND issued_at < ?2 AND (?3 IS NULL OR subject = ?3) AND seq > ?4
+                     ORDER BY seq LIMIT ?5"
+                ))
+                .db()?;
+            let mut rows = st
+                .query(params![
+                    q.from.map_or(i64::MIN, |t| t.as_unix()),
+                    q.to.map_or(i64::MAX, |t| t.as_unix()),
+                    q.subject.map(|s| s.to_string()),
+                    q.after_seq.map_or(0, |s| as_i64(s.0)),
+                    q.limit.map_or(i64::MAX, as_i64),
+                ])
+                .db()?;
+            let mut n = 0;
+            while let Some(r) = rows.next().db()? {
+                n += 1;
+                if !each(stored_receipt(r)?) {
+                    break;
+                }
+            }
+            Ok(n)
+        })
+    }
+
+    fn lookup_subject(&self, lookup: &SubjectLookup) -> Result<Option<SubjectRef>, StoreError> {
+        self.with_reader(|c| {
+            let found: Option<String> = c
+                .prepare_cached("SELECT subject FROM subject_links WHERE lookup = ?1")
+                .db()?
+                .query_row(params![&lookup.as_bytes()[..]], |r| r.get(0))
+                .optional()
+                .db()?;
+            found.as_deref().map(rows::subject).transpose()
+        })
+    }
+
+    fn receipt_count(&self) -> Result<u64, StoreError> {
+        self.with_reader(|c| {
+            let n: i64 = c
+                .query_row("SELECT COALESCE(MAX(seq), 0) FROM receipts", [], |r| {
+                    r.get(0)
+                })
+                .db()?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+    }
+
+    fn metrics(&self) -> String {
+        let s = &self.stats;
+        let commits = s.commits.load(Ordering::Relaxed);
+        format!(
+            "# HELP consent_store_commits_total Transactions committed by the writer.\n# TYPE consent_store_commits_total counter\nconsent_store_commits_total {commits}\n\
+             # HELP consent_store_writes_total Writes committed (a batch shares one commit).\n# TYPE consent_store_writes_total counter\nconsent_store_writes_total {}\n\
+             # HELP consent_store_commit_seconds_total Time spent in batches, from first insert to durable commit.\n# TYPE consent_store_commit_seconds_total counter\nconsent_store_commit_seconds_total {}\n\
+             # HELP consent_store_batch_max Largest batch committed at once.\n# TYPE consent_store_batch_max gauge\nconsent_store_batch_max {}\n",
+            s.writes.load(Ordering::Relaxed),
+            s.commit_micros.load(Ordering::Relaxed) as f64 / 1e6,
+            s.max_batch.load(Ordering::Relaxed),
+        )
+    }
+
+    fn ready(&self) -> bool {
+        self.tx.lock().map(|t| t.is_some()).unwrap_or(false)
+            && self
+                .with_reader(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).db())
+                .is_ok()
+    }
+
+    fn close(&self) {
+        if let Ok(mut tx) = self.tx.lock() {
+            tx.take();
+        }
+        let writer = self.writer.lock().ok().and_then(|mut w| w.take());
+        if let Some(w) = writer {
+            let _ = w.join();
+        }
+        let checkpointer = self.checkpointer.lock().ok().and_then(|mut c| c.take());
+        if let Some((stop, handle)) = checkpointer {
+            stop.store(true, Ordering::Relaxed);
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use consent_core::{HmacKey, PolicyHash, PolicyVersion, SubjectId, Timestamp};
+
+    use super::*;
+    use crate::store::Rights;
+
+    fn temp_db(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("consent-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("consent.db")
+    }
+
+    fn write(store: &SqliteStore, w: Write) -> Result<Written, StoreError> {
+        store.submit(w).unwrap().blocking_recv().unwrap()
+    }
+
+    #[test]
+    fn typed_values_in_and_out() {
+        let path = temp_db("typed");
+        let store = SqliteStore::open(&path).unwrap();
+        let lookup = crate::privacy::subject_lookup(&HmacKey::from_bytes([1; 32]), "a@example.org");
+        let first = SubjectRef::Subject(SubjectId([2; 16]));
+        let link = |s| Write::Link {
+            lookup,
+            new_subject: s,
+        };
+        assert_eq!(write(&store, link(first)).unwrap(), Written::Subject(first));
+        // The link exists: the first pseudonym stays.
+        let other = SubjectRef::Subject(SubjectId([3; 16]));
+        assert_eq!(write(&store, link(other)).unwrap(), Written::Subject(first));
+        assert_eq!(store.lookup_subject(&lookup).unwrap(), Some(first));
+        let rights = Write::Rights {
+            subject: first,
+            at: Timestamp::from_unix(5),
+            what: Rights::Erase,
+        };
+        write(&store, rights).unwrap();
+        assert_eq!(store.lookup_subject(&lookup).unwrap(), None);
+        assert_eq!(store.subject_events(first).unwrap().len(), 1);
+        let version: PolicyVersion = "2025-03-26".parse().unwrap();
+        let policy = |h| Write::Policy {
+            version,
+            sha256: PolicyHash([h; 32]),
+            canonical: "{}".into(),
+        };
+        write(&store, policy(1)).unwrap();
+        write(&store, policy(1)).unwrap();
+        assert!(matches!(
+            write(&store, policy(2)),
+            Err(StoreError::PolicyChanged(v)) if v == version
+        ));
+        store.close();
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn rows_that_do_not_parse_are_corrupt_not_passed_on() {
+        let path = temp_db("corrupt");
+        let store = SqliteStore::open(&path).unwrap();
+        Connection::open(&path)
+            .unwrap()
+            .execute(
+                "INSERT INTO receipts (id, subject, issued_at, policy_version, method, kid, decisions, expires_at, actor, jws)
+                 VALUES ('not-a-uuid', 'someone@example.org', 1, '2025-03-26', 'custom', 'k', 'a=given', 2, 'subject', 'x')",
+                [],
+            )
+            .unwrap();
+        let e = store
+            .export(&ExportQuery::default(), &mut |_| true)
+            .unwrap_err();
+        assert!(matches!(e, StoreError::Corrupt(_)), "{e}");
+        // The engine's own errors come out as Backend, with the engine's error as source.
+        let garbage = path.with_file_name("garbage.db");
+        std::fs::write(&garbage, [7u8; 4096]).unwrap();
+        let e = SqliteStore::open(&garbage).err().unwrap();
+        assert!(matches!(e, StoreError::Backend(_)), "{e}");
+        assert!(std::error::Error::source(&e).is_some());
+        store.close();
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+}
