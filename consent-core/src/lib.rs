@@ -78,6 +78,7 @@ mod load;
 mod opaque;
 mod policy;
 mod purpose;
+mod purpose_set;
 #[cfg(feature = "receipts")]
 mod receipt;
 #[cfg(feature = "crypto")]
@@ -106,6 +107,7 @@ pub use policy::{
 pub use purpose::{
     CookieCategoryId, Country, LegalBasis, Purpose, PurposeKind, PurposeTexts, RecipientKind,
 };
+pub use purpose_set::{PurposeCodes, PurposeSet};
 #[cfg(feature = "receipts")]
 pub use receipt::{
     CollectionKind, CollectionPoint, LawItems, PolicyRef, RECEIPT_TYP, RECEIPT_VERSION,
@@ -119,8 +121,7 @@ pub use time::{Date, PolicyVersion, Timestamp};
 #[cfg(feature = "crypto")]
 pub use token::TokenKeys;
 pub use token::{
-    ConsentToken, MAX_TOKEN_LEN, PurposeSet, TOKEN_VERSION, TokenClaims, TokenError,
-    UnverifiedToken,
+    ConsentToken, MAX_TOKEN_LEN, TOKEN_VERSION, TokenClaims, TokenError, UnverifiedToken,
 };
 
 #[cfg(feature = "toml")]
