@@ -65,6 +65,7 @@ mod prelude {
 mod b64;
 mod banner;
 mod canonical;
+mod collection;
 mod error;
 mod event;
 mod id;
@@ -91,6 +92,7 @@ mod time;
 mod token;
 
 pub use banner::{BANNER_TEXTS, BannerTexts};
+pub use collection::CollectionKind;
 pub use error::{ParseError, PolicyError, Problem, ProblemKind};
 pub use event::{Actor, Choice, ConsentRecord, Event, EventKind, Method, Relation};
 pub use id::{Id, MAX_ID_LEN, MAX_PURPOSE_ID_LEN, PurposeId};
@@ -110,8 +112,8 @@ pub use purpose::{
 pub use purpose_set::{PurposeCodes, PurposeSet};
 #[cfg(feature = "receipts")]
 pub use receipt::{
-    CollectionKind, CollectionPoint, LawItems, PolicyRef, RECEIPT_TYP, RECEIPT_VERSION,
-    ReceiptError, ReceiptPayload, ReceiptRequest, UnverifiedReceipt, VerifiedReceipt,
+    CollectionPoint, LawItems, PolicyRef, RECEIPT_TYP, RECEIPT_VERSION, ReceiptError,
+    ReceiptPayload, ReceiptRequest, UnverifiedReceipt, VerifiedReceipt,
 };
 #[cfg(feature = "crypto")]
 pub use secret::HmacKey;
