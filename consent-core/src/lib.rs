@@ -66,6 +66,7 @@ mod b64;
 mod banner;
 mod canonical;
 mod collection;
+mod decide;
 mod error;
 mod event;
 mod id;
@@ -93,6 +94,7 @@ mod token;
 
 pub use banner::{BANNER_TEXTS, BannerTexts};
 pub use collection::CollectionKind;
+pub use decide::{Decided, PurposeScope};
 pub use error::{ParseError, PolicyError, Problem, ProblemKind};
 pub use event::{Actor, Choice, ConsentRecord, Event, EventKind, Method, Relation};
 pub use id::{Id, MAX_ID_LEN, MAX_PURPOSE_ID_LEN, PurposeId};
