@@ -8,6 +8,11 @@
 //! `wasm32-unknown-unknown` and gives the same answer everywhere. The TOML loader sits behind the
 //! `toml` feature (on by default).
 //!
+//! It also defines the consent request (`POST /v1/consents`) once for the banner and the server:
+//! [`ConsentRequest`], written as JSON without a JSON library ([`ConsentRequest::to_json`]), read from
+//! JSON behind the `json` feature (`ConsentRequest::from_json`, `RequestContext::check_json`), checked
+//! against a policy ([`ConsentRequest::check`]); and the choice logic both use ([`PurposeScope`]).
+//!
 //! ```
 //! use consent_core::{Actor, Choice, ConsentRecord, ConsentState, Decision, Denied, Event, EventKind,
 //!     Method, Policy, Timestamp};
@@ -83,6 +88,7 @@ mod purpose;
 mod purpose_set;
 #[cfg(feature = "receipts")]
 mod receipt;
+mod request;
 #[cfg(feature = "crypto")]
 mod secret;
 #[cfg(feature = "receipts")]
@@ -116,6 +122,11 @@ pub use purpose_set::{PurposeCodes, PurposeSet};
 pub use receipt::{
     CollectionPoint, LawItems, PolicyRef, RECEIPT_TYP, RECEIPT_VERSION, ReceiptError,
     ReceiptPayload, ReceiptRequest, UnverifiedReceipt, VerifiedReceipt,
+};
+pub use request::{
+    BuildHash, Caller, CheckedRequest, CollectionPointRequest, ConsentRequest, DecidedBy,
+    Decisions, ExternalId, PageUrl, PersonName, RequestContext, RequestError, RequestErrorCode,
+    SubjectSelector,
 };
 #[cfg(feature = "crypto")]
 pub use secret::HmacKey;
