@@ -49,6 +49,22 @@ pub struct PurposeScope {
 ///
 /// `given`, `refused`, `withdrawn` and `left_out` are disjoint and together make up the scope's
 /// [`PurposeScope::asked`].
+///
+/// ```
+/// use consent_core::{Method, PurposeScope, PurposeSet};
+/// let scope = PurposeScope {
+///     unconditional: PurposeSet::of(10),
+///     asked: PurposeSet::from_codes([11, 12, 13]),
+///     marketing: PurposeSet::of(13),
+/// };
+/// // "Accept all" under Global Privacy Control, with analytics (12) granted before.
+/// let d = scope.decide(Method::AcceptAll, true, PurposeSet::EMPTY, PurposeSet::of(12));
+/// assert_eq!(d.given, PurposeSet::from_codes([11, 12]));
+/// assert_eq!(d.left_out, PurposeSet::of(13));
+/// assert_eq!(d.off(), PurposeSet::of(13));
+/// assert_eq!(d.decided(), PurposeSet::from_codes([11, 12]), "what the request lists");
+/// assert_eq!(d.granted(&scope), PurposeSet::from_codes([10, 11, 12]));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Decided {
     /// How it was made; [`Method::Withdraw`] when it turns off everything granted before and gives

@@ -503,3 +503,116 @@ impl Source for ConsentRequest {
         })
     }
 }
+
+#[cfg(all(test, feature = "toml"))]
+mod tests {
+    use super::*;
+    use crate::{Choice, Decisions, PurposeKind};
+
+    fn policy() -> Policy {
+        Policy::from_toml(include_str!("../../../examples/invisionu/policy.toml")).unwrap()
+    }
+
+    /// A request the server makes itself: the policy's default language, decided by the subject.
+    fn by_server(
+        policy: &Policy,
+        decisions: Decisions,
+        method: Method,
+        kind: CollectionKind,
+    ) -> ConsentRequest {
+        ConsentRequest::new(
+            policy.version(),
+            decisions,
+            method,
+            policy.default_language(),
+            CollectionPointRequest::new(kind),
+        )
+    }
+
+    #[test]
+    fn the_servers_own_requests_pass_for_the_server_only() {
+        let policy = policy();
+        let withdraw_all: Decisions = policy
+            .purposes()
+            .iter()
+            .filter(|p| p.needs_consent())
+            .map(|p| (p.id, Choice::Withdrawn))
+            .collect();
+        let unsubscribe: Decisions = policy
+            .purposes_of(PurposeKind::Marketing)
+            .filter(|p| p.needs_consent())
+            .map(|p| (p.id, Choice::Withdrawn))
+            .collect();
+        for (decisions, method, kind) in [
+            (withdraw_all, Method::Withdraw, CollectionKind::Staff),
+            (unsubscribe, Method::Unsubscribe, CollectionKind::Email),
+        ] {
+            let request = by_server(&policy, decisions, method, kind);
+            let checked = request
+                .check(&RequestContext::new(&policy, Caller::Server))
+                .unwrap();
+            assert_eq!(checked.request(), &request);
+            assert!(checked.given().is_empty());
+            assert_eq!(checked.refused().len(), request.decisions.len());
+            for caller in [Caller::Anonymous, Caller::Service] {
+                let err = request
+                    .check(&RequestContext::new(&policy, caller))
+                    .unwrap_err();
+                assert_eq!(err.code, RequestErrorCode::Forbidden, "{caller:?} {method}");
+            }
+        }
+    }
+
+    #[cfg(feature = "receipts")]
+    #[test]
+    fn a_checked_request_becomes_the_receipt_request_field_for_field() {
+        use crate::{Actor, ReceiptId, Relation, Timestamp};
+        let policy = policy();
+        let mut point = CollectionPointRequest::new(CollectionKind::Form);
+        point.build = Some(BuildHash([0xab; 32]));
+        point.page = Some("https://invisionu.education/apply?x".parse().unwrap());
+        let mut request = ConsentRequest::new(
+            policy.version(),
+            [("marketing".parse().unwrap(), Choice::Given)]
+                .into_iter()
+                .collect(),
+            Method::Form,
+            crate::Lang::RU,
+            point,
+        );
+        request.by = DecidedBy::Representative {
+            relation: Relation::Guardian,
+            name: Some("Asel N.".parse().unwrap()),
+        };
+        request.subject_name = Some("Aigerim N.".parse().unwrap());
+        request.subject = Some(SubjectSelector::External("a@b.kz".parse().unwrap()));
+        let mut cx = RequestContext::new(&policy, Caller::Service);
+        cx.gpc = true;
+        let r = request.check(&cx).unwrap().into_receipt_request(
+            ReceiptId([1; 16]),
+            Timestamp::from_unix(1_750_000_000),
+            "https://consent.invisionu.education",
+            "sub:AAAAAAAAAAAAAAAAAAAAAA",
+        );
+        assert_eq!(r.id, ReceiptId([1; 16]));
+        assert_eq!(r.subject, "sub:AAAAAAAAAAAAAAAAAAAAAA");
+        assert_eq!((r.lang, r.method), (crate::Lang::RU, Method::Form));
+        assert_eq!(r.collection.kind, CollectionKind::Form);
+        assert_eq!(
+            r.collection.build.as_deref(),
+            Some("ab".repeat(32).as_str())
+        );
+        assert_eq!(
+            r.collection.page.as_deref(),
+            Some("https://invisionu.education/apply")
+        );
+        assert_eq!(r.by, Actor::Representative(Relation::Guardian));
+        assert_eq!(r.representative.as_deref(), Some("Asel N."));
+        assert_eq!(r.subject_name.as_deref(), Some("Aigerim N."));
+        assert!(r.gpc);
+        // GPC refused the marketing cookies, which the form did not decide.
+        let marketing_cookies = "cookies-marketing".parse().unwrap();
+        assert_eq!(r.decisions.get(&marketing_cookies), Some(&Choice::Refused));
+        assert_eq!(r.decisions.len(), 2);
+    }
+}
