@@ -100,9 +100,8 @@ impl<T: Into<Json>> From<Vec<T>> for Json {
     }
 }
 
-/// Writes a JSON string the way RFC 8785 does. Without `core::fmt`: the banner writes its requests with
-/// it.
-pub(crate) fn write_str(s: &str, out: &mut String) {
+/// Writes a JSON string the way RFC 8785 does.
+fn write_str(s: &str, out: &mut String) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -114,11 +113,7 @@ pub(crate) fn write_str(s: &str, out: &mut String) {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             c if u32::from(c) < 0x20 => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                let hex = |n: u32| char::from(HEX.get(n as usize & 15).copied().unwrap_or(b'0'));
-                out.push_str("\\u00");
-                out.push(hex(u32::from(c) >> 4));
-                out.push(hex(u32::from(c)));
+                out.push_str(&format!("\\u{:04x}", u32::from(c)));
             }
             c => out.push(c),
         }

@@ -42,7 +42,7 @@ fn decisions() -> impl Strategy<Value = Decisions> {
 fn point() -> impl Strategy<Value = CollectionPointRequest> {
     (
         proptest::sample::select(CollectionKind::ALL),
-        proptest::option::of(any::<[u8; 32]>().prop_map(BuildHash)),
+        proptest::option::of(any::<[u8; 32]>().prop_map(BuildHash::from_sha256)),
         // Quotes, backslashes and non-ASCII, which the writer must escape or keep.
         proptest::option::of(text(r#"https?://[a-z0-9.:/"\\%&=é😀-]{0,60}"#)),
     )

@@ -569,7 +569,7 @@ mod tests {
         use crate::{Actor, ReceiptId, Relation, Timestamp};
         let policy = policy();
         let mut point = CollectionPointRequest::new(CollectionKind::Form);
-        point.build = Some(BuildHash([0xab; 32]));
+        point.build = Some(BuildHash::from_sha256([0xab; 32]));
         point.page = Some("https://invisionu.education/apply?x".parse().unwrap());
         let mut request = ConsentRequest::new(
             policy.version(),

@@ -35,17 +35,15 @@ impl Decisions {
 
     /// Sets the choice for `purpose`; returns the one it replaces.
     pub fn insert(&mut self, purpose: PurposeId, choice: Choice) -> Option<Choice> {
-        // Appending is the common case: readers and the banner's sorted ids come in order.
-        if self.0.last().is_none_or(|(last, _)| *last < purpose) {
-            self.0.push((purpose, choice));
-            return None;
-        }
-        match self.0.binary_search_by(|(p, _)| p.cmp(&purpose)) {
-            Ok(i) => self
-                .0
-                .get_mut(i)
-                .map(|slot| core::mem::replace(&mut slot.1, choice)),
-            Err(i) => {
+        // Searched from the end: readers insert in order, so each insert looks at one entry.
+        let i = self
+            .0
+            .iter()
+            .rposition(|(p, _)| *p < purpose)
+            .map_or(0, |i| i + 1);
+        match self.0.get_mut(i) {
+            Some(slot) if slot.0 == purpose => Some(core::mem::replace(&mut slot.1, choice)),
+            _ => {
                 self.0.insert(i, (purpose, choice));
                 None
             }

@@ -9,58 +9,56 @@ use crate::ParseError;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// The SHA-256 of the banner build a person saw: 64 lower-case hex digits on the wire (written into the
-/// banner's bootstrap at build time, recorded in the receipt).
+/// The SHA-256 of the banner build a person saw: 64 lower-case hex digits (written into the banner's
+/// bootstrap at build time, recorded in the receipt).
+///
+/// Kept as its hex digits, the form it is read and written in: the banner, which only passes it on,
+/// then needs no hex conversion either way.
 ///
 /// ```
 /// use consent_core::BuildHash;
 /// let h: BuildHash = "9f2c1e0b6a3d4c5e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e".parse()?;
 /// assert_eq!(h.to_hex(), "9f2c1e0b6a3d4c5e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e");
+/// assert_eq!(BuildHash::from_sha256([0xab; 32]).to_hex(), "ab".repeat(32));
 /// assert!("9F2C".parse::<BuildHash>().is_err());
 /// # Ok::<(), consent_core::ParseError>(())
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct BuildHash(pub [u8; 32]);
+pub struct BuildHash([u8; 64]);
 
 impl BuildHash {
+    /// The hash of these 32 bytes (a SHA-256 digest).
+    pub fn from_sha256(digest: [u8; 32]) -> BuildHash {
+        let mut hex = [b'0'; 64];
+        for (pair, b) in hex.chunks_exact_mut(2).zip(digest) {
+            for (slot, nibble) in pair.iter_mut().zip([b >> 4, b & 15]) {
+                *slot = HEX.get(usize::from(nibble)).copied().unwrap_or(b'0');
+            }
+        }
+        BuildHash(hex)
+    }
+
     /// The 64 lower-case hex digits, as [`Display`](fmt::Display) writes them but without `core::fmt`
     /// (the banner writes requests, and has no room for the formatting machinery).
     pub fn to_hex(&self) -> String {
-        let mut out = String::with_capacity(64);
-        self.push_hex(&mut out);
-        out
+        self.0.iter().map(|b| char::from(*b)).collect()
     }
 
-    pub(crate) fn push_hex(&self, out: &mut String) {
-        for b in self.0 {
-            for nibble in [b >> 4, b & 15] {
-                out.push(char::from(
-                    HEX.get(usize::from(nibble)).copied().unwrap_or(b'0'),
-                ));
-            }
-        }
+    /// The hex digits' ASCII bytes.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.0
     }
 }
 
 impl core::str::FromStr for BuildHash {
     type Err = ParseError;
     fn from_str(s: &str) -> Result<Self, ParseError> {
-        let digit = |c: u8| HEX.iter().position(|h| *h == c);
-        let b = s.as_bytes();
-        if b.len() != 64 {
-            return Err(ParseError::BuildHash);
+        let hex: [u8; 64] = s.as_bytes().try_into().map_err(|_| ParseError::BuildHash)?;
+        if hex.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
+            Ok(BuildHash(hex))
+        } else {
+            Err(ParseError::BuildHash)
         }
-        let mut out = [0u8; 32];
-        for (byte, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
-            let (Some(hi), Some(lo)) = (
-                pair.first().copied().and_then(digit),
-                pair.get(1).copied().and_then(digit),
-            ) else {
-                return Err(ParseError::BuildHash);
-            };
-            *byte = ((hi as u8) << 4) | lo as u8;
-        }
-        Ok(BuildHash(out))
     }
 }
 
@@ -115,7 +113,7 @@ impl core::str::FromStr for PageUrl {
         let base = s.get(..end).unwrap_or_default();
         let ok = (base.starts_with("https://") || base.starts_with("http://"))
             && base.len() <= PageUrl::MAX_LEN
-            && !base.chars().any(|c| c.is_whitespace() || c.is_control());
+            && !base.chars().any(|c| is_whitespace(c) || c.is_control());
         if ok {
             Ok(PageUrl(base.to_owned()))
         } else {
@@ -134,6 +132,26 @@ impl fmt::Debug for PageUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&self.0, f)
     }
+}
+
+/// `char::is_whitespace` (Unicode White_Space), as a plain match: the standard library's looks the
+/// property up in a table that the banner, which checks its page URL with it, has no other use for. A
+/// test compares the two on every character.
+fn is_whitespace(c: char) -> bool {
+    matches!(
+        c,
+        '\t'..='\r'
+            | ' '
+            | '\u{85}'
+            | '\u{a0}'
+            | '\u{1680}'
+            | '\u{2000}'..='\u{200a}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{202f}'
+            | '\u{205f}'
+            | '\u{3000}'
+    )
 }
 
 /// Trims `s` and checks it is 1 to `max` bytes without control characters.
@@ -243,6 +261,11 @@ mod tests {
         let h: BuildHash = text.parse().unwrap();
         assert_eq!(h.to_hex(), text);
         assert_eq!(h.to_string(), text);
+        let digest: [u8; 32] = core::array::from_fn(|i| (i * 8) as u8);
+        let h = BuildHash::from_sha256(digest);
+        let expected: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(h.to_hex(), expected);
+        assert_eq!(expected.parse::<BuildHash>(), Ok(h));
         for bad in [
             String::new(),
             "0".repeat(63),
@@ -282,6 +305,13 @@ mod tests {
         }
         // Whitespace after the query is dropped with it.
         assert_eq!(page("https://a/?q= x").unwrap(), "https://a/");
+    }
+
+    #[test]
+    fn white_space_is_the_standard_librarys() {
+        for c in (0..=0x10_ffff).filter_map(char::from_u32) {
+            assert_eq!(is_whitespace(c), c.is_whitespace(), "{:x}", u32::from(c));
+        }
     }
 
     #[test]

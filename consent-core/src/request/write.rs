@@ -5,68 +5,34 @@
 use crate::prelude::*;
 
 use super::{ConsentRequest, DecidedBy, SubjectSelector};
-use crate::PolicyVersion;
-use crate::canonical::write_str;
 
-/// An object being written: `{`, then `"key":value` pairs separated by commas.
-struct Object<'a> {
-    out: &'a mut String,
-    empty: bool,
-}
-
-impl<'a> Object<'a> {
-    fn open(out: &'a mut String) -> Object<'a> {
-        out.push('{');
-        Object { out, empty: true }
-    }
-
-    /// Starts the member `key`; the caller writes its value into the returned string.
-    fn key(&mut self, key: &str) -> &mut String {
-        if !self.empty {
-            self.out.push(',');
-        }
-        self.empty = false;
-        write_str(key, self.out);
-        self.out.push(':');
-        self.out
-    }
-
-    fn str(&mut self, key: &str, value: &str) {
-        write_str(value, self.key(key));
-    }
-
-    fn close(self) {
-        self.out.push('}');
-    }
-}
-
-/// Appends `n` in decimal with at least `width` digits.
-fn push_digits(out: &mut String, n: u32, width: usize) {
-    let mut digits = [b'0'; 10];
-    let mut i = digits.len();
-    let mut n = n;
-    while n > 0 || digits.len() - i < width {
-        i -= 1;
-        if let Some(d) = digits.get_mut(i) {
-            *d = b'0' + (n % 10) as u8;
-        }
-        n /= 10;
-        if i == 0 {
-            break;
-        }
-    }
-    out.extend(digits.iter().skip(i).map(|d| char::from(*d)));
-}
-
-/// `"YYYY-MM-DD"`.
-fn push_version(out: &mut String, version: PolicyVersion) {
-    let (y, m, d) = version.date().ymd();
+/// Appends `value` as a JSON string.
+///
+/// Only `"` and `\` are escaped: every string a request holds is free of control characters by
+/// construction (its ids, codes and digits are ASCII from closed alphabets; [`super::PageUrl`],
+/// [`super::PersonName`] and [`super::ExternalId`] refuse control characters), and every other
+/// character may appear raw in JSON. Byte by byte, copying the runs between escapes whole (they start
+/// and end next to an ASCII byte, so on character boundaries): the banner's wasm then needs neither
+/// UTF-8 decoding nor encoding for it.
+fn push_string(out: &mut String, value: &str) {
     out.push('"');
-    push_digits(out, y.unsigned_abs(), 4);
-    out.push('-');
-    push_digits(out, m, 2);
-    out.push('-');
-    push_digits(out, d, 2);
+    let mut run = 0;
+    for (i, b) in value.bytes().enumerate() {
+        if b == b'"' || b == b'\\' {
+            out.push_str(value.get(run..i).unwrap_or_default());
+            out.push('\\');
+            run = i;
+        }
+    }
+    out.push_str(value.get(run..).unwrap_or_default());
+    out.push('"');
+}
+
+/// Appends `"value"`, for ASCII that needs no escaping (ids, language codes, hex digits), byte by byte
+/// (no UTF-8 check of the bytes).
+fn push_ascii(out: &mut String, value: &[u8]) {
+    out.push('"');
+    out.extend(value.iter().map(|b| char::from(*b)));
     out.push('"');
 }
 
@@ -99,50 +65,66 @@ impl ConsentRequest {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn to_json(&self) -> String {
+        // The keys and punctuation are constant fragments: written as they are, they take the least
+        // code. Members in the order of `ConsentRequest::FIELDS` (a test checks it).
         let mut out = String::with_capacity(256);
-        let mut o = Object::open(&mut out);
-        push_version(o.key("policy_version"), self.policy_version);
-        let mut decisions = Object::open(o.key("decisions"));
-        for (purpose, choice) in self.decisions.iter() {
-            decisions.str(purpose.as_str(), choice.as_str());
+        out.push_str("{\"policy_version\":\"");
+        self.policy_version.date().push_text(&mut out);
+        out.push_str("\",\"decisions\":{");
+        for (i, (purpose, choice)) in self.decisions.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            push_ascii(&mut out, purpose.as_bytes());
+            out.push_str(":\"");
+            out.push_str(choice.as_str());
+            out.push('"');
         }
-        decisions.close();
-        o.str("method", self.method.as_str());
-        o.str("language", self.language.as_str());
+        out.push_str("},\"method\":\"");
+        out.push_str(self.method.as_str());
+        out.push_str("\",\"language\":");
+        push_ascii(&mut out, self.language.as_bytes());
         let point = &self.collection_point;
-        let mut p = Object::open(o.key("collection_point"));
-        p.str("kind", point.kind.as_str());
+        out.push_str(",\"collection_point\":{\"kind\":\"");
+        out.push_str(point.kind.as_str());
+        out.push('"');
         if let Some(build) = &point.build {
-            let out = p.key("build");
-            out.push('"');
-            build.push_hex(out);
-            out.push('"');
+            out.push_str(",\"build\":");
+            push_ascii(&mut out, build.as_bytes());
         }
         if let Some(page) = &point.page {
-            p.str("page", page.as_str());
+            out.push_str(",\"page\":");
+            push_string(&mut out, page.as_str());
         }
-        p.close();
-        if let Some(subject) = &self.subject {
-            let mut s = Object::open(o.key("subject"));
-            match subject {
-                SubjectSelector::Device(id) => s.str("device", &id.encoded()),
-                SubjectSelector::External(id) => s.str("id", id.as_str()),
+        out.push('}');
+        match &self.subject {
+            None => {}
+            Some(SubjectSelector::Device(id)) => {
+                out.push_str(",\"subject\":{\"device\":\"");
+                out.push_str(&id.encoded());
+                out.push_str("\"}");
             }
-            s.close();
+            Some(SubjectSelector::External(id)) => {
+                out.push_str(",\"subject\":{\"id\":");
+                push_string(&mut out, id.as_str());
+                out.push('}');
+            }
         }
         if let DecidedBy::Representative { relation, name } = &self.by {
-            let mut b = Object::open(o.key("by"));
-            b.str("kind", "representative");
-            b.str("relation", relation.as_str());
+            out.push_str(",\"by\":{\"kind\":\"representative\",\"relation\":\"");
+            out.push_str(relation.as_str());
+            out.push('"');
             if let Some(name) = name {
-                b.str("name", name.as_str());
+                out.push_str(",\"name\":");
+                push_string(&mut out, name.as_str());
             }
-            b.close();
+            out.push('}');
         }
         if let Some(name) = &self.subject_name {
-            o.str("subject_name", name.as_str());
+            out.push_str(",\"subject_name\":");
+            push_string(&mut out, name.as_str());
         }
-        o.close();
+        out.push('}');
         out
     }
 }
@@ -150,23 +132,21 @@ impl ConsentRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Date;
 
     #[test]
-    fn versions_are_written_with_leading_zeros() {
-        for (y, m, d) in [(1970, 1, 1), (2025, 3, 26), (9999, 12, 31), (2031, 10, 2)] {
+    fn strings_escape_quotes_and_backslashes_only() {
+        for (value, json) in [
+            ("", r#""""#),
+            ("a", r#""a""#),
+            ("\"", r#""\"""#),
+            ("\\", r#""\\""#),
+            ("a\"b\\c\"", r#""a\"b\\c\"""#),
+            ("жé😀/", "\"жé😀/\""),
+        ] {
             let mut out = String::new();
-            push_version(
-                &mut out,
-                PolicyVersion::from_date(Date::from_ymd(y, m, d).unwrap()),
-            );
-            assert_eq!(out, format!("\"{y:04}-{m:02}-{d:02}\""));
+            push_string(&mut out, value);
+            assert_eq!(out, json);
+            assert_eq!(serde_json::from_str::<String>(&out).unwrap(), value);
         }
-        let mut out = String::new();
-        push_digits(&mut out, u32::MAX, 1);
-        push_digits(&mut out, 0, 1);
-        push_digits(&mut out, 0, 0);
-        push_digits(&mut out, 7, 3);
-        assert_eq!(out, "42949672950007");
     }
 }
