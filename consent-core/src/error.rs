@@ -43,6 +43,17 @@ pub enum ParseError {
     /// A word outside a closed vocabulary.
     #[error("unknown {0}")]
     Unknown(&'static str),
+    /// A banner build hash is not a SHA-256 in 64 lower-case hex digits.
+    #[error("invalid build hash: expected a SHA-256 in 64 lower-case hex digits")]
+    BuildHash,
+    /// A page is not an http(s) URL of at most 2048 bytes without whitespace or control characters.
+    #[error(
+        "invalid page: expected an http(s) URL of at most 2048 bytes, without whitespace or control characters"
+    )]
+    PageUrl,
+    /// A short text is empty after trimming, longer than its limit, or holds control characters.
+    #[error("invalid text: expected 1 to {0} bytes without control characters")]
+    Text(usize),
 }
 
 /// What is wrong at one place of a policy file.

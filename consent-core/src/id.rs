@@ -98,9 +98,14 @@ pub struct PurposeId {
 impl PurposeId {
     /// The id as a string.
     pub fn as_str(&self) -> &str {
-        let bytes = self.bytes.get(..usize::from(self.len)).unwrap_or_default();
         // Only ASCII is ever stored, so this never fails.
-        core::str::from_utf8(bytes).unwrap_or_default()
+        core::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+
+    /// The id's ASCII bytes: what the request writer writes, without `as_str`'s UTF-8 check (the
+    /// banner has no other use for that code).
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or_default()
     }
 }
 
@@ -125,8 +130,9 @@ impl PartialOrd for PurposeId {
 }
 
 impl Ord for PurposeId {
+    /// The order of the ids as strings (their ASCII bytes).
     fn cmp(&self, other: &Self) -> core::cmp::Ordering {
-        self.as_str().cmp(other.as_str())
+        self.as_bytes().cmp(other.as_bytes())
     }
 }
 

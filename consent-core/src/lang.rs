@@ -27,8 +27,13 @@ impl Lang {
 
     /// The code as a string.
     pub fn as_str(&self) -> &str {
+        core::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+
+    /// The code's ASCII bytes (see `PurposeId::as_bytes`).
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         let len = if self.0[2] == 0 { 2 } else { 3 };
-        core::str::from_utf8(self.0.get(..len).unwrap_or_default()).unwrap_or_default()
+        self.0.get(..len).unwrap_or_default()
     }
 }
 

@@ -8,6 +8,11 @@
 //! `wasm32-unknown-unknown` and gives the same answer everywhere. The TOML loader sits behind the
 //! `toml` feature (on by default).
 //!
+//! It also defines the consent request (`POST /v1/consents`) once for the banner and the server:
+//! [`ConsentRequest`], written as JSON without a JSON library ([`ConsentRequest::to_json`]), read from
+//! JSON behind the `json` feature (`ConsentRequest::from_json`, `RequestContext::check_json`), checked
+//! against a policy ([`ConsentRequest::check`]); and the choice logic both use ([`PurposeScope`]).
+//!
 //! ```
 //! use consent_core::{Actor, Choice, ConsentRecord, ConsentState, Decision, Denied, Event, EventKind,
 //!     Method, Policy, Timestamp};
@@ -65,6 +70,8 @@ mod prelude {
 mod b64;
 mod banner;
 mod canonical;
+mod collection;
+mod decide;
 mod error;
 mod event;
 mod id;
@@ -78,8 +85,10 @@ mod load;
 mod opaque;
 mod policy;
 mod purpose;
+mod purpose_set;
 #[cfg(feature = "receipts")]
 mod receipt;
+mod request;
 #[cfg(feature = "crypto")]
 mod secret;
 #[cfg(feature = "receipts")]
@@ -90,6 +99,8 @@ mod time;
 mod token;
 
 pub use banner::{BANNER_TEXTS, BannerTexts};
+pub use collection::CollectionKind;
+pub use decide::{Decided, PurposeScope};
 pub use error::{ParseError, PolicyError, Problem, ProblemKind};
 pub use event::{Actor, Choice, ConsentRecord, Event, EventKind, Method, Relation};
 pub use id::{Id, MAX_ID_LEN, MAX_PURPOSE_ID_LEN, PurposeId};
@@ -106,10 +117,16 @@ pub use policy::{
 pub use purpose::{
     CookieCategoryId, Country, LegalBasis, Purpose, PurposeKind, PurposeTexts, RecipientKind,
 };
+pub use purpose_set::{PurposeCodes, PurposeSet};
 #[cfg(feature = "receipts")]
 pub use receipt::{
-    CollectionKind, CollectionPoint, LawItems, PolicyRef, RECEIPT_TYP, RECEIPT_VERSION,
-    ReceiptError, ReceiptPayload, ReceiptRequest, UnverifiedReceipt, VerifiedReceipt,
+    CollectionPoint, LawItems, PolicyRef, RECEIPT_TYP, RECEIPT_VERSION, ReceiptError,
+    ReceiptPayload, ReceiptRequest, UnverifiedReceipt, VerifiedReceipt,
+};
+pub use request::{
+    BuildHash, Caller, CheckedRequest, CollectionPointRequest, ConsentRequest, DecidedBy,
+    Decisions, ExternalId, PageUrl, PersonName, RequestContext, RequestError, RequestErrorCode,
+    SubjectSelector,
 };
 #[cfg(feature = "crypto")]
 pub use secret::HmacKey;
@@ -119,8 +136,7 @@ pub use time::{Date, PolicyVersion, Timestamp};
 #[cfg(feature = "crypto")]
 pub use token::TokenKeys;
 pub use token::{
-    ConsentToken, MAX_TOKEN_LEN, PurposeSet, TOKEN_VERSION, TokenClaims, TokenError,
-    UnverifiedToken,
+    ConsentToken, MAX_TOKEN_LEN, TOKEN_VERSION, TokenClaims, TokenError, UnverifiedToken,
 };
 
 #[cfg(feature = "toml")]

@@ -8,34 +8,15 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::jws::{Header, ParsedJws};
-use crate::purpose::vocabulary;
 use crate::{
-    Actor, Choice, Country, Id, JwsError, KeySet, Lang, Method, ParseError, Policy, PolicyVersion,
-    PurposeId, PurposeKind, ReceiptId, RecipientKind, Timestamp,
+    Actor, Choice, CollectionKind, Country, Id, JwsError, KeySet, Lang, Method, ParseError, Policy,
+    PolicyVersion, PurposeId, PurposeKind, ReceiptId, RecipientKind, Timestamp,
 };
 
 /// The JWS `typ` of receipts: keeps receipts apart from anything else signed with the same keys.
 pub const RECEIPT_TYP: &str = "consent-receipt+jwt";
 /// The payload version this library writes and reads.
 pub const RECEIPT_VERSION: u8 = 1;
-
-vocabulary! {
-    /// Where a choice was collected.
-    CollectionKind, "collection kind" {
-        /// The website's cookie banner.
-        Banner = "banner",
-        /// A form (e.g. the application form).
-        Form = "form",
-        /// A backend service through the API.
-        Api = "api",
-        /// A link in an e-mail (one-click unsubscribe).
-        Email = "email",
-        /// Staff recording a rights request.
-        Staff = "staff",
-    }
-}
-
-crate::serde_impls::as_string_for!(CollectionKind);
 
 /// The policy a receipt binds: id, version, SHA-256 of its canonical form, URL.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]

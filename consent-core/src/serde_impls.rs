@@ -5,8 +5,8 @@ use crate::prelude::*;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::{
-    Actor, Choice, Id, KeyId, Lang, Method, PolicyVersion, PurposeId, ReceiptId, Relation,
-    Timestamp,
+    Actor, Choice, CollectionKind, Id, KeyId, Lang, Method, PolicyVersion, PurposeId, ReceiptId,
+    Relation, Timestamp,
 };
 
 macro_rules! as_string_for {
@@ -24,11 +24,11 @@ macro_rules! as_string_for {
         }
     )+};
 }
-pub(crate) use as_string_for;
 
 as_string_for!(
     Actor,
     Choice,
+    CollectionKind,
     Id,
     KeyId,
     Lang,

@@ -78,6 +78,22 @@ impl Date {
         (i32::try_from(y).unwrap_or(i32::MAX), m, d)
     }
 
+    /// Appends `YYYY-MM-DD`, as [`Display`](fmt::Display) writes it but without `core::fmt`.
+    pub(crate) fn push_text(self, out: &mut String) {
+        let (y, m, d) = self.ymd();
+        // Years are 1970 to 9999: four digits.
+        for (n, width) in [(y.unsigned_abs(), 4), (m, 2), (d, 2)] {
+            if width == 2 {
+                out.push('-');
+            }
+            let mut div = if width == 4 { 1000 } else { 10 };
+            while div > 0 {
+                out.push(char::from(b'0' + (n / div % 10) as u8));
+                div /= 10;
+            }
+        }
+    }
+
     /// The date `days` days after 1970-01-01.
     pub fn from_days(days: i32) -> Result<Date, ParseError> {
         // 9999-12-31 is day 2,932,896.
@@ -155,6 +171,22 @@ impl PolicyVersion {
     /// The date this version was published.
     pub const fn date(self) -> Date {
         self.0
+    }
+
+    /// The version as written in requests and URLs (`2025-03-26`), as [`Display`](fmt::Display)
+    /// writes it but without `core::fmt` (the banner's size budget has no room for the formatting
+    /// machinery).
+    ///
+    /// ```
+    /// let v: consent_core::PolicyVersion = "2031-01-02".parse()?;
+    /// assert_eq!(v.text(), "2031-01-02");
+    /// assert_eq!(v.text(), v.to_string());
+    /// # Ok::<(), consent_core::ParseError>(())
+    /// ```
+    pub fn text(self) -> String {
+        let mut out = String::with_capacity(10);
+        self.0.push_text(&mut out);
+        out
     }
 }
 
@@ -253,6 +285,17 @@ impl fmt::Debug for Timestamp {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn text_is_what_display_writes() {
+        for days in (0..=2_932_896).step_by(997).chain([0, 59, 2_932_896]) {
+            let d = Date::from_days(days).unwrap();
+            let mut text = String::new();
+            d.push_text(&mut text);
+            assert_eq!(text, d.to_string());
+            assert_eq!(PolicyVersion::from_date(d).text(), text);
+        }
+    }
 
     #[test]
     fn known_dates() {

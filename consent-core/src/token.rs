@@ -18,11 +18,10 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use core::fmt;
 
 use crate::{
-    Allowed, Date, Decision, Denied, KeyId, Policy, PolicyVersion, PurposeId, ReceiptId, SubjectId,
-    Timestamp,
+    Allowed, Date, Decision, Denied, KeyId, Policy, PolicyVersion, PurposeId, PurposeSet,
+    ReceiptId, SubjectId, Timestamp,
 };
 
 /// The token format version this library writes and reads.
@@ -36,46 +35,6 @@ const TAG_LEN: usize = 16;
 #[cfg(feature = "crypto")]
 /// Fixed part after the key id: version(2) + issued(4) + expires(4) + subject(16) + receipt(16) + 2×u64.
 const BODY_LEN: usize = 2 + 4 + 4 + 16 + 16 + 8 + 8;
-
-/// A set of purposes, by their stable codes (0 to 63).
-///
-/// ```
-/// use consent_core::PurposeSet;
-/// let mut s = PurposeSet::EMPTY;
-/// s.insert(8);
-/// assert!(s.contains(8) && !s.contains(9));
-/// assert_eq!(s.codes().collect::<Vec<_>>(), [8]);
-/// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct PurposeSet(pub u64);
-
-impl PurposeSet {
-    /// No purposes.
-    pub const EMPTY: PurposeSet = PurposeSet(0);
-
-    /// Adds the purpose with this code (codes above 63 are ignored: policies never have them).
-    pub fn insert(&mut self, code: u8) {
-        if code < 64 {
-            self.0 |= 1 << code;
-        }
-    }
-
-    /// Whether the purpose with this code is in the set.
-    pub fn contains(self, code: u8) -> bool {
-        code < 64 && self.0 & (1 << code) != 0
-    }
-
-    /// The codes in the set, ascending.
-    pub fn codes(self) -> impl Iterator<Item = u8> {
-        (0u8..64).filter(move |c| self.contains(*c))
-    }
-}
-
-impl fmt::Debug for PurposeSet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.codes()).finish()
-    }
-}
 
 /// What a consent token says.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
