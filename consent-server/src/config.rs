@@ -50,6 +50,46 @@ pub struct RateLimit {
     pub burst: u32,
 }
 
+/// Storage failures and the free-space floor (`[storage]`).
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Storage {
+    /// Below this many MiB free on the database's file system, writes that add data (receipts, new
+    /// pseudonym links, policy versions) are refused with 503 `storage_unavailable`, so that reads,
+    /// exports and rights requests keep working; 0 turns the floor off.
+    pub min_free_mib: u64,
+    /// While the storage fails, at most one log line per this many seconds (besides the first failure
+    /// and the recovery).
+    pub log_interval_secs: u64,
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        let defaults = crate::store::StoreOptions::default();
+        Storage {
+            min_free_mib: defaults.min_free_bytes / MIB,
+            log_interval_secs: defaults.log_interval.as_secs(),
+        }
+    }
+}
+
+const MIB: u64 = 1024 * 1024;
+
+impl Storage {
+    /// As the store's options.
+    ///
+    /// ```
+    /// let s = consent_server::config::Storage { min_free_mib: 512, log_interval_secs: 30 };
+    /// assert_eq!(s.store_options().min_free_bytes, 512 * 1024 * 1024);
+    /// ```
+    pub fn store_options(&self) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            min_free_bytes: self.min_free_mib.saturating_mul(MIB),
+            log_interval: std::time::Duration::from_secs(self.log_interval_secs.max(1)),
+        }
+    }
+}
+
 /// Server configuration.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -83,6 +123,8 @@ pub struct Config {
     pub site: bool,
     /// Directory of the built banner (`scripts/build-banner`), served at `/consent/`.
     pub banner_dir: PathBuf,
+    /// Storage failures and the free-space floor.
+    pub storage: Storage,
 }
 
 impl Default for Config {
@@ -105,6 +147,7 @@ impl Default for Config {
             tokens: Vec::new(),
             site: true,
             banner_dir: PathBuf::from("target/banner"),
+            storage: Storage::default(),
         }
     }
 }
@@ -144,7 +187,7 @@ impl Config {
     /// Applies `CONSENT_LISTEN`, `CONSENT_DATABASE`, `CONSENT_KEYS`, `CONSENT_POLICY`, `CONSENT_ISSUER`,
     /// `CONSENT_CORS_ORIGINS` (comma-separated), `CONSENT_RATE_PER_SECOND`, `CONSENT_RATE_BURST`,
     /// `CONSENT_DEVELOPMENT_KEYS` (`true`/`false`), `CONSENT_SITE` (`on`/`off`, `true`/`false`),
-    /// `CONSENT_BANNER_DIR`.
+    /// `CONSENT_BANNER_DIR`, `CONSENT_STORAGE_MIN_FREE_MIB`, `CONSENT_STORAGE_LOG_INTERVAL_SECS`.
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         fn parse<T: std::str::FromStr>(name: &'static str, v: &str) -> Result<T, ConfigError>
         where
@@ -200,6 +243,12 @@ impl Config {
         if let Some(v) = var("CONSENT_BANNER_DIR") {
             self.banner_dir = v.into();
         }
+        if let Some(v) = var("CONSENT_STORAGE_MIN_FREE_MIB") {
+            self.storage.min_free_mib = parse("CONSENT_STORAGE_MIN_FREE_MIB", &v)?;
+        }
+        if let Some(v) = var("CONSENT_STORAGE_LOG_INTERVAL_SECS") {
+            self.storage.log_interval_secs = parse("CONSENT_STORAGE_LOG_INTERVAL_SECS", &v)?;
+        }
         Ok(())
     }
 
@@ -223,6 +272,9 @@ impl Config {
         }
         if !(self.issuer.starts_with("https://") || self.issuer.starts_with("http://")) {
             return Err(bad("issuer must be an http(s) URL".into()));
+        }
+        if self.storage.log_interval_secs == 0 {
+            return Err(bad("storage.log_interval_secs must be at least 1".into()));
         }
         Ok(())
     }
@@ -277,6 +329,43 @@ mod tests {
             c.apply_env(|k| (k == "CONSENT_SITE").then(|| "no".into()))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn storage_floor_from_file_and_env() {
+        let c = Config::default();
+        assert_eq!(
+            (c.storage.min_free_mib, c.storage.log_interval_secs),
+            (256, 60)
+        );
+        assert_eq!(c.storage.store_options().min_free_bytes, 256 << 20);
+        // A partial table keeps the other default.
+        let mut c: Config = toml::from_str("[storage]\nmin_free_mib = 1024\n").unwrap();
+        assert_eq!(
+            (c.storage.min_free_mib, c.storage.log_interval_secs),
+            (1024, 60)
+        );
+        c.apply_env(|k| match k {
+            "CONSENT_STORAGE_MIN_FREE_MIB" => Some("0".into()),
+            "CONSENT_STORAGE_LOG_INTERVAL_SECS" => Some("5".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(
+            (c.storage.min_free_mib, c.storage.log_interval_secs),
+            (0, 5)
+        );
+        assert_eq!(
+            c.storage.store_options().log_interval,
+            std::time::Duration::from_secs(5)
+        );
+        assert!(
+            c.apply_env(|k| (k == "CONSENT_STORAGE_MIN_FREE_MIB").then(|| "256MB".into()))
+                .is_err()
+        );
+        assert!(toml::from_str::<Config>("[storage]\nmin_free = 1\n").is_err());
+        c.storage.log_interval_secs = 0;
+        assert!(c.check().is_err());
     }
 
     #[test]

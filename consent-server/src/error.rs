@@ -12,7 +12,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::store::StoreError;
+use crate::store::{Outage, StoreError};
 
 /// The stable, machine-readable `code` of an error answer.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
@@ -54,6 +54,9 @@ pub enum ErrorCode {
     Busy,
     /// The server is stopping (503).
     ShuttingDown,
+    /// The storage cannot take this now: a full disk, an I/O error, a read-only file system, a lock held
+    /// too long, or free space below the floor (503, with `Retry-After`).
+    StorageUnavailable,
     /// Anything else that went wrong on our side (500).
     Internal,
 }
@@ -79,6 +82,7 @@ impl ErrorCode {
         ErrorCode::Timeout,
         ErrorCode::Busy,
         ErrorCode::ShuttingDown,
+        ErrorCode::StorageUnavailable,
         ErrorCode::Internal,
     ];
 
@@ -107,6 +111,7 @@ impl ErrorCode {
             ErrorCode::Timeout => "timeout",
             ErrorCode::Busy => "busy",
             ErrorCode::ShuttingDown => "shutting_down",
+            ErrorCode::StorageUnavailable => "storage_unavailable",
             ErrorCode::Internal => "internal",
         }
     }
@@ -212,10 +217,28 @@ impl From<StoreError> for ApiError {
                 ErrorCode::ShuttingDown,
                 "the server is shutting down; retry shortly",
             ),
+            // Logged by the store, once per interval: not here, once per request.
+            StoreError::Unavailable {
+                outage: Outage::LowSpace,
+                ..
+            } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::StorageUnavailable,
+                "the server's disk is nearly full: new records are refused for now; retry later",
+            ),
+            StoreError::Unavailable { .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::StorageUnavailable,
+                "storage is unavailable; retry later",
+            ),
             other => ApiError::internal(other),
         }
     }
 }
+
+/// `Retry-After` of a `storage_unavailable` answer, in seconds: the writer probes the storage every
+/// second while it fails, and free space is measured every second.
+pub const STORAGE_RETRY_AFTER_SECS: u32 = 10;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -226,6 +249,12 @@ impl IntoResponse for ApiError {
         if self.status == StatusCode::UNAUTHORIZED && self.code == ErrorCode::Unauthorized {
             r.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if self.code == ErrorCode::StorageUnavailable {
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(STORAGE_RETRY_AFTER_SECS),
+            );
         }
         r
     }
@@ -264,6 +293,50 @@ mod tests {
                 "{code} is documented but not an ErrorCode"
             );
         }
+    }
+
+    #[test]
+    fn storage_outages_are_503_with_retry_after_and_nothing_internal() {
+        for (outage, nearly_full) in [
+            (Outage::DiskFull, false),
+            (Outage::Io, false),
+            (Outage::ReadOnly, false),
+            (Outage::Locked, false),
+            (Outage::LowSpace, true),
+        ] {
+            let e = ApiError::from(StoreError::Unavailable {
+                outage,
+                source: Some("disk I/O error at /srv/kz-data/consent/consent.db-wal".into()),
+            });
+            assert_eq!(
+                (e.status, e.code),
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::StorageUnavailable
+                )
+            );
+            assert!(!e.message.contains("/srv"), "{}", e.message);
+            assert_eq!(
+                e.message.contains("nearly full"),
+                nearly_full,
+                "{}",
+                e.message
+            );
+            let r = e.into_response();
+            assert_eq!(r.headers()[header::RETRY_AFTER], "10");
+        }
+        // Any other failure of the engine stays a 500 that says nothing.
+        let e = ApiError::from(StoreError::Backend("constraint failed: receipts.id".into()));
+        assert_eq!(
+            (e.status, e.message.as_str()),
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        );
+        assert!(
+            e.into_response()
+                .headers()
+                .get(header::RETRY_AFTER)
+                .is_none()
+        );
     }
 
     #[test]

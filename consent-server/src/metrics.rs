@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::store::Store;
+use crate::store::{StorageHealth, Store};
 
 /// Counters for `/metrics`.
 #[derive(Default, Debug)]
@@ -102,7 +102,40 @@ impl Metrics {
                 "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
             );
         }
+        storage(&mut out, store.health());
         out.push_str(&store.metrics());
         out
     }
+}
+
+/// The storage's health: whether it takes writes, free space and the floor, failed and refused writes.
+fn storage(out: &mut String, h: &StorageHealth) {
+    let outage = h.outage();
+    let _ = writeln!(
+        out,
+        "# HELP consent_storage_available 1 while the store takes writes; 0 while writes fail or free space is below the floor.\n\
+         # TYPE consent_storage_available gauge\nconsent_storage_available {}",
+        u8::from(outage.is_none())
+    );
+    if let Some(free) = h.free_bytes() {
+        let _ = writeln!(
+            out,
+            "# HELP consent_storage_free_bytes Free space on the database's file system, for the server's user (measured every second).\n\
+             # TYPE consent_storage_free_bytes gauge\nconsent_storage_free_bytes {free}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP consent_storage_min_free_bytes The floor: below it, writes that add data are refused (0: none).\n\
+         # TYPE consent_storage_min_free_bytes gauge\nconsent_storage_min_free_bytes {}\n\
+         # HELP consent_storage_failures_total Operations that failed because the storage could not read or write (full disk, I/O error, read-only, locked).\n\
+         # TYPE consent_storage_failures_total counter\n\
+         consent_storage_failures_total{{op=\"write\"}} {}\nconsent_storage_failures_total{{op=\"read\"}} {}\n\
+         # HELP consent_storage_refused_writes_total Writes refused because free space was below the floor.\n\
+         # TYPE consent_storage_refused_writes_total counter\nconsent_storage_refused_writes_total {}",
+        h.min_free_bytes(),
+        h.failed_writes(),
+        h.failed_reads(),
+        h.refused_writes(),
+    );
 }

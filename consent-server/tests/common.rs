@@ -78,7 +78,8 @@ pub async fn server_with(name: &str, tweak: impl FnOnce(&mut Config)) -> TestSer
     };
     tweak(&mut config);
     let keys = ServerKeys::generate(&config.keys, Timestamp::from_unix(NOW), false).unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.database).unwrap());
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open_with(&config.database, config.storage.store_options()).unwrap());
     let policy = Policy::from_toml(POLICY).unwrap();
     store
         .submit(Write::Policy {

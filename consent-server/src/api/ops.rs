@@ -7,11 +7,11 @@ use consent_core::Timestamp;
 use serde::Deserialize;
 
 use crate::auth::{ExportReceipts, Staff};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::extract::ApiQuery;
 use crate::privacy::SubjectRef;
 use crate::state::AppState;
-use crate::store::{ExportQuery, Seq, StoredReceipt};
+use crate::store::{ExportQuery, Outage, Seq, StoreError, StoredReceipt};
 
 /// The OpenAPI document of this API.
 pub(crate) const OPENAPI: &str = include_str!("../../openapi.json");
@@ -107,17 +107,52 @@ pub(crate) async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`: the database answers and writes are accepted.
+/// `GET /readyz`: `ready` when the database answers and takes writes; otherwise 503 with a JSON error
+/// that says why (`storage_unavailable`: writes fail, or free space is below the floor;
+/// `shutting_down`).
 pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     let store = state.store.clone();
-    let ready = tokio::task::spawn_blocking(move || store.ready())
-        .await
-        .unwrap_or(false);
-    if ready {
-        "ready".into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
-    }
+    let ready = tokio::task::spawn_blocking(move || store.ready()).await;
+    let why = match ready {
+        Ok(Ok(())) => return "ready".into_response(),
+        Ok(Err(StoreError::Closed)) => {
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::ShuttingDown,
+                "not ready: the server is shutting down",
+            )
+            .into_response();
+        }
+        Ok(Err(StoreError::Unavailable {
+            outage: Outage::LowSpace,
+            ..
+        })) => {
+            let health = state.store.health();
+            format!(
+                "not ready: free space on the database's disk ({} bytes) is below the floor ({} bytes): \
+                 writes that add data are refused; reads, exports and rights requests still work",
+                health.free_bytes().unwrap_or(0),
+                health.min_free_bytes()
+            )
+        }
+        Ok(Err(StoreError::Unavailable { outage, .. })) => {
+            format!("not ready: storage unavailable ({outage}): writes fail")
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: the database does not answer");
+            "not ready: the database does not answer".to_owned()
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            "not ready: the readiness check failed".to_owned()
+        }
+    };
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::StorageUnavailable,
+        why,
+    )
+    .into_response()
 }
 
 /// `GET /metrics`: Prometheus text format.

@@ -11,7 +11,7 @@ use consent_server::clock::system_clock;
 use consent_server::config::{Config, Role, StaffToken};
 use consent_server::keys::{ServerKeys, random32};
 use consent_server::privacy::token_hash;
-use consent_server::store::{SqliteStore, Store, Write};
+use consent_server::store::{SqliteStore, Store, StoreError, Write};
 
 use super::{base64_token, now};
 
@@ -81,18 +81,26 @@ pub(crate) async fn state(mut config: Config) -> Result<AppState> {
             });
         }
     }
-    let store = SqliteStore::open(&config.database)
+    let store = SqliteStore::open_with(&config.database, config.storage.store_options())
         .with_context(|| format!("cannot open database {}", config.database.display()))?;
     let store: Arc<dyn Store> = Arc::new(store);
     for p in std::iter::once(&policy).chain(previous.iter()) {
-        store
+        let stored = store
             .submit(Write::Policy {
                 version: p.version(),
                 sha256: p.hash(),
                 canonical: p.canonical_json(),
             })?
-            .await?
-            .with_context(|| {
+            .await?;
+        if let Err(e @ StoreError::Unavailable { .. }) = stored {
+            bail!(
+                "cannot store policy {} in database {}: {e} (free space on its disk, or lower \
+                 storage.min_free_mib)",
+                p.version(),
+                config.database.display()
+            );
+        }
+        stored.with_context(|| {
                 format!(
                     "cannot use policy {} with database {}: a published policy version never changes \
                      (receipts cite its hash); publish the edited policy under a new version date (its \

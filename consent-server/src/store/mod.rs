@@ -7,16 +7,25 @@
 //!
 //! Writes go through [`Store::submit`] and are acknowledged only once committed durably; reads are plain
 //! blocking calls (run them on a blocking thread). Receipts are never updated or deleted.
+//!
+//! When the storage cannot write (a full disk, an I/O error, a read-only file system, a lock held too
+//! long) an engine answers [`StoreError::Unavailable`] with the [`Outage`], reports it to its
+//! [`StorageHealth`] (readiness, the log once per interval, `/metrics`), and notices recovery by itself.
+//! Below a free-space floor, writes that add data are refused before the disk is full
+//! ([`Write::essential`] says which still go through).
 
+mod health;
 mod sqlite;
 
+pub use health::{DEFAULT_LOG_INTERVAL, DEFAULT_MIN_FREE_BYTES, StorageHealth};
 pub use sqlite::{MIGRATIONS, SqliteStore, WriterStats};
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use consent_core::{
-    Actor, Choice, Event, Method, PolicyHash, PolicyVersion, PurposeId, ReceiptId, Timestamp,
-    VerifiedReceipt,
+    Actor, Choice, CollectionKind, Event, Method, PolicyHash, PolicyVersion, PurposeId, ReceiptId,
+    Timestamp, VerifiedReceipt,
 };
 use tokio::sync::oneshot;
 
@@ -29,6 +38,16 @@ pub enum StoreError {
     /// The database engine failed (its own error, boxed: the trait names no engine's types).
     #[error("database error: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+    /// The storage cannot take this now (full disk, I/O error, read-only, locked, or free space below
+    /// the floor); retrying later can succeed. Nothing of the write was stored.
+    #[error("storage unavailable: {outage}")]
+    Unavailable {
+        /// Why.
+        outage: Outage,
+        /// The engine's own error, when there is one (logged by the engine, never sent to clients).
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    },
     /// The write queue is full: shed load.
     #[error("write queue is full")]
     Busy,
@@ -45,6 +64,81 @@ pub enum StoreError {
     /// subject is not a pseudonym.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+}
+
+impl StoreError {
+    /// [`StoreError::Unavailable`] without the engine's error (already logged, or there is none).
+    pub fn unavailable(outage: Outage) -> StoreError {
+        StoreError::Unavailable {
+            outage,
+            source: None,
+        }
+    }
+}
+
+/// Why the storage cannot take writes now. Engines map their own errors to these (SQLite's result codes,
+/// PostgreSQL's SQLSTATEs), so the server answers `503 storage_unavailable` whatever the engine.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+#[non_exhaustive]
+pub enum Outage {
+    /// The disk (or a quota) is full. SQLite: `SQLITE_FULL`; PostgreSQL: `disk_full` (53100).
+    DiskFull,
+    /// Free space is below the configured floor: writes that add data are refused before the disk is
+    /// full. Engines that see their disk (SQLite) apply it; a remote database leaves it to its own server.
+    LowSpace,
+    /// Reading or writing failed, or a file could not be opened. SQLite: `SQLITE_IOERR_*`,
+    /// `SQLITE_CANTOPEN`; PostgreSQL: `io_error` (58030), a lost connection (class 08).
+    Io,
+    /// The database or its file system is read-only, or writing is not permitted. SQLite:
+    /// `SQLITE_READONLY_*`, `SQLITE_PERM`; PostgreSQL: `read_only_sql_transaction` (25006), a standby.
+    ReadOnly,
+    /// The database stayed locked (or busy) longer than the engine waits. SQLite: `SQLITE_BUSY`,
+    /// `SQLITE_LOCKED`, `SQLITE_PROTOCOL`; PostgreSQL: `lock_not_available` (55P03), a pool timeout.
+    Locked,
+}
+
+impl Outage {
+    /// A short code, for logs and metrics: `disk_full`, `low_space`, `io`, `read_only`, `locked`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Outage::DiskFull => "disk_full",
+            Outage::LowSpace => "low_space",
+            Outage::Io => "io",
+            Outage::ReadOnly => "read_only",
+            Outage::Locked => "locked",
+        }
+    }
+}
+
+impl std::fmt::Display for Outage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Outage::DiskFull => "the disk is full",
+            Outage::LowSpace => "free space is below the floor",
+            Outage::Io => "the storage failed to read or write",
+            Outage::ReadOnly => "the storage is read-only",
+            Outage::Locked => "the database stayed locked",
+        })
+    }
+}
+
+/// Storage settings shared by the engines.
+#[derive(Clone, Copy, Debug)]
+pub struct StoreOptions {
+    /// Below this many free bytes on the database's disk, writes that add data are refused (0: no
+    /// floor). Only engines that see their disk apply it.
+    pub min_free_bytes: u64,
+    /// While the storage fails, at most one log line per interval (besides the first and the recovery).
+    pub log_interval: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            min_free_bytes: DEFAULT_MIN_FREE_BYTES,
+            log_interval: DEFAULT_LOG_INTERVAL,
+        }
+    }
 }
 
 /// What a rights request does.
@@ -109,6 +203,34 @@ pub enum Write {
         /// Canonical JSON.
         canonical: String,
     },
+}
+
+impl Write {
+    /// Whether the write still goes through when free space is below the floor: rights requests
+    /// (restrict, unblock, erase: a few dozen bytes each, by staff only) and the withdrawals the server
+    /// itself makes for staff and one-click unsubscribe links. Everything else adds data anyone can add
+    /// (receipts from banners, forms and services, new pseudonym links, policy versions) and waits for
+    /// space. `DESIGN.md`, "Storage failures and a full disk", says why.
+    ///
+    /// ```
+    /// use consent_core::Timestamp;
+    /// use consent_server::privacy::SubjectRef;
+    /// use consent_server::store::{Rights, Write};
+    ///
+    /// let subject: SubjectRef = "sub:AAAAAAAAAAAAAAAAAAAAAA".parse().unwrap();
+    /// let erase = Write::Rights { subject, at: Timestamp::from_unix(0), what: Rights::Erase };
+    /// assert!(erase.essential());
+    /// ```
+    pub fn essential(&self) -> bool {
+        match self {
+            Write::Rights { .. } => true,
+            Write::Receipt(r) => {
+                matches!(r.collection, CollectionKind::Staff | CollectionKind::Email)
+                    && r.decisions.values().all(|c| *c != Choice::Given)
+            }
+            Write::Link { .. } | Write::Policy { .. } => false,
+        }
+    }
 }
 
 /// What a write returns.
@@ -177,8 +299,12 @@ pub trait Store: Send + Sync + 'static {
     fn metrics(&self) -> String {
         String::new()
     }
-    /// Whether the database answers.
-    fn ready(&self) -> bool;
+    /// Whether the store takes writes now: `Ok` when the database answers, the last write (or probe)
+    /// succeeded and free space is above the floor; [`StoreError::Unavailable`] with the outage while
+    /// writes fail or space is low; [`StoreError::Closed`] once closed.
+    fn ready(&self) -> Result<(), StoreError>;
+    /// The storage's health: what `/readyz` and `/metrics` report.
+    fn health(&self) -> &StorageHealth;
     /// Stops accepting writes, commits what is queued, and waits for the writer.
     fn close(&self);
 }
@@ -193,6 +319,7 @@ pub struct NewReceipt {
     expires_at: Timestamp,
     policy_version: PolicyVersion,
     method: Method,
+    collection: CollectionKind,
     by: Actor,
     decisions: BTreeMap<PurposeId, Choice>,
     kid: String,
@@ -218,6 +345,7 @@ impl NewReceipt {
             expires_at: p.exp,
             policy_version: p.policy.version,
             method: p.method,
+            collection: p.collection.kind,
             by: p.by,
             decisions: p.decisions.clone(),
             kid: r.header().kid.clone(),
@@ -249,6 +377,10 @@ impl NewReceipt {
     /// How the choice was made.
     pub fn method(&self) -> Method {
         self.method
+    }
+    /// Where it was collected.
+    pub fn collection(&self) -> CollectionKind {
+        self.collection
     }
     /// Who decided.
     pub fn by(&self) -> Actor {

@@ -1,11 +1,16 @@
 //! SQLite store: WAL, one writer thread with group commit, a small pool of read-only connections.
 //!
 //! - `schema`: the migrations;
-//! - `writer`: the writer thread (group commit) and the WAL checkpointer;
+//! - `writer`: the writer thread (group commit, the free-space floor, the health probe) and the WAL
+//!   checkpointer;
+//! - `fault`: SQLite's errors as engine-neutral outages;
+//! - `space`: free space on the database's file system;
 //! - `rows`: values to columns and back (what is read is parsed there, once).
 
+mod fault;
 mod rows;
 mod schema;
+mod space;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -22,21 +27,25 @@ pub use schema::MIGRATIONS;
 pub use writer::WriterStats;
 
 use self::rows::{EventRow, RECEIPT_COLUMNS, events_from_row, stored_receipt};
-use self::writer::{Job, checkpoint_loop, writer_loop};
+use self::space::DiskSpace;
+use self::writer::{Job, Writer, checkpoint_loop, writer_loop};
 use crate::privacy::{SubjectLookup, SubjectRef};
-use crate::store::{ExportQuery, Store, StoreError, StoredReceipt, Write, Written};
+use crate::store::{
+    ExportQuery, StorageHealth, Store, StoreError, StoreOptions, StoredReceipt, Write, Written,
+};
 
 /// Writes waiting beyond this are refused with [`StoreError::Busy`].
 const QUEUE: usize = 16 * 1024;
 
-/// SQLite's errors, as the engine-neutral [`StoreError::Backend`].
+/// SQLite's errors, as the engine-neutral [`StoreError`]: [`StoreError::Unavailable`] for a full disk,
+/// an I/O error, a read-only file or a lock held too long, [`StoreError::Backend`] otherwise.
 trait Db<T> {
     fn db(self) -> Result<T, StoreError>;
 }
 
 impl<T> Db<T> for rusqlite::Result<T> {
     fn db(self) -> Result<T, StoreError> {
-        self.map_err(|e| StoreError::Backend(Box::new(e)))
+        self.map_err(fault::store_error)
     }
 }
 
@@ -48,6 +57,7 @@ pub struct SqliteStore {
     writer: Mutex<Option<JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
     stats: Arc<WriterStats>,
+    health: Arc<StorageHealth>,
 }
 
 fn open(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
@@ -83,9 +93,30 @@ fn open(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
 }
 
 impl SqliteStore {
-    /// Opens (creating and migrating if needed) the database at `path` and starts the writer.
+    /// Opens (creating and migrating if needed) the database at `path` and starts the writer, with the
+    /// default [`StoreOptions`] (a floor of 256 MiB).
     pub fn open(path: impl Into<PathBuf>) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_with(path, StoreOptions::default())
+    }
+
+    /// Opens the database at `path` with `options`: below `min_free_bytes` free on its file system,
+    /// writes that add data are refused.
+    pub fn open_with(
+        path: impl Into<PathBuf>,
+        options: StoreOptions,
+    ) -> Result<SqliteStore, StoreError> {
         let path = path.into();
+        let health = Arc::new(StorageHealth::new(
+            options.min_free_bytes,
+            options.log_interval,
+        ));
+        let mut space = DiskSpace::new(&path);
+        space.refresh(&health);
+        tracing::debug!(
+            free_bytes = health.free_bytes(),
+            min_free_bytes = options.min_free_bytes,
+            "free space on the database's disk"
+        );
         let mut conn = open(&path, false)?;
         schema::migrate(&mut conn)?;
         // Checkpoints run on their own thread, off the commit path of the writer.
@@ -93,16 +124,22 @@ impl SqliteStore {
         let stop = Arc::new(AtomicBool::new(false));
         let checkpoint_conn = open(&path, false)?;
         let checkpoint_stop = Arc::clone(&stop);
+        let log_interval = options.log_interval;
         let checkpointer = std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
-            .spawn(move || checkpoint_loop(&checkpoint_conn, &checkpoint_stop))
+            .spawn(move || checkpoint_loop(&checkpoint_conn, &checkpoint_stop, log_interval))
             .map_err(|e| StoreError::Corrupt(format!("cannot start checkpoint thread: {e}")))?;
         let stats = Arc::new(WriterStats::default());
         let (tx, rx) = sync_channel::<Job>(QUEUE);
-        let writer_stats = Arc::clone(&stats);
+        let w = Writer {
+            stats: Arc::clone(&stats),
+            health: Arc::clone(&health),
+            space,
+            probe_errors: Default::default(),
+        };
         let writer = std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx, &writer_stats))
+            .spawn(move || writer_loop(conn, rx, w))
             .map_err(|e| StoreError::Corrupt(format!("cannot start writer thread: {e}")))?;
         Ok(SqliteStore {
             path,
@@ -111,6 +148,7 @@ impl SqliteStore {
             writer: Mutex::new(Some(writer)),
             readers: Mutex::new(Vec::new()),
             stats,
+            health,
         })
     }
 
@@ -126,15 +164,22 @@ impl SqliteStore {
         let conn = self.readers.lock().map_err(|_| StoreError::Closed)?.pop();
         let conn = match conn {
             Some(c) => c,
-            None => open(&self.path, true)?,
+            None => open(&self.path, true).inspect_err(|e| self.read_failed(e))?,
         };
-        let out = f(&conn);
+        let out = f(&conn).inspect_err(|e| self.read_failed(e));
         if let Ok(mut pool) = self.readers.lock()
             && pool.len() < 8
         {
             pool.push(conn);
         }
         out
+    }
+
+    /// Tells the health about a read the storage could not serve (logged once per interval).
+    fn read_failed(&self, e: &StoreError) {
+        if let StoreError::Unavailable { outage, .. } = e {
+            self.health.read_failed(*outage, e);
+        }
     }
 }
 
@@ -294,11 +339,19 @@ impl Store for SqliteStore {
         )
     }
 
-    fn ready(&self) -> bool {
-        self.tx.lock().map(|t| t.is_some()).unwrap_or(false)
-            && self
-                .with_reader(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).db())
-                .is_ok()
+    fn ready(&self) -> Result<(), StoreError> {
+        if !self.tx.lock().map(|t| t.is_some()).unwrap_or(false) {
+            return Err(StoreError::Closed);
+        }
+        if let Some(outage) = self.health.outage() {
+            return Err(StoreError::unavailable(outage));
+        }
+        self.with_reader(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).db())
+            .map(|_| ())
+    }
+
+    fn health(&self) -> &StorageHealth {
+        &self.health
     }
 
     fn close(&self) {

@@ -6,7 +6,8 @@ use super::Db as _;
 use crate::store::StoreError;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` is the number applied.
-pub const MIGRATIONS: &[&str] = &[r#"
+pub const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE policies (
     version    TEXT PRIMARY KEY,
     sha256     TEXT NOT NULL,
@@ -52,7 +53,15 @@ CREATE TABLE subject_links (
     lookup   BLOB PRIMARY KEY,
     subject  TEXT NOT NULL UNIQUE
 );
-"#];
+"#,
+    r#"
+-- One row the writer rewrites while the storage fails and no client writes: does the disk take writes?
+CREATE TABLE probe (
+    id  INTEGER PRIMARY KEY CHECK (id = 1),
+    n   INTEGER NOT NULL
+);
+"#,
+];
 
 /// Applies the migrations not applied yet, each in its own transaction.
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -1,8 +1,8 @@
 //! The single writer thread: group commit (one transaction for whatever is queued, each write in its own
-//! savepoint), and the WAL checkpointer beside it.
+//! savepoint), the free-space floor, the health probe; and the WAL checkpointer beside it.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -10,7 +10,9 @@ use tokio::sync::oneshot;
 
 use super::Db as _;
 use super::rows;
-use crate::store::{Rights, StoreError, Write, Written};
+use super::space::{self, DiskSpace};
+use crate::store::health::Throttle;
+use crate::store::{Outage, Rights, StorageHealth, StoreError, Write, Written};
 
 /// Most writes committed in one transaction.
 const MAX_BATCH: usize = 1024;
@@ -32,11 +34,15 @@ pub struct WriterStats {
 }
 
 /// Copies the WAL into the database every second without blocking the writer (PASSIVE), and empties it
-/// (TRUNCATE) when the store closes.
-pub(super) fn checkpoint_loop(conn: &Connection, stop: &AtomicBool) {
-    let checkpoint = |mode: &str| {
-        if let Err(e) = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(())) {
-            tracing::warn!(error = %e, mode, "WAL checkpoint failed");
+/// (TRUNCATE) when the store closes. Failures (a full disk cannot take the pages) are logged once per
+/// `log_interval`, with a count.
+pub(super) fn checkpoint_loop(conn: &Connection, stop: &AtomicBool, log_interval: Duration) {
+    let mut throttle = Throttle::default();
+    let mut checkpoint = |mode: &str| {
+        if let Err(e) = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()))
+            && let Some(more) = throttle.hit(Instant::now(), log_interval)
+        {
+            tracing::warn!(error = %e, mode, failures_not_logged = more, "WAL checkpoint failed");
         }
     };
     while !stop.load(Ordering::Relaxed) {
@@ -46,10 +52,46 @@ pub(super) fn checkpoint_loop(conn: &Connection, stop: &AtomicBool) {
     checkpoint("TRUNCATE");
 }
 
+/// What the writer thread owns besides its connection.
+pub(super) struct Writer {
+    pub(super) stats: std::sync::Arc<WriterStats>,
+    pub(super) health: std::sync::Arc<StorageHealth>,
+    pub(super) space: DiskSpace,
+    /// Probe failures that are not outages (rare): logged at most once per minute.
+    pub(super) probe_errors: Throttle,
+}
+
 /// Takes the first queued write, drains what else is queued (up to [`MAX_BATCH`]), commits them in one
-/// transaction, then answers them all; until the queue is closed.
-pub(super) fn writer_loop(mut conn: Connection, rx: Receiver<Job>, stats: &WriterStats) {
-    while let Ok(first) = rx.recv() {
+/// transaction, then answers them all; until the queue is closed. Free space is measured at most once a
+/// second; while writes fail and no client writes, a probe write runs once a second, so that recovery
+/// is noticed without traffic.
+pub(super) fn writer_loop(mut conn: Connection, rx: Receiver<Job>, mut w: Writer) {
+    loop {
+        let first = match rx.recv_timeout(space::EVERY) {
+            Ok(job) => Some(job),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        w.space.refresh_if_due(&w.health);
+        let Some(first) = first else {
+            if w.health.failing() {
+                match probe(&mut conn) {
+                    Ok(()) => w.health.write_succeeded(),
+                    Err(StoreError::Unavailable { outage, source }) => {
+                        let error = source.map_or_else(|| outage.to_string(), |e| e.to_string());
+                        w.health.write_failed(outage, &error, 0);
+                    }
+                    Err(e) => {
+                        if let Some(more) =
+                            w.probe_errors.hit(Instant::now(), Duration::from_secs(60))
+                        {
+                            tracing::warn!(error = %e, not_logged = more, "storage probe failed");
+                        }
+                    }
+                }
+            }
+            continue;
+        };
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -57,38 +99,91 @@ pub(super) fn writer_loop(mut conn: Connection, rx: Receiver<Job>, stats: &Write
                 Err(_) => break,
             }
         }
-        let started = Instant::now();
-        let results = commit_batch(&mut conn, &jobs);
-        let n = jobs.len() as u64;
-        match results {
-            Ok(results) => {
-                stats.commits.fetch_add(1, Ordering::Relaxed);
-                stats.writes.fetch_add(n, Ordering::Relaxed);
-                stats.max_batch.fetch_max(n, Ordering::Relaxed);
-                stats.commit_micros.fetch_add(
-                    u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-                    Ordering::Relaxed,
-                );
-                for ((_, reply), result) in jobs.into_iter().zip(results) {
-                    let _ = reply.send(result);
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, batch = n, "commit failed; the whole batch is refused");
-                for (_, reply) in jobs {
-                    let _ = reply.send(Err(StoreError::CommitFailed(e.to_string())));
-                }
-            }
-        }
+        batch(&mut conn, jobs, &w);
     }
     tracing::info!("sqlite writer stopped");
 }
 
+/// Commits one batch, tells the health what happened, answers every job.
+fn batch(conn: &mut Connection, jobs: Vec<Job>, w: &Writer) {
+    let started = Instant::now();
+    let low_space = w.health.low_on_space();
+    let results = commit_batch(conn, &jobs, low_space);
+    let n = jobs.len() as u64;
+    match results {
+        Ok(results) => {
+            let stats = &w.stats;
+            stats.commits.fetch_add(1, Ordering::Relaxed);
+            stats.writes.fetch_add(n, Ordering::Relaxed);
+            stats.max_batch.fetch_max(n, Ordering::Relaxed);
+            stats.commit_micros.fetch_add(
+                u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
+            let mut refused = 0;
+            let mut failed: Option<(Outage, String, u64)> = None;
+            for r in &results {
+                match r {
+                    Err(StoreError::Unavailable {
+                        outage: Outage::LowSpace,
+                        ..
+                    }) => refused += 1,
+                    Err(e @ StoreError::Unavailable { outage, .. }) => {
+                        let f = failed.get_or_insert_with(|| (*outage, e.to_string(), 0));
+                        f.2 += 1;
+                    }
+                    _ => {}
+                }
+            }
+            if refused > 0 {
+                w.health.writes_refused(refused);
+            }
+            match failed {
+                Some((outage, error, k)) => w.health.write_failed(outage, &error, k),
+                None if results.iter().any(Result::is_ok) => w.health.write_succeeded(),
+                None => {}
+            }
+            for ((_, reply), result) in jobs.into_iter().zip(results) {
+                let _ = reply.send(result);
+            }
+        }
+        Err(StoreError::Unavailable { outage, source }) => {
+            // Logged by the health, once per interval; each request is answered 503.
+            let error = source.map_or_else(|| outage.to_string(), |e| e.to_string());
+            w.health.write_failed(outage, &error, n);
+            for (_, reply) in jobs {
+                let _ = reply.send(Err(StoreError::unavailable(outage)));
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, batch = n, "commit failed; the whole batch is refused");
+            for (_, reply) in jobs {
+                let _ = reply.send(Err(StoreError::CommitFailed(e.to_string())));
+            }
+        }
+    }
+}
+
+/// A write that touches the disk (one row, rewritten), committed like a batch: does the storage write?
+fn probe(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .db()?;
+    tx.execute(
+        "INSERT INTO probe (id, n) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET n = n + 1",
+        [],
+    )
+    .db()?;
+    tx.commit().db()
+}
+
 /// One transaction for the batch; each write in its own savepoint, so one failing write does not undo
 /// the others. Returns per-write results once the transaction is committed.
+/// Below the floor (`low_space`) writes that add data and are not [`Write::essential`] are refused.
 fn commit_batch(
     conn: &mut Connection,
     jobs: &[Job],
+    low_space: bool,
 ) -> Result<Vec<Result<Written, StoreError>>, StoreError> {
     let mut tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -96,7 +191,8 @@ fn commit_batch(
     let mut results = Vec::with_capacity(jobs.len());
     for (write, _) in jobs {
         let mut sp = tx.savepoint().db()?;
-        match apply(&sp, write) {
+        let floor = low_space && !write.essential();
+        match apply(&sp, write, floor) {
             Ok(w) => {
                 sp.commit().db()?;
                 results.push(Ok(w));
@@ -112,9 +208,19 @@ fn commit_batch(
     Ok(results)
 }
 
-fn apply(conn: &Connection, write: &Write) -> Result<Written, StoreError> {
+/// Applies one write; with `refuse_growth` (below the floor), a write that would add a row is refused
+/// with [`Outage::LowSpace`] (one that finds its row already there still answers).
+fn apply(conn: &Connection, write: &Write, refuse_growth: bool) -> Result<Written, StoreError> {
+    let grow = || {
+        if refuse_growth {
+            Err(StoreError::unavailable(Outage::LowSpace))
+        } else {
+            Ok(())
+        }
+    };
     match write {
         Write::Receipt(r) => {
+            grow()?;
             conn.prepare_cached(
                 "INSERT INTO receipts (id, subject, issued_at, policy_version, method, kid, browser, decisions, expires_at, actor, jws)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -137,6 +243,7 @@ fn apply(conn: &Connection, write: &Write) -> Result<Written, StoreError> {
             Ok(Written::Done)
         }
         Write::Rights { subject, at, what } => {
+            grow()?;
             let subject = subject.to_string();
             conn.prepare_cached("INSERT INTO events (subject, at, kind) VALUES (?1, ?2, ?3)")
                 .db()?
@@ -165,6 +272,7 @@ fn apply(conn: &Connection, write: &Write) -> Result<Written, StoreError> {
             if let Some(s) = existing {
                 return Ok(Written::Subject(rows::subject(&s)?));
             }
+            grow()?;
             conn.prepare_cached("INSERT INTO subject_links (lookup, subject) VALUES (?1, ?2)")
                 .db()?
                 .execute(params![lookup, new_subject.to_string()])
@@ -187,6 +295,7 @@ fn apply(conn: &Connection, write: &Write) -> Result<Written, StoreError> {
                 Some(h) if h == sha256 => Ok(Written::Done),
                 Some(_) => Err(StoreError::PolicyChanged(*version)),
                 None => {
+                    grow()?;
                     conn.prepare_cached(
                         "INSERT INTO policies (version, sha256, canonical) VALUES (?1, ?2, ?3)",
                     )
