@@ -119,7 +119,7 @@ pub use time::{Date, PolicyVersion, Timestamp};
 #[cfg(feature = "crypto")]
 pub use token::TokenKeys;
 pub use token::{
-    ConsentToken, MAX_TOKEN_LEN, PurposeSet, TOKEN_VERSION, TokenClaims, TokenError,
+    ConsentToken, MAX_TOKEN_LEN, PurposeSet, TOKEN_VERSION, TokenClaims, TokenError, TokenSubject,
     UnverifiedToken,
 };
 
