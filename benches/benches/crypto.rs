@@ -7,7 +7,7 @@ use consent_benches::INVISIONU_POLICY;
 use consent_core::{
     Choice, CollectionKind, CollectionPoint, HmacKey, KeySet, Lang, Method, Policy, PurposeSet,
     ReceiptId, ReceiptPayload, ReceiptRequest, SubjectId, Timestamp, TokenClaims, TokenKeys,
-    UnverifiedReceipt, UnverifiedToken,
+    TokenSubject, UnverifiedReceipt, UnverifiedToken,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -82,7 +82,7 @@ fn tokens(c: &mut Criterion) {
         policy_version: "2025-03-26".parse().unwrap_or_else(|_| unreachable!()),
         issued_at: Timestamp::from_unix(1_750_000_000),
         expires_at: Timestamp::from_unix(1_765_000_000),
-        subject: SubjectId([7; 16]),
+        subject: TokenSubject::Device(SubjectId([7; 16])),
         receipt: ReceiptId([9; 16]),
         given: PurposeSet(0x3d7f),
         refused: PurposeSet(0x0280),

@@ -384,7 +384,7 @@ mod tests {
             policy_version: "2025-03-26".parse().unwrap(),
             issued_at: Timestamp::from_unix(1_743_498_000),
             expires_at: Timestamp::from_unix(1_759_309_200),
-            subject: SubjectId([1; 16]),
+            subject: crate::TokenSubject::Device(SubjectId([1; 16])),
             receipt: ReceiptId([2; 16]),
             given: ANALYTICS | PurposeSet::of(40),
             refused: MARKETING | MARKETING_COOKIES,

@@ -136,7 +136,8 @@ pub use time::{Date, PolicyVersion, Timestamp};
 #[cfg(feature = "crypto")]
 pub use token::TokenKeys;
 pub use token::{
-    ConsentToken, MAX_TOKEN_LEN, TOKEN_VERSION, TokenClaims, TokenError, UnverifiedToken,
+    ConsentToken, MAX_TOKEN_LEN, TOKEN_VERSION, TokenClaims, TokenError, TokenSubject,
+    UnverifiedToken,
 };
 
 #[cfg(feature = "toml")]

@@ -4,6 +4,7 @@
 
 use consent_core::{
     Decided, Method, PurposeScope, PurposeSet, ReceiptId, SubjectId, Timestamp, TokenClaims,
+    TokenSubject,
 };
 use proptest::prelude::*;
 
@@ -164,7 +165,7 @@ proptest! {
             policy_version: "2025-03-26".parse().unwrap(),
             issued_at: Timestamp::from_unix(1_743_498_000),
             expires_at: Timestamp::from_unix(1_759_309_200),
-            subject: SubjectId([1; 16]),
+            subject: TokenSubject::Device(SubjectId([1; 16])),
             receipt: ReceiptId([2; 16]),
             given,
             refused: refused - given,

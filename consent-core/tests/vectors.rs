@@ -2,8 +2,8 @@
 //! published keys, every invalid one is rejected.
 
 use consent_core::{
-    HmacKey, KeyId, KeySet, Policy, ReceiptError, Timestamp, TokenKeys, UnverifiedReceipt,
-    UnverifiedToken,
+    HmacKey, KeyId, KeySet, Policy, PurposeSet, ReceiptError, Timestamp, TokenKeys, TokenSubject,
+    UnverifiedReceipt, UnverifiedToken,
 };
 use serde_json::Value;
 
@@ -104,10 +104,15 @@ fn token_vectors() {
     let policy = Policy::from_toml(POLICY).unwrap();
     let vectors: Vec<Value> = serde_json::from_str(TOKENS).unwrap();
     let (mut valid, mut invalid) = (0, 0);
+    let mut versions = [0; 2];
     for v in &vectors {
         let name = v["name"].as_str().unwrap();
         let at = Timestamp::from_unix(v["verify_at"].as_i64().unwrap());
         let text = v["token"].as_str().unwrap();
+        if let Ok(t) = UnverifiedToken::decode(text) {
+            // One text form per token, for both versions.
+            assert_eq!(t.encode(), text, "{name}");
+        }
         let result = UnverifiedToken::decode(text)
             .map_err(|e| e.to_string())
             .and_then(|t| {
@@ -121,18 +126,35 @@ fn token_vectors() {
         if v["valid"].as_bool().unwrap() {
             let t = result.unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(text.len() <= 180, "{name}: {} characters", text.len());
-            let given: Vec<String> = t
-                .claims()
-                .given
-                .codes()
-                .map(|c| policy.purpose_by_code(c).unwrap().id.to_string())
-                .collect();
-            assert_eq!(serde_json::json!(given), v["claims"]["given"], "{name}");
+            assert_eq!(text.len() as u64, v["length"], "{name}");
+            let c = t.claims();
+            let expect = &v["claims"];
+            let names = |s: PurposeSet| -> Vec<String> {
+                s.codes()
+                    .map(|c| policy.purpose_by_code(c).unwrap().id.to_string())
+                    .collect()
+            };
+            assert_eq!(serde_json::json!(names(c.given)), expect["given"], "{name}");
             assert_eq!(
-                t.claims().receipt.to_string(),
-                v["claims"]["receipt"],
+                serde_json::json!(names(c.refused)),
+                expect["refused"],
                 "{name}"
             );
+            assert_eq!(c.receipt.to_string(), expect["receipt"], "{name}");
+            assert_eq!(c.policy_version.to_string(), expect["policy_version"]);
+            assert_eq!(c.issued_at.as_unix(), expect["issued_at"], "{name}");
+            assert_eq!(c.expires_at.as_unix(), expect["expires_at"], "{name}");
+            let (version, kind, id) = match c.subject {
+                TokenSubject::Device(id) => (2, "device", id),
+                TokenSubject::Person(id) => (2, "person", id),
+                TokenSubject::Unbound(id) => (1, "unknown", id),
+            };
+            assert_eq!(version, expect["version"], "{name}");
+            assert_eq!(kind, expect["subject_kind"], "{name}");
+            assert_eq!(id.to_string(), expect["subject"], "{name}");
+            // Only a version 2 person token speaks for a person.
+            assert_eq!(c.person().is_some(), kind == "person", "{name}");
+            versions[usize::from(version == 2)] += 1;
             valid += 1;
         } else {
             assert!(result.is_err(), "{name} must be rejected");
@@ -142,5 +164,9 @@ fn token_vectors() {
     assert!(
         valid >= 3 && invalid >= valid,
         "{valid} valid, {invalid} invalid"
+    );
+    assert!(
+        versions[0] >= 1 && versions[1] >= 1,
+        "valid vectors of both versions: {versions:?}"
     );
 }

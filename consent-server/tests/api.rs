@@ -140,6 +140,9 @@ async fn a_consent_gives_a_verifiable_receipt_and_token() {
         .verify(&s.state.keys.tokens)
         .unwrap();
     assert_eq!(token.claims().receipt.to_string(), j["receipt_id"]);
+    // It is the device's, signed as a device's: never a person's.
+    assert_eq!(token.claims().device(), device.parse().ok());
+    assert_eq!(token.claims().person(), None);
     let at = Timestamp::from_unix(NOW + 60);
     assert!(
         token
@@ -594,6 +597,14 @@ async fn services_record_for_subjects_and_staff_handle_rights() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     let subject = r.json()["subject"].as_str().unwrap().to_owned();
     assert!(subject.starts_with("sub:"), "{subject}");
+    // The token names the person, signed as a person (not a device with the same 128 bits).
+    let token = UnverifiedToken::decode(r.json()["token"].as_str().unwrap()).unwrap();
+    let person = token
+        .verify(&s.state.keys.tokens)
+        .unwrap()
+        .claims()
+        .person();
+    assert_eq!(person.map(|p| format!("sub:{p}")), Some(subject.clone()));
     // The same person again, a minute later: the same pseudonym (ids are normalised).
     s.clock
         .store(NOW + 30, std::sync::atomic::Ordering::Relaxed);

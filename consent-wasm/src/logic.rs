@@ -9,7 +9,9 @@
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 
-use consent_core::{PolicyVersion, Timestamp, TokenClaims, UnverifiedToken};
+use consent_core::{
+    PolicyVersion, SubjectId, Timestamp, TokenClaims, TokenSubject, UnverifiedToken,
+};
 
 use crate::texts::LANGUAGES;
 
@@ -159,6 +161,19 @@ pub fn granted_by_token(purposes: &[Purpose], claims: &TokenClaims) -> Purposes 
                 && !claims.refused.contains(p.code)
                 && p.changed_in <= claims.policy_version)
     })
+}
+
+/// The device a token names: the banner sends it as `subject.device` with the next choice, so that one
+/// browser stays one subject. A version 2 token says whether its subject is a device or a person; a
+/// version 1 token does not, and its bits are taken for this browser's device as before (the banner
+/// only ever sent device ids, and the server decides what a device id may do). A person's token (a site
+/// may set one for a signed-in visitor) names no device: the banner never sends a person's pseudonym
+/// as its own device id.
+pub fn device_of(claims: &TokenClaims) -> Option<SubjectId> {
+    match claims.subject {
+        TokenSubject::Device(id) | TokenSubject::Unbound(id) => Some(id),
+        TokenSubject::Person(_) => None,
+    }
 }
 
 /// How the visitor decided.
@@ -541,7 +556,7 @@ mod tests {
     const MARKETING_COOKIES: Purposes = bit(13);
     const UNCONDITIONAL: Purposes = bit(9) | bit(10);
 
-    use consent_core::{PurposeSet, ReceiptId, SubjectId};
+    use consent_core::{PurposeSet, ReceiptId};
 
     use super::*;
 
@@ -549,8 +564,12 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
-    // Token vectors from spec/vectors/tokens.json (valid ones decode without a key).
-    const EVERY_PURPOSE_DECIDED: &str = "AQN0MjVOzWfrqxBo3O2QWlpaWlpaWlpaWlpaWlpaWgEBAQEBAQEBAQEBAQEBAQEAAAAAAAAZPwAAAAAAACDAEMlUBIQ4yUXonuB9KUa5zg";
+    // Token vectors from spec/vectors/tokens.json (valid ones decode without a key): a device's, a
+    // person's (the same 128 bits) and a version 1 token (kind unknown), all with the same choice.
+    const EVERY_PURPOSE_DECIDED: &str = "AgN0MjVOzWfrqxBo3O2QAVpaWlpaWlpaWlpaWlpaWloBAQEBAQEBAQEBAQEBAQEBAAAAAAAAGT8AAAAAAAAgwJ1KBLguKu7L0JHv1dEv_F4";
+    const PERSON: &str = "AgN0MjVOzWfrqxBo3O2QAlpaWlpaWlpaWlpaWlpaWloBAQEBAQEBAQEBAQEBAQEBAAAAAAAAGT8AAAAAAAAgwFDopyXWVJn99x0L67ZhqhE";
+    const V1_EVERY_PURPOSE_DECIDED: &str = "AQN0MjVOzWfrqxBo3O2QWlpaWlpaWlpaWlpaWlpaWgEBAQEBAQEBAQEBAQEBAQEAAAAAAAAZPwAAAAAAACDAEMlUBIQ4yUXonuB9KUa5zg";
+    const SUBJECT: SubjectId = SubjectId([0x5a; 16]);
     const ISSUED: i64 = 1_743_498_000;
     const EXPIRES: i64 = 1_759_309_200;
 
@@ -627,6 +646,31 @@ mod tests {
             read_token(Some(EVERY_PURPOSE_DECIDED), None, EXPIRES - 1),
             Stored::Valid(_)
         ));
+        // Version 1 tokens and a person's token are read the same way.
+        for other in [V1_EVERY_PURPOSE_DECIDED, PERSON] {
+            let (Stored::Valid(a), Stored::Valid(b)) = (
+                read_token(Some(EVERY_PURPOSE_DECIDED), page, ISSUED + 1),
+                read_token(Some(other), page, ISSUED + 1),
+            ) else {
+                panic!("{other} is not read as valid");
+            };
+            assert_eq!(
+                TokenClaims {
+                    subject: a.subject,
+                    ..b
+                },
+                a
+            );
+        }
+    }
+
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn the_device_of_a_token_is_never_a_person() {
+        let claims = |text| *UnverifiedToken::decode(text).unwrap().unverified_claims();
+        assert_eq!(device_of(&claims(EVERY_PURPOSE_DECIDED)), Some(SUBJECT));
+        assert_eq!(device_of(&claims(V1_EVERY_PURPOSE_DECIDED)), Some(SUBJECT));
+        assert_eq!(device_of(&claims(PERSON)), None);
     }
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]
@@ -652,7 +696,7 @@ mod tests {
             policy_version: v("2025-03-26"),
             issued_at: Timestamp::from_unix(ISSUED),
             expires_at: Timestamp::from_unix(EXPIRES),
-            subject: SubjectId([1; 16]),
+            subject: TokenSubject::Device(SubjectId([1; 16])),
             receipt: ReceiptId([2; 16]),
             given: PurposeSet(1 << 12),
             refused: PurposeSet(1 << 8 | 1 << 13),

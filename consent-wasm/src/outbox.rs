@@ -168,8 +168,9 @@ impl Outbox {
     }
 
     /// Posts the pending choice to `endpoint`, unless a request is already on its way. The device of
-    /// `token` (the latest one) becomes its subject: one browser stays one subject, also for a choice
-    /// made before the answer to an earlier one brought the first token. [`Step::Post`] gets the
+    /// `token` (the latest one; [`logic::device_of`]: never a person's) becomes its subject: one browser
+    /// stays one subject, also for a choice made before the answer to an earlier one brought the first
+    /// token. [`Step::Post`] gets the
     /// response, [`Step::PostFail`] a failure.
     pub(crate) fn send(
         &mut self,
@@ -184,11 +185,11 @@ impl Outbox {
             // One request at a time; a newer choice goes when this one is answered.
             return;
         }
-        if let (Some(token), Ok(request)) = (token, json_parse(body))
+        if let (Some(device), Ok(request)) = (token.and_then(logic::device_of), json_parse(body))
             && get(&request, "subject").is_undefined()
         {
             let subject = object();
-            set_str(&subject, "device", &token.subject.encoded());
+            set_str(&subject, "device", &device.encoded());
             set(&request, "subject", &subject);
             self.pending = Some(json_stringify(&request));
         }

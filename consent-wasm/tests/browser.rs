@@ -27,7 +27,9 @@
 
 use std::cell::Cell;
 
-use consent_core::{HmacKey, PurposeSet, ReceiptId, SubjectId, Timestamp, TokenClaims, TokenKeys};
+use consent_core::{
+    HmacKey, PurposeSet, ReceiptId, SubjectId, Timestamp, TokenClaims, TokenKeys, TokenSubject,
+};
 use consent_wasm::logic::{self, PENDING_KEY, cookie_value};
 use consent_wasm::{Config, DIALOG_ID, REOPEN_CLASS, start};
 use js_sys::{Array, Function, Object, Promise, Reflect};
@@ -731,7 +733,7 @@ fn claims(version: &str, given: &[u8], refused: &[u8]) -> TokenClaims {
         policy_version: version.parse().unwrap(),
         issued_at: Timestamp::from_unix(now() - 60),
         expires_at: Timestamp::from_unix(now() + 183 * 86_400),
-        subject: SubjectId([1; 16]),
+        subject: TokenSubject::Device(SubjectId([1; 16])),
         receipt: ReceiptId([0x2a; 16]),
         given: set_of(given),
         refused: set_of(refused),
@@ -1699,7 +1701,7 @@ async fn the_device_id_of_an_earlier_token_is_sent_with_the_next_choice() {
     reset("en");
     stub_route("/v1/policy", POLICY_2026);
     let mut outdated = claims(V2025, &[ANALYTICS], &[]);
-    outdated.subject = SubjectId([9; 16]);
+    outdated.subject = TokenSubject::Device(SubjectId([9; 16]));
     set_token(&sign(outdated));
     start(config(V2026));
     shown().await;
@@ -1708,6 +1710,36 @@ async fn the_device_id_of_an_earlier_token_is_sent_with_the_next_choice() {
     let subject = get(&posted(), "subject");
     assert_eq!(field(&subject, "device"), SubjectId([9; 16]).encoded());
     assert_eq!(field(&subject, "device"), "CQkJCQkJCQkJCQkJCQkJCQ");
+}
+
+#[wasm_bindgen_test]
+async fn the_subject_of_a_version_1_token_is_still_taken_for_the_device() {
+    reset("en");
+    // spec/vectors/tokens.json `v1-every-purpose-decided` (expired by now: the banner asks again).
+    set_token(
+        "AQN0MjVOzWfrqxBo3O2QWlpaWlpaWlpaWlpaWlpaWgEBAQEBAQEBAQEBAQEBAQEAAAAAAAAZPwAAAAAAACDAEMlUBIQ4yUXonuB9KUa5zg",
+    );
+    start(config(V2025));
+    shown().await;
+    click("accept-all");
+    until("the choice", || post_bodies().len() == 1).await;
+    let subject = get(&posted(), "subject");
+    assert_eq!(field(&subject, "device"), SubjectId([0x5a; 16]).encoded());
+}
+
+#[wasm_bindgen_test]
+async fn a_persons_token_is_never_sent_as_the_device() {
+    reset("en");
+    stub_route("/v1/policy", POLICY_2026);
+    let mut outdated = claims(V2025, &[ANALYTICS], &[]);
+    outdated.subject = TokenSubject::Person(SubjectId([9; 16]));
+    set_token(&sign(outdated));
+    start(config(V2026));
+    shown().await;
+    click("accept-all");
+    until("the choice", || post_bodies().len() == 1).await;
+    // No device: the server draws one. The person's pseudonym is not this browser's device id.
+    assert!(get(&posted(), "subject").is_undefined());
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -2370,7 +2402,7 @@ async fn a_second_choice_made_while_the_first_is_being_sent_is_sent_too() {
     let first = claims(V2025, &[], &CONSENT_CODES);
     assert_eq!(
         field(&get(&posts[1], "subject"), "device"),
-        first.subject.encoded()
+        first.device().unwrap().encoded()
     );
     assert_eq!(
         cookie("consent"),

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use consent_core::{
     Actor, Choice, CollectionKind, CollectionPoint, Lang, Method, PolicyVersion, PurposeId,
     PurposeKind, PurposeSet, ReceiptPayload, ReceiptRequest, Relation, SubjectId, TokenClaims,
+    TokenSubject,
 };
 use serde::Deserialize;
 
@@ -450,7 +451,10 @@ pub(crate) async fn issue(
         policy_version: c.version,
         issued_at: now,
         expires_at,
-        subject: subject.id(),
+        subject: match subject {
+            SubjectRef::Subject(s) => TokenSubject::Person(s),
+            SubjectRef::Device(d) => TokenSubject::Device(d),
+        },
         receipt: id,
         given,
         refused,
