@@ -238,7 +238,7 @@ impl PurposeScope {
     /// #     policy_version: "2025-03-26".parse().unwrap(),
     /// #     issued_at: consent_core::Timestamp::from_unix(1_743_498_000),
     /// #     expires_at: consent_core::Timestamp::from_unix(1_759_309_200),
-    /// #     subject: consent_core::SubjectId([1; 16]),
+    /// #     subject: consent_core::TokenSubject::Device(consent_core::SubjectId([1; 16])),
     /// #     receipt: consent_core::ReceiptId([2; 16]),
     /// #     given, refused,
     /// # };
