@@ -11,6 +11,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use consent_core::{RequestError, RequestErrorCode};
 
 use crate::store::StoreError;
 
@@ -108,6 +109,39 @@ impl ErrorCode {
             ErrorCode::Busy => "busy",
             ErrorCode::ShuttingDown => "shutting_down",
             ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+impl ErrorCode {
+    /// The status and code of a consent request's error: 400 for malformed JSON, 409 for an outdated
+    /// policy (the client fetches the new one and asks again), 403 for what the caller may not record,
+    /// 422 for everything else; each of the contract's codes is one of ours, under the same name.
+    ///
+    /// ```
+    /// use axum::http::StatusCode;
+    /// use consent_core::RequestErrorCode;
+    /// use consent_server::error::ErrorCode;
+    /// assert_eq!(
+    ///     ErrorCode::of_request(RequestErrorCode::PolicyOutdated),
+    ///     (StatusCode::CONFLICT, ErrorCode::PolicyOutdated)
+    /// );
+    /// ```
+    pub fn of_request(code: RequestErrorCode) -> (StatusCode, ErrorCode) {
+        use RequestErrorCode as R;
+        let unprocessable = |c| (StatusCode::UNPROCESSABLE_ENTITY, c);
+        match code {
+            R::MalformedJson => (StatusCode::BAD_REQUEST, ErrorCode::MalformedJson),
+            R::PolicyOutdated => (StatusCode::CONFLICT, ErrorCode::PolicyOutdated),
+            R::Forbidden => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
+            R::InvalidField => unprocessable(ErrorCode::InvalidField),
+            R::UnknownPurpose => unprocessable(ErrorCode::UnknownPurpose),
+            R::ConsentNotRequired => unprocessable(ErrorCode::ConsentNotRequired),
+            R::InconsistentMethod => unprocessable(ErrorCode::InconsistentMethod),
+            R::UnknownPolicyVersion => unprocessable(ErrorCode::UnknownPolicyVersion),
+            // A code consent-core adds later (the enum is non-exhaustive): the client's problem all
+            // the same; the test below fails until it has a code of its own here.
+            _ => unprocessable(ErrorCode::InvalidField),
         }
     }
 }
@@ -217,6 +251,20 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// A consent request refused by its checks (consent-core's contract): the same code, field and
+/// message, with the status of [`ErrorCode::of_request`].
+impl From<RequestError> for ApiError {
+    fn from(e: RequestError) -> Self {
+        let (status, code) = ErrorCode::of_request(e.code);
+        ApiError {
+            status,
+            code,
+            message: e.message,
+            field: e.field,
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({
@@ -263,6 +311,21 @@ mod tests {
                 ErrorCode::ALL.iter().any(|c| c.as_str() == code),
                 "{code} is documented but not an ErrorCode"
             );
+        }
+    }
+
+    #[test]
+    fn every_code_of_the_consent_request_is_ours_with_its_status() {
+        for code in RequestErrorCode::ALL {
+            let (status, ours) = ErrorCode::of_request(*code);
+            assert_eq!(ours.as_str(), code.as_str());
+            let expected = match code {
+                RequestErrorCode::MalformedJson => 400,
+                RequestErrorCode::PolicyOutdated => 409,
+                RequestErrorCode::Forbidden => 403,
+                _ => 422,
+            };
+            assert_eq!(status.as_u16(), expected, "{code}");
         }
     }
 
