@@ -7,13 +7,15 @@
 //!   own (the consent request, which consent-core reads and checks in one walk).
 //! - [`RawBody`]: the body's bytes, at most [`MAX_BODY`].
 //! - [`ApiQuery<T>`]: a query string, 400 `invalid_field` (`query`) when it does not fit `T`.
-//! - [`ApiPath<T>`]: a path parameter parsed into `T` ([`PathParam`]), 400 `invalid_field` naming it.
+//! - [`ApiPath<T>`]: a path parameter parsed into `T` ([`PathParam`]), 400 `invalid_field` naming it
+//!   (also when it is not UTF-8 once percent-decoded).
 
 use axum::body::{Body, Bytes};
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use consent_core::{PolicyVersion, ReceiptId};
 use serde::de::DeserializeOwned;
 
@@ -128,16 +130,29 @@ impl PathParam for PolicyVersion {
 pub(crate) struct ApiPath<T>(pub(crate) T);
 
 impl<T: PathParam, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
-    /// A path that is not UTF-8 keeps axum's answer; a value that does not parse is our 400.
-    type Rejection = Response;
+    /// A value that does not parse, or is not UTF-8 once percent-decoded, is our 400 naming the
+    /// parameter.
+    type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
             .await
-            .map_err(IntoResponse::into_response)?;
+            .map_err(|e| match e {
+                PathRejection::FailedToDeserializePathParams(e) => {
+                    let message = match e.kind() {
+                        ErrorKind::InvalidUtf8InPathParam { .. } => {
+                            "not UTF-8 once percent-decoded".to_owned()
+                        }
+                        _ => e.body_text(),
+                    };
+                    ApiError::bad_param(T::NAME, message)
+                }
+                // Only a route without the parameter: a mistake of ours, never the client's.
+                other => ApiError::internal(other.body_text()),
+            })?;
         T::parse(&raw)
             .map(ApiPath)
-            .map_err(|e| ApiError::bad_param(T::NAME, e).into_response())
+            .map_err(|e| ApiError::bad_param(T::NAME, e))
     }
 }
 

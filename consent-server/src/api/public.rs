@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use consent_core::{
@@ -16,7 +16,7 @@ use crate::auth::Caller;
 use crate::config::Role;
 use crate::encoding;
 use crate::error::{ApiError, ErrorCode};
-use crate::extract::{ApiPath, RawBody};
+use crate::extract::{ApiPath, ApiQuery, RawBody};
 use crate::privacy;
 use crate::state::AppState;
 
@@ -195,7 +195,7 @@ impl UnsubscribeQuery {
 /// scanners follow links); the page's button sends the RFC 8058 one-click POST.
 pub(crate) async fn unsubscribe_page(
     State(state): State<AppState>,
-    Query(q): Query<UnsubscribeQuery>,
+    ApiQuery(q): ApiQuery<UnsubscribeQuery>,
 ) -> Result<Response, ApiError> {
     let (_, token) = q.subject(&state)?;
     let lang = state.policy.default_language();
@@ -222,7 +222,7 @@ fn html_escape(s: &str) -> String {
 /// the signed link names, with a receipt (method `unsubscribe`).
 pub(crate) async fn unsubscribe(
     State(state): State<AppState>,
-    Query(q): Query<UnsubscribeQuery>,
+    ApiQuery(q): ApiQuery<UnsubscribeQuery>,
     headers: HeaderMap,
     RawBody(bytes): RawBody,
 ) -> Result<Response, ApiError> {
