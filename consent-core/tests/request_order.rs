@@ -54,12 +54,21 @@ fn answer(body: &str, caller: Caller, gpc: bool) -> (String, Option<String>) {
     }
 }
 
+/// A body (as changes to `good()`), the caller, whether GPC is on, and the answer: code and field.
+type Case = (
+    Vec<(&'static str, Value)>,
+    Caller,
+    bool,
+    &'static str,
+    Option<&'static str>,
+);
+
 #[test]
 fn the_first_problem_in_the_check_order_is_reported() {
     use Caller::{Anonymous, Service};
     let bad_kind = ("collection_point", json!({"kind": "kiosk"}));
     #[rustfmt::skip]
-    let cases: Vec<(Vec<(&str, Value)>, Caller, bool, &str, Option<&str>)> = vec![
+    let cases: Vec<Case> = vec![
         // 1. The JSON itself, before everything: an unknown member, a member of the wrong type.
         (vec![("policy_version", json!(SERVED)), ("extra", json!(1))], Anonymous, false, "invalid_field", Some("extra")),
         (vec![("policy_version", json!(SERVED)), ("subject_name", json!(5))], Anonymous, false, "invalid_field", Some("subject_name")),
