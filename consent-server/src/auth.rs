@@ -62,6 +62,18 @@ fn require<'c>(
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Caller(pub(crate) Option<Role>);
 
+impl Caller {
+    /// Who sends a consent request, as the contract sees it ([`consent_core::Caller`], which decides
+    /// what each may record): a `service` token is a service; anyone else (no token, or an auditor's
+    /// or operator's) records what an anonymous visitor may.
+    pub(crate) fn requester(self) -> consent_core::Caller {
+        match self.0 {
+            Some(Role::Service) => consent_core::Caller::Service,
+            Some(Role::Auditor | Role::Operator) | None => consent_core::Caller::Anonymous,
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -163,6 +175,16 @@ mod tests {
         );
         for bad in ["Bearer x", "Basic a", "Bearer", "a"] {
             assert_eq!(role(&c, &bearer(bad)).unwrap_err().status, 401, "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_service_tokens_record_as_services() {
+        use consent_core::Caller as Requester;
+        assert_eq!(Caller(None).requester(), Requester::Anonymous);
+        assert_eq!(Caller(Some(Role::Service)).requester(), Requester::Service);
+        for staff in [Role::Auditor, Role::Operator] {
+            assert_eq!(Caller(Some(staff)).requester(), Requester::Anonymous);
         }
     }
 

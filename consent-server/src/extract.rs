@@ -3,15 +3,19 @@
 //!
 //! - [`ApiJson<T>`]: a JSON object body (`Content-Type: application/json`, at most [`MAX_BODY`] bytes),
 //!   parsed with the path of the field at fault; `Option<ApiJson<T>>` also accepts an empty body.
+//! - [`JsonBody`]: the bytes of a body with the same media type and size checks, for a reader of its
+//!   own (the consent request, which consent-core reads and checks in one walk).
 //! - [`RawBody`]: the body's bytes, at most [`MAX_BODY`].
 //! - [`ApiQuery<T>`]: a query string, 400 `invalid_field` (`query`) when it does not fit `T`.
-//! - [`ApiPath<T>`]: a path parameter parsed into `T` ([`PathParam`]), 400 `invalid_field` naming it.
+//! - [`ApiPath<T>`]: a path parameter parsed into `T` ([`PathParam`]), 400 `invalid_field` naming it
+//!   (also when it is not UTF-8 once percent-decoded).
 
 use axum::body::{Body, Bytes};
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use consent_core::{PolicyVersion, ReceiptId};
 use serde::de::DeserializeOwned;
 
@@ -28,10 +32,24 @@ pub(crate) struct ApiJson<T>(pub(crate) T);
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let JsonBody(bytes) = JsonBody::from_request(req, state).await?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// The bytes of a body sent as `Content-Type: application/json` (415 `unsupported_media_type` else),
+/// at most [`MAX_BODY`] (413 `body_too_large` beyond), not yet parsed: for a body whose reader is not
+/// serde's derive (the consent request's is consent-core's).
+#[derive(Debug)]
+pub(crate) struct JsonBody(pub(crate) Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
     async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
         require_json(req.headers())?;
-        let bytes = read(req.into_body()).await?;
-        parse_json(&bytes).map(ApiJson)
+        read(req.into_body()).await.map(JsonBody)
     }
 }
 
@@ -112,16 +130,29 @@ impl PathParam for PolicyVersion {
 pub(crate) struct ApiPath<T>(pub(crate) T);
 
 impl<T: PathParam, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
-    /// A path that is not UTF-8 keeps axum's answer; a value that does not parse is our 400.
-    type Rejection = Response;
+    /// A value that does not parse, or is not UTF-8 once percent-decoded, is our 400 naming the
+    /// parameter.
+    type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
             .await
-            .map_err(IntoResponse::into_response)?;
+            .map_err(|e| match e {
+                PathRejection::FailedToDeserializePathParams(e) => {
+                    let message = match e.kind() {
+                        ErrorKind::InvalidUtf8InPathParam { .. } => {
+                            "not UTF-8 once percent-decoded".to_owned()
+                        }
+                        _ => e.body_text(),
+                    };
+                    ApiError::bad_param(T::NAME, message)
+                }
+                // Only a route without the parameter: a mistake of ours, never the client's.
+                other => ApiError::internal(other.body_text()),
+            })?;
         T::parse(&raw)
             .map(ApiPath)
-            .map_err(|e| ApiError::bad_param(T::NAME, e).into_response())
+            .map_err(|e| ApiError::bad_param(T::NAME, e))
     }
 }
 
@@ -279,6 +310,24 @@ mod tests {
             let got = code(json(post(t, body.clone())).await.unwrap_err());
             assert_eq!(got, (status, c, field.map(str::to_owned)), "{body:.40}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_json_body_is_checked_for_type_and_size_and_left_unparsed() {
+        let body = |r| <JsonBody as FromRequest<()>>::from_request(r, &());
+        let JsonBody(bytes) = body(post(Some("application/json"), "{not parsed"))
+            .await
+            .unwrap();
+        assert_eq!(&bytes[..], b"{not parsed");
+        let e = body(post(Some("text/plain"), "{}")).await.unwrap_err();
+        assert_eq!(
+            code(e),
+            (415, "unsupported_media_type", Some("content-type".into()))
+        );
+        let e = body(post(Some("application/json"), "x".repeat(MAX_BODY + 1)))
+            .await
+            .unwrap_err();
+        assert_eq!(code(e), (413, "body_too_large", None));
     }
 
     #[tokio::test]

@@ -279,3 +279,42 @@ fn export_verify_and_rights_requests() {
     assert!(ok && out.contains("cookies-analytics=withdrawn"), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// An export holds personal data: the file `-o` writes is readable by its owner only, in every format,
+/// also when it was there before with wider permissions.
+#[cfg(unix)]
+#[test]
+fn export_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = temp("cli-export-mode");
+    let port = free_port();
+    let mut server = start(&dir, port);
+    let (status, body) = consent(port, 1).unwrap();
+    assert_eq!(status, 201, "{body}");
+    terminate(&mut server);
+    let cfg = dir.join("consent-server.toml").display().to_string();
+    let mode = |name: &str| {
+        std::fs::metadata(dir.join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    std::fs::write(dir.join("old.csv"), "stale, and readable by everyone\n").unwrap();
+    std::fs::set_permissions(dir.join("old.csv"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    for (format, name) in [
+        ("jsonl", "new.jsonl"),
+        ("kantara", "new.kantara.jsonl"),
+        ("csv", "old.csv"),
+    ] {
+        let (ok, _, err) = run(
+            &dir,
+            &["--config", &cfg, "export", "--format", format, "-o", name],
+        );
+        assert!(ok && err.contains("exported 1 receipt(s)"), "{err}");
+        assert_eq!(mode(name), 0o600, "{name}");
+        let text = std::fs::read_to_string(dir.join(name)).unwrap();
+        assert!(!text.contains("stale") && text.contains("dev:"), "{text}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

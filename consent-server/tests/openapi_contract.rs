@@ -1,15 +1,22 @@
 //! `openapi.json` describes the consent request as consent-core defines it: the same members, the same
 //! required ones, the same values of every closed vocabulary, the same length limits, and every error
 //! code the request's checks can give. The document is written by hand; this test keeps it true to the
-//! one definition (`consent_core::ConsentRequest`, spec/SPEC.md §4).
+//! one definition (`consent_core::ConsentRequest`, spec/SPEC.md §4), and to the server where the server
+//! is the definition: its error codes (`ErrorCode`), the ids it accepts, the entity tags it sends.
+//! `scripts/test` also runs schemathesis against the real binary with this document.
+
+mod common;
 
 use std::collections::BTreeSet;
 
+use axum::body::Body;
 use consent_core::{
     Choice, CollectionKind, CollectionPointRequest, ConsentRequest, DecidedBy, ExternalId, Method,
-    PersonName, Relation, RequestErrorCode, SubjectSelector,
+    PersonName, Relation, RequestErrorCode, SubjectId, SubjectSelector,
 };
-use serde_json::Value;
+use consent_server::error::ErrorCode;
+use consent_server::privacy::SubjectRef;
+use serde_json::{Value, json};
 
 fn doc() -> Value {
     serde_json::from_str(include_str!("../openapi.json")).unwrap()
@@ -232,4 +239,168 @@ fn every_error_the_request_can_get_is_documented() {
         "not in Error.code: {:?}",
         ours.difference(&codes).collect::<Vec<_>>()
     );
+}
+
+#[test]
+fn the_error_codes_are_exactly_the_servers() {
+    let doc = doc();
+    let listed = strings(
+        &doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"],
+    );
+    let ours = vocabulary(ErrorCode::ALL, ErrorCode::as_str);
+    assert_eq!(
+        listed.difference(&ours).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "documented, but not an ErrorCode"
+    );
+    assert_eq!(
+        ours.difference(&listed).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "sent by the server, but not in Error.code"
+    );
+}
+
+/// Whether `instance` is valid against `schema` (a schema without `$ref`s), as a client's JSON Schema
+/// validator sees it.
+fn valid(schema: &Value, instance: &str) -> bool {
+    jsonschema::validator_for(schema)
+        .unwrap()
+        .is_valid(&json!(instance))
+}
+
+/// Strings of 21 to 23 characters ending in every base64url character and a few others.
+fn device_id_candidates() -> Vec<String> {
+    let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let head = "q3Jt7VbWm0Kx9ZsL2fYp4";
+    let mut out: Vec<String> = alphabet
+        .chars()
+        .chain("=+/ .é".chars())
+        .map(|c| format!("{head}{c}"))
+        .collect();
+    out.extend([head.to_owned(), format!("{head}AA"), format!("{head}A=")]);
+    out
+}
+
+#[test]
+fn device_ids_and_pseudonyms_are_described_as_the_server_reads_them() {
+    let doc = doc();
+    let schemas = &doc["components"]["schemas"];
+    let device = &schemas["SubjectSelector"]["properties"]["device"];
+    let subject = &schemas["Subject"];
+    let mut accepted = 0;
+    for id in device_id_candidates() {
+        let server = id.parse::<SubjectId>().is_ok();
+        accepted += usize::from(server);
+        assert_eq!(valid(device, &id), server, "subject.device {id:?}");
+        for prefix in ["dev:", "sub:", "usr:"] {
+            let s = format!("{prefix}{id}");
+            assert_eq!(
+                valid(subject, &s),
+                s.parse::<SubjectRef>().is_ok(),
+                "Subject {s:?}"
+            );
+        }
+    }
+    // 16 bytes leave 2 bits in the last character: 4 of the 64 endings are strict base64url.
+    assert_eq!(accepted, 4);
+}
+
+#[tokio::test]
+async fn the_entity_tags_the_server_sends_are_described() {
+    let doc = doc();
+    let etag = &doc["components"]["headers"]["ETag"]["schema"];
+    let s = common::server("openapi-etags").await;
+    let mut seen = BTreeSet::new();
+    for uri in ["/v1/policy", "/v1/policies/2025-03-26"] {
+        for coding in ["br", "gzip", "identity"] {
+            let req = common::get(uri)
+                .header("accept-encoding", coding)
+                .body(Body::empty())
+                .unwrap();
+            let r = common::call(&s, req).await;
+            assert_eq!(r.status, 200, "{uri} {coding}");
+            let tag = r.headers["etag"].to_str().unwrap().to_owned();
+            assert!(valid(etag, &tag), "{uri} {coding}: {tag}");
+            // A revalidation answers 304 with the same tag.
+            let again = common::call(
+                &s,
+                common::get(uri)
+                    .header("accept-encoding", coding)
+                    .header("if-none-match", &tag)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(again.status, 304, "{uri} {coding}");
+            assert_eq!(again.headers["etag"], tag.as_str());
+            seen.insert(tag);
+        }
+    }
+    // One tag per form: the JSON as is, brotli and gzip (the same for both URIs, one version).
+    assert_eq!(seen.len(), 3, "{seen:?}");
+}
+
+#[test]
+fn text_limits_are_stated_in_utf8_bytes_after_trimming() {
+    let doc = doc();
+    let schemas = &doc["components"]["schemas"];
+    for (name, schema, max) in [
+        (
+            "subject_name",
+            &schemas["ConsentRequest"]["properties"]["subject_name"],
+            PersonName::MAX_LEN,
+        ),
+        (
+            "by.name",
+            &schemas["ActorRequest"]["properties"]["name"],
+            PersonName::MAX_LEN,
+        ),
+        (
+            "subject.id",
+            &schemas["SubjectSelector"]["properties"]["id"],
+            ExternalId::MAX_LEN,
+        ),
+    ] {
+        assert_eq!(schema["x-max-utf8-bytes"], max, "{name}");
+        let description = schema["description"].as_str().unwrap();
+        assert!(
+            description.contains(&format!("at most {max} bytes of UTF-8 after trimming")),
+            "{name}: {description}"
+        );
+    }
+    // Why `maxLength` alone would mislead: as many Cyrillic letters as it allows are twice the bytes.
+    let max = PersonName::MAX_LEN;
+    assert!("ж".repeat(max / 2).parse::<PersonName>().is_ok());
+    assert!("ж".repeat(max / 2 + 1).parse::<PersonName>().is_err());
+    assert!(
+        format!("  {}  ", "a".repeat(max))
+            .parse::<PersonName>()
+            .is_ok()
+    );
+}
+
+#[test]
+fn json_bodies_may_be_refused_as_415_and_rights_for_unknown_subjects_as_404() {
+    let doc = doc();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let takes_json = op["requestBody"]["content"]
+                .as_object()
+                .is_some_and(|c| c.contains_key("application/json"));
+            assert_eq!(
+                op["responses"].get("415").is_some(),
+                takes_json,
+                "{method} {path}: 415 exactly where the body is JSON"
+            );
+        }
+    }
+    for action in ["withdraw", "restrict", "unblock", "erase"] {
+        let op = &doc["paths"][format!("/v1/subjects/{{subject}}/{action}")]["post"];
+        assert!(op["responses"].get("404").is_some(), "{action}");
+    }
+    // The order of the checks includes method `gpc` without the signal.
+    let order = doc["components"]["schemas"]["ConsentRequest"]["description"]
+        .as_str()
+        .unwrap();
+    assert!(order.contains("`gpc` only with the request header `Sec-GPC: 1`"));
 }

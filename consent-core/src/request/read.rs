@@ -4,13 +4,16 @@
 //! The body is first read into its raw fields (strings, as sent) with `serde_json`, through hand-written
 //! `Deserialize` impls that take the member names from [`ConsentRequest::FIELDS`] and the `FIELDS` of
 //! its parts, so the names the reader accepts and the ones `openapi.json` is tested against are the
-//! same constants. They behave as serde's derive with `deny_unknown_fields` does, with its messages;
-//! `serde_path_to_error` names the field at fault. Each raw field is then parsed when the checks reach
-//! it ([`super::check`]).
+//! same constants. They behave as serde's derive with `deny_unknown_fields` does, with its messages,
+//! except that a member twice is reported at its own path (`collection_point.kind`, not the object
+//! holding it), and so is a purpose decided twice (`decisions.marketing`), which a map would have
+//! taken with its last value; `serde_path_to_error` names the field at fault. Each raw field is then
+//! parsed when the checks reach it ([`super::check`]).
 
 #[allow(unused_imports)]
 use crate::prelude::*;
 use alloc::collections::BTreeMap;
+use core::convert::Infallible;
 use core::fmt;
 
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, Visitor};
@@ -26,7 +29,7 @@ use crate::{Choice, CollectionKind, Lang, Method, PolicyVersion, PurposeId, Rela
 /// The body as sent: every member as its JSON string, not yet parsed.
 struct Wire {
     policy_version: String,
-    decisions: BTreeMap<String, String>,
+    decisions: WireDecisions,
     method: String,
     language: String,
     collection_point: WirePoint,
@@ -75,7 +78,25 @@ impl Visitor<'_> for Key {
     }
 }
 
-/// Reads the value of member `fields[i]` into `slot`, unless it was there already.
+/// A member's value that is refused without being read: the error is raised as the value's, so that
+/// `serde_path_to_error` names the member (`decisions.marketing`, `collection_point.kind`) rather than
+/// the object holding it.
+struct Refuse(String);
+
+impl<'de> DeserializeSeed<'de> for Refuse {
+    type Value = Infallible;
+    fn deserialize<D: Deserializer<'de>>(self, _: D) -> Result<Infallible, D::Error> {
+        Err(de::Error::custom(self.0))
+    }
+}
+
+/// Refuses the value of the member just read, with `message`.
+fn refuse<'de, A: MapAccess<'de>, T>(map: &mut A, message: String) -> Result<T, A::Error> {
+    match map.next_value_seed(Refuse(message))? {}
+}
+
+/// Reads the value of member `fields[i]` into `slot`, unless it was there already (a member twice is
+/// refused, naming it).
 fn take<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
     map: &mut A,
     slot: &mut Option<T>,
@@ -84,10 +105,40 @@ fn take<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
 ) -> Result<(), A::Error> {
     if slot.is_some() {
         let name = fields.get(i).copied().unwrap_or_default();
-        return Err(de::Error::duplicate_field(name));
+        return refuse(map, format!("duplicate field `{name}`"));
     }
     *slot = Some(map.next_value()?);
     Ok(())
+}
+
+/// `decisions` as sent: purpose id → choice, both unparsed. A purpose decided twice is refused (a
+/// map would keep the last, so `refused` then `given` would be recorded as `given`).
+struct WireDecisions(BTreeMap<String, String>);
+
+impl<'de> Deserialize<'de> for WireDecisions {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<WireDecisions, D::Error> {
+        d.deserialize_map(DecisionsVisitor)
+    }
+}
+
+struct DecisionsVisitor;
+
+impl<'de> Visitor<'de> for DecisionsVisitor {
+    type Value = WireDecisions;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<WireDecisions, A::Error> {
+        let mut decisions = BTreeMap::new();
+        while let Some(id) = map.next_key::<String>()? {
+            if decisions.contains_key(&id) {
+                return refuse(&mut map, format!("purpose `{id}` is decided twice"));
+            }
+            let choice = map.next_value()?;
+            decisions.insert(id, choice);
+        }
+        Ok(WireDecisions(decisions))
+    }
 }
 
 fn required<T, E: de::Error>(slot: Option<T>, name: &'static str) -> Result<T, E> {
@@ -296,11 +347,12 @@ impl Source for Wire {
     }
 
     fn decision_count(&self) -> usize {
-        self.decisions.len()
+        self.decisions.0.len()
     }
 
     fn decisions(&self) -> impl Iterator<Item = (&str, Option<PurposeId>, Option<Choice>)> {
         self.decisions
+            .0
             .iter()
             .map(|(id, choice)| (id.as_str(), id.parse().ok(), choice.parse().ok()))
     }
@@ -424,8 +476,8 @@ impl ConsentRequest {
     /// policy or the caller ([`ConsentRequest::check`] does that). Errors have the codes, field paths
     /// and messages the server answers with; in a body with several problems, the first in the order
     /// of [`ConsentRequest::check`] is reported, after any problem with the JSON itself (not JSON, not
-    /// an object, an unknown, missing or repeated member, a member of the wrong JSON type). Optional
-    /// members may be `null`.
+    /// an object, an unknown, missing or repeated member, a purpose decided twice, a member of the wrong
+    /// JSON type). Optional members may be `null`.
     ///
     /// Never panics; reads what [`ConsentRequest::to_json`] writes back into the same request.
     ///

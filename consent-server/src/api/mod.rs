@@ -15,8 +15,6 @@ mod subjects;
 use axum::Router;
 use axum::routing::{get, post};
 
-#[cfg(test)]
-pub(crate) use ops::OPENAPI;
 pub use ops::export_line;
 pub use subjects::{find_subject, staff_rights, staff_withdraw};
 

@@ -1,23 +1,22 @@
 //! Public endpoints: policies, receipts for their holders, keys, GPC, one-click unsubscribe.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use consent_core::{
-    Choice, CollectionKind, Method, Policy, PolicyVersion, PurposeKind, ReceiptId,
+    Choice, CollectionKind, Decisions, Method, Policy, PolicyVersion, PurposeKind, ReceiptId,
     UnverifiedReceipt, UnverifiedToken,
 };
 use serde::Deserialize;
 
-use super::consents::{Checked, browser, issue};
+use super::consents::{browser, by_server, issue};
 use crate::auth::Caller;
 use crate::config::Role;
 use crate::encoding;
 use crate::error::{ApiError, ErrorCode};
-use crate::extract::{ApiPath, RawBody};
+use crate::extract::{ApiPath, ApiQuery, RawBody};
 use crate::privacy;
 use crate::state::AppState;
 
@@ -196,7 +195,7 @@ impl UnsubscribeQuery {
 /// scanners follow links); the page's button sends the RFC 8058 one-click POST.
 pub(crate) async fn unsubscribe_page(
     State(state): State<AppState>,
-    Query(q): Query<UnsubscribeQuery>,
+    ApiQuery(q): ApiQuery<UnsubscribeQuery>,
 ) -> Result<Response, ApiError> {
     let (_, token) = q.subject(&state)?;
     let lang = state.policy.default_language();
@@ -223,7 +222,7 @@ fn html_escape(s: &str) -> String {
 /// the signed link names, with a receipt (method `unsubscribe`).
 pub(crate) async fn unsubscribe(
     State(state): State<AppState>,
-    Query(q): Query<UnsubscribeQuery>,
+    ApiQuery(q): ApiQuery<UnsubscribeQuery>,
     headers: HeaderMap,
     RawBody(bytes): RawBody,
 ) -> Result<Response, ApiError> {
@@ -238,7 +237,7 @@ pub(crate) async fn unsubscribe(
             "expected the body List-Unsubscribe=One-Click (RFC 8058)",
         ));
     }
-    let decisions: BTreeMap<_, _> = state
+    let decisions: Decisions = state
         .policy
         .purposes()
         .iter()
@@ -250,13 +249,13 @@ pub(crate) async fn unsubscribe(
             "marketing purpose in the current policy (nothing to unsubscribe from)",
         ));
     }
-    let checked = Checked::by_server(
-        &state.policy,
+    let checked = by_server(
+        &state,
         decisions,
         Method::Unsubscribe,
         CollectionKind::Email,
-    );
-    let out = issue(&state, subject, checked, false, browser(&headers)).await?;
+    )?;
+    let out = issue(&state, subject, checked, browser(&headers)).await?;
     let from_browser = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())

@@ -7,11 +7,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use consent_core::{
-    Choice, CollectionKind, ConsentState, EventKind, Method, PurposeId, UnverifiedReceipt,
+    Choice, CollectionKind, ConsentState, Decisions, EventKind, Method, PurposeId,
+    UnverifiedReceipt,
 };
 use serde::Deserialize;
 
-use super::consents::{Checked, issue};
+use super::consents::{by_server, issue};
 use crate::auth::{
     ExportSubjects, LookUpSubjects, MakeUnsubscribeLinks, ReadHistories, ReadStates, RecordRights,
     Staff,
@@ -304,12 +305,14 @@ pub async fn staff_withdraw(
             format!("`{bad}` is not a consent purpose of the current policy"),
         ));
     }
-    let mut decisions = BTreeMap::new();
-    for p in state.policy.purposes().iter().filter(|p| p.needs_consent()) {
-        if purposes.as_ref().is_none_or(|list| list.contains(&p.id)) {
-            decisions.insert(p.id, Choice::Withdrawn);
-        }
-    }
+    let decisions: Decisions = state
+        .policy
+        .purposes()
+        .iter()
+        .filter(|p| p.needs_consent())
+        .filter(|p| purposes.as_ref().is_none_or(|list| list.contains(&p.id)))
+        .map(|p| (p.id, Choice::Withdrawn))
+        .collect();
     if decisions.is_empty() {
         return Err(ApiError::field(
             ErrorCode::UnknownPurpose,
@@ -317,13 +320,8 @@ pub async fn staff_withdraw(
             "none of these is a consent purpose of the current policy",
         ));
     }
-    let checked = Checked::by_server(
-        &state.policy,
-        decisions,
-        Method::Withdraw,
-        CollectionKind::Staff,
-    );
-    issue(state, s, checked, false, None).await
+    let checked = by_server(state, decisions, Method::Withdraw, CollectionKind::Staff)?;
+    issue(state, s, checked, None).await
 }
 
 /// A restriction, unblocking or erasure without HTTP (the CLI).

@@ -80,6 +80,26 @@ fn parse_time(s: &str) -> Result<Timestamp, String> {
     Ok(Timestamp::from_unix(t))
 }
 
+/// Creates `path` (or empties it) readable and writable by its owner only: an export holds personal
+/// data (pseudonyms, and the names inside receipts). An existing file is made so too before anything
+/// is written to it, since the mode of `OpenOptions` applies only to a file it creates.
+fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(file)
+}
+
 /// Writes the export (progress and the count on standard error).
 fn export(config: &Config, args: &Args) -> Result<()> {
     let format = args.format;
@@ -100,7 +120,7 @@ fn export(config: &Config, args: &Args) -> Result<()> {
     };
     let mut w: Box<dyn std::io::Write> = match &args.out {
         Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+            create_private(p).with_context(|| format!("cannot create {}", p.display()))?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
