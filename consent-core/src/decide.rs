@@ -6,7 +6,10 @@
 //! Global Privacy Control refuses. Its inputs are sets of purpose codes ([`PurposeScope`]), which the
 //! server takes from a [`Policy`] and the banner from the policy's JSON, so both compute the same thing.
 
-use crate::{Choice, CookieCategoryId, Method, Policy, PurposeKind, PurposeSet, TokenClaims};
+use crate::{
+    Choice, CookieCategoryId, Decisions, Method, Policy, PurposeId, PurposeKind, PurposeSet,
+    TokenClaims,
+};
 
 /// The purposes a collection point deals with, as sets of codes: the input of the choice logic.
 ///
@@ -295,12 +298,38 @@ impl Decided {
             None
         }
     }
+
+    /// The decisions of a request recording this choice: each purpose of `purposes` (its id and code)
+    /// that the choice decides, with its [`Decided::choice`]; the others are left out (those that need
+    /// no consent, and those left to Global Privacy Control).
+    ///
+    /// ```
+    /// use consent_core::{Choice, Method, PurposeScope, PurposeSet};
+    /// let scope = PurposeScope {
+    ///     unconditional: PurposeSet::of(10),
+    ///     asked: PurposeSet::from_codes([12, 13]),
+    ///     marketing: PurposeSet::of(13),
+    /// };
+    /// let purposes = [("cookies-necessary", 10), ("cookies-marketing", 13), ("cookies-analytics", 12)]
+    ///     .map(|(id, code)| (id.parse().unwrap(), code));
+    /// let d = scope.decide(Method::Custom, false, PurposeSet::of(12), PurposeSet::EMPTY);
+    /// let decisions = d.decisions(purposes);
+    /// let ids: Vec<(&str, Choice)> = decisions.iter().map(|(p, c)| (p.as_str(), *c)).collect();
+    /// assert_eq!(ids, [("cookies-analytics", Choice::Given), ("cookies-marketing", Choice::Refused)]);
+    /// ```
+    pub fn decisions(&self, purposes: impl IntoIterator<Item = (PurposeId, u8)>) -> Decisions {
+        purposes
+            .into_iter()
+            .filter_map(|(id, code)| Some((id, self.choice(code)?)))
+            .collect()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{ReceiptId, SubjectId, Timestamp};
+    use alloc::vec::Vec;
 
     const MARKETING: PurposeSet = PurposeSet::of(8);
     const ANALYTICS: PurposeSet = PurposeSet::of(12);
@@ -376,6 +405,37 @@ mod tests {
         // What needs no consent is never "previous".
         let c = p.decide(Method::RejectAll, false, NONE, UNCONDITIONAL);
         assert_eq!(c.method, Method::RejectAll);
+    }
+
+    #[test]
+    fn a_requests_decisions_are_what_the_choice_decided() {
+        let p = scope();
+        let purposes: [(PurposeId, u8); 5] = [
+            ("marketing", 8),
+            ("legal-compliance", 9),
+            ("cookies-necessary", 10),
+            ("cookies-analytics", 12),
+            ("cookies-marketing", 13),
+        ]
+        .map(|(id, code)| (id.parse().unwrap(), code));
+        let id = |s: &str| s.parse::<PurposeId>().unwrap();
+        // Under GPC, "accept all" leaves the marketing purposes to the server: not in the request.
+        let all = p.decide(Method::AcceptAll, true, NONE, NONE);
+        let d = all.decisions(purposes);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d.get(id("cookies-analytics")), Some(Choice::Given));
+        // Every purpose asked, and only those, in purpose-id order.
+        let c = p.decide(Method::Custom, false, MARKETING, ANALYTICS);
+        let d = c.decisions(purposes);
+        let listed: Vec<(&str, Choice)> = d.iter().map(|(p, c)| (p.as_str(), *c)).collect();
+        assert_eq!(
+            listed,
+            [
+                ("cookies-analytics", Choice::Withdrawn),
+                ("cookies-marketing", Choice::Refused),
+                ("marketing", Choice::Given),
+            ]
+        );
     }
 
     #[test]

@@ -9,9 +9,10 @@
 //! `toml` feature (on by default).
 //!
 //! It also defines the consent request (`POST /v1/consents`) once for the banner and the server:
-//! [`ConsentRequest`], written as JSON without a JSON library ([`ConsentRequest::to_json`]), read from
-//! JSON behind the `json` feature (`ConsentRequest::from_json`, `RequestContext::check_json`), checked
-//! against a policy ([`ConsentRequest::check`]); and the choice logic both use ([`PurposeScope`]).
+//! [`ConsentRequest`], written without a JSON library ([`ConsentRequest::to_json`], or member by member
+//! into a [`RequestWriter`]: the banner's JS objects), read from JSON behind the `json` feature
+//! (`ConsentRequest::from_json`, `RequestContext::check_json`), checked against a policy
+//! ([`ConsentRequest::check`]); and the choice logic both use ([`PurposeScope`]).
 //!
 //! ```
 //! use consent_core::{Actor, Choice, ConsentRecord, ConsentState, Decision, Denied, Event, EventKind,
@@ -126,7 +127,7 @@ pub use receipt::{
 pub use request::{
     BuildHash, Caller, CheckedRequest, CollectionPointRequest, ConsentRequest, DecidedBy,
     Decisions, ExternalId, PageUrl, PersonName, RequestContext, RequestError, RequestErrorCode,
-    SubjectSelector,
+    RequestWriter, SubjectSelector,
 };
 #[cfg(feature = "crypto")]
 pub use secret::HmacKey;

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use consent_core::{
     BuildHash, Caller, Choice, CollectionKind, CollectionPointRequest, ConsentRequest, Date,
     DecidedBy, Decisions, Lang, Method, Policy, PolicyVersion, PurposeId, Relation, RequestContext,
-    SubjectId, SubjectSelector,
+    RequestWriter, SubjectId, SubjectSelector,
 };
 use proptest::prelude::*;
 
@@ -115,8 +115,44 @@ fn top_level_keys(json: &str) -> Vec<String> {
         .unwrap()
 }
 
+/// What [`RequestWriter`] promises its implementations (the banner's keeps one open object only):
+/// objects are opened and closed in pairs, never inside one another, and hold strings.
+#[derive(Default)]
+struct Nesting {
+    open: usize,
+    deepest: usize,
+    members: usize,
+}
+
+impl RequestWriter for Nesting {
+    fn begin(&mut self, _: &str) {
+        self.open += 1;
+        self.deepest = self.deepest.max(self.open);
+        self.members += 1;
+    }
+    fn string(&mut self, _: &str, _: &str) {
+        self.members += 1;
+    }
+    fn end(&mut self) {
+        self.open -= 1;
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn the_walk_opens_objects_one_level_deep_and_closes_them(r in request()) {
+        let mut w = Nesting::default();
+        r.write(&mut w);
+        prop_assert_eq!(w.open, 0);
+        prop_assert!(w.deepest <= 1);
+        // Every member of the JSON form, and every decision, was written.
+        let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        let object = json.as_object().unwrap();
+        let nested: usize = object.values().filter_map(|v| v.as_object()).map(|o| o.len()).sum();
+        prop_assert_eq!(w.members, object.len() + nested);
+    }
 
     #[test]
     fn writing_then_reading_gives_the_same_request(r in request()) {

@@ -9,10 +9,9 @@
 use js_sys::{Array, Function, Promise};
 use wasm_bindgen::prelude::*;
 
-use consent_core::TokenClaims;
+use consent_core::{Method, TokenClaims};
 
 use crate::dom::{document, get, object, set, set_str, window};
-use crate::logic;
 use crate::step::{Call, Deferral, Dispatch, Step};
 
 /// The event dispatched on `document` when the visitor makes a choice.
@@ -162,7 +161,7 @@ impl Api {
         set(&s, "pending", &JsValue::from_bool(state.pending));
         if let Some(t) = state.token {
             set_str(&s, "consent_id", &t.receipt.hyphenated());
-            set_str(&s, "policy_version", &logic::version_text(t.policy_version));
+            set_str(&s, "policy_version", &t.policy_version.text());
             set(
                 &s,
                 "issued_at",
@@ -213,7 +212,7 @@ impl Api {
 /// `granted` and `refused` are copied: what a page does with the event's arrays must not change what
 /// the banner allows.
 pub(crate) fn change_detail(
-    method: logic::Method,
+    method: Method,
     granted: &Array,
     refused: &Array,
     withdrawn: &Array,

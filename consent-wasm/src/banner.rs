@@ -11,7 +11,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use consent_core::TokenClaims;
+use consent_core::{Method, PurposeSet, TokenClaims};
 use js_sys::{Array, Date};
 use wasm_bindgen::prelude::*;
 use web_sys::{Element, Event, Response};
@@ -22,7 +22,7 @@ use crate::config::Config;
 use crate::consent_mode::ConsentMode;
 use crate::dialog::{Dialog, View};
 use crate::dom::{Listener, document, get, includes, object, set, string, window};
-use crate::logic::{self, Method, Purposes, Stored, bit};
+use crate::logic::{self, Stored};
 use crate::outbox::{self, Answer, Outbox};
 use crate::policy::PolicyView;
 use crate::policy_fetch::PolicyFetch;
@@ -68,7 +68,7 @@ pub(crate) struct Banner {
     /// it): purposes that need no consent, and those the choice grants.
     granted_ids: Array,
     /// The same as a set (known once the policy is there).
-    granted: Purposes,
+    granted: PurposeSet,
     /// Purpose ids the current choice turned off (for the API).
     refused_ids: Array,
     /// A choice exists (made here, in the cookie, or kept for the server).
@@ -111,7 +111,7 @@ impl Banner {
             want: Want::Nothing,
             by_token: false,
             granted_ids: Array::new(),
-            granted: 0,
+            granted: PurposeSet::EMPTY,
             refused_ids: Array::new(),
             decided: false,
             css_ready: false,
@@ -346,18 +346,28 @@ impl Banner {
     }
 
     fn policy_arrived(&mut self, policy: PolicyView) {
+        let scope = policy.scope;
         self.granted = match &self.token {
             // No choice yet: what needs no consent runs.
-            _ if !self.decided => logic::set_of(&policy.purposes, |p| !p.needs_consent),
+            _ if !self.decided => scope.unconditional,
             // A valid token: what it grants under this policy (not what changed since).
-            Some(claims) if self.by_token => logic::granted_by_token(&policy.purposes, claims),
+            Some(claims) if self.by_token => {
+                scope.granted_by_token(claims, policy.changed_since(claims.policy_version))
+            }
             // A choice kept for the server, or made on this page: its ids.
-            _ => logic::set_of(&policy.purposes, |p| includes(&self.granted_ids, &p.id)),
+            _ => {
+                let mut set = PurposeSet::EMPTY;
+                for p in &policy.purposes {
+                    if includes(&self.granted_ids, &p.id_text) {
+                        set.insert(p.code);
+                    }
+                }
+                set
+            }
         };
-        self.granted_ids = ids(&policy.purposes, self.granted);
+        self.granted_ids = policy.ids(self.granted);
         if self.decided {
-            let asked = logic::set_of(&policy.purposes, |p| p.needs_consent);
-            self.refused_ids = ids(&policy.purposes, asked & !self.granted);
+            self.refused_ids = policy.ids(scope.asked - self.granted);
         }
         self.policy = Some(policy);
         if self.by_token && !self.ready {
@@ -407,12 +417,10 @@ impl Banner {
     }
 
     /// The purposes that need consent which the current choice grants.
-    fn previous(&self) -> Purposes {
+    fn previous(&self) -> PurposeSet {
         match &self.policy {
-            Some(policy) if self.decided => {
-                self.granted & logic::set_of(&policy.purposes, |p| p.needs_consent)
-            }
-            _ => 0,
+            Some(policy) if self.decided => self.granted & policy.scope.asked,
+            _ => PurposeSet::EMPTY,
         }
     }
 
@@ -434,7 +442,7 @@ impl Banner {
     fn decide_in_dialog(&mut self, method: Method) {
         let selected = match (&self.dialog, &self.policy) {
             (Some(d), Some(policy)) => d.selected(policy),
-            _ => 0,
+            _ => PurposeSet::EMPTY,
         };
         self.close_dialog();
         self.decide(method, selected);
@@ -453,9 +461,9 @@ impl Banner {
         let mut selected = self.previous();
         let mut named = 0;
         for p in &policy.purposes {
-            match get(&value, &p.id).as_bool() {
-                Some(true) => selected |= bit(p.code),
-                Some(false) => selected &= !bit(p.code),
+            match get(&value, &p.id_text).as_bool() {
+                Some(true) => selected.insert(p.code),
+                Some(false) => selected.remove(p.code),
                 None => continue,
             }
             named += 1;
@@ -472,22 +480,22 @@ impl Banner {
     /// Applies a choice at once (granted scripts run, `consent:change` fires, declared cookies of what is
     /// off are deleted, Consent Mode is updated), then sends it; the answer's token goes into the cookie,
     /// or the choice is kept and sent again with backoff.
-    fn decide(&mut self, method: Method, selected: Purposes) {
+    fn decide(&mut self, method: Method, selected: PurposeSet) {
         let previous = self.previous();
         let Some(policy) = &self.policy else {
             return;
         };
-        let choice = logic::choice(&policy.purposes, method, self.gpc, selected, previous);
-        let granted = logic::granted(&policy.purposes, &choice);
-        cookies::delete_declared(&policy.cookies, choice.off());
-        let request = outbox::request(policy, &choice, self.config.build.as_ref());
-        let granted_ids = ids(&policy.purposes, granted);
-        let refused_ids = ids(&policy.purposes, choice.off());
+        let decided = policy.scope.decide(method, self.gpc, selected, previous);
+        let granted = decided.granted(&policy.scope);
+        cookies::delete_declared(&policy.cookies, decided.off());
+        let request = outbox::request(policy, &decided, self.config.build);
+        let granted_ids = policy.ids(granted);
+        let refused_ids = policy.ids(decided.off());
         let detail = api::change_detail(
-            choice.method,
+            decided.method,
             &granted_ids,
             &refused_ids,
-            &ids(&policy.purposes, choice.withdrawn),
+            &policy.ids(decided.withdrawn),
             &policy.language,
         );
         self.outbox
@@ -569,15 +577,4 @@ impl Banner {
             language: &self.language(),
         });
     }
-}
-
-/// The ids of the purposes in `set`, in the policy's order, as a JS array.
-fn ids(purposes: &[logic::Purpose], set: Purposes) -> Array {
-    let out = Array::new();
-    for p in purposes {
-        if set & bit(p.code) != 0 {
-            out.push(&JsValue::from_str(&p.id));
-        }
-    }
-    out
 }

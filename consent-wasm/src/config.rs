@@ -4,7 +4,7 @@
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 
-use consent_core::PolicyVersion;
+use consent_core::{BuildHash, PolicyVersion};
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use web_sys::Element;
@@ -20,9 +20,9 @@ pub struct Config {
     /// The policy version the page is published under (`data-policy-version`): a choice made under an
     /// older version is asked again.
     pub policy_version: Option<PolicyVersion>,
-    /// SHA-256 (hex) of the banner build, sent with each choice (written into the bootstrap by
+    /// SHA-256 of the banner build, sent with each choice (written into the bootstrap by
     /// `scripts/build-banner`).
-    pub build: Option<String>,
+    pub build: Option<BuildHash>,
     /// The stylesheet to load (`data-css`; by default `banner.css` next to `banner.js`;
     /// `data-css="none"` when the site bundles it itself).
     pub stylesheet: Option<String>,

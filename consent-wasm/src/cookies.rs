@@ -4,10 +4,10 @@
 
 use alloc::string::String;
 
-use consent_core::{TokenClaims, UnverifiedToken};
+use consent_core::{PurposeSet, TokenClaims, UnverifiedToken};
 
 use crate::dom::{html_document, string, window};
-use crate::logic::{self, COOKIE, Purposes};
+use crate::logic::{self, COOKIE};
 
 /// The page's cookies (`document.cookie`).
 // Inlined: smaller wasm than a call (opt-level "z" ignores `#[inline]`; see README, Size).
@@ -38,7 +38,7 @@ pub(crate) fn store_token(token: &str) -> Option<TokenClaims> {
 /// ([`logic::cookie_paths`]), on the page's host and on the host's domain and each parent domain
 /// ([`logic::cookie_domains`]), `secure` on HTTPS. Scripts that already ran keep running until the
 /// page is reloaded.
-pub(crate) fn delete_declared(declared: &[(u8, String)], off: Purposes) {
+pub(crate) fn delete_declared(declared: &[(u8, String)], off: PurposeSet) {
     let doc = html_document();
     let jar = doc.cookie().unwrap_or_default();
     let location = window().location();

@@ -10,7 +10,7 @@
 
 use alloc::string::String;
 
-use consent_core::TokenClaims;
+use consent_core::{PurposeSet, TokenClaims};
 use js_sys::{Date, JsString, Object};
 use wasm_bindgen::prelude::*;
 use web_sys::{Element, HtmlDialogElement, HtmlElement, HtmlInputElement};
@@ -19,7 +19,6 @@ use crate::dom::{
     Listener, add, all_in, append, attr, button, element, find, get, join, set, set_str, set_text,
     string,
 };
-use crate::logic::{Purposes, bit};
 use crate::policy::{PolicyView, array};
 use crate::step::{Dispatch, Step};
 use crate::texts::{LANGUAGES, language_name};
@@ -34,7 +33,7 @@ pub(crate) struct View<'a> {
     /// The current policy, in the language to show.
     pub(crate) policy: &'a PolicyView,
     /// The purposes that need consent which the current choice grants (the switches' first state).
-    pub(crate) on: Purposes,
+    pub(crate) on: PurposeSet,
     /// The current choice was made under an older policy version ("Policy updated on …").
     pub(crate) outdated: bool,
     /// `navigator.globalPrivacyControl` (the marketing switches' note).
@@ -117,8 +116,8 @@ impl Dialog {
     }
 
     /// The purposes whose switches are on.
-    pub(crate) fn selected(&self, policy: &PolicyView) -> Purposes {
-        let mut selected: Purposes = 0;
+    pub(crate) fn selected(&self, policy: &PolicyView) -> PurposeSet {
+        let mut selected = PurposeSet::EMPTY;
         for input in all_in(&self.root, "input[data-purpose]:checked") {
             if let Some(id) = input.get_attribute("data-purpose") {
                 selected |= bit_of(policy, &id);
@@ -142,7 +141,7 @@ impl Dialog {
         let mut on = view.on;
         for (i, input) in all_in(root, "input[data-purpose]").enumerate() {
             if i == 0 {
-                on = 0;
+                on = PurposeSet::EMPTY;
             }
             if input.unchecked_ref::<HtmlInputElement>().checked()
                 && let Some(id) = input.get_attribute("data-purpose")
@@ -216,7 +215,7 @@ impl Dialog {
             let label = join(
                 &policy.text(&get(&policy.json, "title")),
                 " (",
-                &JsValue::from_str(&policy.version_text),
+                &JsValue::from_str(&policy.version.text()),
             )
             .concat(&JsValue::from_str(")"));
             let p = add(root, "p", "", none);
@@ -337,7 +336,7 @@ fn lifetime(text: &JsValue, lang: &str) -> JsValue {
 
 /// The second layer: one switch per purpose (those that need no consent on and locked; the others
 /// as `on` says, so off on a first visit), with descriptions and cookie tables.
-fn choices(root: &Element, view: &View<'_>, on: Purposes) {
+fn choices(root: &Element, view: &View<'_>, on: PurposeSet) {
     let policy = view.policy;
     let list = add(
         root,
@@ -346,14 +345,17 @@ fn choices(root: &Element, view: &View<'_>, on: Purposes) {
         &JsValue::UNDEFINED,
     );
     add(&list, "legend", "", &policy.ui("purposes"));
+    let scope = policy.scope;
     for (p, json) in policy.purposes.iter().zip(policy.purposes_json().iter()) {
         let row = add(&list, "div", "consent-banner__purpose", &JsValue::UNDEFINED);
         let label = add(&row, "label", "consent-banner__switch", &JsValue::UNDEFINED);
+        let id = &p.id_text;
         let mut description_id = String::from("consent-purpose-");
-        description_id.push_str(&p.id);
-        let note = if !p.needs_consent {
+        description_id.push_str(id);
+        let needs_consent = scope.asked.contains(p.code);
+        let note = if !needs_consent {
             "always-on"
-        } else if view.gpc && p.marketing {
+        } else if view.gpc && scope.marketing.contains(p.code) {
             "gpc"
         } else {
             ""
@@ -364,7 +366,7 @@ fn choices(root: &Element, view: &View<'_>, on: Purposes) {
         let mut described_by = String::new();
         if !note.is_empty() {
             note_id.push_str("consent-note-");
-            note_id.push_str(&p.id);
+            note_id.push_str(id);
             described_by.push_str(&note_id);
             described_by.push(' ');
         }
@@ -375,16 +377,16 @@ fn choices(root: &Element, view: &View<'_>, on: Purposes) {
             &[
                 ("type", "checkbox"),
                 ("role", "switch"),
-                ("data-purpose", &p.id),
+                ("data-purpose", id),
                 ("aria-describedby", &described_by),
             ],
         );
         set(
             &input,
             "checked",
-            &JsValue::from_bool(!p.needs_consent || on & bit(p.code) != 0),
+            &JsValue::from_bool(!needs_consent || on.contains(p.code)),
         );
-        set(&input, "disabled", &JsValue::from_bool(!p.needs_consent));
+        set(&input, "disabled", &JsValue::from_bool(!needs_consent));
         append(&label, &input);
         add(
             &label,
@@ -451,6 +453,8 @@ fn cookie_table(parent: &Element, policy: &PolicyView, category: &JsValue) {
 }
 
 /// The code of purpose `id` as a set (empty when the policy does not have it).
-fn bit_of(policy: &PolicyView, id: &str) -> Purposes {
-    policy.purpose(id).map_or(0, |p| bit(p.code))
+fn bit_of(policy: &PolicyView, id: &str) -> PurposeSet {
+    policy
+        .purpose(id)
+        .map_or(PurposeSet::EMPTY, |p| PurposeSet::of(p.code))
 }

@@ -101,7 +101,7 @@ pub fn boot(
     let script =
         found.ok_or_else(|| JsValue::from_str("consent banner: no <script data-endpoint>"))?;
     let mut config = Config::from_script(&script, script_url.as_deref())?;
-    config.build = build.filter(|b| b.len() == 64 && b.bytes().all(|c| c.is_ascii_hexdigit()));
+    config.build = build.and_then(|b| b.parse().ok());
     config.gtag = gtag;
     config.policy = policy;
     start(config);

@@ -1,16 +1,17 @@
-//! The banner's decisions, free of the browser: what the cookie says, which language to speak, what a
-//! choice decides and grants, which cookies to delete. Unit-tested on the host; the browser glue calls
-//! these.
+//! The banner's own decisions, free of the browser: what the cookie says, which language to speak,
+//! which cookies to delete, the Consent Mode map, a few small texts. Unit-tested on the host; the
+//! browser glue calls these. What a choice decides and grants is consent-core's choice logic
+//! ([`consent_core::PurposeScope`]), which the server checks requests with.
 //!
-//! Sets of purposes are bitsets over the purposes' stable codes (a `u64`, as in the consent token):
-//! small code, no strings to clone. Nothing here formats with `core::fmt`: the banner's size budget is
-//! 15 KB brotli, and the formatting machinery alone would take a good part of it.
+//! Sets of purposes are consent-core's [`PurposeSet`]s, over the purposes' stable codes (as in the
+//! consent token). Nothing here formats with `core::fmt`: the formatting machinery alone would take a
+//! good part of the banner's wasm.
 
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 
 use consent_core::{
-    PolicyVersion, SubjectId, Timestamp, TokenClaims, TokenSubject, UnverifiedToken,
+    PolicyVersion, PurposeSet, SubjectId, Timestamp, TokenClaims, TokenSubject, UnverifiedToken,
 };
 
 use crate::texts::LANGUAGES;
@@ -118,51 +119,6 @@ pub fn pick_language<'a>(
         .unwrap_or_else(|| default.to_owned())
 }
 
-/// A set of purposes: bit `code` for each purpose in it (codes are below 64, as in the consent token).
-pub type Purposes = u64;
-
-/// The bit of purpose `code`.
-pub const fn bit(code: u8) -> Purposes {
-    1 << (code & 63)
-}
-
-/// A purpose as the banner needs it, in the dialog's language.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Purpose {
-    /// Stable id, as in `data-consent="…"`.
-    pub id: String,
-    /// Stable code, the purpose's bit in the consent token.
-    pub code: u8,
-    /// False for purposes that rest on another legal basis, and for strictly necessary cookies:
-    /// shown as on and locked, never asked, always allowed.
-    pub needs_consent: bool,
-    /// A marketing purpose (kind `marketing`, or the marketing cookie category): refused in advance when
-    /// the browser sends Global Privacy Control.
-    pub marketing: bool,
-    /// The policy version in which the purpose's meaning last changed.
-    pub changed_in: PolicyVersion,
-}
-
-/// The purposes for which `keep` holds.
-pub fn set_of(purposes: &[Purpose], keep: impl Fn(&Purpose) -> bool) -> Purposes {
-    purposes
-        .iter()
-        .filter(|p| keep(p))
-        .fold(0, |set, p| set | bit(p.code))
-}
-
-/// The purposes a token allows: those that need no consent, and those given, not refused, and not
-/// changed since the version the choice was made under (the same rules as
-/// `consent_core::ConsentToken::decision`, without the expiry, which the caller has checked).
-pub fn granted_by_token(purposes: &[Purpose], claims: &TokenClaims) -> Purposes {
-    set_of(purposes, |p| {
-        !p.needs_consent
-            || (claims.given.contains(p.code)
-                && !claims.refused.contains(p.code)
-                && p.changed_in <= claims.policy_version)
-    })
-}
-
 /// The device a token names: the banner sends it as `subject.device` with the next choice, so that one
 /// browser stays one subject. A version 2 token says whether its subject is a device or a person; a
 /// version 1 token does not, and its bits are taken for this browser's device as before (the banner
@@ -174,117 +130,6 @@ pub fn device_of(claims: &TokenClaims) -> Option<SubjectId> {
         TokenSubject::Device(id) | TokenSubject::Unbound(id) => Some(id),
         TokenSubject::Person(_) => None,
     }
-}
-
-/// How the visitor decided.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Method {
-    /// The "accept all" button.
-    AcceptAll,
-    /// The "reject all" button.
-    RejectAll,
-    /// The second layer's switches, then "save".
-    Custom,
-    /// A choice made through the way back in that turns off everything granted before and gives nothing.
-    Withdraw,
-}
-
-impl Method {
-    /// The method's name in the server's API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::AcceptAll => "accept-all",
-            Method::RejectAll => "reject-all",
-            Method::Custom => "custom",
-            Method::Withdraw => "withdraw",
-        }
-    }
-}
-
-/// A visitor's choice: a decision for every purpose that needs consent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Choice {
-    /// How it was made.
-    pub method: Method,
-    /// Purposes consented to.
-    pub given: Purposes,
-    /// Purposes refused.
-    pub refused: Purposes,
-    /// Purposes granted before and turned off by this choice.
-    pub withdrawn: Purposes,
-    /// Purposes this choice leaves to the server: the marketing ones of "accept all" under Global
-    /// Privacy Control (the browser sends `Sec-GPC: 1` with the request, and the server records them as
-    /// refused, with the signal).
-    pub left_out: Purposes,
-}
-
-impl Choice {
-    /// Everything this choice turns off: refused, withdrawn, and left to GPC.
-    pub fn off(&self) -> Purposes {
-        self.refused | self.withdrawn | self.left_out
-    }
-}
-
-/// Decides every purpose that needs consent: all given, all refused, or given exactly when in
-/// `selected`. `previous` is what the current choice grants (purposes that need consent): each of those
-/// now off is `withdrawn`, not refused, and when everything granted before is off and nothing is given,
-/// the method is `withdraw`. With Global Privacy Control (`gpc`), "accept all" leaves the marketing
-/// purposes out (see [`Choice::left_out`]); a choice made purpose by purpose stands as made (the second
-/// layer shows them off to begin with).
-///
-/// ```
-/// use consent_wasm::logic::{Method, Purpose, bit, choice, granted};
-/// let purpose = |id: &str, code, needs_consent| Purpose {
-///     id: id.into(), code, needs_consent, marketing: id.contains("marketing"),
-///     changed_in: "2025-03-26".parse().unwrap(),
-/// };
-/// let purposes = [purpose("cookies-necessary", 10, false), purpose("cookies-analytics", 12, true),
-///     purpose("cookies-marketing", 13, true)];
-/// // Analytics on in the second layer: marketing refused.
-/// let c = choice(&purposes, Method::Custom, false, bit(12), 0);
-/// assert_eq!((c.given, c.refused), (bit(12), bit(13)));
-/// assert_eq!(granted(&purposes, &c), bit(10) | bit(12));
-/// // Later, everything turned off: a withdrawal of analytics.
-/// let w = choice(&purposes, Method::Custom, false, 0, bit(12));
-/// assert_eq!((w.method, w.withdrawn), (Method::Withdraw, bit(12)));
-/// ```
-pub fn choice(
-    purposes: &[Purpose],
-    method: Method,
-    gpc: bool,
-    selected: Purposes,
-    previous: Purposes,
-) -> Choice {
-    let asked = set_of(purposes, |p| p.needs_consent);
-    let left_out = if gpc && method == Method::AcceptAll {
-        set_of(purposes, |p| p.needs_consent && p.marketing)
-    } else {
-        0
-    };
-    let given = match method {
-        Method::AcceptAll => asked & !left_out,
-        Method::RejectAll => 0,
-        Method::Custom | Method::Withdraw => asked & selected,
-    };
-    let off = asked & !given & !left_out;
-    let previous = previous & asked;
-    let method = if previous != 0 && given == 0 {
-        Method::Withdraw
-    } else {
-        method
-    };
-    Choice {
-        method,
-        given,
-        refused: off & !previous,
-        withdrawn: off & previous,
-        left_out,
-    }
-}
-
-/// What a choice lets run: the purposes that need no consent, and those given.
-pub fn granted(purposes: &[Purpose], choice: &Choice) -> Purposes {
-    set_of(purposes, |p| !p.needs_consent) | choice.given
 }
 
 /// Whether a cookie `name` matches a declared name or pattern (`*` stands for any run of characters):
@@ -304,7 +149,7 @@ pub fn cookie_matches(pattern: &str, name: &str) -> bool {
 /// holds twice, set for two paths, comes twice; deleting it again does no harm).
 pub fn cookies_to_delete<'a>(
     declared: &'a [(u8, String)],
-    off: Purposes,
+    off: PurposeSet,
     jar: &'a str,
 ) -> impl Iterator<Item = &'a str> {
     parts(jar, b';')
@@ -313,7 +158,7 @@ pub fn cookies_to_delete<'a>(
             !name.is_empty()
                 && declared
                     .iter()
-                    .any(|(code, pattern)| off & bit(*code) != 0 && cookie_matches(pattern, name))
+                    .any(|(code, pattern)| off.contains(*code) && cookie_matches(pattern, name))
         })
 }
 
@@ -462,18 +307,6 @@ pub fn cookie_string(token: &str, claims: &TokenClaims, secure: bool) -> String 
     out
 }
 
-/// A policy version as written in URLs and requests: `2025-03-26`.
-pub fn version_text(version: PolicyVersion) -> String {
-    let (y, m, d) = version.date().ymd();
-    let mut out = String::new();
-    push_u64(&mut out, u64::from(y.unsigned_abs()), 4);
-    out.push('-');
-    push_u64(&mut out, u64::from(m), 2);
-    out.push('-');
-    push_u64(&mut out, u64::from(d), 2);
-    out
-}
-
 /// Google Consent Mode v2's seven consent types, each with the purpose that grants it by default
 /// (`data-consent-mode` on the banner's `<script>` replaces this map). `security_storage` follows the
 /// strictly necessary cookies.
@@ -551,14 +384,11 @@ mod tests {
     use alloc::vec::Vec;
     use alloc::{format, vec};
 
-    const MARKETING: Purposes = bit(8);
-    const ANALYTICS: Purposes = bit(12);
-    const MARKETING_COOKIES: Purposes = bit(13);
-    const UNCONDITIONAL: Purposes = bit(9) | bit(10);
-
-    use consent_core::{PurposeSet, ReceiptId};
-
     use super::*;
+
+    const ANALYTICS: PurposeSet = PurposeSet::of(12);
+    const MARKETING_COOKIES: PurposeSet = PurposeSet::of(13);
+    const UNCONDITIONAL: PurposeSet = PurposeSet::of(9).union(PurposeSet::of(10));
 
     // On wasm32 these run in the browser too (`scripts/test`), compiled as the banner is.
     #[cfg(target_arch = "wasm32")]
@@ -577,25 +407,14 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn purpose(id: &str, code: u8, needs_consent: bool, changed_in: &str) -> Purpose {
-        Purpose {
-            id: id.into(),
-            code,
-            needs_consent,
-            marketing: id.contains("marketing"),
-            changed_in: v(changed_in),
-        }
-    }
-
-    fn purposes() -> Vec<Purpose> {
-        vec![
-            purpose("marketing", 8, true, "2025-03-26"),
-            purpose("legal-compliance", 9, false, "2025-03-26"),
-            purpose("cookies-necessary", 10, false, "2025-03-26"),
-            purpose("cookies-analytics", 12, true, "2025-03-26"),
-            purpose("cookies-marketing", 13, true, "2025-03-26"),
-        ]
-    }
+    /// The purposes of these tests, by id and code.
+    const PURPOSES: [(&str, u8); 5] = [
+        ("marketing", 8),
+        ("legal-compliance", 9),
+        ("cookies-necessary", 10),
+        ("cookies-analytics", 12),
+        ("cookies-marketing", 13),
+    ];
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
@@ -691,96 +510,14 @@ mod tests {
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
-    fn token_grants_given_and_unneeded_purposes_only() {
-        let claims = TokenClaims {
-            policy_version: v("2025-03-26"),
-            issued_at: Timestamp::from_unix(ISSUED),
-            expires_at: Timestamp::from_unix(EXPIRES),
-            subject: TokenSubject::Device(SubjectId([1; 16])),
-            receipt: ReceiptId([2; 16]),
-            given: PurposeSet(1 << 12),
-            refused: PurposeSet(1 << 8 | 1 << 13),
-        };
-        assert_eq!(
-            granted_by_token(&purposes(), &claims),
-            UNCONDITIONAL | ANALYTICS
-        );
-        // A purpose changed after the choice's version needs renewal: not granted.
-        let mut changed = purposes();
-        changed[3].changed_in = v("2026-06-01");
-        assert_eq!(granted_by_token(&changed, &claims), UNCONDITIONAL);
-    }
-
-    #[cfg_attr(not(target_arch = "wasm32"), test)]
-    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
-    fn choices_decide_every_purpose_that_needs_consent() {
-        let p = purposes();
-        let all = choice(&p, Method::AcceptAll, false, 0, 0);
-        assert_eq!(all.given, MARKETING | ANALYTICS | MARKETING_COOKIES);
-        assert_eq!(all.off(), 0);
-        let none = choice(&p, Method::RejectAll, false, !0, 0);
-        assert_eq!(none.given, 0);
-        assert_eq!(none.refused, MARKETING | ANALYTICS | MARKETING_COOKIES);
-        assert_eq!(granted(&p, &none), UNCONDITIONAL);
-        let custom = choice(&p, Method::Custom, false, ANALYTICS | bit(9), 0);
-        assert_eq!(custom.given, ANALYTICS, "only purposes that need consent");
-        assert_eq!(custom.refused, MARKETING | MARKETING_COOKIES);
-        assert_eq!(granted(&p, &custom), UNCONDITIONAL | ANALYTICS);
-        assert_eq!(custom.method.as_str(), "custom");
-    }
-
-    #[cfg_attr(not(target_arch = "wasm32"), test)]
-    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
-    fn global_privacy_control_keeps_marketing_out_of_accept_all() {
-        let p = purposes();
-        let all = choice(&p, Method::AcceptAll, true, 0, 0);
-        assert_eq!(all.given, ANALYTICS);
-        assert_eq!(all.refused, 0, "left to the server, which sees Sec-GPC");
-        assert_eq!(all.left_out, MARKETING | MARKETING_COOKIES);
-        assert_eq!(all.off(), MARKETING | MARKETING_COOKIES);
-        // Purpose by purpose, the visitor's own choice stands.
-        let custom = choice(&p, Method::Custom, true, MARKETING, 0);
-        assert_eq!(custom.given, MARKETING);
-        assert_eq!(custom.refused, ANALYTICS | MARKETING_COOKIES);
-        assert_eq!(custom.left_out, 0);
-    }
-
-    #[cfg_attr(not(target_arch = "wasm32"), test)]
-    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
-    fn turning_off_what_was_granted_is_a_withdrawal() {
-        let p = purposes();
-        let previous = ANALYTICS | MARKETING;
-        // One of two turned off: still custom, that one withdrawn.
-        let c = choice(&p, Method::Custom, false, MARKETING, previous);
-        assert_eq!(c.method, Method::Custom);
-        assert_eq!(c.given, MARKETING);
-        assert_eq!(c.refused, MARKETING_COOKIES);
-        assert_eq!(c.withdrawn, ANALYTICS);
-        // Everything granted before turned off, nothing given: a withdrawal.
-        let c = choice(&p, Method::RejectAll, false, 0, previous);
-        assert_eq!(c.method, Method::Withdraw);
-        assert_eq!(c.method.as_str(), "withdraw");
-        assert_eq!(c.withdrawn, previous);
-        assert_eq!(c.refused, MARKETING_COOKIES);
-        // Nothing granted before: nothing to withdraw.
-        let c = choice(&p, Method::RejectAll, false, 0, 0);
-        assert_eq!(c.method, Method::RejectAll);
-        assert_eq!(c.withdrawn, 0);
-        // What needs no consent is never "previous".
-        let c = choice(&p, Method::RejectAll, false, 0, UNCONDITIONAL);
-        assert_eq!(c.method, Method::RejectAll);
-    }
-
-    #[cfg_attr(not(target_arch = "wasm32"), test)]
-    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn consent_mode_maps_purposes_to_the_seven_types() {
-        let p = purposes();
         let map = ConsentModeMap::parse(CONSENT_MODE_DEFAULT).unwrap();
         assert_eq!(map.pairs().count(), 7);
-        let on = |granted: Option<Purposes>| -> Vec<&str> {
+        let on = |granted: Option<PurposeSet>| -> Vec<&str> {
             let allows = |id: &str| {
-                p.iter()
-                    .any(|q| q.id == id && granted.unwrap_or(0) & bit(q.code) != 0)
+                PURPOSES
+                    .iter()
+                    .any(|(p, code)| *p == id && granted.unwrap_or_default().contains(*code))
             };
             CONSENT_TYPES
                 .into_iter()
@@ -849,10 +586,13 @@ mod tests {
         ];
         let jar = "consent=x; _ga=1; theme=dark; _ga_ABC=2; _fbp=3; _ga=4";
         assert_eq!(
-            cookies_to_delete(&declared, bit(12), jar).collect::<Vec<_>>(),
+            cookies_to_delete(&declared, PurposeSet::of(12), jar).collect::<Vec<_>>(),
             ["_ga", "_ga_ABC", "_ga"]
         );
-        assert_eq!(cookies_to_delete(&declared, 0, jar).count(), 0);
+        assert_eq!(
+            cookies_to_delete(&declared, PurposeSet::EMPTY, jar).count(),
+            0
+        );
         assert_eq!(
             expired_cookie("_ga", None, "/", false),
             "_ga=; max-age=0; path=/"
@@ -992,9 +732,7 @@ mod tests {
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
-    fn versions_and_lapses() {
-        assert_eq!(version_text(v("2025-03-26")), "2025-03-26");
-        assert_eq!(version_text(v("2031-01-02")), "2031-01-02");
+    fn choices_lapse_after_the_policys_months() {
         // 2025-04-01T09:00:00Z + 6 months = 2025-10-01T09:00:00Z (the vectors' expiry).
         assert_eq!(lapses_at(ISSUED, 6), EXPIRES);
     }

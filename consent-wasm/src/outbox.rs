@@ -1,5 +1,9 @@
 //! The outbox: a choice on its way to the server (`POST /v1/consents`), kept until it is answered.
 //!
+//! The request is consent-core's [`ConsentRequest`] ([`request`]), whose members core walks into JS
+//! objects here ([`ConsentRequest::write`]); the browser's `JSON.stringify` writes them, so the banner
+//! needs no JSON library and the member names live in core only.
+//!
 //! A choice applies at once; its request is kept in `localStorage` (`consent-pending`, with what it
 //! grants and when it lapses) before it is sent, and removed on the answer. If the server cannot be
 //! reached (network error, 408, 429, 5xx), it is sent again after `retry_ms`, then twice that, up to
@@ -9,7 +13,10 @@
 
 use alloc::string::String;
 
-use consent_core::{PolicyVersion, TokenClaims};
+use consent_core::{
+    BuildHash, CollectionKind, CollectionPointRequest, ConsentRequest, Decided, PageUrl,
+    PolicyVersion, RequestWriter, SubjectSelector, TokenClaims,
+};
 use js_sys::{Array, Date};
 use wasm_bindgen::prelude::*;
 use web_sys::{Response, Storage};
@@ -18,46 +25,70 @@ use crate::dom::{
     get, json_parse, json_stringify, object, request_init, set, set_str, status, string, then2,
     window,
 };
-use crate::logic::{self, Choice, PENDING_KEY, bit};
+use crate::logic::{self, PENDING_KEY};
 use crate::policy::PolicyView;
 use crate::step::{Dispatch, Step};
 
-/// The request for `choice` (`ConsentRequest` in consent-server/openapi.json), made under `policy` on
-/// this page with banner build `build`: a JS object, which `JSON.stringify` writes (the banner has no
-/// JSON library). The subject (`{device}`) is added when it is sent ([`Outbox::send`]).
-pub(crate) fn request(policy: &PolicyView, choice: &Choice, build: Option<&String>) -> JsValue {
-    let request = object();
-    set_str(&request, "policy_version", &policy.version_text);
-    set_str(&request, "method", choice.method.as_str());
-    set_str(&request, "language", &policy.language);
-    let decisions = object();
-    for p in &policy.purposes {
-        let b = bit(p.code);
-        let decision = if choice.given & b != 0 {
-            "given"
-        } else if choice.refused & b != 0 {
-            "refused"
-        } else if choice.withdrawn & b != 0 {
-            "withdrawn"
-        } else {
-            continue;
-        };
-        set_str(&decisions, &p.id, decision);
-    }
-    set(&request, "decisions", &decisions);
-    let point = object();
-    set_str(&point, "kind", "banner");
+/// The request for a choice the banner `decided` under `policy` on this page, with banner build
+/// `build`: consent-core's [`ConsentRequest`], the one definition of the request the server reads. No
+/// subject: the device id is added when it is sent ([`Outbox::send`]).
+///
+/// The page is where the choice is made: the page's origin and path, read now (a single-page
+/// application may have changed its path since it loaded), without query and fragment; none on a page
+/// that is not http(s).
+pub(crate) fn request(
+    policy: &PolicyView,
+    decided: &Decided,
+    build: Option<BuildHash>,
+) -> ConsentRequest {
+    let mut point = CollectionPointRequest::new(CollectionKind::Banner);
+    point.build = build;
     let location = window().location();
     let mut page = string(&location, "origin").unwrap_or_default();
-    if page.starts_with("http") {
-        page.push_str(&string(&location, "pathname").unwrap_or_default());
-        set_str(&point, "page", &page);
+    page.push_str(&string(&location, "pathname").unwrap_or_default());
+    point.page = PageUrl::from_ascii(page).ok();
+    ConsentRequest::new(
+        policy.version,
+        decided.decisions(policy.purposes.iter().map(|p| (p.id, p.code))),
+        decided.method,
+        policy.lang,
+        point,
+    )
+}
+
+/// Consent-core's walk over a request's members ([`ConsentRequest::write`]) received as JS objects,
+/// which `JSON.stringify` writes: the banner's JSON writer is the browser's.
+struct JsObjects {
+    /// The object members go into.
+    root: JsValue,
+    /// The object member open, if any (the request's objects hold only strings).
+    inner: Option<JsValue>,
+}
+
+impl JsObjects {
+    /// Members written go into `object`.
+    fn new(object: &JsValue) -> JsObjects {
+        JsObjects {
+            root: object.clone(),
+            inner: None,
+        }
     }
-    if let Some(build) = build {
-        set_str(&point, "build", build);
+}
+
+impl RequestWriter for JsObjects {
+    fn begin(&mut self, name: &str) {
+        let inner = object();
+        set(self.inner.as_ref().unwrap_or(&self.root), name, &inner);
+        self.inner = Some(inner);
     }
-    set(&request, "collection_point", &point);
-    request
+
+    fn string(&mut self, name: &str, value: &str) {
+        set_str(self.inner.as_ref().unwrap_or(&self.root), name, value);
+    }
+
+    fn end(&mut self) {
+        self.inner = None;
+    }
 }
 
 /// What the server's answer means.
@@ -120,14 +151,16 @@ impl Outbox {
     /// Keeps a new choice: its `request`, with the purpose ids it `granted` and when it lapses (after
     /// `validity_months`), in `localStorage` (a page closed before the answer sends it next time), and
     /// as the pending request, to send. The retry wait starts again.
-    pub(crate) fn keep(&mut self, request: &JsValue, granted: &Array, validity_months: u32) {
-        let body = json_stringify(request);
+    pub(crate) fn keep(&mut self, request: &ConsentRequest, granted: &Array, validity_months: u32) {
+        let js = object();
+        request.write(&mut JsObjects::new(&js));
+        let body = json_stringify(&js);
         let now_ms = Date::now();
         let lapses = logic::lapses_at((now_ms / 1000.0) as i64, validity_months);
         self.kept_at = 0.0;
         if let Some(storage) = local_storage() {
             let entry = object();
-            set(&entry, "request", request);
+            set(&entry, "request", &js);
             set(&entry, "granted", granted);
             set(
                 &entry,
@@ -188,9 +221,7 @@ impl Outbox {
         if let (Some(device), Ok(request)) = (token.and_then(logic::device_of), json_parse(body))
             && get(&request, "subject").is_undefined()
         {
-            let subject = object();
-            set_str(&subject, "device", &device.encoded());
-            set(&request, "subject", &subject);
+            SubjectSelector::Device(device).write(&mut JsObjects::new(&request));
             self.pending = Some(json_stringify(&request));
         }
         let Some(body) = &self.pending else {
@@ -314,4 +345,74 @@ fn read_entry(page: Option<PolicyVersion>, now_ms: f64) -> Option<(String, Array
         crate::policy::array(&entry, "granted"),
         get(&entry, "at").as_f64().unwrap_or(0.0),
     ))
+}
+
+// JS objects exist only in a browser: these run in Chromium (`scripts/test`).
+#[cfg(all(test, target_arch = "wasm32"))]
+mod tests {
+    use consent_core::{
+        Choice, DecidedBy, Lang, Method, PersonName, Relation, SubjectId, SubjectSelector,
+    };
+
+    use super::*;
+
+    wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+    /// What the banner sends is what core's JSON writer writes, byte for byte: the same walk, written
+    /// by `JSON.stringify` (which escapes quotes and backslashes as core does, and leaves other
+    /// characters as they are) from the JS objects.
+    #[wasm_bindgen_test::wasm_bindgen_test]
+    fn the_browser_writes_the_request_as_core_does() {
+        let mut point = CollectionPointRequest::new(CollectionKind::Banner);
+        point.build = Some("ab".repeat(32).parse().unwrap());
+        point.page =
+            Some(PageUrl::from_ascii("https://invisionu.education/a\"b\\c".into()).unwrap());
+        let mut request = ConsentRequest::new(
+            "2025-03-26".parse().unwrap(),
+            [
+                ("cookies-marketing", Choice::Refused),
+                ("cookies-analytics", Choice::Given),
+                ("marketing", Choice::Withdrawn),
+            ]
+            .into_iter()
+            .map(|(id, c)| (id.parse().unwrap(), c))
+            .collect(),
+            Method::Custom,
+            Lang::KK,
+            point,
+        );
+        let written = |request: &ConsentRequest| {
+            let js = object();
+            request.write(&mut JsObjects::new(&js));
+            json_stringify(&js)
+        };
+        assert_eq!(written(&request), request.to_json());
+        // Every member, with text the browser must escape the same way.
+        request.subject = Some(SubjectSelector::Device(SubjectId([7; 16])));
+        request.by = DecidedBy::Representative {
+            relation: Relation::Guardian,
+            name: Some("Асель \"А\" \\ 😀".parse::<PersonName>().unwrap()),
+        };
+        request.subject_name = Some("Айгерим".parse().unwrap());
+        assert_eq!(written(&request), request.to_json());
+        // The device id added to a kept request, after its other members.
+        let kept = json_parse(&written(&ConsentRequest::new(
+            request.policy_version,
+            request.decisions.clone(),
+            request.method,
+            request.language,
+            request.collection_point.clone(),
+        )))
+        .unwrap();
+        SubjectSelector::Device(SubjectId([7; 16])).write(&mut JsObjects::new(&kept));
+        let mut expected = request.clone();
+        expected.by = DecidedBy::Subject;
+        expected.subject_name = None;
+        assert_eq!(json_stringify(&kept), expected.to_json());
+        assert!(
+            expected
+                .to_json()
+                .contains("\"subject\":{\"device\":\"BwcHBwcHBwcHBwcHBwcHBw\"}")
+        );
+    }
 }

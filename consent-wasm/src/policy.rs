@@ -1,15 +1,17 @@
 //! The policy as the banner needs it, read from the server's canonical JSON (`GET /v1/policy`), which
-//! the browser parses (`Response.json()`): no JSON library in the banner.
+//! the browser parses (`Response.json()`): no JSON library in the banner. What the banner computes with
+//! is parsed here, once, into consent-core's types: each purpose's id and code, the version, the
+//! language, and the three sets of purposes the choice logic takes ([`PurposeScope`]).
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use consent_core::PolicyVersion;
+use consent_core::{Lang, PolicyVersion, PurposeId, PurposeScope, PurposeSet};
 use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
 use crate::dom::{get, string};
-use crate::logic::{Purpose, pick_language};
+use crate::logic::pick_language;
 
 /// `object[key]` as an array (empty when it is not one).
 pub(crate) fn array(object: &JsValue, key: &str) -> Array {
@@ -24,13 +26,27 @@ pub(crate) fn strings(object: &JsValue, key: &str) -> Vec<String> {
         .collect()
 }
 
+/// Where a purpose of the policy is, for the banner: its id and code (the page names purposes by id,
+/// the token and the choice logic by code) and when its meaning last changed. Everything else about it
+/// is in the policy's JSON ([`PolicyView::json`]) or in the view's [`PurposeScope`].
+#[derive(Clone, Debug)]
+pub struct PurposeEntry {
+    /// The purpose's stable id, parsed: what requests record.
+    pub id: PurposeId,
+    /// The same id as the policy writes it, for the page (`data-consent="…"`, the API's lists of ids):
+    /// kept as read, so that the page side needs no conversion back from [`PurposeId`].
+    pub id_text: String,
+    /// Its stable code, its bit in the consent token and in [`PurposeSet`]s.
+    pub code: u8,
+    /// The policy version in which its meaning last changed.
+    pub changed_in: PolicyVersion,
+}
+
 /// The parts of a policy the banner uses, with texts in one language.
 #[derive(Clone, Debug)]
 pub struct PolicyView {
     /// The parsed canonical JSON (the cookie tables and titles are read from it when shown).
     pub json: JsValue,
-    /// The version, as written (`2025-03-26`).
-    pub version_text: String,
     /// The version.
     pub version: PolicyVersion,
     /// The languages of the policy.
@@ -39,10 +55,15 @@ pub struct PolicyView {
     pub default_language: String,
     /// The language of the texts below, chosen with [`pick_language`].
     pub language: String,
+    /// The same, as the request records it.
+    pub lang: Lang,
     /// How long a choice lasts, in months.
     pub validity_months: u32,
     /// Every purpose, in the policy's order.
-    pub purposes: Vec<Purpose>,
+    pub purposes: Vec<PurposeEntry>,
+    /// The purposes the banner asks for, those that need no consent and the marketing ones: what the
+    /// choice logic decides with.
+    pub scope: PurposeScope,
     /// The cookies the policy declares for each cookie purpose: (purpose code, cookie name or pattern
     /// with `*`), from its `cookie_categories`.
     pub cookies: Vec<(u8, String)>,
@@ -50,10 +71,10 @@ pub struct PolicyView {
 
 impl PolicyView {
     /// Reads a parsed canonical policy, with texts in the first of `languages` (the page's, then the
-    /// browser's) that the policy and the banner both have, else in the policy's default.
+    /// browser's) that the policy and the banner both have, else in the policy's default. `None` when a
+    /// value the banner computes with does not parse.
     pub fn from_json(json: &JsValue, languages: &[String]) -> Option<PolicyView> {
-        let version_text = string(json, "version")?;
-        let version: PolicyVersion = version_text.parse().ok()?;
+        let version: PolicyVersion = string(json, "version")?.parse().ok()?;
         let default_language = string(json, "default_language")?;
         let policy_languages = strings(json, "languages");
         let language = pick_language(
@@ -67,21 +88,23 @@ impl PolicyView {
             .map_or(6, |m| m as u32);
         let mut view = PolicyView {
             json: json.clone(),
-            version_text,
             version,
             languages: policy_languages,
             default_language,
+            lang: language.parse().ok()?,
             language,
             validity_months,
             purposes: Vec::new(),
+            scope: PurposeScope::default(),
             cookies: Vec::new(),
         };
         for p in array(json, "purposes").iter() {
-            let id = string(&p, "id")?;
             let code = get(&p, "code")
                 .as_f64()
                 .filter(|c| (0.0..64.0).contains(c) && *c == f64::from(*c as u8))?
                 as u8;
+            let id_text = string(&p, "id")?;
+            let id: PurposeId = id_text.parse().ok()?;
             let category = string(&p, "cookie_category");
             if let Some(c) = view.category(&p) {
                 for cookie in array(&c, "cookies").iter() {
@@ -95,23 +118,56 @@ impl PolicyView {
             let changed_in = string(&p, "changed_in")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(version);
-            let needs_consent = string(&p, "legal_basis").as_deref() == Some("consent")
-                && category.as_deref() != Some("necessary");
-            let marketing = string(&p, "kind").as_deref() == Some("marketing")
-                || category.as_deref() == Some("marketing");
-            view.purposes.push(Purpose {
+            // `Purpose::needs_consent` and the marketing purposes of `PurposeScope::of_policy`, read from
+            // the JSON.
+            let scope = &mut view.scope;
+            if string(&p, "legal_basis").as_deref() == Some("consent")
+                && category.as_deref() != Some("necessary")
+            {
+                scope.asked.insert(code);
+                if string(&p, "kind").as_deref() == Some("marketing")
+                    || category.as_deref() == Some("marketing")
+                {
+                    scope.marketing.insert(code);
+                }
+            } else {
+                scope.unconditional.insert(code);
+            }
+            view.purposes.push(PurposeEntry {
                 id,
+                id_text,
                 code,
-                needs_consent,
-                marketing,
                 changed_in,
             });
         }
         Some(view)
     }
+
     /// The purpose with `id`.
-    pub fn purpose(&self, id: &str) -> Option<&Purpose> {
-        self.purposes.iter().find(|p| p.id == id)
+    pub fn purpose(&self, id: &str) -> Option<&PurposeEntry> {
+        self.purposes.iter().find(|p| p.id_text == id)
+    }
+
+    /// The purposes whose meaning changed after `version` (a consent given under it needs renewal).
+    pub fn changed_since(&self, version: PolicyVersion) -> PurposeSet {
+        let mut set = PurposeSet::EMPTY;
+        for p in &self.purposes {
+            if p.changed_in > version {
+                set.insert(p.code);
+            }
+        }
+        set
+    }
+
+    /// The ids of the purposes in `set`, in the policy's order, as a JS array.
+    pub(crate) fn ids(&self, set: PurposeSet) -> Array {
+        let out = Array::new();
+        for p in &self.purposes {
+            if set.contains(p.code) {
+                out.push(&JsValue::from_str(&p.id_text));
+            }
+        }
+        out
     }
 
     /// The canonical JSON of each purpose, in the order of [`PolicyView::purposes`].

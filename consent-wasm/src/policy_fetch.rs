@@ -10,7 +10,6 @@ use js_sys::Promise;
 use web_sys::Response;
 
 use crate::dom::{request_init, status, then2, window};
-use crate::logic;
 use crate::step::{Dispatch, Step};
 
 /// The current policy, on the consent server.
@@ -41,7 +40,7 @@ impl PolicyFetch {
     /// Asks for policy `version`, unless a policy is on its way.
     pub(crate) fn version(&mut self, endpoint: &str, version: PolicyVersion, dispatch: &Dispatch) {
         let mut path = String::from("/v1/policies/");
-        path.push_str(&logic::version_text(version));
+        path.push_str(&version.text());
         self.fetch(endpoint, &path, dispatch);
     }
 

@@ -1074,7 +1074,7 @@ async fn accept_all_runs_every_blocked_script_in_document_order_and_stores_the_s
     blocked_scripts();
     let mut cfg = config(V2025);
     let build = "ab".repeat(32);
-    cfg.build = Some(build.clone());
+    cfg.build = Some(build.parse().unwrap());
     start(cfg);
     shown().await;
     let issued = token(V2025, &CONSENT_CODES);

@@ -4,7 +4,7 @@
 //! the answers keep their promises.
 #![no_main]
 
-use consent_core::PolicyVersion;
+use consent_core::{PolicyVersion, PurposeSet};
 use consent_wasm::logic;
 use libfuzzer_sys::fuzz_target;
 
@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
 
     let _ = logic::cookie_matches(pattern, jar);
     let declared = [(12u8, pattern.to_owned()), (13u8, "_ga_*".to_owned())];
-    for name in logic::cookies_to_delete(&declared, logic::bit(12) | logic::bit(13), jar) {
+    for name in logic::cookies_to_delete(&declared, PurposeSet::from_codes([12, 13]), jar) {
         assert!(jar.contains(name), "only names from the jar are deleted");
         let _ = logic::expired_cookie(name, Some(pattern), "/", false);
     }

@@ -1,6 +1,7 @@
 //! The consent request (`POST /v1/consents`): its type, its JSON form (written here without a JSON
-//! library for the banner, read with the `json` feature for the server) and its checks against a
-//! policy. The wire format is in `spec/SPEC.md` §4; this module is its only definition.
+//! library, as JSON text or through a [`RequestWriter`] such as the banner's JS objects; read with the
+//! `json` feature for the server) and its checks against a policy. The wire format is in
+//! `spec/SPEC.md` §4; this module is its only definition.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -19,14 +20,16 @@ pub use check::{Caller, CheckedRequest, RequestContext};
 pub use decisions::Decisions;
 pub use error::{RequestError, RequestErrorCode};
 pub use values::{BuildHash, ExternalId, PageUrl, PersonName};
+pub use write::RequestWriter;
 
 /// A consent request: a person's choice as a banner, a form or a backend service sends it to the
 /// consent server, before the server has checked it against the policy ([`ConsentRequest::check`]).
 ///
-/// Its JSON form is written by [`ConsentRequest::to_json`] (no JSON library needed, so the banner can)
-/// and read by `ConsentRequest::from_json` (feature `json`, the server's). [`ConsentRequest::FIELDS`]
-/// and the `FIELDS` of its parts name the members of the JSON objects; `consent-server/openapi.json` is
-/// tested against them.
+/// Its JSON form is written by [`ConsentRequest::to_json`], or member by member into a
+/// [`RequestWriter`] by [`ConsentRequest::write`] (no JSON library needed: the banner builds JS objects
+/// that the browser writes), and read by `ConsentRequest::from_json` (feature `json`, the server's).
+/// [`ConsentRequest::FIELDS`] and the `FIELDS` of its parts name the members of the JSON objects;
+/// `consent-server/openapi.json` is tested against them.
 ///
 /// ```
 /// use consent_core::{Choice, CollectionKind, CollectionPointRequest, ConsentRequest, Decisions,

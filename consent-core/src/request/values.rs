@@ -101,6 +101,38 @@ impl PageUrl {
     pub fn into_string(self) -> String {
         self.0
     }
+
+    /// A page URL already in the form a browser's `location` gives it (`origin` then `pathname`:
+    /// `https://invisionu.education/apply`), which the browser writes in printable ASCII (it
+    /// percent-encodes everything else): `http://` or `https://`, at most [`PageUrl::MAX_LEN`] bytes,
+    /// each a printable ASCII character other than `?` and `#`.
+    ///
+    /// Stricter than [`FromStr`](core::str::FromStr), and smaller: it checks bytes only, where
+    /// `FromStr` decodes UTF-8 to refuse Unicode white space and control characters (in the banner's
+    /// wasm, 88 B brotli against 253 B). A query, a fragment or a non-ASCII character is refused rather
+    /// than cut off or checked, so every page it accepts is one that `FromStr` reads unchanged.
+    ///
+    /// ```
+    /// use consent_core::PageUrl;
+    /// let page = PageUrl::from_ascii("https://invisionu.education/apply".into())?;
+    /// assert_eq!(Ok(page.clone()), page.as_str().parse());
+    /// assert!(PageUrl::from_ascii("https://invisionu.education/?q".into()).is_err());
+    /// assert!(PageUrl::from_ascii("https://invisionu.education/заявка".into()).is_err());
+    /// assert!(PageUrl::from_ascii("null/apply".into()).is_err(), "a file:// page's origin");
+    /// # Ok::<(), consent_core::ParseError>(())
+    /// ```
+    pub fn from_ascii(url: String) -> Result<PageUrl, ParseError> {
+        let ok = (url.starts_with("https://") || url.starts_with("http://"))
+            && url.len() <= PageUrl::MAX_LEN
+            && url
+                .bytes()
+                .all(|b| matches!(b, b'!'..=b'~') && b != b'?' && b != b'#');
+        if ok {
+            Ok(PageUrl(url))
+        } else {
+            Err(ParseError::PageUrl)
+        }
+    }
 }
 
 impl core::str::FromStr for PageUrl {
@@ -305,6 +337,45 @@ mod tests {
         }
         // Whitespace after the query is dropped with it.
         assert_eq!(page("https://a/?q= x").unwrap(), "https://a/");
+    }
+
+    #[test]
+    fn pages_from_ascii_are_pages_from_str_unchanged() {
+        let long = format!("https://a/{}", "p".repeat(PageUrl::MAX_LEN - 10));
+        assert!(PageUrl::from_ascii(long.clone()).is_ok());
+        assert!(PageUrl::from_ascii(format!("{long}p")).is_err());
+        for bad in [
+            "",
+            "https:/",
+            "ftp://a/",
+            "HTTPS://a/",
+            "https://a/ b",
+            "https://a/\u{7f}",
+            "https://a/\t",
+            "https://a/?",
+            "https://a/#",
+            "https://a/\u{a0}",
+            "https://a/é",
+            "?https://a/",
+        ] {
+            assert_eq!(
+                PageUrl::from_ascii(bad.into()),
+                Err(ParseError::PageUrl),
+                "{bad:?}"
+            );
+        }
+        // Every ASCII character in a path: accepted only where `FromStr` keeps the URL as it is.
+        for b in 0..=127u8 {
+            let url = format!("https://a/x{}y", char::from(b));
+            if let Ok(page) = PageUrl::from_ascii(url.clone()) {
+                assert_eq!(url.parse::<PageUrl>().unwrap(), page, "{url:?}");
+            } else {
+                assert!(
+                    url.parse::<PageUrl>().map_or(true, |p| p.as_str() != url),
+                    "{url:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -1,45 +1,103 @@
-//! Writes a consent request as JSON, without a JSON library and without `core::fmt`: the banner builds
-//! its requests with [`ConsentRequest::to_json`], and its wasm has room for neither.
+//! Writes a consent request, without a JSON library and without `core::fmt`: one walk over its members
+//! ([`ConsentRequest::write`]) that a [`RequestWriter`] receives. [`ConsentRequest::to_json`] is the
+//! walk written as JSON text; the banner, whose wasm has room for neither serde nor the formatting
+//! machinery, receives the same walk as JS objects, which the browser's `JSON.stringify` writes. The
+//! member names and their order live here only.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use super::{ConsentRequest, DecidedBy, SubjectSelector};
+use super::{CollectionPointRequest, ConsentRequest, DecidedBy, SubjectSelector};
 
-/// Appends `value` as a JSON string.
+/// Receives the members of a consent request's JSON form, in order, from [`ConsentRequest::write`]:
+/// string members, and object members, which are opened, filled with their own members, and closed.
 ///
-/// Only `"` and `\` are escaped: every string a request holds is free of control characters by
-/// construction (its ids, codes and digits are ASCII from closed alphabets; [`super::PageUrl`],
-/// [`super::PersonName`] and [`super::ExternalId`] refuse control characters), and every other
-/// character may appear raw in JSON. Byte by byte, copying the runs between escapes whole (they start
-/// and end next to an ASCII byte, so on character boundaries): the banner's wasm then needs neither
-/// UTF-8 decoding nor encoding for it.
-fn push_string(out: &mut String, value: &str) {
-    out.push('"');
-    let mut run = 0;
-    for (i, b) in value.bytes().enumerate() {
-        if b == b'"' || b == b'\\' {
-            out.push_str(value.get(run..i).unwrap_or_default());
-            out.push('\\');
-            run = i;
-        }
-    }
-    out.push_str(value.get(run..).unwrap_or_default());
-    out.push('"');
+/// A member is written only when present (absent optional members are left out, and `by` when the
+/// subject decided), and every value is a string; objects hold only strings (they are never nested
+/// deeper than one level). Values are text as it is, unescaped: a JSON writer escapes them.
+///
+/// ```
+/// use consent_core::{CollectionKind, CollectionPointRequest, ConsentRequest, Lang, Method,
+///     RequestWriter};
+///
+/// /// Writes `path=value` lines.
+/// #[derive(Default)]
+/// struct Lines { path: Vec<String>, out: String }
+/// impl RequestWriter for Lines {
+///     fn begin(&mut self, name: &str) { self.path.push(name.to_owned()); }
+///     fn string(&mut self, name: &str, value: &str) {
+///         for p in &self.path { self.out += p; self.out += "."; }
+///         self.out += &format!("{name}={value}\n");
+///     }
+///     fn end(&mut self) { self.path.pop(); }
+/// }
+///
+/// let r = ConsentRequest::new(
+///     "2025-03-26".parse()?,
+///     [("cookies-analytics".parse()?, consent_core::Choice::Given)].into_iter().collect(),
+///     Method::Custom,
+///     Lang::EN,
+///     CollectionPointRequest::new(CollectionKind::Banner),
+/// );
+/// let mut lines = Lines::default();
+/// r.write(&mut lines);
+/// assert_eq!(lines.out, "policy_version=2025-03-26\ndecisions.cookies-analytics=given\n\
+///     method=custom\nlanguage=en\ncollection_point.kind=banner\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait RequestWriter {
+    /// Opens the object member `name`: the members written until the matching
+    /// [`RequestWriter::end`] are its own.
+    fn begin(&mut self, name: &str);
+    /// The string member `name`, with `value`.
+    fn string(&mut self, name: &str, value: &str);
+    /// Closes the object opened last.
+    fn end(&mut self);
 }
 
-/// Appends `"value"`, for ASCII that needs no escaping (ids, language codes, hex digits), byte by byte
-/// (no UTF-8 check of the bytes).
-fn push_ascii(out: &mut String, value: &[u8]) {
-    out.push('"');
-    out.extend(value.iter().map(|b| char::from(*b)));
-    out.push('"');
+/// `bytes`, ASCII (ids, codes, hex digits), as text in `buf`: byte by byte, without the UTF-8
+/// validation `str::from_utf8` would bring into the banner's wasm.
+fn ascii<'a>(buf: &'a mut String, bytes: &[u8]) -> &'a str {
+    buf.clear();
+    buf.extend(bytes.iter().map(|b| char::from(*b)));
+    buf
 }
 
 impl ConsentRequest {
-    /// The request as JSON, as the server reads it: members in the order of
-    /// [`ConsentRequest::FIELDS`], no whitespace, absent optional members left out (and `by` for the
-    /// subject), strings escaped as RFC 8785 does. Reading it back gives the same request.
+    /// Walks the request's members, in the order of [`ConsentRequest::FIELDS`] (and of the `FIELDS`
+    /// of its parts), into `w`: what [`ConsentRequest::to_json`] writes as JSON and the banner as JS
+    /// objects. Optional members that are absent are left out, and `by` for the subject; a
+    /// representative's `relation` is always written. See [`RequestWriter`] for an example.
+    pub fn write(&self, w: &mut impl RequestWriter) {
+        let mut buf = String::new();
+        w.string("policy_version", &self.policy_version.text());
+        w.begin("decisions");
+        for (purpose, choice) in &self.decisions {
+            w.string(ascii(&mut buf, purpose.as_bytes()), choice.as_str());
+        }
+        w.end();
+        w.string("method", self.method.as_str());
+        w.string("language", ascii(&mut buf, self.language.as_bytes()));
+        self.collection_point.write(w, &mut buf);
+        if let Some(subject) = &self.subject {
+            subject.write(w);
+        }
+        if let DecidedBy::Representative { relation, name } = &self.by {
+            w.begin("by");
+            w.string("kind", "representative");
+            w.string("relation", relation.as_str());
+            if let Some(name) = name {
+                w.string("name", name.as_str());
+            }
+            w.end();
+        }
+        if let Some(name) = &self.subject_name {
+            w.string("subject_name", name.as_str());
+        }
+    }
+
+    /// The request as JSON, as the server reads it: [`ConsentRequest::write`]'s members, no
+    /// whitespace, strings escaped as RFC 8785 does. Reading it back gives the same request.
     ///
     /// ```
     /// use consent_core::{Choice, CollectionKind, CollectionPointRequest, ConsentRequest, DecidedBy,
@@ -65,68 +123,114 @@ impl ConsentRequest {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn to_json(&self) -> String {
-        // The keys and punctuation are constant fragments: written as they are, they take the least
-        // code. Members in the order of `ConsentRequest::FIELDS` (a test checks it).
-        let mut out = String::with_capacity(256);
-        out.push_str("{\"policy_version\":\"");
-        self.policy_version.date().push_text(&mut out);
-        out.push_str("\",\"decisions\":{");
-        for (i, (purpose, choice)) in self.decisions.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            push_ascii(&mut out, purpose.as_bytes());
-            out.push_str(":\"");
-            out.push_str(choice.as_str());
-            out.push('"');
-        }
-        out.push_str("},\"method\":\"");
-        out.push_str(self.method.as_str());
-        out.push_str("\",\"language\":");
-        push_ascii(&mut out, self.language.as_bytes());
-        let point = &self.collection_point;
-        out.push_str(",\"collection_point\":{\"kind\":\"");
-        out.push_str(point.kind.as_str());
-        out.push('"');
-        if let Some(build) = &point.build {
-            out.push_str(",\"build\":");
-            push_ascii(&mut out, build.as_bytes());
-        }
-        if let Some(page) = &point.page {
-            out.push_str(",\"page\":");
-            push_string(&mut out, page.as_str());
-        }
-        out.push('}');
-        match &self.subject {
-            None => {}
-            Some(SubjectSelector::Device(id)) => {
-                out.push_str(",\"subject\":{\"device\":\"");
-                out.push_str(&id.encoded());
-                out.push_str("\"}");
-            }
-            Some(SubjectSelector::External(id)) => {
-                out.push_str(",\"subject\":{\"id\":");
-                push_string(&mut out, id.as_str());
-                out.push('}');
-            }
-        }
-        if let DecidedBy::Representative { relation, name } = &self.by {
-            out.push_str(",\"by\":{\"kind\":\"representative\",\"relation\":\"");
-            out.push_str(relation.as_str());
-            out.push('"');
-            if let Some(name) = name {
-                out.push_str(",\"name\":");
-                push_string(&mut out, name.as_str());
-            }
-            out.push('}');
-        }
-        if let Some(name) = &self.subject_name {
-            out.push_str(",\"subject_name\":");
-            push_string(&mut out, name.as_str());
-        }
-        out.push('}');
-        out
+        let mut json = Json {
+            out: String::with_capacity(256),
+            first: true,
+        };
+        json.out.push('{');
+        self.write(&mut json);
+        json.out.push('}');
+        json.out
     }
+}
+
+impl CollectionPointRequest {
+    /// Writes the `collection_point` member (see [`ConsentRequest::write`]), with `buf` for text.
+    fn write(&self, w: &mut impl RequestWriter, buf: &mut String) {
+        w.begin("collection_point");
+        w.string("kind", self.kind.as_str());
+        if let Some(build) = &self.build {
+            w.string("build", ascii(buf, build.as_bytes()));
+        }
+        if let Some(page) = &self.page {
+            w.string("page", page.as_str());
+        }
+        w.end();
+    }
+}
+
+impl SubjectSelector {
+    /// Writes the `subject` member, as [`ConsentRequest::write`] does: for a request kept as JS
+    /// objects, the banner adds its device id when it sends it.
+    ///
+    /// ```
+    /// use consent_core::{RequestWriter, SubjectId, SubjectSelector};
+    /// # struct Pairs(Vec<String>);
+    /// # impl RequestWriter for Pairs {
+    /// #     fn begin(&mut self, name: &str) { self.0.push(format!("{name}{{")); }
+    /// #     fn string(&mut self, name: &str, value: &str) { self.0.push(format!("{name}={value}")); }
+    /// #     fn end(&mut self) { self.0.push("}".into()); }
+    /// # }
+    /// let mut w = Pairs(Vec::new());
+    /// SubjectSelector::Device(SubjectId([7; 16])).write(&mut w);
+    /// assert_eq!(w.0, ["subject{", "device=BwcHBwcHBwcHBwcHBwcHBw", "}"]);
+    /// ```
+    pub fn write(&self, w: &mut impl RequestWriter) {
+        w.begin("subject");
+        match self {
+            SubjectSelector::Device(id) => w.string("device", &id.encoded()),
+            SubjectSelector::External(id) => w.string("id", id.as_str()),
+        }
+        w.end();
+    }
+}
+
+/// [`ConsentRequest::to_json`]'s writer: JSON text, members separated by commas.
+struct Json {
+    out: String,
+    /// The next member is the first of its object (no comma before it).
+    first: bool,
+}
+
+impl Json {
+    /// `"name":`, after a comma unless it is the object's first member.
+    fn key(&mut self, name: &str) {
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+        push_string(&mut self.out, name);
+        self.out.push(':');
+    }
+}
+
+impl RequestWriter for Json {
+    fn begin(&mut self, name: &str) {
+        self.key(name);
+        self.out.push('{');
+        self.first = true;
+    }
+
+    fn string(&mut self, name: &str, value: &str) {
+        self.key(name);
+        push_string(&mut self.out, value);
+    }
+
+    fn end(&mut self) {
+        self.out.push('}');
+        self.first = false;
+    }
+}
+
+/// Appends `value` as a JSON string.
+///
+/// Only `"` and `\` are escaped: every string a request holds is free of control characters by
+/// construction (its ids, codes and digits are ASCII from closed alphabets; [`super::PageUrl`],
+/// [`super::PersonName`] and [`super::ExternalId`] refuse control characters), and every other
+/// character may appear raw in JSON. The runs between escapes are copied whole (they start and end next
+/// to an ASCII byte, so on character boundaries).
+fn push_string(out: &mut String, value: &str) {
+    out.push('"');
+    let mut run = 0;
+    for (i, b) in value.bytes().enumerate() {
+        if b == b'"' || b == b'\\' {
+            out.push_str(value.get(run..i).unwrap_or_default());
+            out.push('\\');
+            run = i;
+        }
+    }
+    out.push_str(value.get(run..).unwrap_or_default());
+    out.push('"');
 }
 
 #[cfg(test)]
