@@ -40,7 +40,7 @@ pub enum Role {
     Service,
 }
 
-/// Requests per client (IP address; never stored).
+/// Requests per client (an IPv4 address or an IPv6 /64; never stored).
 #[derive(Clone, Copy, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
@@ -48,6 +48,14 @@ pub struct RateLimit {
     pub per_second: u32,
     /// Burst allowance.
     pub burst: u32,
+    /// Clients with a bucket of their own, at most; past it, new clients share one bucket until idle
+    /// ones are forgotten (a few seconds after their bucket is full again).
+    #[serde(default = "default_max_clients")]
+    pub max_clients: usize,
+}
+
+fn default_max_clients() -> usize {
+    1_000_000
 }
 
 /// Server configuration.
@@ -99,6 +107,7 @@ impl Default for Config {
             rate_limit: RateLimit {
                 per_second: 20,
                 burst: 100,
+                max_clients: default_max_clients(),
             },
             request_timeout_secs: 10,
             trust_forwarded_for: false,
@@ -143,8 +152,8 @@ impl Config {
 
     /// Applies `CONSENT_LISTEN`, `CONSENT_DATABASE`, `CONSENT_KEYS`, `CONSENT_POLICY`, `CONSENT_ISSUER`,
     /// `CONSENT_CORS_ORIGINS` (comma-separated), `CONSENT_RATE_PER_SECOND`, `CONSENT_RATE_BURST`,
-    /// `CONSENT_DEVELOPMENT_KEYS` (`true`/`false`), `CONSENT_SITE` (`on`/`off`, `true`/`false`),
-    /// `CONSENT_BANNER_DIR`.
+    /// `CONSENT_RATE_MAX_CLIENTS`, `CONSENT_DEVELOPMENT_KEYS` (`true`/`false`), `CONSENT_SITE`
+    /// (`on`/`off`, `true`/`false`), `CONSENT_BANNER_DIR`.
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         fn parse<T: std::str::FromStr>(name: &'static str, v: &str) -> Result<T, ConfigError>
         where
@@ -182,6 +191,9 @@ impl Config {
         if let Some(v) = var("CONSENT_RATE_BURST") {
             self.rate_limit.burst = parse("CONSENT_RATE_BURST", &v)?;
         }
+        if let Some(v) = var("CONSENT_RATE_MAX_CLIENTS") {
+            self.rate_limit.max_clients = parse("CONSENT_RATE_MAX_CLIENTS", &v)?;
+        }
         if let Some(v) = var("CONSENT_DEVELOPMENT_KEYS") {
             self.development_keys = parse("CONSENT_DEVELOPMENT_KEYS", &v)?;
         }
@@ -218,7 +230,10 @@ impl Config {
                 )));
             }
         }
-        if self.rate_limit.per_second == 0 || self.rate_limit.burst == 0 {
+        if self.rate_limit.per_second == 0
+            || self.rate_limit.burst == 0
+            || self.rate_limit.max_clients == 0
+        {
             return Err(bad("rate_limit values must be at least 1".into()));
         }
         if !(self.issuer.starts_with("https://") || self.issuer.starts_with("http://")) {

@@ -22,6 +22,7 @@ pub mod keys;
 pub mod metrics;
 mod middleware;
 pub mod privacy;
+mod rate_limit;
 pub mod site;
 pub mod state;
 pub mod store;

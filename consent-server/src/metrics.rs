@@ -19,6 +19,8 @@ pub struct Metrics {
     pub rate_limited: AtomicU64,
     /// Requests that timed out.
     pub timeouts: AtomicU64,
+    /// Clients with a rate-limit bucket of their own, as of the last pruning.
+    pub(crate) rate_limit_clients: AtomicU64,
     /// Sum of request durations in microseconds, and count, for the mean.
     latency_micros: AtomicU64,
     latency_count: AtomicU64,
@@ -86,6 +88,12 @@ impl Metrics {
                 "counter",
                 "Requests that timed out.",
                 self.timeouts.load(Ordering::Relaxed),
+            ),
+            (
+                "consent_rate_limit_clients",
+                "gauge",
+                "Clients with a rate-limit bucket of their own (at the last pruning).",
+                self.rate_limit_clients.load(Ordering::Relaxed),
             ),
         ]
         .into_iter()

@@ -1,9 +1,7 @@
 //! What wraps every request: the [`guard`] (rate limit, timeout, security headers, metrics), CORS, and the
 //! answer to a panicking handler.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -13,39 +11,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::config::{Config, RateLimit};
+use crate::config::Config;
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
-
-/// Token buckets by client address (kept in memory only, never stored or logged).
-#[derive(Debug, Default)]
-pub(crate) struct RateLimiter {
-    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
-}
-
-impl RateLimiter {
-    /// Whether `ip` may make a request now under `rl`; takes a token if so.
-    fn allow(&self, ip: IpAddr, rl: RateLimit) -> bool {
-        let Ok(mut buckets) = self.buckets.lock() else {
-            return true;
-        };
-        let now = Instant::now();
-        if buckets.len() > 100_000 {
-            // Forget idle clients rather than grow without bound.
-            buckets.retain(|_, (_, t)| now.duration_since(*t) < Duration::from_secs(60));
-        }
-        let (tokens, last) = buckets.entry(ip).or_insert((f64::from(rl.burst), now));
-        let refill = now.duration_since(*last).as_secs_f64() * f64::from(rl.per_second);
-        *tokens = (*tokens + refill).min(f64::from(rl.burst));
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
 
 fn client_ip(config: &Config, req: &Request) -> IpAddr {
     if config.trust_forwarded_for
@@ -73,11 +41,7 @@ pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Nex
     let matched = req.extensions().get::<MatchedPath>().cloned();
     let route = matched.as_ref().map_or("other", |p| p.as_str());
     let limited = !matches!(route, "/healthz" | "/readyz" | "/metrics");
-    let mut response = if limited
-        && !state
-            .limiter
-            .allow(client_ip(&state.config, &req), state.config.rate_limit)
-    {
+    let mut response = if limited && !state.limiter.allow(client_ip(&state.config, &req)) {
         state.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
         let mut r = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -85,6 +49,7 @@ pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Nex
             "too many requests; slow down",
         )
         .into_response();
+        // A token comes back within 1/per_second, at most a second.
         r.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         r

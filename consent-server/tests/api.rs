@@ -1030,10 +1030,8 @@ async fn well_known_ops_and_security_headers() {
 #[tokio::test]
 async fn rate_limit_per_client() {
     let s = server_with("rate", |c| {
-        c.rate_limit = consent_server::config::RateLimit {
-            per_second: 1,
-            burst: 3,
-        }
+        c.rate_limit.per_second = 1;
+        c.rate_limit.burst = 3;
     })
     .await;
     let mut statuses = Vec::new();
@@ -1311,10 +1309,8 @@ async fn bearer_scheme_roles_and_unknown_subjects() {
 #[tokio::test]
 async fn behind_a_proxy_the_proxy_added_address_counts() {
     let s = server_with("proxy", |c| {
-        c.rate_limit = consent_server::config::RateLimit {
-            per_second: 1,
-            burst: 2,
-        };
+        c.rate_limit.per_second = 1;
+        c.rate_limit.burst = 2;
         c.trust_forwarded_for = true;
     })
     .await;

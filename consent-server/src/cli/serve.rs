@@ -30,6 +30,10 @@ pub(crate) fn run(config: Option<&Path>) -> Result<ExitCode> {
             let state = state.clone();
             async move { state.prepare().await }
         });
+        tokio::spawn({
+            let state = state.clone();
+            async move { state.forget_idle_clients().await }
+        });
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
