@@ -1,14 +1,19 @@
-//! What wraps every request: the [`guard`] (rate limit, timeout, security headers, metrics), CORS, and the
-//! answer to a panicking handler.
+//! What wraps every request: the [`guard`] (rate limit, timeout or 408, security headers, metrics), CORS,
+//! and the answer to a panicking handler.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::Ordering;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use hyper::body::{Frame, SizeHint};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::config::Config;
@@ -35,7 +40,10 @@ fn client_ip(config: &Config, req: &Request) -> IpAddr {
 /// Rate limit, timeout, security headers and metrics, for every request. Handlers may set their own
 /// `Content-Security-Policy`, `Referrer-Policy` and `Cache-Control` (the demo site does); the API's
 /// handlers do not set the first two.
-pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+///
+/// A request still running after `request_timeout_secs` is answered 503 `timeout`, or 408
+/// `request_timeout` when it is waiting for the client's body (announced, not sent).
+pub(crate) async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     // MatchedPath is a shared string: cloning it does not allocate.
     let matched = req.extensions().get::<MatchedPath>().cloned();
@@ -55,16 +63,21 @@ pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Nex
         r
     } else {
         let timeout = Duration::from_secs(state.config.request_timeout_secs.max(1));
+        let body = AwaitedBody::watch(&mut req);
         match tokio::time::timeout(timeout, next.run(req)).await {
             Ok(r) => r,
             Err(_) => {
                 state.metrics.timeouts.fetch_add(1, Ordering::Relaxed);
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    ErrorCode::Timeout,
-                    "the request took too long",
-                )
-                .into_response()
+                if body.is_some_and(|waiting| waiting.load(Ordering::Relaxed)) {
+                    body_timeout()
+                } else {
+                    ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        ErrorCode::Timeout,
+                        "the request took too long",
+                    )
+                    .into_response()
+                }
             }
         }
     };
@@ -73,6 +86,65 @@ pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Nex
         .metrics
         .request(route, response.status().as_u16(), started.elapsed());
     response
+}
+
+/// 408 `request_timeout`, closing the connection: the rest of the body may still come, and it is not read.
+fn body_timeout() -> Response {
+    let mut r = ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        ErrorCode::RequestTimeout,
+        "the request body did not arrive in time",
+    )
+    .into_response();
+    r.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r
+}
+
+/// A request body that says whether its reader is waiting for the client: set while the last poll found
+/// no data yet, cleared when data (or the end) comes.
+struct AwaitedBody {
+    inner: Body,
+    waiting: Arc<AtomicBool>,
+}
+
+impl AwaitedBody {
+    /// Wraps `req`'s body unless it is known to be empty; the flag to read when the request times out.
+    fn watch(req: &mut Request) -> Option<Arc<AtomicBool>> {
+        if req.body().is_end_stream() {
+            return None;
+        }
+        let waiting = Arc::new(AtomicBool::new(false));
+        let inner = std::mem::take(req.body_mut());
+        *req.body_mut() = Body::new(AwaitedBody {
+            inner,
+            waiting: Arc::clone(&waiting),
+        });
+        Some(waiting)
+    }
+}
+
+impl HttpBody for AwaitedBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        this.waiting.store(polled.is_pending(), Ordering::Relaxed);
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// The headers every answer gets; `Referrer-Policy`, `Content-Security-Policy` and `Cache-Control` only

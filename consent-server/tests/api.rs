@@ -1379,3 +1379,38 @@ async fn unsubscribe_links_opened_in_a_browser_ask_first() {
     assert!(r.text().contains("unsubscribed"), "{}", r.text());
     assert_eq!(receipts_stored(&s).await, 2);
 }
+
+/// A body that sends its first byte and then nothing: a client that announced more than it sends.
+struct Stalled(bool);
+
+impl axum::body::HttpBody for Stalled {
+    type Data = axum::body::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        if std::mem::replace(&mut self.0, true) {
+            return std::task::Poll::Pending;
+        }
+        std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(
+            axum::body::Bytes::from_static(b"{"),
+        ))))
+    }
+}
+
+#[tokio::test]
+async fn a_body_that_never_arrives_is_408_and_closes_the_connection() {
+    let s = server_with("body-timeout", |c| c.request_timeout_secs = 1).await;
+    let req = Request::post("/v1/consents")
+        .header("content-type", "application/json")
+        .body(Body::new(Stalled(false)))
+        .unwrap();
+    let r = call(&s, req).await;
+    assert_eq!(r.status, StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(r.error(), ("request_timeout".to_owned(), None));
+    assert_eq!(r.headers["connection"], "close");
+    // Security headers as on every answer.
+    assert_eq!(r.headers["x-content-type-options"], "nosniff");
+}
