@@ -5,7 +5,7 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use super::tiles::{first_hashes, perfect_root, read_checked, root_of_partials};
+use super::tile_reader::{first_hashes, perfect_root, read_checked, root_of_partials};
 use super::tree::{join, root_nodes};
 use super::{Hash, HashReader, TILE_WIDTH, Tile, TileReader, TreeError, tile_data};
 
@@ -187,7 +187,7 @@ impl Frontier {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tiles::tests::MemTiles;
+    use super::super::tile_reader::tests::MemTiles;
     use super::super::tree::tests::{Nodes, leaves, mth};
     use super::super::{TileHashReader, tree_root};
     use super::*;

@@ -29,6 +29,7 @@ mod keys;
 mod note;
 mod proof;
 mod proof_file;
+mod tile_reader;
 mod tiles;
 mod tree;
 
@@ -48,9 +49,9 @@ pub use proof::{ConsistencyProof, InclusionProof};
 pub use proof_file::{
     MAX_TLOG_PROOF_LEN, TLOG_PROOF_HEADER, TlogProofError, UnverifiedTlogProof, VerifiedTlogProof,
 };
+pub use tile_reader::{TileHashReader, TileReader};
 pub use tiles::{
-    Bundle, MAX_TILE_LEN, TILE_WIDTH, Tile, TileError, TileHashReader, TilePath, TileReader,
-    tile_data, tile_hashes,
+    Bundle, MAX_TILE_LEN, TILE_WIDTH, Tile, TileError, TilePath, tile_data, tile_hashes,
 };
 pub use tree::{
     HashReader, NodeId, consistency_nodes, inclusion_nodes, prove_consistency, prove_inclusion,
