@@ -10,7 +10,7 @@ use super::tree::{join, root_nodes};
 use super::{Hash, HashReader, TILE_WIDTH, Tile, TileReader, TreeError, tile_data};
 
 /// What appending a batch changed: the new size and root, and every tile that appeared or grew, with its
-/// whole data at the new size (what [`Tile::new_in`] lists for the old and new sizes).
+/// whole data at the new size (what [`Tile::changed_between`] lists for the old and new sizes).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Appended {
     size: u64,
@@ -211,7 +211,7 @@ mod tests {
             let appended = append_leaves(size, &all[range.clone()], &tiles).unwrap();
             assert_eq!(
                 appended.tiles().iter().map(|(t, _)| *t).collect::<Vec<_>>(),
-                Tile::new_in(size, range.end as u64)
+                Tile::changed_between(size, range.end as u64)
             );
             store(&tiles, &appended);
             size = appended.size();

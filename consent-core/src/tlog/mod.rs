@@ -7,7 +7,8 @@
 //!   [`HashReader`] ([`tree_root`], [`prove_inclusion`], [`prove_consistency`]) and verified with RFC
 //!   9162's algorithms.
 //! - **Tiles** (C2SP tlog-tiles): [`Tile`] and [`Bundle`] paths, tile data and entry bundles,
-//!   [`TileReader`] and [`TileHashReader`] (proofs from stored tiles), and the writer's
+//!   [`TileReader`] and [`TileHashReader`] (proofs from stored tiles), [`tiles_for`] (which tiles a
+//!   proof reads), and the writer's
 //!   [`append_leaves`]; [`Frontier`] rebuilds a root from entries in O(log n) memory.
 //! - **Signed notes** (C2SP signed-note): [`NoteSigner`], [`NoteVerifier`] (the `vkey` text form),
 //!   [`UnverifiedNote::verify`] → [`VerifiedNote`].
@@ -49,7 +50,7 @@ pub use proof::{ConsistencyProof, InclusionProof};
 pub use proof_file::{
     MAX_TLOG_PROOF_LEN, TLOG_PROOF_HEADER, TlogProofError, UnverifiedTlogProof, VerifiedTlogProof,
 };
-pub use tile_reader::{TileHashReader, TileReader};
+pub use tile_reader::{TileHashReader, TileReader, tiles_for};
 pub use tiles::{
     Bundle, MAX_TILE_LEN, TILE_WIDTH, Tile, TileError, TilePath, tile_data, tile_hashes,
 };

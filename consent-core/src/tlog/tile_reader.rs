@@ -155,40 +155,65 @@ impl<'a, R: TileReader + ?Sized> TileHashReader<'a, R> {
     pub fn new(size: u64, tiles: &'a R) -> Self {
         TileHashReader { size, tiles }
     }
+}
 
-    /// The tile holding `node`'s subtree in this tree, and where in it: (tile, first hash, count).
-    fn locate(&self, node: NodeId) -> Option<(Tile, usize, usize)> {
-        if node.leaves().end > self.size {
-            return None;
-        }
-        let level = node.level() / HEIGHT as u8;
-        let k = u32::from(node.level()) % HEIGHT;
-        let first = node.index() << k;
-        let width = u64::from(TILE_WIDTH);
-        let index = first / width;
-        let count = hashes_at(level, self.size);
-        // Within the tree, which has at most 2⁶⁴ - 1 entries: a valid tile.
-        let tile = Tile::at(level, index, (count - index * width).min(width) as u16);
-        Some((tile, (first % width) as usize, 1 << k))
+/// The tile holding `node`'s subtree in the tree of `size` entries, and where in it: (tile, first hash,
+/// count).
+fn locate(size: u64, node: NodeId) -> Option<(Tile, usize, usize)> {
+    if node.leaves().end > size {
+        return None;
     }
+    let level = node.level() / HEIGHT as u8;
+    let k = u32::from(node.level()) % HEIGHT;
+    let first = node.index() << k;
+    let width = u64::from(TILE_WIDTH);
+    let index = first / width;
+    let count = hashes_at(level, size);
+    // Within the tree, which has at most 2⁶⁴ - 1 entries: a valid tile.
+    let tile = Tile::at(level, index, (count - index * width).min(width) as u16);
+    Some((tile, (first % width) as usize, 1 << k))
+}
+
+/// Where a node's subtree is: its tile's place in a list of tiles, its first hash there, their count.
+type Place = (usize, usize, usize);
+
+/// The tiles (each once) that hold the nodes, and where each node is.
+fn plan(size: u64, nodes: &[NodeId]) -> Result<(Vec<Tile>, Vec<Place>), TreeError> {
+    // A proof needs a handful of tiles: a linear search beats a map.
+    let mut tiles: Vec<Tile> = Vec::new();
+    let mut located = Vec::with_capacity(nodes.len());
+    for node in nodes {
+        let (tile, first, count) = locate(size, *node).ok_or(TreeError::NotInTree(*node))?;
+        let slot = match tiles.iter().position(|t| *t == tile) {
+            Some(slot) => slot,
+            None => {
+                tiles.push(tile);
+                tiles.len() - 1
+            }
+        };
+        located.push((slot, first, count));
+    }
+    Ok((tiles, located))
+}
+
+/// The tiles of the tree of `size` entries that hold these nodes, each once: what a client downloads
+/// (in parallel) before making a proof, or a storage fetches ahead.
+///
+/// ```
+/// use consent_core::tlog::{inclusion_nodes, tiles_for};
+/// let tiles = tiles_for(10_000_000, &inclusion_nodes(4_000_000, 10_000_000)?)?;
+/// let paths: Vec<String> = tiles.iter().map(ToString::to_string).collect();
+/// assert_eq!(paths, ["tile/0/x015/625", "tile/1/061", "tile/2/000.p/152", "tile/1/152.p/150",
+///                    "tile/0/x039/062.p/128"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn tiles_for(size: u64, nodes: &[NodeId]) -> Result<Vec<Tile>, TreeError> {
+    Ok(plan(size, nodes)?.0)
 }
 
 impl<R: TileReader + ?Sized> HashReader for TileHashReader<'_, R> {
     fn read_hashes(&self, nodes: &[NodeId]) -> Result<Vec<Hash>, TreeError> {
-        // A proof needs a handful of tiles: a linear search beats a map.
-        let mut tiles: Vec<Tile> = Vec::new();
-        let mut located = Vec::with_capacity(nodes.len());
-        for node in nodes {
-            let (tile, first, count) = self.locate(*node).ok_or(TreeError::NotInTree(*node))?;
-            let slot = match tiles.iter().position(|t| *t == tile) {
-                Some(slot) => slot,
-                None => {
-                    tiles.push(tile);
-                    tiles.len() - 1
-                }
-            };
-            located.push((slot, first, count));
-        }
+        let (tiles, located) = plan(self.size, nodes)?;
         let data = read_checked(self.tiles, &tiles)?;
         located
             .iter()

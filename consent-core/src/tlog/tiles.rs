@@ -173,12 +173,12 @@ impl Tile {
     /// Every hash tile of a tree of `size` entries, as C2SP serves them: per level from 0, the full
     /// tiles, then the partial one if the level's count is not a multiple of 256.
     pub fn for_tree(size: u64) -> Vec<Tile> {
-        Tile::new_in(0, size)
+        Tile::changed_between(0, size)
     }
 
     /// The hash tiles that appear or change when a tree grows from `old` to `new` entries: the tiles a
     /// writer stores and a server publishes (Go's `tlog.NewTiles`). Empty when `new <= old`.
-    pub fn new_in(old: u64, new: u64) -> Vec<Tile> {
+    pub fn changed_between(old: u64, new: u64) -> Vec<Tile> {
         let mut tiles = Vec::new();
         for level in 0..8u8 {
             let (from, to) = (hashes_at(level, old), hashes_at(level, new));
@@ -270,7 +270,7 @@ impl Bundle {
 
     /// Every entry bundle of a log of `size` entries.
     pub fn for_tree(size: u64) -> Vec<Bundle> {
-        Tile::new_in(0, size)
+        Tile::changed_between(0, size)
             .into_iter()
             .filter(|t| t.level == 0)
             .map(|t| Bundle {
@@ -492,17 +492,23 @@ mod tests {
         );
         assert!(Tile::for_tree(0).is_empty());
         // Go's TestNewTilesForSize cases with height 10 do not carry over; these are height 8's.
-        assert_eq!(Tile::new_in(1, 1), []);
-        assert_eq!(Tile::new_in(100, 101), [Tile::new(0, 0, 101).unwrap()]);
+        assert_eq!(Tile::changed_between(1, 1), []);
         assert_eq!(
-            Tile::new_in(255, 257),
+            Tile::changed_between(100, 101),
+            [Tile::new(0, 0, 101).unwrap()]
+        );
+        assert_eq!(
+            Tile::changed_between(255, 257),
             [
                 Tile::new(0, 0, 256).unwrap(),
                 Tile::new(0, 1, 1).unwrap(),
                 Tile::new(1, 0, 1).unwrap()
             ]
         );
-        assert_eq!(Tile::new_in(257, 300), [Tile::new(0, 1, 44).unwrap()]);
+        assert_eq!(
+            Tile::changed_between(257, 300),
+            [Tile::new(0, 1, 44).unwrap()]
+        );
         assert_eq!(Tile::partial_in(70_000).len(), 3);
         assert_eq!(Tile::partial_in(65_536), [Tile::new(2, 0, 1).unwrap()]);
         assert_eq!(Tile::partial_in(u64::MAX).len(), 8);
