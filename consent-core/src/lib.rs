@@ -87,12 +87,16 @@ mod lang;
 #[cfg(feature = "toml")]
 mod load;
 mod opaque;
+#[cfg(feature = "receipts")]
+mod personal;
 mod policy;
 mod purpose;
 mod purpose_set;
 #[cfg(feature = "receipts")]
 mod receipt;
 mod request;
+#[cfg(feature = "receipts")]
+mod seal;
 #[cfg(feature = "crypto")]
 mod secret;
 #[cfg(feature = "receipts")]
@@ -116,6 +120,8 @@ pub use lang::Lang;
 #[cfg(feature = "toml")]
 pub use load::MAX_POLICY_BYTES;
 pub use opaque::{KeyId, ReceiptId, SubjectId};
+#[cfg(feature = "receipts")]
+pub use personal::{Personal, PersonalFields, SealedPersonal};
 pub use policy::{
     Audience, Contact, Controller, Cookie, CookieCategory, DataCategory, Lifetime, Policy,
     PolicyHash, Recipient, Right, cookie_pattern_matches,
@@ -126,13 +132,18 @@ pub use purpose::{
 pub use purpose_set::{PurposeCodes, PurposeSet};
 #[cfg(feature = "receipts")]
 pub use receipt::{
-    CollectionPoint, LawItems, PolicyRef, RECEIPT_TYP, RECEIPT_VERSION, ReceiptError,
-    ReceiptPayload, ReceiptRequest, UnverifiedReceipt, VerifiedReceipt,
+    CollectionPoint, LawItems, PolicyRef, RECEIPT_TYP, RECEIPT_VERSION, RECEIPT_VERSION_SEALED,
+    ReceiptError, ReceiptPayload, ReceiptRequest, UnverifiedReceipt, VerifiedReceipt,
 };
 pub use request::{
     BuildHash, Caller, CheckedRequest, CollectionPointRequest, ConsentRequest, DecidedBy,
     Decisions, ExternalId, PageUrl, PersonName, RequestContext, RequestError, RequestErrorCode,
     RequestWriter, SubjectSelector,
+};
+#[cfg(feature = "receipts")]
+pub use seal::{
+    DATA_KEY_LEN, DataKey, PersonalField, SEAL_ENC, SEAL_NONCE_LEN, Seal, SealNonces, Sealed,
+    seal_associated_data,
 };
 #[cfg(feature = "crypto")]
 pub use secret::HmacKey;
