@@ -107,6 +107,8 @@ mod time;
 #[cfg(feature = "tlog")]
 pub mod tlog;
 mod token;
+#[cfg(feature = "toml")]
+mod toml_read;
 
 pub use banner::{BANNER_TEXTS, BannerTexts};
 pub use collection::CollectionKind;
