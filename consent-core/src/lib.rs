@@ -73,6 +73,8 @@ mod prelude {
 
 mod b64;
 mod banner;
+#[cfg(feature = "toml")]
+mod calendar;
 mod canonical;
 mod collection;
 mod decide;
@@ -111,6 +113,11 @@ mod token;
 mod toml_read;
 
 pub use banner::{BANNER_TEXTS, BannerTexts};
+#[cfg(feature = "toml")]
+pub use calendar::{
+    BLOCKING_WORKING_DAYS, CalendarError, Day, MAX_CALENDAR_BYTES, WITHDRAWAL_WORKING_DAYS,
+    Weekday, WorkingDays, YearStatus,
+};
 pub use collection::CollectionKind;
 pub use decide::{Decided, PurposeScope};
 pub use error::{ParseError, PolicyError, Problem, ProblemKind};

@@ -112,6 +112,17 @@ impl Loader {
         (line, col)
     }
 
+    /// The 1-based line of a byte offset.
+    pub(crate) fn line_of(&self, offset: usize) -> usize {
+        let offset = offset.min(self.src_len);
+        self.line_starts.partition_point(|&s| s <= offset).max(1)
+    }
+
+    /// Reports a value that breaks a rule, at `span` and `path`.
+    pub(crate) fn invalid_at(&mut self, span: &Span, path: String, msg: impl Into<String>) {
+        self.report(span, path, ProblemKind::Invalid(msg.into()));
+    }
+
     pub(crate) fn report(&mut self, span: &Span, path: String, kind: ProblemKind) {
         self.problems.push((
             span.clone(),
