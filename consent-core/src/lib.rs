@@ -17,6 +17,12 @@
 //! The consent log's building blocks are in [`tlog`] (feature `tlog`, on by default): RFC 6962 Merkle
 //! trees and proofs over stored tiles, C2SP signed notes, checkpoints, cosignatures and tlog-proofs.
 //!
+//! Receipts (feature `receipts`) are JWS over a versioned payload; version 2
+//! ([`ReceiptPayload::new_v2`]) seals every field that names a person under the subject's [`DataKey`], so
+//! that destroying the key erases the names while the receipt still verifies
+//! ([`VerifiedReceipt::open_personal`], [`VerifiedReceipt::erased_personal`]). Legal due dates of rights
+//! requests are counted in working days with a [`WorkingDays`] calendar loaded from TOML (feature `toml`).
+//!
 //! ```
 //! use consent_core::{Actor, Choice, ConsentRecord, ConsentState, Decision, Denied, Event, EventKind,
 //!     Method, Policy, Timestamp};
