@@ -425,11 +425,50 @@ async fn bad_input_is_a_4xx_naming_the_field_and_writes_nothing() {
             "invalid_field",
             Some("by.kind"),
         ),
+        // Anonymous callers cannot claim a representative, a form or the API (issue 22.4)…
         (
             with(&|b| b["by"] = json!({"kind": "representative", "relation": "uncle"})),
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            Some("by.kind"),
+        ),
+        (
+            with(&|b| {
+                b["by"] = json!({"kind": "representative", "relation": "parent", "name": "Asel N."})
+            }),
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            Some("by.kind"),
+        ),
+        (
+            with(&|b| b["method"] = json!("form")),
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            Some("method"),
+        ),
+        (
+            with(&|b| b["collection_point"]["kind"] = json!("form")),
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            Some("collection_point.kind"),
+        ),
+        // …nor send a page that is not a short URL (issue 22.2).
+        (
+            with(&|b| {
+                b["collection_point"]["page"] =
+                    json!(format!("https://invisionu.education/{}", "p".repeat(500)))
+            }),
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_field",
-            Some("by.relation"),
+            Some("collection_point.page"),
+        ),
+        (
+            with(&|b| {
+                b["collection_point"]["page"] = json!("https://invisionu.education/\"quoted\"")
+            }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("collection_point.page"),
         ),
         (
             json!([1, 2, 3]),

@@ -84,7 +84,8 @@ impl Server {
              [storage]\n{storage}\n\
              [[tokens]]\nname = \"auditor\"\nrole = \"auditor\"\nsha256 = \"{a}\"\n\
              [[tokens]]\nname = \"operator\"\nrole = \"operator\"\nsha256 = \"{o}\"\n\
-             [[tokens]]\nname = \"service\"\nrole = \"service\"\nsha256 = \"{s}\"\n",
+             [[tokens]]\nname = \"service\"\nrole = \"service\"\nsha256 = \"{s}\"\n\
+             purposes = [\"cookies-analytics\", \"marketing\"]\ncollection_points = [\"api\"]\n",
             db = data.join("consent.db").display(),
             keys = dir.join("keys.json").display(),
             a = token(AUDITOR),

@@ -144,8 +144,8 @@ pub(crate) fn browser(headers: &HeaderMap) -> Option<&'static str> {
 }
 
 /// `POST /v1/consents`: the body is checked against the current policy, for the caller the bearer
-/// token makes (anonymous without one), with Global Privacy Control if the request has it; an earlier
-/// version the server still serves is `policy_outdated` (409).
+/// token makes (anonymous without one, a service with its scope), with Global Privacy Control if the
+/// request has it; an earlier version the server still serves is `policy_outdated` (409).
 pub(crate) async fn record(
     State(state): State<AppState>,
     caller: Caller,

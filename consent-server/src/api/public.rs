@@ -6,8 +6,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use consent_core::{
-    Choice, CollectionKind, Decisions, Method, Policy, PolicyVersion, PurposeKind, ReceiptId,
-    UnverifiedReceipt, UnverifiedToken,
+    Choice, CollectionKind, Decisions, Method, Policy, PolicyVersion, Purpose, PurposeKind,
+    ReceiptId, UnverifiedReceipt, UnverifiedToken,
 };
 use serde::Deserialize;
 
@@ -89,9 +89,10 @@ pub(crate) async fn gpc(State(state): State<AppState>) -> Response {
 pub(crate) async fn receipt(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<ReceiptId>,
-    Caller(role): Caller,
+    caller: Caller,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let role = caller.role;
     let staff = matches!(role, Some(Role::Auditor | Role::Operator));
     if role.is_some()
         && !staff
@@ -218,6 +219,14 @@ fn html_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// What a one-click unsubscribe withdraws: every marketing purpose of `policy` that needs consent.
+pub(crate) fn unsubscribed(policy: &Policy) -> impl Iterator<Item = &Purpose> {
+    policy
+        .purposes()
+        .iter()
+        .filter(|p| p.kind == PurposeKind::Marketing && p.needs_consent())
+}
+
 /// `POST /v1/unsubscribe?t=TOKEN` (RFC 8058 one-click): withdraws every marketing purpose of the subject
 /// the signed link names, with a receipt (method `unsubscribe`).
 pub(crate) async fn unsubscribe(
@@ -237,11 +246,7 @@ pub(crate) async fn unsubscribe(
             "expected the body List-Unsubscribe=One-Click (RFC 8058)",
         ));
     }
-    let decisions: Decisions = state
-        .policy
-        .purposes()
-        .iter()
-        .filter(|p| p.kind == PurposeKind::Marketing && p.needs_consent())
+    let decisions: Decisions = unsubscribed(&state.policy)
         .map(|p| (p.id, Choice::Withdrawn))
         .collect();
     if decisions.is_empty() {
