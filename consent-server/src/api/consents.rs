@@ -145,7 +145,9 @@ pub(crate) fn browser(headers: &HeaderMap) -> Option<&'static str> {
 
 /// `POST /v1/consents`: the body is checked against the current policy, for the caller the bearer
 /// token makes (anonymous without one, a service with its scope), with Global Privacy Control if the
-/// request has it; an earlier version the server still serves is `policy_outdated` (409).
+/// request has it; an earlier version the server still serves is `policy_outdated` (409). A request
+/// naming a device that already has a choice must come with that device's consent token
+/// ([`super::device`]).
 pub(crate) async fn record(
     State(state): State<AppState>,
     caller: Caller,
@@ -161,7 +163,10 @@ pub(crate) async fn record(
     };
     let subject = match checked.subject() {
         Some(SubjectSelector::External(id)) => link_subject(&state, id).await?,
-        Some(SubjectSelector::Device(id)) => SubjectRef::Device(*id),
+        Some(SubjectSelector::Device(id)) => {
+            super::device::require_holder(&state, &headers, *id).await?;
+            SubjectRef::Device(*id)
+        }
         None => SubjectRef::Device(SubjectId(privacy_random16()?)),
     };
     let out = issue(&state, subject, checked, browser(&headers)).await?;
