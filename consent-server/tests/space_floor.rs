@@ -145,10 +145,8 @@ async fn below_the_floor_only_reads_and_rights_requests_go_through() {
         assert_eq!(r.status, StatusCode::OK, "{uri}: {}", r.text());
     }
 
-    // Rights requests: a staff withdrawal (with its receipt), restrict, unblock, a one-click
-    // unsubscribe, and the erasure.
-    let r = call(&s, staff(&format!("/v1/subjects/{ann}/withdraw"), OPERATOR)).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    // Rights requests: restrict, unblock, a one-click unsubscribe, a staff withdrawal (each with its
+    // receipt), and the erasure.
     for action in ["restrict", "unblock"] {
         let r = call(&s, staff(&format!("/v1/subjects/{ann}/{action}"), OPERATOR)).await;
         assert_eq!(r.status, StatusCode::OK, "{action}: {}", r.text());
@@ -177,6 +175,11 @@ async fn below_the_floor_only_reads_and_rights_requests_go_through() {
     )
     .await;
     assert_eq!(r.status, StatusCode::OK, "unsubscribe: {}", r.text());
+    // (A new receipt: a repeat that changed nothing would add none.)
+    let unsubscribed = r.json()["receipt_id"].clone();
+    let r = call(&s, staff(&format!("/v1/subjects/{ann}/withdraw"), OPERATOR)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_ne!(r.json()["receipt_id"], unsubscribed);
     let r = call(&s, staff(&format!("/v1/subjects/{ann}/erase"), OPERATOR)).await;
     assert_eq!(r.status, StatusCode::OK, "erase: {}", r.text());
     let r = call(
