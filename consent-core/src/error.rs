@@ -46,9 +46,9 @@ pub enum ParseError {
     /// A banner build hash is not a SHA-256 in 64 lower-case hex digits.
     #[error("invalid build hash: expected a SHA-256 in 64 lower-case hex digits")]
     BuildHash,
-    /// A page is not an http(s) URL of at most 2048 bytes without whitespace or control characters.
+    /// A page is not an http(s) URL of at most 2048 bytes of URL characters (RFC 3986).
     #[error(
-        "invalid page: expected an http(s) URL of at most 2048 bytes, without whitespace or control characters"
+        "invalid page: expected an http(s) URL of at most 2048 bytes of URL characters (RFC 3986)"
     )]
     PageUrl,
     /// A short text is empty after trimming, longer than its limit, or holds control characters.

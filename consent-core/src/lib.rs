@@ -153,7 +153,7 @@ pub use receipt::{
 pub use request::{
     BuildHash, Caller, CheckedRequest, CollectionPointRequest, ConsentRequest, DecidedBy,
     Decisions, ExternalId, PageUrl, PersonName, RequestContext, RequestError, RequestErrorCode,
-    RequestWriter, SubjectSelector,
+    RequestWriter, ScopeError, ServiceScope, SubjectSelector,
 };
 #[cfg(feature = "receipts")]
 pub use seal::{
