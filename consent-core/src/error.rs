@@ -184,6 +184,11 @@ impl PolicyError {
 
 struct ProblemList<'a>(&'a [Problem]);
 
+/// Problems one per line, indented: what the errors of our TOML files display.
+pub(crate) fn problem_list(problems: &[Problem]) -> impl fmt::Display + '_ {
+    ProblemList(problems)
+}
+
 impl fmt::Display for ProblemList<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, p) in self.0.iter().enumerate() {
