@@ -58,6 +58,15 @@ fn require(
     }
 }
 
+/// Requires a token with a role that has permission `P`, from the request's headers (for a handler
+/// whose path alone does not say whether it needs one).
+pub(crate) fn require_permission<P: Permission>(
+    config: &Config,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    require(config, headers, P::ROLES, P::WHAT).map(|_| ())
+}
+
 /// The scope of the `i`th token ([`AppState::service_scopes`]): nothing if it has none.
 fn scope_of(state: &AppState, i: usize) -> ServiceScope {
     state
@@ -164,6 +173,7 @@ permissions! {
     MakeUnsubscribeLinks: [Service, Operator] => "make unsubscribe links";
     /// `GET /v1/export`.
     ExportReceipts: [Auditor] => "export receipts";
+    ReadLogEntries: [Auditor] => "read the log's entries";
 }
 
 #[cfg(test)]

@@ -125,6 +125,25 @@ fn default_max_clients() -> usize {
     1_000_000
 }
 
+/// The consent log (`[log]`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// The log's origin: the first line of its checkpoints, and the name of its note key.
+    pub origin: String,
+    /// Witnesses whose cosignatures the server takes and serves, as vkeys (C2SP signed-note).
+    pub witnesses: Vec<String>,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            origin: consent_core::tlog::DEFAULT_ORIGIN.into(),
+            witnesses: Vec::new(),
+        }
+    }
+}
+
 /// Storage failures and the free-space floor (`[storage]`).
 #[derive(Clone, Copy, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -209,6 +228,8 @@ pub struct Config {
     pub banner_dir: PathBuf,
     /// Storage failures and the free-space floor.
     pub storage: Storage,
+    /// The consent log: origin and witnesses.
+    pub log: LogSettings,
 }
 
 impl Default for Config {
@@ -237,6 +258,7 @@ impl Default for Config {
             site: true,
             banner_dir: PathBuf::from("target/banner"),
             storage: Storage::default(),
+            log: LogSettings::default(),
         }
     }
 }
@@ -278,7 +300,7 @@ impl Config {
     /// `CONSENT_RATE_MAX_CLIENTS`, `CONSENT_DEVELOPMENT_KEYS` (`true`/`false`), `CONSENT_SITE`
     /// (`on`/`off`, `true`/`false`), `CONSENT_BANNER_DIR`, `CONSENT_STORAGE_MIN_FREE_MIB`,
     /// `CONSENT_STORAGE_LOG_INTERVAL_SECS`, `CONSENT_MAX_CONNECTIONS`, `CONSENT_HEADER_READ_TIMEOUT_SECS`,
-    /// `CONSENT_KEEP_ALIVE_TIMEOUT_SECS`, `CONSENT_SHUTDOWN_GRACE_SECS`.
+    /// `CONSENT_KEEP_ALIVE_TIMEOUT_SECS`, `CONSENT_SHUTDOWN_GRACE_SECS`, `CONSENT_LOG_ORIGIN`.
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         fn parse<T: std::str::FromStr>(name: &'static str, v: &str) -> Result<T, ConfigError>
         where
@@ -352,6 +374,9 @@ impl Config {
         if let Some(v) = var("CONSENT_KEEP_ALIVE_TIMEOUT_SECS") {
             self.keep_alive_timeout_secs = parse("CONSENT_KEEP_ALIVE_TIMEOUT_SECS", &v)?;
         }
+        if let Some(v) = var("CONSENT_LOG_ORIGIN") {
+            self.log.origin = v;
+        }
         if let Some(v) = var("CONSENT_SHUTDOWN_GRACE_SECS") {
             self.shutdown_grace_secs = parse("CONSENT_SHUTDOWN_GRACE_SECS", &v)?;
         }
@@ -394,6 +419,14 @@ impl Config {
         }
         if !(self.issuer.starts_with("https://") || self.issuer.starts_with("http://")) {
             return Err(bad("issuer must be an http(s) URL".into()));
+        }
+        if let Err(e) = self.log.origin.parse::<consent_core::tlog::KeyName>() {
+            return Err(bad(format!("log.origin: {e}")));
+        }
+        for w in &self.log.witnesses {
+            if let Err(e) = w.parse::<consent_core::tlog::NoteVerifier>() {
+                return Err(bad(format!("log.witnesses: `{w}`: {e}")));
+            }
         }
         if self.storage.log_interval_secs == 0 {
             return Err(bad("storage.log_interval_secs must be at least 1".into()));

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use consent_core::tlog::{KeyName, NoteSigner};
 use consent_core::{HmacKey, KeyId, KeySet, Timestamp, TokenKeys};
 use serde::{Deserialize, Serialize};
 
@@ -62,6 +63,10 @@ struct KeyFile {
     pseudonym_key: String,
     /// Key of the one-click unsubscribe links.
     unsubscribe_key: String,
+    /// Seed of the log's Ed25519 note key (checkpoints). Files written before the log have none:
+    /// `consent-server keygen --add-log-key FILE` adds it (`ServerKeys::add_log_key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    log_key: Option<String>,
 }
 
 /// The loaded keys.
@@ -77,6 +82,9 @@ pub struct ServerKeys {
     pub pseudonym: HmacKey,
     /// Unsubscribe-link MAC key.
     pub unsubscribe: HmacKey,
+    /// Seed of the log's note key (checkpoints), if the file has one; the key's name is the log's
+    /// origin, from the configuration ([`ServerKeys::log_signer`]).
+    log_seed: Option<[u8; 32]>,
     /// Development keys.
     pub development: bool,
 }
@@ -88,6 +96,7 @@ impl std::fmt::Debug for ServerKeys {
             .field("tokens", &self.tokens.active())
             .field("pseudonym", &self.pseudonym)
             .field("unsubscribe", &self.unsubscribe)
+            .field("log_key", &self.log_seed.map(|_| "<redacted>"))
             .field("development", &self.development)
             .finish()
     }
@@ -135,6 +144,7 @@ impl KeyFile {
             }],
             pseudonym_key: b64(&random32()?),
             unsubscribe_key: b64(&random32()?),
+            log_key: Some(b64(&random32()?)),
         })
     }
 }
@@ -201,8 +211,43 @@ impl ServerKeys {
             token_jwks: serde_json::json!({ "keys": jwks }).to_string(),
             pseudonym: HmacKey::from_bytes(secret(path, "pseudonym_key", &f.pseudonym_key)?),
             unsubscribe: HmacKey::from_bytes(secret(path, "unsubscribe_key", &f.unsubscribe_key)?),
+            log_seed: f
+                .log_key
+                .as_deref()
+                .map(|k| secret(path, "log_key", k))
+                .transpose()?,
             development: f.development,
         })
+    }
+
+    /// The log's note signer for `origin` (the key is named after the log's origin), if the key file
+    /// has a log key.
+    pub fn log_signer(&self, origin: &KeyName) -> Option<NoteSigner> {
+        self.log_seed
+            .map(|seed| NoteSigner::from_seed(origin.clone(), seed))
+    }
+
+    /// Adds a log key to a key file written before the log (the one migration of key files): the
+    /// other keys stay as they are. A file that has one is left alone (`Ok(false)`).
+    pub fn add_log_key(path: &Path) -> Result<bool, KeyError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|error| KeyError::Io {
+            path: p.clone(),
+            error,
+        })?;
+        let mut file: KeyFile = serde_json::from_str(&text).map_err(|e| KeyError::Invalid {
+            path: p.clone(),
+            message: e.to_string(),
+        })?;
+        if file.log_key.is_some() {
+            return Ok(false);
+        }
+        file.log_key = Some(b64(&random32()?));
+        ServerKeys::from_file(&p, &file)?;
+        let tmp = path.with_extension("adding-log-key");
+        write_new(&tmp, &file)?;
+        std::fs::rename(&tmp, path).map_err(|error| KeyError::Io { path: p, error })?;
+        Ok(true)
     }
 
     /// Loads a key file.
@@ -320,6 +365,36 @@ mod tests {
         let rotated = ServerKeys::rotate(&path, now.add_seconds(86_400)).unwrap();
         assert_ne!(rotated.receipts.active(), k.receipts.active());
         assert_eq!(rotated.receipts.kids().count(), 2);
+        assert!(rotated.log_seed.is_some() && rotated.log_seed == k.log_seed);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_key_file_from_before_the_log_gets_a_log_key() {
+        let dir = std::env::temp_dir().join(format!("consent-keys-log-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("keys.json");
+        let _ = std::fs::remove_file(&path);
+        let k = ServerKeys::generate(&path, Timestamp::from_unix(1_750_000_000), false).unwrap();
+        // The file as it was before the log: no `log_key`.
+        let mut json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        json.as_object_mut().unwrap().remove("log_key");
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, json.to_string()).unwrap();
+        let origin: KeyName = consent_core::tlog::DEFAULT_ORIGIN.parse().unwrap();
+        let old = ServerKeys::load(&path).unwrap();
+        assert!(old.log_signer(&origin).is_none());
+        assert!(ServerKeys::add_log_key(&path).unwrap());
+        assert!(!ServerKeys::add_log_key(&path).unwrap(), "added once");
+        let new = ServerKeys::load(&path).unwrap();
+        assert!(new.log_signer(&origin).is_some());
+        assert_eq!(
+            new.receipts.active(),
+            k.receipts.active(),
+            "other keys kept"
+        );
+        assert!(!format!("{new:?}").contains(&b64(&new.log_seed.unwrap())));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -21,6 +21,7 @@ mod encoding;
 pub mod error;
 mod extract;
 pub mod keys;
+pub mod log;
 pub mod metrics;
 mod middleware;
 pub mod privacy;

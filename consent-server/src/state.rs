@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::encoding::{self, Encoded};
 use crate::error::ApiError;
 use crate::keys::ServerKeys;
+use crate::log::Log;
 use crate::metrics::Metrics;
 use crate::rate_limit::ClientLimiter;
 use crate::store::{Store, StoreError, Write, Written};
@@ -25,6 +26,8 @@ pub struct AppState {
     pub policies: Arc<BTreeMap<PolicyVersion, Arc<Policy>>>,
     /// Keys.
     pub keys: Arc<ServerKeys>,
+    /// The consent log: its keys, witnesses, and the signal that it grew.
+    pub log: Arc<Log>,
     /// Configuration.
     pub config: Arc<Config>,
     /// What each of `config.tokens` may record, in the same order ([`Config::service_scopes`]):
@@ -66,6 +69,7 @@ impl AppState {
             store,
             policy,
             policies: Arc::new(policies),
+            log: Arc::new(Log::new(&config.log, &keys)),
             keys: Arc::new(keys),
             limiter: Arc::new(ClientLimiter::new(config.rate_limit)),
             config: Arc::new(config),
@@ -158,12 +162,17 @@ impl AppState {
             .map_err(ApiError::internal)??)
     }
 
-    /// Submits a write and waits until it is committed durably.
+    /// Submits a write and waits until it is committed durably; a write that logged an entry wakes the
+    /// checkpoint signer.
     pub(crate) async fn write(&self, write: Write) -> Result<Written, ApiError> {
-        Ok(self
+        let written = self
             .store
             .submit(write)?
             .await
-            .map_err(ApiError::internal)??)
+            .map_err(ApiError::internal)??;
+        if matches!(written, Written::Logged(_)) {
+            self.log.grown.notify_one();
+        }
+        Ok(written)
     }
 }

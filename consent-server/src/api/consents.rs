@@ -61,7 +61,9 @@ async fn link_subject(state: &AppState, external_id: &ExternalId) -> Result<Subj
         .await?;
     match written {
         Written::Subject(s) => Ok(s),
-        Written::Done => Err(ApiError::internal("link write returned no subject")),
+        Written::Done | Written::Logged(_) => {
+            Err(ApiError::internal("link write returned no subject"))
+        }
     }
 }
 
@@ -87,13 +89,16 @@ pub(crate) async fn issue(
         .sign_verified(&state.keys.receipts)
         .map_err(ApiError::internal)?;
     // The token is signed before the write: nothing can fail between the commit and the answer.
-    let out = answer(state, subject, &verified, given, refused)?;
-    state
+    let mut out = answer(state, subject, &verified, given, refused)?;
+    let written = state
         .write(Write::Receipt(Box::new(
             NewReceipt::new(&verified, browser).map_err(ApiError::internal)?,
         )))
         .await?;
     state.metrics.receipts.fetch_add(1, Ordering::Relaxed);
+    if let (Written::Logged(index), Some(o)) = (written, out.as_object_mut()) {
+        o.insert("log_index".into(), index.0.into());
+    }
     Ok(out)
 }
 

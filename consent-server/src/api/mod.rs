@@ -6,10 +6,12 @@
 //! - `public`: policies, a receipt for its holder, key set, GPC, one-click unsubscribe.
 //! - `subjects`: staff endpoints for a subject (lookup, history, state, access export, rights requests),
 //!   unsubscribe links.
+//! - `log`: the consent log (checkpoints, key, tiles, entry bundles, cosignatures, receipts' proofs).
 //! - `ops`: auditors' export, the OpenAPI document, health, readiness, metrics.
 
 mod consents;
 mod device;
+mod log;
 mod ops;
 mod public;
 mod subjects;
@@ -29,6 +31,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/policies/{version}", get(public::policy_version))
         .route("/v1/consents", post(consents::record))
         .route("/v1/receipts/{id}", get(public::receipt))
+        .route("/v1/receipts/{id}/proof", get(log::receipt_proof))
+        .route("/log/checkpoint", get(log::checkpoint))
+        .route("/log/key", get(log::key))
+        .route("/log/tile/{*path}", get(log::tile))
+        .route("/log/cosignature", post(log::cosignature))
         .route("/v1/subjects/lookup", post(subjects::lookup))
         .route("/v1/subjects/{subject}/history", get(subjects::history))
         .route("/v1/subjects/{subject}/state", get(subjects::state))

@@ -93,12 +93,42 @@ pub(crate) async fn receipt(
     caller: Caller,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    may_read_receipt(&state, &caller, &headers, id)?;
+    let stored = state.read(move |store| store.receipt(id)).await?;
+    let stored = stored.ok_or_else(|| ApiError::not_found("receipt"))?;
+    let wants_jwt = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/jwt"));
+    if wants_jwt {
+        return Ok(([(header::CONTENT_TYPE, "application/jwt")], stored.jws).into_response());
+    }
+    let verified = UnverifiedReceipt::parse(&stored.jws)
+        .and_then(|r| r.verify(&state.keys.receipts))
+        .map_err(ApiError::internal)?;
+    Ok(axum::Json(serde_json::json!({
+        "receipt_id": stored.id.to_string(),
+        "receipt": stored.jws,
+        "kid": verified.header().kid,
+        "payload": verified.payload(),
+    }))
+    .into_response())
+}
+
+/// Whether the caller may read receipt `id`: staff (auditor, operator), or the holder of the consent
+/// token naming it (`X-Consent-Token` header or `consent` cookie).
+pub(crate) fn may_read_receipt(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    id: ReceiptId,
+) -> Result<(), ApiError> {
     let role = caller.role;
     let staff = matches!(role, Some(Role::Auditor | Role::Operator));
     if role.is_some()
         && !staff
         && headers.get("x-consent-token").is_none()
-        && cookie(&headers, "consent").is_none()
+        && cookie(headers, "consent").is_none()
     {
         return Err(ApiError::forbidden(
             "read receipts (auditor or operator only)",
@@ -109,7 +139,7 @@ pub(crate) async fn receipt(
             .get("x-consent-token")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
-            .or_else(|| cookie(&headers, "consent"))
+            .or_else(|| cookie(headers, "consent"))
             .ok_or_else(|| {
                 ApiError::new(
                     StatusCode::UNAUTHORIZED,
@@ -134,25 +164,7 @@ pub(crate) async fn receipt(
             ));
         }
     }
-    let stored = state.read(move |store| store.receipt(id)).await?;
-    let stored = stored.ok_or_else(|| ApiError::not_found("receipt"))?;
-    let wants_jwt = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("application/jwt"));
-    if wants_jwt {
-        return Ok(([(header::CONTENT_TYPE, "application/jwt")], stored.jws).into_response());
-    }
-    let verified = UnverifiedReceipt::parse(&stored.jws)
-        .and_then(|r| r.verify(&state.keys.receipts))
-        .map_err(ApiError::internal)?;
-    Ok(axum::Json(serde_json::json!({
-        "receipt_id": stored.id.to_string(),
-        "receipt": stored.jws,
-        "kid": verified.header().kid,
-        "payload": verified.payload(),
-    }))
-    .into_response())
+    Ok(())
 }
 
 pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {

@@ -19,9 +19,10 @@ use crate::auth::{
 };
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{ApiJson, ApiPath};
+use crate::log::RightsRecord;
 use crate::privacy::{self, SubjectRef};
 use crate::state::AppState;
-use crate::store::{Rights, Write};
+use crate::store::{LogIndex, Rights, Write, Written};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -223,9 +224,9 @@ async fn rights(
     s: SubjectRef,
     what: Rights,
 ) -> Result<Response, ApiError> {
-    let at = staff_rights(state, s, what).await?;
+    let (at, index) = staff_rights(state, s, what).await?;
     tracing::info!(operator = %staff.name, subject = %s, action = what.as_str(), "rights request recorded");
-    Ok(axum::Json(serde_json::json!({ "subject": s.to_string(), "action": what.as_str(), "at": at.to_string() })).into_response())
+    Ok(axum::Json(serde_json::json!({ "subject": s.to_string(), "action": what.as_str(), "at": at.to_string(), "log_index": index.map(|i| i.0) })).into_response())
 }
 
 /// `POST /v1/subjects/{subject}/restrict`.
@@ -335,22 +336,33 @@ pub async fn staff_withdraw(
     issue(state, s, checked, None).await
 }
 
-/// A restriction, unblocking or erasure without HTTP (the CLI).
+/// A restriction, unblocking or erasure without HTTP (the CLI): its time and log index. The event is
+/// logged as a signed [`RightsRecord`].
 pub async fn staff_rights(
     state: &AppState,
     s: SubjectRef,
     what: Rights,
-) -> Result<consent_core::Timestamp, ApiError> {
+) -> Result<(consent_core::Timestamp, Option<LogIndex>), ApiError> {
     known_subject(state, s).await?;
     let (at, _) = state.now();
-    state
+    let record = RightsRecord::new(&state.config.issuer, s, at, what)
+        .sign(&state.keys.receipts)
+        .map_err(ApiError::internal)?;
+    let written = state
         .write(Write::Rights {
             subject: s,
             at,
             what,
+            record,
         })
         .await?;
-    Ok(at)
+    Ok((
+        at,
+        match written {
+            Written::Logged(i) => Some(i),
+            _ => None,
+        },
+    ))
 }
 
 /// The pseudonym of an external id, if known (the CLI).

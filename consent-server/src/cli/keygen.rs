@@ -13,12 +13,28 @@ pub(crate) struct Args {
     #[arg(long, default_value = "consent-keys.json")]
     out: PathBuf,
     /// Add new active keys to an existing file (old keys keep verifying).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "add_log_key")]
     rotate: bool,
+    /// Add the consent log's key to a key file written before the log (other keys unchanged).
+    #[arg(long)]
+    add_log_key: bool,
 }
 
 /// Writes the key file (mode 0600; never over an existing one unless rotating) and says what signs.
 pub(crate) fn run(args: &Args) -> Result<ExitCode> {
+    if args.add_log_key {
+        let added = ServerKeys::add_log_key(&args.out)?;
+        println!(
+            "{} {}",
+            args.out.display(),
+            if added {
+                "now has a log key (the log's vkey is at /log/key once the server runs)"
+            } else {
+                "already has a log key: unchanged"
+            }
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let keys = if args.rotate {
         ServerKeys::rotate(&args.out, super::now())?
     } else {

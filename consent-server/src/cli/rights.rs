@@ -60,7 +60,7 @@ pub(crate) fn run(config: Option<&Path>, a: Args, what: Option<Rights>) -> Resul
                 println!("{}", serde_json::to_string_pretty(&out)?);
             }
             Some(r) => {
-                let at = api::staff_rights(&state, subject, r)
+                let (at, _) = api::staff_rights(&state, subject, r)
                     .await
                     .map_err(|e| anyhow::anyhow!(e.message))?;
                 println!("{} {subject} at {at}", r.as_str());

@@ -20,6 +20,15 @@ pub(crate) fn run(config: Option<&Path>) -> Result<ExitCode> {
         let listen = config.listen;
         let state = super::bootstrap::state(config).await?;
         let store = Arc::clone(&state.store);
+        let Some(vkey) = state.log.verifier() else {
+            anyhow::bail!(
+                "the key file {} has no log key (it was written before the consent log): run \
+                 `consent-server keygen --add-log-key --out {}` once, then start again",
+                state.config.keys.display(),
+                state.config.keys.display()
+            );
+        };
+        tracing::info!(%vkey, "the log's verifier key");
         tracing::info!(
             policy = %state.policy.version(),
             sha256 = %state.policy.hash(),
@@ -35,6 +44,7 @@ pub(crate) fn run(config: Option<&Path>) -> Result<ExitCode> {
             let state = state.clone();
             async move { state.forget_idle_clients().await }
         });
+        tokio::spawn(consent_server::log::keep_checkpointing(state.clone()));
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;

@@ -15,14 +15,17 @@
 //! ([`Write::essential`] says which still go through).
 
 mod health;
+mod log;
 mod sqlite;
 
 pub use health::{DEFAULT_LOG_INTERVAL, DEFAULT_MIN_FREE_BYTES, StorageHealth};
+pub use log::{LogHead, LogIndex, StoreTiles};
 pub use sqlite::{MIGRATIONS, SqliteStore, WriterStats};
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use consent_core::tlog::{Hash, Tile};
 use consent_core::{
     Actor, Choice, CollectionKind, Event, Method, PolicyHash, PolicyVersion, PurposeId, ReceiptId,
     Timestamp, VerifiedReceipt,
@@ -178,7 +181,8 @@ impl std::fmt::Display for Seq {
 pub enum Write {
     /// A verified receipt, with the consent events it records.
     Receipt(Box<NewReceipt>),
-    /// A restriction, unblocking or erasure for a subject.
+    /// A restriction, unblocking or erasure for a subject, with its signed record (the log's entry,
+    /// [`crate::log::RightsRecord`]).
     Rights {
         /// Pseudonymous subject.
         subject: SubjectRef,
@@ -186,6 +190,27 @@ pub enum Write {
         at: Timestamp,
         /// What.
         what: Rights,
+        /// The signed record (a JWS), logged as the event's entry.
+        record: String,
+    },
+    /// A signed checkpoint of the log at `size` entries whose root is `root` (C2SP tlog-checkpoint).
+    /// The engine stores it only if its own tree of `size` entries has that root; one already stored
+    /// for that size is kept (answers [`Written::Done`] all the same).
+    Checkpoint {
+        /// Tree size.
+        size: u64,
+        /// Root the checkpoint signs.
+        root: Hash,
+        /// The signed note.
+        note: String,
+    },
+    /// A witness's cosignature line (C2SP tlog-cosignature, already verified) on the checkpoint of
+    /// `size` entries; served with it from then on. A line given twice is stored once.
+    Cosignature {
+        /// Size of the cosigned checkpoint.
+        size: u64,
+        /// The signature line, `— <name> <base64>` (without newline).
+        line: String,
     },
     /// Find or create the pseudonym linked to a keyed hash of a subject's external id.
     Link {
@@ -218,12 +243,17 @@ impl Write {
     /// use consent_server::store::{Rights, Write};
     ///
     /// let subject: SubjectRef = "sub:AAAAAAAAAAAAAAAAAAAAAA".parse().unwrap();
-    /// let erase = Write::Rights { subject, at: Timestamp::from_unix(0), what: Rights::Erase };
+    /// let erase = Write::Rights {
+    ///     subject,
+    ///     at: Timestamp::from_unix(0),
+    ///     what: Rights::Erase,
+    ///     record: String::new(),
+    /// };
     /// assert!(erase.essential());
     /// ```
     pub fn essential(&self) -> bool {
         match self {
-            Write::Rights { .. } => true,
+            Write::Rights { .. } | Write::Checkpoint { .. } | Write::Cosignature { .. } => true,
             Write::Receipt(r) => {
                 matches!(r.collection, CollectionKind::Staff | CollectionKind::Email)
                     && r.decisions.values().all(|c| *c != Choice::Given)
@@ -238,6 +268,8 @@ impl Write {
 pub enum Written {
     /// Done.
     Done,
+    /// A receipt or rights event stored, at this index of the log.
+    Logged(LogIndex),
     /// The subject pseudonym found or created by [`Write::Link`].
     Subject(SubjectRef),
 }
@@ -255,6 +287,8 @@ pub struct StoredReceipt {
     pub issued_at: Timestamp,
     /// The JWS.
     pub jws: String,
+    /// Its place in the log (none for a receipt stored before the log existed and not logged yet).
+    pub log_index: Option<LogIndex>,
 }
 
 /// Which receipts to export.
@@ -298,6 +332,16 @@ pub trait Store: Send + Sync + 'static {
     fn lookup_subject(&self, lookup: &SubjectLookup) -> Result<Option<SubjectRef>, StoreError>;
     /// Number of receipts stored.
     fn receipt_count(&self) -> Result<u64, StoreError>;
+    /// The log's tree as committed: its size and root.
+    fn log_head(&self) -> Result<LogHead, StoreError>;
+    /// The stored data of each hash tile (C2SP tlog-tiles), in the order asked; `None` for a tile not
+    /// stored. A partial tile's data may be wider than asked (a tile only grows at its end).
+    fn log_tiles(&self, tiles: &[Tile]) -> Result<Vec<Option<Vec<u8>>>, StoreError>;
+    /// The entries at log indexes `first .. first + count`, in order: receipts' JWS bytes and rights
+    /// events' signed records. Stops at the first index not logged.
+    fn log_entries(&self, first: u64, count: u64) -> Result<Vec<Vec<u8>>, StoreError>;
+    /// The latest checkpoint (the largest size), with every cosignature given for it: (size, note).
+    fn latest_checkpoint(&self) -> Result<Option<(u64, String)>, StoreError>;
     /// Store-specific metrics in Prometheus text format.
     fn metrics(&self) -> String {
         String::new()

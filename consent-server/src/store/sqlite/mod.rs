@@ -5,9 +5,11 @@
 //!   checkpointer;
 //! - `fault`: SQLite's errors as engine-neutral outages;
 //! - `space`: free space on the database's file system;
-//! - `rows`: values to columns and back (what is read is parsed there, once).
+//! - `rows`: values to columns and back (what is read is parsed there, once);
+//! - `log`: the consent log's entries, tiles, head and checkpoints.
 
 mod fault;
+mod log;
 mod rows;
 mod schema;
 mod space;
@@ -31,8 +33,10 @@ use self::space::DiskSpace;
 use self::writer::{Job, Writer, checkpoint_loop, writer_loop};
 use crate::privacy::{SubjectLookup, SubjectRef};
 use crate::store::{
-    ExportQuery, StorageHealth, Store, StoreError, StoreOptions, StoredReceipt, Write, Written,
+    ExportQuery, LogHead, StorageHealth, Store, StoreError, StoreOptions, StoredReceipt, Write,
+    Written,
 };
+use consent_core::tlog::Tile;
 
 /// Writes waiting beyond this are refused with [`StoreError::Busy`].
 const QUEUE: usize = 16 * 1024;
@@ -119,6 +123,7 @@ impl SqliteStore {
         );
         let mut conn = open(&path, false)?;
         schema::migrate(&mut conn)?;
+        log::catch_up(&mut conn)?;
         // Checkpoints run on their own thread, off the commit path of the writer.
         conn.pragma_update(None, "wal_autocheckpoint", 0).db()?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -335,6 +340,22 @@ impl Store for SqliteStore {
         })
     }
 
+    fn log_head(&self) -> Result<LogHead, StoreError> {
+        self.with_reader(log::head)
+    }
+
+    fn log_tiles(&self, tiles: &[Tile]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        self.with_reader(|c| log::DbTiles(c).read(tiles))
+    }
+
+    fn log_entries(&self, first: u64, count: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.with_reader(|c| log::entries(c, first, count))
+    }
+
+    fn latest_checkpoint(&self) -> Result<Option<(u64, String)>, StoreError> {
+        self.with_reader(log::latest_checkpoint)
+    }
+
     fn metrics(&self) -> String {
         let s = &self.stats;
         let commits = s.commits.load(Ordering::Relaxed);
@@ -423,8 +444,21 @@ mod tests {
             subject: first,
             at: Timestamp::from_unix(5),
             what: Rights::Erase,
+            record: "signed record".into(),
         };
-        write(&store, rights).unwrap();
+        assert_eq!(
+            write(&store, rights).unwrap(),
+            Written::Logged(crate::store::LogIndex(0))
+        );
+        assert_eq!(
+            store.log_entries(0, 5).unwrap(),
+            [b"signed record".to_vec()]
+        );
+        let head = store.log_head().unwrap();
+        assert_eq!(
+            (head.size, head.root),
+            (1, consent_core::tlog::Hash::leaf(b"signed record"))
+        );
         assert_eq!(store.lookup_subject(&lookup).unwrap(), None);
         assert_eq!(store.subject_events(first).unwrap().len(), 1);
         let version: PolicyVersion = "2025-03-26".parse().unwrap();

@@ -10,10 +10,10 @@ use rusqlite::Row;
 
 use super::Db as _;
 use crate::privacy::SubjectRef;
-use crate::store::{Seq, StoreError, StoredReceipt};
+use crate::store::{LogIndex, Seq, StoreError, StoredReceipt};
 
 /// The columns [`stored_receipt`] reads, in order.
-pub(super) const RECEIPT_COLUMNS: &str = "seq, id, subject, issued_at, jws";
+pub(super) const RECEIPT_COLUMNS: &str = "seq, id, subject, issued_at, jws, log_index";
 
 /// The `decisions` column: `purpose=choice` pairs joined by `;`.
 pub(super) fn decisions_text(decisions: &BTreeMap<PurposeId, Choice>) -> String {
@@ -46,6 +46,15 @@ pub(super) fn stored_receipt(r: &Row<'_>) -> Result<StoredReceipt, StoreError> {
         subject: subject(&r.get::<_, String>(2).db()?)?,
         issued_at: Timestamp::from_unix(r.get(3).db()?),
         jws: r.get(4).db()?,
+        log_index: r
+            .get::<_, Option<i64>>(5)
+            .db()?
+            .map(|i| {
+                u64::try_from(i)
+                    .map(LogIndex)
+                    .map_err(|_| corrupt("log_index"))
+            })
+            .transpose()?,
     })
 }
 

@@ -61,6 +61,60 @@ CREATE TABLE probe (
     n   INTEGER NOT NULL
 );
 "#,
+    r#"
+-- The consent log (issue 21, `DESIGN.md`): every receipt and rights event gets a log index, 0, 1, 2…,
+-- in one order without gaps, given by the writer when its batch commits.
+ALTER TABLE receipts ADD COLUMN log_index INTEGER;
+CREATE UNIQUE INDEX receipts_log ON receipts (log_index);
+-- A rights event's signed record (its entry in the log); NULL for events made before the log, which are
+-- not logged.
+ALTER TABLE events ADD COLUMN record TEXT;
+ALTER TABLE events ADD COLUMN log_index INTEGER;
+CREATE UNIQUE INDEX events_log ON events (log_index);
+-- Receipts stored before the log are logged first, in their order (the tiles follow at open).
+DROP TRIGGER receipts_append_only_update;
+UPDATE receipts SET log_index = seq - 1;
+CREATE TRIGGER receipts_append_only_update BEFORE UPDATE ON receipts
+    BEGIN SELECT RAISE(ABORT, 'receipts are append-only'); END;
+-- The tree as committed: its size (the entries its tiles hold) and root.
+CREATE TABLE log_head (
+    id       INTEGER PRIMARY KEY CHECK (id = 1),
+    entries  INTEGER NOT NULL,
+    root     BLOB NOT NULL
+);
+INSERT INTO log_head (id, entries, root)
+    VALUES (1, 0, x'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+CREATE TRIGGER log_head_kept BEFORE DELETE ON log_head
+    BEGIN SELECT RAISE(ABORT, 'the log head is never deleted'); END;
+CREATE TRIGGER log_head_grows BEFORE UPDATE ON log_head WHEN NEW.entries < OLD.entries
+    BEGIN SELECT RAISE(ABORT, 'the log only grows'); END;
+-- C2SP tlog-tiles hash tiles, one row per tile, rewritten as a partial tile grows (only at its end).
+CREATE TABLE log_tiles (
+    level  INTEGER NOT NULL,
+    idx    INTEGER NOT NULL,
+    data   BLOB NOT NULL,
+    PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+CREATE TRIGGER log_tiles_grow BEFORE UPDATE ON log_tiles
+    WHEN length(NEW.data) < length(OLD.data) OR substr(NEW.data, 1, length(OLD.data)) IS NOT OLD.data
+    BEGIN SELECT RAISE(ABORT, 'a tile only grows at its end'); END;
+CREATE TRIGGER log_tiles_kept BEFORE DELETE ON log_tiles
+    BEGIN SELECT RAISE(ABORT, 'tiles are append-only'); END;
+-- Every checkpoint signed (C2SP tlog-checkpoint), by tree size, and the cosignatures witnesses gave.
+CREATE TABLE log_checkpoints (
+    size  INTEGER PRIMARY KEY,
+    note  TEXT NOT NULL
+);
+CREATE TRIGGER log_checkpoints_update BEFORE UPDATE ON log_checkpoints
+    BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+CREATE TRIGGER log_checkpoints_delete BEFORE DELETE ON log_checkpoints
+    BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+CREATE TABLE log_cosignatures (
+    size  INTEGER NOT NULL REFERENCES log_checkpoints (size),
+    line  TEXT NOT NULL,
+    PRIMARY KEY (size, line)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Applies the migrations not applied yet, each in its own transaction.

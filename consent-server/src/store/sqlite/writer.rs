@@ -8,11 +8,13 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
+use consent_core::tlog::Hash;
+
 use super::Db as _;
-use super::rows;
 use super::space::{self, DiskSpace};
+use super::{log, rows};
 use crate::store::health::Throttle;
-use crate::store::{Outage, Rights, StorageHealth, StoreError, Write, Written};
+use crate::store::{LogIndex, Outage, Rights, StorageHealth, StoreError, Write, Written};
 
 /// Most writes committed in one transaction.
 const MAX_BATCH: usize = 1024;
@@ -177,9 +179,27 @@ fn probe(conn: &mut Connection) -> Result<(), StoreError> {
     tx.commit().db()
 }
 
+/// The log's entries of a batch: the next index and the leaf hashes of what was logged so far.
+struct Logged {
+    next: u64,
+    leaves: Vec<Hash>,
+}
+
+impl Logged {
+    /// Gives `entry` the next index.
+    fn push(&mut self, entry: &str) -> LogIndex {
+        self.leaves.push(Hash::leaf(entry.as_bytes()));
+        self.next += 1;
+        LogIndex(self.next - 1)
+    }
+}
+
 /// One transaction for the batch; each write in its own savepoint, so one failing write does not undo
-/// the others. Returns per-write results once the transaction is committed.
-/// Below the floor (`low_space`) writes that add data and are not [`Write::essential`] are refused.
+/// the others. Receipts and rights events get the next log indexes in the order they are applied (a
+/// rolled-back write gives its index back), and the tree's tiles grow by their leaves before the commit:
+/// the order is the commit order, without gaps. Returns per-write results once the transaction is
+/// committed. Below the floor (`low_space`) writes that add data and are not [`Write::essential`] are
+/// refused.
 fn commit_batch(
     conn: &mut Connection,
     jobs: &[Job],
@@ -188,11 +208,17 @@ fn commit_batch(
     let mut tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .db()?;
+    let head = log::head(&tx)?;
+    let mut logged = Logged {
+        next: head.size,
+        leaves: Vec::new(),
+    };
     let mut results = Vec::with_capacity(jobs.len());
     for (write, _) in jobs {
         let mut sp = tx.savepoint().db()?;
         let floor = low_space && !write.essential();
-        match apply(&sp, write, floor) {
+        let mark = (logged.next, logged.leaves.len());
+        match apply(&sp, write, floor, &mut logged) {
             Ok(w) => {
                 sp.commit().db()?;
                 results.push(Ok(w));
@@ -200,17 +226,25 @@ fn commit_batch(
             Err(e) => {
                 sp.rollback().db()?;
                 sp.finish().db()?;
+                (logged.next, _) = mark;
+                logged.leaves.truncate(mark.1);
                 results.push(Err(e));
             }
         }
     }
+    log::append(&tx, head, &logged.leaves)?;
     tx.commit().db()?;
     Ok(results)
 }
 
 /// Applies one write; with `refuse_growth` (below the floor), a write that would add a row is refused
 /// with [`Outage::LowSpace`] (one that finds its row already there still answers).
-fn apply(conn: &Connection, write: &Write, refuse_growth: bool) -> Result<Written, StoreError> {
+fn apply(
+    conn: &Connection,
+    write: &Write,
+    refuse_growth: bool,
+    logged: &mut Logged,
+) -> Result<Written, StoreError> {
     let grow = || {
         if refuse_growth {
             Err(StoreError::unavailable(Outage::LowSpace))
@@ -221,34 +255,51 @@ fn apply(conn: &Connection, write: &Write, refuse_growth: bool) -> Result<Writte
     match write {
         Write::Receipt(r) => {
             grow()?;
+            let mut insert = conn.prepare_cached(
+                "INSERT INTO receipts (id, subject, issued_at, policy_version, method, kid, browser, decisions, expires_at, actor, jws, log_index)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )
+            .db()?;
+            let index = logged.push(r.jws());
+            insert
+                .execute(params![
+                    r.id().to_string(),
+                    r.subject().to_string(),
+                    r.issued_at().as_unix(),
+                    r.policy_version().to_string(),
+                    r.method().as_str(),
+                    r.kid(),
+                    r.browser(),
+                    rows::decisions_text(r.decisions()),
+                    r.expires_at().as_unix(),
+                    r.by().to_string(),
+                    r.jws(),
+                    i64::try_from(index.0).unwrap_or(i64::MAX),
+                ])
+                .db()?;
+            Ok(Written::Logged(index))
+        }
+        Write::Rights {
+            subject,
+            at,
+            what,
+            record,
+        } => {
+            grow()?;
+            let subject = subject.to_string();
+            let index = logged.push(record);
             conn.prepare_cached(
-                "INSERT INTO receipts (id, subject, issued_at, policy_version, method, kid, browser, decisions, expires_at, actor, jws)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                "INSERT INTO events (subject, at, kind, record, log_index) VALUES (?1, ?2, ?3, ?4, ?5)",
             )
             .db()?
             .execute(params![
-                r.id().to_string(),
-                r.subject().to_string(),
-                r.issued_at().as_unix(),
-                r.policy_version().to_string(),
-                r.method().as_str(),
-                r.kid(),
-                r.browser(),
-                rows::decisions_text(r.decisions()),
-                r.expires_at().as_unix(),
-                r.by().to_string(),
-                r.jws()
+                subject,
+                at.as_unix(),
+                what.as_str(),
+                record,
+                i64::try_from(index.0).unwrap_or(i64::MAX)
             ])
             .db()?;
-            Ok(Written::Done)
-        }
-        Write::Rights { subject, at, what } => {
-            grow()?;
-            let subject = subject.to_string();
-            conn.prepare_cached("INSERT INTO events (subject, at, kind) VALUES (?1, ?2, ?3)")
-                .db()?
-                .execute(params![subject, at.as_unix(), what.as_str()])
-                .db()?;
             if *what == Rights::Erase {
                 // The person can no longer be found from their external id; receipts stay as they are.
                 conn.prepare_cached("DELETE FROM subject_links WHERE subject = ?1")
@@ -256,6 +307,14 @@ fn apply(conn: &Connection, write: &Write, refuse_growth: bool) -> Result<Writte
                     .execute(params![subject])
                     .db()?;
             }
+            Ok(Written::Logged(index))
+        }
+        Write::Checkpoint { size, root, note } => {
+            log::store_checkpoint(conn, *size, root, note)?;
+            Ok(Written::Done)
+        }
+        Write::Cosignature { size, line } => {
+            log::store_cosignature(conn, *size, line)?;
             Ok(Written::Done)
         }
         Write::Link {
