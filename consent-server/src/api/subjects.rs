@@ -226,7 +226,7 @@ async fn rights(
 ) -> Result<Response, ApiError> {
     let (at, index) = staff_rights(state, s, what).await?;
     tracing::info!(operator = %staff.name, subject = %s, action = what.as_str(), "rights request recorded");
-    Ok(axum::Json(serde_json::json!({ "subject": s.to_string(), "action": what.as_str(), "at": at.to_string(), "log_index": index.map(|i| i.0) })).into_response())
+    Ok(axum::Json(serde_json::json!({ "subject": s.to_string(), "action": what.as_str(), "at": at.to_string(), "log_index": index.0 })).into_response())
 }
 
 /// `POST /v1/subjects/{subject}/restrict`.
@@ -342,7 +342,7 @@ pub async fn staff_rights(
     state: &AppState,
     s: SubjectRef,
     what: Rights,
-) -> Result<(consent_core::Timestamp, Option<LogIndex>), ApiError> {
+) -> Result<(consent_core::Timestamp, LogIndex), ApiError> {
     known_subject(state, s).await?;
     let (at, _) = state.now();
     let record = RightsRecord::new(&state.config.issuer, s, at, what)
@@ -356,13 +356,12 @@ pub async fn staff_rights(
             record,
         })
         .await?;
-    Ok((
-        at,
-        match written {
-            Written::Logged(i) => Some(i),
-            _ => None,
-        },
-    ))
+    match written {
+        Written::Logged(i) => Ok((at, i)),
+        _ => Err(ApiError::internal(
+            "a rights event was stored without a log index",
+        )),
+    }
 }
 
 /// The pseudonym of an external id, if known (the CLI).

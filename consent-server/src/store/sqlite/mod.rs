@@ -478,6 +478,47 @@ mod tests {
     }
 
     #[test]
+    fn a_database_from_before_the_log_has_its_receipts_logged_at_open() {
+        let path = temp_db("before-log");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for m in &MIGRATIONS[..2] {
+                conn.execute_batch(m).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            for i in 0..300 {
+                conn.execute(
+                    "INSERT INTO receipts (id, subject, issued_at, policy_version, method, kid, decisions, expires_at, actor, jws)
+                     VALUES (?1, 'dev:AAAAAAAAAAAAAAAAAAAAAA', 1, '2025-03-26', 'custom', 'k', 'a=given', 2, 'subject', ?2)",
+                    params![format!("01977420-dc7b-7a5a-9a5a-{i:012}"), format!("jws {i}")],
+                )
+                .unwrap();
+            }
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let mut tree = consent_core::tlog::Frontier::new();
+        for i in 0..300 {
+            tree.push(consent_core::tlog::Hash::leaf(
+                format!("jws {i}").as_bytes(),
+            ))
+            .unwrap();
+        }
+        let head = store.log_head().unwrap();
+        assert_eq!((head.size, head.root), (300, tree.root()));
+        let r = store
+            .receipt("01977420-dc7b-7a5a-9a5a-000000000007".parse().unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.log_index, Some(crate::store::LogIndex(7)));
+        store.close();
+        // Opened again: nothing to add.
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.log_head().unwrap(), head);
+        store.close();
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
     fn has_receipts_is_an_indexed_lookup() {
         let path = temp_db("has-receipts");
         let store = SqliteStore::open(&path).unwrap();
