@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use consent_server::store::Rights;
 
-use cli::{export, keygen, policy, receipts, rights, serve, token};
+use cli::{audit, export, keygen, policy, receipts, rights, serve, token};
 
 #[derive(Parser)]
 #[command(
@@ -53,6 +53,11 @@ enum Command {
     },
     /// Export receipts from the database.
     Export(export::Args),
+    /// Check the consent log from outside (an auditor), or witness it (cosign its checkpoints).
+    Audit {
+        #[command(subcommand)]
+        command: audit::Command,
+    },
     /// Withdraw a subject's consents (all, or --purpose), with a receipt.
     Withdraw(rights::Args),
     /// Restrict (block) processing of a subject's data.
@@ -80,6 +85,7 @@ fn main() -> ExitCode {
         Command::Policy { command } => policy::run(command),
         Command::Receipts { command } => receipts::run(command),
         Command::Export(args) => export::run(config, args),
+        Command::Audit { command } => audit::run(command),
         Command::Withdraw(args) => rights::run(config, args, None),
         Command::Restrict(args) => rights::run(config, args, Some(Rights::Restrict)),
         Command::Unblock(args) => rights::run(config, args, Some(Rights::Unblock)),

@@ -1,5 +1,6 @@
 //! The commands, one file each, and what they share.
 
+pub(crate) mod audit;
 pub(crate) mod bootstrap;
 pub(crate) mod export;
 pub(crate) mod keygen;

@@ -80,7 +80,7 @@ fn verify(file: &str, jwks: &str) -> Result<ExitCode> {
 
 /// The key set named by `source`: a file, or fetched from an `http://` or `https://` URL (redirects
 /// followed; https checked against the system's root certificates).
-fn fetch_jwks(source: &str) -> Result<String> {
+pub(crate) fn fetch_jwks(source: &str) -> Result<String> {
     if !(source.starts_with("http://") || source.starts_with("https://")) {
         return std::fs::read_to_string(source).with_context(|| format!("cannot read {source}"));
     }

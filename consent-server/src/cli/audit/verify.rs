@@ -1,0 +1,187 @@
+//! `audit verify`: reads the log (tiles and entry bundles), checks every entry's signature against the
+//! key set and its bytes against the hash logged at commit, rebuilds the tree, checks the checkpoint's
+//! signature and root, and that the log extends every checkpoint seen before. Every problem is named.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use consent_core::tlog::{
+    Bundle, Frontier, Hash, NoteVerifier, UnverifiedCheckpoint, VerifiedCheckpoint, bundle_entries,
+    tile_hashes,
+};
+use consent_core::{JwsError, KeySet, RECEIPT_TYP};
+use consent_server::log::{RIGHTS_TYP, RightsRecord};
+
+use super::source::Source;
+use super::state::Seen;
+
+/// What a run found.
+pub(crate) struct Audit {
+    /// The checkpoint checked.
+    pub(crate) checkpoint: VerifiedCheckpoint,
+    /// Entries read and checked.
+    pub(crate) entries: u64,
+    /// Receipts among them.
+    pub(crate) receipts: u64,
+    /// Rights events among them, by kind.
+    pub(crate) rights: BTreeMap<String, u64>,
+    /// Everything wrong, named.
+    pub(crate) problems: Vec<String>,
+}
+
+/// Checks one entry's signature: a receipt or a rights record, signed by the key set.
+fn check_entry(keys: &KeySet, entry: &[u8], audit: &mut Audit, index: u64) {
+    let Ok(text) = std::str::from_utf8(entry) else {
+        audit
+            .problems
+            .push(format!("entry {index}: not text, so not a JWS"));
+        return;
+    };
+    match keys.verify(text, RECEIPT_TYP) {
+        Ok(_) => audit.receipts += 1,
+        Err(JwsError::WrongType { found, .. }) if found == RIGHTS_TYP => {
+            match RightsRecord::verify(text, keys) {
+                Ok(r) => *audit.rights.entry(r.what).or_default() += 1,
+                Err(e) => audit.problems.push(format!(
+                    "entry {index}: a rights record that does not verify: {e}"
+                )),
+            }
+        }
+        Err(e) => audit.problems.push(format!(
+            "entry {index}: not a receipt or rights record signed by the key set: {e}"
+        )),
+    }
+}
+
+/// Verifies the log `src` against `keys` and the log's key; `seen` are checkpoints verified before.
+pub(crate) fn verify(
+    src: &Source,
+    keys: &KeySet,
+    log_key: &NoteVerifier,
+    witnesses: &[NoteVerifier],
+    seen: &[Seen],
+) -> Result<Audit> {
+    let note = src.text("checkpoint")?;
+    let checkpoint = UnverifiedCheckpoint::parse(&note)
+        .context("the log's checkpoint does not parse")?
+        .verify(log_key, witnesses)
+        .context("the log's checkpoint does not verify with the log's key")?;
+    let size = checkpoint.checkpoint().size();
+    let mut audit = Audit {
+        checkpoint,
+        entries: 0,
+        receipts: 0,
+        rights: BTreeMap::new(),
+        problems: Vec::new(),
+    };
+    for s in seen.iter().filter(|s| s.size > size) {
+        audit.problems.push(format!(
+            "rolled back: the log's checkpoint has {size} entries, fewer than the {} of a checkpoint \
+             verified before (at {}): the database was restored from an older copy, or entries were removed",
+            s.size, s.at
+        ));
+    }
+    let bar = indicatif::ProgressBar::new(size);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {pos}/{len} entries [{bar:40}] {per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut tree = Frontier::new();
+    let mut checks = seen
+        .iter()
+        .filter(|s| s.size <= size && s.size > 0)
+        .peekable();
+    for bundle in Bundle::for_tree(size) {
+        let first = bundle.first_entry();
+        let width = u64::from(bundle.width());
+        let tile = bundle.tile();
+        let logged = match src.get(&tile.to_string())? {
+            Some(data) => match tile_hashes(&tile, &data) {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    audit.problems.push(format!("{tile}: {e}"));
+                    None
+                }
+            },
+            None => {
+                audit.problems.push(format!("{tile}: missing"));
+                None
+            }
+        };
+        let entries = src.get(&bundle.to_string())?;
+        let entries: Option<Vec<&[u8]>> = match &entries {
+            Some(data) => match bundle_entries(&bundle, data) {
+                Ok(e) => Some(e),
+                Err(e) => {
+                    audit.problems.push(format!("{bundle}: {e}"));
+                    None
+                }
+            },
+            None => None,
+        };
+        if entries.is_none() {
+            audit.problems.push(format!(
+                "entries {first} to {}: missing ({bundle} is not served: rows deleted or a table truncated)",
+                first + width - 1
+            ));
+        }
+        for i in 0..width {
+            let index = first + i;
+            let entry = entries.as_ref().and_then(|e| e.get(i as usize)).copied();
+            let logged_hash = logged.as_ref().and_then(|h| h.get(i as usize)).copied();
+            let leaf = entry.map(Hash::leaf);
+            if let Some(e) = entry {
+                check_entry(keys, e, &mut audit, index);
+                audit.entries += 1;
+            }
+            if let (Some(l), Some(h)) = (leaf, logged_hash)
+                && l != h
+            {
+                audit.problems.push(format!(
+                    "entry {index}: its bytes are not the ones logged at commit (edited, replaced, or \
+                     swapped with another row)"
+                ));
+            }
+            // The tree is rebuilt from the hashes logged at commit where they are served (so that one
+            // edited entry is named once), from the entries otherwise.
+            match logged_hash.or(leaf) {
+                Some(h) => tree.push(h).context("tree")?,
+                None => {
+                    audit.problems.push(format!(
+                        "entry {index}: neither the entry nor its hash is served; stopping"
+                    ));
+                    bar.finish_and_clear();
+                    return Ok(audit);
+                }
+            }
+            while let Some(s) = checks.peek() {
+                if s.size != tree.size() {
+                    break;
+                }
+                if tree.root().to_base64() != s.root {
+                    audit.problems.push(format!(
+                        "forked: the log's first {} entries now have root {}, but the checkpoint \
+                         verified before (at {}) signed {}: entries were rewritten",
+                        s.size,
+                        tree.root(),
+                        s.at,
+                        s.root
+                    ));
+                }
+                checks.next();
+            }
+        }
+        bar.inc(width);
+    }
+    bar.finish_and_clear();
+    let root = audit.checkpoint.checkpoint().root();
+    if tree.root() != root {
+        audit.problems.push(format!(
+            "the tree rebuilt from the log has root {}, but the checkpoint of {size} entries signed {root}",
+            tree.root()
+        ));
+    }
+    Ok(audit)
+}
