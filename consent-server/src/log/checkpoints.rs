@@ -46,12 +46,21 @@ pub async fn checkpoint_once(state: &AppState) -> Result<(u64, String), ApiError
 }
 
 /// Signs a checkpoint after each committed batch that logged entries, at most once per second: `serve`
-/// runs it beside the server; it never returns. Failures are logged and retried on the next batch.
+/// runs it beside the server; it never returns. Failures are retried every second and logged at most
+/// once a minute (the storage's own health reports an outage).
 pub async fn keep_checkpointing(state: AppState) {
+    let mut last_warned: Option<tokio::time::Instant> = None;
+    let mut not_logged = 0u64;
     loop {
         let started = tokio::time::Instant::now();
-        if let Err(e) = checkpoint_once(&state).await {
-            tracing::warn!(error = %e.message, "signing a checkpoint failed");
+        match checkpoint_once(&state).await {
+            Ok(_) => not_logged = 0,
+            Err(e) if last_warned.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) => {
+                tracing::warn!(error = %e.message, not_logged, "signing a checkpoint failed");
+                last_warned = Some(started);
+                not_logged = 0;
+            }
+            Err(_) => not_logged += 1,
         }
         // Another instance's batches (several instances on one database) are noticed within a second.
         let _ = tokio::time::timeout(EVERY, state.log.grown.notified()).await;
