@@ -20,6 +20,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::extract::{ApiPath, ApiQuery, RawBody};
 use crate::privacy;
 use crate::state::AppState;
+use crate::store::LogIndex;
 
 /// A policy's canonical JSON, compressed when the client accepts it (the JSON is compressed once per
 /// version and kept), with its hash as entity tag.
@@ -247,7 +248,7 @@ async fn already_withdrawn(
     state: &AppState,
     subject: privacy::SubjectRef,
     purposes: Vec<PurposeId>,
-) -> Result<Option<VerifiedReceipt>, ApiError> {
+) -> Result<Option<(VerifiedReceipt, Option<LogIndex>)>, ApiError> {
     let (receipts, events) = state
         .read(move |store| {
             Ok((
@@ -267,7 +268,7 @@ async fn already_withdrawn(
                 .iter()
                 .all(|p| decisions.get(p) == Some(&Choice::Withdrawn));
             let since = erased.is_none_or(|e| receipt.payload().iat > e);
-            return Ok((all && since).then_some(receipt));
+            return Ok((all && since).then_some((receipt, stored.log_index)));
         }
     }
     Ok(None)
@@ -323,9 +324,13 @@ pub(crate) async fn unsubscribe(
     let withdrawn: Vec<PurposeId> = decisions.iter().map(|(p, _)| *p).collect();
     let out = match already_withdrawn(&state, subject, withdrawn).await? {
         // A repeat that changes nothing adds no receipt: the answer is the one that withdrew them.
-        Some(receipt) => {
+        Some((receipt, index)) => {
             let (given, refused) = decided(&state, &receipt);
-            answer(&state, subject, &receipt, given, refused)?
+            let mut out = answer(&state, subject, &receipt, given, refused)?;
+            if let (Some(index), Some(o)) = (index, out.as_object_mut()) {
+                o.insert("log_index".into(), index.0.into());
+            }
+            out
         }
         None => {
             let checked = by_server(

@@ -112,6 +112,11 @@ fn batch(conn: &mut Connection, jobs: Vec<Job>, w: &Writer) {
     let low_space = w.health.low_on_space();
     let results = commit_batch(conn, &jobs, low_space);
     let n = jobs.len() as u64;
+    // Checkpoints and cosignatures are the log's bookkeeping, retried by the server every second: the
+    // health counts and judges the storage by the other writes (a checkpoint of a few hundred bytes can
+    // be written when receipts cannot, and its retries are not refused requests).
+    let bookkeeping = |w: &Write| matches!(w, Write::Checkpoint { .. } | Write::Cosignature { .. });
+    let counted = jobs.iter().filter(|(w, _)| !bookkeeping(w)).count() as u64;
     match results {
         Ok(results) => {
             let stats = &w.stats;
@@ -124,7 +129,10 @@ fn batch(conn: &mut Connection, jobs: Vec<Job>, w: &Writer) {
             );
             let mut refused = 0;
             let mut failed: Option<(Outage, String, u64)> = None;
-            for r in &results {
+            for ((write, _), r) in jobs.iter().zip(&results) {
+                if bookkeeping(write) {
+                    continue;
+                }
                 match r {
                     Err(StoreError::Unavailable {
                         outage: Outage::LowSpace,
@@ -140,9 +148,13 @@ fn batch(conn: &mut Connection, jobs: Vec<Job>, w: &Writer) {
             if refused > 0 {
                 w.health.writes_refused(refused);
             }
+            let data_written = jobs
+                .iter()
+                .zip(&results)
+                .any(|((write, _), r)| r.is_ok() && !bookkeeping(write));
             match failed {
                 Some((outage, error, k)) => w.health.write_failed(outage, &error, k),
-                None if results.iter().any(Result::is_ok) => w.health.write_succeeded(),
+                None if data_written => w.health.write_succeeded(),
                 None => {}
             }
             for ((_, reply), result) in jobs.into_iter().zip(results) {
@@ -152,7 +164,7 @@ fn batch(conn: &mut Connection, jobs: Vec<Job>, w: &Writer) {
         Err(StoreError::Unavailable { outage, source }) => {
             // Logged by the health, once per interval; each request is answered 503.
             let error = source.map_or_else(|| outage.to_string(), |e| e.to_string());
-            w.health.write_failed(outage, &error, n);
+            w.health.write_failed(outage, &error, counted);
             for (_, reply) in jobs {
                 let _ = reply.send(Err(StoreError::unavailable(outage)));
             }
