@@ -86,6 +86,47 @@ fn case(root: &Path, clean: &Path, name: &str, sql: &str) -> String {
     err
 }
 
+/// The log of 20 entries copied into a directory (as a mirror of `/log/` would hold it) and the key set
+/// into a file: `audit verify --log DIR --jwks FILE` passes.
+fn mirror_passes(dir: &Path, port: u16) {
+    let auth = format!("Bearer {AUDITOR}");
+    for path in [
+        "checkpoint",
+        "key",
+        "tile/0/000.p/20",
+        "tile/entries/000.p/20",
+    ] {
+        let r = reqwest::blocking::Client::new()
+            .get(format!("http://127.0.0.1:{port}/log/{path}"))
+            .header("authorization", &auth)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let file = dir.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, r.bytes().unwrap()).unwrap();
+    }
+    let (_, jwks) = http(port, "GET", "/.well-known/jwks.json", &[], "").unwrap();
+    std::fs::write(dir.join("jwks.json"), jwks).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_consent-server"))
+        .args(["audit", "verify", "--log"])
+        .arg(dir)
+        .arg("--jwks")
+        .arg(dir.join("jwks.json"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("entries checked: 20 (receipts 20"),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn audit_verify_names_each_tampering_and_passes_a_clean_log() {
     let root = temp("log-tamper");
@@ -114,6 +155,7 @@ fn audit_verify_names_each_tampering_and_passes_a_clean_log() {
         out.contains("extends the 1 checkpoint(s) seen before"),
         "{out}"
     );
+    mirror_passes(&root.join("mirror"), port);
     terminate(&mut server);
 
     let err = case(
