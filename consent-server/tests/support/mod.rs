@@ -28,6 +28,11 @@ pub fn database(dir: &Path) -> String {
 }
 
 pub fn config(dir: &Path, port: u16) -> PathBuf {
+    config_with(dir, port, "")
+}
+
+/// [`config`] with more top-level keys (`extra`, TOML lines before the tables).
+pub fn config_with(dir: &Path, port: u16, extra: &str) -> PathBuf {
     let hash = consent_server::privacy::token_hash(AUDITOR);
     // On PostgreSQL the server never makes keys: the tests make them, as an operator would.
     let keys = dir.join("keys.json");
@@ -36,7 +41,7 @@ pub fn config(dir: &Path, port: u16) -> PathBuf {
         consent_server::keys::ServerKeys::generate(&keys, now, true).unwrap();
     }
     let cfg = format!(
-        "listen = \"127.0.0.1:{port}\"\ndatabase = \"{db}\"\nkeys = \"{keys}\"\nissuer = \"http://127.0.0.1:{port}\"\n\
+        "{extra}listen = \"127.0.0.1:{port}\"\ndatabase = \"{db}\"\nkeys = \"{keys}\"\nissuer = \"http://127.0.0.1:{port}\"\n\
          [rate_limit]\nper_second = 1000000\nburst = 1000000\n\n[[tokens]]\nname = \"auditor\"\nrole = \"auditor\"\nsha256 = \"{hash}\"\n",
         db = database(dir),
         keys = keys.display(),
@@ -47,6 +52,11 @@ pub fn config(dir: &Path, port: u16) -> PathBuf {
 }
 
 pub fn start(dir: &Path, port: u16) -> Child {
+    start_with(dir, port, "")
+}
+
+/// [`start`] with more top-level configuration keys.
+pub fn start_with(dir: &Path, port: u16, extra: &str) -> Child {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -54,7 +64,7 @@ pub fn start(dir: &Path, port: u16) -> Child {
         .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_consent-server"))
         .arg("--config")
-        .arg(config(dir, port))
+        .arg(config_with(dir, port, extra))
         .arg("serve")
         .env("CONSENT_LOG", "warn")
         .stdout(Stdio::null())
