@@ -18,19 +18,21 @@
 
 mod batch;
 mod columns;
+mod copy;
 mod database;
 mod health;
 mod postgres;
 mod sqlite;
 
 pub use batch::WriterStats;
+pub use copy::{CopyReport, Progress, copy_sqlite_to_postgres};
 pub use database::Database;
 pub use health::{DEFAULT_LOG_INTERVAL, DEFAULT_MIN_FREE_BYTES, StorageHealth};
 pub use postgres::{
-    DEFAULT_POOL_MAX_SIZE, MIGRATIONS as POSTGRES_MIGRATIONS, PgStore, PostgresUrl, TlsMode,
-    is_postgres_url,
+    DEFAULT_POOL_MAX_SIZE, ImportedEvent, MIGRATIONS as POSTGRES_MIGRATIONS, PgStore, PostgresUrl,
+    TlsMode, is_postgres_url,
 };
-pub use sqlite::{MIGRATIONS, SqliteStore};
+pub use sqlite::{MIGRATIONS, SourceCounts, SourceReceipt, SqliteSource, SqliteStore};
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -4,7 +4,8 @@
 //! - `settings`: the `postgres://` URL, TLS through rustls, the pool's size;
 //! - `schema`: the migrations (`schema_migrations`, an advisory lock) and the durability checks;
 //! - `writer`: the writer task (group commit, one order of receipts across instances, the probe);
-//! - `fault`: SQLSTATEs and pool errors as engine-neutral outages.
+//! - `fault`: SQLSTATEs and pool errors as engine-neutral outages;
+//! - `import`: what `migrate --to` writes (idempotent copies from SQLite).
 //!
 //! The [`Store`] trait's reads are blocking calls (the handlers run them on blocking threads, as
 //! SQLite's). The store runs the driver on a small runtime of its own: a read is spawned there and its
@@ -12,6 +13,7 @@
 //! runtime, the CLI's main thread) and never needs the caller's runtime to drive its connection.
 
 mod fault;
+mod import;
 mod schema;
 mod settings;
 mod writer;
@@ -25,6 +27,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::IsolationLevel;
 
+pub use import::ImportedEvent;
 pub use schema::MIGRATIONS;
 pub use settings::{DEFAULT_POOL_MAX_SIZE, PostgresUrl, TlsMode, is_postgres_url};
 

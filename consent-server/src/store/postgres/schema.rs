@@ -60,6 +60,12 @@ CREATE TABLE log_head (
     events    bigint NOT NULL
 );
 INSERT INTO log_head (id, receipts, events) VALUES (1, 0, 0);
+-- `consent-server migrate --to`: how far the copy of a SQLite database's events got (by its `seq`), so
+-- that a copy run again after an interruption adds none twice.
+CREATE TABLE imports (
+    source  text PRIMARY KEY,
+    events  bigint NOT NULL
+);
 -- One row the writer rewrites while the storage fails and no client writes: does the database write?
 CREATE TABLE probe (
     id  integer PRIMARY KEY CHECK (id = 1),

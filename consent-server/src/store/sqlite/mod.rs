@@ -5,11 +5,13 @@
 //!   checkpointer;
 //! - `fault`: SQLite's errors as engine-neutral outages;
 //! - `space`: free space on the database's file system;
-//! - `rows`: values to columns and back (what is read is parsed there, once).
+//! - `rows`: values to columns and back (what is read is parsed there, once);
+//! - `source`: a database read for a copy to PostgreSQL (`migrate --to`).
 
 mod fault;
 mod rows;
 mod schema;
+mod source;
 mod space;
 mod writer;
 
@@ -24,6 +26,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::oneshot;
 
 pub use schema::MIGRATIONS;
+pub use source::{SourceCounts, SourceReceipt, SqliteSource};
 
 use self::rows::{RECEIPT_COLUMNS, stored_receipt};
 use self::space::DiskSpace;
