@@ -40,7 +40,7 @@ pub enum Role {
     Service,
 }
 
-/// Requests per client (IP address; never stored).
+/// Requests per client (an IPv4 address or an IPv6 /64; never stored).
 #[derive(Clone, Copy, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
@@ -48,6 +48,14 @@ pub struct RateLimit {
     pub per_second: u32,
     /// Burst allowance.
     pub burst: u32,
+    /// Clients with a bucket of their own, at most; past it, new clients share one bucket until idle
+    /// ones are forgotten (a few seconds after their bucket is full again).
+    #[serde(default = "default_max_clients")]
+    pub max_clients: usize,
+}
+
+fn default_max_clients() -> usize {
+    1_000_000
 }
 
 /// Storage failures and the free-space floor (`[storage]`).
@@ -116,6 +124,15 @@ pub struct Config {
     pub request_timeout_secs: u64,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// Open connections at most; `None`: derived from the open-file limit (see `serve::Limits`).
+    pub max_connections: Option<usize>,
+    /// Seconds a client has to send a request's head: from the connection's opening, or on a kept-alive
+    /// connection from the head's first byte.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a kept-alive connection may wait for the next request's first byte; 0 turns keep-alive off.
+    pub keep_alive_timeout_secs: u64,
+    /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C, before every connection is closed.
+    pub shutdown_grace_secs: u64,
     /// Bearer tokens.
     pub tokens: Vec<StaffToken>,
     /// Serve the demo website (`examples/invisionu-site`, embedded in the binary) at `/`.
@@ -141,9 +158,14 @@ impl Default for Config {
             rate_limit: RateLimit {
                 per_second: 20,
                 burst: 100,
+                max_clients: default_max_clients(),
             },
             request_timeout_secs: 10,
             trust_forwarded_for: false,
+            max_connections: None,
+            header_read_timeout_secs: 10,
+            keep_alive_timeout_secs: 75,
+            shutdown_grace_secs: 15,
             tokens: Vec::new(),
             site: true,
             banner_dir: PathBuf::from("target/banner"),
@@ -186,8 +208,10 @@ impl Config {
 
     /// Applies `CONSENT_LISTEN`, `CONSENT_DATABASE`, `CONSENT_KEYS`, `CONSENT_POLICY`, `CONSENT_ISSUER`,
     /// `CONSENT_CORS_ORIGINS` (comma-separated), `CONSENT_RATE_PER_SECOND`, `CONSENT_RATE_BURST`,
-    /// `CONSENT_DEVELOPMENT_KEYS` (`true`/`false`), `CONSENT_SITE` (`on`/`off`, `true`/`false`),
-    /// `CONSENT_BANNER_DIR`, `CONSENT_STORAGE_MIN_FREE_MIB`, `CONSENT_STORAGE_LOG_INTERVAL_SECS`.
+    /// `CONSENT_RATE_MAX_CLIENTS`, `CONSENT_DEVELOPMENT_KEYS` (`true`/`false`), `CONSENT_SITE`
+    /// (`on`/`off`, `true`/`false`), `CONSENT_BANNER_DIR`, `CONSENT_STORAGE_MIN_FREE_MIB`,
+    /// `CONSENT_STORAGE_LOG_INTERVAL_SECS`, `CONSENT_MAX_CONNECTIONS`, `CONSENT_HEADER_READ_TIMEOUT_SECS`,
+    /// `CONSENT_KEEP_ALIVE_TIMEOUT_SECS`, `CONSENT_SHUTDOWN_GRACE_SECS`.
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         fn parse<T: std::str::FromStr>(name: &'static str, v: &str) -> Result<T, ConfigError>
         where
@@ -226,6 +250,9 @@ impl Config {
         if let Some(v) = var("CONSENT_RATE_BURST") {
             self.rate_limit.burst = parse("CONSENT_RATE_BURST", &v)?;
         }
+        if let Some(v) = var("CONSENT_RATE_MAX_CLIENTS") {
+            self.rate_limit.max_clients = parse("CONSENT_RATE_MAX_CLIENTS", &v)?;
+        }
         if let Some(v) = var("CONSENT_DEVELOPMENT_KEYS") {
             self.development_keys = parse("CONSENT_DEVELOPMENT_KEYS", &v)?;
         }
@@ -250,6 +277,18 @@ impl Config {
         if let Some(v) = var("CONSENT_STORAGE_LOG_INTERVAL_SECS") {
             self.storage.log_interval_secs = parse("CONSENT_STORAGE_LOG_INTERVAL_SECS", &v)?;
         }
+        if let Some(v) = var("CONSENT_MAX_CONNECTIONS") {
+            self.max_connections = Some(parse("CONSENT_MAX_CONNECTIONS", &v)?);
+        }
+        if let Some(v) = var("CONSENT_HEADER_READ_TIMEOUT_SECS") {
+            self.header_read_timeout_secs = parse("CONSENT_HEADER_READ_TIMEOUT_SECS", &v)?;
+        }
+        if let Some(v) = var("CONSENT_KEEP_ALIVE_TIMEOUT_SECS") {
+            self.keep_alive_timeout_secs = parse("CONSENT_KEEP_ALIVE_TIMEOUT_SECS", &v)?;
+        }
+        if let Some(v) = var("CONSENT_SHUTDOWN_GRACE_SECS") {
+            self.shutdown_grace_secs = parse("CONSENT_SHUTDOWN_GRACE_SECS", &v)?;
+        }
         Ok(())
     }
 
@@ -268,8 +307,17 @@ impl Config {
                 )));
             }
         }
-        if self.rate_limit.per_second == 0 || self.rate_limit.burst == 0 {
+        if self.rate_limit.per_second == 0
+            || self.rate_limit.burst == 0
+            || self.rate_limit.max_clients == 0
+        {
             return Err(bad("rate_limit values must be at least 1".into()));
+        }
+        if self.max_connections == Some(0) {
+            return Err(bad("max_connections must be at least 1".into()));
+        }
+        if self.header_read_timeout_secs == 0 {
+            return Err(bad("header_read_timeout_secs must be at least 1".into()));
         }
         if !(self.issuer.starts_with("https://") || self.issuer.starts_with("http://")) {
             return Err(bad("issuer must be an http(s) URL".into()));
@@ -394,6 +442,54 @@ mod tests {
         );
         assert!(toml::from_str::<Config>("[storage]\nmin_free = 1\n").is_err());
         c.storage.log_interval_secs = 0;
+        assert!(c.check().is_err());
+    }
+
+    #[test]
+    fn connection_limits_from_file_and_env() {
+        let c = Config::default();
+        assert_eq!(
+            (
+                c.max_connections,
+                c.header_read_timeout_secs,
+                c.keep_alive_timeout_secs,
+                c.shutdown_grace_secs,
+                c.rate_limit.max_clients
+            ),
+            (None, 10, 75, 15, 1_000_000)
+        );
+        let mut c: Config = toml::from_str(
+            "max_connections = 500\nheader_read_timeout_secs = 5\nkeep_alive_timeout_secs = 0\n\
+             shutdown_grace_secs = 3\n[rate_limit]\nper_second = 1\nburst = 2\nmax_clients = 10\n",
+        )
+        .unwrap();
+        assert_eq!(c.max_connections, Some(500));
+        assert_eq!(c.keep_alive_timeout_secs, 0);
+        assert_eq!(c.rate_limit.max_clients, 10);
+        c.apply_env(|k| match k {
+            "CONSENT_MAX_CONNECTIONS" => Some("100".into()),
+            "CONSENT_HEADER_READ_TIMEOUT_SECS" => Some("7".into()),
+            "CONSENT_KEEP_ALIVE_TIMEOUT_SECS" => Some("30".into()),
+            "CONSENT_SHUTDOWN_GRACE_SECS" => Some("20".into()),
+            "CONSENT_RATE_MAX_CLIENTS" => Some("5000".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(
+            (
+                c.max_connections,
+                c.header_read_timeout_secs,
+                c.keep_alive_timeout_secs,
+                c.shutdown_grace_secs,
+                c.rate_limit.max_clients
+            ),
+            (Some(100), 7, 30, 20, 5000)
+        );
+        c.check().unwrap();
+        c.max_connections = Some(0);
+        assert!(c.check().is_err());
+        c.max_connections = None;
+        c.header_read_timeout_secs = 0;
         assert!(c.check().is_err());
     }
 

@@ -47,6 +47,8 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     /// The body is over the size limit (413).
     BodyTooLarge,
+    /// The announced body did not arrive within the request timeout (408).
+    RequestTimeout,
     /// Too many requests from this client (429).
     RateLimited,
     /// The request took too long (503).
@@ -79,6 +81,7 @@ impl ErrorCode {
         ErrorCode::MethodNotAllowed,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::BodyTooLarge,
+        ErrorCode::RequestTimeout,
         ErrorCode::RateLimited,
         ErrorCode::Timeout,
         ErrorCode::Busy,
@@ -108,6 +111,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::BodyTooLarge => "body_too_large",
+            ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Timeout => "timeout",
             ErrorCode::Busy => "busy",

@@ -8,7 +8,9 @@
 //! - [`api`] (the endpoints) and [`site`] (the demo site and banner files), which never import each other;
 //! - what handlers share: [`state`], [`clock`], [`error`], [`metrics`], and the crate's own extractors,
 //!   authentication and middleware (private modules `extract`, `auth`, `middleware`);
-//! - [`store`]: the storage seam and SQLite behind it; [`config`], [`keys`], [`privacy`] below.
+//! - [`store`]: the storage seam and SQLite behind it; [`config`], [`keys`], [`privacy`] below;
+//! - [`serve`]: the serve loop (connections, their timeouts and cap, graceful shutdown) that runs the
+//!   router on a socket.
 
 pub mod api;
 pub mod app;
@@ -22,6 +24,8 @@ pub mod keys;
 pub mod metrics;
 mod middleware;
 pub mod privacy;
+mod rate_limit;
+pub mod serve;
 pub mod site;
 pub mod state;
 pub mod store;

@@ -19,6 +19,16 @@ pub struct Metrics {
     pub rate_limited: AtomicU64,
     /// Requests that timed out.
     pub timeouts: AtomicU64,
+    /// Connections open now.
+    pub(crate) connections_open: AtomicU64,
+    /// Idle connections closed to make room for new ones (at the cap, or out of file descriptors).
+    pub(crate) connections_evicted: AtomicU64,
+    /// New connections closed at once: at the cap with a request in flight on every connection.
+    pub(crate) connections_refused: AtomicU64,
+    /// Connections closed because no request (or no whole request head) came in time.
+    pub(crate) connections_timed_out: AtomicU64,
+    /// Clients with a rate-limit bucket of their own, as of the last pruning.
+    pub(crate) rate_limit_clients: AtomicU64,
     /// Sum of request durations in microseconds, and count, for the mean.
     latency_micros: AtomicU64,
     latency_count: AtomicU64,
@@ -86,6 +96,36 @@ impl Metrics {
                 "counter",
                 "Requests that timed out.",
                 self.timeouts.load(Ordering::Relaxed),
+            ),
+            (
+                "consent_connections_open",
+                "gauge",
+                "Connections open.",
+                self.connections_open.load(Ordering::Relaxed),
+            ),
+            (
+                "consent_connections_evicted_total",
+                "counter",
+                "Idle connections closed to make room (connection cap or no file descriptors left).",
+                self.connections_evicted.load(Ordering::Relaxed),
+            ),
+            (
+                "consent_connections_refused_total",
+                "counter",
+                "New connections closed at once: at the cap with a request in flight on every connection.",
+                self.connections_refused.load(Ordering::Relaxed),
+            ),
+            (
+                "consent_connections_timed_out_total",
+                "counter",
+                "Connections closed because no request head came in time.",
+                self.connections_timed_out.load(Ordering::Relaxed),
+            ),
+            (
+                "consent_rate_limit_clients",
+                "gauge",
+                "Clients with a rate-limit bucket of their own (at the last pruning).",
+                self.rate_limit_clients.load(Ordering::Relaxed),
             ),
         ]
         .into_iter()

@@ -1,51 +1,24 @@
-//! What wraps every request: the [`guard`] (rate limit, timeout, security headers, metrics), CORS, and the
-//! answer to a panicking handler.
+//! What wraps every request: the [`guard`] (rate limit, timeout or 408, security headers, metrics), CORS,
+//! and the answer to a panicking handler.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
-use std::sync::atomic::Ordering;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use hyper::body::{Frame, SizeHint};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::config::{Config, RateLimit};
+use crate::config::Config;
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
-
-/// Token buckets by client address (kept in memory only, never stored or logged).
-#[derive(Debug, Default)]
-pub(crate) struct RateLimiter {
-    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
-}
-
-impl RateLimiter {
-    /// Whether `ip` may make a request now under `rl`; takes a token if so.
-    fn allow(&self, ip: IpAddr, rl: RateLimit) -> bool {
-        let Ok(mut buckets) = self.buckets.lock() else {
-            return true;
-        };
-        let now = Instant::now();
-        if buckets.len() > 100_000 {
-            // Forget idle clients rather than grow without bound.
-            buckets.retain(|_, (_, t)| now.duration_since(*t) < Duration::from_secs(60));
-        }
-        let (tokens, last) = buckets.entry(ip).or_insert((f64::from(rl.burst), now));
-        let refill = now.duration_since(*last).as_secs_f64() * f64::from(rl.per_second);
-        *tokens = (*tokens + refill).min(f64::from(rl.burst));
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
 
 fn client_ip(config: &Config, req: &Request) -> IpAddr {
     if config.trust_forwarded_for
@@ -67,17 +40,16 @@ fn client_ip(config: &Config, req: &Request) -> IpAddr {
 /// Rate limit, timeout, security headers and metrics, for every request. Handlers may set their own
 /// `Content-Security-Policy`, `Referrer-Policy` and `Cache-Control` (the demo site does); the API's
 /// handlers do not set the first two.
-pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+///
+/// A request still running after `request_timeout_secs` is answered 503 `timeout`, or 408
+/// `request_timeout` when it is waiting for the client's body (announced, not sent).
+pub(crate) async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     // MatchedPath is a shared string: cloning it does not allocate.
     let matched = req.extensions().get::<MatchedPath>().cloned();
     let route = matched.as_ref().map_or("other", |p| p.as_str());
     let limited = !matches!(route, "/healthz" | "/readyz" | "/metrics");
-    let mut response = if limited
-        && !state
-            .limiter
-            .allow(client_ip(&state.config, &req), state.config.rate_limit)
-    {
+    let mut response = if limited && !state.limiter.allow(client_ip(&state.config, &req)) {
         state.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
         let mut r = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -85,21 +57,27 @@ pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Nex
             "too many requests; slow down",
         )
         .into_response();
+        // A token comes back within 1/per_second, at most a second.
         r.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         r
     } else {
         let timeout = Duration::from_secs(state.config.request_timeout_secs.max(1));
+        let body = AwaitedBody::watch(&mut req);
         match tokio::time::timeout(timeout, next.run(req)).await {
             Ok(r) => r,
             Err(_) => {
                 state.metrics.timeouts.fetch_add(1, Ordering::Relaxed);
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    ErrorCode::Timeout,
-                    "the request took too long",
-                )
-                .into_response()
+                if body.is_some_and(|waiting| waiting.load(Ordering::Relaxed)) {
+                    body_timeout()
+                } else {
+                    ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        ErrorCode::Timeout,
+                        "the request took too long",
+                    )
+                    .into_response()
+                }
             }
         }
     };
@@ -108,6 +86,65 @@ pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Nex
         .metrics
         .request(route, response.status().as_u16(), started.elapsed());
     response
+}
+
+/// 408 `request_timeout`, closing the connection: the rest of the body may still come, and it is not read.
+fn body_timeout() -> Response {
+    let mut r = ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        ErrorCode::RequestTimeout,
+        "the request body did not arrive in time",
+    )
+    .into_response();
+    r.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r
+}
+
+/// A request body that says whether its reader is waiting for the client: set while the last poll found
+/// no data yet, cleared when data (or the end) comes.
+struct AwaitedBody {
+    inner: Body,
+    waiting: Arc<AtomicBool>,
+}
+
+impl AwaitedBody {
+    /// Wraps `req`'s body unless it is known to be empty; the flag to read when the request times out.
+    fn watch(req: &mut Request) -> Option<Arc<AtomicBool>> {
+        if req.body().is_end_stream() {
+            return None;
+        }
+        let waiting = Arc::new(AtomicBool::new(false));
+        let inner = std::mem::take(req.body_mut());
+        *req.body_mut() = Body::new(AwaitedBody {
+            inner,
+            waiting: Arc::clone(&waiting),
+        });
+        Some(waiting)
+    }
+}
+
+impl HttpBody for AwaitedBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        this.waiting.store(polled.is_pending(), Ordering::Relaxed);
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// The headers every answer gets; `Referrer-Policy`, `Content-Security-Policy` and `Cache-Control` only

@@ -11,7 +11,7 @@ use crate::encoding::{self, Encoded};
 use crate::error::ApiError;
 use crate::keys::ServerKeys;
 use crate::metrics::Metrics;
-use crate::middleware::RateLimiter;
+use crate::rate_limit::ClientLimiter;
 use crate::store::{Store, StoreError, Write, Written};
 
 /// Shared state of the handlers.
@@ -31,8 +31,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Time source.
     pub clock: Clock,
-    /// Token buckets of the rate limit, by client address.
-    pub(crate) limiter: Arc<RateLimiter>,
+    /// Token buckets of the rate limit, by client (IPv4 address or IPv6 /64).
+    pub(crate) limiter: Arc<ClientLimiter>,
     /// Compressed bodies kept by key (`policy/2025-03-26`, `consent/banner.js`), with the entity tag of
     /// what they were made from: a new tag replaces the entry.
     pub(crate) encoded: Arc<encoding::Cache>,
@@ -59,11 +59,34 @@ impl AppState {
             policy,
             policies: Arc::new(policies),
             keys: Arc::new(keys),
+            limiter: Arc::new(ClientLimiter::new(config.rate_limit)),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
             clock,
-            limiter: Arc::new(RateLimiter::default()),
             encoded: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Forgets, every few seconds, the rate-limit state of clients whose buckets are full again (they are
+    /// the same as new clients), so that the limiter's table holds recent clients only. `serve` runs it
+    /// beside the server; it never returns.
+    pub async fn forget_idle_clients(&self) {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            let limiter = Arc::clone(&self.limiter);
+            // The pass locks each shard of the table in turn: a blocking thread, not a runtime worker.
+            if let Ok(clients) = tokio::task::spawn_blocking(move || {
+                limiter.forget_idle();
+                limiter.clients()
+            })
+            .await
+            {
+                self.metrics
+                    .rate_limit_clients
+                    .store(clients as u64, std::sync::atomic::Ordering::Relaxed);
+            }
         }
     }
 

@@ -1041,10 +1041,8 @@ async fn well_known_ops_and_security_headers() {
 #[tokio::test]
 async fn rate_limit_per_client() {
     let s = server_with("rate", |c| {
-        c.rate_limit = consent_server::config::RateLimit {
-            per_second: 1,
-            burst: 3,
-        }
+        c.rate_limit.per_second = 1;
+        c.rate_limit.burst = 3;
     })
     .await;
     let mut statuses = Vec::new();
@@ -1322,10 +1320,8 @@ async fn bearer_scheme_roles_and_unknown_subjects() {
 #[tokio::test]
 async fn behind_a_proxy_the_proxy_added_address_counts() {
     let s = server_with("proxy", |c| {
-        c.rate_limit = consent_server::config::RateLimit {
-            per_second: 1,
-            burst: 2,
-        };
+        c.rate_limit.per_second = 1;
+        c.rate_limit.burst = 2;
         c.trust_forwarded_for = true;
     })
     .await;
@@ -1393,4 +1389,39 @@ async fn unsubscribe_links_opened_in_a_browser_ask_first() {
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.text().contains("unsubscribed"), "{}", r.text());
     assert_eq!(receipts_stored(&s).await, 2);
+}
+
+/// A body that sends its first byte and then nothing: a client that announced more than it sends.
+struct Stalled(bool);
+
+impl axum::body::HttpBody for Stalled {
+    type Data = axum::body::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        if std::mem::replace(&mut self.0, true) {
+            return std::task::Poll::Pending;
+        }
+        std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(
+            axum::body::Bytes::from_static(b"{"),
+        ))))
+    }
+}
+
+#[tokio::test]
+async fn a_body_that_never_arrives_is_408_and_closes_the_connection() {
+    let s = server_with("body-timeout", |c| c.request_timeout_secs = 1).await;
+    let req = Request::post("/v1/consents")
+        .header("content-type", "application/json")
+        .body(Body::new(Stalled(false)))
+        .unwrap();
+    let r = call(&s, req).await;
+    assert_eq!(r.status, StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(r.error(), ("request_timeout".to_owned(), None));
+    assert_eq!(r.headers["connection"], "close");
+    // Security headers as on every answer.
+    assert_eq!(r.headers["x-content-type-options"], "nosniff");
 }

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use consent_core::{Policy, Timestamp};
-use consent_server::config::{Config, RateLimit, Role, StaffToken};
+use consent_server::config::{Config, Role, StaffToken};
 use consent_server::keys::ServerKeys;
 use consent_server::privacy::token_hash;
 use consent_server::store::{Database, Store, Write};
@@ -107,10 +107,8 @@ async fn server_on(
         tokens: tokens(),
         ..Config::default()
     };
-    config.rate_limit = RateLimit {
-        per_second: 100_000,
-        burst: 100_000,
-    };
+    config.rate_limit.per_second = 100_000;
+    config.rate_limit.burst = 100_000;
     tweak(&mut config);
     let keys = ServerKeys::generate(&config.keys, Timestamp::from_unix(NOW), false).unwrap();
     let store: Arc<dyn Store> = config

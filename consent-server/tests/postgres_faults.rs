@@ -68,7 +68,10 @@ fn three_instances_survive_a_killed_instance_and_a_database_crash() {
     let dir = temp("three-instances");
     let extra = format!("request_timeout_secs = {REQUEST_TIMEOUT_SECS}\n");
     let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-    let mut servers: Vec<_> = ports.iter().map(|p| start_with(&dir, *p, &extra)).collect();
+    let mut servers: Vec<_> = ports
+        .iter()
+        .map(|p| start_with(&dir, *p, &extra, "warn", &[]))
+        .collect();
     let stop = Arc::new(AtomicBool::new(false));
     let seen = Arc::new(Seen::default());
     let clients: Vec<_> = (0..6)
@@ -172,7 +175,7 @@ fn three_instances_survive_a_killed_instance_and_a_database_crash() {
         "an answer took {slowest:?}, past the request timeout"
     );
     // The killed instance comes back and answers for receipts the others wrote.
-    servers[2] = start_with(&dir, ports[2], &extra);
+    servers[2] = start_with(&dir, ports[2], &extra, "warn", &[]);
     let acked = seen.acked.lock().unwrap().clone();
     eprintln!(
         "{} receipts acknowledged, {} answers 503, {} refused connections; slowest answer {slowest:?}",

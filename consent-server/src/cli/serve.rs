@@ -1,5 +1,5 @@
-//! `consent-server serve`: the HTTP server, until SIGTERM or Ctrl-C (then in-flight requests finish and
-//! queued writes are committed).
+//! `consent-server serve`: the HTTP server, until SIGTERM or Ctrl-C (then in-flight requests finish within
+//! the grace period, and queued writes are committed).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use consent_server::app;
 use consent_server::config::Config;
+use consent_server::serve::Limits;
 
 /// Loads the configuration, builds the state and serves until asked to stop.
 pub(crate) fn run(config: Option<&Path>) -> Result<ExitCode> {
@@ -30,14 +31,17 @@ pub(crate) fn run(config: Option<&Path>) -> Result<ExitCode> {
             let state = state.clone();
             async move { state.prepare().await }
         });
+        tokio::spawn({
+            let state = state.clone();
+            async move { state.forget_idle_clients().await }
+        });
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
-        let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
-        tracing::info!("no more requests in flight; committing queued writes");
+        let limits = Limits::from_config(&state.config);
+        let metrics = Arc::clone(&state.metrics);
+        consent_server::serve::run(listener, app(state), limits, metrics, shutdown_signal()).await;
+        tracing::info!("connections closed; committing queued writes");
         tokio::task::spawn_blocking(move || store.close()).await?;
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
@@ -64,5 +68,5 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
-    tracing::info!("shutdown requested: finishing in-flight requests");
+    tracing::info!("shutdown requested");
 }

@@ -31,7 +31,7 @@ pub fn config(dir: &Path, port: u16) -> PathBuf {
     config_with(dir, port, "")
 }
 
-/// [`config`] with more top-level keys (`extra`, TOML lines before the tables).
+/// The test configuration with `extra` top-level keys (one per line).
 pub fn config_with(dir: &Path, port: u16, extra: &str) -> PathBuf {
     let hash = consent_server::privacy::token_hash(AUDITOR);
     // On PostgreSQL the server never makes keys: the tests make them, as an operator would.
@@ -41,7 +41,7 @@ pub fn config_with(dir: &Path, port: u16, extra: &str) -> PathBuf {
         consent_server::keys::ServerKeys::generate(&keys, now, true).unwrap();
     }
     let cfg = format!(
-        "{extra}listen = \"127.0.0.1:{port}\"\ndatabase = \"{db}\"\nkeys = \"{keys}\"\nissuer = \"http://127.0.0.1:{port}\"\n\
+        "listen = \"127.0.0.1:{port}\"\ndatabase = \"{db}\"\nkeys = \"{keys}\"\nissuer = \"http://127.0.0.1:{port}\"\n{extra}\n\
          [rate_limit]\nper_second = 1000000\nburst = 1000000\n\n[[tokens]]\nname = \"auditor\"\nrole = \"auditor\"\nsha256 = \"{hash}\"\n",
         db = database(dir),
         keys = keys.display(),
@@ -52,23 +52,33 @@ pub fn config_with(dir: &Path, port: u16, extra: &str) -> PathBuf {
 }
 
 pub fn start(dir: &Path, port: u16) -> Child {
-    start_with(dir, port, "")
+    start_with(dir, port, "", "warn", &[])
 }
 
-/// [`start`] with more top-level configuration keys.
-pub fn start_with(dir: &Path, port: u16, extra: &str) -> Child {
-    let log = std::fs::OpenOptions::new()
+/// Starts the server with `extra` configuration lines and the log filter `log` (the log goes to
+/// `dir/server.log`), run by `wrapper` if given (e.g. `["prlimit", "--nofile=1024:1024", "--"]`).
+pub fn start_with(dir: &Path, port: u16, extra: &str, log: &str, wrapper: &[&str]) -> Child {
+    let log_file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(dir.join("server.log"))
         .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_consent-server"))
+    let binary = env!("CARGO_BIN_EXE_consent-server");
+    let mut command = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(binary);
+            c
+        }
+        None => Command::new(binary),
+    };
+    let mut child = command
         .arg("--config")
         .arg(config_with(dir, port, extra))
         .arg("serve")
-        .env("CONSENT_LOG", "warn")
+        .env("CONSENT_LOG", log)
         .stdout(Stdio::null())
-        .stderr(log)
+        .stderr(log_file)
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
