@@ -7,9 +7,14 @@
   rules of spec/SPEC.md that are not JOSE's business (exact header, typ, payload version, expiry).
 * Tokens: decoded and verified by a from-scratch implementation of the token format in SPEC.md (versions 1
   and 2); the claims of every valid token equal the published ones, subject kind included.
+* The consent log (log/): the tree's leaf hashes and roots by RFC 6962's recursive definition; every valid
+  proof equals RFC 6962's PATH or SUBPROOF of the entries, and a verifier written from Go's tlog (recursive,
+  where the library walks bits as RFC 9162 does) accepts exactly the valid ones; the tiles and entry bundles
+  are what C2SP tlog-tiles makes of the entries; notes, checkpoints, cosignatures and tlog-proofs are parsed
+  as C2SP specifies and their Ed25519 signatures checked with `cryptography` (installed with jwcrypto).
 
 Every vector marked valid must pass and every one marked invalid must fail.
-Usage: check-vectors.py [VECTORS_DIR]   (jwcrypto needed for the receipt part: pip install jwcrypto)
+Usage: check-vectors.py [VECTORS_DIR]   (jwcrypto needed for the receipt and log signature parts: pip install jwcrypto)
 """
 import base64
 import datetime
@@ -167,13 +172,393 @@ def check_tokens():
     return len(cases)
 
 
-parts = [f"{check_policies()} policy", f"{check_tokens()} token"]
+# --- The consent log (SPEC.md section 6) -----------------------------------------------------------------
+
+LOG = "log"
+
+
+def b64std(s):
+    """Standard base64 with padding, canonical only."""
+    if not re.fullmatch(r"[A-Za-z0-9+/]*={0,2}", s) or len(s) % 4:
+        raise ValueError("not standard base64 with padding")
+    raw = base64.b64decode(s, validate=True)
+    if base64.b64encode(raw).decode() != s:
+        raise ValueError("non-canonical base64")
+    return raw
+
+
+def leaf_hash(entry):
+    return hashlib.sha256(b"\x00" + entry).digest()
+
+
+def node_hash(left, right):
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def split(n):
+    """The largest power of two smaller than n (n >= 2)."""
+    k = 1
+    while k * 2 < n:
+        k *= 2
+    return k
+
+
+class Tree:
+    """RFC 6962 section 2.1 over a list of leaf hashes, by its recursive definitions."""
+
+    def __init__(self, leaves):
+        self.leaves = leaves
+        self.memo = {}
+
+    def mth(self, lo, hi):
+        if (lo, hi) not in self.memo:
+            if hi - lo == 0:
+                h = hashlib.sha256(b"").digest()
+            elif hi - lo == 1:
+                h = self.leaves[lo]
+            else:
+                k = split(hi - lo)
+                h = node_hash(self.mth(lo, lo + k), self.mth(lo + k, hi))
+            self.memo[(lo, hi)] = h
+        return self.memo[(lo, hi)]
+
+    def path(self, m, lo, hi):
+        if hi - lo <= 1:
+            return []
+        k = split(hi - lo)
+        if m < lo + k:
+            return self.path(m, lo, lo + k) + [self.mth(lo + k, hi)]
+        return self.path(m, lo + k, hi) + [self.mth(lo, lo + k)]
+
+    def subproof(self, m, lo, hi, whole):
+        if m == hi:
+            return [] if whole else [self.mth(lo, hi)]
+        k = split(hi - lo)
+        if m <= lo + k:
+            return self.subproof(m, lo, lo + k, whole) + [self.mth(lo + k, hi)]
+        return self.subproof(m, lo + k, hi, False) + [self.mth(lo, lo + k)]
+
+
+def run_inclusion(proof, lo, hi, n, leaf):
+    """The root of leaves [lo, hi) that the proof implies (Go's tlog runRecordProof), or None."""
+    if hi - lo == 1:
+        return None if proof else leaf
+    if not proof:
+        return None
+    k = split(hi - lo)
+    if n < lo + k:
+        sub = run_inclusion(proof[:-1], lo, lo + k, n, leaf)
+        return None if sub is None else node_hash(sub, proof[-1])
+    sub = run_inclusion(proof[:-1], lo + k, hi, n, leaf)
+    return None if sub is None else node_hash(proof[-1], sub)
+
+
+def verify_inclusion(index, size, leaf, proof, root):
+    return 0 <= index < size and run_inclusion(proof, 0, size, index, leaf) == root
+
+
+def run_consistency(proof, lo, hi, m, old):
+    """The old and new roots of leaves [lo, hi) that the proof implies (Go's tlog runTreeProof), or None."""
+    if m == hi:
+        if lo == 0:
+            return None if proof else (old, old)
+        return (proof[0], proof[0]) if len(proof) == 1 else None
+    if not proof:
+        return None
+    k = split(hi - lo)
+    if m <= lo + k:
+        sub = run_consistency(proof[:-1], lo, lo + k, m, old)
+        return None if sub is None else (sub[0], node_hash(sub[1], proof[-1]))
+    sub = run_consistency(proof[:-1], lo + k, hi, m, old)
+    return None if sub is None else (node_hash(proof[-1], sub[0]), node_hash(proof[-1], sub[1]))
+
+
+def verify_consistency(m, n, proof, old_root, new_root):
+    if m < 1 or m > n:
+        return False
+    if m == n:
+        return not proof and old_root == new_root
+    return run_consistency(proof, 0, n, m, old_root) == (old_root, new_root)
+
+
+def log_entries():
+    tree = load(f"{LOG}/tree.json")
+    return [b64std(e) for e in tree["entries"]], tree
+
+
+def check_log_tree():
+    entries, tree = log_entries()
+    leaves = [leaf_hash(e) for e in entries]
+    assert [b64std(h) for h in tree["leaf_hashes"]] == leaves, "log leaf hashes"
+    t = Tree(leaves)
+    roots = [b64std(r) for r in tree["roots"]]
+    assert len(roots) == len(leaves) + 1
+    for n, root in enumerate(roots):
+        assert t.mth(0, n) == root, f"log root of size {n}"
+    return t, roots
+
+
+def check_log_proofs(t):
+    proofs = load(f"{LOG}/proofs.json")
+    for v in proofs["inclusion"]:
+        proof = [b64std(h) for h in v["proof"]]
+        ok = verify_inclusion(v["index"], v["size"], b64std(v["leaf_hash"]), proof, b64std(v["root"]))
+        assert ok == v["valid"], f"log inclusion vector {v['name']}: expected valid={v['valid']}"
+        if v["valid"]:
+            assert proof == t.path(v["index"], 0, v["size"]), f"log inclusion vector {v['name']}: not PATH"
+            assert b64std(v["root"]) == t.mth(0, v["size"]) and b64std(v["leaf_hash"]) == t.leaves[v["index"]]
+    for v in proofs["consistency"]:
+        proof = [b64std(h) for h in v["proof"]]
+        m, n = v["old_size"], v["new_size"]
+        ok = verify_consistency(m, n, proof, b64std(v["old_root"]), b64std(v["new_root"]))
+        assert ok == v["valid"], f"log consistency vector {v['name']}: expected valid={v['valid']}"
+        if v["valid"]:
+            assert proof == t.subproof(m, 0, n, True), f"log consistency vector {v['name']}: not SUBPROOF"
+    return len(proofs["inclusion"]) + len(proofs["consistency"])
+
+
+def tile_index(n):
+    """C2SP tlog-tiles: the index in 3-digit groups, all but the last prefixed with x."""
+    groups = [f"{n % 1000:03d}"]
+    while n >= 1000:
+        n //= 1000
+        groups.insert(0, f"x{n % 1000:03d}")
+    return "/".join(groups)
+
+
+def tiles_of(size, level_name, count_at):
+    """C2SP's tiles of a tree of `size`: per level, the full tiles and the partial one."""
+    paths = []
+    for level, count in count_at(size):
+        for n in range(count // 256):
+            paths.append(f"tile/{level_name(level)}/{tile_index(n)}")
+        if count % 256:
+            paths.append(f"tile/{level_name(level)}/{tile_index(count // 256)}.p/{count % 256}")
+    return paths
+
+
+def check_log_tiles(t, entries):
+    index = load(f"{LOG}/tiles.json")
+    files = 0
+    for checkpoint in index:
+        size = checkpoint["tree_size"]
+        levels = lambda s: [(level, s >> (8 * level)) for level in range(8) if s >> (8 * level)]
+        assert checkpoint["tiles"] == tiles_of(size, str, levels), f"log tiles of size {size}"
+        assert checkpoint["bundles"] == tiles_of(size, lambda _: "entries", lambda s: [(0, s)]), f"bundles of {size}"
+        for path in checkpoint["tiles"]:
+            m = re.fullmatch(r"tile/(\d+)/((?:x\d{3}/)*\d{3})(?:\.p/(\d+))?", path)
+            level, n, width = int(m[1]), int(m[2].replace("x", "").replace("/", "")), int(m[3] or 256)
+            span = 256**level
+            want = b"".join(t.mth((n * 256 + i) * span, (n * 256 + i + 1) * span) for i in range(width))
+            assert (vectors / LOG / path).read_bytes() == want, f"log tile {path}"
+            files += 1
+        for path in checkpoint["bundles"]:
+            m = re.fullmatch(r"tile/entries/((?:x\d{3}/)*\d{3})(?:\.p/(\d+))?", path)
+            n, width = int(m[1].replace("x", "").replace("/", "")), int(m[2] or 256)
+            data, got = (vectors / LOG / path).read_bytes(), []
+            while data:
+                (length,) = struct.unpack(">H", data[:2])
+                assert len(data) >= 2 + length, f"log bundle {path} truncated"
+                got.append(data[2 : 2 + length])
+                data = data[2 + length :]
+            assert got == entries[n * 256 : n * 256 + width], f"log bundle {path}"
+            files += 1
+    return files
+
+
+def key_name_ok(name):
+    return 0 < len(name.encode()) <= 255 and not any(c.isspace() or c == "+" or c < " " for c in name)
+
+
+def parse_vkey(vkey):
+    """C2SP signed-note verifier key: (name, key id, type, public key)."""
+    name, key_id, material = vkey.split("+", 2)
+    raw = b64std(material)
+    assert key_name_ok(name) and re.fullmatch(r"[0-9a-f]{8}", key_id) and raw[0] in (1, 4) and len(raw) == 33
+    computed = hashlib.sha256(name.encode() + b"\n" + raw).digest()[:4]
+    assert computed.hex() == key_id, f"vkey {vkey}: key id"
+    return name, key_id, raw[0], raw[1:]
+
+
+def open_note(note, keys):
+    """C2SP signed-note with our limits (SPEC.md 6.3): the text and the (name, key id, timestamp) of the known
+    keys' signatures, or None if the note is malformed, a known key's signature fails or is repeated, or no
+    known key signed."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    if len(note.encode()) > 64 * 1024 or any(c < " " and c != "\n" for c in note):
+        return None
+    split_at = note.rfind("\n\n")
+    if split_at < 0:
+        return None
+    text, sigs = note[: split_at + 1], note[split_at + 2 :]
+    if not sigs.endswith("\n"):
+        return None
+    lines = sigs[:-1].split("\n")
+    if len(lines) > 100:
+        return None
+    verified = []
+    for line in lines:
+        if not line.startswith("\u2014 ") or " " not in line[2:]:
+            return None
+        name, sig = line[2:].split(" ", 1)
+        try:
+            raw = b64std(sig)
+        except ValueError:
+            return None
+        if not key_name_ok(name) or len(raw) < 5:
+            return None
+        key = keys.get((name, raw[:4].hex()))
+        if key is None:
+            continue
+        if any(v[:2] == (name, raw[:4].hex()) for v in verified):
+            return None
+        kind, public = key
+        message, signature, timestamp = text.encode(), raw[4:], None
+        if kind == 4:
+            if len(signature) != 72:
+                return None
+            (timestamp,) = struct.unpack(">Q", signature[:8])
+            if timestamp >= 2**63:
+                return None
+            message = f"cosignature/v1\ntime {timestamp}\n".encode() + message
+            signature = signature[8:]
+        try:
+            Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
+        except InvalidSignature:
+            return None
+        verified.append((name, raw[:4].hex(), timestamp))
+    return (text, verified) if verified else None
+
+
+def parse_checkpoint(text):
+    """C2SP tlog-checkpoint note text: (origin, size, root, extensions) or None."""
+    if not text.endswith("\n"):
+        return None
+    lines = text[:-1].split("\n")
+    if len(lines) < 3 or any(line == "" for line in lines):
+        return None
+    origin, size, root = lines[:3]
+    if len(origin.encode()) > 255 or not re.fullmatch(r"0|[1-9][0-9]*", size) or int(size) >= 2**64:
+        return None
+    try:
+        root = b64std(root)
+    except ValueError:
+        return None
+    return (origin, int(size), root, lines[3:]) if len(root) == 32 else None
+
+
+def log_keys():
+    notes = load(f"{LOG}/notes.json")
+    log_name, log_id, log_type, log_public = parse_vkey(notes["log_key"])
+    assert log_type == 1
+    keys = {(log_name, log_id): (1, log_public)}
+    for w in notes["witness_key"]:
+        name, key_id, kind, public = parse_vkey(w)
+        assert kind == 4
+        keys[(name, key_id)] = (kind, public)
+    return notes, keys, (log_name, log_id)
+
+
+def verify_checkpoint(note, keys, log_key):
+    """The checkpoint and its verified signatures, if the log's key (named after the origin) signed it."""
+    opened = open_note(note, keys)
+    if opened is None:
+        return None
+    text, verified = opened
+    checkpoint = parse_checkpoint(text)
+    if checkpoint is None or checkpoint[0] != log_key[0]:
+        return None
+    if not any(v[:2] == log_key and v[2] is None for v in verified):
+        return None
+    return checkpoint, verified
+
+
+def check_log_notes(roots):
+    notes, keys, log_key = log_keys()
+    for v in notes["checkpoints"]:
+        result = verify_checkpoint(v["note"], keys, log_key)
+        assert (result is not None) == v["valid"], f"log checkpoint vector {v['name']}: expected valid={v['valid']}"
+        if result:
+            (origin, size, root, extensions), verified = result
+            c = v["checkpoint"]
+            assert (origin, size, root, extensions) == (c["origin"], c["size"], b64std(c["root"]), c["extensions"])
+            assert root == roots[size], f"log checkpoint vector {v['name']}: not the log's root"
+            cosigned = [{"name": n, "timestamp": ts} for n, _, ts in verified if ts is not None]
+            assert cosigned == v["cosignatures"], f"log checkpoint vector {v['name']}: cosignatures"
+    served = verify_checkpoint((vectors / LOG / "checkpoint").read_text(encoding="utf-8"), keys, log_key)
+    assert served is not None and served[0][1] == len(roots) - 1, "log checkpoint file"
+    return len(notes["checkpoints"]) + 1
+
+
+def verify_tlog_proof(text, entry, keys, log_key):
+    """C2SP tlog-proof@v1: the index, if the proof verifies for the entry."""
+    if len(text.encode()) > 96 * 1024:
+        return None
+    lines = text.split("\n")
+    if len(lines) < 3 or lines[0] != "c2sp.org/tlog-proof@v1":
+        return None
+    at = 1
+    if lines[at].startswith("extra "):
+        try:
+            if not b64std(lines[at][6:]):
+                return None
+        except ValueError:
+            return None
+        at += 1
+    m = re.fullmatch(r"index (0|[1-9][0-9]*)", lines[at])
+    if not m:
+        return None
+    index, at, proof = int(m[1]), at + 1, []
+    while at < len(lines) and lines[at] != "":
+        try:
+            h = b64std(lines[at])
+        except ValueError:
+            return None
+        if len(h) != 32 or len(proof) == 64:
+            return None
+        proof.append(h)
+        at += 1
+    if at >= len(lines):
+        return None
+    result = verify_checkpoint("\n".join(lines[at + 1 :]), keys, log_key)
+    if result is None:
+        return None
+    (_, size, root, _), _ = result
+    return index if verify_inclusion(index, size, leaf_hash(entry), proof, root) else None
+
+
+def check_log_tlog_proofs():
+    _, keys, log_key = log_keys()
+    cases = load(f"{LOG}/tlog-proofs.json")
+    for v in cases:
+        index = verify_tlog_proof(v["proof"], b64std(v["entry"]), keys, log_key)
+        assert (index is not None) == v["valid"], f"tlog-proof vector {v['name']}: expected valid={v['valid']}"
+        if index is not None:
+            assert index == v["index"]
+    entries, _ = log_entries()
+    example = (vectors / LOG / "entry-300.tlog-proof").read_text(encoding="utf-8")
+    assert verify_tlog_proof(example, entries[300], keys, log_key) == 300, "entry-300.tlog-proof"
+    return len(cases) + 1
+
+
+log_tree, log_roots = check_log_tree()
+parts = [
+    f"{check_policies()} policy",
+    f"{check_tokens()} token",
+    f"{len(log_roots)} log root",
+    f"{check_log_proofs(log_tree)} log proof",
+    f"{check_log_tiles(log_tree, log_entries()[0])} log tile",
+]
 try:
     import jwcrypto  # noqa: F401
 except ImportError:
-    print("jwcrypto is not installed: receipt vectors not checked independently", file=sys.stderr)
+    print("jwcrypto is not installed: receipt and log signature vectors not checked independently", file=sys.stderr)
     if "--require-jwcrypto" in sys.argv:
         sys.exit(1)
 else:
     parts.append(f"{check_receipts()} receipt")
+    parts.append(f"{check_log_notes(log_roots)} log checkpoint")
+    parts.append(f"{check_log_tlog_proofs()} tlog-proof")
 print("independent check passed: " + ", ".join(parts) + " vectors")

@@ -54,6 +54,10 @@ pub enum ParseError {
     /// A short text is empty after trimming, longer than its limit, or holds control characters.
     #[error("invalid text: expected 1 to {0} bytes without control characters")]
     Text(usize),
+    /// A log hash is not 32 bytes in standard base64 with padding.
+    #[cfg(feature = "tlog")]
+    #[error("invalid hash: expected 32 bytes in standard base64 with padding (44 characters)")]
+    Hash,
 }
 
 /// What is wrong at one place of a policy file.

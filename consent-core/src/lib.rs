@@ -14,6 +14,9 @@
 //! (`ConsentRequest::from_json`, `RequestContext::check_json`), checked against a policy
 //! ([`ConsentRequest::check`]); and the choice logic both use ([`PurposeScope`]).
 //!
+//! The consent log's building blocks are in [`tlog`] (feature `tlog`, on by default): RFC 6962 Merkle
+//! trees and proofs over stored tiles, C2SP signed notes, checkpoints, cosignatures and tlog-proofs.
+//!
 //! ```
 //! use consent_core::{Actor, Choice, ConsentRecord, ConsentState, Decision, Denied, Event, EventKind,
 //!     Method, Policy, Timestamp};
@@ -97,6 +100,8 @@ mod serde_impls;
 mod state;
 mod text;
 mod time;
+#[cfg(feature = "tlog")]
+pub mod tlog;
 mod token;
 
 pub use banner::{BANNER_TEXTS, BannerTexts};

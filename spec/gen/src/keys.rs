@@ -2,6 +2,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use consent_core::tlog::{Cosigner, DEFAULT_ORIGIN, KeyName, NoteSigner};
 use consent_core::{HmacKey, KeySet, TokenKeys};
 use sha2::{Digest, Sha256};
 
@@ -57,4 +58,38 @@ pub(crate) fn hmac_jwks() -> serde_json::Value {
             oct(TOKEN_OLD, "HS256", "consent-token"),
         ]
     })
+}
+
+/// Note key of the vector log: named after its origin, seed `secret(LOG_KEY)`.
+pub(crate) const LOG_KEY: &str = "log-2025";
+/// The vector witness's cosignature/v1 key.
+pub(crate) const WITNESS_KEY: &str = "witness-2025";
+/// A key no verifier of the vectors knows (its signatures are ignored).
+pub(crate) const OTHER_KEY: &str = "log-other";
+/// The witness's key name.
+pub(crate) const WITNESS_NAME: &str = "witness.example.org/consent-log";
+
+fn name(s: &str) -> KeyName {
+    s.parse()
+        .unwrap_or_else(|e| panic!("bad test key name {s}: {e}"))
+}
+
+/// The log's checkpoint key (Ed25519 note key named [`DEFAULT_ORIGIN`]).
+pub(crate) fn log_signer() -> NoteSigner {
+    NoteSigner::from_seed(name(DEFAULT_ORIGIN), secret(LOG_KEY))
+}
+
+/// Another note key, under any name.
+pub(crate) fn other_signer(key_name: &str) -> NoteSigner {
+    NoteSigner::from_seed(name(key_name), secret(OTHER_KEY))
+}
+
+/// The witness's cosignature key.
+pub(crate) fn witness() -> Cosigner {
+    Cosigner::from_seed(name(WITNESS_NAME), secret(WITNESS_KEY))
+}
+
+/// A cosignature key no verifier of the vectors knows.
+pub(crate) fn other_witness() -> Cosigner {
+    Cosigner::from_seed(name("witness.example.net/unknown"), secret(OTHER_KEY))
 }

@@ -9,6 +9,8 @@
 //! ```
 
 mod keys;
+mod log;
+mod log_notes;
 mod receipts;
 mod tokens;
 
@@ -86,10 +88,13 @@ fn write_all(out: &Path) -> Result<usize, String> {
         "tokens.json",
         &serde_json::Value::Array(tokens::vectors(&policy)),
     )?;
-    Ok(written + 5)
+    let log_dir = out.join("log");
+    let (log_files, log) = log::write(&log_dir)?;
+    let note_files = log_notes::write(&log_dir, &log)?;
+    Ok(written + 5 + log_files + note_files)
 }
 
-fn write_json(dir: &Path, name: &str, value: &serde_json::Value) -> Result<(), String> {
+pub(crate) fn write_json(dir: &Path, name: &str, value: &serde_json::Value) -> Result<(), String> {
     let mut json = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
     json.push('\n');
     write(dir, name, json.as_bytes())
@@ -97,5 +102,15 @@ fn write_json(dir: &Path, name: &str, value: &serde_json::Value) -> Result<(), S
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), String> {
     let path = dir.join(name);
+    std::fs::write(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Writes a file at a relative path (`tile/0/001.p/44`), creating its directories.
+pub(crate) fn write_path(dir: &Path, relative: &str, bytes: &[u8]) -> Result<(), String> {
+    let path = dir.join(relative);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
     std::fs::write(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
