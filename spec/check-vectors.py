@@ -5,6 +5,10 @@
   JSON with sorted keys, no whitespace and raw UTF-8 gives the same bytes.
 * Receipts: verified with jwcrypto (a standard JOSE library) against jwks.json and hmac-keys.json, plus the
   rules of spec/SPEC.md that are not JOSE's business (exact header, typ, payload version, expiry).
+* Sealed receipts (payload version 2): verified as receipts, then every sealed name opened with its data key
+  (data-keys.json) by XChaCha20-Poly1305 built here from draft-irtf-cfrg-xchacha-03 (HChaCha20, checked
+  against the draft's test vectors) on `cryptography`'s ChaCha20-Poly1305: the names equal the published
+  ones, or do not open where a vector says so (wrong key, tampered or moved ciphertext).
 * Tokens: decoded and verified by a from-scratch implementation of the token format in SPEC.md (versions 1
   and 2); the claims of every valid token equal the published ones, subject kind included.
 * The consent log (log/): the tree's leaf hashes and roots by RFC 6962's recursive definition; every valid
@@ -59,46 +63,209 @@ def hmac_keys(usage):
     return {k["kid"]: b64d(k["k"]) for k in load("hmac-keys.json")["keys"] if k["use"] == usage}
 
 
+def receipt_keys():
+    from jwcrypto import jwk
+
+    public = {k["kid"]: jwk.JWK(**k) for k in load("jwks.json")["keys"]}
+    secrets = {
+        kid: jwk.JWK(kty="oct", k=base64.urlsafe_b64encode(k).rstrip(b"=").decode())
+        for kid, k in hmac_keys("receipt").items()
+    }
+    return {"EdDSA": public, "HS256": secrets}
+
+
+SEALED_FIELDS = ("subject_name", "representative")
+
+
+def sealed_form_ok(s):
+    """A sealed field as SPEC.md section 2.5 writes it: exactly enc, n, c; 24-byte nonce; whole blocks."""
+    if not isinstance(s, dict) or sorted(s) != ["c", "enc", "n"] or s["enc"] != "xc20p1":
+        return False
+    if not isinstance(s["n"], str) or not isinstance(s["c"], str):
+        return False
+    try:
+        n, c = b64d(s["n"]), b64d(s["c"])
+    except ValueError:
+        return False
+    return len(n) == 24 and len(c) > 16 and (len(c) - 16) % 32 == 0
+
+
+def payload_ok(p):
+    """The version rules of SPEC.md section 2.2 step 7 that JOSE does not check."""
+    if p.get("v") == 1:
+        return "personal" not in p
+    if p.get("v") == 2:
+        personal = p.get("personal")
+        return (
+            isinstance(personal, dict)
+            and set(personal) <= set(SEALED_FIELDS)
+            and all(sealed_form_ok(s) for s in personal.values())
+            and "representative" not in p
+            and "subject_name" not in p.get("kz", {})
+        )
+    return False
+
+
+def verify_receipt(v, keys):
+    """The payload of a receipt vector that is valid at its verify_at (SPEC.md section 2.2), else None."""
+    from jwcrypto import jws
+
+    token = v["jws"]
+    if len(token) > 16 * 1024:
+        return None
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        header = json.loads(b64d(parts[0]))
+        b64d(parts[1])
+        b64d(parts[2])
+    except ValueError:
+        return None
+    if sorted(header) != ["alg", "kid", "typ"] or header["typ"] != "consent-receipt+jwt":
+        return None
+    key = keys.get(header["alg"], {}).get(header["kid"])
+    if key is None:
+        return None  # unknown kid, alg none, or an alg that is not the key's
+    signed = jws.JWS()
+    try:
+        signed.deserialize(token)
+        signed.allowed_algs = [header["alg"]]
+        signed.verify(key, alg=header["alg"])
+    except Exception:
+        return None
+    payload = json.loads(signed.payload)
+    if not payload_ok(payload) or not payload["iat"] < payload["exp"] or not v["verify_at"] < payload["exp"]:
+        return None
+    return payload
+
+
 def check_receipts():
-    from jwcrypto import jwk, jws
-
-    public = {k["kid"]: k for k in load("jwks.json")["keys"]}
-    secrets = hmac_keys("receipt")
-
-    def verify(v):
-        token = v["jws"]
-        if len(token) > 16 * 1024:
-            return False
-        parts = token.split(".")
-        if len(parts) != 3:
-            return False
-        try:
-            header = json.loads(b64d(parts[0]))
-            b64d(parts[1])
-            b64d(parts[2])
-        except ValueError:
-            return False
-        if sorted(header) != ["alg", "kid", "typ"] or header["typ"] != "consent-receipt+jwt":
-            return False
-        if header["alg"] == "EdDSA" and header["kid"] in public:
-            key = jwk.JWK(**public[header["kid"]])
-        elif header["alg"] == "HS256" and header["kid"] in secrets:
-            key = jwk.JWK(kty="oct", k=base64.urlsafe_b64encode(secrets[header["kid"]]).rstrip(b"=").decode())
-        else:
-            return False  # unknown kid, alg none, or an alg that is not the key's
-        signed = jws.JWS()
-        try:
-            signed.deserialize(token)
-            signed.allowed_algs = [header["alg"]]
-            signed.verify(key, alg=header["alg"])
-        except Exception:
-            return False
-        payload = json.loads(signed.payload)
-        return payload.get("v") == 1 and v["verify_at"] < payload["exp"]
-
+    keys = receipt_keys()
     cases = load("receipts.json")
     for v in cases:
-        assert verify(v) == v["valid"], f"receipt vector {v['name']}: expected valid={v['valid']}"
+        valid = verify_receipt(v, keys) is not None
+        assert valid == v["valid"], f"receipt vector {v['name']}: expected valid={v['valid']}"
+    return len(cases)
+
+
+# --- Sealed personal fields: XChaCha20-Poly1305 (SPEC.md section 2.5) ------------------------------------
+# `cryptography` has ChaCha20-Poly1305 (RFC 8439) but not the extended-nonce variant: HChaCha20 is written
+# here from draft-irtf-cfrg-xchacha-03 section 2.2, and checked against the draft's own test vectors.
+
+MASK32 = 0xFFFFFFFF
+
+
+def rotl32(v, c):
+    return ((v << c) & MASK32) | (v >> (32 - c))
+
+
+def quarter_round(s, a, b, c, d):
+    s[a] = (s[a] + s[b]) & MASK32
+    s[d] = rotl32(s[d] ^ s[a], 16)
+    s[c] = (s[c] + s[d]) & MASK32
+    s[b] = rotl32(s[b] ^ s[c], 12)
+    s[a] = (s[a] + s[b]) & MASK32
+    s[d] = rotl32(s[d] ^ s[a], 8)
+    s[c] = (s[c] + s[d]) & MASK32
+    s[b] = rotl32(s[b] ^ s[c], 7)
+
+
+def hchacha20(key, nonce16):
+    """draft-irtf-cfrg-xchacha-03 section 2.2: the ChaCha20 block's 20 rounds without the final addition;
+    the subkey is state words 0-3 and 12-15."""
+    assert len(key) == 32 and len(nonce16) == 16
+    s = [0x61707865, 0x3320646E, 0x79622D32, 0x6B206574]
+    s += list(struct.unpack("<8I", key)) + list(struct.unpack("<4I", nonce16))
+    for _ in range(10):
+        quarter_round(s, 0, 4, 8, 12)
+        quarter_round(s, 1, 5, 9, 13)
+        quarter_round(s, 2, 6, 10, 14)
+        quarter_round(s, 3, 7, 11, 15)
+        quarter_round(s, 0, 5, 10, 15)
+        quarter_round(s, 1, 6, 11, 12)
+        quarter_round(s, 2, 7, 8, 13)
+        quarter_round(s, 3, 4, 9, 14)
+    return struct.pack("<8I", *(s[0:4] + s[12:16]))
+
+
+def xchacha20poly1305(key, nonce24):
+    """AEAD_XCHACHA20_POLY1305 (draft section 2.3) as (cipher, 12-byte nonce) for `cryptography`'s
+    ChaCha20Poly1305: the HChaCha20 subkey of the first 16 nonce bytes, and 4 zero bytes || the last 8."""
+    from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
+    assert len(nonce24) == 24
+    return ChaCha20Poly1305(hchacha20(key, nonce24[:16])), b"\0\0\0\0" + nonce24[16:]
+
+
+def check_xchacha_self_test():
+    """The draft's HChaCha20 test vector (section 2.2.1) and its AEAD test vector (appendix A.3.1)."""
+    subkey = hchacha20(bytes(range(32)), bytes.fromhex("000000090000004a0000000031415927"))
+    assert subkey.hex() == "82413b4227b27bfed30e42508a877d73a0f9e4d58a74a853c12ec41326d3ecdc", "HChaCha20"
+    plaintext = (
+        b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, "
+        b"sunscreen would be it."
+    )
+    aad = bytes.fromhex("50515253c0c1c2c3c4c5c6c7")
+    key = bytes(range(0x80, 0xA0))
+    nonce = bytes(range(0x40, 0x58))
+    expected = bytes.fromhex(
+        "bd6d179d3e83d43b9576579493c0e939572a1700252bfaccbed2902c21396cbb731c7f1b0b4aa6440bf3a82f4eda7e39"
+        "ae64c6708c54c216cb96b72e1213b4522f8c9ba40db5d945b11b69b982c1bb9e3f3fac2bc369488f76b2383565d3fff9"
+        "21f9664c97637da9768812f615c68b13b52e"
+        "c0875924c1c7987947deafd8780acf49"  # the tag
+    )
+    cipher, n12 = xchacha20poly1305(key, nonce)
+    assert cipher.encrypt(n12, plaintext, aad) == expected, "XChaCha20-Poly1305 encryption"
+    assert cipher.decrypt(n12, expected, aad) == plaintext, "XChaCha20-Poly1305 decryption"
+    return 2
+
+
+def open_sealed(key, jti, field, sealed):
+    """The name in a sealed field (SPEC.md section 2.5), or None if it does not open."""
+    from cryptography.exceptions import InvalidTag
+
+    aad = b"consent-receipt/v2\0" + jti.encode("ascii") + b"\0" + field.encode("ascii")
+    cipher, n12 = xchacha20poly1305(key, b64d(sealed["n"]))
+    try:
+        padded = cipher.decrypt(n12, b64d(sealed["c"]), aad)
+    except InvalidTag:
+        return None
+    body = padded.rstrip(b"\0")
+    if not body.endswith(b"\x80") or len(padded) % 32 or len(padded) - len(body) >= 32:
+        return None
+    try:
+        name = body[:-1].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return name or None
+
+
+def check_sealed_receipts():
+    keys = receipt_keys()
+    data_keys = {k["kid"]: b64d(k["k"]) for k in load("data-keys.json")["keys"] if k["use"] == "data-key"}
+    cases = load("sealed-receipts.json")
+    seen = set()
+    for v in cases:
+        payload = verify_receipt(v, keys)
+        assert (payload is not None) == v["valid"], f"sealed receipt vector {v['name']}: expected valid={v['valid']}"
+        if payload is None:
+            continue
+        assert payload["v"] == 2, f"sealed receipt vector {v['name']}: version {payload['v']}"
+        personal = payload["personal"]
+        if v["data_key"] is None:
+            got = {field: {"erased": True} for field in personal}
+            seen.add("erased")
+        else:
+            key = data_keys[v["data_key"]]
+            got = {field: open_sealed(key, payload["jti"], field, s) for field, s in personal.items()}
+            opens = None not in got.values()
+            assert opens == v["opens"], f"sealed receipt vector {v['name']}: expected opens={v['opens']}"
+            seen.add("opens" if opens else "refused")
+            if not opens:
+                continue
+        assert got == v["personal"], f"sealed receipt vector {v['name']}: {got} != {v['personal']}"
+    assert seen == {"erased", "opens", "refused"}, f"sealed receipts of every kind: {seen}"
     return len(cases)
 
 
@@ -559,6 +726,8 @@ except ImportError:
         sys.exit(1)
 else:
     parts.append(f"{check_receipts()} receipt")
+    parts.append(f"{check_xchacha_self_test()} XChaCha20-Poly1305 self-test")
+    parts.append(f"{check_sealed_receipts()} sealed receipt")
     parts.append(f"{check_log_notes(log_roots)} log checkpoint")
     parts.append(f"{check_log_tlog_proofs()} tlog-proof")
 print("independent check passed: " + ", ".join(parts) + " vectors")

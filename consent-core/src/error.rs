@@ -46,9 +46,9 @@ pub enum ParseError {
     /// A banner build hash is not a SHA-256 in 64 lower-case hex digits.
     #[error("invalid build hash: expected a SHA-256 in 64 lower-case hex digits")]
     BuildHash,
-    /// A page is not an http(s) URL of at most 2048 bytes without whitespace or control characters.
+    /// A page is not an http(s) URL of at most 2048 bytes of URL characters (RFC 3986).
     #[error(
-        "invalid page: expected an http(s) URL of at most 2048 bytes, without whitespace or control characters"
+        "invalid page: expected an http(s) URL of at most 2048 bytes of URL characters (RFC 3986)"
     )]
     PageUrl,
     /// A short text is empty after trimming, longer than its limit, or holds control characters.
@@ -183,6 +183,11 @@ impl PolicyError {
 }
 
 struct ProblemList<'a>(&'a [Problem]);
+
+/// Problems one per line, indented: what the errors of our TOML files display.
+pub(crate) fn problem_list(problems: &[Problem]) -> impl fmt::Display + '_ {
+    ProblemList(problems)
+}
 
 impl fmt::Display for ProblemList<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

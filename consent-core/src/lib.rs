@@ -17,6 +17,12 @@
 //! The consent log's building blocks are in [`tlog`] (feature `tlog`, on by default): RFC 6962 Merkle
 //! trees and proofs over stored tiles, C2SP signed notes, checkpoints, cosignatures and tlog-proofs.
 //!
+//! Receipts (feature `receipts`) are JWS over a versioned payload; version 2
+//! ([`ReceiptPayload::new_v2`]) seals every field that names a person under the subject's [`DataKey`], so
+//! that destroying the key erases the names while the receipt still verifies
+//! ([`VerifiedReceipt::open_personal`], [`VerifiedReceipt::erased_personal`]). Legal due dates of rights
+//! requests are counted in working days with a [`WorkingDays`] calendar loaded from TOML (feature `toml`).
+//!
 //! ```
 //! use consent_core::{Actor, Choice, ConsentRecord, ConsentState, Decision, Denied, Event, EventKind,
 //!     Method, Policy, Timestamp};
@@ -73,6 +79,8 @@ mod prelude {
 
 mod b64;
 mod banner;
+#[cfg(feature = "toml")]
+mod calendar;
 mod canonical;
 mod collection;
 mod decide;
@@ -87,12 +95,16 @@ mod lang;
 #[cfg(feature = "toml")]
 mod load;
 mod opaque;
+#[cfg(feature = "receipts")]
+mod personal;
 mod policy;
 mod purpose;
 mod purpose_set;
 #[cfg(feature = "receipts")]
 mod receipt;
 mod request;
+#[cfg(feature = "receipts")]
+mod seal;
 #[cfg(feature = "crypto")]
 mod secret;
 #[cfg(feature = "receipts")]
@@ -103,8 +115,15 @@ mod time;
 #[cfg(feature = "tlog")]
 pub mod tlog;
 mod token;
+#[cfg(feature = "toml")]
+mod toml_read;
 
 pub use banner::{BANNER_TEXTS, BannerTexts};
+#[cfg(feature = "toml")]
+pub use calendar::{
+    BLOCKING_WORKING_DAYS, CalendarError, Day, MAX_CALENDAR_BYTES, WITHDRAWAL_WORKING_DAYS,
+    Weekday, WorkingDays, YearStatus,
+};
 pub use collection::CollectionKind;
 pub use decide::{Decided, PurposeScope};
 pub use error::{ParseError, PolicyError, Problem, ProblemKind};
@@ -116,6 +135,8 @@ pub use lang::Lang;
 #[cfg(feature = "toml")]
 pub use load::MAX_POLICY_BYTES;
 pub use opaque::{KeyId, ReceiptId, SubjectId};
+#[cfg(feature = "receipts")]
+pub use personal::{Personal, PersonalFields, SealedPersonal};
 pub use policy::{
     Audience, Contact, Controller, Cookie, CookieCategory, DataCategory, Lifetime, Policy,
     PolicyHash, Recipient, Right, cookie_pattern_matches,
@@ -126,13 +147,18 @@ pub use purpose::{
 pub use purpose_set::{PurposeCodes, PurposeSet};
 #[cfg(feature = "receipts")]
 pub use receipt::{
-    CollectionPoint, LawItems, PolicyRef, RECEIPT_TYP, RECEIPT_VERSION, ReceiptError,
-    ReceiptPayload, ReceiptRequest, UnverifiedReceipt, VerifiedReceipt,
+    CollectionPoint, LawItems, PolicyRef, RECEIPT_TYP, RECEIPT_VERSION, RECEIPT_VERSION_SEALED,
+    ReceiptError, ReceiptPayload, ReceiptRequest, UnverifiedReceipt, VerifiedReceipt,
 };
 pub use request::{
     BuildHash, Caller, CheckedRequest, CollectionPointRequest, ConsentRequest, DecidedBy,
     Decisions, ExternalId, PageUrl, PersonName, RequestContext, RequestError, RequestErrorCode,
-    RequestWriter, SubjectSelector,
+    RequestWriter, ScopeError, ServiceScope, SubjectSelector,
+};
+#[cfg(feature = "receipts")]
+pub use seal::{
+    DATA_KEY_LEN, DataKey, PersonalField, SEAL_ENC, SEAL_NONCE_LEN, Seal, SealNonces, Sealed,
+    seal_associated_data,
 };
 #[cfg(feature = "crypto")]
 pub use secret::HmacKey;

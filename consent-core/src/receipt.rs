@@ -9,14 +9,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::jws::{Header, ParsedJws};
 use crate::{
-    Actor, Choice, CollectionKind, Country, Id, JwsError, KeySet, Lang, Method, ParseError, Policy,
-    PolicyVersion, PurposeId, PurposeKind, ReceiptId, RecipientKind, Timestamp,
+    Actor, Choice, CollectionKind, Country, Id, JwsError, KeySet, Lang, Method, ParseError,
+    PersonalField, Policy, PolicyVersion, PurposeId, PurposeKind, ReceiptId, RecipientKind,
+    SealedPersonal, Timestamp,
 };
 
 /// The JWS `typ` of receipts: keeps receipts apart from anything else signed with the same keys.
 pub const RECEIPT_TYP: &str = "consent-receipt+jwt";
-/// The payload version this library writes and reads.
+/// Payload version 1: names in clear ([`ReceiptPayload::new`]). Still written and read.
 pub const RECEIPT_VERSION: u8 = 1;
+/// Payload version 2: every field that names a person sealed under the subject's data key, in
+/// `personal` ([`ReceiptPayload::new_v2`]).
+pub const RECEIPT_VERSION_SEALED: u8 = 2;
 
 /// The policy a receipt binds: id, version, SHA-256 of its canonical form, URL.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -54,7 +58,8 @@ pub struct LawItems {
     pub operator_name: String,
     /// (1) The operator's BIN.
     pub operator_bin: String,
-    /// (2) The subject's full name, when known (forms); absent for anonymous visitors.
+    /// (2) The subject's full name, when known (forms); absent for anonymous visitors. Version 1 only:
+    /// version 2 seals it in `personal.subject_name`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_name: Option<String>,
     /// (3) The term of the consent.
@@ -70,11 +75,14 @@ pub struct LawItems {
 }
 
 /// What a receipt says. Field names follow JWT where one exists (`jti`, `iat`, `iss`, `sub`, `exp`).
+///
+/// Version 1 ([`RECEIPT_VERSION`]) carries names in clear (`representative`, `kz.subject_name`);
+/// version 2 ([`RECEIPT_VERSION_SEALED`]) has neither and carries them sealed in `personal`.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ReceiptPayload {
-    /// Payload version, [`RECEIPT_VERSION`].
+    /// Payload version, [`RECEIPT_VERSION`] or [`RECEIPT_VERSION_SEALED`].
     pub v: u8,
     /// Receipt id.
     pub jti: ReceiptId,
@@ -98,13 +106,17 @@ pub struct ReceiptPayload {
     pub decisions: BTreeMap<PurposeId, Choice>,
     /// Who decided: the subject or a legal representative.
     pub by: Actor,
-    /// The representative's name, when a representative decided.
+    /// The representative's name, in clear, when a representative decided (version 1 only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub representative: Option<String>,
     /// Whether the browser sent Global Privacy Control.
     pub gpc: bool,
-    /// Law 94-V Art. 8(4) items.
+    /// Law 94-V Art. 8(4) items (in version 2 without `subject_name`, which is in `personal`).
     pub kz: LawItems,
+    /// The fields that name a person, sealed under the subject's data key (version 2 only, and always
+    /// there in version 2, empty when the receipt names nobody).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal: Option<SealedPersonal>,
 }
 
 /// Why a receipt could not be built, parsed or verified.
@@ -137,6 +149,10 @@ pub enum ReceiptError {
     /// A field breaks a rule.
     #[error("invalid receipt: {0}")]
     Invalid(String),
+    /// A sealed personal field does not open with the data key given: the wrong key, or a ciphertext
+    /// that was altered or moved from another receipt or field.
+    #[error("the sealed {0} does not open with this data key")]
+    Unseal(PersonalField),
 }
 
 impl From<ParseError> for ReceiptError {
@@ -218,12 +234,21 @@ fn push_unique(list: &mut Vec<String>, s: &str) {
 }
 
 impl ReceiptPayload {
-    /// Builds the payload of a receipt for `req` under `policy`, with the Law 94-V items computed from
-    /// the purposes consented to: recipients, cross-border countries, public channels, data categories
-    /// and terms, in the receipt's language.
+    /// Builds the payload of a version 1 receipt for `req` under `policy`, with the Law 94-V items
+    /// computed from the purposes consented to: recipients, cross-border countries, public channels,
+    /// data categories and terms, in the receipt's language. Names are written in clear; see
+    /// [`ReceiptPayload::new_v2`] for receipts whose names can be erased.
     ///
     /// Every decided purpose must exist in the policy, and at least one must be decided.
     pub fn new(policy: &Policy, req: ReceiptRequest) -> Result<ReceiptPayload, ReceiptError> {
+        Self::build(policy, req, RECEIPT_VERSION)
+    }
+
+    pub(crate) fn build(
+        policy: &Policy,
+        req: ReceiptRequest,
+        version: u8,
+    ) -> Result<ReceiptPayload, ReceiptError> {
         if req.decisions.is_empty() {
             return Err(ReceiptError::Invalid("no decisions".into()));
         }
@@ -289,7 +314,7 @@ impl ReceiptPayload {
             ));
         }
         Ok(ReceiptPayload {
-            v: RECEIPT_VERSION,
+            v: version,
             jti: req.id,
             iat: req.issued_at,
             iss: req.issuer,
@@ -309,6 +334,7 @@ impl ReceiptPayload {
             representative: req.representative,
             gpc: req.gpc,
             kz: items,
+            personal: None,
         })
     }
 
@@ -343,13 +369,30 @@ impl ReceiptPayload {
     fn from_json(bytes: &[u8]) -> Result<ReceiptPayload, ReceiptError> {
         let value: serde_json::Value =
             serde_json::from_slice(bytes).map_err(|e| ReceiptError::Payload(e.to_string()))?;
-        match value.get("v").and_then(serde_json::Value::as_u64) {
-            Some(v) if v == u64::from(RECEIPT_VERSION) => {}
+        let version = match value.get("v").and_then(serde_json::Value::as_u64) {
+            Some(v) if v == u64::from(RECEIPT_VERSION) => RECEIPT_VERSION,
+            Some(v) if v == u64::from(RECEIPT_VERSION_SEALED) => RECEIPT_VERSION_SEALED,
             Some(v) => return Err(ReceiptError::UnknownVersion(v)),
             None => return Err(ReceiptError::Payload("missing version `v`".into())),
-        }
+        };
         let p: ReceiptPayload =
             serde_json::from_value(value).map_err(|e| ReceiptError::Payload(e.to_string()))?;
+        if version == RECEIPT_VERSION_SEALED {
+            if p.personal.is_none() {
+                return Err(ReceiptError::Payload(
+                    "version 2 requires `personal`".into(),
+                ));
+            }
+            if p.representative.is_some() || p.kz.subject_name.is_some() {
+                return Err(ReceiptError::Payload(
+                    "version 2 carries names only sealed, in `personal`".into(),
+                ));
+            }
+        } else if p.personal.is_some() {
+            return Err(ReceiptError::Payload(
+                "unknown field `personal` in version 1".into(),
+            ));
+        }
         if p.exp <= p.iat {
             return Err(ReceiptError::Payload("expires before it is issued".into()));
         }
@@ -551,12 +594,19 @@ mod tests {
             Err(ReceiptError::UnknownPurpose(_))
         ));
         let p = ReceiptPayload::new(&policy, request(&[("marketing", Choice::Given)])).unwrap();
-        let v2 = p.to_json().replacen("\"v\":1", "\"v\":2", 1);
-        let jws = keys().sign(RECEIPT_TYP, v2.as_bytes()).unwrap();
+        let v3 = p.to_json().replacen("\"v\":1", "\"v\":3", 1);
+        let jws = keys().sign(RECEIPT_TYP, v3.as_bytes()).unwrap();
         assert_eq!(
             UnverifiedReceipt::parse(&jws).unwrap().verify(&keys()),
-            Err(ReceiptError::UnknownVersion(2))
+            Err(ReceiptError::UnknownVersion(3))
         );
+        // Version 2 is known, but a version 1 payload relabelled lacks `personal`.
+        let v2 = p.to_json().replacen("\"v\":1", "\"v\":2", 1);
+        let jws = keys().sign(RECEIPT_TYP, v2.as_bytes()).unwrap();
+        assert!(matches!(
+            UnverifiedReceipt::parse(&jws).unwrap().verify(&keys()),
+            Err(ReceiptError::Payload(m)) if m.contains("personal")
+        ));
         let extra = p.to_json().replacen("{", "{\"x\":1,", 1);
         let jws = keys().sign(RECEIPT_TYP, extra.as_bytes()).unwrap();
         assert!(matches!(

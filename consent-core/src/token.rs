@@ -103,6 +103,39 @@ impl TokenClaims {
             TokenSubject::Device(_) | TokenSubject::Unbound(_) => None,
         }
     }
+
+    /// Whether the token may stand for device `id`: a version 2 token of that device, or a version 1
+    /// token with those bits ([`TokenSubject::Unbound`], read as far as a device goes: a version 1
+    /// cookie's bits are the device id its banner sends). Never a person's token, even with the same
+    /// bits. The consent server asks it of the token a request naming a device comes with: a device's
+    /// choice is changed only by that device (product rule 12).
+    ///
+    /// ```
+    /// use consent_core::{SubjectId, TokenClaims, TokenSubject};
+    /// let id = SubjectId([7; 16]);
+    /// let mut claims = TokenClaims {
+    ///     subject: TokenSubject::Device(id),
+    ///     # policy_version: "2025-03-26".parse()?,
+    ///     # issued_at: consent_core::Timestamp::from_unix(1),
+    ///     # expires_at: consent_core::Timestamp::from_unix(2),
+    ///     # receipt: consent_core::ReceiptId([9; 16]),
+    ///     # given: consent_core::PurposeSet::EMPTY,
+    ///     # refused: consent_core::PurposeSet::EMPTY,
+    /// };
+    /// assert!(claims.speaks_for_device(id));
+    /// assert!(!claims.speaks_for_device(SubjectId([8; 16])));
+    /// claims.subject = TokenSubject::Unbound(id);
+    /// assert!(claims.speaks_for_device(id));
+    /// claims.subject = TokenSubject::Person(id);
+    /// assert!(!claims.speaks_for_device(id));
+    /// # Ok::<(), consent_core::ParseError>(())
+    /// ```
+    pub fn speaks_for_device(&self, id: SubjectId) -> bool {
+        match self.subject {
+            TokenSubject::Device(d) | TokenSubject::Unbound(d) => d == id,
+            TokenSubject::Person(_) => false,
+        }
+    }
 }
 
 /// Whose choice a token carries: 128 bits and what they name.
@@ -445,6 +478,9 @@ mod tests {
         assert_eq!((device.device(), device.person()), (Some(id), None));
         assert_eq!((person.device(), person.person()), (None, Some(id)));
         assert_eq!((v1.device(), v1.person()), (None, None));
+        assert!(device.speaks_for_device(id) && v1.speaks_for_device(id));
+        assert!(!person.speaks_for_device(id));
+        assert!(!device.speaks_for_device(SubjectId([8; 16])));
         // The kind byte is what is read: the same bytes but for it, the same bits, another kind.
         let (d, p) = (bytes(&device), bytes(&person));
         assert_eq!((d[0], d[KIND_AT]), (TOKEN_VERSION, KIND_DEVICE));

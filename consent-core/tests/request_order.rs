@@ -5,12 +5,19 @@
 
 use std::sync::LazyLock;
 
-use consent_core::{Caller, ConsentRequest, Policy, PolicyVersion, RequestContext};
+use consent_core::{Caller, ConsentRequest, Policy, PolicyVersion, RequestContext, ServiceScope};
 use serde_json::{Value, json};
 
 static POLICY: LazyLock<Policy> = LazyLock::new(|| {
     Policy::from_toml(include_str!("../../examples/invisionu/policy.toml")).unwrap()
 });
+
+/// A service that may record every purpose that needs consent, on every kind a service may name.
+static EVERYTHING: LazyLock<ServiceScope> = LazyLock::new(|| ServiceScope::everything(&POLICY));
+
+/// A service that may record application reviews on forms only.
+static PORTAL: LazyLock<ServiceScope> =
+    LazyLock::new(|| ServiceScope::parse(&POLICY, &["application-review"], &["form"]).unwrap());
 
 /// An earlier version the server still serves (a request under it is `policy_outdated`).
 const SERVED: &str = "2024-09-01";
@@ -43,7 +50,7 @@ fn body(changes: &[(&str, Value)]) -> String {
 }
 
 /// The answer as `(code, field)`, or `("ok", None)`.
-fn answer(body: &str, caller: Caller, gpc: bool) -> (String, Option<String>) {
+fn answer(body: &str, caller: Caller<'_>, gpc: bool) -> (String, Option<String>) {
     let served = |v: PolicyVersion| v == SERVED.parse().unwrap();
     let mut cx = RequestContext::new(&POLICY, caller);
     cx.served = &served;
@@ -57,7 +64,7 @@ fn answer(body: &str, caller: Caller, gpc: bool) -> (String, Option<String>) {
 /// A body (as changes to `good()`), the caller, whether GPC is on, and the answer: code and field.
 type Case = (
     Vec<(&'static str, Value)>,
-    Caller,
+    Caller<'static>,
     bool,
     &'static str,
     Option<&'static str>,
@@ -65,8 +72,10 @@ type Case = (
 
 #[test]
 fn the_first_problem_in_the_check_order_is_reported() {
-    use Caller::{Anonymous, Service};
+    use Caller::Anonymous;
+    let (service, portal) = (Caller::Service(&EVERYTHING), Caller::Service(&PORTAL));
     let bad_kind = ("collection_point", json!({"kind": "kiosk"}));
+    let long_page = format!("https://a/{}", "p".repeat(503));
     #[rustfmt::skip]
     let cases: Vec<Case> = vec![
         // 1. The JSON itself, before everything: an unknown member, a member of the wrong type.
@@ -80,8 +89,10 @@ fn the_first_problem_in_the_check_order_is_reported() {
         // 3. The method, and whether the caller may use it.
         (vec![("method", json!("maybe")), ("language", json!("de"))], Anonymous, false, "invalid_field", Some("method")),
         (vec![("method", json!("api")), ("language", json!("de"))], Anonymous, false, "forbidden", Some("method")),
+        (vec![("method", json!("form")), ("language", json!("de"))], Anonymous, false, "forbidden", Some("method")),
+        (vec![("method", json!("form")), ("language", json!("de"))], service, false, "invalid_field", Some("language")),
         // 4. The language.
-        (vec![("language", json!("de")), ("decisions", json!({}))], Service, false, "invalid_field", Some("language")),
+        (vec![("language", json!("de")), ("decisions", json!({}))], service, false, "invalid_field", Some("language")),
         // 5. The decisions: how many, then in purpose-id order each purpose, whether it needs consent,
         //    its choice.
         (vec![("decisions", json!({})), bad_kind.clone()], Anonymous, false, "invalid_field", Some("decisions")),
@@ -89,26 +100,41 @@ fn the_first_problem_in_the_check_order_is_reported() {
         (vec![("decisions", json!({"marketing": "given", "cookies-nope": "yes"}))], Anonymous, false, "unknown_purpose", Some("decisions.cookies-nope")),
         (vec![("decisions", json!({"cookies-necessary": "yes"}))], Anonymous, false, "consent_not_required", Some("decisions.cookies-necessary")),
         (vec![("decisions", json!({"marketing": "yes"})), bad_kind.clone()], Anonymous, false, "invalid_field", Some("decisions.marketing")),
+        //    A purpose outside a service's scope, after its id and whether it needs consent, before its
+        //    choice.
+        (vec![("decisions", json!({"application-review": "yes", "marketing": "yes"})), bad_kind.clone()], portal, false, "invalid_field", Some("decisions.application-review")),
+        (vec![("decisions", json!({"application-review": "given", "marketing": "yes"})), bad_kind.clone()], portal, false, "forbidden", Some("decisions.marketing")),
+        (vec![("decisions", json!({"legal-compliance": "given"}))], portal, false, "consent_not_required", Some("decisions.legal-compliance")),
         // 6. The method agrees with the decisions; method `gpc` only with the signal.
         (vec![("method", json!("accept-all")), ("decisions", json!({"marketing": "refused"})), bad_kind.clone()], Anonymous, false, "inconsistent_method", Some("method")),
         (vec![("method", json!("gpc")), bad_kind.clone()], Anonymous, false, "inconsistent_method", Some("method")),
         (vec![("method", json!("gpc")), bad_kind.clone()], Anonymous, true, "invalid_field", Some("collection_point.kind")),
-        // 7. The collection point: its kind (and whether the caller may use it), build, page.
-        (vec![("collection_point", json!({"kind": "staff", "build": "ABC"}))], Service, false, "forbidden", Some("collection_point.kind")),
+        // 7. The collection point: its kind (and whether the caller may use it), build, page (and
+        //    whether it is short enough for the caller).
+        (vec![("collection_point", json!({"kind": "staff", "build": "ABC"}))], service, false, "forbidden", Some("collection_point.kind")),
         (vec![("collection_point", json!({"kind": "api", "build": "ABC"}))], Anonymous, false, "forbidden", Some("collection_point.kind")),
-        (vec![("collection_point", json!({"kind": "form", "build": "ABC", "page": "ftp://x"}))], Anonymous, false, "invalid_field", Some("collection_point.build")),
-        (vec![("collection_point", json!({"kind": "form", "page": "ftp://x"})), ("by", json!({"kind": "robot"}))], Anonymous, false, "invalid_field", Some("collection_point.page")),
-        // 8. Who decided.
-        (vec![("by", json!({"kind": "subject", "name": "x"})), ("subject_name", json!(" "))], Service, false, "invalid_field", Some("by")),
-        (vec![("by", json!({"kind": "representative", "relation": "uncle", "name": " "}))], Anonymous, false, "invalid_field", Some("by.relation")),
-        (vec![("by", json!({"kind": "representative", "name": " "})), ("subject_name", json!("x"))], Anonymous, false, "invalid_field", Some("by.name")),
+        (vec![("collection_point", json!({"kind": "form", "build": "ABC"}))], Anonymous, false, "forbidden", Some("collection_point.kind")),
+        (vec![("decisions", json!({"application-review": "given"})), ("collection_point", json!({"kind": "api", "build": "ABC"}))], portal, false, "forbidden", Some("collection_point.kind")),
+        (vec![("decisions", json!({"application-review": "given"})), ("collection_point", json!({"kind": "form", "build": "ABC"}))], portal, false, "invalid_field", Some("collection_point.build")),
+        (vec![("collection_point", json!({"kind": "banner", "build": "ABC", "page": "ftp://x"}))], Anonymous, false, "invalid_field", Some("collection_point.build")),
+        (vec![("collection_point", json!({"kind": "banner", "page": "ftp://x"})), ("by", json!({"kind": "robot"}))], Anonymous, false, "invalid_field", Some("collection_point.page")),
+        (vec![("collection_point", json!({"kind": "banner", "page": "https://a/\"x\""})), ("by", json!({"kind": "robot"}))], service, false, "invalid_field", Some("collection_point.page")),
+        (vec![("collection_point", json!({"kind": "banner", "page": long_page})), ("by", json!({"kind": "robot"}))], Anonymous, false, "invalid_field", Some("collection_point.page")),
+        (vec![("collection_point", json!({"kind": "banner", "page": long_page})), ("by", json!({"kind": "robot"}))], service, false, "invalid_field", Some("by.kind")),
+        // 8. Who decided: a subject with a relation or name, the kind (and whether the caller may
+        //    name a representative), the relation, the name.
+        (vec![("by", json!({"kind": "subject", "name": "x"})), ("subject_name", json!(" "))], service, false, "invalid_field", Some("by")),
+        (vec![("by", json!({"kind": "subject", "name": "x"})), ("subject_name", json!(" "))], Anonymous, false, "invalid_field", Some("by")),
+        (vec![("by", json!({"kind": "representative", "relation": "uncle", "name": " "}))], Anonymous, false, "forbidden", Some("by.kind")),
+        (vec![("by", json!({"kind": "representative", "relation": "uncle", "name": " "}))], service, false, "invalid_field", Some("by.relation")),
+        (vec![("by", json!({"kind": "representative", "name": " "})), ("subject_name", json!("x"))], service, false, "invalid_field", Some("by.name")),
         // 9. The subject's name: only callers that may name subjects, then its form.
         (vec![("subject_name", json!(" ")), ("subject", json!({"device": "short"}))], Anonymous, false, "forbidden", Some("subject_name")),
-        (vec![("subject_name", json!(" ")), ("subject", json!({"device": "short"}))], Service, false, "invalid_field", Some("subject_name")),
+        (vec![("subject_name", json!(" ")), ("subject", json!({"device": "short"}))], service, false, "invalid_field", Some("subject_name")),
         // 10. The subject: not both, an id only for callers that may name subjects, then its form.
         (vec![("subject", json!({"device": "short", "id": " "}))], Anonymous, false, "invalid_field", Some("subject")),
         (vec![("subject", json!({"id": " "}))], Anonymous, false, "forbidden", Some("subject.id")),
-        (vec![("subject", json!({"id": " "}))], Service, false, "invalid_field", Some("subject.id")),
+        (vec![("subject", json!({"id": " "}))], service, false, "invalid_field", Some("subject.id")),
         // A device id is strict base64url of 16 bytes: the last of its 22 characters carries 2 bits.
         (vec![("subject", json!({"device": "AAECAwQFBgcICQoLDA0ODx"}))], Anonymous, false, "invalid_field", Some("subject.device")),
         (vec![("subject", json!({"device": "AAECAwQFBgcICQoLDA0ODw"}))], Anonymous, false, "ok", None),
@@ -141,7 +167,7 @@ fn a_purpose_decided_twice_is_refused_naming_it() {
         };
         for err in [
             ConsentRequest::from_json(body.as_bytes()).unwrap_err(),
-            RequestContext::new(&POLICY, Caller::Service)
+            RequestContext::new(&POLICY, Caller::Service(&EVERYTHING))
                 .check_json(body.as_bytes())
                 .unwrap_err(),
         ] {

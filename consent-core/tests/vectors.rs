@@ -1,9 +1,10 @@
 //! The checked-in test vectors (`spec/vectors`) mean what they say: every valid vector verifies with the
-//! published keys, every invalid one is rejected.
+//! published keys, every invalid one is rejected; sealed names open with their data key, and only there.
 
 use consent_core::{
-    HmacKey, KeyId, KeySet, Policy, PurposeSet, ReceiptError, Timestamp, TokenKeys, TokenSubject,
-    UnverifiedReceipt, UnverifiedToken,
+    DataKey, HmacKey, KeyId, KeySet, Personal, PersonalField, Policy, PurposeSet,
+    RECEIPT_VERSION_SEALED, ReceiptError, Timestamp, TokenKeys, TokenSubject, UnverifiedReceipt,
+    UnverifiedToken,
 };
 use serde_json::Value;
 
@@ -168,5 +169,99 @@ fn token_vectors() {
     assert!(
         versions[0] >= 1 && versions[1] >= 1,
         "valid vectors of both versions: {versions:?}"
+    );
+}
+
+const SEALED: &str = include_str!("../../spec/vectors/sealed-receipts.json");
+const DATA_KEYS: &str = include_str!("../../spec/vectors/data-keys.json");
+
+fn data_key(kid: &str) -> DataKey {
+    let v: Value = serde_json::from_str(DATA_KEYS).unwrap();
+    let k = v["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid && k["use"] == "data-key")
+        .unwrap_or_else(|| panic!("no data key {kid}"));
+    DataKey::from_bytes(base64url(k["k"].as_str().unwrap()).try_into().unwrap())
+}
+
+/// A personal field as the vectors write it: the name, or `{"erased": true}`.
+fn personal_json(p: &Personal) -> Value {
+    match p {
+        Personal::Name(n) => Value::String(n.clone()),
+        Personal::Erased => serde_json::json!({"erased": true}),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn sealed_receipt_vectors() {
+    let keys = receipt_keys();
+    let policy = Policy::from_toml(POLICY).unwrap();
+    let vectors: Vec<Value> = serde_json::from_str(SEALED).unwrap();
+    let (mut opened, mut erased, mut refused, mut invalid) = (0, 0, 0, 0);
+    for v in &vectors {
+        let name = v["name"].as_str().unwrap();
+        let at = Timestamp::from_unix(v["verify_at"].as_i64().unwrap());
+        let result = UnverifiedReceipt::parse(v["jws"].as_str().unwrap())
+            .and_then(|r| r.verify_at(&keys, at));
+        if !v["valid"].as_bool().unwrap() {
+            assert!(result.is_err(), "{name} must be rejected");
+            invalid += 1;
+            continue;
+        }
+        let r = result.unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(r.payload().v, RECEIPT_VERSION_SEALED, "{name}");
+        assert_eq!(
+            r.header().alg.as_str(),
+            v["alg"].as_str().unwrap(),
+            "{name}"
+        );
+        let fields = match v["data_key"].as_str() {
+            None => {
+                erased += 1;
+                r.erased_personal()
+            }
+            Some(kid) if v["opens"] == true => {
+                opened += 1;
+                r.open_personal(&data_key(kid))
+                    .unwrap_or_else(|e| panic!("{name}: {e}"))
+            }
+            Some(kid) => {
+                refused += 1;
+                assert!(
+                    matches!(
+                        r.open_personal(&data_key(kid)),
+                        Err(ReceiptError::Unseal(_))
+                    ),
+                    "{name} must not open"
+                );
+                continue;
+            }
+        };
+        let mut got = serde_json::Map::new();
+        for field in PersonalField::ALL {
+            if let Some(p) = fields.get(field) {
+                got.insert(field.as_str().into(), personal_json(p));
+            }
+        }
+        assert_eq!(Value::Object(got), v["personal"], "{name}");
+        // The Kantara export shows what was read, and nothing else of the names.
+        let cr = r.to_kantara_with(&policy, &fields).unwrap();
+        if let Some(s) = fields.subject_name() {
+            assert_eq!(cr["kzLaw94V"]["subject_name"], personal_json(s), "{name}");
+        }
+        if fields.get(PersonalField::SubjectName) == Some(&Personal::Erased) {
+            let names = ["Нұрлан", "Айгүл", "Әсел"];
+            assert!(
+                names.iter().all(|n| !cr.to_string().contains(n)),
+                "{name}: an erased export names nobody"
+            );
+        }
+    }
+    assert!(
+        opened >= 3 && erased >= 1 && refused >= 4 && invalid >= opened + erased,
+        "{opened} opened, {erased} erased, {refused} not opening, {invalid} invalid"
     );
 }

@@ -1,5 +1,6 @@
-//! Who is calling: a bearer token's role ([`Caller`]), and what each role may do ([`Staff`] with a
-//! permission below). Tokens are configured as SHA-256 hashes and compared in constant time.
+//! Who is calling: a bearer token's role and, for a service, its scope ([`Caller`]), and what each role
+//! may do ([`Staff`] with a permission below). Tokens are configured as SHA-256 hashes and compared in
+//! constant time.
 //!
 //! Both are extractors, written before the handler's body or query, so a request without the right token is
 //! refused before its body is read.
@@ -9,17 +10,16 @@ use std::marker::PhantomData;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
+use consent_core::ServiceScope;
 use subtle::ConstantTimeEq as _;
 
-use crate::config::{Config, Role, StaffToken};
+use crate::config::{Config, Role};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The role of the request's bearer token, if it has one: 401 for a malformed or unknown token.
-fn role<'c>(
-    config: &'c Config,
-    headers: &HeaderMap,
-) -> Result<Option<(Role, &'c StaffToken)>, ApiError> {
+/// The request's bearer token, if it has one, as its place in `config.tokens`: 401 for a malformed
+/// or unknown token.
+fn token(config: &Config, headers: &HeaderMap) -> Result<Option<usize>, ApiError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
@@ -35,40 +35,55 @@ fn role<'c>(
     let hash = crate::privacy::token_hash(token.trim());
     // Compare with every configured hash in constant time, without stopping early.
     let mut found = None;
-    for t in &config.tokens {
+    for (i, t) in config.tokens.iter().enumerate() {
         if bool::from(t.sha256.as_bytes().ct_eq(hash.as_bytes())) {
-            found = Some((t.role, t));
+            found = Some(i);
         }
     }
     found.map(Some).ok_or_else(ApiError::unauthorized)
 }
 
 /// Requires a token with one of `roles`: 401 without a valid token, 403 (`this token may not {what}`) for
-/// another role.
-fn require<'c>(
-    config: &'c Config,
+/// another role. The token's place in `config.tokens`.
+fn require(
+    config: &Config,
     headers: &HeaderMap,
     roles: &[Role],
     what: &str,
-) -> Result<&'c StaffToken, ApiError> {
-    match role(config, headers)? {
-        Some((role, t)) if roles.contains(&role) => Ok(t),
-        Some(_) => Err(ApiError::forbidden(what)),
-        None => Err(ApiError::unauthorized()),
+) -> Result<usize, ApiError> {
+    let i = token(config, headers)?.ok_or_else(ApiError::unauthorized)?;
+    match config.tokens.get(i) {
+        Some(t) if roles.contains(&t.role) => Ok(i),
+        _ => Err(ApiError::forbidden(what)),
     }
 }
 
-/// Anyone: the role of the bearer token if there is one (401 if it is not valid).
+/// The scope of the `i`th token ([`AppState::service_scopes`]): nothing if it has none.
+fn scope_of(state: &AppState, i: usize) -> ServiceScope {
+    state
+        .service_scopes
+        .get(i)
+        .copied()
+        .unwrap_or(ServiceScope::NOTHING)
+}
+
+/// Anyone: the role of the bearer token if there is one (401 if it is not valid), and what a service's
+/// token may record.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Caller(pub(crate) Option<Role>);
+pub(crate) struct Caller {
+    /// The token's role; `None` without a token.
+    pub(crate) role: Option<Role>,
+    /// A service token's scope; nothing for the other roles.
+    scope: ServiceScope,
+}
 
 impl Caller {
     /// Who sends a consent request, as the contract sees it ([`consent_core::Caller`], which decides
-    /// what each may record): a `service` token is a service; anyone else (no token, or an auditor's
-    /// or operator's) records what an anonymous visitor may.
-    pub(crate) fn requester(self) -> consent_core::Caller {
-        match self.0 {
-            Some(Role::Service) => consent_core::Caller::Service,
+    /// what each may record): a `service` token is a service with its scope; anyone else (no token,
+    /// or an auditor's or operator's) records what an anonymous visitor may.
+    pub(crate) fn requester(&self) -> consent_core::Caller<'_> {
+        match self.role {
+            Some(Role::Service) => consent_core::Caller::Service(&self.scope),
             Some(Role::Auditor | Role::Operator) | None => consent_core::Caller::Anonymous,
         }
     }
@@ -78,7 +93,11 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        Ok(Caller(role(&state.config, &parts.headers)?.map(|(r, _)| r)))
+        let i = token(&state.config, &parts.headers)?;
+        Ok(Caller {
+            role: i.and_then(|i| state.config.tokens.get(i)).map(|t| t.role),
+            scope: i.map_or(ServiceScope::NOTHING, |i| scope_of(state, i)),
+        })
     }
 }
 
@@ -95,6 +114,8 @@ pub(crate) trait Permission {
 pub(crate) struct Staff<P> {
     /// Who holds the token (for the log).
     pub(crate) name: String,
+    /// A service token's scope (`None` for staff roles, which have none).
+    pub(crate) scope: Option<ServiceScope>,
     permission: PhantomData<fn() -> P>,
 }
 
@@ -102,9 +123,15 @@ impl<P: Permission> FromRequestParts<AppState> for Staff<P> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = require(&state.config, &parts.headers, P::ROLES, P::WHAT)?;
+        let i = require(&state.config, &parts.headers, P::ROLES, P::WHAT)?;
+        let token = state
+            .config
+            .tokens
+            .get(i)
+            .ok_or_else(ApiError::unauthorized)?;
         Ok(Staff {
             name: token.name.clone(),
+            scope: (token.role == Role::Service).then(|| scope_of(state, i)),
             permission: PhantomData,
         })
     }
@@ -142,13 +169,11 @@ permissions! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::StaffToken;
 
     fn config() -> Config {
-        let token = |name: &str, role| StaffToken {
-            name: name.into(),
-            role,
-            sha256: crate::privacy::token_hash(name),
-        };
+        let token =
+            |name: &str, role| StaffToken::new(name, role, crate::privacy::token_hash(name));
         Config {
             tokens: vec![token("a", Role::Auditor), token("o", Role::Operator)],
             ..Config::default()
@@ -164,27 +189,27 @@ mod tests {
     #[test]
     fn tokens_give_their_role() {
         let c = config();
-        assert!(role(&c, &HeaderMap::new()).unwrap().is_none());
-        assert_eq!(
-            role(&c, &bearer("Bearer a")).unwrap().unwrap().0,
-            Role::Auditor
-        );
-        assert_eq!(
-            role(&c, &bearer("BEARER o")).unwrap().unwrap().0,
-            Role::Operator
-        );
+        let role = |h: &HeaderMap| token(&c, h).map(|i| i.map(|i| c.tokens[i].role));
+        assert_eq!(role(&HeaderMap::new()).unwrap(), None);
+        assert_eq!(role(&bearer("Bearer a")).unwrap(), Some(Role::Auditor));
+        assert_eq!(role(&bearer("BEARER o")).unwrap(), Some(Role::Operator));
         for bad in ["Bearer x", "Basic a", "Bearer", "a"] {
-            assert_eq!(role(&c, &bearer(bad)).unwrap_err().status, 401, "{bad}");
+            assert_eq!(role(&bearer(bad)).unwrap_err().status, 401, "{bad}");
         }
     }
 
     #[test]
-    fn only_service_tokens_record_as_services() {
+    fn only_service_tokens_record_as_services_with_their_scope() {
         use consent_core::Caller as Requester;
-        assert_eq!(Caller(None).requester(), Requester::Anonymous);
-        assert_eq!(Caller(Some(Role::Service)).requester(), Requester::Service);
+        let scope = ServiceScope::new(consent_core::PurposeSet::of(8), &[]).unwrap();
+        let caller = |role| Caller { role, scope };
+        assert_eq!(caller(None).requester(), Requester::Anonymous);
+        assert_eq!(
+            caller(Some(Role::Service)).requester(),
+            Requester::Service(&scope)
+        );
         for staff in [Role::Auditor, Role::Operator] {
-            assert_eq!(Caller(Some(staff)).requester(), Requester::Anonymous);
+            assert_eq!(caller(Some(staff)).requester(), Requester::Anonymous);
         }
     }
 
@@ -203,11 +228,7 @@ mod tests {
             (e.status.as_u16(), e.message.as_str()),
             (403, "this token may not record rights requests")
         );
-        assert_eq!(
-            require(&c, &bearer("Bearer o"), RecordRights::ROLES, what)
-                .unwrap()
-                .name,
-            "o"
-        );
+        let i = require(&c, &bearer("Bearer o"), RecordRights::ROLES, what).unwrap();
+        assert_eq!(c.tokens[i].name, "o");
     }
 }

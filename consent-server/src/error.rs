@@ -39,6 +39,12 @@ pub enum ErrorCode {
     InvalidToken,
     /// The token's role may not do this (403).
     Forbidden,
+    /// The request names a device that already has receipts, without that device's consent token in
+    /// `X-Consent-Token` (403): a device's choice is changed only by that device.
+    DeviceTokenRequired,
+    /// The `X-Consent-Token` sent with a request naming a device does not verify, or is not that
+    /// device's (another device's, or a person's) (403).
+    DeviceTokenMismatch,
     /// No such resource or endpoint (404).
     NotFound,
     /// The endpoint exists but not with this HTTP method (405).
@@ -77,6 +83,8 @@ impl ErrorCode {
         ErrorCode::Unauthorized,
         ErrorCode::InvalidToken,
         ErrorCode::Forbidden,
+        ErrorCode::DeviceTokenRequired,
+        ErrorCode::DeviceTokenMismatch,
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::UnsupportedMediaType,
@@ -107,6 +115,8 @@ impl ErrorCode {
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::DeviceTokenRequired => "device_token_required",
+            ErrorCode::DeviceTokenMismatch => "device_token_mismatch",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",

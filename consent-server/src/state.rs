@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use consent_core::{Policy, PolicyVersion, Timestamp};
+use consent_core::{Policy, PolicyVersion, ServiceScope, Timestamp};
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -27,6 +27,10 @@ pub struct AppState {
     pub keys: Arc<ServerKeys>,
     /// Configuration.
     pub config: Arc<Config>,
+    /// What each of `config.tokens` may record, in the same order ([`Config::service_scopes`]):
+    /// nothing for staff tokens, and for all of them if the configuration does not fit the policy
+    /// (`serve` refuses to start then; this only fails closed for states built otherwise).
+    pub service_scopes: Arc<Vec<ServiceScope>>,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// Time source.
@@ -54,6 +58,10 @@ impl AppState {
             .map(|p| (p.version(), Arc::new(p)))
             .collect();
         policies.insert(policy.version(), Arc::clone(&policy));
+        let service_scopes = config.service_scopes(&policy).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "service tokens may record nothing");
+            vec![ServiceScope::NOTHING; config.tokens.len()]
+        });
         AppState {
             store,
             policy,
@@ -61,6 +69,7 @@ impl AppState {
             keys: Arc::new(keys),
             limiter: Arc::new(ClientLimiter::new(config.rate_limit)),
             config: Arc::new(config),
+            service_scopes: Arc::new(service_scopes),
             metrics: Arc::new(Metrics::default()),
             clock,
             encoded: Arc::new(Mutex::new(HashMap::new())),

@@ -425,11 +425,50 @@ async fn bad_input_is_a_4xx_naming_the_field_and_writes_nothing() {
             "invalid_field",
             Some("by.kind"),
         ),
+        // Anonymous callers cannot claim a representative, a form or the API (issue 22.4)…
         (
             with(&|b| b["by"] = json!({"kind": "representative", "relation": "uncle"})),
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            Some("by.kind"),
+        ),
+        (
+            with(&|b| {
+                b["by"] = json!({"kind": "representative", "relation": "parent", "name": "Asel N."})
+            }),
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            Some("by.kind"),
+        ),
+        (
+            with(&|b| b["method"] = json!("form")),
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            Some("method"),
+        ),
+        (
+            with(&|b| b["collection_point"]["kind"] = json!("form")),
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            Some("collection_point.kind"),
+        ),
+        // …nor send a page that is not a short URL (issue 22.2).
+        (
+            with(&|b| {
+                b["collection_point"]["page"] =
+                    json!(format!("https://invisionu.education/{}", "p".repeat(500)))
+            }),
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_field",
-            Some("by.relation"),
+            Some("collection_point.page"),
+        ),
+        (
+            with(&|b| {
+                b["collection_point"]["page"] = json!("https://invisionu.education/\"quoted\"")
+            }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("collection_point.page"),
         ),
         (
             json!([1, 2, 3]),
@@ -889,6 +928,55 @@ async fn one_click_unsubscribe() {
     .await
     .json();
     assert_eq!(st["purposes"]["marketing"]["allowed"], false);
+
+    // The same link again changes nothing: no new receipt, the answer is the one that withdrew.
+    let first = r.json();
+    let stored = receipts_stored(&s).await;
+    s.clock
+        .store(NOW + 20, std::sync::atomic::Ordering::Relaxed);
+    let again = call(&s, form(path, "List-Unsubscribe=One-Click")).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text());
+    let again = again.json();
+    for member in [
+        "receipt_id",
+        "receipt",
+        "subject",
+        "issued_at",
+        "expires_at",
+    ] {
+        assert_eq!(again[member], first[member], "{member}");
+    }
+    let token = UnverifiedToken::decode(again["token"].as_str().unwrap())
+        .unwrap()
+        .verify(&s.state.keys.tokens)
+        .unwrap();
+    assert_eq!(token.claims().receipt.to_string(), first["receipt_id"]);
+    assert!(token.claims().given.is_empty() && token.claims().refused.len() == 1);
+    assert_eq!(receipts_stored(&s).await, stored);
+    // Given again, then unsubscribed: a new receipt; so after an erasure.
+    s.clock
+        .store(NOW + 30, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(marketing_subject(&s, "42").await, subject);
+    s.clock
+        .store(NOW + 40, std::sync::atomic::Ordering::Relaxed);
+    let r = call(&s, form(path, "List-Unsubscribe=One-Click")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_ne!(r.json()["receipt_id"], first["receipt_id"]);
+    assert_eq!(receipts_stored(&s).await, stored + 2);
+    let erase = with_token(
+        Request::post(format!("/v1/subjects/{subject}/erase"))
+            .body(Body::empty())
+            .unwrap(),
+        OPERATOR,
+    );
+    s.clock
+        .store(NOW + 50, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(call(&s, erase).await.status, StatusCode::OK);
+    s.clock
+        .store(NOW + 60, std::sync::atomic::Ordering::Relaxed);
+    let r = call(&s, form(path, "List-Unsubscribe=One-Click")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(receipts_stored(&s).await, stored + 3);
 }
 
 #[tokio::test]

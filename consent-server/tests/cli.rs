@@ -56,6 +56,25 @@ fn tokens_are_printed_once_and_hashed() {
         .trim_end_matches('"')
         .to_owned();
     assert_eq!(sha, consent_server::privacy::token_hash(&token));
+    // A service token's entry has its scope, empty until filled in, and is a valid configuration.
+    let (ok, out, _) = run(
+        &dir,
+        &["token", "new", "--role", "service", "--name", "mailing"],
+    );
+    assert!(ok);
+    let entry = &out[out.find("[[tokens]]").unwrap()..];
+    assert!(
+        entry.contains("purposes = []") && entry.contains("collection_points = []"),
+        "{entry}"
+    );
+    let config: consent_server::config::Config = toml::from_str(entry).unwrap();
+    let policy =
+        consent_core::Policy::from_toml(include_str!("../../examples/invisionu/policy.toml"))
+            .unwrap();
+    assert_eq!(
+        config.service_scopes(&policy).unwrap(),
+        [consent_core::ServiceScope::NOTHING]
+    );
     let mut child = Command::new(env!("CARGO_BIN_EXE_consent-server"))
         .args(["token", "hash"])
         .stdin(Stdio::piped())
@@ -70,6 +89,36 @@ fn tokens_are_printed_once_and_hashed() {
         .unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), sha);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_service_token_without_a_fitting_scope_stops_the_server() {
+    let dir = temp("cli-scope");
+    let port = free_port();
+    let head = format!(
+        "listen = \"127.0.0.1:{port}\"\ndatabase = \"consent.db\"\nkeys = \"keys.json\"\n\
+         [[tokens]]\nname = \"mailing\"\nrole = \"service\"\nsha256 = \"{}\"\n",
+        "ab".repeat(32)
+    );
+    for (scope, error) in [
+        (
+            "",
+            "token `mailing`: a service token needs `purposes` and `collection_points`",
+        ),
+        (
+            "purposes = [\"newsletter\"]\ncollection_points = [\"form\"]\n",
+            "token `mailing`: purposes: the policy has no purpose `newsletter`",
+        ),
+    ] {
+        std::fs::write(dir.join("c.toml"), format!("{head}{scope}")).unwrap();
+        let (ok, _, err) = run(&dir, &["--config", "c.toml", "serve"]);
+        assert!(!ok && err.contains(error), "{scope}: {err}");
+        assert!(
+            !dir.join("consent.db").exists(),
+            "it stops before opening the database"
+        );
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -24,7 +24,10 @@ use tower::ServiceExt as _;
 pub const POLICY: &str = include_str!("../../examples/invisionu/policy.toml");
 pub const AUDITOR: &str = "test-auditor-token";
 pub const OPERATOR: &str = "test-operator-token";
+/// A service that may record every purpose that needs consent, on banners, forms and the API.
 pub const SERVICE: &str = "test-service-token";
+/// A service that may record application reviews and scholarships on forms only.
+pub const PORTAL: &str = "test-portal-token";
 /// 2026-01-15T10:00:00Z.
 pub const NOW: i64 = 1_768_471_200;
 
@@ -68,18 +71,29 @@ pub fn temp_dir(name: &str) -> PathBuf {
 }
 
 pub fn tokens() -> Vec<StaffToken> {
-    [
-        (AUDITOR, Role::Auditor),
-        (OPERATOR, Role::Operator),
-        (SERVICE, Role::Service),
+    let policy = Policy::from_toml(POLICY).unwrap();
+    let every_purpose: Vec<&str> = policy
+        .purposes()
+        .iter()
+        .filter(|p| p.needs_consent())
+        .map(|p| p.id.as_str())
+        .collect();
+    vec![
+        StaffToken::new("Auditor", Role::Auditor, token_hash(AUDITOR)),
+        StaffToken::new("Operator", Role::Operator, token_hash(OPERATOR)),
+        StaffToken::service(
+            "Service",
+            token_hash(SERVICE),
+            &every_purpose,
+            &["banner", "form", "api"],
+        ),
+        StaffToken::service(
+            "Portal",
+            token_hash(PORTAL),
+            &["application-review", "scholarships"],
+            &["form"],
+        ),
     ]
-    .into_iter()
-    .map(|(t, role)| StaffToken {
-        name: format!("{role:?}"),
-        role,
-        sha256: token_hash(t),
-    })
-    .collect()
 }
 
 pub async fn server_with(name: &str, tweak: impl FnOnce(&mut Config)) -> TestServer {

@@ -84,7 +84,8 @@ impl Server {
              [storage]\n{storage}\n\
              [[tokens]]\nname = \"auditor\"\nrole = \"auditor\"\nsha256 = \"{a}\"\n\
              [[tokens]]\nname = \"operator\"\nrole = \"operator\"\nsha256 = \"{o}\"\n\
-             [[tokens]]\nname = \"service\"\nrole = \"service\"\nsha256 = \"{s}\"\n",
+             [[tokens]]\nname = \"service\"\nrole = \"service\"\nsha256 = \"{s}\"\n\
+             purposes = [\"cookies-analytics\", \"marketing\"]\ncollection_points = [\"api\"]\n",
             db = data.join("consent.db").display(),
             keys = dir.join("keys.json").display(),
             a = token(AUDITOR),
@@ -386,7 +387,8 @@ fn a_full_disk_answers_503_logs_once_per_interval_and_recovers_without_a_restart
     // Space comes back; no client writes: the writer's probe notices.
     std::fs::remove_file(s.inside("ballast")).unwrap();
     let recovered_in = s.await_ready(200, Duration::from_secs(10));
-    let r = s.consent(1);
+    // A new device (one of those above would need its token).
+    let r = s.consent(1 << 40);
     assert_eq!(r.status, 201, "{}", r.body);
     acked.push(r.json());
     eprintln!(

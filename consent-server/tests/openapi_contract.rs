@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use axum::body::Body;
 use consent_core::{
     Choice, CollectionKind, CollectionPointRequest, ConsentRequest, DecidedBy, ExternalId, Method,
-    PersonName, Relation, RequestErrorCode, SubjectId, SubjectSelector,
+    PageUrl, PersonName, Relation, RequestErrorCode, SubjectId, SubjectSelector,
 };
 use consent_server::error::ErrorCode;
 use consent_server::privacy::SubjectRef;
@@ -218,13 +218,47 @@ fn the_consent_requests_limits_are_the_contracts() {
         "subject.id"
     );
     let page = &non_null(&doc, &p["collection_point"])["properties"]["page"];
-    assert!(
-        page["description"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("at most {} bytes", consent_core::PageUrl::MAX_LEN)),
-        "collection_point.page"
-    );
+    let description = page["description"].as_str().unwrap();
+    for limit in [
+        format!("at most {} bytes", PageUrl::MAX_LEN),
+        format!(
+            "at most {} bytes from an anonymous caller",
+            PageUrl::ANONYMOUS_MAX_LEN
+        ),
+    ] {
+        assert!(
+            description.contains(&limit),
+            "collection_point.page: {limit}"
+        );
+    }
+}
+
+#[test]
+fn pages_are_described_as_the_server_reads_them() {
+    let doc = doc();
+    let point = &doc["components"]["schemas"]["CollectionPointRequest"];
+    let mut page = point["properties"]["page"].clone();
+    // The schema of a present page: a string.
+    page["type"] = json!("string");
+    let candidates = (0..=127u8)
+        .map(char::from)
+        .chain("é ж😀\u{a0}".chars())
+        .flat_map(|c| {
+            [
+                format!("https://invisionu.education/a{c}b"),
+                format!("http://a/{c}"),
+                format!("https://a/?q={c}"),
+                format!("https://a/#{c}"),
+                format!("ftp://a/{c}"),
+            ]
+        });
+    for url in candidates {
+        assert_eq!(
+            valid(&page, &url),
+            url.parse::<PageUrl>().is_ok(),
+            "collection_point.page {url:?}"
+        );
+    }
 }
 
 #[test]

@@ -93,6 +93,14 @@ async fn below_the_floor_only_reads_and_rights_requests_go_through() {
     let r = call(&before, post_json("/v1/consents", &device_consent(device))).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     let device_receipt = r.json()["receipt_id"].as_str().unwrap().to_owned();
+    // The device's later choices come with its token, as the banner sends them.
+    let device_token = r.json()["token"].as_str().unwrap().to_owned();
+    let own = |body: &serde_json::Value| {
+        let mut req = post_json("/v1/consents", body);
+        req.headers_mut()
+            .insert("x-consent-token", device_token.parse().unwrap());
+        req
+    };
     let r = call(&before, service_consent("ann@example.kz")).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     let ann = r.json()["subject"].as_str().unwrap().to_owned();
@@ -106,14 +114,14 @@ async fn below_the_floor_only_reads_and_rights_requests_go_through() {
     assert!(why.contains("below the floor"), "{why}");
 
     // Writes that add data: a banner's choice, a service's choice for a new person and for a known one.
-    assert_refused(&call(&s, post_json("/v1/consents", &device_consent(device))).await);
+    assert_refused(&call(&s, own(&device_consent(device))).await);
     assert_refused(&call(&s, service_consent("bob@example.kz")).await);
     assert_refused(&call(&s, service_consent("ann@example.kz")).await);
     // A banner withdrawal is anonymous and adds a receipt like any other: it waits too.
     let mut withdrawal = consent_body(json!({"marketing": "withdrawn"}));
     withdrawal["method"] = json!("withdraw");
     withdrawal["subject"] = json!({ "device": device });
-    assert_refused(&call(&s, post_json("/v1/consents", &withdrawal)).await);
+    assert_refused(&call(&s, own(&withdrawal)).await);
 
     // Reads and exports.
     let r = call(
@@ -144,10 +152,8 @@ async fn below_the_floor_only_reads_and_rights_requests_go_through() {
         assert_eq!(r.status, StatusCode::OK, "{uri}: {}", r.text());
     }
 
-    // Rights requests: a staff withdrawal (with its receipt), restrict, unblock, a one-click
-    // unsubscribe, and the erasure.
-    let r = call(&s, staff(&format!("/v1/subjects/{ann}/withdraw"), OPERATOR)).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    // Rights requests: restrict, unblock, a one-click unsubscribe, a staff withdrawal (each with its
+    // receipt), and the erasure.
     for action in ["restrict", "unblock"] {
         let r = call(&s, staff(&format!("/v1/subjects/{ann}/{action}"), OPERATOR)).await;
         assert_eq!(r.status, StatusCode::OK, "{action}: {}", r.text());
@@ -176,6 +182,11 @@ async fn below_the_floor_only_reads_and_rights_requests_go_through() {
     )
     .await;
     assert_eq!(r.status, StatusCode::OK, "unsubscribe: {}", r.text());
+    // (A new receipt: a repeat that changed nothing would add none.)
+    let unsubscribed = r.json()["receipt_id"].clone();
+    let r = call(&s, staff(&format!("/v1/subjects/{ann}/withdraw"), OPERATOR)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_ne!(r.json()["receipt_id"], unsubscribed);
     let r = call(&s, staff(&format!("/v1/subjects/{ann}/erase"), OPERATOR)).await;
     assert_eq!(r.status, StatusCode::OK, "erase: {}", r.text());
     let r = call(
@@ -210,7 +221,7 @@ async fn below_the_floor_only_reads_and_rights_requests_go_through() {
 
     // Without the floor (restarted again), the same banner choice is recorded.
     let after = reopen(&s, 0);
-    let r = call(&after, post_json("/v1/consents", &device_consent(device))).await;
+    let r = call(&after, own(&device_consent(device))).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     let r = call(&after, get("/readyz").body(Body::empty()).unwrap()).await;
     assert_eq!((r.status, r.text().as_str()), (StatusCode::OK, "ready"));

@@ -176,6 +176,17 @@ async fn receipts_are_numbered_in_order_without_gaps() {
             .unwrap(),
         vec![one]
     );
+    // A device with a receipt has receipts; the same bits as a person, or another device, have none.
+    assert!(read(&s, move |st| st.has_receipts(subject)).await.unwrap());
+    let SubjectRef::Device(bits) = subject else {
+        panic!("the consents are a device's: {subject}")
+    };
+    for other in [
+        SubjectRef::Subject(bits),
+        SubjectRef::Device(SubjectId([0xee; 16])),
+    ] {
+        assert!(!read(&s, move |st| st.has_receipts(other)).await.unwrap());
+    }
 }
 
 #[tokio::test]

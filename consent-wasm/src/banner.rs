@@ -51,8 +51,11 @@ pub(crate) struct Banner {
     gpc: bool,
     /// The page's and the browser's languages, best first.
     languages: Vec<String>,
-    /// The cookie's token, when it could be read (whatever its state).
+    /// The cookie's token, when it could be read (whatever its state), or the last answer's.
     token: Option<TokenClaims>,
+    /// That token's text: sent in `X-Consent-Token` with a choice naming its device (only the device
+    /// may change its state on the server).
+    token_text: String,
     /// The token was made under an older policy version than the page's.
     outdated: bool,
     /// The current policy (`/v1/policy`), or the token's version when only that was needed.
@@ -105,6 +108,7 @@ impl Banner {
             gpc: get(&navigator, "globalPrivacyControl").as_bool() == Some(true),
             languages,
             token: None,
+            token_text: String::new(),
             outdated: false,
             policy: None,
             policy_is_current: false,
@@ -130,14 +134,15 @@ impl Banner {
         self.consent_mode().default();
         self.css_ready = stylesheet::load(self.config.stylesheet.as_ref(), &self.dispatch);
         let now_ms = Date::now();
-        let stored = logic::read_token(
-            cookies::token(&cookies::jar()),
-            self.config.policy_version,
-            (now_ms / 1000.0) as i64,
-        );
+        let jar = cookies::jar();
+        let cookie = cookies::token(&jar);
+        let stored =
+            logic::read_token(cookie, self.config.policy_version, (now_ms / 1000.0) as i64);
         if let Stored::Valid(claims) | Stored::Outdated(claims) | Stored::Expired(claims) = stored {
-            // Whatever its state, the token names this browser (`subject.device` of the next choice).
+            // Whatever its state, the token names this browser (`subject.device` of the next choice,
+            // which it goes with).
             self.token = Some(claims);
+            self.token_text = cookie.unwrap_or_default().into();
         }
         if let Some(granted) = self.outbox.resume(self.config.policy_version, now_ms) {
             self.decided = true;
@@ -515,8 +520,12 @@ impl Banner {
 
     /// Posts the pending choice, unless one is on its way.
     fn send(&mut self) {
-        self.outbox
-            .send(&self.config.endpoint, self.token.as_ref(), &self.dispatch);
+        self.outbox.send(
+            &self.config.endpoint,
+            self.token.as_ref(),
+            &self.token_text,
+            &self.dispatch,
+        );
     }
 
     /// The server's answer to a choice (`body`: its JSON).
@@ -527,6 +536,7 @@ impl Banner {
                     && let Some(claims) = cookies::store_token(&token)
                 {
                     self.token = Some(claims);
+                    self.token_text = token;
                     self.outdated = false;
                 }
                 // A choice made meanwhile goes now (with the device id of the token just stored).

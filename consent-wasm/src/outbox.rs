@@ -10,6 +10,11 @@
 //! every five minutes, and on the next page load, which applies it without a dialog. A refusal (4xx)
 //! drops it. One request at a time: a choice made while another is on its way goes after it. Tabs share
 //! the entry, which holds the latest choice of any of them: before a retry a tab reads it again.
+//!
+//! A choice names the device of the token the banner holds (from the cookie or the last answer) and
+//! carries that token in `X-Consent-Token`: the server lets only a device's own token change a device
+//! that already has a choice. Without a device token the request names no subject and the server
+//! draws a device id.
 
 use alloc::string::String;
 
@@ -203,12 +208,14 @@ impl Outbox {
     /// Posts the pending choice to `endpoint`, unless a request is already on its way. The device of
     /// `token` (the latest one; [`logic::device_of`]: never a person's) becomes its subject: one browser
     /// stays one subject, also for a choice made before the answer to an earlier one brought the first
-    /// token. [`Step::Post`] gets the
+    /// token. The token itself (`token_text`) goes with it in `X-Consent-Token`: once a device has a
+    /// choice, the server lets only the holder of its token change it. [`Step::Post`] gets the
     /// response, [`Step::PostFail`] a failure.
     pub(crate) fn send(
         &mut self,
         endpoint: &str,
         token: Option<&TokenClaims>,
+        token_text: &str,
         dispatch: &Dispatch,
     ) {
         let Some(body) = &self.pending else {
@@ -218,7 +225,8 @@ impl Outbox {
             // One request at a time; a newer choice goes when this one is answered.
             return;
         }
-        if let (Some(device), Ok(request)) = (token.and_then(logic::device_of), json_parse(body))
+        let device = token.and_then(logic::device_of);
+        if let (Some(device), Ok(request)) = (device, json_parse(body))
             && get(&request, "subject").is_undefined()
         {
             SubjectSelector::Device(device).write(&mut JsObjects::new(&request));
@@ -233,6 +241,9 @@ impl Outbox {
         let init = request_init("POST");
         let headers = object();
         set_str(&headers, "content-type", "application/json");
+        if device.is_some() {
+            set_str(&headers, "x-consent-token", token_text);
+        }
         set(&init, "headers", &headers);
         set_str(&init, "body", body);
         let _ = then2(
@@ -365,8 +376,10 @@ mod tests {
     fn the_browser_writes_the_request_as_core_does() {
         let mut point = CollectionPointRequest::new(CollectionKind::Banner);
         point.build = Some("ab".repeat(32).parse().unwrap());
-        point.page =
-            Some(PageUrl::from_ascii("https://invisionu.education/a\"b\\c".into()).unwrap());
+        // A page is URL characters only (no quotes or backslashes to escape: the names below have them).
+        point.page = Some(
+            PageUrl::from_ascii("https://invisionu.education/a'b(c)%22[d]@e;f=g".into()).unwrap(),
+        );
         let mut request = ConsentRequest::new(
             "2025-03-26".parse().unwrap(),
             [

@@ -162,12 +162,13 @@ function install() {
     const url = typeof input === "string" ? input : input.url;
     const method = (init && init.method) || "GET";
     const body = init && typeof init.body === "string" ? init.body : null;
+    const token = (init && init.headers && init.headers["x-consent-token"]) ?? null;
     if (!S.endpoint || !url.startsWith(S.endpoint + "/")) {
       // A banner left by an earlier test: never answered, so it can change nothing any more.
       return new Promise(() => {});
     }
     const path = url.slice(S.endpoint.length);
-    S.requests.push({ path, method, body, at: performance.now() });
+    S.requests.push({ path, method, body, token, at: performance.now() });
     const reply = () => {
       if (method !== "POST") {
         if (S.getDown) return Promise.reject(new TypeError("Failed to fetch"));
@@ -623,6 +624,8 @@ struct Request {
     path: String,
     method: String,
     body: Option<String>,
+    /// The `X-Consent-Token` header, if sent.
+    token: Option<String>,
     at: f64,
 }
 
@@ -633,6 +636,7 @@ fn requests() -> Vec<Request> {
             path: get(&r, "path").as_string().unwrap(),
             method: get(&r, "method").as_string().unwrap(),
             body: get(&r, "body").as_string(),
+            token: get(&r, "token").as_string(),
             at: get(&r, "at").as_f64().unwrap(),
         })
         .collect()
@@ -656,6 +660,15 @@ fn post_bodies() -> Vec<String> {
             assert_eq!(r.path, "/v1/consents");
             r.body.expect("a POST has a body")
         })
+        .collect()
+}
+
+/// The `X-Consent-Token` of each POST, in order.
+fn post_tokens() -> Vec<Option<String>> {
+    requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| r.token)
         .collect()
 }
 
@@ -1702,7 +1715,8 @@ async fn the_device_id_of_an_earlier_token_is_sent_with_the_next_choice() {
     stub_route("/v1/policy", POLICY_2026);
     let mut outdated = claims(V2025, &[ANALYTICS], &[]);
     outdated.subject = TokenSubject::Device(SubjectId([9; 16]));
-    set_token(&sign(outdated));
+    let cookie = sign(outdated);
+    set_token(&cookie);
     start(config(V2026));
     shown().await;
     click("accept-all");
@@ -1710,21 +1724,23 @@ async fn the_device_id_of_an_earlier_token_is_sent_with_the_next_choice() {
     let subject = get(&posted(), "subject");
     assert_eq!(field(&subject, "device"), SubjectId([9; 16]).encoded());
     assert_eq!(field(&subject, "device"), "CQkJCQkJCQkJCQkJCQkJCQ");
+    // With the device's token, which alone may change the device's choice on the server.
+    assert_eq!(post_tokens(), [Some(cookie)]);
 }
 
 #[wasm_bindgen_test]
 async fn the_subject_of_a_version_1_token_is_still_taken_for_the_device() {
     reset("en");
     // spec/vectors/tokens.json `v1-every-purpose-decided` (expired by now: the banner asks again).
-    set_token(
-        "AQN0MjVOzWfrqxBo3O2QWlpaWlpaWlpaWlpaWlpaWgEBAQEBAQEBAQEBAQEBAQEAAAAAAAAZPwAAAAAAACDAEMlUBIQ4yUXonuB9KUa5zg",
-    );
+    let v1 = "AQN0MjVOzWfrqxBo3O2QWlpaWlpaWlpaWlpaWlpaWgEBAQEBAQEBAQEBAQEBAQEAAAAAAAAZPwAAAAAAACDAEMlUBIQ4yUXonuB9KUa5zg";
+    set_token(v1);
     start(config(V2025));
     shown().await;
     click("accept-all");
     until("the choice", || post_bodies().len() == 1).await;
     let subject = get(&posted(), "subject");
     assert_eq!(field(&subject, "device"), SubjectId([0x5a; 16]).encoded());
+    assert_eq!(post_tokens(), [Some(v1.to_owned())]);
 }
 
 #[wasm_bindgen_test]
@@ -1738,8 +1754,10 @@ async fn a_persons_token_is_never_sent_as_the_device() {
     shown().await;
     click("accept-all");
     until("the choice", || post_bodies().len() == 1).await;
-    // No device: the server draws one. The person's pseudonym is not this browser's device id.
+    // No device: the server draws one. The person's pseudonym is not this browser's device id, and
+    // the person's token is not sent.
     assert!(get(&posted(), "subject").is_undefined());
+    assert_eq!(post_tokens(), [None]);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -2386,7 +2404,8 @@ async fn a_second_choice_made_while_the_first_is_being_sent_is_sent_too() {
     start(config(V2025));
     shown().await;
     stub_post_delay(100);
-    stub_token(&token(V2025, &[]));
+    let rejected = token(V2025, &[]);
+    stub_token(&rejected);
     let accepted = token(V2025, &CONSENT_CODES);
     stub_token(&accepted);
     click("reject-all");
@@ -2397,13 +2416,15 @@ async fn a_second_choice_made_while_the_first_is_being_sent_is_sent_too() {
     let posts = posts();
     assert_eq!(posts.len(), 2, "both choices are sent");
     assert_eq!(field(&posts[1], "method"), "accept-all");
-    // Made before the first answer brought a token, sent after it: the same subject.
+    // Made before the first answer brought a token, sent after it: the same subject, with the token
+    // that answer brought (the device's, which the server asks for once the device has a choice).
     assert!(get(&posts[0], "subject").is_undefined());
     let first = claims(V2025, &[], &CONSENT_CODES);
     assert_eq!(
         field(&get(&posts[1], "subject"), "device"),
         first.device().unwrap().encoded()
     );
+    assert_eq!(post_tokens(), [None, Some(rejected)]);
     assert_eq!(
         cookie("consent"),
         Some(accepted),

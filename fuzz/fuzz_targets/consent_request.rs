@@ -5,11 +5,19 @@
 
 use std::sync::LazyLock;
 
-use consent_core::{Caller, ConsentRequest, Policy, RequestContext};
+use consent_core::{Caller, ConsentRequest, Policy, RequestContext, ServiceScope};
 use libfuzzer_sys::fuzz_target;
 
 static POLICY: LazyLock<Policy> = LazyLock::new(|| {
     Policy::from_toml(include_str!("../../examples/invisionu/policy.toml")).unwrap()
+});
+
+/// A service that may record every purpose on every kind it may name, and one with a narrow scope.
+static SCOPES: LazyLock<[ServiceScope; 2]> = LazyLock::new(|| {
+    [
+        ServiceScope::everything(&POLICY),
+        ServiceScope::parse(&POLICY, &["application-review", "marketing"], &["form"]).unwrap(),
+    ]
 });
 
 fuzz_target!(|data: &[u8]| {
@@ -20,7 +28,13 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(again.as_ref(), Ok(request), "{json}");
         assert_eq!(again.map(|r| r.to_json()).as_deref(), Ok(json.as_str()));
     }
-    for caller in [Caller::Anonymous, Caller::Service, Caller::Server] {
+    let [everything, portal] = &*SCOPES;
+    for caller in [
+        Caller::Anonymous,
+        Caller::Service(everything),
+        Caller::Service(portal),
+        Caller::Server,
+    ] {
         for gpc in [false, true] {
             let mut cx = RequestContext::new(&POLICY, caller);
             cx.gpc = gpc;

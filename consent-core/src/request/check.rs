@@ -15,66 +15,101 @@ use core::fmt;
 
 use super::{
     BuildHash, CollectionPointRequest, ConsentRequest, DecidedBy, ExternalId, PageUrl, PersonName,
-    RequestError, RequestErrorCode, SubjectSelector,
+    RequestError, RequestErrorCode, ServiceScope, SubjectSelector,
 };
 use crate::{
     Choice, CollectionKind, Lang, Method, Policy, PolicyVersion, PurposeId, PurposeScope,
     PurposeSet, SubjectId,
 };
 
-/// Who sends a consent request. It decides which methods, collection points, subjects and names the
-/// request may use (anything else is `forbidden`):
+/// Who sends a consent request. It decides which methods, collection points, purposes, subjects and
+/// names the request may use (anything else is `forbidden`), and how long a page may be:
 ///
 /// | may use | `Anonymous` | `Service` | `Server` |
 /// |---|---|---|---|
-/// | methods `api`, `unsubscribe` | no | yes | yes |
-/// | collection points `banner`, `form` | yes | yes | yes |
-/// | collection point `api` | no | yes | yes |
+/// | methods `accept-all`, `reject-all`, `custom`, `withdraw`, `gpc` | yes | yes | yes |
+/// | methods `api`, `form`, `unsubscribe` | no | yes | yes |
+/// | collection point `banner` | yes | if its scope says so | yes |
+/// | collection points `form`, `api` | no | if its scope says so | yes |
 /// | collection points `email`, `staff` | no | no | yes |
+/// | purposes (that need consent) | any | those of its scope | any |
+/// | `by.kind` `representative` (and so `by.name`) | no | yes | yes |
 /// | `subject.id`, `subject_name` | no | yes | yes |
+/// | `collection_point.page`, at most | 512 bytes | 2,048 bytes | 2,048 bytes |
+///
+/// An anonymous caller is a visitor's browser: it records its own choice, on the banner, as a device,
+/// and nothing it sends can claim a form, a representative or a name, which would then sit in a signed
+/// receipt forever. A service records only what its [`ServiceScope`] allows, and Global Privacy
+/// Control refuses only purposes inside that scope.
 ///
 /// Who the caller is (checking a bearer token) is the server's business; what each caller may record
 /// is part of the contract, checked here in the order of the other checks.
 ///
 /// ```
-/// use consent_core::{Caller, ConsentRequest, Policy, RequestContext, RequestErrorCode};
+/// use consent_core::{Caller, ConsentRequest, Policy, RequestContext, RequestErrorCode, ServiceScope};
 /// let policy = Policy::from_toml(include_str!("../../../examples/invisionu/policy.toml"))?;
 /// let body = br#"{"policy_version": "2025-03-26", "decisions": {"marketing": "given"},
 ///     "method": "api", "language": "en", "collection_point": {"kind": "api"}}"#;
 /// let request = ConsentRequest::from_json(body)?;
 /// let anonymous = request.check(&RequestContext::new(&policy, Caller::Anonymous)).unwrap_err();
 /// assert_eq!((anonymous.code, anonymous.field.as_deref()), (RequestErrorCode::Forbidden, Some("method")));
-/// assert!(request.check(&RequestContext::new(&policy, Caller::Service)).is_ok());
+/// let mailing = ServiceScope::parse(&policy, &["marketing"], &["api"])?;
+/// assert!(request.check(&RequestContext::new(&policy, Caller::Service(&mailing))).is_ok());
+/// let portal = ServiceScope::parse(&policy, &["application-review"], &["form", "api"])?;
+/// let err = request.check(&RequestContext::new(&policy, Caller::Service(&portal))).unwrap_err();
+/// assert_eq!((err.code, err.field.as_deref()), (RequestErrorCode::Forbidden, Some("decisions.marketing")));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum Caller {
-    /// Anyone without a token: a visitor's browser (the banner), a public form.
+pub enum Caller<'a> {
+    /// Anyone without a token: a visitor's browser (the banner).
     Anonymous,
-    /// A backend service with a `service` token (the admissions portal, the mailing service).
-    Service,
+    /// A backend service with a `service` token (the admissions portal, the mailing service), and what
+    /// its token may record.
+    Service(&'a ServiceScope),
     /// The consent server itself: staff withdrawals, one-click unsubscribe links.
     Server,
 }
 
-impl Caller {
+impl Caller<'_> {
     fn may_use_method(self, method: Method) -> bool {
-        !matches!(method, Method::Api | Method::Unsubscribe)
-            || matches!(self, Caller::Service | Caller::Server)
+        !matches!(method, Method::Api | Method::Form | Method::Unsubscribe)
+            || !matches!(self, Caller::Anonymous)
     }
 
     fn may_use_kind(self, kind: CollectionKind) -> bool {
-        match kind {
-            CollectionKind::Banner | CollectionKind::Form => true,
-            CollectionKind::Api => matches!(self, Caller::Service | Caller::Server),
-            _ => self == Caller::Server,
+        match self {
+            Caller::Anonymous => kind == CollectionKind::Banner,
+            Caller::Service(scope) => scope.may_collect(kind),
+            Caller::Server => true,
         }
+    }
+
+    /// Whether the caller may decide the purpose with this code (one that needs consent).
+    fn may_decide(self, code: u8) -> bool {
+        match self {
+            Caller::Service(scope) => scope.may_decide(code),
+            Caller::Anonymous | Caller::Server => true,
+        }
+    }
+
+    /// Whether the caller may say a representative decided (and name them).
+    fn may_represent(self) -> bool {
+        !matches!(self, Caller::Anonymous)
     }
 
     /// Whether the caller may name subjects: by an external id, or by their full name.
     fn may_name_subjects(self) -> bool {
-        matches!(self, Caller::Service | Caller::Server)
+        !matches!(self, Caller::Anonymous)
+    }
+
+    /// The longest page the caller may record, in bytes.
+    fn page_max(self) -> usize {
+        match self {
+            Caller::Anonymous => PageUrl::ANONYMOUS_MAX_LEN,
+            Caller::Service(_) | Caller::Server => PageUrl::MAX_LEN,
+        }
     }
 }
 
@@ -100,7 +135,7 @@ pub struct RequestContext<'a> {
     /// (409: ask again), under any other `unknown_policy_version`. By default none is.
     pub served: &'a dyn Fn(PolicyVersion) -> bool,
     /// Who sends the request.
-    pub caller: Caller,
+    pub caller: Caller<'a>,
     /// The request came with Global Privacy Control.
     pub gpc: bool,
 }
@@ -111,7 +146,7 @@ fn none_served(_: PolicyVersion) -> bool {
 
 impl<'a> RequestContext<'a> {
     /// Checks against `policy` for `caller`, serving no earlier version, without GPC.
-    pub fn new(policy: &'a Policy, caller: Caller) -> RequestContext<'a> {
+    pub fn new(policy: &'a Policy, caller: Caller<'a>) -> RequestContext<'a> {
         RequestContext {
             policy,
             served: &none_served,
@@ -242,12 +277,13 @@ impl CheckedRequest {
 
 impl ConsentRequest {
     /// Checks the request against `cx`: the policy version is the current one; the method, collection
-    /// point, subject and names are the caller's to use ([`Caller`]); the language is one of the
-    /// policy's; at least one and at most as many decisions as the policy has purposes, each for a
-    /// purpose of the policy that needs consent; the method agrees with the decisions ("accept all"
-    /// gives every purpose it lists, "reject all" and a withdrawal none: [`Method::gives`]); method
-    /// `gpc` only with the signal. Under Global Privacy Control, the marketing purposes the request
-    /// leaves undecided are refused ([`PurposeScope::gpc_refuses`]), unless it is a withdrawal.
+    /// point, purposes, representative, subject and names are the caller's to use, and the page no
+    /// longer than the caller may send ([`Caller`]); the language is one of the policy's; at least one
+    /// and at most as many decisions as the policy has purposes, each for a purpose of the policy that
+    /// needs consent; the method agrees with the decisions ("accept all" gives every purpose it lists,
+    /// "reject all" and a withdrawal none: [`Method::gives`]); method `gpc` only with the signal. Under
+    /// Global Privacy Control, the marketing purposes the request leaves undecided (and the caller may
+    /// decide) are refused ([`PurposeScope::gpc_refuses`]), unless it is a withdrawal.
     ///
     /// The first problem is returned, in the order of this list as the server has always checked it
     /// (`policy_version`, `method`, `language`, `decisions`, consistency, `collection_point`, `by`,
@@ -294,10 +330,17 @@ pub(crate) trait Source {
     fn kind(&self) -> Result<CollectionKind, RequestError>;
     fn build(&self) -> Result<Option<BuildHash>, RequestError>;
     fn page(&self) -> Result<Option<PageUrl>, RequestError>;
-    fn by(&self) -> Result<DecidedBy, RequestError>;
+    /// Who decided; a representative is `forbidden` at `by.kind` unless `may_represent`, before their
+    /// relation and name are read.
+    fn by(&self, may_represent: bool) -> Result<DecidedBy, RequestError>;
     fn subject_name(&self) -> Option<Result<PersonName, RequestError>>;
     /// An error when the subject is given both ways.
     fn subject(&self) -> Result<SubjectField, RequestError>;
+}
+
+/// A representative named by a caller that may not name one.
+pub(crate) fn forbidden_representative() -> RequestError {
+    RequestError::forbidden("by.kind", "record a representative's choice")
 }
 
 /// The message of a choice that is not one.
@@ -370,6 +413,12 @@ pub(crate) fn walk(
                 format!("`{text}` needs no consent and cannot be decided"),
             ));
         }
+        if !cx.caller.may_decide(purpose.code) {
+            return Err(RequestError::forbidden(
+                &field(),
+                &format!("record decisions about `{text}`"),
+            ));
+        }
         let choice = choice.ok_or_else(|| RequestError::invalid(field(), CHOICE_MESSAGE))?;
         decisions.insert(purpose.id, choice);
         listed.insert(purpose.code);
@@ -398,10 +447,14 @@ pub(crate) fn walk(
     }
     // Global Privacy Control: marketing purposes not decided explicitly are refused, and it is
     // recorded. An explicit choice for a purpose stands (the person chose it with GPC on); a withdrawal
-    // adds nothing.
+    // adds nothing; a service records refusals only of the purposes it may decide.
     let mut refused = listed - given;
     if cx.gpc {
-        let gpc_refuses = PurposeScope::of_policy(policy).gpc_refuses(method, listed);
+        let gpc_refuses: PurposeSet = PurposeScope::of_policy(policy)
+            .gpc_refuses(method, listed)
+            .codes()
+            .filter(|code| cx.caller.may_decide(*code))
+            .collect();
         for p in policy
             .purposes()
             .iter()
@@ -420,7 +473,18 @@ pub(crate) fn walk(
     }
     let build = src.build()?;
     let page = src.page()?;
-    let by = src.by()?;
+    if let Some(page) = &page
+        && page.as_str().len() > cx.caller.page_max()
+    {
+        return Err(RequestError::invalid(
+            "collection_point.page",
+            format!(
+                "an anonymous caller's page must be at most {} bytes",
+                PageUrl::ANONYMOUS_MAX_LEN
+            ),
+        ));
+    }
+    let by = src.by(cx.caller.may_represent())?;
     let subject_name = match src.subject_name() {
         None => None,
         Some(_) if !cx.caller.may_name_subjects() => {
@@ -489,8 +553,11 @@ impl Source for ConsentRequest {
     fn page(&self) -> Result<Option<PageUrl>, RequestError> {
         Ok(self.collection_point.page.clone())
     }
-    fn by(&self) -> Result<DecidedBy, RequestError> {
-        Ok(self.by.clone())
+    fn by(&self, may_represent: bool) -> Result<DecidedBy, RequestError> {
+        match &self.by {
+            DecidedBy::Representative { .. } if !may_represent => Err(forbidden_representative()),
+            by => Ok(by.clone()),
+        }
     }
     fn subject_name(&self) -> Option<Result<PersonName, RequestError>> {
         self.subject_name.clone().map(Ok)
@@ -554,13 +621,220 @@ mod tests {
             assert_eq!(checked.request(), &request);
             assert!(checked.given().is_empty());
             assert_eq!(checked.refused().len(), request.decisions.len());
-            for caller in [Caller::Anonymous, Caller::Service] {
+            let everything = ServiceScope::everything(&policy);
+            for caller in [Caller::Anonymous, Caller::Service(&everything)] {
                 let err = request
                     .check(&RequestContext::new(&policy, caller))
                     .unwrap_err();
                 assert_eq!(err.code, RequestErrorCode::Forbidden, "{caller:?} {method}");
             }
         }
+    }
+
+    /// `request` with `change` applied.
+    fn with(request: &ConsentRequest, change: impl FnOnce(&mut ConsentRequest)) -> ConsentRequest {
+        let mut r = request.clone();
+        change(&mut r);
+        r
+    }
+
+    /// The answer to `request` from `caller` as `(code, field)`, `("ok", "")` when it passes.
+    fn answer(policy: &Policy, request: &ConsentRequest, caller: Caller<'_>) -> (String, String) {
+        match request.check(&RequestContext::new(policy, caller)) {
+            Ok(_) => ("ok".into(), String::new()),
+            Err(e) => (e.code.as_str().into(), e.field.unwrap_or_default()),
+        }
+    }
+
+    #[test]
+    fn anonymous_callers_record_a_devices_own_banner_choice_only() {
+        let policy = policy();
+        let banner = ConsentRequest::new(
+            policy.version(),
+            [("cookies-analytics".parse().unwrap(), Choice::Given)]
+                .into_iter()
+                .collect(),
+            Method::Custom,
+            policy.default_language(),
+            CollectionPointRequest::new(CollectionKind::Banner),
+        );
+        let everything = ServiceScope::everything(&policy);
+        let forbidden = |field: &str| ("forbidden".to_owned(), field.to_owned());
+        let ok = ("ok".to_owned(), String::new());
+        let representative = DecidedBy::Representative {
+            relation: crate::Relation::Parent,
+            name: Some("Asel N.".parse().unwrap()),
+        };
+        let cases: Vec<(ConsentRequest, (String, String))> = vec![
+            (banner.clone(), ok.clone()),
+            (
+                with(&banner, |r| r.method = Method::Form),
+                forbidden("method"),
+            ),
+            (
+                with(&banner, |r| r.method = Method::Api),
+                forbidden("method"),
+            ),
+            (
+                with(&banner, |r| r.collection_point.kind = CollectionKind::Form),
+                forbidden("collection_point.kind"),
+            ),
+            (
+                with(&banner, |r| r.collection_point.kind = CollectionKind::Api),
+                forbidden("collection_point.kind"),
+            ),
+            (
+                with(&banner, |r| r.by = representative.clone()),
+                forbidden("by.kind"),
+            ),
+            (
+                with(&banner, |r| {
+                    r.by = DecidedBy::Representative {
+                        relation: crate::Relation::Other,
+                        name: None,
+                    }
+                }),
+                forbidden("by.kind"),
+            ),
+            (
+                with(&banner, |r| {
+                    r.subject_name = Some("Aigerim".parse().unwrap())
+                }),
+                forbidden("subject_name"),
+            ),
+            (
+                with(&banner, |r| {
+                    r.subject = Some(SubjectSelector::External("a@b.kz".parse().unwrap()))
+                }),
+                forbidden("subject.id"),
+            ),
+        ];
+        for (request, expected) in cases {
+            assert_eq!(
+                answer(&policy, &request, Caller::Anonymous),
+                expected,
+                "{request:?}"
+            );
+            // A service with every purpose and kind, and the server, may record each of them.
+            assert_eq!(
+                answer(&policy, &request, Caller::Service(&everything)),
+                ok,
+                "{request:?}"
+            );
+            assert_eq!(answer(&policy, &request, Caller::Server), ok, "{request:?}");
+        }
+    }
+
+    #[test]
+    fn an_anonymous_callers_page_is_shorter() {
+        let policy = policy();
+        let page =
+            |n: usize| -> PageUrl { format!("https://a/{}", "p".repeat(n - 10)).parse().unwrap() };
+        let mut request = ConsentRequest::new(
+            policy.version(),
+            [("cookies-analytics".parse().unwrap(), Choice::Given)]
+                .into_iter()
+                .collect(),
+            Method::Custom,
+            policy.default_language(),
+            CollectionPointRequest::new(CollectionKind::Banner),
+        );
+        let everything = ServiceScope::everything(&policy);
+        request.collection_point.page = Some(page(PageUrl::ANONYMOUS_MAX_LEN));
+        assert_eq!(answer(&policy, &request, Caller::Anonymous).0, "ok");
+        request.collection_point.page = Some(page(PageUrl::ANONYMOUS_MAX_LEN + 1));
+        assert_eq!(
+            answer(&policy, &request, Caller::Anonymous),
+            ("invalid_field".into(), "collection_point.page".into())
+        );
+        request.collection_point.page = Some(page(PageUrl::MAX_LEN));
+        assert_eq!(
+            answer(&policy, &request, Caller::Service(&everything)).0,
+            "ok"
+        );
+        assert_eq!(answer(&policy, &request, Caller::Server).0, "ok");
+    }
+
+    #[test]
+    fn a_service_records_the_purposes_and_collection_points_of_its_scope() {
+        let policy = policy();
+        let portal =
+            ServiceScope::parse(&policy, &["application-review", "scholarships"], &["form"])
+                .unwrap();
+        let decisions = |ids: &[&str]| -> Decisions {
+            ids.iter()
+                .map(|id| (id.parse().unwrap(), Choice::Given))
+                .collect()
+        };
+        let form = ConsentRequest::new(
+            policy.version(),
+            decisions(&["application-review", "scholarships"]),
+            Method::Form,
+            policy.default_language(),
+            CollectionPointRequest::new(CollectionKind::Form),
+        );
+        let service = Caller::Service(&portal);
+        assert_eq!(answer(&policy, &form, service).0, "ok");
+        // A purpose outside the scope is named, in purpose-id order after the unknown ones.
+        let more = with(&form, |r| {
+            r.decisions = decisions(&["scholarships", "marketing", "events"])
+        });
+        assert_eq!(
+            answer(&policy, &more, service),
+            ("forbidden".into(), "decisions.events".into())
+        );
+        let unknown = with(&form, |r| r.decisions = decisions(&["marketing", "nope"]));
+        assert_eq!(
+            answer(&policy, &unknown, service),
+            ("forbidden".into(), "decisions.marketing".into())
+        );
+        // A kind outside it.
+        for kind in [
+            CollectionKind::Api,
+            CollectionKind::Banner,
+            CollectionKind::Email,
+        ] {
+            let r = with(&form, |r| r.collection_point.kind = kind);
+            assert_eq!(
+                answer(&policy, &r, service),
+                ("forbidden".into(), "collection_point.kind".into()),
+                "{kind}"
+            );
+        }
+        // Nothing at all.
+        assert_eq!(
+            answer(&policy, &form, Caller::Service(&ServiceScope::NOTHING)),
+            ("forbidden".into(), "decisions.application-review".into())
+        );
+    }
+
+    #[test]
+    fn global_privacy_control_refuses_only_what_the_caller_may_decide() {
+        let policy = policy();
+        let code = |id: &str| policy.purpose_by_str(id).unwrap().code;
+        let request = ConsentRequest::new(
+            policy.version(),
+            [("application-review".parse().unwrap(), Choice::Given)]
+                .into_iter()
+                .collect(),
+            Method::Form,
+            policy.default_language(),
+            CollectionPointRequest::new(CollectionKind::Form),
+        );
+        let refused = |scope: &ServiceScope| {
+            let mut cx = RequestContext::new(&policy, Caller::Service(scope));
+            cx.gpc = true;
+            request.check(&cx).unwrap().refused()
+        };
+        let portal = ServiceScope::parse(&policy, &["application-review"], &["form"]).unwrap();
+        assert_eq!(refused(&portal), PurposeSet::EMPTY);
+        let with_marketing =
+            ServiceScope::parse(&policy, &["application-review", "marketing"], &["form"]).unwrap();
+        assert_eq!(refused(&with_marketing), PurposeSet::of(code("marketing")));
+        assert_eq!(
+            refused(&ServiceScope::everything(&policy)),
+            PurposeSet::from_codes([code("marketing"), code("cookies-marketing")])
+        );
     }
 
     #[cfg(feature = "receipts")]
@@ -586,7 +860,8 @@ mod tests {
         };
         request.subject_name = Some("Aigerim N.".parse().unwrap());
         request.subject = Some(SubjectSelector::External("a@b.kz".parse().unwrap()));
-        let mut cx = RequestContext::new(&policy, Caller::Service);
+        let scope = ServiceScope::everything(&policy);
+        let mut cx = RequestContext::new(&policy, Caller::Service(&scope));
         cx.gpc = true;
         let r = request.check(&cx).unwrap().into_receipt_request(
             ReceiptId([1; 16]),

@@ -13,12 +13,14 @@ mod decisions;
 mod error;
 #[cfg(feature = "json")]
 mod read;
+mod scope;
 mod values;
 mod write;
 
 pub use check::{Caller, CheckedRequest, RequestContext};
 pub use decisions::Decisions;
 pub use error::{RequestError, RequestErrorCode};
+pub use scope::{ScopeError, ServiceScope};
 pub use values::{BuildHash, ExternalId, PageUrl, PersonName};
 pub use write::RequestWriter;
 

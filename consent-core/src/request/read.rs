@@ -18,7 +18,7 @@ use core::fmt;
 
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
-use super::check::{CHOICE_MESSAGE, Source, SubjectField, walk};
+use super::check::{CHOICE_MESSAGE, Source, SubjectField, forbidden_representative, walk};
 use super::{
     BuildHash, CheckedRequest, CollectionPointRequest, ConsentRequest, DecidedBy, Decisions,
     ExternalId, PageUrl, PersonName, RequestContext, RequestError, RequestErrorCode,
@@ -389,14 +389,14 @@ impl Source for Wire {
                 p.parse().map_err(|_| {
                     RequestError::invalid(
                         "collection_point.page",
-                        "must be an http(s) URL of at most 2048 bytes",
+                        "must be an http(s) URL of at most 2048 bytes of URL characters (RFC 3986)",
                     )
                 })
             })
             .transpose()
     }
 
-    fn by(&self) -> Result<DecidedBy, RequestError> {
+    fn by(&self, may_represent: bool) -> Result<DecidedBy, RequestError> {
         let Some(by) = &self.by else {
             return Ok(DecidedBy::Subject);
         };
@@ -406,6 +406,7 @@ impl Source for Wire {
                 "a subject deciding for themselves has no relation or name",
             )),
             "subject" => Ok(DecidedBy::Subject),
+            "representative" if !may_represent => Err(forbidden_representative()),
             "representative" => {
                 let relation: Relation = by
                     .relation
@@ -523,7 +524,7 @@ impl ConsentRequest {
             build: w.build()?,
             page: w.page()?,
         };
-        let by = w.by()?;
+        let by = w.by(true)?;
         let subject_name = w.subject_name().transpose()?;
         let subject = match w.subject()? {
             SubjectField::Absent => None,

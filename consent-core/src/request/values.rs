@@ -75,14 +75,19 @@ impl fmt::Debug for BuildHash {
 }
 
 /// The page where a choice was made: an `http://` or `https://` URL without its query and fragment
-/// (what the person saw, not what they searched), at most [`PageUrl::MAX_LEN`] bytes, with no
-/// whitespace or control characters.
+/// (what the person saw, not what they searched), at most [`PageUrl::MAX_LEN`] bytes, each one of the
+/// URL characters of RFC 3986 ([`PageUrl::is_url_char`]: no white space, no quotes, nothing outside
+/// ASCII; a browser's `location` percent-encodes those). An anonymous caller may send at most
+/// [`PageUrl::ANONYMOUS_MAX_LEN`] bytes ([`crate::Caller`]).
 ///
 /// ```
 /// use consent_core::PageUrl;
 /// let page: PageUrl = "https://invisionu.education/apply?utm_source=x#form".parse()?;
 /// assert_eq!(page.as_str(), "https://invisionu.education/apply");
 /// assert!("javascript:alert(1)".parse::<PageUrl>().is_err());
+/// assert!("https://invisionu.education/a b".parse::<PageUrl>().is_err());
+/// assert!("https://invisionu.education/заявка".parse::<PageUrl>().is_err());
+/// assert!("https://invisionu.education/%D0%B7".parse::<PageUrl>().is_ok());
 /// # Ok::<(), consent_core::ParseError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -91,6 +96,10 @@ pub struct PageUrl(String);
 impl PageUrl {
     /// Longest page URL, in bytes, after the query and fragment are removed.
     pub const MAX_LEN: usize = 2048;
+
+    /// Longest page URL an anonymous caller may send, in bytes (a visitor's browser; the banner leaves
+    /// a longer page out).
+    pub const ANONYMOUS_MAX_LEN: usize = 512;
 
     /// The URL.
     pub fn as_str(&self) -> &str {
@@ -102,15 +111,29 @@ impl PageUrl {
         self.0
     }
 
-    /// A page URL already in the form a browser's `location` gives it (`origin` then `pathname`:
-    /// `https://invisionu.education/apply`), which the browser writes in printable ASCII (it
-    /// percent-encodes everything else): `http://` or `https://`, at most [`PageUrl::MAX_LEN`] bytes,
-    /// each a printable ASCII character other than `?` and `#`.
+    /// Whether `b` is a URL character of RFC 3986 that a page keeps: unreserved (`A-Z a-z 0-9 - . _
+    /// ~`), reserved but for `?` and `#` (`: / [ ] @ ! $ & ' ( ) * + , ; =`), or `%` (escapes are not
+    /// decoded, so their form is not checked).
     ///
-    /// Stricter than [`FromStr`](core::str::FromStr), and smaller: it checks bytes only, where
-    /// `FromStr` decodes UTF-8 to refuse Unicode white space and control characters (in the banner's
-    /// wasm, 88 B brotli against 253 B). A query, a fragment or a non-ASCII character is refused rather
-    /// than cut off or checked, so every page it accepts is one that `FromStr` reads unchanged.
+    /// ```
+    /// use consent_core::PageUrl;
+    /// let kept: String = (0..=127u8).filter(|b| PageUrl::is_url_char(*b)).map(char::from).collect();
+    /// assert_eq!(kept, "!$%&'()*+,-./0123456789:;=@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]_abcdefghijklmnopqrstuvwxyz~");
+    /// ```
+    pub fn is_url_char(b: u8) -> bool {
+        matches!(b, b'!'..=b'~')
+            && !matches!(
+                b,
+                b'"' | b'#' | b'<' | b'>' | b'?' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}'
+            )
+    }
+
+    /// A page URL already in the form a browser's `location` gives it (`origin` then `pathname`:
+    /// `https://invisionu.education/apply`), sent by an anonymous caller (the banner): `http://` or
+    /// `https://`, at most [`PageUrl::ANONYMOUS_MAX_LEN`] bytes, each a URL character
+    /// ([`PageUrl::is_url_char`]). A query or fragment is refused rather than cut off, so every page it
+    /// accepts is one that [`FromStr`](core::str::FromStr) reads unchanged and that the server takes
+    /// from an anonymous caller; the banner sends none when it refuses.
     ///
     /// ```
     /// use consent_core::PageUrl;
@@ -119,14 +142,13 @@ impl PageUrl {
     /// assert!(PageUrl::from_ascii("https://invisionu.education/?q".into()).is_err());
     /// assert!(PageUrl::from_ascii("https://invisionu.education/заявка".into()).is_err());
     /// assert!(PageUrl::from_ascii("null/apply".into()).is_err(), "a file:// page's origin");
+    /// assert!(PageUrl::from_ascii(format!("https://a/{}", "p".repeat(600))).is_err());
     /// # Ok::<(), consent_core::ParseError>(())
     /// ```
     pub fn from_ascii(url: String) -> Result<PageUrl, ParseError> {
         let ok = (url.starts_with("https://") || url.starts_with("http://"))
-            && url.len() <= PageUrl::MAX_LEN
-            && url
-                .bytes()
-                .all(|b| matches!(b, b'!'..=b'~') && b != b'?' && b != b'#');
+            && url.len() <= PageUrl::ANONYMOUS_MAX_LEN
+            && url.bytes().all(PageUrl::is_url_char);
         if ok {
             Ok(PageUrl(url))
         } else {
@@ -145,7 +167,7 @@ impl core::str::FromStr for PageUrl {
         let base = s.get(..end).unwrap_or_default();
         let ok = (base.starts_with("https://") || base.starts_with("http://"))
             && base.len() <= PageUrl::MAX_LEN
-            && !base.chars().any(|c| is_whitespace(c) || c.is_control());
+            && base.bytes().all(PageUrl::is_url_char);
         if ok {
             Ok(PageUrl(base.to_owned()))
         } else {
@@ -164,26 +186,6 @@ impl fmt::Debug for PageUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&self.0, f)
     }
-}
-
-/// `char::is_whitespace` (Unicode White_Space), as a plain match: the standard library's looks the
-/// property up in a table that the banner, which checks its page URL with it, has no other use for. A
-/// test compares the two on every character.
-fn is_whitespace(c: char) -> bool {
-    matches!(
-        c,
-        '\t'..='\r'
-            | ' '
-            | '\u{85}'
-            | '\u{a0}'
-            | '\u{1680}'
-            | '\u{2000}'..='\u{200a}'
-            | '\u{2028}'
-            | '\u{2029}'
-            | '\u{202f}'
-            | '\u{205f}'
-            | '\u{3000}'
-    )
 }
 
 /// Trims `s` and checks it is 1 to `max` bytes without control characters.
@@ -320,6 +322,10 @@ mod tests {
         assert_eq!(page("http://a/b?c#d").unwrap(), "http://a/b");
         assert_eq!(page("https://a/#x?y").unwrap(), "https://a/");
         assert_eq!(page("https://").unwrap(), "https://");
+        assert_eq!(
+            page("https://a/%7B[x]@y:1/!$&'()*+,;=~_.-").unwrap(),
+            "https://a/%7B[x]@y:1/!$&'()*+,;=~_.-"
+        );
         // The limit counts what is kept.
         let long = format!("https://a/{}", "p".repeat(PageUrl::MAX_LEN - 10));
         assert_eq!(page(&format!("{long}?{}", "q".repeat(5000))).unwrap(), long);
@@ -331,19 +337,31 @@ mod tests {
             "https://a/ b",
             "https://a/\u{7f}",
             "https://a/\u{a0}",
+            "https://a/\"",
+            "https://a/<b>",
+            "https://a/b\\c",
+            "https://a/{b}",
+            "https://a/b|c",
+            "https://a/^",
+            "https://a/`",
+            "https://a/é",
             "?https://a/",
         ] {
             assert_eq!(page(bad), Err(ParseError::PageUrl), "{bad:?}");
         }
-        // Whitespace after the query is dropped with it.
-        assert_eq!(page("https://a/?q= x").unwrap(), "https://a/");
+        // Whatever follows the query is dropped with it.
+        assert_eq!(page("https://a/?q= x\"é").unwrap(), "https://a/");
     }
 
     #[test]
-    fn pages_from_ascii_are_pages_from_str_unchanged() {
-        let long = format!("https://a/{}", "p".repeat(PageUrl::MAX_LEN - 10));
+    fn pages_from_ascii_are_pages_from_str_unchanged_and_anonymous_sized() {
+        let long = format!("https://a/{}", "p".repeat(PageUrl::ANONYMOUS_MAX_LEN - 10));
         assert!(PageUrl::from_ascii(long.clone()).is_ok());
         assert!(PageUrl::from_ascii(format!("{long}p")).is_err());
+        assert!(
+            format!("{long}p").parse::<PageUrl>().is_ok(),
+            "others may send more"
+        );
         for bad in [
             "",
             "https:/",
@@ -354,6 +372,7 @@ mod tests {
             "https://a/\t",
             "https://a/?",
             "https://a/#",
+            "https://a/|",
             "https://a/\u{a0}",
             "https://a/é",
             "?https://a/",
@@ -375,13 +394,6 @@ mod tests {
                     "{url:?}"
                 );
             }
-        }
-    }
-
-    #[test]
-    fn white_space_is_the_standard_librarys() {
-        for c in (0..=0x10_ffff).filter_map(char::from_u32) {
-            assert_eq!(is_whitespace(c), c.is_whitespace(), "{:x}", u32::from(c));
         }
     }
 

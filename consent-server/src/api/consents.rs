@@ -10,8 +10,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use consent_core::{
     CheckedRequest, CollectionKind, CollectionPointRequest, ConsentRequest, Decisions, ExternalId,
-    Method, PolicyVersion, ReceiptPayload, RequestContext, SubjectId, SubjectSelector, TokenClaims,
-    TokenSubject,
+    Method, PolicyVersion, PurposeSet, ReceiptPayload, RequestContext, SubjectId, SubjectSelector,
+    TokenClaims, TokenSubject, VerifiedReceipt,
 };
 
 use crate::auth::Caller;
@@ -79,29 +79,43 @@ pub(crate) async fn issue(
 ) -> Result<serde_json::Value, ApiError> {
     let (now, ms) = state.now();
     let id = privacy::receipt_id(privacy::millis(now, ms), privacy_random16()?);
-    let (version, gpc, given, refused) = (
-        checked.request().policy_version,
-        checked.gpc(),
-        checked.given(),
-        checked.refused(),
-    );
+    let (given, refused) = (checked.given(), checked.refused());
     let req =
         checked.into_receipt_request(id, now, state.config.issuer.clone(), subject.to_string());
     let payload = ReceiptPayload::new(&state.policy, req).map_err(ApiError::internal)?;
-    let expires_at = payload.exp;
     let verified = payload
         .sign_verified(&state.keys.receipts)
         .map_err(ApiError::internal)?;
-    let jws = verified.jws().to_owned();
+    // The token is signed before the write: nothing can fail between the commit and the answer.
+    let out = answer(state, subject, &verified, given, refused)?;
+    state
+        .write(Write::Receipt(Box::new(
+            NewReceipt::new(&verified, browser).map_err(ApiError::internal)?,
+        )))
+        .await?;
+    state.metrics.receipts.fetch_add(1, Ordering::Relaxed);
+    Ok(out)
+}
+
+/// The answer for `receipt`, `subject`'s, which gave `given` and refused `refused` (codes): the
+/// receipt and a consent token of what it decided.
+pub(crate) fn answer(
+    state: &AppState,
+    subject: SubjectRef,
+    receipt: &VerifiedReceipt,
+    given: PurposeSet,
+    refused: PurposeSet,
+) -> Result<serde_json::Value, ApiError> {
+    let p = receipt.payload();
     let claims = TokenClaims {
-        policy_version: version,
-        issued_at: now,
-        expires_at,
+        policy_version: p.policy.version,
+        issued_at: p.iat,
+        expires_at: p.exp,
         subject: match subject {
             SubjectRef::Subject(s) => TokenSubject::Person(s),
             SubjectRef::Device(d) => TokenSubject::Device(d),
         },
-        receipt: id,
+        receipt: p.jti,
         given,
         refused,
     };
@@ -110,20 +124,14 @@ pub(crate) async fn issue(
         .tokens
         .sign(&claims)
         .map_err(ApiError::internal)?;
-    state
-        .write(Write::Receipt(Box::new(
-            NewReceipt::new(&verified, browser).map_err(ApiError::internal)?,
-        )))
-        .await?;
-    state.metrics.receipts.fetch_add(1, Ordering::Relaxed);
     Ok(serde_json::json!({
-        "receipt_id": id.to_string(),
-        "receipt": jws,
+        "receipt_id": p.jti.to_string(),
+        "receipt": receipt.jws(),
         "token": token,
         "subject": subject.to_string(),
-        "issued_at": now.to_string(),
-        "expires_at": expires_at.to_string(),
-        "gpc": gpc,
+        "issued_at": p.iat.to_string(),
+        "expires_at": p.exp.to_string(),
+        "gpc": p.gpc,
     }))
 }
 
@@ -144,8 +152,10 @@ pub(crate) fn browser(headers: &HeaderMap) -> Option<&'static str> {
 }
 
 /// `POST /v1/consents`: the body is checked against the current policy, for the caller the bearer
-/// token makes (anonymous without one), with Global Privacy Control if the request has it; an earlier
-/// version the server still serves is `policy_outdated` (409).
+/// token makes (anonymous without one, a service with its scope), with Global Privacy Control if the
+/// request has it; an earlier version the server still serves is `policy_outdated` (409). A request
+/// naming a device that already has a choice must come with that device's consent token
+/// ([`super::device`]).
 pub(crate) async fn record(
     State(state): State<AppState>,
     caller: Caller,
@@ -161,7 +171,10 @@ pub(crate) async fn record(
     };
     let subject = match checked.subject() {
         Some(SubjectSelector::External(id)) => link_subject(&state, id).await?,
-        Some(SubjectSelector::Device(id)) => SubjectRef::Device(*id),
+        Some(SubjectSelector::Device(id)) => {
+            super::device::require_holder(&state, &headers, *id).await?;
+            SubjectRef::Device(*id)
+        }
         None => SubjectRef::Device(SubjectId(privacy_random16()?)),
     };
     let out = issue(&state, subject, checked, browser(&headers)).await?;

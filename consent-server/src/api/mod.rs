@@ -2,12 +2,14 @@
 //! merges these routes with the demo site's.
 //!
 //! - `consents`: `POST /v1/consents` (check a choice, sign its receipt, commit it).
+//! - `device`: whose device it is (only a device's own token changes its state once it has a choice).
 //! - `public`: policies, a receipt for its holder, key set, GPC, one-click unsubscribe.
 //! - `subjects`: staff endpoints for a subject (lookup, history, state, access export, rights requests),
 //!   unsubscribe links.
 //! - `ops`: auditors' export, the OpenAPI document, health, readiness, metrics.
 
 mod consents;
+mod device;
 mod ops;
 mod public;
 mod subjects;

@@ -6,12 +6,13 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use consent_core::{
-    Choice, CollectionKind, Decisions, Method, Policy, PolicyVersion, PurposeKind, ReceiptId,
-    UnverifiedReceipt, UnverifiedToken,
+    Choice, CollectionKind, ConsentState, Decisions, Method, Policy, PolicyVersion, Purpose,
+    PurposeId, PurposeKind, PurposeSet, ReceiptId, UnverifiedReceipt, UnverifiedToken,
+    VerifiedReceipt,
 };
 use serde::Deserialize;
 
-use super::consents::{browser, by_server, issue};
+use super::consents::{answer, browser, by_server, issue};
 use crate::auth::Caller;
 use crate::config::Role;
 use crate::encoding;
@@ -89,9 +90,10 @@ pub(crate) async fn gpc(State(state): State<AppState>) -> Response {
 pub(crate) async fn receipt(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<ReceiptId>,
-    Caller(role): Caller,
+    caller: Caller,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let role = caller.role;
     let staff = matches!(role, Some(Role::Auditor | Role::Operator));
     if role.is_some()
         && !staff
@@ -218,8 +220,69 @@ fn html_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// What a one-click unsubscribe withdraws: every marketing purpose of `policy` that needs consent.
+pub(crate) fn unsubscribed(policy: &Policy) -> impl Iterator<Item = &Purpose> {
+    policy
+        .purposes()
+        .iter()
+        .filter(|p| p.kind == PurposeKind::Marketing && p.needs_consent())
+}
+
+/// The receipt that already withdrew every purpose of `purposes` for `subject`, if nothing changed them
+/// since: the latest receipt that decides any of them withdraws them all, and no erasure came after it.
+/// Found from the newest receipt back, each verified; `None` also when another receipt is needed.
+async fn already_withdrawn(
+    state: &AppState,
+    subject: privacy::SubjectRef,
+    purposes: Vec<PurposeId>,
+) -> Result<Option<VerifiedReceipt>, ApiError> {
+    let (receipts, events) = state
+        .read(move |store| {
+            Ok((
+                store.subject_receipts(subject)?,
+                store.subject_events(subject)?,
+            ))
+        })
+        .await?;
+    let erased = ConsentState::fold(&events).erased_at();
+    for stored in receipts.iter().rev() {
+        let receipt = UnverifiedReceipt::parse(&stored.jws)
+            .and_then(|r| r.verify(&state.keys.receipts))
+            .map_err(ApiError::internal)?;
+        let decisions = &receipt.payload().decisions;
+        if purposes.iter().any(|p| decisions.contains_key(p)) {
+            let all = purposes
+                .iter()
+                .all(|p| decisions.get(p) == Some(&Choice::Withdrawn));
+            let since = erased.is_none_or(|e| receipt.payload().iat > e);
+            return Ok((all && since).then_some(receipt));
+        }
+    }
+    Ok(None)
+}
+
+/// What a stored receipt gave and refused (or withdrew), as purpose codes: its token's sets.
+fn decided(state: &AppState, receipt: &VerifiedReceipt) -> (PurposeSet, PurposeSet) {
+    let policy = state
+        .policies
+        .get(&receipt.payload().policy.version)
+        .unwrap_or(&state.policy);
+    let (mut given, mut refused) = (PurposeSet::EMPTY, PurposeSet::EMPTY);
+    for (id, choice) in &receipt.payload().decisions {
+        if let Some(p) = policy.purpose(*id) {
+            match choice {
+                Choice::Given => given.insert(p.code),
+                _ => refused.insert(p.code),
+            }
+        }
+    }
+    (given, refused)
+}
+
 /// `POST /v1/unsubscribe?t=TOKEN` (RFC 8058 one-click): withdraws every marketing purpose of the subject
-/// the signed link names, with a receipt (method `unsubscribe`).
+/// the signed link names, with a receipt (method `unsubscribe`). A repeat that changes nothing (they are
+/// withdrawn already, and nothing decided them since) adds no receipt: it answers with the receipt that
+/// withdrew them.
 pub(crate) async fn unsubscribe(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<UnsubscribeQuery>,
@@ -237,11 +300,7 @@ pub(crate) async fn unsubscribe(
             "expected the body List-Unsubscribe=One-Click (RFC 8058)",
         ));
     }
-    let decisions: Decisions = state
-        .policy
-        .purposes()
-        .iter()
-        .filter(|p| p.kind == PurposeKind::Marketing && p.needs_consent())
+    let decisions: Decisions = unsubscribed(&state.policy)
         .map(|p| (p.id, Choice::Withdrawn))
         .collect();
     if decisions.is_empty() {
@@ -249,13 +308,23 @@ pub(crate) async fn unsubscribe(
             "marketing purpose in the current policy (nothing to unsubscribe from)",
         ));
     }
-    let checked = by_server(
-        &state,
-        decisions,
-        Method::Unsubscribe,
-        CollectionKind::Email,
-    )?;
-    let out = issue(&state, subject, checked, browser(&headers)).await?;
+    let withdrawn: Vec<PurposeId> = decisions.iter().map(|(p, _)| *p).collect();
+    let out = match already_withdrawn(&state, subject, withdrawn).await? {
+        // A repeat that changes nothing adds no receipt: the answer is the one that withdrew them.
+        Some(receipt) => {
+            let (given, refused) = decided(&state, &receipt);
+            answer(&state, subject, &receipt, given, refused)?
+        }
+        None => {
+            let checked = by_server(
+                &state,
+                decisions,
+                Method::Unsubscribe,
+                CollectionKind::Email,
+            )?;
+            issue(&state, subject, checked, browser(&headers)).await?
+        }
+    };
     let from_browser = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())

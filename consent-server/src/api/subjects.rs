@@ -262,12 +262,23 @@ pub(crate) struct LinkBody {
     subject: String,
 }
 
-/// `POST /v1/unsubscribe-links` `{"subject": "sub:…"}` (services): the RFC 8058 headers for an e-mail.
+/// `POST /v1/unsubscribe-links` `{"subject": "sub:…"}` (services, operators): the RFC 8058 headers for
+/// an e-mail. A service's purposes must include every purpose the link withdraws
+/// ([`super::public::unsubscribed`]): a service unsubscribes only from what it may record.
 pub(crate) async fn unsubscribe_link(
     State(state): State<AppState>,
-    _: Staff<MakeUnsubscribeLinks>,
+    staff: Staff<MakeUnsubscribeLinks>,
     ApiJson(b): ApiJson<LinkBody>,
 ) -> Result<Response, ApiError> {
+    if let Some(scope) = staff.scope
+        && let Some(p) =
+            super::public::unsubscribed(&state.policy).find(|p| !scope.may_decide(p.code))
+    {
+        return Err(ApiError::forbidden(&format!(
+            "make unsubscribe links: they withdraw `{}`, which is not among its purposes",
+            p.id
+        )));
+    }
     let s: SubjectRef = b
         .subject
         .parse()

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use consent_core::{Policy, UnverifiedReceipt};
+use consent_core::{Policy, ServiceScope, UnverifiedReceipt};
 use consent_server::AppState;
 use consent_server::clock::system_clock;
 use consent_server::config::{Config, Role, StaffToken};
@@ -77,6 +77,15 @@ pub(crate) async fn state(mut config: Config) -> Result<AppState> {
     let keys = load_keys(&config)?;
     if config.tokens.is_empty() && keys.development && config.development_keys {
         // Development convenience: one token per role, printed once, never stored in clear.
+        // The service may record every purpose that needs consent, on every collection point a
+        // service may name.
+        let purposes: Vec<&str> = policy
+            .purposes()
+            .iter()
+            .filter(|p| p.needs_consent())
+            .map(|p| p.id.as_str())
+            .collect();
+        let kinds: Vec<&str> = ServiceScope::KINDS.iter().map(|k| k.as_str()).collect();
         for (role, name) in [
             (Role::Auditor, "dev-auditor"),
             (Role::Operator, "dev-operator"),
@@ -84,13 +93,15 @@ pub(crate) async fn state(mut config: Config) -> Result<AppState> {
         ] {
             let token = format!("{name}-{}", base64_token(&random32()?[..12]));
             tracing::warn!("development bearer token for role {role:?}: {token}");
-            config.tokens.push(StaffToken {
-                name: name.into(),
-                role,
-                sha256: token_hash(&token),
+            let hash = token_hash(&token);
+            config.tokens.push(match role {
+                Role::Service => StaffToken::service(name, hash, &purposes, &kinds),
+                _ => StaffToken::new(name, role, hash),
             });
         }
     }
+    // A service token's scope must fit the policy: refuse to start otherwise, naming the token.
+    config.service_scopes(&policy)?;
     let store: Arc<dyn Store> = config
         .database
         .open(config.storage.store_options())

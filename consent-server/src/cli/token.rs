@@ -50,6 +50,13 @@ pub(crate) fn run(config: Option<&Path>, command: Command) -> Result<ExitCode> {
                 "\nadd to the configuration file:\n\n[[tokens]]\nname = \"{name}\"\nrole = \"{role}\"\nsha256 = \"{}\"",
                 token_hash(&token)
             );
+            if role == "service" {
+                // A service token must say what it may record; empty lists record nothing.
+                println!(
+                    "purposes = []            # purpose ids it may record, e.g. [\"marketing\"]\n\
+                     collection_points = []   # of \"banner\", \"form\", \"api\""
+                );
+            }
         }
         Command::Hash => {
             let mut line = String::new();

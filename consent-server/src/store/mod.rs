@@ -297,6 +297,9 @@ pub trait Store: Send + Sync + 'static {
     fn receipt(&self, id: ReceiptId) -> Result<Option<StoredReceipt>, StoreError>;
     /// A subject's receipts, oldest first.
     fn subject_receipts(&self, subject: SubjectRef) -> Result<Vec<StoredReceipt>, StoreError>;
+    /// Whether the subject has at least one receipt: one indexed lookup, nothing loaded (a device
+    /// with receipts is claimed, and only its own token may change it).
+    fn has_receipts(&self, subject: SubjectRef) -> Result<bool, StoreError>;
     /// A subject's events (consents, restrictions, erasures), oldest first.
     fn subject_events(&self, subject: SubjectRef) -> Result<Vec<Event>, StoreError>;
     /// Streams receipts matching `q` in insertion order to `each` until it returns false; the count.

@@ -4,8 +4,9 @@
 // The page is served with a strict Content-Security-Policy (no 'unsafe-inline', no 'unsafe-eval', only
 // 'wasm-unsafe-eval'); the banner talks to the server with the browser's real fetch (CORS). Checked:
 // the dialog, nothing before a choice, a custom choice recorded as a receipt that names the banner build,
-// the token cookie, the return visit, a choice made while the server is down and sent on the next page
-// load, no CSP violation and no unhandled error.
+// the token cookie, the return visit, the device's second choice sent with its token (and the server
+// refusing the device to anyone without it), a choice made while the server is down and sent on the next
+// page load, no CSP violation and no unhandled error.
 //
 // Usage (scripts/e2e-banner does this): node banner-e2e.mjs <consent-server binary> <banner dir> <work dir>
 
@@ -155,6 +156,47 @@ try {
   );
   await js(`document.querySelector('#consent-banner [data-consent-action="close"]').click()`);
 
+  // 3c. The device's second choice, across origins: the banner sends the device's token in
+  //     X-Consent-Token (CORS allows it), which the server asks for once a device has a choice.
+  await js(`document.querySelector(".consent-reopen").click()`);
+  await waitFor("the reopened dialog", () => js(`return !!document.querySelector('#consent-banner [data-consent-action="save"]')`));
+  await js(`document.querySelector('input[data-purpose="cookies-analytics"]').click();
+            document.querySelector('[data-consent-action="save"]').click()`);
+  const second = await waitFor("the second receipt", async () => receipts().length === 2 && receipts()[1]);
+  check(
+    "the device's second choice is recorded: the same device, its token sent",
+    second.sub === receipt.sub && second.method === "withdraw",
+    `${receipt.sub} ${second.sub} ${second.method}`,
+  );
+  await noProblems("second choice");
+  //     Nobody else changes the device: without its token, or with another device's, the server refuses
+  //     and writes nothing; with its token (the cookie's) it records.
+  const device = receipt.sub.slice("dev:".length);
+  const deviceToken = await js(`return /(^|; )consent=([\\w-]+)/.exec(document.cookie)?.[2]`);
+  const choose = (headers, subject) =>
+    fetch(`${endpoint}/v1/consents`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: JSON.stringify({
+        policy_version: receipt.policy.version,
+        decisions: { "cookies-analytics": "given" },
+        method: "custom",
+        language: "en",
+        collection_point: { kind: "banner" },
+        ...(subject && { subject: { device: subject } }),
+      }),
+    });
+  const outcome = async (r) => (r.status === 201 ? "201" : `${r.status} ${(await r.json()).error.code}`);
+  const stranger = await (await choose({})).json();
+  check("another visitor: a new device", stranger.subject !== receipt.sub && /^dev:/.test(stranger.subject), stranger.subject);
+  const without = await outcome(await choose({}, device));
+  check("the device without its token: 403 device_token_required", without === "403 device_token_required", without);
+  const others = await outcome(await choose({ "x-consent-token": stranger.token }, device));
+  check("the device with another device's token: 403 device_token_mismatch", others === "403 device_token_mismatch", others);
+  const own = await outcome(await choose({ "x-consent-token": deviceToken }, device));
+  check("the device with its own token: 201", own === "201", own);
+  check("the refused requests wrote nothing", receipts().length === 4, String(receipts().length));
+
   // 4. The server goes down after the dialog is shown: the choice applies, is kept, and is sent on the
   //    next page load once the server is back.
   await js(`document.cookie = "consent=; path=/; max-age=0"`);
@@ -172,7 +214,7 @@ try {
   await waitFor("the cookie after the retry", () => js(`return document.cookie.includes("consent=")`));
   await waitFor("the pending entry to go", () => js(`return localStorage.getItem("consent-pending") === null`));
   const all = receipts();
-  check("retry: recorded as a second receipt, accept-all", all.length === 2 && all[1].method === "accept-all", all.map((r) => r.method).join());
+  check("retry: recorded as a new receipt, accept-all", all.length === 5 && all[4].method === "accept-all", all.map((r) => r.method).join());
   check("retry: no dialog", (await js(`return document.getElementById("consent-banner")`)) === null);
 
   // An `async` banner.js that arrives before the body: it waits for the page, then activates.

@@ -3,7 +3,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use consent_core::tlog::{Cosigner, DEFAULT_ORIGIN, KeyName, NoteSigner};
-use consent_core::{HmacKey, KeySet, TokenKeys};
+use consent_core::{DataKey, HmacKey, KeySet, TokenKeys};
 use sha2::{Digest, Sha256};
 
 /// Ed25519 key ids of the vectors: the active key and an older, rotated-out one.
@@ -58,6 +58,32 @@ pub(crate) fn hmac_jwks() -> serde_json::Value {
             oct(TOKEN_OLD, "HS256", "consent-token"),
         ]
     })
+}
+
+/// Data keys of the sealed receipts (payload version 2): one per subject, and one that sealed nothing.
+pub(crate) const DATA_SUBJECT_1: &str = "data-sub-1";
+pub(crate) const DATA_SUBJECT_2: &str = "data-sub-2";
+pub(crate) const DATA_OTHER: &str = "data-other";
+
+/// The data key named `name`: `secret(name)`.
+pub(crate) fn data_key(name: &str) -> DataKey {
+    DataKey::from_bytes(secret(name))
+}
+
+/// The data keys as a JWK Set of `oct` keys (`use: data-key`).
+pub(crate) fn data_jwks() -> serde_json::Value {
+    let keys: Vec<serde_json::Value> = [DATA_SUBJECT_1, DATA_SUBJECT_2, DATA_OTHER]
+        .iter()
+        .map(|kid| {
+            serde_json::json!({
+                "kty": "oct",
+                "kid": kid,
+                "use": "data-key",
+                "k": URL_SAFE_NO_PAD.encode(secret(kid)),
+            })
+        })
+        .collect();
+    serde_json::json!({ "keys": keys })
 }
 
 /// Note key of the vector log: named after its origin, seed `secret(LOG_KEY)`.

@@ -12,6 +12,7 @@ mod keys;
 mod log;
 mod log_notes;
 mod receipts;
+mod sealed;
 mod tokens;
 
 use std::path::{Path, PathBuf};
@@ -83,6 +84,12 @@ fn write_all(out: &Path) -> Result<usize, String> {
         "receipts.json",
         &serde_json::Value::Array(receipts::vectors(&policy)),
     )?;
+    write_json(out, "data-keys.json", &keys::data_jwks())?;
+    write_json(
+        out,
+        "sealed-receipts.json",
+        &serde_json::Value::Array(sealed::vectors(&policy)),
+    )?;
     write_json(
         out,
         "tokens.json",
@@ -91,7 +98,7 @@ fn write_all(out: &Path) -> Result<usize, String> {
     let log_dir = out.join("log");
     let (log_files, log) = log::write(&log_dir)?;
     let note_files = log_notes::write(&log_dir, &log)?;
-    Ok(written + 5 + log_files + note_files)
+    Ok(written + 7 + log_files + note_files)
 }
 
 pub(crate) fn write_json(dir: &Path, name: &str, value: &serde_json::Value) -> Result<(), String> {

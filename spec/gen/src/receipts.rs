@@ -39,7 +39,7 @@ fn receipt(n: u8, lang: Lang, method: Method, decisions: &[(&str, Choice)]) -> R
     )
 }
 
-fn sign(keys: &KeySet, active: &str, payload: &ReceiptPayload) -> String {
+pub(crate) fn sign(keys: &KeySet, active: &str, payload: &ReceiptPayload) -> String {
     let k = keys
         .clone()
         .activate(kid(active))
@@ -47,11 +47,11 @@ fn sign(keys: &KeySet, active: &str, payload: &ReceiptPayload) -> String {
     payload.sign(&k).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn b64(bytes: &[u8]) -> String {
+pub(crate) fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn parts(jws: &str) -> (String, String, String) {
+pub(crate) fn parts(jws: &str) -> (String, String, String) {
     let mut it = jws.split('.').map(str::to_owned);
     let (Some(h), Some(p), Some(s)) = (it.next(), it.next(), it.next()) else {
         panic!("not a JWS")

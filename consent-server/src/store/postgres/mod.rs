@@ -245,6 +245,18 @@ impl Store for PgStore {
         })
     }
 
+    fn has_receipts(&self, subject: SubjectRef) -> Result<bool, StoreError> {
+        let subject = subject.to_string();
+        self.read(move |c| async move {
+            // The index receipts_subject (subject, seq) answers it.
+            let stmt = c
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM receipts WHERE subject = $1)")
+                .await
+                .pg()?;
+            c.query_one(&stmt, &[&subject]).await.pg()?.try_get(0).pg()
+        })
+    }
+
     fn subject_events(&self, subject: SubjectRef) -> Result<Vec<Event>, StoreError> {
         let subject = subject.to_string();
         self.read(move |c| async move {

@@ -230,6 +230,16 @@ impl Store for SqliteStore {
         })
     }
 
+    fn has_receipts(&self, subject: SubjectRef) -> Result<bool, StoreError> {
+        self.with_reader(|c| {
+            // The index receipts_subject (subject, seq) answers it without reading a row.
+            c.prepare_cached("SELECT EXISTS (SELECT 1 FROM receipts WHERE subject = ?1)")
+                .db()?
+                .query_row(params![subject.to_string()], |r| r.get(0))
+                .db()
+        })
+    }
+
     fn subject_events(&self, subject: SubjectRef) -> Result<Vec<Event>, StoreError> {
         let subject = subject.to_string();
         self.with_reader(|c| {
@@ -435,6 +445,50 @@ mod tests {
             write(&store, policy(2)),
             Err(StoreError::PolicyChanged(v)) if v == version
         ));
+        store.close();
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn has_receipts_is_an_indexed_lookup() {
+        let path = temp_db("has-receipts");
+        let store = SqliteStore::open(&path).unwrap();
+        let device = SubjectRef::Device(SubjectId([4; 16]));
+        assert!(!store.has_receipts(device).unwrap());
+        Connection::open(&path)
+            .unwrap()
+            .execute(
+                "INSERT INTO receipts (id, subject, issued_at, policy_version, method, kid, decisions, expires_at, actor, jws)
+                 VALUES ('01977420-dc7b-7a5a-9a5a-5a5a5a5a5a5a', ?1, 1, '2025-03-26', 'custom', 'k', 'a=given', 2, 'subject', 'x')",
+                params![device.to_string()],
+            )
+            .unwrap();
+        assert!(store.has_receipts(device).unwrap());
+        // The same bits as a person, and another device: none.
+        assert!(
+            !store
+                .has_receipts(SubjectRef::Subject(SubjectId([4; 16])))
+                .unwrap()
+        );
+        assert!(
+            !store
+                .has_receipts(SubjectRef::Device(SubjectId([5; 16])))
+                .unwrap()
+        );
+        let conn = Connection::open(&path).unwrap();
+        let mut st = conn
+            .prepare("EXPLAIN QUERY PLAN SELECT EXISTS (SELECT 1 FROM receipts WHERE subject = ?1)")
+            .unwrap();
+        let plan: Vec<String> = st
+            .query_map(params![device.to_string()], |r| r.get(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let plan = plan.join("; ");
+        assert!(
+            plan.contains("USING COVERING INDEX receipts_subject"),
+            "{plan}"
+        );
         store.close();
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }

@@ -1,0 +1,217 @@
+//! The HTTP side: one reqwest client (one pool of keep-alive HTTP/1.1 connections) for every
+//! request, the server instances it sends to, and the consent request it sends.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue, USER_AGENT};
+use reqwest::{StatusCode, Url};
+
+use crate::ids::{DEVICE_ID_LEN, Rng, device_id};
+
+/// No request waits longer than this for its answer (the server's own timeout is 10 s).
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A browser's `User-Agent`, so that the server records a browser family (Chrome) as for a visitor.
+const BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
+                       Chrome/136.0 Safari/537.36 consent-loadgen";
+
+/// One server instance the load goes to.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    addr: SocketAddr,
+    consents: Url,
+}
+
+impl Target {
+    /// The server listening on `addr` (plain http).
+    pub(crate) fn new(addr: SocketAddr) -> Result<Target> {
+        let consents = Url::parse(&format!("http://{addr}/v1/consents"))?;
+        Ok(Target { addr, consents })
+    }
+
+    /// Where it listens.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn url(&self, path: &str) -> Result<Url> {
+        Ok(self.consents.join(path)?)
+    }
+}
+
+/// What became of one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Outcome {
+    /// An answer, with its status.
+    Status(u16),
+    /// No complete answer within [`REQUEST_TIMEOUT`].
+    Timeout,
+    /// The connection failed (refused, reset, or an answer that is not HTTP).
+    Io,
+}
+
+impl Outcome {
+    /// A receipt was recorded.
+    pub(crate) const CREATED: Outcome = Outcome::Status(201);
+
+    /// How the report names it.
+    pub(crate) fn label(self) -> String {
+        match self {
+            Outcome::Status(s) => s.to_string(),
+            Outcome::Timeout => "timeout".into(),
+            Outcome::Io => "connection error".into(),
+        }
+    }
+}
+
+/// The HTTP client: reqwest over one pool of keep-alive connections, shared by every task, with
+/// the connections it opens counted. Cloning it shares the pool.
+#[derive(Clone)]
+pub(crate) struct Client {
+    inner: reqwest::Client,
+    opened: Arc<AtomicU64>,
+}
+
+impl Client {
+    /// HTTP/1.1, `TCP_NODELAY`, no proxy (the targets are on loopback), no retries (a consent
+    /// request is not idempotent: each one sent records a receipt).
+    pub(crate) fn new() -> Result<Client> {
+        let opened = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&opened);
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        headers.insert(USER_AGENT, HeaderValue::from_static(BROWSER));
+        let inner = reqwest::Client::builder()
+            .default_headers(headers)
+            .no_proxy()
+            .tcp_nodelay(true)
+            .retry(reqwest::retry::never())
+            .connector_layer(tower::util::MapRequestLayer::new(move |destination| {
+                counter.fetch_add(1, Ordering::Relaxed);
+                destination
+            }))
+            .build()
+            .context("cannot build the HTTP client")?;
+        Ok(Client { inner, opened })
+    }
+
+    /// Connections opened so far.
+    pub(crate) fn connections_opened(&self) -> u64 {
+        self.opened.load(Ordering::Relaxed)
+    }
+
+    /// `GET path`: the status and the body.
+    pub(crate) async fn get(&self, target: &Target, path: &str) -> Result<(StatusCode, Vec<u8>)> {
+        let url = target.url(path)?;
+        let exchange = async {
+            let response = self.inner.get(url).send().await?;
+            let status = response.status();
+            Ok::<_, reqwest::Error>((status, response.bytes().await?.to_vec()))
+        };
+        match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
+            Ok(r) => Ok(r.with_context(|| format!("GET {path} on {}", target.addr))?),
+            Err(_) => bail!(
+                "GET {path} on {}: no answer within {REQUEST_TIMEOUT:?}",
+                target.addr
+            ),
+        }
+    }
+
+    /// Opens `n` connections to `target` at once and leaves them idle in the pool.
+    pub(crate) async fn open(&self, target: &Target, n: usize) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..n {
+            let (client, target) = (self.clone(), target.clone());
+            tasks.spawn(async move { client.get(&target, "/healthz").await });
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+
+    /// `POST /v1/consents` with `body`: what became of it, and the body of a 201 if `keep_body`.
+    /// The answer is read to its end in every case, so the connection goes back to the pool.
+    pub(crate) async fn post_consent(
+        &self,
+        target: &Target,
+        body: Vec<u8>,
+        keep_body: bool,
+    ) -> (Outcome, Option<Vec<u8>>) {
+        let request = self
+            .inner
+            .post(target.consents.clone())
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .body(body);
+        let exchange = async {
+            let response = request.send().await?;
+            let status = response.status().as_u16();
+            let body = response.bytes().await?;
+            Ok::<_, reqwest::Error>((status, (keep_body && status == 201).then(|| body.to_vec())))
+        };
+        match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
+            Ok(Ok((status, body))) => (Outcome::Status(status), body),
+            Ok(Err(_)) => (Outcome::Io, None),
+            Err(_) => (Outcome::Timeout, None),
+        }
+    }
+}
+
+/// The body of `POST /v1/consents`, with a placeholder for the device id: each request is
+/// another visitor's choice.
+#[derive(Debug, Clone)]
+pub(crate) struct ConsentBody {
+    bytes: Vec<u8>,
+    device_at: usize,
+}
+
+impl ConsentBody {
+    pub(crate) fn new() -> ConsentBody {
+        const PLACEHOLDER: &str = "DEVICEDEVICEDEVICEDEVI";
+        let text = format!(
+            r#"{{"policy_version":"2025-03-26","decisions":{{"cookies-analytics":"given","cookies-marketing":"refused","marketing":"given"}},"method":"custom","language":"kk","collection_point":{{"kind":"banner","page":"https://invisionu.education/"}},"subject":{{"device":"{PLACEHOLDER}"}}}}"#
+        );
+        let device_at = text.find(PLACEHOLDER).unwrap_or(0);
+        ConsentBody {
+            bytes: text.into_bytes(),
+            device_at,
+        }
+    }
+
+    /// The body with a new random device id.
+    pub(crate) fn next(&self, rng: &mut Rng) -> Vec<u8> {
+        let mut out = self.bytes.clone();
+        out[self.device_at..self.device_at + DEVICE_ID_LEN].copy_from_slice(&device_id(rng));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_body_is_the_request_with_another_device() {
+        let template = ConsentBody::new();
+        let mut rng = Rng::new();
+        let (a, b) = (template.next(&mut rng), template.next(&mut rng));
+        assert_ne!(a, b);
+        let v: serde_json::Value = serde_json::from_slice(&a).unwrap();
+        let device = v["subject"]["device"].as_str().unwrap();
+        assert_eq!(device.len(), DEVICE_ID_LEN);
+        assert_ne!(device, "DEVICEDEVICEDEVICEDEVI");
+        assert_eq!(v["method"], "custom");
+        assert_eq!(v["decisions"]["marketing"], "given");
+    }
+
+    #[test]
+    fn targets_name_their_paths() {
+        let t = Target::new(SocketAddr::from(([127, 0, 0, 1], 8080))).unwrap();
+        assert_eq!(t.consents.as_str(), "http://127.0.0.1:8080/v1/consents");
+        assert_eq!(
+            t.url("/metrics").unwrap().as_str(),
+            "http://127.0.0.1:8080/metrics"
+        );
+    }
+}

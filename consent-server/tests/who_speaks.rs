@@ -1,0 +1,348 @@
+//! Nobody can speak for another (product rule 12, issue 22.4): a device's choice is changed only by
+//! that device (its first choice claims it; later ones come with its consent token), and a service
+//! records only the purposes and collection points of its scope.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::*;
+use consent_core::{
+    HmacKey, KeyId, ReceiptId, SubjectId, Timestamp, TokenClaims, TokenKeys, TokenSubject,
+    UnverifiedReceipt, UnverifiedToken,
+};
+use hmac::Mac as _;
+use serde_json::json;
+
+async fn receipts_stored(s: &TestServer) -> u64 {
+    let store = s.state.store.clone();
+    tokio::task::spawn_blocking(move || store.receipt_count())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// A banner choice for `device`, with `token` in `X-Consent-Token` if given, from `bearer` if given.
+fn device_choice(device: &str, token: Option<&str>, bearer: Option<&str>) -> Request<Body> {
+    let mut body = consent_body(json!({"cookies-analytics": "given"}));
+    body["subject"] = json!({ "device": device });
+    let mut req = post_json("/v1/consents", &body);
+    if let Some(t) = token {
+        req.headers_mut()
+            .insert("x-consent-token", t.parse().unwrap());
+    }
+    match bearer {
+        Some(b) => with_token(req, b),
+        None => req,
+    }
+}
+
+/// The claims of a device's token for `subject`, as the server would sign them now.
+fn claims(subject: TokenSubject) -> TokenClaims {
+    TokenClaims {
+        policy_version: "2025-03-26".parse().unwrap(),
+        issued_at: Timestamp::from_unix(NOW),
+        expires_at: Timestamp::from_unix(NOW + 86_400),
+        subject,
+        receipt: ReceiptId([3; 16]),
+        given: consent_core::PurposeSet::EMPTY,
+        refused: consent_core::PurposeSet::EMPTY,
+    }
+}
+
+/// A version 1 token (as the server issued before version 2: no subject kind) for `subject`, signed
+/// with the server's active token secret (spec/SPEC.md §3), which `TokenKeys::sign` no longer writes.
+fn version_1_token(s: &TestServer, subject: SubjectId) -> String {
+    let jwks: serde_json::Value = serde_json::from_str(&s.state.keys.token_jwks).unwrap();
+    let key = &jwks["keys"][0];
+    let kid = key["kid"].as_str().unwrap();
+    let secret = URL_SAFE_NO_PAD.decode(key["k"].as_str().unwrap()).unwrap();
+    let c = claims(TokenSubject::Unbound(subject));
+    let mut bytes = vec![1, u8::try_from(kid.len()).unwrap()];
+    bytes.extend_from_slice(kid.as_bytes());
+    let days = u16::try_from(c.policy_version.date().days()).unwrap();
+    bytes.extend_from_slice(&days.to_be_bytes());
+    bytes.extend_from_slice(&u32::try_from(c.issued_at.as_unix()).unwrap().to_be_bytes());
+    bytes.extend_from_slice(&u32::try_from(c.expires_at.as_unix()).unwrap().to_be_bytes());
+    bytes.extend_from_slice(&subject.0);
+    bytes.extend_from_slice(&c.receipt.0);
+    bytes.extend_from_slice(&c.given.0.to_be_bytes());
+    bytes.extend_from_slice(&c.refused.0.to_be_bytes());
+    let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(&secret).unwrap();
+    mac.update(b"consent-token/v1\0");
+    mac.update(&bytes);
+    bytes.extend_from_slice(&mac.finalize().into_bytes()[..16]);
+    let text = URL_SAFE_NO_PAD.encode(&bytes);
+    // It is what the server reads as a version 1 token of these bits.
+    let read = UnverifiedToken::decode(&text)
+        .unwrap()
+        .verify(&s.state.keys.tokens)
+        .unwrap();
+    assert_eq!(read.claims().subject, TokenSubject::Unbound(subject));
+    text
+}
+
+#[tokio::test]
+async fn a_devices_choice_is_changed_only_by_that_device() {
+    let s = server("device-holder").await;
+    let device = "AAECAwQFBgcICQoLDA0ODw";
+    let id: SubjectId = device.parse().unwrap();
+
+    // The first choice claims the device, without a token.
+    let r = call(&s, device_choice(device, None, None)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let own = r.json()["token"].as_str().unwrap().to_owned();
+    assert_eq!(receipts_stored(&s).await, 1);
+
+    // Later ones without its token are refused, whoever sends them, and nothing is written.
+    for bearer in [None, Some(SERVICE)] {
+        let r = call(&s, device_choice(device, None, bearer)).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+        assert_eq!(
+            r.error(),
+            (
+                "device_token_required".into(),
+                Some("subject.device".into())
+            )
+        );
+    }
+    assert_eq!(receipts_stored(&s).await, 1);
+
+    // With its token: recorded.
+    let r = call(&s, device_choice(device, Some(&own), None)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(r.json()["subject"], format!("dev:{device}"));
+    assert_eq!(receipts_stored(&s).await, 2);
+
+    // Another device's token, a person's token with the same bits, a token under a key the server
+    // does not have, and what is no token at all: refused, nothing written.
+    let other = call(&s, device_choice("AAAAAAAAAAAAAAAAAAAAAA", None, None)).await;
+    assert_eq!(other.status, StatusCode::CREATED, "{}", other.text());
+    let others = other.json()["token"].as_str().unwrap().to_owned();
+    let person = s
+        .state
+        .keys
+        .tokens
+        .sign(&claims(TokenSubject::Person(id)))
+        .unwrap();
+    let stranger = TokenKeys::new(
+        "t25".parse::<KeyId>().unwrap(),
+        HmacKey::from_bytes([9; 32]),
+    )
+    .sign(&claims(TokenSubject::Device(id)))
+    .unwrap();
+    let mut forged = own.clone().into_bytes();
+    let last = forged.len() - 2;
+    forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    for token in [others.as_str(), &person, &stranger, &forged, "AAAA", ""] {
+        let r = call(&s, device_choice(device, Some(token), None)).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{token}: {}", r.text());
+        assert_eq!(
+            r.error(),
+            (
+                "device_token_mismatch".into(),
+                Some("x-consent-token".into())
+            ),
+            "{token}"
+        );
+    }
+    // A wrong token is refused even for a device without receipts: a token sent must be the
+    // device's.
+    let r = call(
+        &s,
+        device_choice("AAAAAAAAAAAAAAAAAAAAAQ", Some(&own), None),
+    )
+    .await;
+    assert_eq!(r.error().0, "device_token_mismatch");
+    assert_eq!(receipts_stored(&s).await, 3);
+
+    // A version 1 token with the device's bits still speaks for it (they live at most 6 months).
+    let v1 = version_1_token(&s, id);
+    let r = call(&s, device_choice(device, Some(&v1), None)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+
+    // The token proves possession, not freshness: expired, and older than an erasure of the device, it
+    // is still the device's.
+    let expires = UnverifiedToken::decode(&own)
+        .unwrap()
+        .unverified_claims()
+        .expires_at
+        .as_unix();
+    s.clock.store(expires + 1, Ordering::Relaxed);
+    let r = call(&s, device_choice(device, Some(&own), None)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "expired: {}", r.text());
+    let r = call(
+        &s,
+        with_token(
+            Request::post(format!("/v1/subjects/dev:{device}/erase"))
+                .body(Body::empty())
+                .unwrap(),
+            OPERATOR,
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = call(&s, device_choice(device, Some(&own), None)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "after erasure: {}", r.text());
+
+    // A request naming no device is a new device: the header does not matter.
+    let mut body = consent_body(json!({"cookies-analytics": "refused"}));
+    body["method"] = json!("reject-all");
+    let mut req = post_json("/v1/consents", &body);
+    req.headers_mut()
+        .insert("x-consent-token", "AAAA".parse().unwrap());
+    let r = call(&s, req).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_ne!(r.json()["subject"], format!("dev:{device}"));
+}
+
+#[tokio::test]
+async fn a_service_records_only_its_purposes_and_collection_points() {
+    let s = server("service-scope").await;
+    let form = |decisions: serde_json::Value, kind: &str| {
+        let mut body = consent_body(decisions);
+        body["method"] = json!("form");
+        body["collection_point"] =
+            json!({"kind": kind, "page": "https://invisionu.education/apply"});
+        body["subject"] = json!({"id": "aigerim@example.kz"});
+        body["by"] = json!({"kind": "representative", "relation": "parent", "name": "Asel N."});
+        body
+    };
+    let review = json!({"application-review": "given", "scholarships": "refused"});
+    let r = call(
+        &s,
+        with_token(
+            post_json("/v1/consents", &form(review.clone(), "form")),
+            PORTAL,
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    // GPC refuses only what the service may decide: the portal records no marketing refusal.
+    let mut gpc = with_token(
+        post_json("/v1/consents", &form(review.clone(), "form")),
+        PORTAL,
+    );
+    gpc.headers_mut().insert("sec-gpc", "1".parse().unwrap());
+    let r = call(&s, gpc).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let receipt = UnverifiedReceipt::parse(r.json()["receipt"].as_str().unwrap())
+        .unwrap()
+        .verify(&s.state.keys.receipts)
+        .unwrap();
+    assert!(receipt.payload().gpc);
+    assert_eq!(
+        receipt.payload().decisions.len(),
+        2,
+        "{:?}",
+        receipt.payload().decisions
+    );
+    let before = receipts_stored(&s).await;
+
+    for (body, field) in [
+        (
+            form(
+                json!({"application-review": "given", "marketing": "given"}),
+                "form",
+            ),
+            "decisions.marketing",
+        ),
+        (form(review.clone(), "api"), "collection_point.kind"),
+        (form(review.clone(), "banner"), "collection_point.kind"),
+    ] {
+        let r = call(&s, with_token(post_json("/v1/consents", &body), PORTAL)).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{body}: {}", r.text());
+        assert_eq!(
+            r.error(),
+            ("forbidden".into(), Some(field.into())),
+            "{body}"
+        );
+        // The service with every purpose and collection point records it.
+        let r = call(&s, with_token(post_json("/v1/consents", &body), SERVICE)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{body}: {}", r.text());
+    }
+    assert_eq!(receipts_stored(&s).await, before + 3);
+
+    // Unsubscribe links withdraw marketing: only a service whose purposes include it makes them.
+    let subject = call(
+        &s,
+        with_token(
+            post_json("/v1/subjects/lookup", &json!({"id": "aigerim@example.kz"})),
+            OPERATOR,
+        ),
+    )
+    .await
+    .json()["subject"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let link = |token| {
+        with_token(
+            post_json("/v1/unsubscribe-links", &json!({"subject": subject})),
+            token,
+        )
+    };
+    let r = call(&s, link(PORTAL)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    assert_eq!(r.error(), ("forbidden".into(), None));
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`marketing`")
+    );
+    for token in [SERVICE, OPERATOR] {
+        let r = call(&s, link(token)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    }
+}
+
+#[tokio::test]
+async fn anonymous_callers_cannot_claim_a_form_a_representative_or_an_api() {
+    let s = server("anonymous-claims").await;
+    let good = consent_body(json!({"marketing": "given"}));
+    let with = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut b = good.clone();
+        f(&mut b);
+        b
+    };
+    for (body, field) in [
+        (with(&|b| b["method"] = json!("form")), "method"),
+        (with(&|b| b["method"] = json!("api")), "method"),
+        (with(&|b| b["method"] = json!("unsubscribe")), "method"),
+        (
+            with(&|b| b["collection_point"]["kind"] = json!("form")),
+            "collection_point.kind",
+        ),
+        (
+            with(&|b| b["collection_point"]["kind"] = json!("api")),
+            "collection_point.kind",
+        ),
+        (
+            with(&|b| b["by"] = json!({"kind": "representative", "name": "A. Parent"})),
+            "by.kind",
+        ),
+    ] {
+        // No token, and staff tokens (which record as anonymous callers).
+        for bearer in [None, Some(AUDITOR), Some(OPERATOR)] {
+            let req = post_json("/v1/consents", &body);
+            let req = match bearer {
+                Some(t) => with_token(req, t),
+                None => req,
+            };
+            let r = call(&s, req).await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{body}: {}", r.text());
+            assert_eq!(
+                r.error(),
+                ("forbidden".into(), Some(field.into())),
+                "{body}"
+            );
+        }
+    }
+    assert_eq!(receipts_stored(&s).await, 0);
+}
