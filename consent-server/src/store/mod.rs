@@ -29,8 +29,8 @@ pub use copy::{CopyReport, Progress, copy_sqlite_to_postgres};
 pub use database::Database;
 pub use health::{DEFAULT_LOG_INTERVAL, DEFAULT_MIN_FREE_BYTES, StorageHealth};
 pub use postgres::{
-    DEFAULT_POOL_MAX_SIZE, ImportedEvent, MIGRATIONS as POSTGRES_MIGRATIONS, PgStore, PostgresUrl,
-    TlsMode, is_postgres_url,
+    DEFAULT_POOL_MAX_SIZE, INSERT_RECEIPTS as POSTGRES_INSERT_RECEIPTS, ImportedEvent,
+    MIGRATIONS as POSTGRES_MIGRATIONS, PgStore, PostgresUrl, TlsMode, is_postgres_url,
 };
 pub use sqlite::{MIGRATIONS, SourceCounts, SourceReceipt, SqliteSource, SqliteStore};
 

@@ -20,6 +20,8 @@ use rustls::{
 };
 use tokio_postgres::config::{Host, SslMode};
 
+use crate::store::StoreError;
+
 /// Connections per instance unless the URL says `pool_max_size`.
 pub const DEFAULT_POOL_MAX_SIZE: usize = 16;
 
@@ -171,6 +173,28 @@ impl PostgresUrl {
         };
         config.options(options);
         config
+    }
+
+    /// One connection made as the store's pool makes them (the URL's TLS mode and CA file, the same
+    /// session settings), its driver spawned on the current Tokio runtime: for tools that work on the
+    /// database beside the server, such as the load generator's ceiling, which must pay for TLS as
+    /// the server does.
+    pub async fn connect(&self) -> Result<tokio_postgres::Client, StoreError> {
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(
+            self.tls_config()
+                .map_err(|e| StoreError::Backend(e.into()))?,
+        );
+        let (client, connection) = self
+            .driver_config()
+            .connect(tls)
+            .await
+            .map_err(super::fault::store_error)?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "postgres connection ended");
+            }
+        });
+        Ok(client)
     }
 
     /// The rustls configuration for the TLS mode.

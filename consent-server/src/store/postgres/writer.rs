@@ -116,8 +116,10 @@ async fn commit_batch(
     general(&mut client, jobs).await
 }
 
-/// Every receipt of a batch in one statement, committed on its own (one round trip).
-const INSERT_RECEIPTS: &str = "
+/// Every receipt of a batch in one statement, committed on its own (one round trip): `$1` the number of
+/// rows, `$2`…`$12` arrays of the columns, in the order of the `INSERT`. Public (as
+/// `POSTGRES_INSERT_RECEIPTS`) for the load generator's ceiling, which times exactly this statement.
+pub const INSERT_RECEIPTS: &str = "
 WITH head AS (
     UPDATE log_head SET receipts = receipts + $1 WHERE id = 1 RETURNING receipts - $1 AS base
 )
