@@ -140,6 +140,22 @@ fn three_instances_survive_a_killed_instance_and_a_database_crash() {
             during > 0,
             "no request was refused while the database was down"
         );
+        // Each live instance's `/readyz` reports the database: not ready, as a JSON 503, at once.
+        for port in &ports[..2] {
+            let asked = Instant::now();
+            let (status, body) = http(*port, "GET", "/readyz", &[], "").unwrap();
+            assert!(asked.elapsed() < Duration::from_secs(REQUEST_TIMEOUT_SECS));
+            assert_eq!(status, 503, "{body}");
+            let j: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(j["error"]["code"], "storage_unavailable", "{body}");
+            assert!(
+                j["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("not ready: "),
+                "{body}"
+            );
+        }
         cluster(&["start"]);
         eprintln!("database down for {:.1}s", down.elapsed().as_secs_f64());
         // The instances notice by themselves (no restart), within seconds.

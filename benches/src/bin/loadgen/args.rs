@@ -72,6 +72,12 @@ pub(crate) struct Args {
     #[arg(long)]
     quick: bool,
 
+    /// Each request names a new random device (`subject.device`), which costs the server a
+    /// lookup (has it a choice already?); by default requests name none, as the banner's first
+    /// choice, and the server draws the device id
+    #[arg(long)]
+    device_ids: bool,
+
     /// Run on PostgreSQL instead of SQLite: a postgres:// URL of a role that may create schemas
     /// (the run works in fresh schemas of that database and drops them at the end)
     #[arg(long, value_name = "URL", value_parser = postgres_url)]
@@ -129,6 +135,8 @@ pub(crate) struct Options {
     pub(crate) keep: bool,
     pub(crate) json: Option<PathBuf>,
     pub(crate) quick: bool,
+    /// Requests name a random device.
+    pub(crate) device_ids: bool,
     /// PostgreSQL (a `postgres://` URL), or SQLite when `None`.
     pub(crate) database: Option<String>,
     /// Server instances (more than one only on PostgreSQL).
@@ -154,6 +162,7 @@ impl Args {
             keep: self.keep,
             json: self.json,
             quick: q,
+            device_ids: self.device_ids,
             database: self.database,
             instances: self.instances.unwrap_or(1),
         }
@@ -245,6 +254,7 @@ mod tests {
                 keep: false,
                 json: None,
                 quick: false,
+                device_ids: false,
                 database: None,
                 instances: 1,
             }
@@ -294,8 +304,10 @@ mod tests {
             "--keep",
             "--json",
             "out.json",
+            "--device-ids",
         ])
         .unwrap();
+        assert!(o.device_ids);
         assert_eq!(o.server, Some(PathBuf::from("/x/consent-server")));
         assert!(o.build && o.keep && !o.quick);
         assert_eq!(
@@ -405,6 +417,7 @@ mod tests {
             "--keep",
             "--json",
             "--quick",
+            "--device-ids",
             "--database",
             "--instances",
             "--help",

@@ -145,6 +145,7 @@ async fn run(opts: Options) -> Result<Value> {
         "options": {
             "connections": opts.connections, "duration_s": opts.duration, "rate": opts.rate,
             "warmup_s": opts.warmup, "ceiling_s": opts.ceiling_secs, "client_threads": opts.client_threads,
+            "device_ids": opts.device_ids,
         },
         "machine": { "cpus": cpus, "busy_cores_before": busy_before, "filesystem": fs, "loadavg_before": load_before.trim() },
         "targets": { "receipts_per_sec": TARGET_RECEIPTS_PER_SEC, "p99_ms": TARGET_P99_MS, "p99_at_rate": TARGET_P99_AT_RATE, "rss_mb": TARGET_RSS_MB },
@@ -257,7 +258,7 @@ async fn http_phases(
         rss_idle: rss(&pids).unwrap_or(0),
         ..HttpPhases::default()
     };
-    let body = ConsentBody::new();
+    let body = ConsentBody::new(opts.device_ids);
     let phase = Phase {
         servers: &servers,
         postgres: schema.is_some(),
