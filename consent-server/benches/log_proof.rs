@@ -28,7 +28,7 @@ const AUDITOR: &str = "bench-auditor-token";
 
 fn config(dir: &std::path::Path) -> Config {
     Config {
-        database: dir.join("consent.db"),
+        database: consent_server::store::Database::Sqlite(dir.join("consent.db")),
         keys: dir.join("keys.json"),
         tokens: vec![StaffToken::new(
             "auditor",
@@ -40,7 +40,7 @@ fn config(dir: &std::path::Path) -> Config {
 }
 
 fn state(config: Config, keys: ServerKeys) -> AppState {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.database).unwrap());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir_db(&config)).unwrap());
     AppState::new(
         store,
         Policy::from_toml(POLICY).unwrap(),
@@ -170,3 +170,11 @@ impl TileReader for NoTiles {
 
 criterion_group!(benches, bench);
 criterion_main!(benches);
+
+/// The SQLite file of `config`.
+fn dir_db(config: &Config) -> std::path::PathBuf {
+    match &config.database {
+        consent_server::store::Database::Sqlite(path) => path.clone(),
+        other => panic!("the bench runs on SQLite, not {other:?}"),
+    }
+}

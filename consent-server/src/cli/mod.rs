@@ -4,6 +4,7 @@ pub(crate) mod audit;
 pub(crate) mod bootstrap;
 pub(crate) mod export;
 pub(crate) mod keygen;
+pub(crate) mod migrate;
 pub(crate) mod policy;
 pub(crate) mod receipts;
 pub(crate) mod rights;
