@@ -263,7 +263,7 @@ impl PgStore {
         let pool = self.pool.clone();
         run(&self.handle, async move {
             let mut client = pool.get().await.pg()?;
-            super::log::catch_up(&mut client).await
+            super::log::catch_up(&mut client, true).await
         })
     }
 }

@@ -178,23 +178,23 @@ pub(super) async fn entries(
     Ok(out)
 }
 
-/// At open: builds the tiles of entries logged but not yet in the tree (receipts stored before the log
-/// existed, which the migration numbered), in one transaction under the lock of `log_head` (instances
-/// starting together do it once).
-pub(super) async fn catch_up(client: &mut deadpool_postgres::Client) -> Result<(), StoreError> {
+/// Builds the tiles of entries logged but not yet in the tree (at open: receipts stored before the log
+/// existed, which the migration numbered; after `migrate --to`: the copied log), in one transaction
+/// under the lock of `log_head` (instances starting together do it once). A missing index is an error
+/// with `strict` (the end of a copy); at open the tree is built up to it and the gap logged (a copy
+/// interrupted before its events: the next run fills it).
+pub(super) async fn catch_up(
+    client: &mut deadpool_postgres::Client,
+    strict: bool,
+) -> Result<(), StoreError> {
+    // Looked at without a lock first: a read-only session (a standby) opens the store for reads.
+    if head(&*client, false).await?.log.size >= logged(&*client).await? {
+        return Ok(());
+    }
     let tx = client.transaction().await.pg()?;
     let heads = head(&tx, true).await?;
     let mut h = heads.log;
-    let end: i64 = tx
-        .query_one(
-            "SELECT GREATEST(COALESCE((SELECT MAX(log_index) + 1 FROM receipts), 0),
-                             COALESCE((SELECT MAX(log_index) + 1 FROM events), 0))",
-            &[],
-        )
-        .await
-        .pg()?
-        .get(0);
-    let end = u64::try_from(end).unwrap_or(0);
+    let end = logged(&tx).await?;
     if h.size >= end {
         return tx.commit().await.pg();
     }
@@ -206,16 +206,32 @@ pub(super) async fn catch_up(client: &mut deadpool_postgres::Client) -> Result<(
     while h.size < end {
         let batch = entries(&tx, h.size, CHUNK.min(end - h.size)).await?;
         if batch.is_empty() {
-            return Err(StoreError::Corrupt(format!(
-                "log index {} is missing: the log has a gap",
-                h.size
-            )));
+            let gap = format!("log index {} is missing: the log has a gap", h.size);
+            if strict {
+                return Err(StoreError::Corrupt(gap));
+            }
+            tracing::error!(logged = end, "{gap}");
+            break;
         }
         let leaves: Vec<Hash> = batch.iter().map(|e| Hash::leaf(e)).collect();
         h = append(&tx, h, &leaves).await?;
     }
     set_head(&tx, heads.receipts, heads.events, h).await?;
     tx.commit().await.pg()
+}
+
+/// The number of entries logged (one past the largest log index).
+async fn logged(c: &impl GenericClient) -> Result<u64, StoreError> {
+    let end: i64 = c
+        .query_one(
+            "SELECT GREATEST(COALESCE((SELECT MAX(log_index) + 1 FROM receipts), 0),
+                             COALESCE((SELECT MAX(log_index) + 1 FROM events), 0))",
+            &[],
+        )
+        .await
+        .pg()?
+        .get(0);
+    Ok(u64::try_from(end).unwrap_or(0))
 }
 
 /// Writes the row of `log_head`.

@@ -131,7 +131,7 @@ impl PgStore {
             let mut client = setup.get().await.pg()?;
             schema::check_durability(&client).await?;
             schema::migrate(&mut client).await?;
-            log::catch_up(&mut client).await
+            log::catch_up(&mut client, false).await
         })?;
         // No floor: the database's disk is its server's.
         let health = Arc::new(StorageHealth::new(0, options.log_interval));
