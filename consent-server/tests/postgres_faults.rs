@@ -255,6 +255,40 @@ fn three_instances_survive_a_killed_instance_and_a_database_crash() {
         .unwrap();
         assert_eq!((status, &body), (200, jws));
     }
+    // The log the three instances wrote through the faults, checked from outside as an auditor does
+    // (issue 21.6), through one instance once a checkpoint covers every entry.
+    let size = schema.value("SELECT entries FROM log_head").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, note) = http(ports[1], "GET", "/log/checkpoint", &[], "").unwrap();
+        if note.lines().nth(1) == Some(size.as_str()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no checkpoint of {size}: {note}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_consent-server"))
+        .args([
+            "audit",
+            "verify",
+            "--log",
+            &format!("http://127.0.0.1:{}/log", ports[1]),
+            "--jwks",
+            &format!("http://127.0.0.1:{}/.well-known/jwks.json", ports[0]),
+        ])
+        .env("CONSENT_AUDIT_TOKEN", AUDITOR)
+        .env("CONSENT_LOG", "warn")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!("entries checked: {size} ")),
+        "{stdout}"
+    );
     for s in &mut servers[..2] {
         terminate(s);
     }
