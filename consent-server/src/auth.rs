@@ -73,6 +73,8 @@ fn scope_of(state: &AppState, i: usize) -> ServiceScope {
 pub(crate) struct Caller {
     /// The token's role; `None` without a token.
     pub(crate) role: Option<Role>,
+    /// The token's place in the configuration (its name is who handled a request); `None` without one.
+    pub(crate) token: Option<usize>,
     /// A service token's scope; nothing for the other roles.
     scope: ServiceScope,
 }
@@ -96,6 +98,7 @@ impl FromRequestParts<AppState> for Caller {
         let i = token(&state.config, &parts.headers)?;
         Ok(Caller {
             role: i.and_then(|i| state.config.tokens.get(i)).map(|t| t.role),
+            token: i,
             scope: i.map_or(ServiceScope::NOTHING, |i| scope_of(state, i)),
         })
     }
@@ -158,8 +161,10 @@ permissions! {
     ReadStates: [Auditor, Operator, Service] => "read subject state";
     /// `GET /v1/subjects/{subject}/export`.
     ExportSubjects: [Auditor, Operator] => "export subject data";
-    /// Withdrawals, restrictions, unblocking and erasures.
+    /// Withdrawals, restrictions, unblocking, erasures, access requests; closing cases.
     RecordRights: [Operator] => "record rights requests";
+    /// `GET /v1/cases`.
+    ReadCases: [Auditor, Operator] => "read rights requests";
     /// `POST /v1/unsubscribe-links`.
     MakeUnsubscribeLinks: [Service, Operator] => "make unsubscribe links";
     /// `GET /v1/export`.
@@ -202,7 +207,11 @@ mod tests {
     fn only_service_tokens_record_as_services_with_their_scope() {
         use consent_core::Caller as Requester;
         let scope = ServiceScope::new(consent_core::PurposeSet::of(8), &[]).unwrap();
-        let caller = |role| Caller { role, scope };
+        let caller = |role| Caller {
+            role,
+            token: None,
+            scope,
+        };
         assert_eq!(caller(None).requester(), Requester::Anonymous);
         assert_eq!(
             caller(Some(Role::Service)).requester(),

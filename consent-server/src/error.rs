@@ -47,6 +47,9 @@ pub enum ErrorCode {
     DeviceTokenMismatch,
     /// No such resource or endpoint (404).
     NotFound,
+    /// The receipt was redacted when its subject was erased: a version 1 receipt that named a person
+    /// in clear (410).
+    ReceiptErased,
     /// The endpoint exists but not with this HTTP method (405).
     MethodNotAllowed,
     /// The body is not `application/json` (415).
@@ -86,6 +89,7 @@ impl ErrorCode {
         ErrorCode::DeviceTokenRequired,
         ErrorCode::DeviceTokenMismatch,
         ErrorCode::NotFound,
+        ErrorCode::ReceiptErased,
         ErrorCode::MethodNotAllowed,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::BodyTooLarge,
@@ -118,6 +122,7 @@ impl ErrorCode {
             ErrorCode::DeviceTokenRequired => "device_token_required",
             ErrorCode::DeviceTokenMismatch => "device_token_mismatch",
             ErrorCode::NotFound => "not_found",
+            ErrorCode::ReceiptErased => "receipt_erased",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::BodyTooLarge => "body_too_large",
@@ -279,6 +284,7 @@ impl From<StoreError> for ApiError {
                 ErrorCode::StorageUnavailable,
                 "storage is unavailable; retry later",
             ),
+            StoreError::NoOpenCase(id) => ApiError::not_found(&format!("open case {id}")),
             other => ApiError::internal(other),
         }
     }

@@ -125,6 +125,17 @@ impl PathParam for PolicyVersion {
     }
 }
 
+impl PathParam for crate::store::CaseId {
+    const NAME: &'static str = "id";
+    fn parse(s: &str) -> Result<Self, String> {
+        s.parse()
+            .ok()
+            .filter(|n| *n > 0 && s.bytes().all(|b| b.is_ascii_digit()) && !s.starts_with('0'))
+            .map(crate::store::CaseId)
+            .ok_or_else(|| "expected a case number (1, 2, 3…)".into())
+    }
+}
+
 /// The route's one path parameter, parsed into `T`.
 #[derive(Debug)]
 pub(crate) struct ApiPath<T>(pub(crate) T);

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use consent_core::{Policy, PolicyVersion, ServiceScope, Timestamp};
+use consent_core::{Policy, PolicyVersion, ServiceScope, Timestamp, WorkingDays};
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -35,6 +35,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Time source.
     pub clock: Clock,
+    /// The working-day calendar of rights requests' due dates (`calendar` in the configuration; the
+    /// bundled Kazakhstan calendar by default).
+    pub calendar: Arc<WorkingDays>,
     /// Token buckets of the rate limit, by client (IPv4 address or IPv6 /64).
     pub(crate) limiter: Arc<ClientLimiter>,
     /// Compressed bodies kept by key (`policy/2025-03-26`, `consent/banner.js`), with the entity tag of
@@ -72,8 +75,15 @@ impl AppState {
             service_scopes: Arc::new(service_scopes),
             metrics: Arc::new(Metrics::default()),
             clock,
+            calendar: Arc::new(crate::cases::bundled_calendar()),
             encoded: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// The same state with `calendar` for due dates.
+    pub fn with_calendar(mut self, calendar: WorkingDays) -> AppState {
+        self.calendar = Arc::new(calendar);
+        self
     }
 
     /// Forgets, every few seconds, the rate-limit state of clients whose buckets are full again (they are

@@ -17,8 +17,9 @@ mod subjects;
 use axum::Router;
 use axum::routing::{get, post};
 
-pub use ops::export_line;
-pub use subjects::{find_subject, staff_rights, staff_withdraw};
+pub use subjects::{
+    case_json, close_case, find_subject, staff_access, staff_rights, staff_withdraw,
+};
 
 use crate::state::AppState;
 
@@ -40,6 +41,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/subjects/{subject}/restrict", post(subjects::restrict))
         .route("/v1/subjects/{subject}/unblock", post(subjects::unblock))
         .route("/v1/subjects/{subject}/erase", post(subjects::erase))
+        .route("/v1/subjects/{subject}/access", post(subjects::access))
+        .route("/v1/cases", get(subjects::list_cases))
+        .route("/v1/cases/{id}/close", post(subjects::close))
         .route(
             "/v1/unsubscribe",
             get(public::unsubscribe_page).post(public::unsubscribe),

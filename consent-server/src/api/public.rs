@@ -20,6 +20,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::extract::{ApiPath, ApiQuery, RawBody};
 use crate::privacy;
 use crate::state::AppState;
+use crate::store::StoreError;
 
 /// A policy's canonical JSON, compressed when the client accepts it (the JSON is compressed once per
 /// version and kept), with its hash as entity tag.
@@ -140,19 +141,37 @@ pub(crate) async fn receipt(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("application/jwt"));
+    if stored.is_redacted() {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            ErrorCode::ReceiptErased,
+            "this receipt named a person in clear and was redacted when its subject was erased",
+        ));
+    }
     if wants_jwt {
         return Ok(([(header::CONTENT_TYPE, "application/jwt")], stored.jws).into_response());
     }
-    let verified = UnverifiedReceipt::parse(&stored.jws)
-        .and_then(|r| r.verify(&state.keys.receipts))
-        .map_err(ApiError::internal)?;
-    Ok(axum::Json(serde_json::json!({
+    let keys = Arc::clone(&state.keys);
+    let read = state
+        .read(move |store| {
+            crate::personal::read(store, &keys.receipts, &stored)
+                .map(|r| (r, stored))
+                .map_err(|e| StoreError::Corrupt(e.to_string()))
+        })
+        .await?;
+    let (crate::personal::Read::Verified(verified, names), stored) = read else {
+        return Err(ApiError::internal("a redacted receipt read as verified"));
+    };
+    let mut out = serde_json::json!({
         "receipt_id": stored.id.to_string(),
         "receipt": stored.jws,
         "kid": verified.header().kid,
         "payload": verified.payload(),
-    }))
-    .into_response())
+    });
+    if let Some(n) = crate::personal::names_json(&names) {
+        out["personal"] = n;
+    }
+    Ok(axum::Json(out).into_response())
 }
 
 pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -245,7 +264,8 @@ async fn already_withdrawn(
         })
         .await?;
     let erased = ConsentState::fold(&events).erased_at();
-    for stored in receipts.iter().rev() {
+    // Receipts redacted on erasure precede that erasure: they decide nothing now.
+    for stored in receipts.iter().rev().filter(|r| !r.is_redacted()) {
         let receipt = UnverifiedReceipt::parse(&stored.jws)
             .and_then(|r| r.verify(&state.keys.receipts))
             .map_err(ApiError::internal)?;
@@ -322,7 +342,14 @@ pub(crate) async fn unsubscribe(
                 Method::Unsubscribe,
                 CollectionKind::Email,
             )?;
-            issue(&state, subject, checked, browser(&headers)).await?
+            issue(
+                &state,
+                subject,
+                checked,
+                browser(&headers),
+                "unsubscribe-link",
+            )
+            .await?
         }
     };
     let from_browser = headers

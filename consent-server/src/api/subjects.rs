@@ -2,26 +2,25 @@
 //! (withdraw, restrict, unblock, erase); unsubscribe links for services.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use consent_core::{
-    Choice, CollectionKind, ConsentState, Decisions, EventKind, Method, PurposeId,
-    UnverifiedReceipt,
-};
+use consent_core::{Choice, CollectionKind, ConsentState, Decisions, EventKind, Method, PurposeId};
 use serde::Deserialize;
 
 use super::consents::{by_server, issue};
 use crate::auth::{
-    ExportSubjects, LookUpSubjects, MakeUnsubscribeLinks, ReadHistories, ReadStates, RecordRights,
-    Staff,
+    ExportSubjects, LookUpSubjects, MakeUnsubscribeLinks, ReadCases, ReadHistories, ReadStates,
+    RecordRights, Staff,
 };
 use crate::error::{ApiError, ErrorCode};
-use crate::extract::{ApiJson, ApiPath};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::privacy::{self, SubjectRef};
 use crate::state::AppState;
-use crate::store::{Rights, Write};
+use crate::store::{Case, CaseId, CaseKind, CaseQuery, Rights, StoredReceipt, Write, Written};
+use crate::{cases, personal};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,14 +44,51 @@ pub(crate) async fn lookup(
 }
 
 async fn history_json(state: &AppState, s: SubjectRef) -> Result<serde_json::Value, ApiError> {
-    let (receipts, events) = state
-        .read(move |store| Ok((store.subject_receipts(s)?, store.subject_events(s)?)))
+    let keys = Arc::clone(&state.keys);
+    let (receipts, events, cases) = state
+        .read(move |store| {
+            let receipts: Vec<(StoredReceipt, Option<personal::Read>)> = store
+                .subject_receipts(s)?
+                .into_iter()
+                .map(|r| {
+                    let read = personal::read(store, &keys.receipts, &r)
+                        .inspect_err(
+                            |e| tracing::warn!(receipt = %r.id, error = %e, "receipt not read"),
+                        )
+                        .ok();
+                    (r, read)
+                })
+                .collect();
+            let cases = store.cases(&CaseQuery {
+                subject: Some(s),
+                ..CaseQuery::default()
+            })?;
+            Ok((receipts, store.subject_events(s)?, cases))
+        })
         .await?;
     let receipts: Vec<serde_json::Value> = receipts
         .into_iter()
-        .map(|r| {
-            let payload = UnverifiedReceipt::parse(&r.jws).and_then(|u| u.verify(&state.keys.receipts)).map(|v| serde_json::to_value(v.payload()).unwrap_or_default());
-            serde_json::json!({ "receipt_id": r.id.to_string(), "issued_at": r.issued_at.to_string(), "receipt": r.jws, "payload": payload.ok() })
+        .map(|(r, read)| {
+            let mut out = serde_json::json!({ "receipt_id": r.id.to_string(), "issued_at": r.issued_at.to_string() });
+            match read {
+                Some(personal::Read::Verified(v, names)) => {
+                    out["receipt"] = r.jws.into();
+                    out["payload"] = serde_json::to_value(v.payload()).unwrap_or_default();
+                    if let Some(n) = personal::names_json(&names) {
+                        out["personal"] = n;
+                    }
+                }
+                Some(personal::Read::Redacted(p)) => {
+                    out["receipt"] = serde_json::Value::Null;
+                    out["payload"] = serde_json::to_value(&p).unwrap_or_default();
+                    out["redacted"] = true.into();
+                }
+                None => {
+                    out["receipt"] = r.jws.into();
+                    out["payload"] = serde_json::Value::Null;
+                }
+            }
+            out
         })
         .collect();
     let rights: Vec<serde_json::Value> = events
@@ -67,9 +103,28 @@ async fn history_json(state: &AppState, s: SubjectRef) -> Result<serde_json::Val
             Some(serde_json::json!({ "at": e.at.to_string(), "action": what }))
         })
         .collect();
+    let cases: Vec<serde_json::Value> = cases.iter().map(|c| case_json(state, c)).collect();
     Ok(
-        serde_json::json!({ "subject": s.to_string(), "receipts": receipts, "rights_requests": rights }),
+        serde_json::json!({ "subject": s.to_string(), "receipts": receipts, "rights_requests": rights, "cases": cases }),
     )
+}
+
+/// A case as JSON: `id`, `kind`, `subject`, `received_at`, `due_at` (null when the calendar does not
+/// cover its period), `handled_by`, `receipt_id`, `closed_at`, `closed_by`, `overdue`.
+pub fn case_json(state: &AppState, c: &Case) -> serde_json::Value {
+    let (now, _) = state.now();
+    serde_json::json!({
+        "id": c.id.0,
+        "kind": c.kind.as_str(),
+        "subject": c.subject.to_string(),
+        "received_at": c.received_at.to_string(),
+        "due_at": cases::due_at(&state.calendar, c).map(|t| t.to_string()),
+        "handled_by": c.handled_by,
+        "receipt_id": c.receipt.map(|r| r.to_string()),
+        "closed_at": c.closed.as_ref().map(|(t, _)| t.to_string()),
+        "closed_by": c.closed.as_ref().map(|(_, b)| b.clone()),
+        "overdue": cases::overdue(&state.calendar, c, now),
+    })
 }
 
 /// `GET /v1/subjects/{subject}/history`: every receipt and rights request.
@@ -130,23 +185,23 @@ pub(crate) async fn access_export(
 ) -> Result<Response, ApiError> {
     let history = history_json(&state, s).await?;
     let current = state_json(&state, s).await?;
-    let kantara: Vec<serde_json::Value> = history["receipts"]
-        .as_array()
-        .map(|rs| {
-            rs.iter()
-                .filter_map(|r| r["receipt"].as_str())
-                .filter_map(|jws| {
-                    UnverifiedReceipt::parse(jws)
-                        .and_then(|u| u.verify(&state.keys.receipts))
-                        .ok()
+    let keys = Arc::clone(&state.keys);
+    let policies = Arc::clone(&state.policies);
+    let kantara: Vec<serde_json::Value> = state
+        .read(move |store| {
+            Ok(store
+                .subject_receipts(s)?
+                .iter()
+                .filter_map(|r| match personal::read(store, &keys.receipts, r) {
+                    Ok(personal::Read::Verified(v, names)) => {
+                        let policy = policies.get(&v.payload().policy.version)?;
+                        v.to_kantara_with(policy, &names).ok()
+                    }
+                    _ => None,
                 })
-                .filter_map(|v| {
-                    let policy = state.policies.get(&v.payload().policy.version)?;
-                    v.to_kantara(policy).ok()
-                })
-                .collect()
+                .collect())
         })
-        .unwrap_or_default();
+        .await?;
     Ok(axum::Json(serde_json::json!({
         "subject": s.to_string(),
         "controller": state.policy.controller().name.get_or(state.policy.default_language(), state.policy.default_language()),
@@ -203,7 +258,7 @@ pub(crate) async fn withdraw(
         None => None,
     };
     tracing::info!(operator = %staff.name, subject = %s, "withdrawal recorded by staff");
-    let out = staff_withdraw(&state, s, purposes).await?;
+    let out = staff_withdraw(&state, s, purposes, &staff.name).await?;
     Ok((StatusCode::CREATED, axum::Json(out)).into_response())
 }
 
@@ -223,7 +278,7 @@ async fn rights(
     s: SubjectRef,
     what: Rights,
 ) -> Result<Response, ApiError> {
-    let at = staff_rights(state, s, what).await?;
+    let at = staff_rights(state, s, what, &staff.name).await?;
     tracing::info!(operator = %staff.name, subject = %s, action = what.as_str(), "rights request recorded");
     Ok(axum::Json(serde_json::json!({ "subject": s.to_string(), "action": what.as_str(), "at": at.to_string() })).into_response())
 }
@@ -254,6 +309,72 @@ pub(crate) async fn erase(
     ApiPath(s): ApiPath<SubjectRef>,
 ) -> Result<Response, ApiError> {
     rights(&state, &staff, s, Rights::Erase).await
+}
+
+/// `POST /v1/subjects/{subject}/access`: records an access request (a copy of the subject's history,
+/// which `GET /v1/subjects/{subject}/export` makes); the case stays open until closed.
+pub(crate) async fn access(
+    State(state): State<AppState>,
+    staff: Staff<RecordRights>,
+    ApiPath(s): ApiPath<SubjectRef>,
+) -> Result<Response, ApiError> {
+    let case = staff_access(&state, s, &staff.name).await?;
+    tracing::info!(operator = %staff.name, subject = %s, case = %case.id, "access request recorded");
+    Ok((StatusCode::CREATED, axum::Json(case_json(&state, &case))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CasesParams {
+    /// `open` (default) or `all`.
+    #[serde(default)]
+    status: Option<String>,
+    /// Only overdue ones.
+    #[serde(default)]
+    overdue: Option<bool>,
+}
+
+/// `GET /v1/cases?status=open|all&overdue=true`: rights requests, oldest first.
+pub(crate) async fn list_cases(
+    State(state): State<AppState>,
+    _: Staff<ReadCases>,
+    ApiQuery(p): ApiQuery<CasesParams>,
+) -> Result<Response, ApiError> {
+    let open_only = match p.status.as_deref() {
+        None | Some("open") => true,
+        Some("all") => false,
+        Some(_) => return Err(ApiError::bad_param("status", "expected `open` or `all`")),
+    };
+    let list = state
+        .read(move |store| {
+            store.cases(&CaseQuery {
+                open_only,
+                ..CaseQuery::default()
+            })
+        })
+        .await?;
+    let (now, _) = state.now();
+    let cases: Vec<serde_json::Value> = list
+        .iter()
+        .filter(|c| p.overdue != Some(true) || cases::overdue(&state.calendar, c, now))
+        .map(|c| case_json(&state, c))
+        .collect();
+    Ok(axum::Json(serde_json::json!({ "cases": cases })).into_response())
+}
+
+/// `POST /v1/cases/{id}/close`: the case's action is done (404 unless it is open).
+pub(crate) async fn close(
+    State(state): State<AppState>,
+    staff: Staff<RecordRights>,
+    ApiPath(id): ApiPath<CaseId>,
+) -> Result<Response, ApiError> {
+    close_case(&state, id, &staff.name).await?;
+    tracing::info!(operator = %staff.name, case = %id, "case closed");
+    let (at, _) = state.now();
+    Ok(axum::Json(
+        serde_json::json!({ "id": id.0, "closed_at": at.to_string(), "closed_by": staff.name }),
+    )
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -303,6 +424,7 @@ pub async fn staff_withdraw(
     state: &AppState,
     s: SubjectRef,
     purposes: Option<Vec<PurposeId>>,
+    by: &str,
 ) -> Result<serde_json::Value, ApiError> {
     known_subject(state, s).await?;
     if let Some(list) = &purposes
@@ -332,25 +454,86 @@ pub async fn staff_withdraw(
         ));
     }
     let checked = by_server(state, decisions, Method::Withdraw, CollectionKind::Staff)?;
-    issue(state, s, checked, None).await
+    issue(state, s, checked, None, by).await
 }
 
-/// A restriction, unblocking or erasure without HTTP (the CLI).
+/// A restriction, unblocking or erasure without HTTP (the CLI), handled by `by`, with its case
+/// (closed at once: the write is the action). An erasure also destroys the subject's data key and
+/// redacts their version 1 receipts that name a person in clear.
 pub async fn staff_rights(
     state: &AppState,
     s: SubjectRef,
     what: Rights,
+    by: &str,
 ) -> Result<consent_core::Timestamp, ApiError> {
     known_subject(state, s).await?;
+    let redact = if what == Rights::Erase {
+        state
+            .read(move |store| store.subject_receipts(s))
+            .await?
+            .into_iter()
+            .filter(|r| !r.is_redacted())
+            .filter_map(|r| personal::redact(&r.jws).map(|x| (r.id, x)))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let (at, _) = state.now();
+    let kind = match what {
+        Rights::Restrict => CaseKind::Restriction,
+        Rights::Unblock => CaseKind::Unblocking,
+        Rights::Erase => CaseKind::Erasure,
+    };
     state
         .write(Write::Rights {
             subject: s,
             at,
             what,
+            case: cases::new_case(&state.calendar, kind, at, by, true),
+            redact,
         })
         .await?;
     Ok(at)
+}
+
+/// Records an access request (a copy of the subject's consent history) handled by `by`: a case, open
+/// until closed ([`close_case`]) when the copy has been given.
+pub async fn staff_access(state: &AppState, s: SubjectRef, by: &str) -> Result<Case, ApiError> {
+    known_subject(state, s).await?;
+    let (at, _) = state.now();
+    let case = cases::new_case(&state.calendar, CaseKind::Access, at, by, false);
+    let written = state
+        .write(Write::Access {
+            subject: s,
+            case: case.clone(),
+        })
+        .await?;
+    let Written::Case(id) = written else {
+        return Err(ApiError::internal("access write returned no case"));
+    };
+    Ok(Case {
+        id,
+        kind: case.kind,
+        subject: s,
+        received_at: at,
+        due_at: case.due_at,
+        handled_by: case.handled_by,
+        receipt: None,
+        closed: None,
+    })
+}
+
+/// Closes an open case, by `by`: its action is done (404 for a case that is not open).
+pub async fn close_case(state: &AppState, id: CaseId, by: &str) -> Result<(), ApiError> {
+    let (at, _) = state.now();
+    state
+        .write(Write::CloseCase {
+            id,
+            at,
+            by: by.to_owned(),
+        })
+        .await?;
+    Ok(())
 }
 
 /// The pseudonym of an external id, if known (the CLI).

@@ -1,6 +1,7 @@
 //! The commands, one file each, and what they share.
 
 pub(crate) mod bootstrap;
+pub(crate) mod cases;
 pub(crate) mod export;
 pub(crate) mod keygen;
 pub(crate) mod policy;

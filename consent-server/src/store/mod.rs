@@ -14,9 +14,11 @@
 //! Below a free-space floor, writes that add data are refused before the disk is full
 //! ([`Write::essential`] says which still go through).
 
+mod cases;
 mod health;
 mod sqlite;
 
+pub use cases::{Case, CaseId, CaseKind, CaseQuery, LiveSubjects, NewCase};
 pub use health::{DEFAULT_LOG_INTERVAL, DEFAULT_MIN_FREE_BYTES, StorageHealth};
 pub use sqlite::{MIGRATIONS, SqliteStore, WriterStats};
 
@@ -24,8 +26,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use consent_core::{
-    Actor, Choice, CollectionKind, Event, Method, PolicyHash, PolicyVersion, PurposeId, ReceiptId,
-    Timestamp, VerifiedReceipt,
+    Actor, Choice, CollectionKind, DataKey, Event, Method, PolicyHash, PolicyVersion, PurposeId,
+    ReceiptId, Timestamp, VerifiedReceipt,
 };
 use tokio::sync::oneshot;
 
@@ -64,6 +66,13 @@ pub enum StoreError {
     /// subject is not a pseudonym.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The receipt came with a new data key for its subject, but the subject has one already (another
+    /// receipt created it first): seal with the stored key and try again. Nothing was stored.
+    #[error("the subject already has a data key")]
+    DataKeyExists,
+    /// No case with this number, or it is closed already.
+    #[error("no open case {0}")]
+    NoOpenCase(CaseId),
 }
 
 impl StoreError {
@@ -178,7 +187,9 @@ impl std::fmt::Display for Seq {
 pub enum Write {
     /// A verified receipt, with the consent events it records.
     Receipt(Box<NewReceipt>),
-    /// A restriction, unblocking or erasure for a subject.
+    /// A restriction, unblocking or erasure for a subject, and its case. An erasure also destroys the
+    /// subject's data key and replaces the JWS of each receipt in `redact` by its redacted form
+    /// (`erased:…`, version 1 receipts that name a person in clear).
     Rights {
         /// Pseudonymous subject.
         subject: SubjectRef,
@@ -186,6 +197,26 @@ pub enum Write {
         at: Timestamp,
         /// What.
         what: Rights,
+        /// The case it opens.
+        case: NewCase,
+        /// Erasure only: receipts whose JWS is replaced by the redacted form given.
+        redact: Vec<(ReceiptId, String)>,
+    },
+    /// An access request (a copy of the subject's history): a case, open until handled.
+    Access {
+        /// Pseudonymous subject.
+        subject: SubjectRef,
+        /// The case.
+        case: NewCase,
+    },
+    /// Closes an open case: its action is done.
+    CloseCase {
+        /// Which.
+        id: CaseId,
+        /// When.
+        at: Timestamp,
+        /// Who closed it.
+        by: String,
     },
     /// Find or create the pseudonym linked to a keyed hash of a subject's external id.
     Link {
@@ -223,7 +254,7 @@ impl Write {
     /// ```
     pub fn essential(&self) -> bool {
         match self {
-            Write::Rights { .. } => true,
+            Write::Rights { .. } | Write::Access { .. } | Write::CloseCase { .. } => true,
             Write::Receipt(r) => {
                 matches!(r.collection, CollectionKind::Staff | CollectionKind::Email)
                     && r.decisions.values().all(|c| *c != Choice::Given)
@@ -240,6 +271,8 @@ pub enum Written {
     Done,
     /// The subject pseudonym found or created by [`Write::Link`].
     Subject(SubjectRef),
+    /// The case opened by [`Write::Access`].
+    Case(CaseId),
 }
 
 /// A stored receipt.
@@ -253,8 +286,19 @@ pub struct StoredReceipt {
     pub subject: SubjectRef,
     /// Server time.
     pub issued_at: Timestamp,
-    /// The JWS.
+    /// The JWS; or, for a version 1 receipt that named a person and whose subject was erased, its
+    /// redacted form (`erased:` + header, payload without the names, signature; it no longer verifies).
     pub jws: String,
+}
+
+/// The prefix of a redacted receipt's stored form.
+pub const REDACTED_PREFIX: &str = "erased:";
+
+impl StoredReceipt {
+    /// Whether this is a version 1 receipt redacted on erasure ([`StoredReceipt::jws`]).
+    pub fn is_redacted(&self) -> bool {
+        self.jws.starts_with(REDACTED_PREFIX)
+    }
 }
 
 /// Which receipts to export.
@@ -298,6 +342,14 @@ pub trait Store: Send + Sync + 'static {
     fn lookup_subject(&self, lookup: &SubjectLookup) -> Result<Option<SubjectRef>, StoreError>;
     /// Number of receipts stored.
     fn receipt_count(&self) -> Result<u64, StoreError>;
+    /// The subject's data key (what its receipts' names are sealed under), unless destroyed or never
+    /// made; with the insertion order of the receipt that created it (receipts before it were sealed
+    /// under a key since destroyed).
+    fn data_key(&self, subject: SubjectRef) -> Result<Option<(DataKey, Seq)>, StoreError>;
+    /// Cases matching `q`, oldest first.
+    fn cases(&self, q: &CaseQuery) -> Result<Vec<Case>, StoreError>;
+    /// Subjects with a live record (a receipt not followed by an erasure).
+    fn live_subjects(&self) -> Result<LiveSubjects, StoreError>;
     /// Store-specific metrics in Prometheus text format.
     fn metrics(&self) -> String {
         String::new()
@@ -328,6 +380,8 @@ pub struct NewReceipt {
     kid: String,
     browser: Option<&'static str>,
     jws: String,
+    new_data_key: Option<DataKey>,
+    case: Option<NewCase>,
 }
 
 impl NewReceipt {
@@ -354,7 +408,31 @@ impl NewReceipt {
             kid: r.header().kid.clone(),
             browser,
             jws: r.jws().to_owned(),
+            new_data_key: None,
+            case: None,
         })
+    }
+
+    /// Also creates the subject's data key, `key` (its names are sealed under it), in the same
+    /// transaction; fails with [`StoreError::DataKeyExists`] if the subject has one.
+    pub fn with_new_data_key(mut self, key: DataKey) -> NewReceipt {
+        self.new_data_key = Some(key);
+        self
+    }
+
+    /// Also opens `case` (a withdrawal, an unsubscribe) for this receipt, in the same transaction.
+    pub fn with_case(mut self, case: NewCase) -> NewReceipt {
+        self.case = Some(case);
+        self
+    }
+
+    /// The data key to create with the receipt, if any.
+    pub fn new_data_key(&self) -> Option<&DataKey> {
+        self.new_data_key.as_ref()
+    }
+    /// The case to open with the receipt, if any.
+    pub fn case(&self) -> Option<&NewCase> {
+        self.case.as_ref()
     }
 
     /// Receipt id.

@@ -19,19 +19,20 @@ use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use consent_core::{Event, ReceiptId};
+use consent_core::{DataKey, Event, ReceiptId};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::oneshot;
 
 pub use schema::MIGRATIONS;
 pub use writer::WriterStats;
 
-use self::rows::{EventRow, RECEIPT_COLUMNS, events_from_row, stored_receipt};
+use self::rows::{CASE_COLUMNS, EventRow, RECEIPT_COLUMNS, events_from_row, stored_receipt};
 use self::space::DiskSpace;
 use self::writer::{Job, Writer, checkpoint_loop, writer_loop};
 use crate::privacy::{SubjectLookup, SubjectRef};
 use crate::store::{
-    ExportQuery, StorageHealth, Store, StoreError, StoreOptions, StoredReceipt, Write, Written,
+    Case, CaseQuery, ExportQuery, LiveSubjects, Seq, StorageHealth, Store, StoreError,
+    StoreOptions, StoredReceipt, Write, Written,
 };
 
 /// Writes waiting beyond this are refused with [`StoreError::Busy`].
@@ -88,6 +89,9 @@ fn open(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
         // FULL: a commit is on disk (WAL fsynced) before it returns. Rule 6 of the product.
         conn.pragma_update(None, "synchronous", "FULL").db()?;
         conn.pragma_update(None, "foreign_keys", "ON").db()?;
+        // Deleted rows (an erased subject's data key and link) and freed pages are overwritten with
+        // zeros, not left in free space (issue 20.2).
+        conn.pragma_update(None, "secure_delete", "ON").db()?;
     }
     Ok(conn)
 }
@@ -122,12 +126,21 @@ impl SqliteStore {
         // Checkpoints run on their own thread, off the commit path of the writer.
         conn.pragma_update(None, "wal_autocheckpoint", 0).db()?;
         let stop = Arc::new(AtomicBool::new(false));
+        let truncate = Arc::new(AtomicBool::new(false));
         let checkpoint_conn = open(&path, false)?;
         let checkpoint_stop = Arc::clone(&stop);
+        let checkpoint_truncate = Arc::clone(&truncate);
         let log_interval = options.log_interval;
         let checkpointer = std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
-            .spawn(move || checkpoint_loop(&checkpoint_conn, &checkpoint_stop, log_interval))
+            .spawn(move || {
+                checkpoint_loop(
+                    &checkpoint_conn,
+                    &checkpoint_stop,
+                    &checkpoint_truncate,
+                    log_interval,
+                )
+            })
             .map_err(|e| StoreError::Corrupt(format!("cannot start checkpoint thread: {e}")))?;
         let stats = Arc::new(WriterStats::default());
         let (tx, rx) = sync_channel::<Job>(QUEUE);
@@ -136,6 +149,7 @@ impl SqliteStore {
             health: Arc::clone(&health),
             space,
             probe_errors: Default::default(),
+            truncate,
         };
         let writer = std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -335,6 +349,73 @@ impl Store for SqliteStore {
         })
     }
 
+    fn data_key(&self, subject: SubjectRef) -> Result<Option<(DataKey, Seq)>, StoreError> {
+        self.with_reader(|c| {
+            let row: Option<(Vec<u8>, i64)> = c
+                .prepare_cached("SELECT key, created_seq FROM data_keys WHERE subject = ?1")
+                .db()?
+                .query_row(params![subject.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+                .db()?;
+            row.map(|(key, seq)| {
+                let key: [u8; 32] = key
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt(format!("data key of {subject}")))?;
+                Ok((
+                    DataKey::from_bytes(key),
+                    Seq(u64::try_from(seq).unwrap_or(0)),
+                ))
+            })
+            .transpose()
+        })
+    }
+
+    fn cases(&self, q: &CaseQuery) -> Result<Vec<Case>, StoreError> {
+        self.with_reader(|c| {
+            let mut st = c
+                .prepare_cached(&format!(
+                    "SELECT {CASE_COLUMNS} FROM cases
+                     WHERE (?1 = 0 OR closed_at IS NULL) AND (?2 IS NULL OR subject = ?2)
+                     ORDER BY id LIMIT ?3"
+                ))
+                .db()?;
+            let mut rows = st
+                .query(params![
+                    q.open_only,
+                    q.subject.map(|s| s.to_string()),
+                    q.limit
+                        .map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX)),
+                ])
+                .db()?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next().db()? {
+                out.push(rows::case(r)?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn live_subjects(&self) -> Result<LiveSubjects, StoreError> {
+        self.with_reader(|c| {
+            let count = |prefix: &str| -> Result<u64, StoreError> {
+                let n: i64 = c
+                    .prepare_cached(
+                        "SELECT COUNT(*) FROM subjects WHERE live = 1 AND subject >= ?1 AND subject < ?2",
+                    )
+                    .db()?
+                    .query_row(params![format!("{prefix}:"), format!("{prefix};")], |r| {
+                        r.get(0)
+                    })
+                    .db()?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            };
+            Ok(LiveSubjects {
+                persons: count("sub")?,
+                devices: count("dev")?,
+            })
+        })
+    }
+
     fn metrics(&self) -> String {
         let s = &self.stats;
         let commits = s.commits.load(Ordering::Relaxed);
@@ -391,7 +472,7 @@ mod tests {
     use consent_core::{HmacKey, PolicyHash, PolicyVersion, SubjectId, Timestamp};
 
     use super::*;
-    use crate::store::Rights;
+    use crate::store::{CaseId, CaseKind, NewCase, Rights};
 
     fn temp_db(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("consent-store-{name}-{}", std::process::id()));
@@ -423,6 +504,8 @@ mod tests {
             subject: first,
             at: Timestamp::from_unix(5),
             what: Rights::Erase,
+            case: new_case(CaseKind::Erasure, 5, true),
+            redact: Vec::new(),
         };
         write(&store, rights).unwrap();
         assert_eq!(store.lookup_subject(&lookup).unwrap(), None);
@@ -439,6 +522,193 @@ mod tests {
             write(&store, policy(2)),
             Err(StoreError::PolicyChanged(v)) if v == version
         ));
+        store.close();
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    fn new_case(kind: CaseKind, at: i64, done: bool) -> NewCase {
+        NewCase {
+            kind,
+            received_at: Timestamp::from_unix(at),
+            due_at: Some(Timestamp::from_unix(at + 86_400)),
+            handled_by: "dpo".into(),
+            done,
+        }
+    }
+
+    fn insert_receipt(path: &Path, id: &str, subject: SubjectRef, at: i64, jws: &str) {
+        Connection::open(path)
+            .unwrap()
+            .execute(
+                "INSERT INTO receipts (id, subject, issued_at, policy_version, method, kid, decisions, expires_at, actor, jws)
+                 VALUES (?1, ?2, ?3, '2025-03-26', 'custom', 'k', 'a=given', ?4, 'subject', ?5)",
+                params![id, subject.to_string(), at, at + 10, jws],
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn cases_open_close_once_and_are_kept() {
+        let path = temp_db("cases");
+        let store = SqliteStore::open(&path).unwrap();
+        let s = SubjectRef::Subject(SubjectId([6; 16]));
+        let Written::Case(id) = write(
+            &store,
+            Write::Access {
+                subject: s,
+                case: new_case(CaseKind::Access, 100, false),
+            },
+        )
+        .unwrap() else {
+            panic!("no case")
+        };
+        let restrict = Write::Rights {
+            subject: s,
+            at: Timestamp::from_unix(101),
+            what: Rights::Restrict,
+            case: new_case(CaseKind::Restriction, 101, true),
+            redact: Vec::new(),
+        };
+        write(&store, restrict).unwrap();
+        let open = store
+            .cases(&CaseQuery {
+                open_only: true,
+                ..CaseQuery::default()
+            })
+            .unwrap();
+        assert_eq!(open.len(), 1);
+        assert_eq!(
+            (open[0].id, open[0].kind, open[0].subject),
+            (id, CaseKind::Access, s)
+        );
+        assert_eq!(open[0].due_at, Some(Timestamp::from_unix(100 + 86_400)));
+        let all = store.cases(&CaseQuery::default()).unwrap();
+        assert_eq!(
+            all[1].closed,
+            Some((Timestamp::from_unix(101), "dpo".to_owned()))
+        );
+        let close = |by: &str| Write::CloseCase {
+            id,
+            at: Timestamp::from_unix(200),
+            by: by.into(),
+        };
+        write(&store, close("alice")).unwrap();
+        assert!(matches!(write(&store, close("bob")), Err(StoreError::NoOpenCase(i)) if i == id));
+        assert!(matches!(
+            write(
+                &store,
+                Write::CloseCase {
+                    id: CaseId(99),
+                    at: Timestamp::from_unix(1),
+                    by: "x".into()
+                }
+            ),
+            Err(StoreError::NoOpenCase(_))
+        ));
+        let conn = Connection::open(&path).unwrap();
+        // Cases are kept, and a closed case does not change.
+        assert!(conn.execute("DELETE FROM cases", []).is_err());
+        assert!(
+            conn.execute("UPDATE cases SET closed_by = 'mallory'", [])
+                .is_err()
+        );
+        assert!(
+            conn.execute("UPDATE cases SET due_at = 0 WHERE closed_at IS NULL", [])
+                .is_ok()
+        );
+        store.close();
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn live_subjects_and_the_one_update_receipts_allow() {
+        let path = temp_db("live");
+        let store = SqliteStore::open(&path).unwrap();
+        let (a, b) = (
+            SubjectRef::Subject(SubjectId([7; 16])),
+            SubjectRef::Subject(SubjectId([8; 16])),
+        );
+        let d = SubjectRef::Device(SubjectId([7; 16]));
+        // Receipts written by the store count their subjects; rows inserted by hand here do not go
+        // through the writer, so the migration's backfill is what this checks on reopening.
+        insert_receipt(
+            &path,
+            "01977420-dc7b-7a5a-9a5a-5a5a5a5a5a51",
+            a,
+            10,
+            "x.y.z",
+        );
+        insert_receipt(
+            &path,
+            "01977420-dc7b-7a5a-9a5a-5a5a5a5a5a52",
+            b,
+            10,
+            "x.y.z",
+        );
+        insert_receipt(
+            &path,
+            "01977420-dc7b-7a5a-9a5a-5a5a5a5a5a53",
+            d,
+            10,
+            "x.y.z",
+        );
+        let conn = Connection::open(&path).unwrap();
+        conn.execute(
+            "INSERT INTO subjects (subject, live) SELECT DISTINCT subject, 1 FROM receipts",
+            [],
+        )
+        .unwrap();
+        assert_eq!(
+            store.live_subjects().unwrap(),
+            LiveSubjects {
+                persons: 2,
+                devices: 1
+            }
+        );
+        let erase = Write::Rights {
+            subject: b,
+            at: Timestamp::from_unix(20),
+            what: Rights::Erase,
+            case: new_case(CaseKind::Erasure, 20, true),
+            redact: vec![(
+                "01977420-dc7b-7a5a-9a5a-5a5a5a5a5a52".parse().unwrap(),
+                "erased:x.y2.z".into(),
+            )],
+        };
+        write(&store, erase).unwrap();
+        assert_eq!(store.live_subjects().unwrap().persons, 1);
+        let r = store.subject_receipts(b).unwrap();
+        assert!(r[0].is_redacted() && r[0].jws == "erased:x.y2.z");
+        // Receipts are append-only but for that: no other column, no second redaction, no un-redaction.
+        assert!(
+            conn.execute(
+                "UPDATE receipts SET jws = 'erased:again' WHERE subject = ?1",
+                params![b.to_string()]
+            )
+            .is_err()
+        );
+        assert!(
+            conn.execute(
+                "UPDATE receipts SET jws = 'x.y.z' WHERE subject = ?1",
+                params![b.to_string()]
+            )
+            .is_err()
+        );
+        assert!(
+            conn.execute(
+                "UPDATE receipts SET decisions = 'a=refused', jws = 'erased:q' WHERE subject = ?1",
+                params![a.to_string()]
+            )
+            .is_err()
+        );
+        assert!(
+            conn.execute(
+                "UPDATE receipts SET jws = 'y.y.y' WHERE subject = ?1",
+                params![a.to_string()]
+            )
+            .is_err()
+        );
+        assert!(conn.execute("DELETE FROM receipts", []).is_err());
         store.close();
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }

@@ -10,7 +10,7 @@ use rusqlite::Row;
 
 use super::Db as _;
 use crate::privacy::SubjectRef;
-use crate::store::{Seq, StoreError, StoredReceipt};
+use crate::store::{Case, CaseId, Seq, StoreError, StoredReceipt};
 
 /// The columns [`stored_receipt`] reads, in order.
 pub(super) const RECEIPT_COLUMNS: &str = "seq, id, subject, issued_at, jws";
@@ -46,6 +46,32 @@ pub(super) fn stored_receipt(r: &Row<'_>) -> Result<StoredReceipt, StoreError> {
         subject: subject(&r.get::<_, String>(2).db()?)?,
         issued_at: Timestamp::from_unix(r.get(3).db()?),
         jws: r.get(4).db()?,
+    })
+}
+
+/// The columns [`case`] reads, in order.
+pub(super) const CASE_COLUMNS: &str =
+    "id, kind, subject, received_at, due_at, handled_by, receipt_id, closed_at, closed_by";
+
+/// A row of [`CASE_COLUMNS`].
+pub(super) fn case(r: &Row<'_>) -> Result<Case, StoreError> {
+    let id: i64 = r.get(0).db()?;
+    let corrupt = |what: &str| StoreError::Corrupt(format!("case {id}: {what}"));
+    let kind: String = r.get(1).db()?;
+    let receipt: Option<String> = r.get(6).db()?;
+    let closed_at: Option<i64> = r.get(7).db()?;
+    let closed_by: Option<String> = r.get(8).db()?;
+    Ok(Case {
+        id: CaseId(u64::try_from(id).map_err(|_| corrupt("id"))?),
+        kind: kind.parse().map_err(|_| corrupt("kind"))?,
+        subject: subject(&r.get::<_, String>(2).db()?)?,
+        received_at: Timestamp::from_unix(r.get(3).db()?),
+        due_at: r.get::<_, Option<i64>>(4).db()?.map(Timestamp::from_unix),
+        handled_by: r.get(5).db()?,
+        receipt: receipt
+            .map(|s| s.parse().map_err(|_| corrupt("receipt")))
+            .transpose()?,
+        closed: closed_at.map(|t| (Timestamp::from_unix(t), closed_by.unwrap_or_default())),
     })
 }
 
