@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 use consent_server::store::Rights;
 
 use cli::rights::Request;
-use cli::{cases, export, keygen, policy, receipts, rights, serve, token};
+use cli::{backup, cases, export, keygen, policy, receipts, rights, serve, token};
 
 #[derive(Parser)]
 #[command(
@@ -72,6 +72,13 @@ enum Command {
     },
     /// How many distinct subjects have a live record (Law 94-V's size classes count them).
     Subjects,
+    /// Back up the database as two files: receipts without the data keys, and the data keys alone.
+    Backup(backup::Args),
+    /// Put back the data keys of a key backup, except those of subjects erased since.
+    RestoreKeys {
+        /// The key backup file (`backup --keys`).
+        file: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -98,6 +105,8 @@ fn main() -> ExitCode {
         Command::Access(args) => rights::run(config, args, Request::Access),
         Command::Cases { command } => cases::run(config, command),
         Command::Subjects => cases::subjects(config),
+        Command::Backup(args) => backup::backup(config, &args),
+        Command::RestoreKeys { file } => backup::restore_keys(config, &file),
     };
     done.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");

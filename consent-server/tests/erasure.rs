@@ -208,6 +208,33 @@ fn after_erasure_the_names_are_nowhere_the_server_writes() {
     let export = operator_get(port, &format!("/v1/subjects/{daulet}/export"));
     assert!(export.contains(DAULET) && export.contains(FATHER));
 
+    // A backup before the erasure: the receipts without the keys, the keys alone.
+    let backups = dir.join("backups");
+    std::fs::create_dir(&backups).unwrap();
+    let (receipts_backup, keys_backup) = (backups.join("consent.db"), backups.join("keys.db"));
+    let (ok, out, err) = run(
+        &dir,
+        &[
+            "--config",
+            config,
+            "backup",
+            "--receipts",
+            receipts_backup.to_str().unwrap(),
+            "--keys",
+            keys_backup.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{out}{err}");
+    for key in &keys {
+        let found = files_containing(&backups, key);
+        assert_eq!(found, [keys_backup.clone()], "{out}");
+    }
+    let count: i64 = rusqlite::Connection::open(&receipts_backup)
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM receipts", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count, 3);
+
     // Erase Aigerim from the command line, Daulet through the API.
     let (ok, out, err) = run(
         &dir,
@@ -321,6 +348,19 @@ fn after_erasure_the_names_are_nowhere_the_server_writes() {
         }
     };
     check("while the server runs");
+    // Restoring the keys of the backup made before the erasures brings back neither key.
+    let (ok, out, err) = run(
+        &dir,
+        &[
+            "--config",
+            config,
+            "restore-keys",
+            keys_backup.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("restored 0 data key(s); left out 2"), "{out}");
+    check("after restoring the keys of an older backup");
     assert!(terminate(&mut server).success());
     check("after the server stopped");
     // The database, its WAL and the logs were among the files searched.

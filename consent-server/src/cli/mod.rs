@@ -1,5 +1,6 @@
 //! The commands, one file each, and what they share.
 
+pub(crate) mod backup;
 pub(crate) mod bootstrap;
 pub(crate) mod cases;
 pub(crate) mod export;

@@ -20,7 +20,7 @@ mod sqlite;
 
 pub use cases::{Case, CaseId, CaseKind, CaseQuery, LiveSubjects, NewCase};
 pub use health::{DEFAULT_LOG_INTERVAL, DEFAULT_MIN_FREE_BYTES, StorageHealth};
-pub use sqlite::{MIGRATIONS, SqliteStore, WriterStats};
+pub use sqlite::{Backup, KeysRestored, MIGRATIONS, SqliteStore, WriterStats};
 
 use std::collections::BTreeMap;
 use std::time::Duration;

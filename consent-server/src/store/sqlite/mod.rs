@@ -7,6 +7,7 @@
 //! - `space`: free space on the database's file system;
 //! - `rows`: values to columns and back (what is read is parsed there, once).
 
+mod backup;
 mod fault;
 mod rows;
 mod schema;
@@ -23,6 +24,7 @@ use consent_core::{DataKey, Event, ReceiptId};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::oneshot;
 
+pub use backup::{Backup, KeysRestored};
 pub use schema::MIGRATIONS;
 pub use writer::WriterStats;
 
