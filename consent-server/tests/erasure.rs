@@ -227,7 +227,7 @@ fn after_erasure_the_names_are_nowhere_the_server_writes() {
     assert!(ok, "{out}{err}");
     for key in &keys {
         let found = files_containing(&backups, key);
-        assert_eq!(found, [keys_backup.clone()], "{out}");
+        assert_eq!(found, std::slice::from_ref(&keys_backup), "{out}");
     }
     let count: i64 = rusqlite::Connection::open(&receipts_backup)
         .unwrap()

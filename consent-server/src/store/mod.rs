@@ -238,7 +238,7 @@ pub enum Write {
 
 impl Write {
     /// Whether the write still goes through when free space is below the floor: rights requests
-    /// (restrict, unblock, erase: a few dozen bytes each, by staff only) and the withdrawals the server
+    /// (restrict, unblock, erase, access, closing a case: a few dozen bytes each, by staff only) and the withdrawals the server
     /// itself makes for staff and one-click unsubscribe links. Everything else adds data anyone can add
     /// (receipts from banners, forms and services, new pseudonym links, policy versions) and waits for
     /// space. `DESIGN.md`, "Storage failures and a full disk", says why.
@@ -246,10 +246,13 @@ impl Write {
     /// ```
     /// use consent_core::Timestamp;
     /// use consent_server::privacy::SubjectRef;
-    /// use consent_server::store::{Rights, Write};
+    /// use consent_server::store::{CaseKind, NewCase, Rights, Write};
     ///
     /// let subject: SubjectRef = "sub:AAAAAAAAAAAAAAAAAAAAAA".parse().unwrap();
-    /// let erase = Write::Rights { subject, at: Timestamp::from_unix(0), what: Rights::Erase };
+    /// let at = Timestamp::from_unix(0);
+    /// let case = NewCase { kind: CaseKind::Erasure, received_at: at, due_at: None,
+    ///     handled_by: "dpo".into(), done: true };
+    /// let erase = Write::Rights { subject, at, what: Rights::Erase, case, redact: Vec::new() };
     /// assert!(erase.essential());
     /// ```
     pub fn essential(&self) -> bool {
