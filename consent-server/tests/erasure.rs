@@ -327,6 +327,36 @@ fn after_erasure_the_names_are_nowhere_the_server_writes() {
         };
         std::fs::write(dir.join(name), body).unwrap();
     }
+    // The erasures are cases, closed at once, with who handled them; nobody is live any more.
+    let (ok, out, err) = run(&dir, &["--config", config, "cases", "list", "--all"]);
+    assert!(ok, "{out}{err}");
+    std::fs::write(dir.join("cases-list.log"), format!("{out}{err}")).unwrap();
+    let erasures: Vec<&str> = out.lines().filter(|l| l.contains("\terasure\t")).collect();
+    assert_eq!(erasures.len(), 2, "{out}");
+    assert!(
+        erasures[0].contains(&aigerim) && erasures[0].contains("\tcli:"),
+        "{out}"
+    );
+    assert!(
+        erasures[1].contains(&daulet) && erasures[1].contains("\tdpo\tclosed "),
+        "{out}"
+    );
+    let (ok, out, err) = run(
+        &dir,
+        &["--config", config, "access", &daulet, "--by", "dpo"],
+    );
+    assert!(ok && out.contains("case 3 due "), "{out}{err}");
+    let (ok, out, _) = run(&dir, &["--config", config, "cases", "list"]);
+    assert!(
+        ok && out.lines().count() == 2 && out.contains("\taccess\t"),
+        "{out}"
+    );
+    let (ok, out, err) = run(&dir, &["--config", config, "cases", "close", "3"]);
+    assert!(ok, "{out}{err}");
+    let (ok, _, err) = run(&dir, &["--config", config, "cases", "close", "3"]);
+    assert!(!ok && err.contains("open case 3 not found"), "{err}");
+    let (ok, out, err) = run(&dir, &["--config", config, "subjects"]);
+    assert!(ok && out == "persons\t0\ndevices\t0\n", "{out}{err}");
     let metrics = std::fs::read_to_string(dir.join("metrics.txt")).unwrap();
     assert!(
         metrics.contains("consent_subjects_live{kind=\"person\"} 0"),

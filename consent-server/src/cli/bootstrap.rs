@@ -64,6 +64,7 @@ pub(crate) fn load_keys(config: &Config) -> Result<ServerKeys> {
 /// Builds the state the server and the offline staff commands share.
 pub(crate) async fn state(mut config: Config) -> Result<AppState> {
     let (policy, previous) = load_policies(&config)?;
+    let calendar = load_calendar(&config)?;
     let keys = load_keys(&config)?;
     if config.tokens.is_empty() && keys.development && config.development_keys {
         // Development convenience: one token per role, printed once, never stored in clear.
@@ -121,7 +122,6 @@ pub(crate) async fn state(mut config: Config) -> Result<AppState> {
                 )
             })?;
     }
-    let calendar = load_calendar(&config)?;
     let state = AppState::new(store, policy, previous, keys, config, system_clock());
     for warning in consent_server::cases::calendar_warnings(&calendar, now()) {
         tracing::warn!("{warning}");
