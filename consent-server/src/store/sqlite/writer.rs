@@ -36,8 +36,9 @@ pub struct WriterStats {
 }
 
 /// Copies the WAL into the database every second without blocking the writer (PASSIVE), and empties it
-/// (TRUNCATE) when the store closes, and after an erasure (`truncate`): the WAL still holds the pages
-/// as they were before the erasure (the data key, a redacted receipt's names) until it is emptied.
+/// (TRUNCATE) when the store closes, and after an erasure (`truncate`, or a new rights event written by
+/// another process): the WAL still holds the pages as they were before the erasure (the data key, a
+/// redacted receipt's names) until it is emptied.
 /// A TRUNCATE that cannot finish (a reader still uses the WAL) is tried again every second. Failures
 /// (a full disk cannot take the pages) are logged once per `log_interval`, with a count.
 pub(super) fn checkpoint_loop(
@@ -60,8 +61,22 @@ pub(super) fn checkpoint_loop(
             }
         }
     };
+    // Erasures recorded by another process (the `erase` command beside the server) are noticed by the
+    // newest rights event: the WAL this process keeps writing to must be emptied too.
+    let last_event = || {
+        conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .unwrap_or(0)
+    };
+    let mut seen = last_event();
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(1000));
+        let newest = last_event();
+        if newest > seen {
+            seen = newest;
+            truncate.store(true, Ordering::Relaxed);
+        }
         if truncate.swap(false, Ordering::Relaxed) {
             if !checkpoint("TRUNCATE") {
                 truncate.store(true, Ordering::Relaxed);
