@@ -6,8 +6,10 @@
 //! - `public`: policies, a receipt for its holder, key set, GPC, one-click unsubscribe.
 //! - `subjects`: staff endpoints for a subject (lookup, history, state, access export, rights requests),
 //!   unsubscribe links.
+//! - `cases`: rights requests as cases (access requests, the list, closing).
 //! - `ops`: auditors' export, the OpenAPI document, health, readiness, metrics.
 
+mod cases;
 mod consents;
 mod device;
 mod ops;
@@ -17,9 +19,8 @@ mod subjects;
 use axum::Router;
 use axum::routing::{get, post};
 
-pub use subjects::{
-    case_json, close_case, find_subject, staff_access, staff_rights, staff_withdraw,
-};
+pub use cases::{case_json, close_case, staff_access};
+pub use subjects::{find_subject, staff_rights, staff_withdraw};
 
 use crate::state::AppState;
 
@@ -41,9 +42,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/subjects/{subject}/restrict", post(subjects::restrict))
         .route("/v1/subjects/{subject}/unblock", post(subjects::unblock))
         .route("/v1/subjects/{subject}/erase", post(subjects::erase))
-        .route("/v1/subjects/{subject}/access", post(subjects::access))
-        .route("/v1/cases", get(subjects::list_cases))
-        .route("/v1/cases/{id}/close", post(subjects::close))
+        .route("/v1/subjects/{subject}/access", post(cases::access))
+        .route("/v1/cases", get(cases::list_cases))
+        .route("/v1/cases/{id}/close", post(cases::close))
         .route(
             "/v1/unsubscribe",
             get(public::unsubscribe_page).post(public::unsubscribe),
