@@ -245,3 +245,34 @@ async fn rights_requests_are_cases_with_working_day_due_dates() {
     let m = get_as(&s, "/metrics", AUDITOR).await.text();
     assert_eq!(metric(&m, "consent_subjects_live{kind=\"device\"}"), 1);
 }
+
+#[tokio::test]
+async fn first_named_receipts_at_once_share_one_data_key() {
+    let s = std::sync::Arc::new(server("keys-race").await);
+    let mut body = consent_body(json!({"application-review": "given"}));
+    body["method"] = json!("form");
+    body["collection_point"] = json!({"kind": "form", "page": "https://invisionu.education/apply"});
+    body["subject"] = json!({"id": "dana@example.kz"});
+    body["subject_name"] = json!("Дана Ерланқызы");
+    // Sixteen first receipts for one new subject at once: each finds no key and draws one; the writer
+    // keeps the first and refuses the others, which are sealed again under it.
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let (s, body) = (std::sync::Arc::clone(&s), body.clone());
+            tokio::spawn(async move {
+                call(&s, with_token(post_json("/v1/consents", &body), SERVICE)).await
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for t in tasks {
+        let r = t.await.unwrap();
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        ids.push(r.json()["receipt_id"].as_str().unwrap().to_owned());
+    }
+    for id in ids {
+        let read = get_as(&s, &format!("/v1/receipts/{id}"), AUDITOR).await;
+        assert_eq!(read.status, StatusCode::OK, "{}", read.text());
+        assert_eq!(read.json()["personal"]["subject_name"], "Дана Ерланқызы");
+    }
+}
