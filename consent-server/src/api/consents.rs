@@ -127,17 +127,20 @@ pub(crate) async fn issue(
         } else {
             None
         };
-        let nonces = {
-            let (a, b) = (
-                privacy_random16()?,
-                crate::keys::random32().map_err(ApiError::internal)?,
-            );
-            let mut n = [0u8; 48];
-            n[..16].copy_from_slice(&a);
-            n[16..].copy_from_slice(&b);
-            SealNonces::from_bytes(n)
+        // Fresh nonces for each sealing, drawn only when there is something to seal.
+        let seal = match &key {
+            Some((k, _)) => {
+                let (a, b) = (
+                    privacy_random16()?,
+                    crate::keys::random32().map_err(ApiError::internal)?,
+                );
+                let mut n = [0u8; 48];
+                n[..16].copy_from_slice(&a);
+                n[16..].copy_from_slice(&b);
+                Some(Seal::new(k, SealNonces::from_bytes(n)))
+            }
+            None => None,
         };
-        let seal = key.as_ref().map(|(k, _)| Seal::new(k, nonces));
         let payload =
             ReceiptPayload::new_v2(&state.policy, req.clone(), seal).map_err(ApiError::internal)?;
         let verified = payload
