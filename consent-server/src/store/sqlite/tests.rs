@@ -314,3 +314,68 @@ fn rows_that_do_not_parse_are_corrupt_not_passed_on() {
     store.close();
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
+
+#[test]
+fn migrating_a_database_with_receipts_counts_its_live_subjects() {
+    let path = temp_db("migrate");
+    {
+        // A database as the server before issue 20 left it: migrations 1 and 2, receipts and an erasure.
+        let conn = Connection::open(&path).unwrap();
+        for sql in &MIGRATIONS[..2] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 2).unwrap();
+    }
+    let (a, b) = (
+        SubjectRef::Subject(SubjectId([9; 16])),
+        SubjectRef::Subject(SubjectId([10; 16])),
+    );
+    let d = SubjectRef::Device(SubjectId([9; 16]));
+    insert_receipt(
+        &path,
+        "01977420-dc7b-7a5a-9a5a-5a5a5a5a5a61",
+        a,
+        10,
+        "x.y.z",
+    );
+    insert_receipt(
+        &path,
+        "01977420-dc7b-7a5a-9a5a-5a5a5a5a5a62",
+        b,
+        10,
+        "x.y.z",
+    );
+    insert_receipt(
+        &path,
+        "01977420-dc7b-7a5a-9a5a-5a5a5a5a5a63",
+        d,
+        10,
+        "x.y.z",
+    );
+    insert_receipt(
+        &path,
+        "01977420-dc7b-7a5a-9a5a-5a5a5a5a5a64",
+        d,
+        30,
+        "x.y.z",
+    );
+    let conn = Connection::open(&path).unwrap();
+    // b was erased after its receipt; d was erased, then came back.
+    for (s, at) in [(b, 20), (d, 20)] {
+        conn.execute(
+            "INSERT INTO events (subject, at, kind) VALUES (?1, ?2, 'erase')",
+            params![s.to_string(), at],
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        store.live_subjects().unwrap(),
+        LiveSubjects {
+            persons: 1,
+            devices: 1
+        }
+    );
+    store.close();
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}
