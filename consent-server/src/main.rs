@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 use consent_server::store::Rights;
 
 use cli::rights::Request;
-use cli::{backup, cases, export, keygen, policy, receipts, rights, serve, token};
+use cli::{backup, cases, export, keygen, migrate, policy, receipts, rights, serve, token};
 
 #[derive(Parser)]
 #[command(
@@ -79,6 +79,8 @@ enum Command {
         /// The key backup file (`backup --keys`).
         file: PathBuf,
     },
+    /// Copy the SQLite database into PostgreSQL (verified, resumable), or only create its schema.
+    Migrate(migrate::Args),
 }
 
 fn main() -> ExitCode {
@@ -107,6 +109,7 @@ fn main() -> ExitCode {
         Command::Subjects => cases::subjects(config),
         Command::Backup(args) => backup::backup(config, &args),
         Command::RestoreKeys { file } => backup::restore_keys(config, &file),
+        Command::Migrate(args) => migrate::run(config, &args),
     };
     done.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");

@@ -26,8 +26,9 @@ pub(crate) struct Args {
 pub(crate) fn backup(config: Option<&Path>, args: &Args) -> Result<ExitCode> {
     let config = Config::load(config)?;
     require_installation(&config)?;
-    let store = SqliteStore::open(&config.database)
-        .with_context(|| format!("cannot open {}", config.database.display()))?;
+    let path = sqlite_file(&config)?;
+    let store =
+        SqliteStore::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let b = store.backup(&args.receipts, &args.keys)?;
     store.close();
     println!(
@@ -43,8 +44,9 @@ pub(crate) fn backup(config: Option<&Path>, args: &Args) -> Result<ExitCode> {
 pub(crate) fn restore_keys(config: Option<&Path>, keys: &Path) -> Result<ExitCode> {
     let config = Config::load(config)?;
     require_installation(&config)?;
-    let store = SqliteStore::open(&config.database)
-        .with_context(|| format!("cannot open {}", config.database.display()))?;
+    let path = sqlite_file(&config)?;
+    let store =
+        SqliteStore::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let r = store.restore_keys(keys)?;
     store.close();
     println!(
@@ -52,4 +54,15 @@ pub(crate) fn restore_keys(config: Option<&Path>, keys: &Path) -> Result<ExitCod
         r.restored, r.erased, r.present
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The SQLite database file; on PostgreSQL, backups are `pg_dump`'s, split the same way.
+fn sqlite_file(config: &Config) -> Result<&Path> {
+    config.database.sqlite_file().ok_or_else(|| {
+        anyhow::anyhow!(
+            "the database is PostgreSQL: back it up with pg_dump in two parts, without the data keys \
+             (--exclude-table-data=data_keys) and the data keys alone (--table=data_keys, kept briefly); \
+             see the README, \"Backups and erasure\""
+        )
+    })
 }

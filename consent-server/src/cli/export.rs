@@ -12,7 +12,7 @@ use consent_server::config::Config;
 use consent_server::keys::ServerKeys;
 use consent_server::personal::{self, Read};
 use consent_server::privacy::SubjectRef;
-use consent_server::store::{ExportQuery, SqliteStore, Store};
+use consent_server::store::ExportQuery;
 
 use super::bootstrap::{load_policies, require_installation};
 
@@ -104,8 +104,10 @@ fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
 fn export(config: &Config, args: &Args) -> Result<()> {
     let format = args.format;
     require_installation(config)?;
-    let store = SqliteStore::open(&config.database)
-        .with_context(|| format!("cannot open {}", config.database.display()))?;
+    let store = config
+        .database
+        .open(config.storage.store_options())
+        .with_context(|| format!("cannot open {}", config.database))?;
     let keys = ServerKeys::load(&config.keys)?;
     let (policy, previous) = load_policies(config)?;
     let mut policies: std::collections::BTreeMap<_, _> =
@@ -136,8 +138,8 @@ fn export(config: &Config, args: &Args) -> Result<()> {
     let n = store.export(&q, &mut |r| {
         let mut skip = false;
         let line = match format {
-            Format::Jsonl => Ok(personal::export_line(&store, &keys.receipts, &r).to_string()),
-            Format::Kantara | Format::Csv => personal::read(&store, &keys.receipts, &r)
+            Format::Jsonl => Ok(personal::export_line(&*store, &keys.receipts, &r).to_string()),
+            Format::Kantara | Format::Csv => personal::read(&*store, &keys.receipts, &r)
                 .map_err(anyhow::Error::from)
                 .and_then(|read| {
                     let (p, verified) = match &read {

@@ -5,6 +5,7 @@ pub(crate) mod bootstrap;
 pub(crate) mod cases;
 pub(crate) mod export;
 pub(crate) mod keygen;
+pub(crate) mod migrate;
 pub(crate) mod policy;
 pub(crate) mod receipts;
 pub(crate) mod rights;
