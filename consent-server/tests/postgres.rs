@@ -11,8 +11,8 @@ use std::time::Duration;
 use consent_core::{HmacKey, SubjectId, Timestamp};
 use consent_server::privacy::{SubjectRef, subject_lookup};
 use consent_server::store::{
-    CaseKind, Database, ExportQuery, NewCase, Outage, Rights, Store, StoreError, StoreOptions,
-    Write, Written,
+    CaseKind, Database, ExportQuery, NewCase, Outage, POSTGRES_MIGRATIONS, Rights, Store,
+    StoreError, StoreOptions, Write, Written,
 };
 use support::pg::{TestSchema, sql, url_for_postgres_only_test};
 
@@ -83,12 +83,59 @@ fn migrations_are_applied_once_when_instances_start_together() {
     assert_eq!(
         schema
             .value("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations"),
-        Some("1".to_owned())
+        Some(
+            (1..=POSTGRES_MIGRATIONS.len())
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        )
     );
     for s in &stores {
         s.ready().unwrap();
         s.close();
     }
+}
+
+/// A database of the first schema, with receipts and erasures, migrated to the second (issue 20): its
+/// subjects are counted live unless erased after their last receipt, as SQLite's migration counts them.
+#[test]
+fn migrating_a_database_with_receipts_and_erasures_counts_its_live_subjects() {
+    let Some(admin) = url_for_postgres_only_test("migrate_subjects") else {
+        return;
+    };
+    let schema = TestSchema::new(&admin, "migrate_subjects");
+    schema.sql(&format!(
+        "CREATE TABLE schema_migrations (version integer PRIMARY KEY, \
+         applied_at timestamptz NOT NULL DEFAULT now()); {} \
+         INSERT INTO schema_migrations (version) VALUES (1);",
+        POSTGRES_MIGRATIONS[0]
+    ));
+    let a = "sub:AAAAAAAAAAAAAAAAAAAAAA"; // a receipt, no erasure: live
+    let b = "sub:BBBBBBBBBBBBBBBBBBBBBA"; // erased after its receipt: not live
+    let c = "sub:CCCCCCCCCCCCCCCCCCCCCA"; // erased, then a new receipt: live
+    let d = "dev:DDDDDDDDDDDDDDDDDDDDDA"; // a browser: live, counted apart
+    let mut rows = String::new();
+    for (seq, (subject, at)) in [(a, 10), (b, 10), (c, 10), (c, 30), (d, 10)]
+        .into_iter()
+        .enumerate()
+    {
+        rows.push_str(&format!(
+            "INSERT INTO receipts (seq, id, subject, issued_at, policy_version, method, kid, \
+             decisions, expires_at, actor, jws) VALUES ({}, gen_random_uuid(), '{subject}', {at}, \
+             '2025-03-26', 'custom', 'k', 'a=given', 0, 'subject', 'x.y.z');",
+            seq + 1
+        ));
+    }
+    rows.push_str(&format!(
+        "INSERT INTO events (seq, subject, at, kind) VALUES (1, '{b}', 20, 'erase'), \
+         (2, '{c}', 20, 'erase'), (3, '{a}', 5, 'erase'); \
+         UPDATE log_head SET receipts = 5, events = 3;"
+    ));
+    schema.sql(&rows);
+    let store = open(&schema.url).unwrap();
+    let live = store.live_subjects().unwrap();
+    assert_eq!((live.persons, live.devices), (2, 1));
+    store.close();
 }
 
 /// Three instances write receipts' neighbours (events) and links at once: the events are numbered
