@@ -199,10 +199,17 @@ INSERT INTO subjects (subject, live)
 /// instances starting together apply each one once. With the schema up to date it only reads
 /// `schema_migrations`, so the application's role needs no right to create tables.
 pub(super) async fn migrate(client: &mut Client) -> Result<(), StoreError> {
-    client
-        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+    // Tried rather than waited for: a session's `lock_timeout` would end the wait while another
+    // instance migrates.
+    while !client
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&MIGRATION_LOCK])
         .await
-        .pg()?;
+        .pg()?
+        .try_get::<_, bool>(0)
+        .pg()?
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let done = apply(client).await;
     let unlocked = client
         .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
