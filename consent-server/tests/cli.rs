@@ -340,6 +340,28 @@ fn export_verify_and_rights_requests() {
         ok && out.starts_with(&format!("restrict {device} at ")),
         "{out}"
     );
+    // Rights requests are cases (issue 20.3): listed, an access request closed once; live subjects.
+    let (ok, out, err) = run(&dir, &["--config", &cfg, "access", &device, "--by", "dpo"]);
+    assert!(
+        ok && out.starts_with(&format!("access request for {device}: case ")),
+        "{out}{err}"
+    );
+    let case = out.split_whitespace().nth(5).unwrap().to_owned();
+    let (ok, out, err) = run(&dir, &["--config", &cfg, "cases", "list", "--all"]);
+    assert!(ok, "{err}");
+    for kind in ["\twithdrawal\t", "\trestriction\t", "\taccess\t"] {
+        assert!(out.contains(kind), "{kind}: {out}");
+    }
+    let (ok, out, err) = run(&dir, &["--config", &cfg, "cases", "close", &case]);
+    assert!(ok, "{out}{err}");
+    let (ok, _, err) = run(&dir, &["--config", &cfg, "cases", "close", &case]);
+    assert!(
+        !ok && err.contains(&format!("open case {case} not found")),
+        "{err}"
+    );
+    let (ok, out, err) = run(&dir, &["--config", &cfg, "subjects"]);
+    assert!(ok && out.starts_with("persons\t0\ndevices\t"), "{out}{err}");
+    assert_ne!(out, "persons\t0\ndevices\t0\n");
     let (ok, _, err) = run(
         &dir,
         &["--config", &cfg, "erase", "--id", "nobody@example.org"],

@@ -3,6 +3,10 @@
 //! naming the person in clear, erases one subject with the CLI and one through the API, and the raw
 //! files (database, WAL, shared memory, exports, Kantara exports, the server's and the commands' logs,
 //! `/metrics`) are searched for the names' UTF-8 bytes and for the data keys' bytes.
+//!
+//! SQLite only, by nature: it reads the database's own files. PostgreSQL's files are its server's (the
+//! README's "Backups and erasure" says what VACUUM, the WAL and backups need there); on PostgreSQL,
+//! `tests/store.rs` and `tests/cases.rs` check that the key is destroyed and the names unreadable.
 
 mod support;
 
