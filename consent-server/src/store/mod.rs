@@ -369,8 +369,9 @@ pub trait Store: Send + Sync + 'static {
     fn cases(&self, q: &CaseQuery) -> Result<Vec<Case>, StoreError>;
     /// Subjects with a live record (a receipt not followed by an erasure).
     fn live_subjects(&self) -> Result<LiveSubjects, StoreError>;
-    /// The receipt stored last (the highest `seq`), if any: at start, the server checks that its keys
-    /// verify it (a second instance with another key file is refused).
+    /// The receipt stored last (the highest `seq`) that is not redacted (a redacted receipt no longer
+    /// verifies), if any: at start, the server checks that its keys verify it (a second instance with
+    /// another key file is refused).
     fn last_receipt(&self) -> Result<Option<StoredReceipt>, StoreError>;
     /// Store-specific metrics in Prometheus text format.
     fn metrics(&self) -> String {

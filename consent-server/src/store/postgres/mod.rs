@@ -500,7 +500,10 @@ impl Store for PgStore {
     fn last_receipt(&self) -> Result<Option<StoredReceipt>, StoreError> {
         self.read(|c| async move {
             c.query_opt(
-                &format!("SELECT {RECEIPT_COLUMNS} FROM receipts ORDER BY seq DESC LIMIT 1"),
+                &format!(
+                    "SELECT {RECEIPT_COLUMNS} FROM receipts WHERE NOT starts_with(jws, 'erased:') \
+                     ORDER BY seq DESC LIMIT 1"
+                ),
                 &[],
             )
             .await

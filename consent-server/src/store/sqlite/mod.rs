@@ -426,7 +426,8 @@ impl Store for SqliteStore {
         self.with_reader(|c| {
             let mut st = c
                 .prepare_cached(&format!(
-                    "SELECT {RECEIPT_COLUMNS} FROM receipts ORDER BY seq DESC LIMIT 1"
+                    "SELECT {RECEIPT_COLUMNS} FROM receipts WHERE jws NOT LIKE 'erased:%' \
+                     ORDER BY seq DESC LIMIT 1"
                 ))
                 .db()?;
             let mut rows = st.query([]).db()?;
