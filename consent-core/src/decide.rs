@@ -7,8 +7,8 @@
 //! server takes from a [`Policy`] and the banner from the policy's JSON, so both compute the same thing.
 
 use crate::{
-    Choice, CookieCategoryId, Decisions, Method, Policy, PurposeId, PurposeKind, PurposeSet,
-    TokenClaims,
+    Choice, CollectionKind, CookieCategoryId, Decisions, Method, Policy, PurposeId, PurposeKind,
+    PurposeSet, TokenClaims,
 };
 
 /// The purposes a collection point deals with, as sets of codes: the input of the choice logic.
@@ -128,6 +128,24 @@ impl PurposeScope {
             }
         }
         scope
+    }
+
+    /// The scope of a collection point of `kind` under `policy`: it asks for the purposes that need
+    /// consent and list it in their `collection_points` ([`Policy::purposes_at`]); what needs no consent
+    /// stays unconditional. What its "accept all", "reject all" and second layer cover, and what a
+    /// request from it may decide.
+    ///
+    /// ```
+    /// use consent_core::{CollectionKind, Method, Policy, PurposeKind, PurposeScope, PurposeSet};
+    /// let policy = Policy::from_toml(include_str!("../../examples/invisionu/policy.toml"))?;
+    /// let banner = PurposeScope::at(&policy, CollectionKind::Banner);
+    /// let all = banner.decide(Method::AcceptAll, false, PurposeSet::EMPTY, PurposeSet::EMPTY);
+    /// assert_eq!(all.given.len(), 3, "preferences, analytics and marketing cookies");
+    /// assert!(all.given.codes().all(|c| policy.purpose_by_code(c).unwrap().kind == PurposeKind::Cookies));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn at(policy: &Policy, kind: CollectionKind) -> PurposeScope {
+        PurposeScope::of_policy(policy).within(policy.purposes_at(kind))
     }
 
     /// The same scope, asking only for the purposes in `purposes` (a collection point's own purposes);

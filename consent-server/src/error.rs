@@ -39,6 +39,9 @@ pub enum ErrorCode {
     InvalidToken,
     /// The token's role may not do this (403).
     Forbidden,
+    /// A decision names a purpose that the request's collection point does not ask for (the policy's
+    /// `collection_points`): the banner asks for cookie purposes only (422).
+    OutsideCollectionPoint,
     /// The request names a device that already has receipts, without that device's consent token in
     /// `X-Consent-Token` (403): a device's choice is changed only by that device.
     DeviceTokenRequired,
@@ -83,6 +86,7 @@ impl ErrorCode {
         ErrorCode::Unauthorized,
         ErrorCode::InvalidToken,
         ErrorCode::Forbidden,
+        ErrorCode::OutsideCollectionPoint,
         ErrorCode::DeviceTokenRequired,
         ErrorCode::DeviceTokenMismatch,
         ErrorCode::NotFound,
@@ -115,6 +119,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::OutsideCollectionPoint => "outside_collection_point",
             ErrorCode::DeviceTokenRequired => "device_token_required",
             ErrorCode::DeviceTokenMismatch => "device_token_mismatch",
             ErrorCode::NotFound => "not_found",
@@ -158,6 +163,7 @@ impl ErrorCode {
             R::ConsentNotRequired => unprocessable(ErrorCode::ConsentNotRequired),
             R::InconsistentMethod => unprocessable(ErrorCode::InconsistentMethod),
             R::UnknownPolicyVersion => unprocessable(ErrorCode::UnknownPolicyVersion),
+            R::OutsideCollectionPoint => unprocessable(ErrorCode::OutsideCollectionPoint),
             // A code consent-core adds later (the enum is non-exhaustive): the client's problem all
             // the same; the test below fails until it has a code of its own here.
             _ => unprocessable(ErrorCode::InvalidField),

@@ -253,7 +253,6 @@ async fn a_service_records_only_its_purposes_and_collection_points() {
             "decisions.marketing",
         ),
         (form(review.clone(), "api"), "collection_point.kind"),
-        (form(review.clone(), "banner"), "collection_point.kind"),
     ] {
         let r = call(&s, with_token(post_json("/v1/consents", &body), PORTAL)).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{body}: {}", r.text());
@@ -266,7 +265,26 @@ async fn a_service_records_only_its_purposes_and_collection_points() {
         let r = call(&s, with_token(post_json("/v1/consents", &body), SERVICE)).await;
         assert_eq!(r.status, StatusCode::CREATED, "{body}: {}", r.text());
     }
-    assert_eq!(receipts_stored(&s).await, before + 3);
+    // The banner is outside the portal's scope; the service with every collection point may name it,
+    // but the banner does not ask for application review (the policy's collection points).
+    let banner = form(review.clone(), "banner");
+    let r = call(&s, with_token(post_json("/v1/consents", &banner), PORTAL)).await;
+    assert_eq!(
+        r.error(),
+        ("forbidden".into(), Some("collection_point.kind".into()))
+    );
+    let r = call(&s, with_token(post_json("/v1/consents", &banner), SERVICE)).await;
+    assert_eq!(
+        (r.status, r.error()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            (
+                "outside_collection_point".into(),
+                Some("decisions.application-review".into())
+            )
+        )
+    );
+    assert_eq!(receipts_stored(&s).await, before + 2);
 
     // Unsubscribe links withdraw marketing: only a service whose purposes include it makes them.
     let subject = call(
@@ -305,7 +323,7 @@ async fn a_service_records_only_its_purposes_and_collection_points() {
 #[tokio::test]
 async fn anonymous_callers_cannot_claim_a_form_a_representative_or_an_api() {
     let s = server("anonymous-claims").await;
-    let good = consent_body(json!({"marketing": "given"}));
+    let good = consent_body(json!({"cookies-marketing": "given"}));
     let with = |f: &dyn Fn(&mut serde_json::Value)| {
         let mut b = good.clone();
         f(&mut b);
@@ -345,4 +363,65 @@ async fn anonymous_callers_cannot_claim_a_form_a_representative_or_an_api() {
         }
     }
     assert_eq!(receipts_stored(&s).await, 0);
+}
+
+/// The banner asks for the website's cookies only (issue 18.1): a banner receipt deciding anything else
+/// is refused with 422 `outside_collection_point`, naming the purpose, and nothing is written, whoever
+/// sends it.
+#[tokio::test]
+async fn a_banner_receipt_deciding_a_form_purpose_is_refused_and_nothing_is_written() {
+    let s = server("banner-scope").await;
+    let cases = [
+        (
+            json!({"cookies-analytics": "given", "application-review": "given"}),
+            "accept-all",
+            "application-review",
+        ),
+        (
+            json!({"cookies-analytics": "refused", "marketing": "refused"}),
+            "reject-all",
+            "marketing",
+        ),
+        (
+            json!({"transfer-abroad": "given"}),
+            "custom",
+            "transfer-abroad",
+        ),
+    ];
+    for (decisions, method, purpose) in cases {
+        let mut body = consent_body(decisions);
+        body["method"] = json!(method);
+        for bearer in [None, Some(SERVICE)] {
+            let req = post_json("/v1/consents", &body);
+            let req = match bearer {
+                Some(b) => with_token(req, b),
+                None => req,
+            };
+            let r = call(&s, req).await;
+            assert_eq!(
+                (r.status, r.error()),
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    (
+                        "outside_collection_point".to_owned(),
+                        Some(format!("decisions.{purpose}"))
+                    )
+                ),
+                "{bearer:?} {body}"
+            );
+        }
+    }
+    assert_eq!(receipts_stored(&s).await, 0);
+    // The same purposes through a form, by a service allowed them: recorded.
+    let mut body = consent_body(json!({"application-review": "given", "marketing": "refused"}));
+    body["method"] = json!("form");
+    body["collection_point"] = json!({"kind": "form"});
+    body["subject"] = json!({"id": "applicant-17"});
+    let r = call(&s, with_token(post_json("/v1/consents", &body), SERVICE)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    // And the cookie purposes through the banner.
+    let body = consent_body(json!({"cookies-analytics": "given", "cookies-marketing": "refused"}));
+    let r = call(&s, post_json("/v1/consents", &body)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(receipts_stored(&s).await, 2);
 }
