@@ -102,21 +102,14 @@ const POLICY_URL: &str = "https://invisionu.education/privacy/2025-03-26";
 
 // Purpose codes of the invisionu policy.
 const MARKETING: u8 = 8;
+const PREFERENCES: u8 = 11;
 const ANALYTICS: u8 = 12;
 const MARKETING_COOKIES: u8 = 13;
-/// Every purpose code that needs consent.
-const CONSENT_CODES: [u8; 12] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 13];
-/// Every purpose of the policy that needs consent.
-const CONSENT_PURPOSES: [&str; 12] = [
-    "application-review",
-    "events",
-    "scholarships",
-    "contact",
-    "improvement",
-    "transfer-service-providers",
-    "transfer-abroad",
-    "public-dissemination",
-    "marketing",
+/// Every purpose code the banner asks for: the cookie purposes that need consent (the policy's
+/// `collection_points`; the newsletter and the other purposes are asked in forms).
+const CONSENT_CODES: [u8; 3] = [11, 12, 13];
+/// Every purpose the banner asks for.
+const CONSENT_PURPOSES: [&str; 3] = [
     "cookies-preferences",
     "cookies-analytics",
     "cookies-marketing",
@@ -1041,7 +1034,8 @@ async fn the_dialog_speaks_the_page_language_kazakh_russian_or_english() {
         assert_eq!(actions(), ["accept-all", "reject-all", "save"]);
         assert_eq!(
             text(&all_in(&d, ".consent-banner__purpose-title")[0]),
-            purpose_title(0, lang)
+            purpose_title(10, lang),
+            "the first purpose the banner presents: the necessary cookies"
         );
         assert_eq!(text(&one_in(&d, "legend")), t.purposes);
         click("reject-all");
@@ -1175,7 +1169,7 @@ async fn reject_all_runs_nothing_optional_and_deletes_the_declared_cookies() {
         strings(&get(&change, "granted")),
         ["legal-compliance", "cookies-necessary"]
     );
-    assert_eq!(strings(&get(&change, "refused")).len(), 12);
+    assert_eq!(strings(&get(&change, "refused")).len(), 3);
     assert!(!allows("cookies-analytics"));
     assert!(allows("cookies-necessary"));
 }
@@ -1192,12 +1186,17 @@ async fn choose_shows_a_switch_per_purpose_with_cookie_tables_and_saves_a_custom
         .into_iter()
         .map(|e| e.unchecked_into())
         .collect();
-    assert_eq!(switches.len(), 14, "one per purpose");
+    assert_eq!(
+        switches.len(),
+        4,
+        "one per purpose of the banner's collection point: the cookie purposes"
+    );
     for s in &switches {
         let id = s.get_attribute("data-purpose").unwrap();
         assert_eq!(s.type_(), "checkbox");
         assert_eq!(s.get_attribute("role").as_deref(), Some("switch"));
-        let locked = id == "cookies-necessary" || id == "legal-compliance";
+        assert!(id.starts_with("cookies-"), "{id}");
+        let locked = id == "cookies-necessary";
         assert_eq!(
             s.checked(),
             locked,
@@ -1259,7 +1258,6 @@ async fn choose_shows_a_switch_per_purpose_with_cookie_tables_and_saves_a_custom
     sleep(50).await;
     assert_eq!(ran(), ["necessary"], "opening the choices grants nothing");
     switch("cookies-analytics").click();
-    switch("contact").click();
     click("save");
     assert!(dialog().is_none());
     until("the scripts", || ran().len() == 3).await;
@@ -1268,10 +1266,7 @@ async fn choose_shows_a_switch_per_purpose_with_cookie_tables_and_saves_a_custom
     assert_eq!(field(&request, "method"), "custom");
     assert_eq!(
         decisions(&request),
-        expected(
-            "refused",
-            &[("cookies-analytics", "given"), ("contact", "given")]
-        )
+        expected("refused", &[("cookies-analytics", "given")])
     );
     sleep(50).await;
     assert_eq!(ran().len(), 3, "marketing and preferences stay blocked");
@@ -1326,7 +1321,7 @@ async fn the_language_switcher_changes_every_text_and_keeps_the_switches() {
     ];
     assert_eq!(lifetimes(), in_english);
     switch("cookies-analytics").click();
-    switch("marketing").click();
+    switch("cookies-preferences").click();
     one_in(&d, "[data-consent-lang=\"ru\"]").click();
     let d = dialog().unwrap();
     assert_eq!(
@@ -1359,9 +1354,11 @@ async fn the_language_switcher_changes_every_text_and_keeps_the_switches() {
         Some("ru")
     );
     let policy = js_sys::JSON::parse(POLICY).unwrap();
+    // The purposes the banner presents: the cookie purposes (10 to 13).
     let expected_titles: Vec<String> = get(&policy, "purposes")
         .unchecked_into::<Array>()
         .iter()
+        .skip(10)
         .map(|p| field(&get(&get(&p, "texts"), "title"), "ru"))
         .collect();
     let titles: Vec<String> = all_in(&d, ".consent-banner__purpose-title")
@@ -1369,7 +1366,11 @@ async fn the_language_switcher_changes_every_text_and_keeps_the_switches() {
         .map(|t| text(t))
         .collect();
     assert_eq!(titles, expected_titles);
-    assert_eq!(switched_on(), ["marketing", "cookies-analytics"], "kept");
+    assert_eq!(
+        switched_on(),
+        ["cookies-preferences", "cookies-analytics"],
+        "kept"
+    );
     assert!(d.contains(Some(&document().active_element().unwrap())));
     click("save");
     until("the choice", || post_bodies().len() == 1).await;
@@ -1410,7 +1411,7 @@ async fn a_current_token_runs_what_it_grants_without_a_dialog_and_leaves_the_way
 async fn the_way_back_in_opens_the_second_layer_with_the_current_choice_and_the_consent_id() {
     reset("en");
     blocked_scripts();
-    let current = claims(V2025, &[ANALYTICS, MARKETING], &[MARKETING_COOKIES]);
+    let current = claims(V2025, &[PREFERENCES, ANALYTICS], &[MARKETING_COOKIES]);
     set_token(&sign(current));
     start(config(V2025));
     until("the way back in", || reopen_button().is_some()).await;
@@ -1421,7 +1422,7 @@ async fn the_way_back_in_opens_the_second_layer_with_the_current_choice_and_the_
         actions(),
         ["close", "receipt", "accept-all", "reject-all", "save"]
     );
-    assert_eq!(switched_on(), ["marketing", "cookies-analytics"]);
+    assert_eq!(switched_on(), ["cookies-preferences", "cookies-analytics"]);
     assert!(switch("cookies-necessary").checked() && switch("cookies-necessary").disabled());
     assert_eq!(
         one_in(&d, "[data-consent-action=\"close\"]")
@@ -1479,7 +1480,7 @@ async fn the_way_back_in_opens_the_second_layer_with_the_current_choice_and_the_
         "",
         "the link is not followed"
     );
-    assert_eq!(switched_on(), ["marketing", "cookies-analytics"]);
+    assert_eq!(switched_on(), ["cookies-preferences", "cookies-analytics"]);
     sleep(50).await;
     assert!(post_bodies().is_empty());
     assert!(events("change").is_empty());
@@ -1806,9 +1807,12 @@ async fn global_privacy_control_refusals_are_in_the_change_event() {
     until("the event", || events("change").len() == 1).await;
     let refused = strings(&get(&events("change")[0], "refused"));
     assert!(
-        refused.contains(&"marketing".to_string())
-            && refused.contains(&"cookies-marketing".to_string()),
+        refused.contains(&"cookies-marketing".to_string()),
         "refused lists every purpose that is off: {refused:?}"
+    );
+    assert!(
+        !refused.contains(&"marketing".to_string()),
+        "the newsletter is not the banner's to decide: {refused:?}"
     );
 }
 
@@ -1819,7 +1823,7 @@ async fn global_privacy_control_is_shown_on_the_marketing_switches() {
     start(config(V2025));
     shown().await;
     click("choose");
-    for id in ["marketing", "cookies-marketing"] {
+    for id in ["cookies-marketing"] {
         let s = switch(id);
         assert!(!s.checked(), "{id} off");
         let row = s.closest(".consent-banner__purpose").unwrap().unwrap();
@@ -1831,8 +1835,8 @@ async fn global_privacy_control_is_shown_on_the_marketing_switches() {
     }
     assert_eq!(
         all_in(&dialog().unwrap(), ".consent-banner__note").len(),
-        4,
-        "two GPC notes and two always-on notes"
+        2,
+        "a GPC note (marketing cookies) and an always-on note (necessary cookies)"
     );
 }
 
@@ -2149,7 +2153,7 @@ async fn the_js_api_reports_the_state_and_tells_its_listeners() {
         strings(&get(&detail, "granted")),
         ["legal-compliance", "cookies-necessary", "cookies-analytics"]
     );
-    assert_eq!(strings(&get(&detail, "refused")).len(), 11);
+    assert_eq!(strings(&get(&detail, "refused")).len(), 2);
     assert!(strings(&get(&detail, "withdrawn")).is_empty());
     let after = api("get");
     assert_eq!(get(&after, "decided").as_bool(), Some(true));
@@ -2379,7 +2383,11 @@ async fn the_js_api_open_opens_the_second_layer_after_a_choice() {
         .unwrap();
     shown().await;
     assert_eq!(actions(), ["close", "accept-all", "reject-all", "save"]);
-    assert_eq!(switched_on().len(), 12, "the current choice: everything");
+    assert_eq!(
+        switched_on().len(),
+        3,
+        "the current choice: every purpose the banner asks for"
+    );
 }
 
 #[wasm_bindgen_test]
@@ -2715,18 +2723,25 @@ async fn open_while_a_return_visits_policy_loads_still_runs_what_the_token_grant
 
 #[wasm_bindgen_test]
 async fn a_choice_through_the_api_on_a_return_visit_is_made_under_the_current_policy() {
-    // The page still says 2025-03-26 (its token is current for it), but the server has 2026-06-01, in
-    // which "marketing" changed: a choice goes under the server's policy, and the token's consent to
-    // the old "marketing" is not shown as given.
+    // The page still says 2025-03-26 (its token is current for it), but the server has 2026-06-01 (in
+    // which only the newsletter changed, a purpose the banner does not ask for): a choice goes under
+    // the server's policy, and keeps what the token gave.
     reset("en");
     stub_route("/v1/policy", POLICY_2026);
-    set_token(&token(V2025, &[ANALYTICS, MARKETING]));
+    set_token(&token(V2025, &[PREFERENCES, ANALYTICS, MARKETING]));
     start(config(V2025));
     until("ready", || events("ready").len() == 1).await;
-    assert!(allows("marketing"), "under the token's own policy");
+    assert!(
+        allows("cookies-preferences"),
+        "under the token's own policy"
+    );
+    assert!(
+        !allows("marketing"),
+        "the newsletter is never the banner's to grant"
+    );
     let off = Object::new();
     Reflect::set(&off, &"cookies-analytics".into(), &false.into()).unwrap();
-    stub_token(&token(V2026, &[]));
+    stub_token(&token(V2026, &[PREFERENCES]));
     JsFuture::from(api_with("set", &off).unchecked_into::<Promise>())
         .await
         .unwrap();
@@ -2735,7 +2750,13 @@ async fn a_choice_through_the_api_on_a_return_visit_is_made_under_the_current_po
     assert_eq!(field(&request, "policy_version"), V2026);
     assert_eq!(
         decisions(&request),
-        expected("refused", &[("cookies-analytics", "withdrawn")])
+        expected(
+            "refused",
+            &[
+                ("cookies-analytics", "withdrawn"),
+                ("cookies-preferences", "given")
+            ]
+        )
     );
     assert_eq!(gets(), ["/v1/policies/2025-03-26", "/v1/policy"]);
     recorded().await;
