@@ -42,6 +42,8 @@ pub enum ErrorCode {
     /// A decision names a purpose that the request's collection point does not ask for (the policy's
     /// `collection_points`): the banner asks for cookie purposes only (422).
     OutsideCollectionPoint,
+    /// An `Idempotency-Key` already used with another request body (422): a new choice needs a new key.
+    IdempotencyKeyReused,
     /// The request names a device that already has receipts, without that device's consent token in
     /// `X-Consent-Token` (403): a device's choice is changed only by that device.
     DeviceTokenRequired,
@@ -87,6 +89,7 @@ impl ErrorCode {
         ErrorCode::InvalidToken,
         ErrorCode::Forbidden,
         ErrorCode::OutsideCollectionPoint,
+        ErrorCode::IdempotencyKeyReused,
         ErrorCode::DeviceTokenRequired,
         ErrorCode::DeviceTokenMismatch,
         ErrorCode::NotFound,
@@ -120,6 +123,7 @@ impl ErrorCode {
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::OutsideCollectionPoint => "outside_collection_point",
+            ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
             ErrorCode::DeviceTokenRequired => "device_token_required",
             ErrorCode::DeviceTokenMismatch => "device_token_mismatch",
             ErrorCode::NotFound => "not_found",

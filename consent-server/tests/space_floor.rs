@@ -42,7 +42,8 @@ fn reopen(s: &TestServer, min_free_mib: u64) -> TestServer {
 }
 
 fn device_consent(device: &str) -> serde_json::Value {
-    let mut body = consent_body(json!({"cookies-analytics": "given", "cookies-marketing": "given"}));
+    let mut body =
+        consent_body(json!({"cookies-analytics": "given", "cookies-marketing": "given"}));
     body["subject"] = json!({ "device": device });
     body
 }
