@@ -225,6 +225,34 @@ impl PurposeScope {
         }
     }
 
+    /// The choice Global Privacy Control makes on a return visit (issue 18.7): the browser now sends the
+    /// signal, and the consent token, from a choice made without it, grants marketing purposes of this
+    /// scope (`previous`). Those are withdrawn, what else `previous` grants stays given, the rest is
+    /// refused; the method is `custom`, or `withdraw` when nothing stays given. `None` when `previous`
+    /// grants no marketing purpose: nothing to change, nothing to record.
+    ///
+    /// ```
+    /// use consent_core::{Method, PurposeScope, PurposeSet};
+    /// let scope = PurposeScope {
+    ///     unconditional: PurposeSet::of(10),
+    ///     asked: PurposeSet::from_codes([11, 12, 13]),
+    ///     marketing: PurposeSet::of(13),
+    /// };
+    /// let d = scope.gpc_withdrawal(PurposeSet::from_codes([12, 13])).unwrap();
+    /// assert_eq!((d.method, d.given, d.withdrawn), (Method::Custom, PurposeSet::of(12), PurposeSet::of(13)));
+    /// assert_eq!(d.refused, PurposeSet::of(11));
+    /// let d = scope.gpc_withdrawal(PurposeSet::of(13)).unwrap();
+    /// assert_eq!(d.method, Method::Withdraw);
+    /// assert_eq!(scope.gpc_withdrawal(PurposeSet::of(12)), None);
+    /// ```
+    pub fn gpc_withdrawal(self, previous: PurposeSet) -> Option<Decided> {
+        let previous = previous & self.asked;
+        if (previous & self.marketing).is_empty() {
+            return None;
+        }
+        Some(self.decide(Method::Custom, true, previous - self.marketing, previous))
+    }
+
     /// The purposes Global Privacy Control refuses in a choice made with `method` that decides
     /// `decided` explicitly: the marketing purposes asked and not decided. A withdrawal adds nothing (it
     /// only turns off). The server records these as refused when the request comes with `Sec-GPC: 1`.

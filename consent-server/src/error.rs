@@ -192,6 +192,9 @@ pub struct ApiError {
     pub message: String,
     /// The request field at fault, e.g. `decisions.marketing`.
     pub field: Option<String>,
+    /// For `policy_outdated`: the current policy version, sent as `error.policy_version` (the banner
+    /// fetches it, immutable, and asks again at once).
+    pub policy_version: Option<consent_core::PolicyVersion>,
 }
 
 impl ApiError {
@@ -202,6 +205,7 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            policy_version: None,
         }
     }
 
@@ -308,15 +312,19 @@ impl From<RequestError> for ApiError {
             code,
             message: e.message,
             field: e.field,
+            policy_version: None,
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "error": { "code": self.code.as_str(), "message": self.message, "field": self.field }
         });
+        if let Some(v) = self.policy_version {
+            body["error"]["policy_version"] = v.to_string().into();
+        }
         let mut r = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED && self.code == ErrorCode::Unauthorized {
             r.headers_mut()

@@ -558,7 +558,10 @@ async fn an_old_policy_version_is_a_conflict() {
     );
     let r = app_call(
         state.clone(),
-        post_json("/v1/consents", &consent_body(json!({"marketing": "given"}))),
+        post_json(
+            "/v1/consents",
+            &consent_body(json!({"cookies-marketing": "given"})),
+        ),
     )
     .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
@@ -566,6 +569,9 @@ async fn an_old_policy_version_is_a_conflict() {
         r.error(),
         ("policy_outdated".into(), Some("policy_version".into()))
     );
+    // The current version, for the banner to fetch and ask again at once (issue 18.7).
+    assert_eq!(r.json()["error"]["policy_version"], "2026-06-01");
+    assert_eq!(receipts_stored(&s).await, 0, "nothing written");
     let r = app_call(
         state.clone(),
         get("/v1/policies/2025-03-26").body(Body::empty()).unwrap(),

@@ -156,12 +156,13 @@ function install() {
     const method = (init && init.method) || "GET";
     const body = init && typeof init.body === "string" ? init.body : null;
     const token = (init && init.headers && init.headers["x-consent-token"]) ?? null;
+    const key = (init && init.headers && init.headers["idempotency-key"]) ?? null;
     if (!S.endpoint || !url.startsWith(S.endpoint + "/")) {
       // A banner left by an earlier test: never answered, so it can change nothing any more.
       return new Promise(() => {});
     }
     const path = url.slice(S.endpoint.length);
-    S.requests.push({ path, method, body, token, at: performance.now() });
+    S.requests.push({ path, method, body, token, key, at: performance.now() });
     const reply = () => {
       if (method !== "POST") {
         if (S.getDown) return Promise.reject(new TypeError("Failed to fetch"));
@@ -170,18 +171,18 @@ function install() {
         );
       }
       if (S.post === "down") return Promise.reject(new TypeError("Failed to fetch"));
-      if (S.post !== "201") {
-        return Promise.resolve(answer(Number(S.post), { error: { code: "refused", message: "test" } }));
+      if (S.post !== "201" && S.post !== "200") {
+        return Promise.resolve(answer(Number(S.post), { error: S.postError }));
       }
       const token = S.tokens.length > 1 ? S.tokens.shift() : S.tokens[0] || "";
       return Promise.resolve(
-        answer(201, {
+        answer(Number(S.post), {
           receipt_id: "01a20ba4-8854-74c7-9853-5d16f915bd6e",
           receipt: "e30.e30.c2ln",
           subject: "dev:q3Jt7VbWm0Kx9ZsL2fYp4A",
           issued_at: "2026-11-24T03:41:01Z",
           expires_at: "2027-05-24T03:41:01Z",
-          gpc: false,
+          gpc: S.gpcAnswer,
           token,
         }),
       );
@@ -203,7 +204,10 @@ export function harness_reset(run, endpoint, lang) {
   for (const [type, listener, options] of tracked.splice(0)) {
     document.removeEventListener(type, listener, options);
   }
-  Object.assign(S, { endpoint, routes: {}, post: "201", delay: 0, tokens: [], requests: [], getDown: false });
+  Object.assign(S, {
+    endpoint, routes: {}, post: "201", delay: 0, tokens: [], requests: [], getDown: false,
+    postError: { code: "refused", message: "test" }, gpcAnswer: false,
+  });
   // A script file an earlier banner activated may still be loading: its load must not reach that
   // banner (which would go on activating, in this test's page).
   for (const script of document.querySelectorAll("[data-test-fixture] script")) {
@@ -238,6 +242,8 @@ export function harness_reset(run, endpoint, lang) {
 export function stub_route(path, json) { S.routes[path] = json; }
 export function stub_post(mode) { S.post = mode; }
 export function stub_post_delay(ms) { S.delay = ms; }
+export function stub_post_error(json) { S.postError = JSON.parse(json); }
+export function stub_gpc_answer(gpc) { S.gpcAnswer = gpc; }
 export function stub_get_down(down) { S.getDown = down; }
 export function prefetch_policy(url) { return fetch(url).then((r) => r.json()); }
 export function stub_token(token) { S.tokens.push(token); }
@@ -289,6 +295,10 @@ extern "C" {
     fn stub_route(path: &str, json: &str);
     fn stub_post(mode: &str);
     fn stub_post_delay(ms: u32);
+    /// The `error` object of a refused POST (default: `{"code": "refused", …}`).
+    fn stub_post_error(json: &str);
+    /// The `gpc` member of a recorded POST's answer.
+    fn stub_gpc_answer(gpc: bool);
     fn stub_get_down(down: bool);
     /// What the bootstrap passes as `Config::policy`: the policy, fetched and parsed.
     fn prefetch_policy(url: &str) -> Promise;
@@ -619,6 +629,8 @@ struct Request {
     body: Option<String>,
     /// The `X-Consent-Token` header, if sent.
     token: Option<String>,
+    /// The `Idempotency-Key` header, if sent.
+    key: Option<String>,
     at: f64,
 }
 
@@ -630,6 +642,7 @@ fn requests() -> Vec<Request> {
             method: get(&r, "method").as_string().unwrap(),
             body: get(&r, "body").as_string(),
             token: get(&r, "token").as_string(),
+            key: get(&r, "key").as_string(),
             at: get(&r, "at").as_f64().unwrap(),
         })
         .collect()
@@ -2902,4 +2915,157 @@ async fn a_retry_sends_the_newer_choice_another_tab_kept_and_nothing_once_anothe
     .await;
     sleep(200).await;
     assert_eq!(post_bodies().len(), sent, "not sent again");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Choices never lost or doubled (issue 18.7)
+
+/// The `Idempotency-Key` of each POST, in order.
+fn post_keys() -> Vec<Option<String>> {
+    requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| r.key)
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn a_choice_sent_again_carries_its_idempotency_key_and_the_first_answer_is_recorded() {
+    reset("en");
+    start(config(V2025));
+    shown().await;
+    // The answer to the first sending is lost (the server may have recorded it).
+    stub_post("down");
+    click("accept-all");
+    until("the first sending", || post_bodies().len() == 1).await;
+    let kept = js_sys::JSON::parse(&pending().unwrap()).unwrap();
+    let key = field(&kept, "key");
+    let is_uuid_v4 = key.len() == 36
+        && key.as_bytes()[14] == b'4'
+        && matches!(key.as_bytes()[19], b'8' | b'9' | b'a' | b'b')
+        && key.bytes().enumerate().all(|(i, b)| {
+            matches!(i, 8 | 13 | 18 | 23) == (b == b'-') && (b == b'-' || b.is_ascii_hexdigit())
+        });
+    assert!(is_uuid_v4, "{key}");
+    // The retry: the same key; the server answers with the first receipt (200), which is recorded.
+    stub_token(&token(V2025, &CONSENT_CODES));
+    stub_post("200");
+    until("the pending entry to go", || pending().is_none()).await;
+    assert!(cookie("consent").is_some(), "the 200's token is stored");
+    let keys = post_keys();
+    assert!(keys.len() >= 2, "{keys:?}");
+    assert!(
+        keys.iter().all(|k| k.as_deref() == Some(key.as_str())),
+        "{keys:?}"
+    );
+    assert_eq!(post_bodies()[0], post_bodies()[1], "the same request");
+    // A new choice is a new key.
+    stub_post("201");
+    stub_token(&token(V2025, &[]));
+    JsFuture::from(api("rejectAll").unchecked_into::<Promise>())
+        .await
+        .unwrap();
+    until("the new choice", || post_bodies().len() == keys.len() + 1).await;
+    let last = post_keys().pop().unwrap().unwrap();
+    assert_ne!(last, key);
+    assert_eq!(last.len(), 36);
+}
+
+#[wasm_bindgen_test]
+async fn a_choice_under_a_version_replaced_meanwhile_is_asked_again_at_once() {
+    reset("en");
+    blocked_scripts();
+    stub_route("/v1/policies/2026-06-01", POLICY_2026);
+    start(config(V2025));
+    shown().await;
+    // The server replaced 2025-03-26 by 2026-06-01 while the visitor decided.
+    stub_post("409");
+    stub_post_error(
+        r#"{"code": "policy_outdated", "message": "policy 2025-03-26 is not the current one: 2026-06-01; fetch /v1/policy and ask again", "field": "policy_version", "policy_version": "2026-06-01"}"#,
+    );
+    click("choose");
+    switch("cookies-analytics").click();
+    click("save");
+    until("the first sending", || post_bodies().len() == 1).await;
+    // Shown again at once, under the new version, "updated on" its date; nothing lost: the choice as
+    // made is what the second layer shows (nothing the banner asks for changed in 2026-06-01).
+    let d = shown().await;
+    assert!(
+        gets().contains(&"/v1/policies/2026-06-01".to_string()),
+        "the current version, by its immutable URL: {:?}",
+        gets()
+    );
+    assert!(text(&d).contains(&texts("en").updated), "{}", text(&d));
+    assert!(text(&d).contains("2026"), "{}", text(&d));
+    assert_eq!(actions(), ["accept-all", "reject-all", "choose"]);
+    click("choose");
+    assert_eq!(switched_on(), ["cookies-analytics"]);
+    assert_eq!(pending(), None, "the refused request is not sent again");
+    stub_post("201");
+    stub_token(&token(V2026, &[ANALYTICS]));
+    click("save");
+    until("the second sending", || post_bodies().len() == 2).await;
+    let request = posts().remove(1);
+    assert_eq!(field(&request, "policy_version"), V2026);
+    assert_eq!(
+        decisions(&request),
+        expected("refused", &[("cookies-analytics", "given")])
+    );
+    recorded().await;
+}
+
+#[wasm_bindgen_test]
+async fn global_privacy_control_withdraws_marketing_an_older_token_granted_and_records_it() {
+    reset("en");
+    set_gpc();
+    blocked_scripts();
+    set_cookie("_fbp=1");
+    set_token(&token(V2025, &[ANALYTICS, MARKETING_COOKIES]));
+    stub_token(&token(V2025, &[ANALYTICS]));
+    stub_gpc_answer(true);
+    start(config(V2025));
+    until("the recorded withdrawal", || post_bodies().len() == 1).await;
+    let request = posted();
+    assert_eq!(field(&request, "method"), "custom");
+    assert_eq!(
+        decisions(&request),
+        expected(
+            "refused",
+            &[
+                ("cookies-analytics", "given"),
+                ("cookies-marketing", "withdrawn")
+            ]
+        )
+    );
+    until("the scripts", || ran().len() == 3).await;
+    sleep(100).await;
+    assert!(
+        !ran().iter().any(|r| r.starts_with("marketing")),
+        "{:?}",
+        ran()
+    );
+    assert_eq!(cookie("_fbp"), None, "marketing cookies deleted");
+    assert!(allows("cookies-analytics") && !allows("cookies-marketing"));
+    assert!(
+        dialog().is_none(),
+        "no dialog: the choice stands, less marketing"
+    );
+    recorded().await;
+    assert_eq!(events("ready").len(), 1);
+
+    // A choice made with the signal on (the server's answer says so) stands as made on the next pages:
+    // the visitor switched marketing on themselves.
+    reset("en");
+    set_gpc();
+    blocked_scripts();
+    let chosen = claims(V2025, &[ANALYTICS, MARKETING_COOKIES], &[PREFERENCES]);
+    storage()
+        .set_item("consent-gpc", &chosen.receipt.hyphenated())
+        .unwrap();
+    set_token(&sign(chosen));
+    start(config(V2025));
+    until("ready", || events("ready").len() == 1).await;
+    sleep(100).await;
+    assert!(post_bodies().is_empty(), "nothing to record");
+    assert!(allows("cookies-marketing"));
 }

@@ -197,7 +197,16 @@ pub(crate) async fn record(
         let mut cx = RequestContext::new(&state.policy, caller.requester());
         cx.served = &served;
         cx.gpc = gpc(&headers);
-        cx.check_json(&body)?
+        cx.check_json(&body).map_err(|e| {
+            // A choice made under a version that was replaced while the visitor decided: the banner
+            // shows the current one at once (issue 18.7).
+            let outdated = e.code == consent_core::RequestErrorCode::PolicyOutdated;
+            let mut e = ApiError::from(e);
+            if outdated {
+                e.policy_version = Some(state.policy.version());
+            }
+            e
+        })?
     };
     let subject = match checked.subject() {
         Some(SubjectSelector::External(id)) => link_subject(&state, id).await?,
