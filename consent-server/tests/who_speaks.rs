@@ -540,3 +540,44 @@ async fn the_same_choice_from_two_tabs_at_once_is_recorded_once() {
     assert_eq!(a.json()["token"], b.json()["token"]);
     assert_eq!(receipts_stored(&s).await, 1);
 }
+
+/// Idempotency keys are kept a bounded time (a day) and go with an erasure: afterwards the same key and
+/// body are a new choice.
+#[tokio::test]
+async fn idempotency_keys_lapse_after_a_day_and_go_with_an_erasure() {
+    let s = server("idempotency-lifetime").await;
+    let body = consent_body(json!({"cookies-analytics": "given"}));
+    let send = |key: &'static str| keyed(post_json("/v1/consents", &body), key);
+    let key = "aaaaaaaa-1111-4222-8333-444444444444";
+    assert_eq!(call(&s, send(key)).await.status, StatusCode::CREATED);
+    s.clock.store(NOW + 86_399, Ordering::SeqCst);
+    assert_eq!(
+        call(&s, send(key)).await.status,
+        StatusCode::OK,
+        "a day less a second: kept"
+    );
+    s.clock.store(NOW + 86_400, Ordering::SeqCst);
+    assert_eq!(
+        call(&s, send(key)).await.status,
+        StatusCode::CREATED,
+        "a day later: forgotten"
+    );
+    assert_eq!(receipts_stored(&s).await, 2);
+
+    // Erasure: the device's keys go too.
+    let other = "bbbbbbbb-1111-4222-8333-444444444444";
+    let first = call(&s, send(other)).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    let subject = first.json()["subject"].as_str().unwrap().to_owned();
+    let erase = with_token(
+        Request::post(format!("/v1/subjects/{subject}/erase"))
+            .body(Body::empty())
+            .unwrap(),
+        OPERATOR,
+    );
+    assert_eq!(call(&s, erase).await.status, StatusCode::OK);
+    let again = call(&s, send(other)).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text());
+    assert_ne!(again.json()["subject"], first.json()["subject"]);
+    assert_eq!(receipts_stored(&s).await, 4);
+}
