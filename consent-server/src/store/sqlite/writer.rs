@@ -220,7 +220,6 @@ fn apply(conn: &Connection, write: &Write, refuse_growth: bool) -> Result<Writte
     };
     match write {
         Write::Receipt(r) => {
-            grow()?;
             if let Some(k) = r.idempotency() {
                 // Keys are kept a bounded time: the expired ones go first (indexed, cheap).
                 conn.prepare_cached("DELETE FROM idempotency WHERE expires_at <= ?1")
@@ -241,6 +240,8 @@ fn apply(conn: &Connection, write: &Write, refuse_growth: bool) -> Result<Writte
                         same_body: body == k.body,
                     });
                 }
+                // A repeat adds nothing, even below the floor; a new receipt with its key does.
+                grow()?;
                 conn.prepare_cached(
                     "INSERT INTO idempotency (key, body, receipt, expires_at) VALUES (?1, ?2, ?3, ?4)",
                 )
@@ -252,6 +253,8 @@ fn apply(conn: &Connection, write: &Write, refuse_growth: bool) -> Result<Writte
                     k.expires_at.as_unix()
                 ])
                 .db()?;
+            } else {
+                grow()?;
             }
             conn.prepare_cached(
                 "INSERT INTO receipts (id, subject, issued_at, policy_version, method, kid, browser, decisions, expires_at, actor, jws)
