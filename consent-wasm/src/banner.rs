@@ -377,7 +377,7 @@ impl Banner {
         };
         if let Some(since) = self.renew_since.take() {
             // A choice refused as outdated: asked again at once; what changed since is off until then.
-            self.granted = self.granted - (policy.changed_since(since) & scope.asked);
+            self.granted -= policy.changed_since(since) & scope.asked;
         }
         // Global Privacy Control on a return visit, with a token from a choice made without it that
         // grants marketing purposes: they are withdrawn, and it is recorded (issue 18.7).
