@@ -185,6 +185,7 @@ impl PolicyError {
 struct ProblemList<'a>(&'a [Problem]);
 
 /// Problems one per line, indented: what the errors of our TOML files display.
+#[cfg(feature = "toml")]
 pub(crate) fn problem_list(problems: &[Problem]) -> impl fmt::Display + '_ {
     ProblemList(problems)
 }
