@@ -108,7 +108,8 @@ async fn policy_with_etag_and_caching() {
 async fn a_consent_gives_a_verifiable_receipt_and_token() {
     let s = server("consent").await;
     let device = "AAECAwQFBgcICQoLDA0ODw";
-    let mut body = consent_body(json!({"cookies-analytics": "given", "marketing": "refused"}));
+    let mut body =
+        consent_body(json!({"cookies-analytics": "given", "cookies-marketing": "refused"}));
     body["subject"] = json!({ "device": device });
     let r = call(&s, post_json("/v1/consents", &body)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
@@ -151,7 +152,7 @@ async fn a_consent_gives_a_verifiable_receipt_and_token() {
     );
     assert!(
         !token
-            .decision("marketing".parse().unwrap(), at, &s.state.policy)
+            .decision("cookies-marketing".parse().unwrap(), at, &s.state.policy)
             .is_allowed()
     );
     assert_eq!(receipts_stored(&s).await, 1);
@@ -183,7 +184,10 @@ async fn a_consent_gives_a_verifiable_receipt_and_token() {
     )
     .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.json()["payload"]["decisions"]["marketing"], "refused");
+    assert_eq!(
+        r.json()["payload"]["decisions"]["cookies-marketing"],
+        "refused"
+    );
     let r = call(&s, get(&uri).body(Body::empty()).unwrap()).await;
     assert_eq!(
         (r.status, r.error().0.as_str()),
@@ -554,7 +558,10 @@ async fn an_old_policy_version_is_a_conflict() {
     );
     let r = app_call(
         state.clone(),
-        post_json("/v1/consents", &consent_body(json!({"marketing": "given"}))),
+        post_json(
+            "/v1/consents",
+            &consent_body(json!({"cookies-marketing": "given"})),
+        ),
     )
     .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
@@ -562,6 +569,9 @@ async fn an_old_policy_version_is_a_conflict() {
         r.error(),
         ("policy_outdated".into(), Some("policy_version".into()))
     );
+    // The current version, for the banner to fetch and ask again at once (issue 18.7).
+    assert_eq!(r.json()["error"]["policy_version"], "2026-06-01");
+    assert_eq!(receipts_stored(&s).await, 0, "nothing written");
     let r = app_call(
         state.clone(),
         get("/v1/policies/2025-03-26").body(Body::empty()).unwrap(),
@@ -599,20 +609,25 @@ async fn gpc_refuses_marketing_and_is_recorded() {
         .verify(&s.state.keys.receipts)
         .unwrap();
     assert!(r.payload().gpc);
-    assert_eq!(
-        r.payload().decisions[&"marketing".parse().unwrap()],
-        consent_core::Choice::Refused
+    // The newsletter is never the banner's to decide: GPC refuses the marketing cookies only.
+    assert!(
+        !r.payload()
+            .decisions
+            .contains_key(&"marketing".parse().unwrap())
     );
     assert_eq!(
         r.payload().decisions[&"cookies-marketing".parse().unwrap()],
         consent_core::Choice::Refused
     );
     // An explicit per-purpose choice still counts; "Sec-GPC: true" is not the signal.
-    let mut req = post_json("/v1/consents", &consent_body(json!({"marketing": "given"})));
+    let mut req = post_json(
+        "/v1/consents",
+        &consent_body(json!({"cookies-marketing": "given"})),
+    );
     req.headers_mut().insert("sec-gpc", "1".parse().unwrap());
     let r = call(&s, req).await.json();
     let t = UnverifiedToken::decode(r["token"].as_str().unwrap()).unwrap();
-    assert!(t.unverified_claims().given.contains(8));
+    assert!(t.unverified_claims().given.contains(13));
     let mut req = post_json(
         "/v1/consents",
         &consent_body(json!({"cookies-analytics": "given"})),

@@ -17,7 +17,8 @@ const MIGRATION_LOCK: i64 = 0x636f_6e73_656e_7401;
 /// the order transactions ask, not the order they commit, and loses the numbers of transactions that roll
 /// back). Each batch takes the next numbers from `log_head` under its row lock, held to `COMMIT`, so the
 /// numbers of committed rows have no gaps and grow in commit order across every instance (`DESIGN.md`).
-pub const MIGRATIONS: &[&str] = &[r#"
+pub const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE policies (
     version    text PRIMARY KEY,
     sha256     text NOT NULL,
@@ -95,7 +96,21 @@ CREATE TRIGGER log_head_kept BEFORE DELETE ON log_head
     FOR EACH ROW EXECUTE FUNCTION consent_refuse_change('the log head is never deleted');
 CREATE TRIGGER log_head_no_truncate BEFORE TRUNCATE ON log_head
     FOR EACH STATEMENT EXECUTE FUNCTION consent_refuse_change('the log head is never deleted');
-"#];
+"#,
+    r#"
+-- Idempotency keys of consent requests (issue 18.7): a keyed hash of the caller and the key, a keyed
+-- hash of the body, the receipt of the first answer; deleted once expired (a day) and on erasure. Written
+-- in the transaction of the receipt, under the lock of log_head (the writer's order of locks).
+CREATE TABLE idempotency (
+    key         bytea PRIMARY KEY,
+    body        bytea NOT NULL,
+    receipt     uuid NOT NULL,
+    expires_at  bigint NOT NULL
+);
+CREATE INDEX idempotency_expires ON idempotency (expires_at);
+CREATE INDEX idempotency_receipt ON idempotency (receipt);
+"#,
+];
 
 /// Applies the migrations not applied yet, each in its own transaction, holding an advisory lock so that
 /// instances starting together apply each one once. With the schema up to date it only reads
