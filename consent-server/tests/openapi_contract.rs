@@ -345,7 +345,11 @@ async fn the_entity_tags_the_server_sends_are_described() {
     let etag = &doc["components"]["headers"]["ETag"]["schema"];
     let s = common::server("openapi-etags").await;
     let mut seen = BTreeSet::new();
-    for uri in ["/v1/policy", "/v1/policies/2025-03-26"] {
+    for uri in [
+        "/v1/policy",
+        "/v1/policy/banner/kk",
+        "/v1/policies/2025-03-26",
+    ] {
         for coding in ["br", "gzip", "identity"] {
             let req = common::get(uri)
                 .header("accept-encoding", coding)
