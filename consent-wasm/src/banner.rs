@@ -287,15 +287,10 @@ impl Banner {
                 "close" => self.close_dialog(),
                 "receipt" => receipt::download(&el, &self.dispatch),
                 _ if el.has_attribute("data-consent-lang") => {
-                    if let (Some(lang), Some(policy)) =
-                        (el.get_attribute("data-consent-lang"), &self.policy)
-                    {
-                        let mut languages = self.languages.clone();
-                        languages.insert(0, lang);
-                        if let Some(p) = PolicyView::from_json(&policy.json, &languages) {
-                            self.policy = Some(p);
-                            self.render(Some("[aria-pressed=\"true\"]"));
-                        }
+                    // The view of that language replaces the dialog's content when it comes.
+                    if let Some(lang) = el.get_attribute("data-consent-lang") {
+                        self.languages.insert(0, lang);
+                        self.fetch_current_policy();
                     }
                 }
                 _ => return,
@@ -337,7 +332,14 @@ impl Banner {
 
     /// Asks for the current policy, unless a policy is on its way.
     fn fetch_current_policy(&mut self) {
-        self.fetch.current(&self.config.endpoint, &self.dispatch);
+        // `und` (undetermined): the server answers in the policy's default language.
+        let lang = logic::pick_language(
+            self.languages.iter().map(String::as_str),
+            &crate::texts::LANGUAGES.map(String::from),
+            "und",
+        );
+        self.fetch
+            .current(&self.config.endpoint, &lang, &self.dispatch);
     }
 
     fn policy_failed(&mut self) {
@@ -375,6 +377,10 @@ impl Banner {
             self.refused_ids = policy.ids(scope.asked - self.granted);
         }
         self.policy = Some(policy);
+        if self.policy_is_current {
+            // The dialog is open: a language was chosen in it.
+            self.render(Some("[aria-pressed=\"true\"]"));
+        }
         if self.by_token && !self.ready {
             // The first policy of a page with a valid token, whatever else waits for a policy.
             self.after_choice_known();

@@ -1,5 +1,6 @@
-//! The policy as the banner needs it, read from the server's canonical JSON (`GET /v1/policy`), which
-//! the browser parses (`Response.json()`): no JSON library in the banner. What the banner computes with
+//! The policy as the banner needs it, read from the server's canonical JSON: the current policy's
+//! banner view in one language (`GET /v1/policy/banner/{lang}`) or a token's version in full
+//! (`GET /v1/policies/{version}`), which the browser parses (`Response.json()`): no JSON library in the banner. What the banner computes with
 //! is parsed here, once, into consent-core's types: each purpose's id and code, the version, the
 //! language, and the three sets of purposes the choice logic takes ([`PurposeScope`]).
 
@@ -71,17 +72,20 @@ pub struct PolicyView {
 
 impl PolicyView {
     /// Reads a parsed canonical policy, with texts in the first of `languages` (the page's, then the
-    /// browser's) that the policy and the banner both have, else in the policy's default. `None` when a
-    /// value the banner computes with does not parse.
+    /// browser's) that the policy and the banner both have, else in the policy's default; or a banner
+    /// view, whose texts are in its `language` only. `None` when a value the banner computes with does
+    /// not parse.
     pub fn from_json(json: &JsValue, languages: &[String]) -> Option<PolicyView> {
         let version: PolicyVersion = string(json, "version")?.parse().ok()?;
         let default_language = string(json, "default_language")?;
         let policy_languages = strings(json, "languages");
-        let language = pick_language(
-            languages.iter().map(String::as_str),
-            &policy_languages,
-            &default_language,
-        );
+        let language = string(json, "language").unwrap_or_else(|| {
+            pick_language(
+                languages.iter().map(String::as_str),
+                &policy_languages,
+                &default_language,
+            )
+        });
         let validity_months = get(json, "choice_validity_months")
             .as_f64()
             .filter(|m| (1.0..=120.0).contains(m))

@@ -1,5 +1,6 @@
-//! Fetching a policy from the consent server: the current one (`GET /v1/policy`, for a dialog or a
-//! choice), or a token's own version (`GET /v1/policies/{version}`, immutable, to map a token's purpose
+//! Fetching a policy from the consent server: the current one's banner view in the dialog's language
+//! (`GET /v1/policy/banner/{lang}`, for a dialog or a choice: what the banner reads, in one language,
+//! with the full policy's hash; `spec/POLICY.md`, "Banner view"), or a token's own version (`GET /v1/policies/{version}`, immutable, to map a token's purpose
 //! codes to the page's ids). One request at a time; the browser parses the JSON (`Response.json()`),
 //! and [`crate::policy::PolicyView`] reads it.
 
@@ -12,8 +13,8 @@ use web_sys::Response;
 use crate::dom::{request_init, status, then2, window};
 use crate::step::{Dispatch, Step};
 
-/// The current policy, on the consent server.
-const CURRENT_POLICY: &str = "/v1/policy";
+/// The current policy's banner view, on the consent server (followed by the language).
+const CURRENT_VIEW: &str = "/v1/policy/banner/";
 
 /// The policy request on its way, if any.
 pub(crate) struct PolicyFetch {
@@ -32,9 +33,11 @@ impl PolicyFetch {
         }
     }
 
-    /// Asks for the current policy, unless a policy is on its way.
-    pub(crate) fn current(&mut self, endpoint: &str, dispatch: &Dispatch) {
-        self.fetch(endpoint, CURRENT_POLICY, dispatch);
+    /// Asks for the current policy's banner view in `lang`, unless a policy is on its way.
+    pub(crate) fn current(&mut self, endpoint: &str, lang: &str, dispatch: &Dispatch) {
+        let mut path = String::from(CURRENT_VIEW);
+        path.push_str(lang);
+        self.fetch(endpoint, &path, dispatch);
     }
 
     /// Asks for policy `version`, unless a policy is on its way.
@@ -51,7 +54,7 @@ impl PolicyFetch {
         if self.fetching.is_some() {
             return;
         }
-        let current = path == CURRENT_POLICY;
+        let current = path.starts_with(CURRENT_VIEW);
         self.fetching = Some(current);
         let mut url = String::from(endpoint);
         url.push_str(path);

@@ -45,6 +45,37 @@ wasm_bindgen_test_configure!(run_in_browser);
 const POLICY: &str = include_str!("../../spec/vectors/policy-invisionu-2025-03-26.canonical.json");
 const POLICY_2026: &str =
     include_str!("../../spec/vectors/policy-invisionu-2026-06-01.canonical.json");
+/// The banner views of the two policies (`GET /v1/policy/banner/{lang}`), by language.
+const VIEWS_2025: [(&str, &str); 3] = [
+    (
+        "kk",
+        include_str!("../../spec/vectors/policy-invisionu-2025-03-26.banner-kk.json"),
+    ),
+    (
+        "ru",
+        include_str!("../../spec/vectors/policy-invisionu-2025-03-26.banner-ru.json"),
+    ),
+    (
+        "en",
+        include_str!("../../spec/vectors/policy-invisionu-2025-03-26.banner-en.json"),
+    ),
+];
+const VIEWS_2026: [(&str, &str); 3] = [
+    (
+        "kk",
+        include_str!("../../spec/vectors/policy-invisionu-2026-06-01.banner-kk.json"),
+    ),
+    (
+        "ru",
+        include_str!("../../spec/vectors/policy-invisionu-2026-06-01.banner-ru.json"),
+    ),
+    (
+        "en",
+        include_str!("../../spec/vectors/policy-invisionu-2026-06-01.banner-en.json"),
+    ),
+];
+/// Where the banner asks for the current policy on an English page.
+const VIEW_EN: &str = "/v1/policy/banner/en";
 /// The banner's own stylesheet, put into the page by the tests that look at the layout.
 const BANNER_CSS: &str = include_str!("../banner.css");
 const V2025: &str = "2025-03-26";
@@ -352,9 +383,31 @@ fn endpoint() -> String {
 fn reset(lang: &str) {
     RUN.with(|r| r.set(r.get() + 1));
     harness_reset(RUN.with(Cell::get), &endpoint(), lang);
-    stub_route("/v1/policy", POLICY);
+    stub_current(&VIEWS_2025);
     stub_route("/v1/policies/2025-03-26", POLICY);
     stub_route("/v1/policies/2026-06-01", POLICY_2026);
+}
+
+/// Serves `views` as the current policy's banner views (`und`: the default language's, Kazakh).
+fn stub_current(views: &[(&str, &str); 3]) {
+    for (lang, view) in views {
+        stub_route(&format!("/v1/policy/banner/{lang}"), view);
+    }
+    stub_route("/v1/policy/banner/und", views[0].1);
+}
+
+/// Clicks the language switcher's `lang` and waits for the dialog in that language (its banner view
+/// is fetched).
+async fn choose_language(lang: &str) {
+    one_in(
+        &dialog().unwrap(),
+        &format!("[data-consent-lang=\"{lang}\"]"),
+    )
+    .click();
+    until("the dialog in that language", || {
+        dialog().and_then(|d| d.get_attribute("lang")).as_deref() == Some(lang)
+    })
+    .await;
 }
 
 fn config(version: &str) -> Config {
@@ -991,7 +1044,7 @@ async fn first_visit_opens_a_modal_dialog_with_three_equal_buttons_and_the_exact
     );
     assert_eq!(jar(), "");
     assert_eq!(storage().length().unwrap(), 0);
-    assert_eq!(gets(), ["/v1/policy"]);
+    assert_eq!(gets(), [VIEW_EN]);
     assert!(post_bodies().is_empty());
     assert_eq!(events("ready").len(), 1, "consent:ready, once");
     assert!(events("change").is_empty());
@@ -1293,18 +1346,20 @@ async fn a_session_cookie_is_written_in_the_dialogs_language() {
     reset("en");
     // The `lang` cookie (the second of the tables, "12 months") made a session cookie.
     let first = "\"lifetime\":\"12 months\"";
-    assert_eq!(POLICY.matches(first).count(), 1);
-    stub_route(
-        "/v1/policy",
-        &POLICY.replacen(first, "\"lifetime\":\"session\"", 1),
-    );
+    for (lang, view) in VIEWS_2025 {
+        assert_eq!(view.matches(first).count(), 1);
+        stub_route(
+            &format!("/v1/policy/banner/{lang}"),
+            &view.replacen(first, "\"lifetime\":\"session\"", 1),
+        );
+    }
     start(config(V2025));
     shown().await;
     click("choose");
     assert_eq!(lifetimes()[..3], ["6 months", "session", "13 months"]);
-    one_in(&dialog().unwrap(), "[data-consent-lang=\"ru\"]").click();
+    choose_language("ru").await;
     assert_eq!(lifetimes()[..3], ["6 месяцев", "сеанс", "13 месяцев"]);
-    one_in(&dialog().unwrap(), "[data-consent-lang=\"kk\"]").click();
+    choose_language("kk").await;
     assert_eq!(lifetimes()[..3], ["6 ай", "сеанс", "13 ай"]);
 }
 
@@ -1327,7 +1382,7 @@ async fn the_language_switcher_changes_every_text_and_keeps_the_switches() {
     assert_eq!(lifetimes(), in_english);
     switch("cookies-analytics").click();
     switch("marketing").click();
-    one_in(&d, "[data-consent-lang=\"ru\"]").click();
+    choose_language("ru").await;
     let d = dialog().unwrap();
     assert_eq!(
         lifetimes(),
@@ -1340,12 +1395,12 @@ async fn the_language_switcher_changes_every_text_and_keeps_the_switches() {
             "3 месяца"
         ]
     );
-    one_in(&d, "[data-consent-lang=\"kk\"]").click();
+    choose_language("kk").await;
     assert_eq!(
         lifetimes(),
         ["6 ай", "12 ай", "13 ай", "13 ай", "3 ай", "3 ай"]
     );
-    one_in(&d, "[data-consent-lang=\"ru\"]").click();
+    choose_language("ru").await;
     let ru = texts("ru");
     assert_eq!(d.get_attribute("lang").as_deref(), Some("ru"));
     assert_eq!(text(&one_in(&d, "h2")), ru.title);
@@ -1446,7 +1501,7 @@ async fn the_way_back_in_opens_the_second_layer_with_the_current_choice_and_the_
     );
     assert_eq!(text(&link), texts("en").receipt);
     // The current policy is fetched to reopen; opening records nothing.
-    assert_eq!(gets(), ["/v1/policies/2025-03-26", "/v1/policy"]);
+    assert_eq!(gets(), ["/v1/policies/2025-03-26", VIEW_EN]);
     assert!(post_bodies().is_empty());
     assert_eq!(page_all(&format!(".{REOPEN_CLASS}")).len(), 1);
     // The date of the choice in the dialog's language; Kazakh in digits (Chromium's ICU data has no
@@ -1455,13 +1510,13 @@ async fn the_way_back_in_opens_the_second_layer_with_the_current_choice_and_the_
         consent_core::Date::from_days(current.issued_at.as_unix().div_euclid(86_400) as i32)
             .unwrap()
             .ymd();
-    one_in(&d, "[data-consent-lang=\"kk\"]").click();
+    choose_language("kk").await;
     let values: Vec<String> = all_in(&d, ".consent-banner__receipt .consent-banner__value")
         .iter()
         .map(|v| text(v))
         .collect();
     assert_eq!(values[1], format!("{day:02}.{m:02}.{y}"));
-    one_in(&d, "[data-consent-lang=\"en\"]").click();
+    choose_language("en").await;
 
     // The close button changes nothing.
     click("close");
@@ -1652,11 +1707,11 @@ async fn a_dialog_the_browser_closed_leaves_no_element_behind() {
 async fn a_choice_under_an_older_policy_version_is_asked_again_with_the_update_date() {
     reset("en");
     blocked_scripts();
-    stub_route("/v1/policy", POLICY_2026);
+    stub_current(&VIEWS_2026);
     set_token(&token(V2025, &[ANALYTICS, MARKETING_COOKIES]));
     start(config(V2026));
     let d = shown().await;
-    assert_eq!(gets(), ["/v1/policy"]);
+    assert_eq!(gets(), [VIEW_EN]);
     assert_eq!(
         text(&one_in(&d, ".consent-banner__updated")),
         format!("{} June 1, 2026", texts("en").updated)
@@ -1676,7 +1731,7 @@ async fn a_choice_under_an_older_policy_version_is_asked_again_with_the_update_d
     // (Kazakh in digits: Chromium's ICU data has no Kazakh, and would write "2026 M06 1".)
     for (lang, date) in [("kk", "01.06.2026"), ("ru", "1 июня 2026 г.")] {
         reset(lang);
-        stub_route("/v1/policy", POLICY_2026);
+        stub_current(&VIEWS_2026);
         set_token(&token(V2025, &[ANALYTICS]));
         start(config(V2026));
         let d = shown().await;
@@ -1706,13 +1761,13 @@ async fn an_expired_or_unreadable_choice_is_asked_again() {
     set_token("AQN0MjVOzWfrqxBo3O2Q-not-a-token");
     start(config(V2025));
     shown().await;
-    assert_eq!(gets(), ["/v1/policy"]);
+    assert_eq!(gets(), [VIEW_EN]);
 }
 
 #[wasm_bindgen_test]
 async fn the_device_id_of_an_earlier_token_is_sent_with_the_next_choice() {
     reset("en");
-    stub_route("/v1/policy", POLICY_2026);
+    stub_current(&VIEWS_2026);
     let mut outdated = claims(V2025, &[ANALYTICS], &[]);
     outdated.subject = TokenSubject::Device(SubjectId([9; 16]));
     let cookie = sign(outdated);
@@ -1746,7 +1801,7 @@ async fn the_subject_of_a_version_1_token_is_still_taken_for_the_device() {
 #[wasm_bindgen_test]
 async fn a_persons_token_is_never_sent_as_the_device() {
     reset("en");
-    stub_route("/v1/policy", POLICY_2026);
+    stub_current(&VIEWS_2026);
     let mut outdated = claims(V2025, &[ANALYTICS], &[]);
     outdated.subject = TokenSubject::Person(SubjectId([9; 16]));
     set_token(&sign(outdated));
@@ -2197,11 +2252,11 @@ async fn a_policy_the_bootstrap_fetched_is_used_instead_of_a_second_request() {
     reset("en");
     let mut c = config(V2025);
     let mut url = c.endpoint.clone();
-    url.push_str("/v1/policy");
+    url.push_str(VIEW_EN);
     c.policy = Some(prefetch_policy(&url));
     start(c);
     shown().await;
-    assert_eq!(gets(), ["/v1/policy"], "one request: the bootstrap's");
+    assert_eq!(gets(), [VIEW_EN], "one request: the bootstrap's");
     click("accept-all");
     assert!(allows("cookies-analytics"));
 }
@@ -2220,7 +2275,7 @@ async fn a_policy_the_bootstrap_could_not_fetch_means_no_dialog_until_the_way_ba
     assert!(gets().is_empty(), "no second request on its own");
     reopen_button().expect("the way back in").click();
     shown().await;
-    assert_eq!(gets(), ["/v1/policy"]);
+    assert_eq!(gets(), [VIEW_EN]);
 }
 
 #[wasm_bindgen_test]
@@ -2625,7 +2680,7 @@ async fn consent_mode_on_a_page_with_a_kept_choice_updates_from_that_choice() {
 async fn a_choice_kept_under_an_older_policy_version_is_dropped_and_asked_again() {
     reset("en");
     blocked_scripts();
-    stub_route("/v1/policy", POLICY_2026);
+    stub_current(&VIEWS_2026);
     kept_choice(V2025, &["cookies-analytics"]);
     start(config(V2026));
     shown().await;
@@ -2653,7 +2708,7 @@ async fn without_the_policy_there_is_no_dialog_nothing_optional_runs_and_the_way
     stub_get_down(false);
     b.click();
     shown().await;
-    assert_eq!(gets(), ["/v1/policy", "/v1/policy"]);
+    assert_eq!(gets(), [VIEW_EN, VIEW_EN]);
 }
 
 #[wasm_bindgen_test]
@@ -2708,7 +2763,7 @@ async fn open_while_a_return_visits_policy_loads_still_runs_what_the_token_grant
     let d = shown().await;
     assert!(d.matches(":modal").unwrap());
     assert_eq!(switched_on(), ["cookies-analytics"]);
-    assert_eq!(gets(), ["/v1/policies/2025-03-26", "/v1/policy"]);
+    assert_eq!(gets(), ["/v1/policies/2025-03-26", VIEW_EN]);
     assert_eq!(events("ready").len(), 1);
     assert!(reopen_button().is_some());
 }
@@ -2719,7 +2774,7 @@ async fn a_choice_through_the_api_on_a_return_visit_is_made_under_the_current_po
     // which "marketing" changed: a choice goes under the server's policy, and the token's consent to
     // the old "marketing" is not shown as given.
     reset("en");
-    stub_route("/v1/policy", POLICY_2026);
+    stub_current(&VIEWS_2026);
     set_token(&token(V2025, &[ANALYTICS, MARKETING]));
     start(config(V2025));
     until("ready", || events("ready").len() == 1).await;
@@ -2737,7 +2792,7 @@ async fn a_choice_through_the_api_on_a_return_visit_is_made_under_the_current_po
         decisions(&request),
         expected("refused", &[("cookies-analytics", "withdrawn")])
     );
-    assert_eq!(gets(), ["/v1/policies/2025-03-26", "/v1/policy"]);
+    assert_eq!(gets(), ["/v1/policies/2025-03-26", VIEW_EN]);
     recorded().await;
 }
 

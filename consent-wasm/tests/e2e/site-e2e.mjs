@@ -187,6 +187,10 @@ try {
     if (!a.inDialog && a.tag !== "BODY") escaped = true;
   }
   check("Tab and Shift+Tab stay in the modal dialog", !escaped && visited.includes("accept-all"), visited.join(","));
+  // Issue 18.5: "Reject all" within 3 Tab presses from the dialog's own focus (the language buttons
+  // come after the three buttons).
+  const rejectAt = visited.indexOf("reject-all") + 1;
+  check("\"Reject all\" reached in at most 3 Tab presses", rejectAt >= 1 && rejectAt <= 3, `${rejectAt}: ${visited.join(",")}`);
   await press(ESCAPE);
   check("Escape does not dismiss a first-visit dialog", await dialogOpen());
 
