@@ -21,7 +21,7 @@ use crate::api::{self, Api, Snapshot};
 use crate::config::Config;
 use crate::consent_mode::ConsentMode;
 use crate::dialog::{Dialog, View};
-use crate::dom::{Listener, document, get, includes, object, set, string, window};
+use crate::dom::{Listener, Observer, document, get, includes, object, set, string, window};
 use crate::logic::{self, Stored};
 use crate::outbox::{self, Answer, Outbox};
 use crate::policy::PolicyView;
@@ -81,6 +81,8 @@ pub(crate) struct Banner {
     reopen_wanted: bool,
     dialog: Option<Dialog>,
     _click: Listener,
+    /// Blocked scripts and embeds the page adds later.
+    _observer: Option<Observer>,
     outbox: Outbox,
     activation: Activation,
     /// `consent:ready` has fired.
@@ -92,6 +94,7 @@ impl Banner {
     pub(crate) fn new(mut config: Config, dispatch: Dispatch, api: Api) -> Banner {
         let doc = document();
         let click = Listener::new(&doc, "click", dispatch.callback(Step::Click));
+        let observer = Observer::new(&dispatch.callback(Step::Mutation));
         let navigator = window().navigator();
         let mut languages: Vec<String> = doc
             .document_element()
@@ -122,6 +125,7 @@ impl Banner {
             reopen_wanted: false,
             dialog: None,
             _click: click,
+            _observer: observer,
             activation: Activation::default(),
             ready: false,
         }
@@ -258,6 +262,11 @@ impl Banner {
             Step::RejectAll => self.apply(Method::RejectAll, value),
             Step::Set => self.apply(Method::Custom, value),
             // `Stop` is the dispatcher's; the API's reads never reach the state.
+            Step::Mutation => {
+                if activate::added_blocked(&value) {
+                    self.activate();
+                }
+            }
             Step::Css | Step::Stop | Step::Get | Step::Allows | Step::On | Step::Off => {}
         }
     }

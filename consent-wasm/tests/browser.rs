@@ -238,6 +238,9 @@ function install() {
 
 export function harness_reset(run, endpoint, lang) {
   install();
+  // The earlier test's banner lets go of the page (its MutationObserver would otherwise activate this
+  // test's blocked scripts with that banner's choice).
+  if (window.consent && typeof window.consent._stop === "function") window.consent._stop();
   for (const [type, listener, options] of tracked.splice(0)) {
     document.removeEventListener(type, listener, options);
   }
@@ -1367,7 +1370,7 @@ async fn a_session_cookie_is_written_in_the_dialogs_language() {
 async fn the_language_switcher_changes_every_text_and_keeps_the_switches() {
     reset("en");
     start(config(V2025));
-    let d = shown().await;
+    shown().await;
     click("choose");
     // Cookie lifetimes in the dialog's language, by the browser's Intl (the policy says "13 months"),
     // in Kazakh by the banner.
@@ -1997,6 +2000,67 @@ fn placeholder(embed: &HtmlElement) -> Option<HtmlElement> {
         .previous_element_sibling()
         .filter(|p| p.class_name() == "consent-embed")
         .map(|p| p.unchecked_into())
+}
+
+/// Issue 18.6: a page that adds scripts and embeds after load (a single-page application, lazy HTML).
+#[wasm_bindgen_test]
+async fn scripts_and_embeds_added_later_are_held_back_or_activated_as_they_appear() {
+    reset("en");
+    start(config(V2025));
+    shown().await;
+    assert!(ran().is_empty());
+    // Before a choice: what needs no consent runs as it appears; the rest is held back, an embed behind
+    // its placeholder.
+    blocked_inline("cookies-analytics", "late-analytics");
+    blocked_inline("cookies-necessary", "late-necessary");
+    let (iframe, img) = blocked_embeds();
+    until("the necessary script", || ran() == ["late-necessary"]).await;
+    until("the placeholders", || {
+        placeholder(&iframe).is_some() && placeholder(&img).is_some()
+    })
+    .await;
+    sleep(50).await;
+    assert_eq!(ran(), ["late-necessary"], "analytics held back");
+    assert!(iframe.get_attribute("src").is_none() && img.get_attribute("src").is_none());
+    assert_eq!(
+        page_all("script[type=\"text/plain\"][data-consent]").len(),
+        1
+    );
+
+    click("accept-all");
+    until("the analytics script", || ran().len() == 2).await;
+    assert_eq!(ran(), ["late-necessary", "late-analytics"]);
+    assert!(iframe.get_attribute("src").is_some() && placeholder(&iframe).is_none());
+
+    // After the choice: a blocked script and embed inside HTML added later (nested), and a script
+    // file, run and load as they appear, without another choice or page load.
+    let posts = post_bodies().len();
+    let lazy = add("div", &[], "");
+    lazy.set_inner_html(&format!(
+        "<p><script type=\"text/plain\" data-consent=\"cookies-marketing\">{}</script>\
+         <iframe data-consent=\"cookies-marketing\" data-src=\"about:blank#lazy\"></iframe></p>",
+        ran_js("lazy-marketing")
+    ));
+    blocked_file("cookies-preferences", "late-file");
+    until("the lazy scripts", || ran().len() == 4).await;
+    assert_eq!(
+        ran(),
+        [
+            "late-necessary",
+            "late-analytics",
+            "lazy-marketing",
+            "late-file"
+        ]
+    );
+    let lazy_iframe = one_in(&lazy, "iframe");
+    until("the lazy embed", || {
+        lazy_iframe.get_attribute("src").as_deref() == Some("about:blank#lazy")
+    })
+    .await;
+    assert_eq!(post_bodies().len(), posts, "nothing recorded again");
+    // What activation adds (real scripts) does not wake it up again: each ran once.
+    sleep(50).await;
+    assert_eq!(ran().len(), 4);
 }
 
 #[wasm_bindgen_test]
