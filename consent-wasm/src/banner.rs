@@ -518,16 +518,18 @@ impl Banner {
             &policy.ids(decided.withdrawn),
             &policy.language,
         );
-        self.outbox
-            .keep(&request, &granted_ids, policy.validity_months);
+        let validity = policy.validity_months;
         self.refused_ids = refused_ids;
         self.granted = granted;
         self.granted_ids = granted_ids;
         self.decided = true;
         self.by_token = false;
-        self.send();
+        // What is granted runs first (Consent Mode told before), then the choice is kept and sent:
+        // the scripts start within a few milliseconds of the click (issue 18.4).
         self.consent_mode().update(&self.granted_ids);
         self.activate();
+        self.outbox.keep(&request, &self.granted_ids, validity);
+        self.send();
         self.show_reopen();
         self.publish();
         self.api.change(&detail);

@@ -657,7 +657,7 @@ const paintedBy =
       : `Element Timing's renderTime of consent-banner in ${byElementTiming} of ${firstVisits.length} loads, else the rAF + MessageChannel estimate`;
 console.log(`\n"painted" = ${paintedBy}; ${coldCheck}`);
 // Where the time goes: the median start and end of each request on the way to the dialog.
-const chain = ["/banner/banner.js", "/banner/banner_bg.wasm", "/v1/policy", "/banner/banner.css"];
+const chain = ["/banner/banner.js", "/banner/banner_bg.wasm", "/v1/policy/banner/en", "/banner/banner.css"];
 const waterfall = {};
 for (const mode of ["cold", "warm"]) {
   const median = (xs) => stats(xs)?.median ?? "-";
@@ -667,7 +667,7 @@ for (const mode of ["cold", "warm"]) {
   });
   console.log(
     `${mode} medians (ms): ` +
-      waterfall[mode].map((r) => `${r.name.split("/").pop()} ${r.start}-${r.end}`).join(", ") +
+      waterfall[mode].map((r) => `${r.name.includes("/v1/") ? "policy view" : r.name.split("/").pop()} ${r.start}-${r.end}`).join(", ") +
       `, dialog inserted ${summary[mode].dialogInserted.median}, painted ${summary[mode].dialogPainted.median}`,
   );
 }
