@@ -145,6 +145,7 @@ const probe = `(() => {
   addEventListener("click", (e) => {
     if (!e.isTrusted || s.clickAt !== null) return;
     s.clickAt = e.timeStamp;
+    s.clickHandled = performance.now();
     requestAnimationFrame(() => {
       const ch = new MessageChannel();
       ch.port1.onmessage = () => { s.clickPaint = performance.now(); };
@@ -196,7 +197,8 @@ learning and mentors from industry. Applicants take an online test, write an ess
 the admissions committee answers every letter within two weeks. Students live on campus, study in small
 groups and build products with partner companies from the first year.</p>`;
 // An inline script of the analytics purpose, blocked until "Accept all": it records when it runs (its
-// hash is in the CSP). Ours marks it with data-consent, cookieconsent with data-category.
+// hash is in the CSP). Ours marks it with data-consent, cookieconsent with data-category. Before the
+// blocked script file: scripts run in document order, and one after a file waits for the file to load.
 const grantedJs = "window.__granted=performance.now()";
 const grantedHash = crypto.createHash("sha256").update(grantedJs).digest("base64");
 const pageWith = (banner, granted = `data-consent="cookies-analytics"`) => `<!doctype html>
@@ -223,8 +225,8 @@ ${paragraph(5)}
 ${paragraph(6)}
 </main>
 <footer><a href="#" data-consent-open>Cookie settings</a> · © inVision U</footer>
-<script type="text/plain" data-consent="cookies-analytics" data-src="/analytics.js"></script>
 <script type="text/plain" ${granted}>${grantedJs}</script>
+<script type="text/plain" data-consent="cookies-analytics" data-src="/analytics.js"></script>
 </body></html>`;
 const preloads = `<link rel="preload" href="/banner/banner_bg.wasm" as="fetch" crossorigin>
 <link rel="preload" href="/banner/banner.css" as="style">
@@ -503,10 +505,11 @@ async function acceptAll(s, selector, label) {
   await waitFor(`the paint after the click (${label})`, () => s.js(`return window.__speed.clickPaint !== null`), 5000);
   await waitFor(`the granted script (${label})`, () => s.js(`return window.__granted !== undefined`), 5000).catch(() => {});
   await sleep(200); // Event Timing's entries come after the frame
-  const c = await s.js(`const s = window.__speed; return { at: s.clickAt, paint: s.clickPaint, granted: window.__granted ?? null, events: s.events }`);
+  const c = await s.js(`const s = window.__speed; return { at: s.clickAt, handled: s.clickHandled, paint: s.clickPaint, granted: window.__granted ?? null, events: s.events }`);
   const inp = c.events.length ? Math.max(...c.events.map(([, , d]) => d)) : null;
   return {
     toPaint: round(c.paint - c.at),
+    inputDelay: round(c.handled - c.at),
     inp,
     granted: c.granted === null ? null : round(c.granted - c.at),
   };
@@ -738,6 +741,7 @@ if (compare) {
     return {
       clicks: c.length,
       toPaint: stats(c.map((x) => x.toPaint)),
+      inputDelay: stats(c.map((x) => x.inputDelay)),
       inp: inps.length ? stats(inps) : null,
       inpReported: inps.length,
       granted: stats(c.map((x) => x.granted).filter((x) => x !== null)),
@@ -749,6 +753,7 @@ if (compare) {
   for (const [who, k] of [["this banner", "ours"], [`cookieconsent ${version}`, "cookieconsent"]]) {
     const a = referenceSummary.acceptAll[k];
     console.log(`${who}: to the next paint (rAF estimate)`.padEnd(70) + cell(a.toPaint));
+    console.log(`${who}: input delay (to the first click listener)`.padEnd(70) + cell(a.inputDelay));
     console.log(`${who}: INP, Event Timing (${a.inpReported} of ${a.clicks} reported; the rest < 16)`.padEnd(70) + cell(a.inp));
     console.log(`${who}: granted inline script ran (${a.grantedRan} of ${a.clicks})`.padEnd(70) + cell(a.granted));
   }
