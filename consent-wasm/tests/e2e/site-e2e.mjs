@@ -302,6 +302,13 @@ try {
   await session.cdp("Emulation.setDeviceMetricsOverride", { width: 360, height: 740, deviceScaleFactor: 2, mobile: true });
   await session.open(`${site}/`);
   await waitFor("the dialog", dialogOpen);
+  // Issue 18.5: how much of a 375x667 phone screen the first layer covers (a figure, not yet a check:
+  // the target, 50%, is not met).
+  await session.cdp("Emulation.setDeviceMetricsOverride", { width: 375, height: 667, deviceScaleFactor: 2, mobile: true });
+  const cover = await js(`const r = document.getElementById("consent-banner").getBoundingClientRect();
+    return Math.round((Math.min(r.height, innerHeight) * Math.min(r.width, innerWidth) * 100) / (innerWidth * innerHeight))`);
+  console.log(`note site: the first layer covers ${cover}% of a 375x667 screen (issue 18.5's target: at most 50%)`);
+  await session.cdp("Emulation.setDeviceMetricsOverride", { width: 360, height: 740, deviceScaleFactor: 2, mobile: true });
   await js(`document.querySelector('[data-consent-action="choose"]').click()`);
   await waitFor("the switches", () => js(`return document.querySelectorAll("input[data-purpose]").length === 14`));
   checkContrast("dark", await js(contrastScript));
