@@ -353,6 +353,12 @@ impl Banner {
 
     fn policy_failed(&mut self) {
         self.fetch.failed();
+        if self.dialog.is_some() {
+            // The view of a language chosen in the open dialog did not come: the dialog stays as it
+            // is, in its language.
+            self.want = Want::Nothing;
+            return;
+        }
         // Without the policy nothing is granted beyond what already runs; the dialog cannot be shown.
         // The way back in stays (a click tries again).
         self.want = Want::Nothing;
@@ -387,7 +393,7 @@ impl Banner {
         }
         self.policy = Some(policy);
         if self.policy_is_current {
-            // The dialog is open: a language was chosen in it.
+            // With the dialog open, this is the view of a language chosen in it (no-op otherwise).
             self.render(Some("[aria-pressed=\"true\"]"));
         }
         if self.by_token && !self.ready {

@@ -2754,6 +2754,30 @@ async fn a_choice_kept_under_an_older_policy_version_is_dropped_and_asked_again(
     assert_eq!(ran(), ["necessary"]);
 }
 
+/// A language chosen in the dialog whose view does not come: the dialog stays, in its language; a later
+/// choice of language works.
+#[wasm_bindgen_test]
+async fn a_language_whose_view_does_not_come_leaves_the_dialog_as_it_is() {
+    reset("en");
+    start(config(V2025));
+    let d = shown().await;
+    stub_get_down(true);
+    one_in(&d, "[data-consent-lang=\"ru\"]").click();
+    until("the request", || gets().len() == 2).await;
+    sleep(50).await;
+    let d = dialog().expect("still open");
+    assert_eq!(d.get_attribute("lang").as_deref(), Some("en"));
+    assert_eq!(text(&action("accept-all")), texts("en").accept_all);
+    assert!(reopen_button().is_none());
+    stub_get_down(false);
+    choose_language("ru").await;
+    assert_eq!(text(&action("accept-all")), texts("ru").accept_all);
+    assert_eq!(
+        gets(),
+        [VIEW_EN, "/v1/policy/banner/ru", "/v1/policy/banner/ru"]
+    );
+}
+
 #[wasm_bindgen_test]
 async fn without_the_policy_there_is_no_dialog_nothing_optional_runs_and_the_way_back_in_tries_again()
  {
