@@ -78,9 +78,16 @@ def banner_view(full, lang, sha256):
 
     view = pick(full, ["id", "version", "url", "languages", "default_language", "choice_validity_months"])
     view.update(view=1, policy_sha256=sha256, language=lang, title=one(full["title"]))
+    # The purposes of the banner's collection point, and the cookie purposes that need no consent.
+    purposes = [
+        p
+        for p in full["purposes"]
+        if "banner" in p["collection_points"]
+        or (p["kind"] == "cookies" and (p["legal_basis"] != "consent" or p.get("cookie_category") == "necessary"))
+    ]
     view["purposes"] = []
-    for p in full["purposes"]:
-        v = pick(p, ["id", "code", "kind", "legal_basis", "changed_in", "cookie_category"])
+    for p in purposes:
+        v = pick(p, ["id", "code", "collection_points", "kind", "legal_basis", "changed_in", "cookie_category"])
         if "texts" in p:
             v["texts"] = {k: one(p["texts"][k]) for k in ("title", "description")}
         view["purposes"].append(v)
@@ -92,6 +99,7 @@ def banner_view(full, lang, sha256):
             "cookies": [dict(pick(k, ["name", "pattern", "provider", "lifetime"]), purpose=one(k["purpose"])) for k in c["cookies"]],
         }
         for c in full["cookie_categories"]
+        if any(p.get("cookie_category") == c["id"] for p in purposes)
     ]
     if "banner" in full:
         view["banner"] = {k: one(t) for k, t in full["banner"].items()}

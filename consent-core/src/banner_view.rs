@@ -6,7 +6,7 @@
 use crate::prelude::*;
 
 use crate::canonical::{Json, Obj};
-use crate::{Lang, Policy, Texts};
+use crate::{CollectionKind, Lang, Policy, Purpose, PurposeKind, PurposeSet, Texts};
 
 impl Policy {
     /// The banner view's format number (its `view` member).
@@ -30,12 +30,35 @@ impl Policy {
         }
     }
 
+    /// The codes of the purposes a banner view carries: those of the banner's collection point
+    /// ([`Policy::purposes_at`]: asked, or shown as always on), and the cookie purposes that need no
+    /// consent (the necessary cookies: they always run, and their cookies are declared), whether or not
+    /// the banner shows them.
+    ///
+    /// ```
+    /// use consent_core::{CollectionKind, Policy};
+    /// let policy = Policy::from_toml(include_str!("../../examples/invisionu/policy.toml"))?;
+    /// let codes = policy.banner_view_purposes();
+    /// assert_eq!(codes, policy.purposes_at(CollectionKind::Banner), "the four cookie purposes");
+    /// assert!(!codes.contains(policy.purpose_by_str("marketing").unwrap().code), "asked in forms");
+    /// # Ok::<(), consent_core::PolicyError>(())
+    /// ```
+    pub fn banner_view_purposes(&self) -> PurposeSet {
+        self.purposes
+            .iter()
+            .filter(|p| in_banner_view(p))
+            .map(|p| p.code)
+            .collect()
+    }
+
     /// The banner view in `lang` (see [`Policy::banner_view_language`]), as canonical JSON: the members
     /// of the canonical policy the banner reads (`id`, `version`, `url`, `title`, `languages`,
-    /// `default_language`, `choice_validity_months`, `banner`; each purpose's `id`, `code`, `kind`,
-    /// `legal_basis`, `changed_in`, `cookie_category` and `texts`; the cookie categories with their
-    /// cookies), spelled as there, with every text object holding one language only, plus `view`
-    /// (the format), `language` and `policy_sha256` (the full policy's hash, which receipts bind).
+    /// `default_language`, `choice_validity_months`, `banner`; of the purposes of
+    /// [`Policy::banner_view_purposes`], each one's `id`, `code`, `collection_points`, `kind`,
+    /// `legal_basis`, `changed_in`, `cookie_category` and `texts`; the cookie categories of those
+    /// purposes with their cookies), spelled as there, with every text object holding one language
+    /// only, plus `view` (the format), `language` and `policy_sha256` (the full policy's hash, which
+    /// receipts bind).
     ///
     /// ```
     /// use consent_core::{Lang, Policy};
@@ -44,12 +67,14 @@ impl Policy {
     /// assert!(view.contains(&format!("\"policy_sha256\":\"{}\"", policy.hash())));
     /// assert!(view.contains("\"accept-all\":{\"en\":\"Accept all\"}"));
     /// assert!(!view.contains("Принять все"));
+    /// assert!(!view.contains("\"id\":\"transfer-abroad\""), "asked in forms, not by the banner");
     /// assert!(view.len() * 4 < policy.canonical_json().len());
     /// # Ok::<(), consent_core::PolicyError>(())
     /// ```
     pub fn banner_view(&self, lang: Lang) -> String {
         let lang = self.banner_view_language(lang);
         let one = |t: &Texts| one_language(t, lang, self.default_language);
+        let purposes = self.purposes.iter().filter(|p| in_banner_view(p));
         let view: Json = Obj::new()
             .set("view", Json::Int(Policy::BANNER_VIEW_FORMAT))
             .set("id", self.id.as_str())
@@ -70,12 +95,19 @@ impl Policy {
             .set(
                 "purposes",
                 Json::Arr(
-                    self.purposes
-                        .iter()
+                    purposes
+                        .clone()
                         .map(|p| {
                             Obj::new()
                                 .set("id", p.id.as_str())
                                 .set("code", p.code)
+                                .set(
+                                    "collection_points",
+                                    p.collection_points
+                                        .iter()
+                                        .map(|k| k.as_str())
+                                        .collect::<Vec<_>>(),
+                                )
                                 .set("kind", p.kind.as_str())
                                 .set("legal_basis", p.legal_basis.as_str())
                                 .set("changed_in", p.changed_in.to_string())
@@ -98,6 +130,11 @@ impl Policy {
                 Json::Arr(
                     self.cookie_categories
                         .iter()
+                        .filter(|c| {
+                            purposes
+                                .clone()
+                                .any(|p| p.cookie_category.as_ref() == Some(&c.id))
+                        })
                         .map(|c| {
                             Obj::new()
                                 .set("id", c.id.as_str())
@@ -143,6 +180,11 @@ impl Policy {
         view.write(&mut out);
         out
     }
+}
+
+/// Whether a banner view carries purpose `p` ([`Policy::banner_view_purposes`]).
+fn in_banner_view(p: &Purpose) -> bool {
+    p.collected_at(CollectionKind::Banner) || (p.kind == PurposeKind::Cookies && !p.needs_consent())
 }
 
 /// A text object with one entry: the text in `lang`, else in `fallback` (keyed by the language it is
@@ -196,7 +238,7 @@ mod tests {
             assert_eq!(view["view"], 1);
             let mut texts = Vec::new();
             text_objects(&view, &["kk", "ru", "en"], &mut texts);
-            assert!(texts.len() > 60, "{}", texts.len());
+            assert!(texts.len() > 40, "{}", texts.len());
             for t in texts {
                 assert_eq!(t.keys().collect::<Vec<_>>(), [lang.as_str()]);
             }
@@ -212,12 +254,27 @@ mod tests {
                 assert_eq!(view[key], full[key], "{key}");
             }
             assert_eq!(view["title"][lang.as_str()], full["title"][lang.as_str()]);
+            // The purposes of the banner's collection point (and the necessary cookies), in order.
+            let in_view: Vec<&Value> = full["purposes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| {
+                    p["collection_points"]
+                        .as_array()
+                        .unwrap()
+                        .contains(&"banner".into())
+                        || p["cookie_category"] == "necessary"
+                })
+                .collect();
             let purposes = view["purposes"].as_array().unwrap();
-            assert_eq!(purposes.len(), full["purposes"].as_array().unwrap().len());
-            for (v, f) in purposes.iter().zip(full["purposes"].as_array().unwrap()) {
+            assert_eq!(purposes.len(), 4);
+            assert_eq!(purposes.len(), in_view.len());
+            for (v, f) in purposes.iter().zip(&in_view) {
                 for key in [
                     "id",
                     "code",
+                    "collection_points",
                     "kind",
                     "legal_basis",
                     "changed_in",
@@ -232,11 +289,22 @@ mod tests {
                     );
                 }
             }
+            // The cookie categories of those purposes (all four, for invisionu), in order.
+            let categories: Vec<&Value> = full["cookie_categories"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| in_view.iter().any(|p| p["cookie_category"] == c["id"]))
+                .collect();
+            assert_eq!(
+                view["cookie_categories"].as_array().unwrap().len(),
+                categories.len()
+            );
             for (v, f) in view["cookie_categories"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .zip(full["cookie_categories"].as_array().unwrap())
+                .zip(categories)
             {
                 assert_eq!(v["id"], f["id"]);
                 assert_eq!(
@@ -281,6 +349,70 @@ mod tests {
             view.len() * 3 < policy.canonical_json().len(),
             "{}",
             view.len()
+        );
+    }
+
+    #[test]
+    fn carries_the_banners_purposes_and_the_necessary_cookies_only() {
+        let src = include_str!("../../examples/invisionu/policy.toml");
+        let policy = policy();
+        let code = |id: &str| policy.purpose_by_str(id).unwrap().code;
+        let ids = |view: &str| -> Vec<String> {
+            let v: Value = serde_json::from_str(view).unwrap();
+            v["purposes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["id"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let cookies = [
+            "cookies-necessary",
+            "cookies-preferences",
+            "cookies-analytics",
+            "cookies-marketing",
+        ];
+        assert_eq!(ids(&policy.banner_view(Lang::EN)), cookies);
+        assert_eq!(
+            policy.banner_view_purposes(),
+            PurposeSet::from_codes(cookies.map(code))
+        );
+        // The necessary cookies not shown by the banner (no `collection_points`): still in the view
+        // (they run, their cookies are declared), without `banner`, so the banner does not show them.
+        let (before, after) = src.split_once("id = \"cookies-necessary\"").unwrap();
+        let after = after.replacen("collection_points = [\"banner\"]\n", "", 1);
+        let hidden =
+            Policy::from_toml(&format!("{before}id = \"cookies-necessary\"{after}")).unwrap();
+        assert!(
+            !hidden
+                .purposes_at(CollectionKind::Banner)
+                .contains(code("cookies-necessary"))
+        );
+        let view: Value = serde_json::from_str(&hidden.banner_view(Lang::EN)).unwrap();
+        assert_eq!(view["purposes"][0]["id"], "cookies-necessary");
+        assert_eq!(
+            view["purposes"][0]["collection_points"],
+            serde_json::json!([])
+        );
+        assert_eq!(view["cookie_categories"].as_array().unwrap().len(), 4);
+        // A cookie purpose that needs consent and is asked in forms only: not in the view, nor its
+        // category.
+        let (before, after) = src.split_once("id = \"cookies-marketing\"").unwrap();
+        let after = after.replacen(
+            "collection_points = [\"banner\"]",
+            "collection_points = [\"form\"]",
+            1,
+        );
+        let elsewhere =
+            Policy::from_toml(&format!("{before}id = \"cookies-marketing\"{after}")).unwrap();
+        let view: Value = serde_json::from_str(&elsewhere.banner_view(Lang::EN)).unwrap();
+        assert_eq!(ids(&elsewhere.banner_view(Lang::EN)), cookies[..3]);
+        assert!(
+            view["cookie_categories"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["id"] != "marketing")
         );
     }
 

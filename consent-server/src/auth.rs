@@ -75,9 +75,18 @@ pub(crate) struct Caller {
     pub(crate) role: Option<Role>,
     /// A service token's scope; nothing for the other roles.
     scope: ServiceScope,
+    /// The configured token it came with (its index in the configuration), if any.
+    token: Option<usize>,
 }
 
 impl Caller {
+    /// Who it is, for scoping idempotency keys: the bearer token's configured name, or `anonymous`.
+    pub(crate) fn name<'a>(&self, config: &'a Config) -> &'a str {
+        self.token
+            .and_then(|i| config.tokens.get(i))
+            .map_or("anonymous", |t| t.name.as_str())
+    }
+
     /// Who sends a consent request, as the contract sees it ([`consent_core::Caller`], which decides
     /// what each may record): a `service` token is a service with its scope; anyone else (no token,
     /// or an auditor's or operator's) records what an anonymous visitor may.
@@ -97,6 +106,7 @@ impl FromRequestParts<AppState> for Caller {
         Ok(Caller {
             role: i.and_then(|i| state.config.tokens.get(i)).map(|t| t.role),
             scope: i.map_or(ServiceScope::NOTHING, |i| scope_of(state, i)),
+            token: i,
         })
     }
 }
@@ -202,7 +212,11 @@ mod tests {
     fn only_service_tokens_record_as_services_with_their_scope() {
         use consent_core::Caller as Requester;
         let scope = ServiceScope::new(consent_core::PurposeSet::of(8), &[]).unwrap();
-        let caller = |role| Caller { role, scope };
+        let caller = |role| Caller {
+            role,
+            scope,
+            token: None,
+        };
         assert_eq!(caller(None).requester(), Requester::Anonymous);
         assert_eq!(
             caller(Some(Role::Service)).requester(),

@@ -237,6 +237,7 @@ fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
             code: ErrorCode::InvalidField,
             message,
             field,
+            policy_version: None,
         }
     })?;
     de.end().map_err(|e| malformed(e.to_string()))?;

@@ -340,6 +340,34 @@ fn device_ids_and_pseudonyms_are_described_as_the_server_reads_them() {
 }
 
 #[tokio::test]
+async fn the_banner_views_the_server_sends_are_described() {
+    let mut schema = doc();
+    schema["$ref"] = json!("#/components/schemas/BannerView");
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let s = common::server("openapi-banner-views").await;
+    for lang in ["kk", "ru", "en"] {
+        let r = common::call(
+            &s,
+            common::get(&format!("/v1/policy/banner/{lang}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{lang}");
+        let view: Value = serde_json::from_slice(&r.body).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&view)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{lang}: {errors:?}");
+        // And a member the schema does not describe is caught.
+        let mut extra = view.clone();
+        extra["purposes"][0]["audiences"] = json!([]);
+        assert!(!validator.is_valid(&extra), "{lang}");
+    }
+}
+
+#[tokio::test]
 async fn the_entity_tags_the_server_sends_are_described() {
     let doc = doc();
     let etag = &doc["components"]["headers"]["ETag"]["schema"];

@@ -11,7 +11,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use consent_core::{Method, PurposeSet, TokenClaims};
+use consent_core::{Method, PolicyVersion, PurposeSet, TokenClaims};
 use js_sys::{Array, Date};
 use wasm_bindgen::prelude::*;
 use web_sys::{Element, Event, Response};
@@ -27,7 +27,7 @@ use crate::outbox::{self, Answer, Outbox};
 use crate::policy::PolicyView;
 use crate::policy_fetch::PolicyFetch;
 use crate::step::{Dispatch, Step};
-use crate::{cookies, receipt, reopen, stylesheet};
+use crate::{cookies, gpc, receipt, reopen, stylesheet};
 
 /// What to do once the policy has arrived.
 #[derive(Clone, Debug, PartialEq)]
@@ -56,8 +56,12 @@ pub(crate) struct Banner {
     /// That token's text: sent in `X-Consent-Token` with a choice naming its device (only the device
     /// may change its state on the server).
     token_text: String,
-    /// The token was made under an older policy version than the page's.
+    /// The token was made under an older policy version than the page's, or the server refused a choice
+    /// as made under a version it has replaced: the dialog says "updated on".
     outdated: bool,
+    /// The version of a choice the server refused as outdated (`409 policy_outdated`): what changed
+    /// since is off when the current policy arrives and the dialog shows again.
+    renew_since: Option<PolicyVersion>,
     /// The current policy (`/v1/policy`), or the token's version when only that was needed.
     policy: Option<PolicyView>,
     /// `policy` is the current policy: dialogs and choices need it.
@@ -113,6 +117,7 @@ impl Banner {
             token: None,
             token_text: String::new(),
             outdated: false,
+            renew_since: None,
             policy: None,
             policy_is_current: false,
             want: Want::Nothing,
@@ -376,7 +381,7 @@ impl Banner {
             Some(claims) if self.by_token => {
                 scope.granted_by_token(claims, policy.changed_since(claims.policy_version))
             }
-            // A choice kept for the server, or made on this page: its ids.
+            // A choice kept for the server, or made on this page: its ids, of the banner's purposes.
             _ => {
                 let mut set = PurposeSet::EMPTY;
                 for p in &policy.purposes {
@@ -384,8 +389,20 @@ impl Banner {
                         set.insert(p.code);
                     }
                 }
-                set
+                set & (scope.unconditional | scope.asked)
             }
+        };
+        if let Some(since) = self.renew_since.take() {
+            // A choice refused as outdated: asked again at once; what changed since is off until then.
+            self.granted -= policy.changed_since(since) & scope.asked;
+        }
+        // Global Privacy Control on a return visit, with a token from a choice made without it that
+        // grants marketing purposes: they are withdrawn, and it is recorded (issue 18.7).
+        let gpc_withdrawal = match &self.token {
+            Some(claims) if self.by_token && self.gpc && !gpc::chosen_with(claims) => {
+                scope.gpc_withdrawal(self.granted)
+            }
+            _ => None,
         };
         self.granted_ids = policy.ids(self.granted);
         if self.decided {
@@ -396,7 +413,11 @@ impl Banner {
             // With the dialog open, this is the view of a language chosen in it (no-op otherwise).
             self.render(Some("[aria-pressed=\"true\"]"));
         }
-        if self.by_token && !self.ready {
+        if let Some(d) = gpc_withdrawal {
+            // Applied (nothing of marketing runs) and sent like a choice the visitor made.
+            self.decide(Method::Custom, d.given);
+            self.fire_ready();
+        } else if self.by_token && !self.ready {
             // The first policy of a page with a valid token, whatever else waits for a policy.
             self.after_choice_known();
         }
@@ -558,6 +579,9 @@ impl Banner {
                 if let Some(token) = string(body, "token")
                     && let Some(claims) = cookies::store_token(&token)
                 {
+                    if get(body, "gpc").as_bool() == Some(true) {
+                        gpc::remember(&claims);
+                    }
                     self.token = Some(claims);
                     self.token_text = token;
                     self.outdated = false;
@@ -565,10 +589,33 @@ impl Banner {
                 // A choice made meanwhile goes now (with the device id of the token just stored).
                 self.send();
             }
-            Answer::Refused => self.send(),
+            Answer::Refused => {
+                self.ask_again_if_outdated(body);
+                self.send();
+            }
             Answer::Later => {}
         }
         self.publish();
+    }
+
+    /// A choice the server refused as made under a policy version it replaced while the visitor
+    /// decided (`409 policy_outdated`, with the current version): that version is fetched and the
+    /// dialog shows again at once, "updated on <date>", with the choice as made except what changed
+    /// (issue 18.7). Any other refusal drops the choice.
+    fn ask_again_if_outdated(&mut self, body: &JsValue) {
+        let error = get(body, "error");
+        let current = string(&error, "policy_version").and_then(|v| v.parse().ok());
+        let (Some(policy), Some(current), Some("policy_outdated")) =
+            (&self.policy, current, string(&error, "code").as_deref())
+        else {
+            return;
+        };
+        self.renew_since = Some(policy.version);
+        self.outdated = true;
+        self.policy_is_current = false;
+        self.want = Want::Ask { reopened: false };
+        self.fetch
+            .current_version(&self.config.endpoint, current, &self.dispatch);
     }
 
     /// Activates what may run now ([`Activation::run`]).

@@ -335,8 +335,8 @@ fn lifetime(text: &JsValue, lang: &str) -> JsValue {
         .map_or_else(|_| text.clone(), JsValue::from)
 }
 
-/// The second layer: one switch per purpose (those that need no consent on and locked; the others
-/// as `on` says, so off on a first visit), with descriptions and cookie tables.
+/// The second layer: one switch per purpose the banner presents (those that need no consent on and
+/// locked; the others as `on` says, so off on a first visit), with descriptions and cookie tables.
 fn choices(root: &Element, view: &View<'_>, on: PurposeSet) {
     let policy = view.policy;
     let list = add(
@@ -348,6 +348,10 @@ fn choices(root: &Element, view: &View<'_>, on: PurposeSet) {
     add(&list, "legend", "", &policy.ui("purposes"));
     let scope = policy.scope;
     for (p, json) in policy.purposes.iter().zip(policy.purposes_json().iter()) {
+        // Only the purposes of the banner's collection point (issue 18.1).
+        if !policy.shown.contains(p.code) {
+            continue;
+        }
         let row = add(&list, "div", "consent-banner__purpose", &JsValue::UNDEFINED);
         let label = add(&row, "label", "consent-banner__switch", &JsValue::UNDEFINED);
         let id = &p.id_text;

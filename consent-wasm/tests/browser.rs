@@ -133,21 +133,14 @@ const POLICY_URL: &str = "https://invisionu.education/privacy/2025-03-26";
 
 // Purpose codes of the invisionu policy.
 const MARKETING: u8 = 8;
+const PREFERENCES: u8 = 11;
 const ANALYTICS: u8 = 12;
 const MARKETING_COOKIES: u8 = 13;
-/// Every purpose code that needs consent.
-const CONSENT_CODES: [u8; 12] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 13];
-/// Every purpose of the policy that needs consent.
-const CONSENT_PURPOSES: [&str; 12] = [
-    "application-review",
-    "events",
-    "scholarships",
-    "contact",
-    "improvement",
-    "transfer-service-providers",
-    "transfer-abroad",
-    "public-dissemination",
-    "marketing",
+/// Every purpose code the banner asks for: the cookie purposes that need consent (the policy's
+/// `collection_points`; the newsletter and the other purposes are asked in forms).
+const CONSENT_CODES: [u8; 3] = [11, 12, 13];
+/// Every purpose the banner asks for.
+const CONSENT_PURPOSES: [&str; 3] = [
     "cookies-preferences",
     "cookies-analytics",
     "cookies-marketing",
@@ -194,12 +187,13 @@ function install() {
     const method = (init && init.method) || "GET";
     const body = init && typeof init.body === "string" ? init.body : null;
     const token = (init && init.headers && init.headers["x-consent-token"]) ?? null;
+    const key = (init && init.headers && init.headers["idempotency-key"]) ?? null;
     if (!S.endpoint || !url.startsWith(S.endpoint + "/")) {
       // A banner left by an earlier test: never answered, so it can change nothing any more.
       return new Promise(() => {});
     }
     const path = url.slice(S.endpoint.length);
-    S.requests.push({ path, method, body, token, at: performance.now() });
+    S.requests.push({ path, method, body, token, key, at: performance.now() });
     const reply = () => {
       if (method !== "POST") {
         if (S.getDown) return Promise.reject(new TypeError("Failed to fetch"));
@@ -208,18 +202,18 @@ function install() {
         );
       }
       if (S.post === "down") return Promise.reject(new TypeError("Failed to fetch"));
-      if (S.post !== "201") {
-        return Promise.resolve(answer(Number(S.post), { error: { code: "refused", message: "test" } }));
+      if (S.post !== "201" && S.post !== "200") {
+        return Promise.resolve(answer(Number(S.post), { error: S.postError }));
       }
       const token = S.tokens.length > 1 ? S.tokens.shift() : S.tokens[0] || "";
       return Promise.resolve(
-        answer(201, {
+        answer(Number(S.post), {
           receipt_id: "01a20ba4-8854-74c7-9853-5d16f915bd6e",
           receipt: "e30.e30.c2ln",
           subject: "dev:q3Jt7VbWm0Kx9ZsL2fYp4A",
           issued_at: "2026-11-24T03:41:01Z",
           expires_at: "2027-05-24T03:41:01Z",
-          gpc: false,
+          gpc: S.gpcAnswer,
           token,
         }),
       );
@@ -244,7 +238,10 @@ export function harness_reset(run, endpoint, lang) {
   for (const [type, listener, options] of tracked.splice(0)) {
     document.removeEventListener(type, listener, options);
   }
-  Object.assign(S, { endpoint, routes: {}, post: "201", delay: 0, tokens: [], requests: [], getDown: false });
+  Object.assign(S, {
+    endpoint, routes: {}, post: "201", delay: 0, tokens: [], requests: [], getDown: false,
+    postError: { code: "refused", message: "test" }, gpcAnswer: false,
+  });
   // A script file an earlier banner activated may still be loading: its load must not reach that
   // banner (which would go on activating, in this test's page).
   for (const script of document.querySelectorAll("[data-test-fixture] script")) {
@@ -279,6 +276,8 @@ export function harness_reset(run, endpoint, lang) {
 export function stub_route(path, json) { S.routes[path] = json; }
 export function stub_post(mode) { S.post = mode; }
 export function stub_post_delay(ms) { S.delay = ms; }
+export function stub_post_error(json) { S.postError = JSON.parse(json); }
+export function stub_gpc_answer(gpc) { S.gpcAnswer = gpc; }
 export function stub_get_down(down) { S.getDown = down; }
 export function prefetch_policy(url) { return fetch(url).then((r) => r.json()); }
 export function stub_token(token) { S.tokens.push(token); }
@@ -330,6 +329,10 @@ extern "C" {
     fn stub_route(path: &str, json: &str);
     fn stub_post(mode: &str);
     fn stub_post_delay(ms: u32);
+    /// The `error` object of a refused POST (default: `{"code": "refused", …}`).
+    fn stub_post_error(json: &str);
+    /// The `gpc` member of a recorded POST's answer.
+    fn stub_gpc_answer(gpc: bool);
     fn stub_get_down(down: bool);
     /// What the bootstrap passes as `Config::policy`: the policy, fetched and parsed.
     fn prefetch_policy(url: &str) -> Promise;
@@ -682,6 +685,8 @@ struct Request {
     body: Option<String>,
     /// The `X-Consent-Token` header, if sent.
     token: Option<String>,
+    /// The `Idempotency-Key` header, if sent.
+    key: Option<String>,
     at: f64,
 }
 
@@ -693,6 +698,7 @@ fn requests() -> Vec<Request> {
             method: get(&r, "method").as_string().unwrap(),
             body: get(&r, "body").as_string(),
             token: get(&r, "token").as_string(),
+            key: get(&r, "key").as_string(),
             at: get(&r, "at").as_f64().unwrap(),
         })
         .collect()
@@ -1053,10 +1059,7 @@ async fn first_visit_opens_a_modal_dialog_with_three_equal_buttons_and_the_exact
     assert!(events("change").is_empty());
     let state = api("get");
     assert_eq!(get(&state, "decided").as_bool(), Some(false));
-    assert_eq!(
-        strings(&get(&state, "granted")),
-        ["legal-compliance", "cookies-necessary"]
-    );
+    assert_eq!(strings(&get(&state, "granted")), ["cookies-necessary"]);
 }
 
 #[wasm_bindgen_test]
@@ -1097,7 +1100,8 @@ async fn the_dialog_speaks_the_page_language_kazakh_russian_or_english() {
         assert_eq!(actions(), ["accept-all", "reject-all", "save"]);
         assert_eq!(
             text(&all_in(&d, ".consent-banner__purpose-title")[0]),
-            purpose_title(0, lang)
+            purpose_title(10, lang),
+            "the first purpose the banner presents: the necessary cookies"
         );
         assert_eq!(text(&one_in(&d, "legend")), t.purposes);
         click("reject-all");
@@ -1227,11 +1231,8 @@ async fn reject_all_runs_nothing_optional_and_deletes_the_declared_cookies() {
     }
     assert_eq!(cookie("theme").as_deref(), Some("dark"));
     let change = events("change").remove(0);
-    assert_eq!(
-        strings(&get(&change, "granted")),
-        ["legal-compliance", "cookies-necessary"]
-    );
-    assert_eq!(strings(&get(&change, "refused")).len(), 12);
+    assert_eq!(strings(&get(&change, "granted")), ["cookies-necessary"]);
+    assert_eq!(strings(&get(&change, "refused")).len(), 3);
     assert!(!allows("cookies-analytics"));
     assert!(allows("cookies-necessary"));
 }
@@ -1248,12 +1249,17 @@ async fn choose_shows_a_switch_per_purpose_with_cookie_tables_and_saves_a_custom
         .into_iter()
         .map(|e| e.unchecked_into())
         .collect();
-    assert_eq!(switches.len(), 14, "one per purpose");
+    assert_eq!(
+        switches.len(),
+        4,
+        "one per purpose of the banner's collection point: the cookie purposes"
+    );
     for s in &switches {
         let id = s.get_attribute("data-purpose").unwrap();
         assert_eq!(s.type_(), "checkbox");
         assert_eq!(s.get_attribute("role").as_deref(), Some("switch"));
-        let locked = id == "cookies-necessary" || id == "legal-compliance";
+        assert!(id.starts_with("cookies-"), "{id}");
+        let locked = id == "cookies-necessary";
         assert_eq!(
             s.checked(),
             locked,
@@ -1315,7 +1321,6 @@ async fn choose_shows_a_switch_per_purpose_with_cookie_tables_and_saves_a_custom
     sleep(50).await;
     assert_eq!(ran(), ["necessary"], "opening the choices grants nothing");
     switch("cookies-analytics").click();
-    switch("contact").click();
     click("save");
     assert!(dialog().is_none());
     until("the scripts", || ran().len() == 3).await;
@@ -1324,10 +1329,7 @@ async fn choose_shows_a_switch_per_purpose_with_cookie_tables_and_saves_a_custom
     assert_eq!(field(&request, "method"), "custom");
     assert_eq!(
         decisions(&request),
-        expected(
-            "refused",
-            &[("cookies-analytics", "given"), ("contact", "given")]
-        )
+        expected("refused", &[("cookies-analytics", "given")])
     );
     sleep(50).await;
     assert_eq!(ran().len(), 3, "marketing and preferences stay blocked");
@@ -1384,7 +1386,7 @@ async fn the_language_switcher_changes_every_text_and_keeps_the_switches() {
     ];
     assert_eq!(lifetimes(), in_english);
     switch("cookies-analytics").click();
-    switch("marketing").click();
+    switch("cookies-preferences").click();
     choose_language("ru").await;
     let d = dialog().unwrap();
     assert_eq!(
@@ -1417,9 +1419,11 @@ async fn the_language_switcher_changes_every_text_and_keeps_the_switches() {
         Some("ru")
     );
     let policy = js_sys::JSON::parse(POLICY).unwrap();
+    // The purposes the banner presents: the cookie purposes (10 to 13).
     let expected_titles: Vec<String> = get(&policy, "purposes")
         .unchecked_into::<Array>()
         .iter()
+        .skip(10)
         .map(|p| field(&get(&get(&p, "texts"), "title"), "ru"))
         .collect();
     let titles: Vec<String> = all_in(&d, ".consent-banner__purpose-title")
@@ -1427,7 +1431,11 @@ async fn the_language_switcher_changes_every_text_and_keeps_the_switches() {
         .map(|t| text(t))
         .collect();
     assert_eq!(titles, expected_titles);
-    assert_eq!(switched_on(), ["marketing", "cookies-analytics"], "kept");
+    assert_eq!(
+        switched_on(),
+        ["cookies-preferences", "cookies-analytics"],
+        "kept"
+    );
     assert!(d.contains(Some(&document().active_element().unwrap())));
     click("save");
     until("the choice", || post_bodies().len() == 1).await;
@@ -1450,6 +1458,9 @@ async fn a_current_token_runs_what_it_grants_without_a_dialog_and_leaves_the_way
     assert!(dialog().is_none());
     // The token's own (immutable, cacheable) policy version maps purpose ids to codes.
     assert_eq!(gets(), ["/v1/policies/2025-03-26"]);
+    // Read from the full policy, the banner allows what it does from a banner view: its own purposes.
+    assert!(allows("cookies-necessary") && allows("cookies-analytics"));
+    assert!(!allows("legal-compliance") && !allows("marketing"));
     assert!(post_bodies().is_empty());
     let b = reopen_button().expect("the way back in on a return visit");
     assert_eq!(b.tag_name(), "BUTTON");
@@ -1468,7 +1479,7 @@ async fn a_current_token_runs_what_it_grants_without_a_dialog_and_leaves_the_way
 async fn the_way_back_in_opens_the_second_layer_with_the_current_choice_and_the_consent_id() {
     reset("en");
     blocked_scripts();
-    let current = claims(V2025, &[ANALYTICS, MARKETING], &[MARKETING_COOKIES]);
+    let current = claims(V2025, &[PREFERENCES, ANALYTICS], &[MARKETING_COOKIES]);
     set_token(&sign(current));
     start(config(V2025));
     until("the way back in", || reopen_button().is_some()).await;
@@ -1479,7 +1490,7 @@ async fn the_way_back_in_opens_the_second_layer_with_the_current_choice_and_the_
         actions(),
         ["close", "receipt", "accept-all", "reject-all", "save"]
     );
-    assert_eq!(switched_on(), ["marketing", "cookies-analytics"]);
+    assert_eq!(switched_on(), ["cookies-preferences", "cookies-analytics"]);
     assert!(switch("cookies-necessary").checked() && switch("cookies-necessary").disabled());
     assert_eq!(
         one_in(&d, "[data-consent-action=\"close\"]")
@@ -1537,7 +1548,7 @@ async fn the_way_back_in_opens_the_second_layer_with_the_current_choice_and_the_
         "",
         "the link is not followed"
     );
-    assert_eq!(switched_on(), ["marketing", "cookies-analytics"]);
+    assert_eq!(switched_on(), ["cookies-preferences", "cookies-analytics"]);
     sleep(50).await;
     assert!(post_bodies().is_empty());
     assert!(events("change").is_empty());
@@ -1864,9 +1875,12 @@ async fn global_privacy_control_refusals_are_in_the_change_event() {
     until("the event", || events("change").len() == 1).await;
     let refused = strings(&get(&events("change")[0], "refused"));
     assert!(
-        refused.contains(&"marketing".to_string())
-            && refused.contains(&"cookies-marketing".to_string()),
+        refused.contains(&"cookies-marketing".to_string()),
         "refused lists every purpose that is off: {refused:?}"
+    );
+    assert!(
+        !refused.contains(&"marketing".to_string()),
+        "the newsletter is not the banner's to decide: {refused:?}"
     );
 }
 
@@ -1877,20 +1891,19 @@ async fn global_privacy_control_is_shown_on_the_marketing_switches() {
     start(config(V2025));
     shown().await;
     click("choose");
-    for id in ["marketing", "cookies-marketing"] {
-        let s = switch(id);
-        assert!(!s.checked(), "{id} off");
-        let row = s.closest(".consent-banner__purpose").unwrap().unwrap();
-        let note = one_in(&row, ".consent-banner__note");
-        assert_eq!(text(&note), texts("en").gpc);
-        // Read with the switch: the first of what describes it.
-        let described_by = s.get_attribute("aria-describedby").unwrap();
-        assert_eq!(described_by.split(' ').next(), Some(note.id().as_str()));
-    }
+    // The marketing cookies: the banner's only marketing purpose (the newsletter is asked in forms).
+    let s = switch("cookies-marketing");
+    assert!(!s.checked(), "off");
+    let row = s.closest(".consent-banner__purpose").unwrap().unwrap();
+    let note = one_in(&row, ".consent-banner__note");
+    assert_eq!(text(&note), texts("en").gpc);
+    // Read with the switch: the first of what describes it.
+    let described_by = s.get_attribute("aria-describedby").unwrap();
+    assert_eq!(described_by.split(' ').next(), Some(note.id().as_str()));
     assert_eq!(
         all_in(&dialog().unwrap(), ".consent-banner__note").len(),
-        4,
-        "two GPC notes and two always-on notes"
+        2,
+        "a GPC note (marketing cookies) and an always-on note (necessary cookies)"
     );
 }
 
@@ -2254,7 +2267,10 @@ async fn the_js_api_reports_the_state_and_tells_its_listeners() {
     assert_eq!(get(&before, "pending").as_bool(), Some(false));
     assert_eq!(field(&before, "language"), "en");
     assert!(!allows("cookies-analytics"));
-    assert!(allows("legal-compliance") && allows("cookies-necessary"));
+    assert!(allows("cookies-necessary"));
+    // What needs no consent and is not the banner's (a legal obligation): not the banner's to allow,
+    // whether it read the banner view or a full policy.
+    assert!(!allows("legal-compliance"));
 
     click("choose");
     switch("cookies-analytics").click();
@@ -2266,9 +2282,9 @@ async fn the_js_api_reports_the_state_and_tells_its_listeners() {
     assert_eq!(field(&detail, "language"), "en");
     assert_eq!(
         strings(&get(&detail, "granted")),
-        ["legal-compliance", "cookies-necessary", "cookies-analytics"]
+        ["cookies-necessary", "cookies-analytics"]
     );
-    assert_eq!(strings(&get(&detail, "refused")).len(), 11);
+    assert_eq!(strings(&get(&detail, "refused")).len(), 2);
     assert!(strings(&get(&detail, "withdrawn")).is_empty());
     let after = api("get");
     assert_eq!(get(&after, "decided").as_bool(), Some(true));
@@ -2498,7 +2514,11 @@ async fn the_js_api_open_opens_the_second_layer_after_a_choice() {
         .unwrap();
     shown().await;
     assert_eq!(actions(), ["close", "accept-all", "reject-all", "save"]);
-    assert_eq!(switched_on().len(), 12, "the current choice: everything");
+    assert_eq!(
+        switched_on().len(),
+        3,
+        "the current choice: every purpose the banner asks for"
+    );
 }
 
 #[wasm_bindgen_test]
@@ -2685,7 +2705,7 @@ fn kept_choice(version: &str, given: &[&str]) -> (String, Vec<String>) {
     ] {
         Reflect::set(&request, &k.into(), &v).unwrap();
     }
-    let mut granted = s(&["legal-compliance", "cookies-necessary"]);
+    let mut granted = s(&["cookies-necessary"]);
     granted.extend(s(given));
     let entry = Object::new();
     Reflect::set(&entry, &"request".into(), &request).unwrap();
@@ -2858,18 +2878,25 @@ async fn open_while_a_return_visits_policy_loads_still_runs_what_the_token_grant
 
 #[wasm_bindgen_test]
 async fn a_choice_through_the_api_on_a_return_visit_is_made_under_the_current_policy() {
-    // The page still says 2025-03-26 (its token is current for it), but the server has 2026-06-01, in
-    // which "marketing" changed: a choice goes under the server's policy, and the token's consent to
-    // the old "marketing" is not shown as given.
+    // The page still says 2025-03-26 (its token is current for it), but the server has 2026-06-01 (in
+    // which only the newsletter changed, a purpose the banner does not ask for): a choice goes under
+    // the server's policy, and keeps what the token gave.
     reset("en");
     stub_current(&VIEWS_2026);
-    set_token(&token(V2025, &[ANALYTICS, MARKETING]));
+    set_token(&token(V2025, &[PREFERENCES, ANALYTICS, MARKETING]));
     start(config(V2025));
     until("ready", || events("ready").len() == 1).await;
-    assert!(allows("marketing"), "under the token's own policy");
+    assert!(
+        allows("cookies-preferences"),
+        "under the token's own policy"
+    );
+    assert!(
+        !allows("marketing"),
+        "the newsletter is never the banner's to grant"
+    );
     let off = Object::new();
     Reflect::set(&off, &"cookies-analytics".into(), &false.into()).unwrap();
-    stub_token(&token(V2026, &[]));
+    stub_token(&token(V2026, &[PREFERENCES]));
     JsFuture::from(api_with("set", &off).unchecked_into::<Promise>())
         .await
         .unwrap();
@@ -2878,7 +2905,13 @@ async fn a_choice_through_the_api_on_a_return_visit_is_made_under_the_current_po
     assert_eq!(field(&request, "policy_version"), V2026);
     assert_eq!(
         decisions(&request),
-        expected("refused", &[("cookies-analytics", "withdrawn")])
+        expected(
+            "refused",
+            &[
+                ("cookies-analytics", "withdrawn"),
+                ("cookies-preferences", "given")
+            ]
+        )
     );
     assert_eq!(gets(), ["/v1/policies/2025-03-26", VIEW_EN]);
     recorded().await;
@@ -3024,4 +3057,157 @@ async fn a_retry_sends_the_newer_choice_another_tab_kept_and_nothing_once_anothe
     .await;
     sleep(200).await;
     assert_eq!(post_bodies().len(), sent, "not sent again");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Choices never lost or doubled (issue 18.7)
+
+/// The `Idempotency-Key` of each POST, in order.
+fn post_keys() -> Vec<Option<String>> {
+    requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| r.key)
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn a_choice_sent_again_carries_its_idempotency_key_and_the_first_answer_is_recorded() {
+    reset("en");
+    start(config(V2025));
+    shown().await;
+    // The answer to the first sending is lost (the server may have recorded it).
+    stub_post("down");
+    click("accept-all");
+    until("the first sending", || post_bodies().len() == 1).await;
+    let kept = js_sys::JSON::parse(&pending().unwrap()).unwrap();
+    let key = field(&kept, "key");
+    let is_uuid_v4 = key.len() == 36
+        && key.as_bytes()[14] == b'4'
+        && matches!(key.as_bytes()[19], b'8' | b'9' | b'a' | b'b')
+        && key.bytes().enumerate().all(|(i, b)| {
+            matches!(i, 8 | 13 | 18 | 23) == (b == b'-') && (b == b'-' || b.is_ascii_hexdigit())
+        });
+    assert!(is_uuid_v4, "{key}");
+    // The retry: the same key; the server answers with the first receipt (200), which is recorded.
+    stub_token(&token(V2025, &CONSENT_CODES));
+    stub_post("200");
+    until("the pending entry to go", || pending().is_none()).await;
+    assert!(cookie("consent").is_some(), "the 200's token is stored");
+    let keys = post_keys();
+    assert!(keys.len() >= 2, "{keys:?}");
+    assert!(
+        keys.iter().all(|k| k.as_deref() == Some(key.as_str())),
+        "{keys:?}"
+    );
+    assert_eq!(post_bodies()[0], post_bodies()[1], "the same request");
+    // A new choice is a new key.
+    stub_post("201");
+    stub_token(&token(V2025, &[]));
+    JsFuture::from(api("rejectAll").unchecked_into::<Promise>())
+        .await
+        .unwrap();
+    until("the new choice", || post_bodies().len() == keys.len() + 1).await;
+    let last = post_keys().pop().unwrap().unwrap();
+    assert_ne!(last, key);
+    assert_eq!(last.len(), 36);
+}
+
+#[wasm_bindgen_test]
+async fn a_choice_under_a_version_replaced_meanwhile_is_asked_again_at_once() {
+    reset("en");
+    blocked_scripts();
+    stub_route("/v1/policies/2026-06-01", POLICY_2026);
+    start(config(V2025));
+    shown().await;
+    // The server replaced 2025-03-26 by 2026-06-01 while the visitor decided.
+    stub_post("409");
+    stub_post_error(
+        r#"{"code": "policy_outdated", "message": "policy 2025-03-26 is not the current one: 2026-06-01; fetch /v1/policy and ask again", "field": "policy_version", "policy_version": "2026-06-01"}"#,
+    );
+    click("choose");
+    switch("cookies-analytics").click();
+    click("save");
+    until("the first sending", || post_bodies().len() == 1).await;
+    // Shown again at once, under the new version, "updated on" its date; nothing lost: the choice as
+    // made is what the second layer shows (nothing the banner asks for changed in 2026-06-01).
+    let d = shown().await;
+    assert!(
+        gets().contains(&"/v1/policies/2026-06-01".to_string()),
+        "the current version, by its immutable URL: {:?}",
+        gets()
+    );
+    assert!(text(&d).contains(&texts("en").updated), "{}", text(&d));
+    assert!(text(&d).contains("2026"), "{}", text(&d));
+    assert_eq!(actions(), ["accept-all", "reject-all", "choose"]);
+    click("choose");
+    assert_eq!(switched_on(), ["cookies-analytics"]);
+    assert_eq!(pending(), None, "the refused request is not sent again");
+    stub_post("201");
+    stub_token(&token(V2026, &[ANALYTICS]));
+    click("save");
+    until("the second sending", || post_bodies().len() == 2).await;
+    let request = posts().remove(1);
+    assert_eq!(field(&request, "policy_version"), V2026);
+    assert_eq!(
+        decisions(&request),
+        expected("refused", &[("cookies-analytics", "given")])
+    );
+    recorded().await;
+}
+
+#[wasm_bindgen_test]
+async fn global_privacy_control_withdraws_marketing_an_older_token_granted_and_records_it() {
+    reset("en");
+    set_gpc();
+    blocked_scripts();
+    set_cookie("_fbp=1");
+    set_token(&token(V2025, &[ANALYTICS, MARKETING_COOKIES]));
+    stub_token(&token(V2025, &[ANALYTICS]));
+    stub_gpc_answer(true);
+    start(config(V2025));
+    until("the recorded withdrawal", || post_bodies().len() == 1).await;
+    let request = posted();
+    assert_eq!(field(&request, "method"), "custom");
+    assert_eq!(
+        decisions(&request),
+        expected(
+            "refused",
+            &[
+                ("cookies-analytics", "given"),
+                ("cookies-marketing", "withdrawn")
+            ]
+        )
+    );
+    until("the scripts", || ran().len() == 3).await;
+    sleep(100).await;
+    assert!(
+        !ran().iter().any(|r| r.starts_with("marketing")),
+        "{:?}",
+        ran()
+    );
+    assert_eq!(cookie("_fbp"), None, "marketing cookies deleted");
+    assert!(allows("cookies-analytics") && !allows("cookies-marketing"));
+    assert!(
+        dialog().is_none(),
+        "no dialog: the choice stands, less marketing"
+    );
+    recorded().await;
+    assert_eq!(events("ready").len(), 1);
+
+    // A choice made with the signal on (the server's answer says so) stands as made on the next pages:
+    // the visitor switched marketing on themselves.
+    reset("en");
+    set_gpc();
+    blocked_scripts();
+    let chosen = claims(V2025, &[ANALYTICS, MARKETING_COOKIES], &[PREFERENCES]);
+    storage()
+        .set_item("consent-gpc", &chosen.receipt.hyphenated())
+        .unwrap();
+    set_token(&sign(chosen));
+    start(config(V2025));
+    until("ready", || events("ready").len() == 1).await;
+    sleep(100).await;
+    assert!(post_bodies().is_empty(), "nothing to record");
+    assert!(allows("cookies-marketing"));
 }

@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::privacy::{self, SubjectRef};
 use crate::state::AppState;
-use crate::store::{NewReceipt, Write, Written};
+use crate::store::{Idempotency, NewReceipt, Write, Written};
 
 /// A request the server makes itself (a staff withdrawal, a one-click unsubscribe), checked by the
 /// contract as [`consent_core::Caller::Server`]: the current policy's version and default language,
@@ -61,7 +61,9 @@ async fn link_subject(state: &AppState, external_id: &ExternalId) -> Result<Subj
         .await?;
     match written {
         Written::Subject(s) => Ok(s),
-        Written::Done => Err(ApiError::internal("link write returned no subject")),
+        Written::Done | Written::Repeat { .. } => {
+            Err(ApiError::internal("link write returned no subject"))
+        }
     }
 }
 
@@ -69,14 +71,35 @@ fn privacy_random16() -> Result<[u8; 16], ApiError> {
     crate::keys::random16().map_err(ApiError::internal)
 }
 
+/// What [`issue`] did: recorded a new receipt, or found the request's idempotency key already used
+/// (the answer is then the first receipt's).
+pub(crate) enum Issued {
+    /// A new receipt, committed: `201`.
+    New(serde_json::Value),
+    /// A repeat of a request already recorded, with the same idempotency key and body: `200` with the
+    /// first answer; nothing was written.
+    Repeat(serde_json::Value),
+}
+
+impl Issued {
+    /// The response body, whichever it is.
+    pub(crate) fn into_body(self) -> serde_json::Value {
+        match self {
+            Issued::New(v) | Issued::Repeat(v) => v,
+        }
+    }
+}
+
 /// Signs and commits the receipt of a checked request for `subject` (only `VerifiedReceipt`s are
-/// stored); returns the response body, with the consent token of what the request gave and refused.
+/// stored), unless its `idempotency` key was used already ([`super::idempotency`]); returns the
+/// response body, with the consent token of what the request gave and refused.
 pub(crate) async fn issue(
     state: &AppState,
     subject: SubjectRef,
     checked: CheckedRequest,
     browser: Option<&'static str>,
-) -> Result<serde_json::Value, ApiError> {
+    idempotency: Option<Idempotency>,
+) -> Result<Issued, ApiError> {
     let (now, ms) = state.now();
     let id = privacy::receipt_id(privacy::millis(now, ms), privacy_random16()?);
     let (given, refused) = (checked.given(), checked.refused());
@@ -88,13 +111,20 @@ pub(crate) async fn issue(
         .map_err(ApiError::internal)?;
     // The token is signed before the write: nothing can fail between the commit and the answer.
     let out = answer(state, subject, &verified, given, refused)?;
-    state
+    let written = state
         .write(Write::Receipt(Box::new(
-            NewReceipt::new(&verified, browser).map_err(ApiError::internal)?,
+            NewReceipt::new(&verified, browser)
+                .map_err(ApiError::internal)?
+                .with_idempotency(idempotency),
         )))
         .await?;
+    if let Written::Repeat { receipt, same_body } = written {
+        return super::idempotency::repeat(state, receipt, same_body)
+            .await
+            .map(Issued::Repeat);
+    }
     state.metrics.receipts.fetch_add(1, Ordering::Relaxed);
-    Ok(out)
+    Ok(Issued::New(out))
 }
 
 /// The answer for `receipt`, `subject`'s, which gave `given` and refused `refused` (codes): the
@@ -167,7 +197,16 @@ pub(crate) async fn record(
         let mut cx = RequestContext::new(&state.policy, caller.requester());
         cx.served = &served;
         cx.gpc = gpc(&headers);
-        cx.check_json(&body)?
+        cx.check_json(&body).map_err(|e| {
+            // A choice made under a version that was replaced while the visitor decided: the banner
+            // shows the current one at once (issue 18.7).
+            let outdated = e.code == consent_core::RequestErrorCode::PolicyOutdated;
+            let mut e = ApiError::from(e);
+            if outdated {
+                e.policy_version = Some(state.policy.version());
+            }
+            e
+        })?
     };
     let subject = match checked.subject() {
         Some(SubjectSelector::External(id)) => link_subject(&state, id).await?,
@@ -177,6 +216,10 @@ pub(crate) async fn record(
         }
         None => SubjectRef::Device(SubjectId(privacy_random16()?)),
     };
-    let out = issue(&state, subject, checked, browser(&headers)).await?;
-    Ok((StatusCode::CREATED, axum::Json(out)).into_response())
+    let idempotency =
+        super::idempotency::of_request(&state, &caller, &headers, &body, state.now().0)?;
+    match issue(&state, subject, checked, browser(&headers), idempotency).await? {
+        Issued::New(out) => Ok((StatusCode::CREATED, axum::Json(out)).into_response()),
+        Issued::Repeat(out) => Ok((StatusCode::OK, axum::Json(out)).into_response()),
+    }
 }

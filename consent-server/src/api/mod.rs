@@ -3,6 +3,7 @@
 //!
 //! - `consents`: `POST /v1/consents` (check a choice, sign its receipt, commit it).
 //! - `device`: whose device it is (only a device's own token changes its state once it has a choice).
+//! - `idempotency`: `Idempotency-Key`: a choice sent twice is recorded once.
 //! - `public`: policies, a receipt for its holder, key set, GPC, one-click unsubscribe.
 //! - `subjects`: staff endpoints for a subject (lookup, history, state, access export, rights requests),
 //!   unsubscribe links.
@@ -10,6 +11,7 @@
 
 mod consents;
 mod device;
+mod idempotency;
 mod ops;
 mod public;
 mod subjects;

@@ -280,7 +280,7 @@ async fn already_withdrawn(
 }
 
 /// What a stored receipt gave and refused (or withdrew), as purpose codes: its token's sets.
-fn decided(state: &AppState, receipt: &VerifiedReceipt) -> (PurposeSet, PurposeSet) {
+pub(crate) fn decided(state: &AppState, receipt: &VerifiedReceipt) -> (PurposeSet, PurposeSet) {
     let policy = state
         .policies
         .get(&receipt.payload().policy.version)
@@ -340,7 +340,9 @@ pub(crate) async fn unsubscribe(
                 Method::Unsubscribe,
                 CollectionKind::Email,
             )?;
-            issue(&state, subject, checked, browser(&headers)).await?
+            issue(&state, subject, checked, browser(&headers), None)
+                .await?
+                .into_body()
         }
     };
     let from_browser = headers

@@ -332,7 +332,9 @@ pub async fn staff_withdraw(
         ));
     }
     let checked = by_server(state, decisions, Method::Withdraw, CollectionKind::Staff)?;
-    issue(state, s, checked, None).await
+    issue(state, s, checked, None, None)
+        .await
+        .map(super::consents::Issued::into_body)
 }
 
 /// A restriction, unblocking or erasure without HTTP (the CLI).

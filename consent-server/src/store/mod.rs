@@ -240,6 +240,36 @@ pub enum Written {
     Done,
     /// The subject pseudonym found or created by [`Write::Link`].
     Subject(SubjectRef),
+    /// A [`Write::Receipt`] with an idempotency key already stored (and not expired): nothing was
+    /// written. `receipt` is the first answer's; `same_body` whether this request's body is the same.
+    Repeat {
+        /// The receipt of the first request with the key.
+        receipt: ReceiptId,
+        /// Whether the body is the first request's.
+        same_body: bool,
+    },
+}
+
+/// The idempotency key of a consent request (issue 18.7), as stored: a keyed hash of the caller and
+/// the `Idempotency-Key` header, a keyed hash of the body, and when the key may be forgotten. The
+/// store keeps it with the receipt, in the same transaction; a second request with the same key gets
+/// [`Written::Repeat`] and writes nothing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Idempotency {
+    /// Keyed hash of the caller and the key.
+    pub key: [u8; 32],
+    /// Keyed hash of the body.
+    pub body: [u8; 32],
+    /// When the key is forgotten.
+    pub expires_at: Timestamp,
+}
+
+impl std::fmt::Debug for Idempotency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Idempotency")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A stored receipt.
@@ -328,6 +358,7 @@ pub struct NewReceipt {
     kid: String,
     browser: Option<&'static str>,
     jws: String,
+    idempotency: Option<Idempotency>,
 }
 
 impl NewReceipt {
@@ -354,7 +385,19 @@ impl NewReceipt {
             kid: r.header().kid.clone(),
             browser,
             jws: r.jws().to_owned(),
+            idempotency: None,
         })
+    }
+
+    /// The same receipt, stored only if no request with this idempotency key was (issue 18.7).
+    pub fn with_idempotency(mut self, idempotency: Option<Idempotency>) -> NewReceipt {
+        self.idempotency = idempotency;
+        self
+    }
+
+    /// Its idempotency key, if any.
+    pub fn idempotency(&self) -> Option<&Idempotency> {
+        self.idempotency.as_ref()
     }
 
     /// Receipt id.

@@ -170,7 +170,7 @@ impl ConsentBody {
     pub(crate) fn new() -> ConsentBody {
         const PLACEHOLDER: &str = "DEVICEDEVICEDEVICEDEVI";
         let text = format!(
-            r#"{{"policy_version":"2025-03-26","decisions":{{"cookies-analytics":"given","cookies-marketing":"refused","marketing":"given"}},"method":"custom","language":"kk","collection_point":{{"kind":"banner","page":"https://invisionu.education/"}},"subject":{{"device":"{PLACEHOLDER}"}}}}"#
+            r#"{{"policy_version":"2025-03-26","decisions":{{"cookies-analytics":"given","cookies-marketing":"refused","cookies-preferences":"given"}},"method":"custom","language":"kk","collection_point":{{"kind":"banner","page":"https://invisionu.education/"}},"subject":{{"device":"{PLACEHOLDER}"}}}}"#
         );
         let device_at = text.find(PLACEHOLDER).unwrap_or(0);
         ConsentBody {
@@ -202,7 +202,7 @@ mod tests {
         assert_eq!(device.len(), DEVICE_ID_LEN);
         assert_ne!(device, "DEVICEDEVICEDEVICEDEVI");
         assert_eq!(v["method"], "custom");
-        assert_eq!(v["decisions"]["marketing"], "given");
+        assert_eq!(v["decisions"]["cookies-preferences"], "given");
     }
 
     #[test]

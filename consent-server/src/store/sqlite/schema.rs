@@ -61,6 +61,18 @@ CREATE TABLE probe (
     n   INTEGER NOT NULL
 );
 "#,
+    r#"
+-- Idempotency keys of consent requests (issue 18.7): a keyed hash of the caller and the key, a keyed
+-- hash of the body, the receipt of the first answer; deleted once expired (a day) and on erasure.
+CREATE TABLE idempotency (
+    key         BLOB PRIMARY KEY,
+    body        BLOB NOT NULL,
+    receipt     TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL
+);
+CREATE INDEX idempotency_expires ON idempotency (expires_at);
+CREATE INDEX idempotency_receipt ON idempotency (receipt);
+"#,
 ];
 
 /// Applies the migrations not applied yet, each in its own transaction.
