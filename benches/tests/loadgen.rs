@@ -1,7 +1,9 @@
 //! The `loadgen` binary, run for real: its command line, and a short ceiling-only run (no server
-//! needed) that writes real SQLite files, prints the report and the JSON, and cleans up.
+//! needed) that writes real SQLite files, prints the report and the JSON, and cleans up; on
+//! PostgreSQL (`DATABASE_URL`, set by scripts/test's PostgreSQL pass), a short run of every phase
+//! with two instances of the debug server binary.
 //!
-//! The HTTP phases need the release server binary (`cargo build --release -p consent-server`)
+//! The measured runs need the release server binary (`cargo build --release -p consent-server`)
 //! and are run by hand (README, "consent-server under load"); no figure is asserted here.
 
 use std::path::PathBuf;
@@ -127,4 +129,150 @@ fn a_ceiling_run_reports_each_batch_size_and_cleans_up() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(left, ["out.json"]);
+}
+
+/// `DATABASE_URL`, or `None` (with a note) when it is not set and scripts/test's PostgreSQL pass
+/// (`CONSENT_TEST_REQUIRE_POSTGRES=1`) does not require it.
+fn database_url(test: &str) -> Option<String> {
+    match std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+        Some(u) => Some(u),
+        None if std::env::var("CONSENT_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") => {
+            panic!("{test}: DATABASE_URL is not set, and CONSENT_TEST_REQUIRE_POSTGRES=1")
+        }
+        None => {
+            eprintln!("SKIPPED {test}: PostgreSQL only, and DATABASE_URL is not set");
+            None
+        }
+    }
+}
+
+/// The schemas of `url`'s database whose names start with `prefix`.
+fn schemas(url: &str, prefix: &str) -> Vec<String> {
+    let (url, pattern) = (url.to_owned(), format!("{prefix}%"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"));
+        tokio::spawn(conn);
+        client
+            .query(
+                "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE $1",
+                &[&pattern],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    })
+}
+
+#[test]
+fn a_short_run_on_postgres_spreads_the_load_over_two_instances_and_cleans_up() {
+    let Some(url) = database_url("loadgen on postgres") else {
+        return;
+    };
+    // The debug server binary next to this loadgen (scripts/test builds the workspace first).
+    let server = PathBuf::from(env!("CARGO_BIN_EXE_loadgen")).with_file_name("consent-server");
+    assert!(
+        server.exists(),
+        "{} is missing: cargo build -p consent-server",
+        server.display()
+    );
+    let scratch = Scratch::new("postgres");
+    let json = scratch.0.join("out.json");
+    let child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(["--database", &url, "--instances", "2", "--server"])
+        .arg(&server)
+        .args([
+            "--connections",
+            "4",
+            "--duration",
+            "0.5",
+            "--warmup",
+            "0.2",
+            "--rate",
+            "40",
+            "--ceiling-secs",
+            "0.1",
+            "--dir",
+        ])
+        .arg(&scratch.0)
+        .arg("--json")
+        .arg(&json)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("loadgen runs");
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("2 instances on PostgreSQL postgres://"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ceiling: PostgreSQL alone, fsync=on + synchronous_commit=on"),
+        "{stdout}"
+    );
+    for label in [
+        "  1024/tx, receipts rows only",
+        "  1024/tx, numbered under log_head's lock (as the server writes)",
+        "  server receipts/s as a share of the rows-only ceiling (1024/tx)",
+    ] {
+        assert!(stdout.contains(label), "{label} missing:\n{stdout}");
+    }
+    // Both instances served.
+    assert_eq!(stderr.matches("server pid ").count(), 2, "{stderr}");
+
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["database"]["engine"], "PostgreSQL");
+    assert_eq!(v["database"]["instances"], 2);
+    for phase in ["max_throughput", "fixed_rate"] {
+        let p = &v[phase];
+        assert!(p["receipts_201"].as_u64().unwrap() > 0, "{phase}: {p}");
+        assert_eq!(p["errors"], serde_json::json!({}), "{phase}: {p}");
+        assert_eq!(p["unfinished"], 0, "{phase}: {p}");
+    }
+    // Every receipt acknowledged is in the one database both instances write to.
+    let stored = v["fixed_rate"]["server_receipts_stored_after"]
+        .as_f64()
+        .unwrap();
+    let acknowledged = v["max_throughput"]["receipts_201"].as_f64().unwrap()
+        + v["fixed_rate"]["receipts_201"].as_f64().unwrap();
+    assert!(stored >= acknowledged, "{stored} < {acknowledged}");
+    assert_eq!(v["ceiling"]["engine"], "PostgreSQL");
+    let batches: Vec<u64> = v["ceiling"]["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rows_per_transaction"].as_u64().unwrap())
+        .collect();
+    assert_eq!(batches, [1, 64, 1024, 64, 1024]);
+    assert!(
+        v["ceiling"]["share_of_rows_only_ceiling_pct"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    // The verdict against the 50% target is for one instance only.
+    assert!(v["pass"]["share_of_ceiling"].is_null());
+
+    // The schemas of the run (the servers', each ceiling measurement's) are dropped.
+    assert!(
+        v["database"]["schema"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("loadgen_{pid}_"))
+    );
+    assert_eq!(
+        schemas(&url, &format!("loadgen_{pid}_")),
+        Vec::<String>::new()
+    );
 }

@@ -185,7 +185,7 @@ impl PolicyError {
 struct ProblemList<'a>(&'a [Problem]);
 
 /// Problems one per line, indented: what the errors of our TOML files display.
-#[cfg_attr(not(feature = "toml"), allow(dead_code))]
+#[cfg(feature = "toml")]
 pub(crate) fn problem_list(problems: &[Problem]) -> impl fmt::Display + '_ {
     ProblemList(problems)
 }

@@ -151,6 +151,8 @@ pub use receipt::{
     CollectionPoint, LawItems, PolicyRef, RECEIPT_TYP, RECEIPT_VERSION, RECEIPT_VERSION_SEALED,
     ReceiptError, ReceiptPayload, ReceiptRequest, UnverifiedReceipt, VerifiedReceipt,
 };
+#[cfg(feature = "json")]
+pub use request::read_json_object;
 pub use request::{
     BuildHash, Caller, CheckedRequest, CollectionPointRequest, ConsentRequest, DecidedBy,
     Decisions, ExternalId, PageUrl, PersonName, RequestContext, RequestError, RequestErrorCode,

@@ -27,12 +27,16 @@ fn astana(local: &str) -> Timestamp {
 }
 
 #[test]
-fn the_file_loads_with_both_years() {
+fn the_file_loads_with_its_three_years() {
     let kz = kz();
     assert_eq!(kz.utc_offset_seconds(), 5 * 3600);
     assert_eq!(
         kz.years().collect::<Vec<_>>(),
-        [(2025, YearStatus::Confirmed), (2026, YearStatus::Confirmed)]
+        [
+            (2025, YearStatus::Confirmed),
+            (2026, YearStatus::Confirmed),
+            (2027, YearStatus::Unconfirmed)
+        ]
     );
 }
 
@@ -77,13 +81,18 @@ fn year_boundaries() {
     assert_eq!(kz.due_after(d("2025-12-25"), 15).unwrap(), d("2026-01-20"));
     // Past the last year the calendar knows, it refuses to guess.
     assert_eq!(
-        kz.due_after(d("2026-12-31"), 1),
-        Err(CalendarError::YearNotCovered(2027))
+        kz.due_after(d("2027-12-31"), 1),
+        Err(CalendarError::YearNotCovered(2028))
     );
     assert_eq!(
-        kz.due_after(d("2026-12-20"), 15),
-        Err(CalendarError::YearNotCovered(2027))
+        kz.due_after(d("2027-12-20"), 15),
+        Err(CalendarError::YearNotCovered(2028))
     );
+    // Sunday 20 December 2026, 15 working days into 2027 (unconfirmed): 1-2 January, Monday 4 January
+    // (2 January fell on a Saturday) and Christmas on Thursday 7 January are days off.
+    assert_eq!(kz.due_after(d("2026-12-20"), 15).unwrap(), d("2027-01-13"));
+    // Nauryz 2027: Sunday 21 to Tuesday 23 March, and Wednesday 24 for the Sunday.
+    assert_eq!(kz.due_after(d("2027-03-19"), 1).unwrap(), d("2027-03-25"));
     assert_eq!(
         kz.due_after(d("2024-12-31"), 1),
         Ok(d("2025-01-05")),

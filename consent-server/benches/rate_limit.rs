@@ -13,7 +13,7 @@ use axum::http::Request;
 use consent_core::{Policy, Timestamp};
 use consent_server::config::Config;
 use consent_server::keys::ServerKeys;
-use consent_server::store::{SqliteStore, Store};
+use consent_server::store::Store;
 use consent_server::{AppState, app};
 use criterion::{Criterion, criterion_group, criterion_main};
 use tower::ServiceExt as _;
@@ -27,7 +27,7 @@ fn state(name: &str) -> AppState {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let mut config = Config {
-        database: dir.join("consent.db"),
+        database: dir.join("consent.db").into(),
         keys: dir.join("keys.json"),
         trust_forwarded_for: true,
         ..Config::default()
@@ -36,7 +36,10 @@ fn state(name: &str) -> AppState {
     config.rate_limit.burst = 1_000_000;
     let keys =
         ServerKeys::generate(&config.keys, Timestamp::from_unix(1_780_000_000), false).unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.database).unwrap());
+    let store: Arc<dyn Store> = config
+        .database
+        .open(config.storage.store_options())
+        .unwrap();
     AppState::new(
         store,
         Policy::from_toml(POLICY).unwrap(),

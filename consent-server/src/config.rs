@@ -171,8 +171,8 @@ impl Storage {
 pub struct Config {
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// SQLite database file.
-    pub database: PathBuf,
+    /// Where receipts are kept: a SQLite file, or a `postgres://` URL (several instances share it).
+    pub database: crate::store::Database,
     /// Key file (created with development keys if missing and `development_keys` is on).
     pub keys: PathBuf,
     /// Generate development keys when the key file is missing.
@@ -215,7 +215,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            database: PathBuf::from("consent.db"),
+            database: crate::store::Database::default(),
             keys: PathBuf::from("consent-keys.json"),
             development_keys: true,
             policy: None,
@@ -291,7 +291,8 @@ impl Config {
             self.listen = parse("CONSENT_LISTEN", &v)?;
         }
         if let Some(v) = var("CONSENT_DATABASE") {
-            self.database = v.into();
+            self.database = crate::store::Database::parse(&v)
+                .map_err(|e| ConfigError::Env("CONSENT_DATABASE", e))?;
         }
         if let Some(v) = var("CONSENT_KEYS") {
             self.keys = v.into();
@@ -424,6 +425,34 @@ mod tests {
         assert_eq!(c.rate_limit.burst, 9);
         assert!(
             c.apply_env(|k| (k == "CONSENT_RATE_BURST").then(|| "lots".into()))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn database_is_a_file_or_a_postgres_url() {
+        use crate::store::Database;
+        assert_eq!(Config::default().database.to_string(), "consent.db");
+        let mut c: Config = toml::from_str("database = \"/srv/consent.db\"\n").unwrap();
+        assert_eq!(
+            c.database.sqlite_file(),
+            Some(std::path::Path::new("/srv/consent.db"))
+        );
+        c.apply_env(|k| {
+            (k == "CONSENT_DATABASE")
+                .then(|| "postgres://app:pw@db:5432/consent?sslmode=require".into())
+        })
+        .unwrap();
+        assert!(matches!(c.database, Database::Postgres(_)));
+        assert!(!format!("{c:?}").contains("pw"));
+        assert!(
+            c.apply_env(
+                |k| (k == "CONSENT_DATABASE").then(|| "postgres://db/x?sslmode=maybe".into())
+            )
+            .is_err()
+        );
+        assert!(
+            toml::from_str::<Config>("database = \"postgresql://db/x?sslmode=verify-full\"")
                 .is_err()
         );
     }

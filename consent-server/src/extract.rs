@@ -194,54 +194,10 @@ async fn read(body: Body) -> Result<Bytes, ApiError> {
     })
 }
 
-/// Parses a JSON object; errors name the field at fault.
+/// Parses a JSON object; errors name the field at fault (consent-core's reader, the same for every
+/// body: `malformed_json` is a 400, a wrong or missing field a 422).
 fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
-    let malformed = |m: String| ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::MalformedJson, m);
-    match body.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'{') => {}
-        Some(_) => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorCode::InvalidField,
-                "the body must be a JSON object",
-            ));
-        }
-        None => {
-            return Err(malformed(
-                "the body is empty; expected a JSON object".into(),
-            ));
-        }
-    }
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let message = inner.to_string();
-        if inner.is_syntax() || inner.is_eof() {
-            return malformed(message);
-        }
-        // "missing field `x`" names the field only in the message: put it in `field` too.
-        let missing = message
-            .strip_prefix("missing field `")
-            .and_then(|rest| rest.split('`').next())
-            .map(|name| {
-                if path == "." {
-                    name.to_owned()
-                } else {
-                    format!("{path}.{name}")
-                }
-            });
-        let field = missing.or_else(|| (path != ".").then_some(path));
-        ApiError {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            code: ErrorCode::InvalidField,
-            message,
-            field,
-            policy_version: None,
-        }
-    })?;
-    de.end().map_err(|e| malformed(e.to_string()))?;
-    Ok(value)
+    consent_core::read_json_object(body).map_err(ApiError::from)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use consent_server::store::Rights;
 
-use cli::{export, keygen, policy, receipts, rights, serve, token};
+use cli::{export, keygen, migrate, policy, receipts, rights, serve, token};
 
 #[derive(Parser)]
 #[command(
@@ -61,6 +61,8 @@ enum Command {
     Unblock(rights::Args),
     /// Erase: unlink the person from their receipts (which stay verifiable).
     Erase(rights::Args),
+    /// Copy the SQLite database into PostgreSQL (verified, resumable), or only create its schema.
+    Migrate(migrate::Args),
 }
 
 fn main() -> ExitCode {
@@ -84,6 +86,7 @@ fn main() -> ExitCode {
         Command::Restrict(args) => rights::run(config, args, Some(Rights::Restrict)),
         Command::Unblock(args) => rights::run(config, args, Some(Rights::Unblock)),
         Command::Erase(args) => rights::run(config, args, Some(Rights::Erase)),
+        Command::Migrate(args) => migrate::run(config, &args),
     };
     done.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");

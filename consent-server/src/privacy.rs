@@ -100,6 +100,19 @@ pub fn browser_family(user_agent: &str) -> &'static str {
     }
 }
 
+/// A browser family as stored (one of those [`browser_family`] answers), back as the same value.
+///
+/// ```
+/// use consent_server::privacy::{browser_family, stored_browser_family};
+/// assert_eq!(stored_browser_family("Firefox"), Some(browser_family("Firefox/140.0")));
+/// assert_eq!(stored_browser_family("Netscape"), None);
+/// ```
+pub fn stored_browser_family(name: &str) -> Option<&'static str> {
+    ["Edge", "Opera", "Firefox", "Chrome", "Safari", "Other"]
+        .into_iter()
+        .find(|f| *f == name)
+}
+
 /// A receipt id: a UUIDv7 (RFC 9562) of `now_ms` and random bits (sorts by time). The 74 random bits are
 /// taken from the last 10 bytes of `random`.
 ///

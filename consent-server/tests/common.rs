@@ -1,6 +1,10 @@
-//! Test helpers: a server state on a temporary SQLite file, known bearer tokens, a fixed clock.
+//! Test helpers: a server state on a temporary SQLite file, or on PostgreSQL when `DATABASE_URL` is set
+//! (each test in a fresh schema: one suite, two engines), known bearer tokens, a fixed clock.
 
 #![allow(dead_code, unreachable_pub, missing_docs)]
+
+#[path = "support/pg.rs"]
+pub mod pg;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,7 +16,7 @@ use consent_core::{Policy, Timestamp};
 use consent_server::config::{Config, Role, StaffToken};
 use consent_server::keys::ServerKeys;
 use consent_server::privacy::token_hash;
-use consent_server::store::{SqliteStore, Store, Write};
+use consent_server::store::{Database, Store, Write};
 use consent_server::{AppState, app};
 use http_body_util::BodyExt as _;
 use tower::ServiceExt as _;
@@ -31,12 +35,26 @@ pub struct TestServer {
     pub state: AppState,
     pub dir: PathBuf,
     pub clock: Arc<AtomicI64>,
+    /// The test's schema, when the tests run on PostgreSQL (dropped after the store is closed).
+    pub schema: Option<Arc<pg::TestSchema>>,
 }
 
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.state.store.close();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The engine of the tests: PostgreSQL (a fresh schema) when `DATABASE_URL` is set, else a SQLite file in
+/// `dir`.
+pub fn test_database(name: &str, dir: &std::path::Path) -> (Database, Option<Arc<pg::TestSchema>>) {
+    match pg::TestSchema::from_env(name) {
+        Some(schema) => (
+            Database::parse(&schema.url).unwrap(),
+            Some(Arc::new(schema)),
+        ),
+        None => (dir.join("consent.db").into(), None),
     }
 }
 
@@ -80,8 +98,25 @@ pub fn tokens() -> Vec<StaffToken> {
 
 pub async fn server_with(name: &str, tweak: impl FnOnce(&mut Config)) -> TestServer {
     let dir = temp_dir(name);
+    let (database, schema) = test_database(name, &dir);
+    server_on(dir, database, schema, tweak).await
+}
+
+/// A server on SQLite whatever `DATABASE_URL` says (the SQLite-only tests: the free-space floor).
+pub async fn sqlite_server_with(name: &str, tweak: impl FnOnce(&mut Config)) -> TestServer {
+    let dir = temp_dir(name);
+    let database = dir.join("consent.db").into();
+    server_on(dir, database, None, tweak).await
+}
+
+async fn server_on(
+    dir: PathBuf,
+    database: Database,
+    schema: Option<Arc<pg::TestSchema>>,
+    tweak: impl FnOnce(&mut Config),
+) -> TestServer {
     let mut config = Config {
-        database: dir.join("consent.db"),
+        database,
         keys: dir.join("keys.json"),
         tokens: tokens(),
         ..Config::default()
@@ -90,8 +125,10 @@ pub async fn server_with(name: &str, tweak: impl FnOnce(&mut Config)) -> TestSer
     config.rate_limit.burst = 100_000;
     tweak(&mut config);
     let keys = ServerKeys::generate(&config.keys, Timestamp::from_unix(NOW), false).unwrap();
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open_with(&config.database, config.storage.store_options()).unwrap());
+    let store: Arc<dyn Store> = config
+        .database
+        .open(config.storage.store_options())
+        .unwrap();
     let policy = Policy::from_toml(POLICY).unwrap();
     store
         .submit(Write::Policy {
@@ -113,7 +150,12 @@ pub async fn server_with(name: &str, tweak: impl FnOnce(&mut Config)) -> TestSer
         config,
         Arc::new(move || (Timestamp::from_unix(c.load(Ordering::Relaxed)), 0)),
     );
-    TestServer { state, dir, clock }
+    TestServer {
+        state,
+        dir,
+        clock,
+        schema,
+    }
 }
 
 pub async fn server(name: &str) -> TestServer {

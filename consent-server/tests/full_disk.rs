@@ -1,4 +1,4 @@
-//! The real binary on a real, small file system: a 16 MiB tmpfs under the database, mounted in a private
+//! SQLite only (a PostgreSQL server watches its own disk). The real binary on a real, small file system: a 16 MiB tmpfs under the database, mounted in a private
 //! mount namespace (`unshare --mount`), so that nothing is left mounted whatever happens to the test.
 //! The test reaches the server's files through `/proc/<pid>/root`, fills the disk with a ballast file
 //! and frees it again.
@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use consent_core::{KeySet, UnverifiedReceipt};
-use support::{free_port, temp, terminate};
+use support::{free_port, temp_sqlite, terminate};
 
 const AUDITOR: &str = "full-disk-auditor";
 const OPERATOR: &str = "full-disk-operator";
@@ -38,7 +38,7 @@ fn sandbox(name: &str) -> Option<Vec<&'static str>> {
             "private",
         ]
     };
-    let probe = temp(&format!("tmpfs-probe-{name}"));
+    let probe = temp_sqlite(&format!("tmpfs-probe-{name}"));
     let ok = Command::new("unshare")
         .args(&args)
         .args(["sh", "-c", "mount -t tmpfs -o size=1m consent-probe \"$0\""])
@@ -72,7 +72,7 @@ struct Server {
 
 impl Server {
     fn start(sandbox: &[&str], name: &str, storage: &str) -> Server {
-        let dir = temp(name);
+        let dir = temp_sqlite(name);
         let data = dir.join("data");
         std::fs::create_dir_all(&data).unwrap();
         let port = free_port();

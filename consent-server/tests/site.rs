@@ -17,7 +17,7 @@ async fn get_path(s: &TestServer, uri: &str) -> Answer {
 
 /// The banner directory inside the test's own directory.
 fn in_test_dir(c: &mut consent_server::config::Config) {
-    c.banner_dir = c.database.parent().unwrap().join("banner");
+    c.banner_dir = c.keys.parent().unwrap().join("banner");
 }
 
 /// Writes small stand-ins for the built banner files into `banner_dir`.

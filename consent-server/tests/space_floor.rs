@@ -1,4 +1,5 @@
-//! The free-space floor with the real store on the real disk: configured above the free space, it
+//! SQLite only (a PostgreSQL server watches its own disk). The free-space floor with the real store on
+//! the real disk: configured above the free space, it
 //! refuses the writes that add data (503 `storage_unavailable`, `Retry-After`) while reads, exports and
 //! rights requests keep working, and `/readyz` and `/metrics` say so.
 
@@ -21,8 +22,13 @@ fn reopen(s: &TestServer, min_free_mib: u64) -> TestServer {
     s.state.store.close();
     let mut config = (*s.state.config).clone();
     config.storage.min_free_mib = min_free_mib;
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open_with(&config.database, config.storage.store_options()).unwrap());
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open_with(
+            config.database.sqlite_file().unwrap(),
+            config.storage.store_options(),
+        )
+        .unwrap(),
+    );
     let keys = ServerKeys::load(&config.keys).unwrap();
     let clock = Arc::clone(&s.clock);
     let c = Arc::clone(&clock);
@@ -38,6 +44,7 @@ fn reopen(s: &TestServer, min_free_mib: u64) -> TestServer {
         state,
         dir: s.dir.clone(),
         clock,
+        schema: None,
     }
 }
 
@@ -82,7 +89,7 @@ fn assert_refused(r: &Answer) {
 
 #[tokio::test]
 async fn below_the_floor_only_reads_and_rights_requests_go_through() {
-    let before = server_with("floor", |c| c.storage.min_free_mib = 0).await;
+    let before = sqlite_server_with("floor", |c| c.storage.min_free_mib = 0).await;
     let device = "AAAAAAAAAAAAAAAAAAAAAQ";
     let r = call(&before, post_json("/v1/consents", &device_consent(device))).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());

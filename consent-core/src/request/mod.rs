@@ -12,6 +12,8 @@ mod check;
 mod decisions;
 mod error;
 #[cfg(feature = "json")]
+mod json_object;
+#[cfg(feature = "json")]
 mod read;
 mod scope;
 mod values;
@@ -20,6 +22,8 @@ mod write;
 pub use check::{Caller, CheckedRequest, RequestContext};
 pub use decisions::Decisions;
 pub use error::{RequestError, RequestErrorCode};
+#[cfg(feature = "json")]
+pub use json_object::read_json_object;
 pub use scope::{ScopeError, ServiceScope};
 pub use values::{BuildHash, ExternalId, PageUrl, PersonName};
 pub use write::RequestWriter;

@@ -270,53 +270,7 @@ impl<'de> Visitor<'de> for ByVisitor {
 
 /// Reads the body's members: a JSON object, nothing after it; errors name the field at fault.
 fn read_wire(body: &[u8]) -> Result<Wire, RequestError> {
-    let malformed = |message: String| RequestError {
-        code: RequestErrorCode::MalformedJson,
-        field: None,
-        message,
-    };
-    match body.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'{') => {}
-        Some(_) => {
-            return Err(RequestError {
-                code: RequestErrorCode::InvalidField,
-                field: None,
-                message: "the body must be a JSON object".into(),
-            });
-        }
-        None => {
-            return Err(malformed(
-                "the body is empty; expected a JSON object".into(),
-            ));
-        }
-    }
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let wire = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let message = inner.to_string();
-        if inner.is_syntax() || inner.is_eof() {
-            return malformed(message);
-        }
-        // "missing field `x`" names the field only in the message: put it in `field` too.
-        let missing = message
-            .strip_prefix("missing field `")
-            .and_then(|rest| rest.split('`').next())
-            .map(|name| {
-                if path == "." {
-                    name.to_owned()
-                } else {
-                    format!("{path}.{name}")
-                }
-            });
-        RequestError {
-            code: RequestErrorCode::InvalidField,
-            field: missing.or_else(|| (path != ".").then_some(path)),
-            message,
-        }
-    })?;
-    de.end().map_err(|e| malformed(e.to_string()))?;
-    Ok(wire)
+    super::json_object::read_json_object(body)
 }
 
 fn short_text_message(max: usize) -> String {

@@ -356,7 +356,10 @@ pub async fn staff_rights(
 }
 
 /// The pseudonym of an external id, if known (the CLI).
-pub fn find_subject(state: &AppState, external_id: &str) -> Result<Option<SubjectRef>, ApiError> {
+pub async fn find_subject(
+    state: &AppState,
+    external_id: &str,
+) -> Result<Option<SubjectRef>, ApiError> {
     let lookup = privacy::subject_lookup(&state.keys.pseudonym, external_id);
-    Ok(state.store.lookup_subject(&lookup)?)
+    state.read(move |store| store.lookup_subject(&lookup)).await
 }

@@ -5,13 +5,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use consent_core::{Policy, ServiceScope};
+use consent_core::{Policy, ServiceScope, UnverifiedReceipt};
 use consent_server::AppState;
 use consent_server::clock::system_clock;
 use consent_server::config::{Config, Role, StaffToken};
 use consent_server::keys::{ServerKeys, random32};
 use consent_server::privacy::token_hash;
-use consent_server::store::{SqliteStore, Store, StoreError, Write};
+use consent_server::store::{Store, StoreError, Write};
 
 use super::{base64_token, now};
 
@@ -37,10 +37,20 @@ pub(crate) fn load_policies(config: &Config) -> Result<(Policy, Vec<Policy>)> {
     Ok((current, previous))
 }
 
-/// The key file; development keys are generated when it is missing and `development_keys` is on.
+/// The key file; development keys are generated when it is missing and `development_keys` is on,
+/// never on PostgreSQL: instances that share a database must share one key file.
 pub(crate) fn load_keys(config: &Config) -> Result<ServerKeys> {
     if config.keys.exists() {
         return Ok(ServerKeys::load(&config.keys)?);
+    }
+    if config.database.is_postgres() {
+        bail!(
+            "key file {} does not exist: on PostgreSQL every instance signs with the same keys, so the \
+             server never generates them; create the key file once with `consent-server keygen --out \
+             {}` and give each instance a copy",
+            config.keys.display(),
+            config.keys.display()
+        );
     }
     if !config.development_keys {
         bail!(
@@ -92,9 +102,11 @@ pub(crate) async fn state(mut config: Config) -> Result<AppState> {
     }
     // A service token's scope must fit the policy: refuse to start otherwise, naming the token.
     config.service_scopes(&policy)?;
-    let store = SqliteStore::open_with(&config.database, config.storage.store_options())
-        .with_context(|| format!("cannot open database {}", config.database.display()))?;
-    let store: Arc<dyn Store> = Arc::new(store);
+    let store: Arc<dyn Store> = config
+        .database
+        .open(config.storage.store_options())
+        .with_context(|| format!("cannot open database {}", config.database))?;
+    check_keys_match(store.as_ref(), &keys, &config)?;
     for p in std::iter::once(&policy).chain(previous.iter()) {
         let stored = store
             .submit(Write::Policy {
@@ -108,7 +120,7 @@ pub(crate) async fn state(mut config: Config) -> Result<AppState> {
                 "cannot store policy {} in database {}: {e} (free space on its disk, or lower \
                  storage.min_free_mib)",
                 p.version(),
-                config.database.display()
+                config.database
             );
         }
         stored.with_context(|| {
@@ -117,7 +129,7 @@ pub(crate) async fn state(mut config: Config) -> Result<AppState> {
                      (receipts cite its hash); publish the edited policy under a new version date (its \
                      \"last updated\" date), or start a new database",
                     p.version(),
-                    config.database.display()
+                    config.database
                 )
             })?;
     }
@@ -131,9 +143,42 @@ pub(crate) async fn state(mut config: Config) -> Result<AppState> {
     ))
 }
 
-/// Offline commands work on an existing installation: they never create a database or keys.
+/// Refuses keys that do not verify the receipt stored last: another instance (or an earlier run) signed
+/// with a key this key file does not hold, so the instances do not share one key file.
+pub(crate) fn check_keys_match(
+    store: &dyn Store,
+    keys: &ServerKeys,
+    config: &Config,
+) -> Result<()> {
+    let Some(last) = store
+        .last_receipt()
+        .with_context(|| format!("cannot read database {}", config.database))?
+    else {
+        return Ok(());
+    };
+    let signed = UnverifiedReceipt::parse(&last.jws)
+        .with_context(|| format!("receipt {} in database {}", last.id, config.database))?;
+    let kid = signed.kid().to_owned();
+    if let Err(e) = signed.verify(&keys.receipts) {
+        bail!(
+            "the key file {} does not verify the last receipt in database {} (receipt {}, key `{kid}`: \
+             {e}): every instance on a database must use the same key file (a copy of the one that \
+             signed its receipts; after `keygen --rotate`, the rotated file)",
+            config.keys.display(),
+            config.database,
+            last.id
+        );
+    }
+    Ok(())
+}
+
+/// Offline commands work on an existing installation: they never create a SQLite database or keys.
 pub(crate) fn require_installation(config: &Config) -> Result<()> {
-    for (what, path) in [("database", &config.database), ("key file", &config.keys)] {
+    let sqlite = config.database.sqlite_file().map(|p| ("database", p));
+    for (what, path) in sqlite
+        .into_iter()
+        .chain([("key file", config.keys.as_path())])
+    {
         if !path.exists() {
             bail!(
                 "{what} {} does not exist: run this in the server's directory, or pass --config",

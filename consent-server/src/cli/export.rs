@@ -12,7 +12,7 @@ use consent_server::api;
 use consent_server::config::Config;
 use consent_server::keys::ServerKeys;
 use consent_server::privacy::SubjectRef;
-use consent_server::store::{ExportQuery, SqliteStore, Store};
+use consent_server::store::ExportQuery;
 
 use super::bootstrap::{load_policies, require_installation};
 
@@ -104,8 +104,10 @@ fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
 fn export(config: &Config, args: &Args) -> Result<()> {
     let format = args.format;
     require_installation(config)?;
-    let store = SqliteStore::open(&config.database)
-        .with_context(|| format!("cannot open {}", config.database.display()))?;
+    let store = config
+        .database
+        .open(config.storage.store_options())
+        .with_context(|| format!("cannot open {}", config.database))?;
     let keys = ServerKeys::load(&config.keys)?;
     let (policy, previous) = load_policies(config)?;
     let mut policies: std::collections::BTreeMap<_, _> =

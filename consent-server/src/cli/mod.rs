@@ -3,6 +3,7 @@
 pub(crate) mod bootstrap;
 pub(crate) mod export;
 pub(crate) mod keygen;
+pub(crate) mod migrate;
 pub(crate) mod policy;
 pub(crate) mod receipts;
 pub(crate) mod rights;

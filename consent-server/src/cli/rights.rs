@@ -44,6 +44,7 @@ pub(crate) fn run(config: Option<&Path>, a: Args, what: Option<Rights>) -> Resul
         let state = state(config).await?;
         let subject: SubjectRef = if a.id {
             api::find_subject(&state, &a.subject)
+                .await
                 .map_err(|e| anyhow::anyhow!(e.message))?
                 .context("no subject with this id (never recorded, or already erased)")?
         } else {

@@ -23,7 +23,7 @@ pub(crate) fn run(config: Option<&Path>) -> Result<ExitCode> {
         tracing::info!(
             policy = %state.policy.version(),
             sha256 = %state.policy.hash(),
-            database = %state.config.database.display(),
+            database = %state.config.database,
             "consent-server listening on http://{listen}"
         );
         consent_server::site::log_startup(&state.config);

@@ -1,8 +1,10 @@
-//! Storage: the [`Store`] trait, and SQLite behind it ([`SqliteStore`]).
+//! Storage: the [`Store`] trait, and two engines behind it: SQLite ([`SqliteStore`], the embedded
+//! default) and PostgreSQL ([`PgStore`], for several instances on one database). [`Database`] is the
+//! configured choice between them.
 //!
 //! The trait speaks the types of the rest of the code (core's [`ReceiptId`], [`Timestamp`],
 //! [`PolicyVersion`], [`Event`]; the server's [`SubjectRef`] and [`SubjectLookup`]) and fails with
-//! [`StoreError`], which names no engine's types: another engine (PostgreSQL) implements the same trait.
+//! [`StoreError`], which names no engine's types.
 //! Each engine turns its rows into these types as it reads them, and refuses a row that does not parse.
 //!
 //! Writes go through [`Store::submit`] and are acknowledged only once committed durably; reads are plain
@@ -14,11 +16,23 @@
 //! Below a free-space floor, writes that add data are refused before the disk is full
 //! ([`Write::essential`] says which still go through).
 
+mod batch;
+mod columns;
+mod copy;
+mod database;
 mod health;
+mod postgres;
 mod sqlite;
 
+pub use batch::WriterStats;
+pub use copy::{CopyReport, Progress, copy_sqlite_to_postgres};
+pub use database::Database;
 pub use health::{DEFAULT_LOG_INTERVAL, DEFAULT_MIN_FREE_BYTES, StorageHealth};
-pub use sqlite::{MIGRATIONS, SqliteStore, WriterStats};
+pub use postgres::{
+    DEFAULT_POOL_MAX_SIZE, INSERT_RECEIPTS as POSTGRES_INSERT_RECEIPTS, ImportedEvent,
+    MIGRATIONS as POSTGRES_MIGRATIONS, PgStore, PostgresUrl, TlsMode, is_postgres_url,
+};
+pub use sqlite::{MIGRATIONS, SourceCounts, SourceReceipt, SqliteSource, SqliteStore};
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -302,7 +316,7 @@ pub struct ExportQuery {
     pub limit: Option<u64>,
 }
 
-/// A receipt store. SQLite implements it; a PostgreSQL store can follow.
+/// A receipt store: SQLite and PostgreSQL implement it.
 pub trait Store: Send + Sync + 'static {
     /// Queues a write; the receiver resolves once the write is committed durably (or failed).
     fn submit(
@@ -328,6 +342,9 @@ pub trait Store: Send + Sync + 'static {
     fn lookup_subject(&self, lookup: &SubjectLookup) -> Result<Option<SubjectRef>, StoreError>;
     /// Number of receipts stored.
     fn receipt_count(&self) -> Result<u64, StoreError>;
+    /// The receipt stored last (the highest `seq`), if any: at start, the server checks that its keys
+    /// verify it (a second instance with another key file is refused).
+    fn last_receipt(&self) -> Result<Option<StoredReceipt>, StoreError>;
     /// Store-specific metrics in Prometheus text format.
     fn metrics(&self) -> String {
         String::new()

@@ -1,6 +1,9 @@
-//! Helpers for tests that run the real `consent-server` binary on real sockets.
+//! Helpers for tests that run the real `consent-server` binary on real sockets, on SQLite or, with
+//! `DATABASE_URL` set, on PostgreSQL (a schema of the test's own).
 
 #![allow(dead_code, unreachable_pub, missing_docs)]
+
+pub mod pg;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -17,6 +20,13 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The database of the test directory `dir`: its schema's URL (written by [`temp`] when the tests run
+/// on PostgreSQL), or its SQLite file.
+pub fn database(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("database-url"))
+        .unwrap_or_else(|_| dir.join("consent.db").display().to_string())
+}
+
 pub fn config(dir: &Path, port: u16) -> PathBuf {
     config_with(dir, port, "")
 }
@@ -24,11 +34,17 @@ pub fn config(dir: &Path, port: u16) -> PathBuf {
 /// The test configuration with `extra` top-level keys (one per line).
 pub fn config_with(dir: &Path, port: u16, extra: &str) -> PathBuf {
     let hash = consent_server::privacy::token_hash(AUDITOR);
+    // On PostgreSQL the server never makes keys: the tests make them, as an operator would.
+    let keys = dir.join("keys.json");
+    if !keys.exists() {
+        let now = consent_core::Timestamp::from_unix(1_768_471_200);
+        consent_server::keys::ServerKeys::generate(&keys, now, true).unwrap();
+    }
     let cfg = format!(
         "listen = \"127.0.0.1:{port}\"\ndatabase = \"{db}\"\nkeys = \"{keys}\"\nissuer = \"http://127.0.0.1:{port}\"\n{extra}\n\
          [rate_limit]\nper_second = 1000000\nburst = 1000000\n\n[[tokens]]\nname = \"auditor\"\nrole = \"auditor\"\nsha256 = \"{hash}\"\n",
-        db = dir.join("consent.db").display(),
-        keys = dir.join("keys.json").display(),
+        db = database(dir),
+        keys = keys.display(),
     );
     let path = dir.join("consent-server.toml");
     std::fs::write(&path, cfg).unwrap();
@@ -141,11 +157,50 @@ pub fn terminate(child: &mut Child) -> std::process::ExitStatus {
     child.wait().unwrap()
 }
 
-pub fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("consent-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A test's directory, and its PostgreSQL schema when the tests run on PostgreSQL; both removed when
+/// dropped.
+pub struct TestDir {
+    path: PathBuf,
+    pub schema: Option<pg::TestSchema>,
+}
+
+impl std::ops::Deref for TestDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<Path> for TestDir {
+    fn as_ref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+pub fn temp(name: &str) -> TestDir {
+    let path = std::env::temp_dir().join(format!("consent-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&path);
+    std::fs::create_dir_all(&path).unwrap();
+    let schema = pg::TestSchema::from_env(name);
+    if let Some(s) = &schema {
+        std::fs::write(path.join("database-url"), &s.url).unwrap();
+    }
+    TestDir { path, schema }
+}
+
+/// A directory of its own for the SQLite-only tests (no schema, whatever `DATABASE_URL` says); the test
+/// removes it.
+pub fn temp_sqlite(name: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("consent-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&path);
+    std::fs::create_dir_all(&path).unwrap();
+    path
 }
 
 /// Runs the binary with arguments; (exit success, stdout, stderr).

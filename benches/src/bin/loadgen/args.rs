@@ -5,11 +5,12 @@ use std::path::PathBuf;
 use clap::Parser;
 use clap::builder::RangedU64ValueParser;
 
-/// loadgen: load test of consent-server (POST /v1/consents) and the SQLite write ceiling.
+/// loadgen: load test of consent-server (POST /v1/consents) and the database's write ceiling.
 ///
-/// Starts the consent-server binary on a loopback port with a fresh temporary database, drives
-/// it (max throughput, then a fixed rate), inserts the same rows straight into SQLite (the
-/// ceiling), and prints the results against the targets.
+/// Starts the consent-server binary on a loopback port with a fresh temporary database (SQLite,
+/// or a fresh schema of the PostgreSQL database --database names, with --instances servers on
+/// it), drives it (max throughput, then a fixed rate), inserts the same rows straight into the
+/// database (the ceiling), and prints the results against the targets.
 #[derive(Debug, Parser)]
 #[command(name = "loadgen", args_override_self = true)]
 pub(crate) struct Args {
@@ -70,6 +71,23 @@ pub(crate) struct Args {
     /// Smoke test: 2 s phases, 8 connections, 500 req/s, short ceiling (options given with it win)
     #[arg(long)]
     quick: bool,
+
+    /// Each request names a new random device (`subject.device`), which costs the server a
+    /// lookup (has it a choice already?); by default requests name none, as the banner's first
+    /// choice, and the server draws the device id
+    #[arg(long)]
+    device_ids: bool,
+
+    /// Run on PostgreSQL instead of SQLite: a postgres:// URL of a role that may create schemas
+    /// (the run works in fresh schemas of that database and drops them at the end)
+    #[arg(long, value_name = "URL", value_parser = postgres_url)]
+    database: Option<String>,
+
+    /// consent-server instances on the one PostgreSQL database, sharing one key file; the
+    /// clients are spread over them [default: 1]
+    #[arg(long, value_name = "N", requires = "database",
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=16))]
+    instances: Option<usize>,
 }
 
 /// Which phases run.
@@ -117,6 +135,12 @@ pub(crate) struct Options {
     pub(crate) keep: bool,
     pub(crate) json: Option<PathBuf>,
     pub(crate) quick: bool,
+    /// Requests name a random device.
+    pub(crate) device_ids: bool,
+    /// PostgreSQL (a `postgres://` URL), or SQLite when `None`.
+    pub(crate) database: Option<String>,
+    /// Server instances (more than one only on PostgreSQL).
+    pub(crate) instances: usize,
 }
 
 impl Args {
@@ -138,8 +162,22 @@ impl Args {
             keep: self.keep,
             json: self.json,
             quick: q,
+            device_ids: self.device_ids,
+            database: self.database,
+            instances: self.instances.unwrap_or(1),
         }
     }
+}
+
+/// A URL the server would take as PostgreSQL (its own parser), without `options` (loadgen sets
+/// `search_path` there).
+fn postgres_url(text: &str) -> Result<String, String> {
+    consent_server::store::PostgresUrl::parse(text)?;
+    let query = text.split_once('?').map_or("", |(_, q)| q);
+    if query.split('&').any(|p| p.starts_with("options=")) {
+        return Err("loadgen sets `options` itself (the schema of the run): leave it out".into());
+    }
+    Ok(text.to_owned())
 }
 
 /// A number of seconds from `min` to `max`.
@@ -216,6 +254,9 @@ mod tests {
                 keep: false,
                 json: None,
                 quick: false,
+                device_ids: false,
+                database: None,
+                instances: 1,
             }
         );
     }
@@ -263,8 +304,10 @@ mod tests {
             "--keep",
             "--json",
             "out.json",
+            "--device-ids",
         ])
         .unwrap();
+        assert!(o.device_ids);
         assert_eq!(o.server, Some(PathBuf::from("/x/consent-server")));
         assert!(o.build && o.keep && !o.quick);
         assert_eq!(
@@ -286,6 +329,35 @@ mod tests {
         assert!(o.phases.http());
         assert_eq!(o.dir, Some(PathBuf::from("d")));
         assert_eq!(o.json, Some(PathBuf::from("out.json")));
+    }
+
+    #[test]
+    fn postgres_takes_a_url_and_instances_need_it() {
+        let o = parse(&[
+            "--database",
+            "postgres://bench@127.0.0.1:5432/consent?sslmode=disable",
+            "--instances",
+            "3",
+        ])
+        .unwrap();
+        assert_eq!(
+            o.database.as_deref(),
+            Some("postgres://bench@127.0.0.1:5432/consent?sslmode=disable")
+        );
+        assert_eq!(o.instances, 3);
+        for args in [
+            &["--instances", "2"][..],
+            &["--database", "consent.db"],
+            &["--database", "postgres://h/db?sslmode=sometimes"],
+            &["--database", "postgres://h/db?options=-c%20x%3D1"],
+            &["--database", "postgres://h/db", "--instances", "0"],
+            &["--database", "postgres://h/db", "--instances", "17"],
+        ] {
+            let e = parse(args).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{args:?}: {e}");
+        }
+        let e = parse(&["--instances", "2"]).unwrap_err().to_string();
+        assert!(e.contains("--database"), "{e}");
     }
 
     #[test]
@@ -345,6 +417,9 @@ mod tests {
             "--keep",
             "--json",
             "--quick",
+            "--device-ids",
+            "--database",
+            "--instances",
             "--help",
         ] {
             assert!(help.contains(flag), "{flag} missing from:\n{help}");

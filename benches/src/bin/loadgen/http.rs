@@ -158,31 +158,40 @@ impl Client {
     }
 }
 
-/// The body of `POST /v1/consents`, with a placeholder for the device id: each request is
-/// another visitor's choice.
+/// The body of `POST /v1/consents`: a visitor's first banner choice, naming no subject (the server
+/// draws the device id, as for the banner's first choice), or with `named_device` naming a new random
+/// device each time (which costs the server a lookup: has that device a choice already?).
 #[derive(Debug, Clone)]
 pub(crate) struct ConsentBody {
     bytes: Vec<u8>,
-    device_at: usize,
+    /// Where the device id goes, when requests name one.
+    device_at: Option<usize>,
 }
 
 impl ConsentBody {
-    pub(crate) fn new() -> ConsentBody {
+    pub(crate) fn new(named_device: bool) -> ConsentBody {
         const PLACEHOLDER: &str = "DEVICEDEVICEDEVICEDEVI";
+        let subject = if named_device {
+            format!(r#","subject":{{"device":"{PLACEHOLDER}"}}"#)
+        } else {
+            String::new()
+        };
         let text = format!(
-            r#"{{"policy_version":"2025-03-26","decisions":{{"cookies-analytics":"given","cookies-marketing":"refused","cookies-preferences":"given"}},"method":"custom","language":"kk","collection_point":{{"kind":"banner","page":"https://invisionu.education/"}},"subject":{{"device":"{PLACEHOLDER}"}}}}"#
+            r#"{{"policy_version":"2025-03-26","decisions":{{"cookies-analytics":"given","cookies-marketing":"refused","cookies-preferences":"given"}},"method":"custom","language":"kk","collection_point":{{"kind":"banner","page":"https://invisionu.education/"}}{subject}}}"#
         );
-        let device_at = text.find(PLACEHOLDER).unwrap_or(0);
+        let device_at = text.find(PLACEHOLDER);
         ConsentBody {
             bytes: text.into_bytes(),
             device_at,
         }
     }
 
-    /// The body with a new random device id.
+    /// The next request's body (with a new random device id, if requests name one).
     pub(crate) fn next(&self, rng: &mut Rng) -> Vec<u8> {
         let mut out = self.bytes.clone();
-        out[self.device_at..self.device_at + DEVICE_ID_LEN].copy_from_slice(&device_id(rng));
+        if let Some(at) = self.device_at {
+            out[at..at + DEVICE_ID_LEN].copy_from_slice(&device_id(rng));
+        }
         out
     }
 }
@@ -192,8 +201,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_first_choice_names_no_subject() {
+        let template = ConsentBody::new(false);
+        let mut rng = Rng::new();
+        let a = template.next(&mut rng);
+        assert_eq!(a, template.next(&mut rng));
+        let v: serde_json::Value = serde_json::from_slice(&a).unwrap();
+        assert!(v.get("subject").is_none(), "{v}");
+        assert_eq!(v["collection_point"]["kind"], "banner");
+        assert_eq!(v["decisions"]["cookies-analytics"], "given");
+    }
+
+    #[test]
     fn each_body_is_the_request_with_another_device() {
-        let template = ConsentBody::new();
+        let template = ConsentBody::new(true);
         let mut rng = Rng::new();
         let (a, b) = (template.next(&mut rng), template.next(&mut rng));
         assert_ne!(a, b);

@@ -1,7 +1,9 @@
-//! `loadgen`: HTTP load against the real `consent-server` binary, and the SQLite ceiling.
+//! `loadgen`: HTTP load against the real `consent-server` binary, and the database's ceiling.
 //!
 //! It starts `target/release/consent-server serve` on a loopback port with a fresh temporary
-//! database and keys (rate limit off), then runs:
+//! database and keys (rate limit off): a SQLite file, or with `--database postgres://…` a fresh
+//! schema of that PostgreSQL database and `--instances N` servers on it sharing one key file made
+//! by `consent-server keygen`, the load spread over them. Then it runs:
 //!
 //! 1. **max throughput**: `--connections` keep-alive connections sending `POST /v1/consents` back to
 //!    back for `--duration` seconds (after a short warm-up that is not counted);
@@ -9,7 +11,8 @@
 //!    the previous ones are doing, latency counted from the scheduled time (no coordinated omission);
 //! 3. the server's resident memory (`VmRSS`), sampled every 100 ms during both phases;
 //! 4. **ceiling**: rows shaped like the `receipts` table inserted straight into a fresh SQLite file with
-//!    the server's pragmas (WAL, `synchronous=FULL`), 1, 64 and 1024 rows per transaction;
+//!    the server's pragmas (WAL, `synchronous=FULL`), or a fresh schema of the PostgreSQL database
+//!    over a connection made as the server makes them, 1, 64 and 1024 rows per transaction;
 //!
 //! and prints a summary against the targets (optionally also as JSON with `--json PATH`). Everything
 //! goes to 127.0.0.1, every phase is bounded in time, and the server is killed at the end, on error
@@ -19,18 +22,20 @@
 //! cargo build --release -p consent-server -p consent-benches
 //! target/release/loadgen                  # full run (about a minute)
 //! target/release/loadgen --quick          # smoke test (about 15 s)
+//! target/release/loadgen --database postgres://bench@127.0.0.1:5432/consent --instances 3
 //! target/release/loadgen --help
 //! ```
 //!
 //! The modules: [`args`] (the command line), [`http`] (the reqwest client and the request),
 //! [`server`] (the server process), [`phases`] (the HTTP load and what is measured around it),
 //! [`system`] (`/proc`), [`ceiling`] (the database alone), [`report`] (the table and the JSON),
-//! [`ids`] (random ids).
+//! [`ids`] (random ids), [`pg`] (the run's schemas in PostgreSQL).
 
 mod args;
 mod ceiling;
 mod http;
 mod ids;
+mod pg;
 mod phases;
 mod report;
 mod server;
@@ -49,9 +54,10 @@ use crate::args::{Args, Options};
 use crate::http::{Client, ConsentBody};
 use crate::phases::{Live, Load, Phase};
 use crate::report::{
-    PhaseReport, Results, TARGET_P99_AT_RATE, TARGET_P99_MS, TARGET_RECEIPTS_PER_SEC, TARGET_RSS_MB,
+    PhaseReport, Results, TARGET_P99_AT_RATE, TARGET_P99_MS, TARGET_RECEIPTS_PER_SEC,
+    TARGET_RSS_MB, TARGET_SHARE_OF_PG_CEILING,
 };
-use crate::server::{Server, TempDir};
+use crate::server::{Backing, Server, TempDir};
 use crate::system::{RssSampler, clock_ticks_per_sec, cpu_count, rss_kb, system_ticks};
 
 /// Receipt length for the ceiling when no HTTP phase measured one.
@@ -89,6 +95,14 @@ async fn run(opts: Options) -> Result<Value> {
     let tmp = TempDir::new(opts.dir.as_deref(), opts.keep)?;
     let dir = tmp.path().to_path_buf();
     let fs = server::fs_type(&dir);
+    let database = match &opts.database {
+        Some(url) => Some(
+            consent_server::store::PostgresUrl::parse(url)
+                .map_err(anyhow::Error::msg)?
+                .to_string(),
+        ),
+        None => None,
+    };
     let cpus = cpu_count();
     let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     eprintln!(
@@ -101,7 +115,12 @@ async fn run(opts: Options) -> Result<Value> {
             .collect::<Vec<_>>()
             .join(" ")
     );
-    if fs == "tmpfs" || fs == "ramfs" {
+    if let Some(url) = &database {
+        eprintln!(
+            "loadgen: {} instance(s) on PostgreSQL {url} (fresh schemas, dropped at the end)",
+            opts.instances
+        );
+    } else if fs == "tmpfs" || fs == "ramfs" {
         eprintln!(
             "warning: {} is on {fs}: fsync costs nothing there, so \"durable\" figures are optimistic; use --dir on a disk",
             dir.display()
@@ -126,10 +145,19 @@ async fn run(opts: Options) -> Result<Value> {
         "options": {
             "connections": opts.connections, "duration_s": opts.duration, "rate": opts.rate,
             "warmup_s": opts.warmup, "ceiling_s": opts.ceiling_secs, "client_threads": opts.client_threads,
+            "device_ids": opts.device_ids,
         },
         "machine": { "cpus": cpus, "busy_cores_before": busy_before, "filesystem": fs, "loadavg_before": load_before.trim() },
         "targets": { "receipts_per_sec": TARGET_RECEIPTS_PER_SEC, "p99_ms": TARGET_P99_MS, "p99_at_rate": TARGET_P99_AT_RATE, "rss_mb": TARGET_RSS_MB },
+        "database": {
+            "engine": if database.is_some() { "PostgreSQL" } else { "SQLite" },
+            "url": database,
+            "instances": opts.instances,
+        },
     });
+    if database.is_some() {
+        summary["targets"]["share_of_pg_ceiling_pct"] = json!(TARGET_SHARE_OF_PG_CEILING);
+    }
 
     let http = if opts.phases.http() {
         let http = http_phases(&opts, &binary, &dir, &mut summary).await?;
@@ -140,19 +168,32 @@ async fn run(opts: Options) -> Result<Value> {
     };
     let ceiling = if opts.phases.ceiling {
         let jws_len = http.receipt_len.unwrap_or(DEFAULT_JWS_LEN);
-        let backend = ceiling::Sqlite::new(&dir);
-        Some(ceiling::run(
-            &backend,
-            jws_len,
-            http.receipt_len.is_some(),
-            opts.ceiling_secs,
-        )?)
+        let measured = http.receipt_len.is_some();
+        Some(match &opts.database {
+            None => ceiling::run(
+                &ceiling::Sqlite::new(&dir),
+                jws_len,
+                measured,
+                opts.ceiling_secs,
+            )?,
+            // On a thread of its own: the PostgreSQL ceiling has its own runtime.
+            Some(url) => std::thread::scope(|s| {
+                s.spawn(|| {
+                    let backend = ceiling::Postgres::new(url, opts.keep)?;
+                    ceiling::run(&backend, jws_len, measured, opts.ceiling_secs)
+                })
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("the ceiling's thread panicked")))
+            })?,
+        })
     } else {
         None
     };
     let results = Results {
         quick: opts.quick,
         filesystem: fs,
+        database,
+        instances: opts.instances,
         max: http.max,
         rate: http.rate,
         rss_idle: http.rss_idle,
@@ -180,22 +221,47 @@ async fn http_phases(
     summary: &mut Value,
 ) -> Result<HttpPhases> {
     let control = Client::new()?;
+    // On PostgreSQL: a fresh schema, and one key file for every instance (made first: the server
+    // never makes its own keys there). Declared before the servers, so dropped after them.
+    let schema = match &opts.database {
+        Some(url) => Some(pg::Schema::create(url, "servers", opts.keep)?),
+        None => None,
+    };
+    let backing = match &schema {
+        Some(s) => {
+            server::keygen(binary, &dir.join("keys.json"))?;
+            summary["database"]["schema"] = json!(s.name());
+            Backing::Postgres(s.url().to_owned())
+        }
+        None => Backing::Sqlite,
+    };
     let t_start = Instant::now();
-    let mut server = Server::start(binary, dir, opts.port, &control).await?;
-    eprintln!(
-        "server pid {} ready on http://{} after {:.2} s",
-        server.pid(),
-        server.target().addr(),
-        t_start.elapsed().as_secs_f64()
-    );
-    let sampler = RssSampler::start(server.pid());
+    // One after the other (the first migrates the schema); `--port P` gives instance i port P + i.
+    let mut servers = Vec::with_capacity(opts.instances);
+    for i in 0..opts.instances {
+        let port = opts.port.map(|p| p.saturating_add(i as u16));
+        servers.push(Server::start(binary, dir, &backing, i, port, &control).await?);
+    }
+    for server in &servers {
+        eprintln!(
+            "server pid {} ready on http://{} after {:.2} s",
+            server.pid(),
+            server.target().addr(),
+            t_start.elapsed().as_secs_f64()
+        );
+    }
+    let pids: Vec<u32> = servers.iter().map(Server::pid).collect();
+    let targets: Vec<_> = servers.iter().map(|s| s.target().clone()).collect();
+    let rss = |pids: &[u32]| pids.iter().filter_map(|p| rss_kb(*p)).max();
+    let sampler = RssSampler::start(pids.clone());
     let mut out = HttpPhases {
-        rss_idle: rss_kb(server.pid()).unwrap_or(0),
+        rss_idle: rss(&pids).unwrap_or(0),
         ..HttpPhases::default()
     };
-    let body = ConsentBody::new();
+    let body = ConsentBody::new(opts.device_ids);
     let phase = Phase {
-        server: &server,
+        servers: &servers,
+        postgres: schema.is_some(),
         sampler: &sampler,
         control: &control,
         hz: clock_ticks_per_sec(),
@@ -209,7 +275,7 @@ async fn http_phases(
             );
             let (w, _) = phases::max_throughput(
                 &Client::new()?,
-                &[server.target().clone()],
+                &targets,
                 &body,
                 opts.connections,
                 Duration::from_secs_f64(opts.warmup),
@@ -220,7 +286,7 @@ async fn http_phases(
                 bail!(
                     "no request succeeded during the warm-up: {:?}\nserver log:\n{}",
                     w.errors(),
-                    server.log_tail()
+                    servers[0].log_tail()
                 );
             }
         }
@@ -245,7 +311,7 @@ async fn http_phases(
         );
     }
     tokio::time::sleep(Duration::from_millis(150)).await;
-    out.rss_final = rss_kb(server.pid()).unwrap_or_else(|| sampler.last());
+    out.rss_final = rss(&pids).unwrap_or_else(|| sampler.last());
     let reports = || [&out.max, &out.rate].into_iter().flatten();
     out.rss_peak = reports()
         .map(|r| r.rss_peak_kb)
@@ -263,8 +329,14 @@ async fn http_phases(
         summary["response_problem"] = json!(p);
     }
     drop(sampler);
-    server.stop();
-    eprintln!("server stopped");
+    for server in &mut servers {
+        server.stop();
+    }
+    eprintln!(
+        "server{} stopped",
+        if servers.len() == 1 { "" } else { "s" }
+    );
+    drop(schema);
     Ok(out)
 }
 

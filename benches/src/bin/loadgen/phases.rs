@@ -295,9 +295,12 @@ pub(crate) enum Load {
     Rate(f64),
 }
 
-/// Runs phases against one server process, measuring its CPU, memory and `/metrics` around each.
+/// Runs phases against the server processes (one, or several instances on one PostgreSQL),
+/// measuring their CPU, memory and `/metrics` around each.
 pub(crate) struct Phase<'a> {
-    pub(crate) server: &'a Server,
+    pub(crate) servers: &'a [Server],
+    /// Whether the servers run on PostgreSQL (its local processes' CPU is measured too).
+    pub(crate) postgres: bool,
     pub(crate) sampler: &'a RssSampler,
     /// For `/metrics` (not counted in any phase's connections).
     pub(crate) control: &'a Client,
@@ -314,11 +317,12 @@ impl Phase<'_> {
         load: Load,
         duration: Duration,
     ) -> Result<PhaseReport> {
-        let targets = [self.server.target().clone()];
+        let targets: Vec<Target> = self.servers.iter().map(|s| s.target().clone()).collect();
+        let pids: Vec<u32> = self.servers.iter().map(Server::pid).collect();
         let client = Client::new()?;
         let live = Arc::new(Live::default());
-        let before = ServerMetrics::fetch(self.control, &targets[0]).await;
-        let cpu0 = CpuSnapshot::take(self.server.pid());
+        let before = ServerMetrics::fetch_all(self.control, &targets).await;
+        let cpu0 = CpuSnapshot::take(&pids, self.postgres);
         let t0 = Instant::now();
         let printer = progress(
             name,
@@ -333,11 +337,11 @@ impl Phase<'_> {
             Load::Rate(r) => fixed_rate(&client, &targets, body, r, duration, &live).await,
         };
         printer.abort();
-        let cpu1 = CpuSnapshot::take(self.server.pid());
+        let cpu1 = CpuSnapshot::take(&pids, self.postgres);
         // Let the sampler take one more sample after the last answer.
         tokio::time::sleep(Duration::from_millis(120)).await;
         let (peak, last, samples) = self.sampler.window(t0, Instant::now());
-        let after = ServerMetrics::fetch(self.control, &targets[0]).await;
+        let after = ServerMetrics::fetch_all(self.control, &targets).await;
         let server_mean_ms = match (before, after) {
             (Some(b), Some(a)) if a.duration_count > b.duration_count => Some(
                 (a.duration_sum - b.duration_sum) / (a.duration_count - b.duration_count) * 1000.0,

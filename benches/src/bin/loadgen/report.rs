@@ -18,6 +18,8 @@ pub(crate) const TARGET_RECEIPTS_PER_SEC: f64 = 10_000.0;
 pub(crate) const TARGET_P99_MS: f64 = 20.0;
 pub(crate) const TARGET_P99_AT_RATE: f64 = 2_000.0;
 pub(crate) const TARGET_RSS_MB: f64 = 100.0;
+/// On PostgreSQL, one instance: at least this share (%) of the rows-only ceiling (issue 19.7).
+pub(crate) const TARGET_SHARE_OF_PG_CEILING: f64 = 50.0;
 
 /// Latency percentiles, in milliseconds.
 #[derive(Debug, Clone, Copy, Default)]
@@ -86,6 +88,9 @@ impl PhaseReport {
         for (name, cores) in &self.cpu.threads {
             parts.push(format!("{name} {:.0}", us(*cores)));
         }
+        if let Some(db) = self.cpu.database {
+            parts.push(format!("and PostgreSQL's processes {:.0}", us(db)));
+        }
         Some(parts.join(", "))
     }
 
@@ -105,6 +110,8 @@ impl PhaseReport {
             "server_receipts_stored_after": self.stored_after,
             "connections": self.connections,
             "server_cpu_us_per_receipt": (self.receipts_per_sec > 0.0).then(|| self.cpu.server * 1e6 / self.receipts_per_sec),
+            "postgres_cpu_us_per_receipt": self.cpu.database.filter(|_| self.receipts_per_sec > 0.0)
+                .map(|db| db * 1e6 / self.receipts_per_sec),
             "server_thread_cpu_us_per_receipt": self.cpu.threads.iter()
                 .map(|(k, c)| (k.clone(), c * 1e6 / self.receipts_per_sec.max(1e-9)))
                 .collect::<BTreeMap<_, _>>(),
@@ -151,6 +158,10 @@ pub(crate) struct Results {
     pub(crate) quick: bool,
     /// The file system type of the databases.
     pub(crate) filesystem: String,
+    /// PostgreSQL (its URL without password), or `None` for SQLite.
+    pub(crate) database: Option<String>,
+    /// Server instances.
+    pub(crate) instances: usize,
     pub(crate) max: Option<PhaseReport>,
     pub(crate) rate: Option<PhaseReport>,
     /// Server RSS (kB) before the phases, its peak during them, and after.
@@ -171,13 +182,27 @@ impl Results {
         let mut out = String::new();
         let line = "-".repeat(100);
         let _ = writeln!(out, "\n{line}");
-        let _ = writeln!(
-            out,
-            "consent-server load test ({} mode) - {} CPUs, data on {}",
-            if self.quick { "quick" } else { "full" },
-            cpu_count(),
-            self.filesystem
-        );
+        match &self.database {
+            None => {
+                let _ = writeln!(
+                    out,
+                    "consent-server load test ({} mode) - {} CPUs, data on {}",
+                    if self.quick { "quick" } else { "full" },
+                    cpu_count(),
+                    self.filesystem
+                );
+            }
+            Some(url) => {
+                let _ = writeln!(
+                    out,
+                    "consent-server load test ({} mode) - {} CPUs, {} instance{} on PostgreSQL {url}",
+                    if self.quick { "quick" } else { "full" },
+                    cpu_count(),
+                    self.instances,
+                    if self.instances == 1 { "" } else { "s" },
+                );
+            }
+        }
         let _ = writeln!(out, "{line}");
         let _ = writeln!(
             out,
@@ -367,9 +392,38 @@ impl Results {
                     m.receipts_per_sec / best.rows_per_sec() * 100.0
                 );
             }
+            if let (Some(m), Some(share)) = (max_report, self.share_of_rows_only_ceiling()) {
+                let _ = write!(
+                    out,
+                    "{:<70} {:>9.0}%",
+                    "  server receipts/s as a share of the rows-only ceiling (1024/tx)", share
+                );
+                if ceiling.engine == "PostgreSQL" {
+                    let verdict = if self.instances == 1 {
+                        verdict(share >= TARGET_SHARE_OF_PG_CEILING && m.result.error_total() == 0)
+                    } else {
+                        "n/a (target: 1 instance)"
+                    };
+                    let _ = write!(out, "  >= {TARGET_SHARE_OF_PG_CEILING:.0}% {verdict}");
+                }
+                let _ = writeln!(out);
+            }
         }
         let _ = writeln!(out, "{line}");
         out
+    }
+
+    /// Receipts/s of the max-throughput phase as a percentage of the rows-only ceiling at 1024 rows
+    /// per transaction.
+    fn share_of_rows_only_ceiling(&self) -> Option<f64> {
+        let m = self.max.as_ref()?;
+        let bare = self
+            .ceiling
+            .as_ref()?
+            .runs
+            .iter()
+            .find(|c| !c.server_shaped && c.batch == 1024)?;
+        Some(m.receipts_per_sec / bare.rows_per_sec() * 100.0)
     }
 
     /// Adds the results and the verdicts to `summary` (the JSON of `--json`).
@@ -393,6 +447,9 @@ impl Results {
         }
         if let Some(ceiling) = self.ceiling.as_ref().filter(|c| !c.runs.is_empty()) {
             summary["ceiling"] = json!({
+                "engine": ceiling.engine,
+                "settings": ceiling.settings,
+                "share_of_rows_only_ceiling_pct": self.share_of_rows_only_ceiling(),
                 "jws_bytes": ceiling.jws_len,
                 "runs": ceiling.runs.iter().map(CeilingRow::json).collect::<Vec<_>>(),
             });
@@ -402,6 +459,9 @@ impl Results {
             "p99_at_rate": rate_report.as_ref().filter(|r| (r.target_rate.unwrap_or(0.0) - TARGET_P99_AT_RATE).abs() < 1.0)
                 .map(|r| r.latency.p99 < TARGET_P99_MS && r.result.error_total() == 0),
             "rss": (max_report.is_some() || rate_report.is_some()).then_some(mb(rss_peak) < TARGET_RSS_MB),
+            "share_of_ceiling": self.share_of_rows_only_ceiling()
+                .filter(|_| self.database.is_some() && self.instances == 1)
+                .map(|share| share >= TARGET_SHARE_OF_PG_CEILING),
         });
         summary["pass"] = verdicts;
     }

@@ -1,5 +1,6 @@
 //! The server under test: the `consent-server` binary started on loopback with a fresh database
-//! and keys in a temporary directory, killed when dropped; and its `/metrics` counters.
+//! (a SQLite file, or a PostgreSQL URL shared by every instance) and keys in a temporary
+//! directory, killed when dropped; and its `/metrics` counters.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -45,6 +46,35 @@ impl Drop for TempDir {
     }
 }
 
+/// Where the servers keep their receipts.
+#[derive(Debug, Clone)]
+pub(crate) enum Backing {
+    /// A SQLite file in the run's directory, development keys made by the server.
+    Sqlite,
+    /// This PostgreSQL URL (a fresh schema), and a key file made once by `consent-server keygen`
+    /// for every instance: on PostgreSQL the server never makes its own keys.
+    Postgres(String),
+}
+
+/// `binary keygen --out path`: the key file every instance on PostgreSQL shares.
+pub(crate) fn keygen(binary: &Path, path: &Path) -> Result<()> {
+    let out = Command::new(binary)
+        .arg("keygen")
+        .arg("--out")
+        .arg(path)
+        .env_remove("CONSENT_CONFIG")
+        .output()
+        .with_context(|| format!("cannot run {} keygen", binary.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{} keygen failed: {}",
+            binary.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
 /// A server process; dropping it kills the server.
 pub(crate) struct Server {
     child: Option<Child>,
@@ -54,11 +84,14 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    /// Starts `binary serve` on loopback with its data in `dir` (rate limit off, development
-    /// keys), and waits until it answers `/readyz` (at most 30 s).
+    /// Starts `binary serve` on loopback with its files in `dir` and its receipts where `backing`
+    /// says (rate limit off), and waits until it answers `/readyz` (at most 30 s). Instance
+    /// `instance` logs to `server.log` (the first) or `server-N.log`.
     pub(crate) async fn start(
         binary: &Path,
         dir: &Path,
+        backing: &Backing,
+        instance: usize,
         port: Option<u16>,
         client: &Client,
     ) -> Result<Server> {
@@ -74,8 +107,16 @@ impl Server {
             None => free_port()?,
         };
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let log = dir.join("server.log");
+        let log = dir.join(if instance == 0 {
+            "server.log".to_owned()
+        } else {
+            format!("server-{instance}.log")
+        });
         let log_file = std::fs::File::create(&log)?;
+        let (database, development_keys) = match backing {
+            Backing::Sqlite => (dir.join("consent.db").display().to_string(), "true"),
+            Backing::Postgres(url) => (url.clone(), "false"),
+        };
         let child = Command::new(binary)
             .arg("serve")
             .env_remove("CONSENT_CONFIG")
@@ -83,9 +124,9 @@ impl Server {
             .env_remove("CONSENT_SITE_DIR")
             .env_remove("CONSENT_CORS_ORIGINS")
             .env("CONSENT_LISTEN", addr.to_string())
-            .env("CONSENT_DATABASE", dir.join("consent.db"))
+            .env("CONSENT_DATABASE", database)
             .env("CONSENT_KEYS", dir.join("keys.json"))
-            .env("CONSENT_DEVELOPMENT_KEYS", "true")
+            .env("CONSENT_DEVELOPMENT_KEYS", development_keys)
             .env("CONSENT_ISSUER", format!("http://{addr}"))
             .env("CONSENT_RATE_PER_SECOND", "1000000")
             .env("CONSENT_RATE_BURST", "1000000")
@@ -169,6 +210,19 @@ impl ServerMetrics {
     pub(crate) async fn fetch(client: &Client, target: &Target) -> Option<ServerMetrics> {
         let (_, body) = client.get(target, "/metrics").await.ok()?;
         Some(ServerMetrics::parse(&String::from_utf8(body).ok()?))
+    }
+
+    /// The counters of every instance: request times added up, receipts stored (in the one
+    /// database they share) the largest seen; `None` if one does not answer.
+    pub(crate) async fn fetch_all(client: &Client, targets: &[Target]) -> Option<ServerMetrics> {
+        let mut all = ServerMetrics::default();
+        for t in targets {
+            let m = ServerMetrics::fetch(client, t).await?;
+            all.duration_sum += m.duration_sum;
+            all.duration_count += m.duration_count;
+            all.receipts_stored = all.receipts_stored.max(m.receipts_stored);
+        }
+        Some(all)
     }
 
     /// Reads the Prometheus text format.

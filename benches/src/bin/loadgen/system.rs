@@ -84,6 +84,27 @@ fn thread_ticks(pid: u32) -> BTreeMap<String, u64> {
     out
 }
 
+/// CPU ticks of every process named `postgres` on this machine (a local PostgreSQL's server
+/// processes), or `None` if there is none.
+fn postgres_ticks() -> Option<u64> {
+    let mut total = None;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        if !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(comm) = std::fs::read_to_string(format!("/proc/{pid}/comm")) else {
+            continue;
+        };
+        if comm.trim_end() == "postgres"
+            && let Some(t) = cpu_ticks(&pid)
+        {
+            *total.get_or_insert(0) += t;
+        }
+    }
+    total
+}
+
 /// Total stall time (µs) of `/proc/pressure/{what}`, the "some" line: time at least one task waited.
 fn pressure_us(what: &str) -> Option<u64> {
     let text = std::fs::read_to_string(format!("/proc/pressure/{what}")).ok()?;
@@ -102,18 +123,31 @@ pub(crate) struct CpuSnapshot {
     server: u64,
     threads: BTreeMap<String, u64>,
     own: u64,
+    /// A local PostgreSQL's processes, when the servers run on PostgreSQL.
+    database: Option<u64>,
     busy: u64,
     cpu_pressure: Option<u64>,
     io_pressure: Option<u64>,
 }
 
 impl CpuSnapshot {
-    pub(crate) fn take(server_pid: u32) -> CpuSnapshot {
+    /// The server processes `server_pids` (their sum), and with `postgres` the local PostgreSQL's.
+    pub(crate) fn take(server_pids: &[u32], postgres: bool) -> CpuSnapshot {
+        let mut threads = BTreeMap::new();
+        for pid in server_pids {
+            for (name, ticks) in thread_ticks(*pid) {
+                *threads.entry(name).or_insert(0) += ticks;
+            }
+        }
         CpuSnapshot {
             at: Instant::now(),
-            server: cpu_ticks(&server_pid.to_string()).unwrap_or(0),
-            threads: thread_ticks(server_pid),
+            server: server_pids
+                .iter()
+                .filter_map(|p| cpu_ticks(&p.to_string()))
+                .sum(),
+            threads,
             own: cpu_ticks("self").unwrap_or(0),
+            database: if postgres { postgres_ticks() } else { None },
             busy: system_ticks().map_or(0, |t| t.0),
             cpu_pressure: pressure_us("cpu"),
             io_pressure: pressure_us("io"),
@@ -124,8 +158,10 @@ impl CpuSnapshot {
 /// Cores used (1.0 = one core busy all the time).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CpuUse {
-    /// The server process.
+    /// The server processes.
     pub(crate) server: f64,
+    /// A local PostgreSQL's processes (`postgres`), when the servers run on it and it is local.
+    pub(crate) database: Option<f64>,
     /// The server's threads, by name.
     pub(crate) threads: BTreeMap<String, f64>,
     loadgen: f64,
@@ -158,11 +194,16 @@ impl CpuUse {
             (Some(x), Some(y)) => Some(y.saturating_sub(x) as f64 / 1e6 / secs),
             _ => None,
         };
+        let database = match (a.database, b.database) {
+            (Some(x), Some(y)) => Some(cores(x, y)),
+            _ => None,
+        };
         CpuUse {
             server,
+            database,
             threads,
             loadgen,
-            other: (all - server - loadgen).max(0.0),
+            other: (all - server - loadgen - database.unwrap_or(0.0)).max(0.0),
             cpus: cpu_count(),
             cpu_pressure: share(a.cpu_pressure, b.cpu_pressure),
             io_pressure: share(a.io_pressure, b.io_pressure),
@@ -171,15 +212,18 @@ impl CpuUse {
 
     pub(crate) fn json(&self) -> Value {
         json!({
-            "server_cores": self.server, "server_threads_cores": self.threads,
+            "server_cores": self.server, "server_threads_cores": self.threads, "postgres_cores": self.database,
             "loadgen_cores": self.loadgen, "other_cores": self.other, "cpus": self.cpus,
             "cpu_pressure_some": self.cpu_pressure, "io_pressure_some": self.io_pressure,
         })
     }
 
     pub(crate) fn line(&self) -> String {
+        let database = self
+            .database
+            .map_or(String::new(), |d| format!(", PostgreSQL {d:.2}"));
         format!(
-            "server {:.2} cores, loadgen {:.2}, other processes {:.2} (of {} CPUs)",
+            "server {:.2} cores, loadgen {:.2}{database}, other processes {:.2} (of {} CPUs)",
             self.server, self.loadgen, self.other, self.cpus
         )
     }
@@ -206,7 +250,7 @@ impl CpuUse {
     }
 }
 
-/// Samples the server's RSS every 100 ms on its own thread.
+/// Samples the servers' RSS every 100 ms on its own thread: the largest instance's.
 pub(crate) struct RssSampler {
     samples: Arc<Mutex<Vec<(Instant, u64)>>>,
     current: Arc<AtomicU64>,
@@ -215,7 +259,7 @@ pub(crate) struct RssSampler {
 }
 
 impl RssSampler {
-    pub(crate) fn start(pid: u32) -> RssSampler {
+    pub(crate) fn start(pids: Vec<u32>) -> RssSampler {
         let samples = Arc::new(Mutex::new(Vec::new()));
         let current = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
@@ -228,7 +272,7 @@ impl RssSampler {
             .name("rss-sampler".into())
             .spawn(move || {
                 while !st.load(Ordering::Relaxed) {
-                    if let Some(kb) = rss_kb(pid) {
+                    if let Some(kb) = pids.iter().filter_map(|p| rss_kb(*p)).max() {
                         c.store(kb, Ordering::Relaxed);
                         if let Ok(mut v) = s.lock() {
                             v.push((Instant::now(), kb));

@@ -5,11 +5,13 @@
 //!   checkpointer;
 //! - `fault`: SQLite's errors as engine-neutral outages;
 //! - `space`: free space on the database's file system;
-//! - `rows`: values to columns and back (what is read is parsed there, once).
+//! - `rows`: values to columns and back (what is read is parsed there, once);
+//! - `source`: a database read for a copy to PostgreSQL (`migrate --to`).
 
 mod fault;
 mod rows;
 mod schema;
+mod source;
 mod space;
 mod writer;
 
@@ -24,12 +26,14 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::oneshot;
 
 pub use schema::MIGRATIONS;
-pub use writer::WriterStats;
+pub use source::{SourceCounts, SourceReceipt, SqliteSource};
 
-use self::rows::{EventRow, RECEIPT_COLUMNS, events_from_row, stored_receipt};
+use self::rows::{RECEIPT_COLUMNS, stored_receipt};
 use self::space::DiskSpace;
-use self::writer::{Job, Writer, checkpoint_loop, writer_loop};
+use self::writer::{Writer, checkpoint_loop, writer_loop};
 use crate::privacy::{SubjectLookup, SubjectRef};
+use crate::store::batch::{Job, WriterStats};
+use crate::store::columns::{self, EventRow, events_from_row};
 use crate::store::{
     ExportQuery, StorageHealth, Store, StoreError, StoreOptions, StoredReceipt, Write, Written,
 };
@@ -320,7 +324,7 @@ impl Store for SqliteStore {
                 .query_row(params![&lookup.as_bytes()[..]], |r| r.get(0))
                 .optional()
                 .db()?;
-            found.as_deref().map(rows::subject).transpose()
+            found.as_deref().map(columns::subject).transpose()
         })
     }
 
@@ -335,18 +339,20 @@ impl Store for SqliteStore {
         })
     }
 
+    fn last_receipt(&self) -> Result<Option<StoredReceipt>, StoreError> {
+        self.with_reader(|c| {
+            let mut st = c
+                .prepare_cached(&format!(
+                    "SELECT {RECEIPT_COLUMNS} FROM receipts ORDER BY seq DESC LIMIT 1"
+                ))
+                .db()?;
+            let mut rows = st.query([]).db()?;
+            rows.next().db()?.map(stored_receipt).transpose()
+        })
+    }
+
     fn metrics(&self) -> String {
-        let s = &self.stats;
-        let commits = s.commits.load(Ordering::Relaxed);
-        format!(
-            "# HELP consent_store_commits_total Transactions committed by the writer.\n# TYPE consent_store_commits_total counter\nconsent_store_commits_total {commits}\n\
-             # HELP consent_store_writes_total Writes committed (a batch shares one commit).\n# TYPE consent_store_writes_total counter\nconsent_store_writes_total {}\n\
-             # HELP consent_store_commit_seconds_total Time spent in batches, from first insert to durable commit.\n# TYPE consent_store_commit_seconds_total counter\nconsent_store_commit_seconds_total {}\n\
-             # HELP consent_store_batch_max Largest batch committed at once.\n# TYPE consent_store_batch_max gauge\nconsent_store_batch_max {}\n",
-            s.writes.load(Ordering::Relaxed),
-            s.commit_micros.load(Ordering::Relaxed) as f64 / 1e6,
-            s.max_batch.load(Ordering::Relaxed),
-        )
+        self.stats.prometheus()
     }
 
     fn ready(&self) -> Result<(), StoreError> {

@@ -1,37 +1,21 @@
 //! The single writer thread: group commit (one transaction for whatever is queued, each write in its own
 //! savepoint), the free-space floor, the health probe; and the WAL checkpointer beside it.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, params};
-use tokio::sync::oneshot;
 
 use super::Db as _;
-use super::rows;
 use super::space::{self, DiskSpace};
+use crate::store::batch::{Job, WriterStats, answer};
+use crate::store::columns;
 use crate::store::health::Throttle;
 use crate::store::{Outage, Rights, StorageHealth, StoreError, Write, Written};
 
 /// Most writes committed in one transaction.
 const MAX_BATCH: usize = 1024;
-
-/// A queued write and where its result goes.
-pub(super) type Job = (Write, oneshot::Sender<Result<Written, StoreError>>);
-
-/// Counters for `/metrics`.
-#[derive(Default, Debug)]
-pub struct WriterStats {
-    /// Transactions committed.
-    pub commits: AtomicU64,
-    /// Writes committed.
-    pub writes: AtomicU64,
-    /// Sum of commit durations, in microseconds.
-    pub commit_micros: AtomicU64,
-    /// Largest batch so far.
-    pub max_batch: AtomicU64,
-}
 
 /// Copies the WAL into the database every second without blocking the writer (PASSIVE), and empties it
 /// (TRUNCATE) when the store closes. Failures (a full disk cannot take the pages) are logged once per
@@ -109,59 +93,7 @@ fn batch(conn: &mut Connection, jobs: Vec<Job>, w: &Writer) {
     let started = Instant::now();
     let low_space = w.health.low_on_space();
     let results = commit_batch(conn, &jobs, low_space);
-    let n = jobs.len() as u64;
-    match results {
-        Ok(results) => {
-            let stats = &w.stats;
-            stats.commits.fetch_add(1, Ordering::Relaxed);
-            stats.writes.fetch_add(n, Ordering::Relaxed);
-            stats.max_batch.fetch_max(n, Ordering::Relaxed);
-            stats.commit_micros.fetch_add(
-                u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-                Ordering::Relaxed,
-            );
-            let mut refused = 0;
-            let mut failed: Option<(Outage, String, u64)> = None;
-            for r in &results {
-                match r {
-                    Err(StoreError::Unavailable {
-                        outage: Outage::LowSpace,
-                        ..
-                    }) => refused += 1,
-                    Err(e @ StoreError::Unavailable { outage, .. }) => {
-                        let f = failed.get_or_insert_with(|| (*outage, e.to_string(), 0));
-                        f.2 += 1;
-                    }
-                    _ => {}
-                }
-            }
-            if refused > 0 {
-                w.health.writes_refused(refused);
-            }
-            match failed {
-                Some((outage, error, k)) => w.health.write_failed(outage, &error, k),
-                None if results.iter().any(Result::is_ok) => w.health.write_succeeded(),
-                None => {}
-            }
-            for ((_, reply), result) in jobs.into_iter().zip(results) {
-                let _ = reply.send(result);
-            }
-        }
-        Err(StoreError::Unavailable { outage, source }) => {
-            // Logged by the health, once per interval; each request is answered 503.
-            let error = source.map_or_else(|| outage.to_string(), |e| e.to_string());
-            w.health.write_failed(outage, &error, n);
-            for (_, reply) in jobs {
-                let _ = reply.send(Err(StoreError::unavailable(outage)));
-            }
-        }
-        Err(e) => {
-            tracing::error!(error = %e, batch = n, "commit failed; the whole batch is refused");
-            for (_, reply) in jobs {
-                let _ = reply.send(Err(StoreError::CommitFailed(e.to_string())));
-            }
-        }
-    }
+    answer(jobs, results, started, &w.stats, &w.health);
 }
 
 /// A write that touches the disk (one row, rewritten), committed like a batch: does the storage write?
@@ -269,7 +201,7 @@ fn apply(conn: &Connection, write: &Write, refuse_growth: bool) -> Result<Writte
                 r.method().as_str(),
                 r.kid(),
                 r.browser(),
-                rows::decisions_text(r.decisions()),
+                columns::decisions_text(r.decisions()),
                 r.expires_at().as_unix(),
                 r.by().to_string(),
                 r.jws()
@@ -312,7 +244,7 @@ fn apply(conn: &Connection, write: &Write, refuse_growth: bool) -> Result<Writte
                 .optional()
                 .db()?;
             if let Some(s) = existing {
-                return Ok(Written::Subject(rows::subject(&s)?));
+                return Ok(Written::Subject(columns::subject(&s)?));
             }
             grow()?;
             conn.prepare_cached("INSERT INTO subject_links (lookup, subject) VALUES (?1, ?2)")

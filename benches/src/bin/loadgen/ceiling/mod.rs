@@ -1,9 +1,10 @@
 //! The ceiling: rows shaped like the server's `receipts` rows inserted straight into the database,
 //! 1, 64 and 1024 per transaction, to show what the database alone allows on this machine.
 //!
-//! The rows and the timing are the same for every database; a [`Backend`] (SQLite today)
+//! The rows and the timing are the same for every database; a [`Backend`] (SQLite, PostgreSQL)
 //! creates a fresh store with the server's schema and inserts a batch in one transaction.
 
+mod postgres;
 mod sqlite;
 
 use std::time::{Duration, Instant};
@@ -13,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::ids::{Rng, b64url, device_id, uuid7};
 
+pub(crate) use postgres::Postgres;
 pub(crate) use sqlite::Sqlite;
 
 /// A database the ceiling writes to directly.
@@ -21,15 +23,17 @@ pub(crate) trait Backend {
     fn engine(&self) -> &'static str;
     /// Its durability settings, as the server sets them (`["WAL", "synchronous=FULL"]`).
     fn settings(&self) -> &'static [&'static str];
+    /// How the server writes a batch, for the report ("receipt row + savepoint").
+    fn server_shape(&self) -> &'static str;
     /// A fresh, empty store with the server's schema, for the run called `name`.
     fn open(&self, name: &str) -> Result<Box<dyn Store + '_>>;
 }
 
 /// A store opened by a [`Backend`]; dropping it removes what it created.
 pub(crate) trait Store {
-    /// Inserts `rows` in one transaction; with `savepoints`, each row in its own savepoint inside
-    /// it, as the server writes.
-    fn insert(&mut self, rows: &[Row<'_>], savepoints: bool) -> Result<()>;
+    /// Inserts `rows` in one transaction; with `server_shaped`, as the server writes them
+    /// ([`Backend::server_shape`]).
+    fn insert(&mut self, rows: &[Row<'_>], server_shaped: bool) -> Result<()>;
 }
 
 /// One `receipts` row, as the server writes it for loadgen's request.
@@ -179,7 +183,10 @@ fn measure(
     drop(store);
     Ok(CeilingRow {
         label: if server_shaped {
-            format!("{batch}/tx, receipt row + savepoint (as the server writes)")
+            format!(
+                "{batch}/tx, {} (as the server writes)",
+                backend.server_shape()
+            )
         } else {
             format!("{batch}/tx, receipts rows only")
         },

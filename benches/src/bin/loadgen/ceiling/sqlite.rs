@@ -30,6 +30,10 @@ impl Backend for Sqlite {
         &["WAL", "synchronous=FULL"]
     }
 
+    fn server_shape(&self) -> &'static str {
+        "receipt row + savepoint"
+    }
+
     fn open(&self, name: &str) -> Result<Box<dyn Store + '_>> {
         let path = self.dir.join(format!("{name}.db"));
         let conn = Connection::open(&path)?;
@@ -80,12 +84,12 @@ fn insert(c: &Connection, row: &Row<'_>) -> rusqlite::Result<()> {
 }
 
 impl Store for SqliteStore {
-    fn insert(&mut self, rows: &[Row<'_>], savepoints: bool) -> Result<()> {
+    fn insert(&mut self, rows: &[Row<'_>], server_shaped: bool) -> Result<()> {
         let mut tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         for row in rows {
-            if savepoints {
+            if server_shaped {
                 // As the server does: each write in its own savepoint.
                 let sp = tx.savepoint()?;
                 insert(&sp, row)?;

@@ -1,0 +1,118 @@
+//! `consent-server migrate --to postgres://…`: copies the configured SQLite database into PostgreSQL
+//! (every policy version, pseudonym link, receipt and event), verifying every receipt's signature with
+//! the key file and, at the end, that every receipt is in the target; run again after an interruption,
+//! it adds nothing twice. With `--schema-only` it only applies the migrations (run it as the schema's
+//! owner role, then give the application role its grants).
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use consent_server::config::Config;
+use consent_server::keys::ServerKeys;
+use consent_server::store::{
+    POSTGRES_MIGRATIONS, PgStore, PostgresUrl, SqliteSource, Store, copy_sqlite_to_postgres,
+};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// The arguments of `migrate`.
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// The PostgreSQL database: postgres://user@host:port/database?sslmode=verify-full&sslrootcert=…
+    #[arg(long, value_name = "URL")]
+    to: String,
+    /// Only apply the schema's migrations (as its owner role); copy nothing.
+    #[arg(long)]
+    schema_only: bool,
+}
+
+/// Copies the configured SQLite database into `args.to`.
+pub(crate) fn run(config: Option<&Path>, args: &Args) -> Result<ExitCode> {
+    let config = Config::load(config)?;
+    let url = PostgresUrl::parse(&args.to).map_err(|e| anyhow::anyhow!("--to: {e}"))?;
+    if args.schema_only {
+        let target = PgStore::open(&url, config.storage.store_options())
+            .with_context(|| format!("cannot open {url}"))?;
+        target.close();
+        println!(
+            "{url}: the schema is at version {} (its owner can now grant the application role its \
+             rights: consent-server/sql/postgres-grants.sql)",
+            POSTGRES_MIGRATIONS.len()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(file) = config.database.sqlite_file() else {
+        bail!(
+            "the configured database is {}: migrate copies from a SQLite file (set `database` to it)",
+            config.database
+        );
+    };
+    if !config.keys.exists() {
+        bail!(
+            "key file {} does not exist: the copy verifies every receipt with the keys that signed them",
+            config.keys.display()
+        );
+    }
+    let keys = ServerKeys::load(&config.keys)?;
+    let source =
+        SqliteSource::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let target = PgStore::open(&url, config.storage.store_options())
+        .with_context(|| format!("cannot open {url}"))?;
+    let name = std::fs::canonicalize(file)
+        .unwrap_or_else(|_| file.to_path_buf())
+        .display()
+        .to_string();
+    tracing::info!(from = %name, to = %url, "copying");
+    let bar = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template("{msg:>8} [{bar:40}] {pos}/{len} ({per_sec}, {eta} left)")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let started = Instant::now();
+    let mut stage = "";
+    let mut logged = Instant::now();
+    let report = copy_sqlite_to_postgres(
+        &source,
+        &name,
+        &target,
+        &keys.receipts,
+        &mut |s, done, total| {
+            if s != stage {
+                stage = s;
+                bar.set_message(s);
+                bar.set_length(total);
+                logged = Instant::now() - Duration::from_secs(60);
+            }
+            bar.set_position(done);
+            // For logs that are not a terminal: a line every 10 seconds, and at the end of a stage.
+            if done == total || logged.elapsed() >= Duration::from_secs(10) {
+                logged = Instant::now();
+                bar.suspend(|| tracing::info!(stage = s, done, total, "copy"));
+            }
+        },
+    );
+    bar.finish_and_clear();
+    target.close();
+    let report =
+        report.with_context(|| format!("copy to {url} stopped (run it again to resume)"))?;
+    if report.links_conflicting > 0 {
+        tracing::warn!(
+            links = report.links_conflicting,
+            "external ids already linked to another pseudonym in the target: their links there were kept"
+        );
+    }
+    let s = report.source;
+    println!(
+        "copied {name} to {url} in {:.1}s: {} policy version(s), {} link(s), {} receipt(s) ({} added now, \
+         every one verified with the key file and found in the target), {} event(s) ({} added now)",
+        started.elapsed().as_secs_f64(),
+        s.policies,
+        s.links,
+        s.receipts,
+        report.receipts_added,
+        s.events,
+        report.events_added,
+    );
+    Ok(ExitCode::SUCCESS)
+}

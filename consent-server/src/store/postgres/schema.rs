@@ -1,0 +1,229 @@
+//! The PostgreSQL schema: versioned migrations recorded in `schema_migrations`, applied once under an
+//! advisory lock (several instances may start at the same moment), and the checks that the server is
+//! set up to make a commit durable.
+
+use deadpool_postgres::Client;
+
+use super::fault::Pg as _;
+use crate::store::StoreError;
+
+/// The advisory lock held while migrating: `hashtext('consent-server/migrations')` would do as well;
+/// a constant is easier to find in `pg_locks` (`objid` 0x636f6e73, "cons").
+const MIGRATION_LOCK: i64 = 0x636f_6e73_656e_7401;
+
+/// Schema migrations, applied in order; `schema_migrations` records each version applied (1, 2, …).
+///
+/// The order of receipts and events: `seq` is not an identity column (a sequence hands out numbers in
+/// the order transactions ask, not the order they commit, and loses the numbers of transactions that roll
+/// back). Each batch takes the next numbers from `log_head` under its row lock, held to `COMMIT`, so the
+/// numbers of committed rows have no gaps and grow in commit order across every instance (`DESIGN.md`).
+pub const MIGRATIONS: &[&str] = &[
+    r#"
+CREATE TABLE policies (
+    version    text PRIMARY KEY,
+    sha256     text NOT NULL,
+    canonical  text NOT NULL
+);
+CREATE TABLE receipts (
+    seq            bigint PRIMARY KEY CHECK (seq > 0),
+    id             uuid NOT NULL UNIQUE,
+    subject        text NOT NULL,
+    issued_at      bigint NOT NULL,
+    policy_version text NOT NULL,
+    method         text NOT NULL,
+    kid            text NOT NULL,
+    browser        text,
+    -- What the receipt decided, for folding consent state without parsing JWS: `purpose=choice;...`.
+    decisions      text NOT NULL,
+    expires_at     bigint NOT NULL,
+    actor          text NOT NULL,
+    jws            text NOT NULL
+);
+CREATE INDEX receipts_subject ON receipts (subject, seq);
+CREATE INDEX receipts_issued ON receipts (issued_at, seq);
+-- Rights requests (consents are the receipts themselves).
+CREATE TABLE events (
+    seq      bigint PRIMARY KEY CHECK (seq > 0),
+    subject  text NOT NULL,
+    at       bigint NOT NULL,
+    kind     text NOT NULL CHECK (kind IN ('restrict', 'unblock', 'erase'))
+);
+CREATE INDEX events_subject ON events (subject, seq);
+CREATE TABLE subject_links (
+    lookup   bytea PRIMARY KEY,
+    subject  text NOT NULL UNIQUE
+);
+-- The last number given to a receipt and to an event. A batch locks this row (UPDATE), takes the next
+-- numbers and commits: one order, without gaps, in commit order, across every instance.
+CREATE TABLE log_head (
+    id        integer PRIMARY KEY CHECK (id = 1),
+    receipts  bigint NOT NULL,
+    events    bigint NOT NULL
+);
+INSERT INTO log_head (id, receipts, events) VALUES (1, 0, 0);
+-- `consent-server migrate --to`: how far the copy of a SQLite database's events got (by its `seq`), so
+-- that a copy run again after an interruption adds none twice.
+CREATE TABLE imports (
+    source  text PRIMARY KEY,
+    events  bigint NOT NULL
+);
+-- One row the writer rewrites while the storage fails and no client writes: does the database write?
+CREATE TABLE probe (
+    id  integer PRIMARY KEY CHECK (id = 1),
+    n   bigint NOT NULL
+);
+
+-- Append-only, even for the tables' owner: no UPDATE, DELETE or TRUNCATE of receipts and events, and a
+-- policy version never changes.
+CREATE FUNCTION consent_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'restrict_violation';
+END
+$$;
+CREATE TRIGGER receipts_append_only BEFORE UPDATE OR DELETE ON receipts
+    FOR EACH ROW EXECUTE FUNCTION consent_refuse_change('receipts are append-only');
+CREATE TRIGGER receipts_no_truncate BEFORE TRUNCATE ON receipts
+    FOR EACH STATEMENT EXECUTE FUNCTION consent_refuse_change('receipts are append-only');
+CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
+    FOR EACH ROW EXECUTE FUNCTION consent_refuse_change('events are append-only');
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
+    FOR EACH STATEMENT EXECUTE FUNCTION consent_refuse_change('events are append-only');
+CREATE TRIGGER policies_immutable BEFORE UPDATE OR DELETE ON policies
+    FOR EACH ROW EXECUTE FUNCTION consent_refuse_change('policy versions are immutable');
+CREATE TRIGGER policies_no_truncate BEFORE TRUNCATE ON policies
+    FOR EACH STATEMENT EXECUTE FUNCTION consent_refuse_change('policy versions are immutable');
+CREATE TRIGGER log_head_kept BEFORE DELETE ON log_head
+    FOR EACH ROW EXECUTE FUNCTION consent_refuse_change('the log head is never deleted');
+CREATE TRIGGER log_head_no_truncate BEFORE TRUNCATE ON log_head
+    FOR EACH STATEMENT EXECUTE FUNCTION consent_refuse_change('the log head is never deleted');
+"#,
+    r#"
+-- Idempotency keys of consent requests (issue 18.7): a keyed hash of the caller and the key, a keyed
+-- hash of the body, the receipt of the first answer; deleted once expired (a day) and on erasure. Written
+-- in the transaction of the receipt, under the lock of log_head (the writer's order of locks).
+CREATE TABLE idempotency (
+    key         bytea PRIMARY KEY,
+    body        bytea NOT NULL,
+    receipt     uuid NOT NULL,
+    expires_at  bigint NOT NULL
+);
+CREATE INDEX idempotency_expires ON idempotency (expires_at);
+CREATE INDEX idempotency_receipt ON idempotency (receipt);
+"#,
+];
+
+/// Applies the migrations not applied yet, each in its own transaction, holding an advisory lock so that
+/// instances starting together apply each one once. With the schema up to date it only reads
+/// `schema_migrations`, so the application's role needs no right to create tables.
+pub(super) async fn migrate(client: &mut Client) -> Result<(), StoreError> {
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .pg()?;
+    let done = apply(client).await;
+    let unlocked = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await
+        .pg();
+    done.and(unlocked.map(|_| ()))
+}
+
+async fn apply(client: &mut Client) -> Result<(), StoreError> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
+        .await
+        .pg()?
+        .get(0);
+    if !exists {
+        client
+            .batch_execute(
+                "CREATE TABLE schema_migrations (
+                     version     integer PRIMARY KEY,
+                     applied_at  timestamptz NOT NULL DEFAULT now()
+                 )",
+            )
+            .await
+            .map_err(|e| privileges(e, "create the table schema_migrations"))?;
+    }
+    let applied: i32 = client
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )
+        .await
+        .pg()?
+        .get(0);
+    let applied = usize::try_from(applied).unwrap_or(0);
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let version = i32::try_from(i + 1).unwrap_or(i32::MAX);
+        let tx = client.transaction().await.pg()?;
+        tx.batch_execute(sql)
+            .await
+            .map_err(|e| privileges(e, &format!("apply migration {version}")))?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version) VALUES ($1)",
+            &[&version],
+        )
+        .await
+        .pg()?;
+        tx.commit().await.pg()?;
+        tracing::info!(migration = version, "applied database migration");
+    }
+    if applied > MIGRATIONS.len() {
+        return Err(StoreError::Corrupt(format!(
+            "the database's schema is at version {applied}, newer than this server's ({}): \
+             upgrade the server",
+            MIGRATIONS.len()
+        )));
+    }
+    Ok(())
+}
+
+/// A migration that the role may not make says which role must.
+fn privileges(e: tokio_postgres::Error, what: &str) -> StoreError {
+    if e.code() == Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) {
+        return StoreError::Backend(
+            format!(
+                "this role may not {what}: run the server once with the schema's owner role to \
+                 migrate (README, \"PostgreSQL\"), then start it with the application role ({e})"
+            )
+            .into(),
+        );
+    }
+    super::fault::store_error(e)
+}
+
+/// Refuses a server that cannot make a commit durable: `fsync` off. (`synchronous_commit` is set on
+/// for each of the store's sessions, whatever the server's default.)
+pub(super) async fn check_durability(client: &Client) -> Result<(), StoreError> {
+    let row = client
+        .query_one(
+            "SELECT current_setting('fsync'), current_setting('synchronous_commit'), \
+             current_setting('full_page_writes')",
+            &[],
+        )
+        .await
+        .pg()?;
+    let (fsync, sync_commit, fpw): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+    if fsync != "on" {
+        return Err(StoreError::Backend(
+            "the PostgreSQL server runs with fsync = off: a commit would not survive a crash, so \
+             no receipt could be acknowledged; turn fsync on"
+                .into(),
+        ));
+    }
+    if sync_commit == "off" {
+        return Err(StoreError::Backend(
+            "synchronous_commit is off for this session: receipts would be acknowledged before they \
+             are durable"
+                .into(),
+        ));
+    }
+    if fpw != "on" {
+        tracing::warn!(
+            "the PostgreSQL server runs with full_page_writes = off: a crash can tear pages unless \
+             the file system prevents it"
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,484 @@
+//! The writer task: group commit on PostgreSQL. It takes the first queued write, drains what else is
+//! queued (up to [`MAX_BATCH`]), commits them in one transaction, then answers them all; while writes
+//! fail and no client writes, it commits a probe once a second so that recovery is noticed without
+//! traffic.
+//!
+//! A batch of receipts only (the common case) is one statement, one round trip: a data-modifying
+//! `WITH` that locks `log_head`, takes the next numbers, and inserts every row from arrays
+//! (`UNNEST … WITH ORDINALITY`), committed on its own. Anything else (rights requests, pseudonym
+//! links, policy versions, or a receipt batch whose statement failed) takes the general path: one
+//! transaction that locks `log_head` first, applies each write in its own savepoint (one failing write
+//! does not undo the others), sets the head and commits. Either way the numbers of a batch are taken
+//! under the row lock of `log_head`, held to `COMMIT`: committed rows are numbered without gaps, in
+//! commit order, across every instance.
+//!
+//! A receipt with an idempotency key (issue 18.7) stores the key in its transaction. A batch of receipts
+//! whose keys are all new (the common case) is one transaction: the receipts' statement (which locks
+//! `log_head`), the expired keys deleted, a check that none of the keys is stored, the keys inserted.
+//! A batch in which a key is seen again (a repeat, or twice in the batch) takes the general path, where
+//! each keyed receipt looks its key up first and a repeat writes nothing ([`Written::Repeat`]). Keys are
+//! only touched under the lock of `log_head`, taken first on every path: one order of locks across
+//! instances (no deadlock), and no other instance between the look-up and the insert.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::{Client, GenericClient, Pool};
+use tokio::sync::mpsc;
+
+use super::fault::Pg as _;
+use crate::store::batch::{Job, WriterStats, answer};
+use crate::store::columns;
+use crate::store::health::Throttle;
+use crate::store::{NewReceipt, Rights, StorageHealth, StoreError, Write, Written};
+
+/// Most writes committed in one transaction.
+const MAX_BATCH: usize = 1024;
+
+/// While writes fail, a probe this often when no client writes.
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+
+/// What the writer task owns besides the pool.
+pub(super) struct Writer {
+    pub(super) stats: Arc<WriterStats>,
+    pub(super) health: Arc<StorageHealth>,
+    /// Probe failures that are not outages (rare): logged at most once per minute.
+    pub(super) probe_errors: Throttle,
+}
+
+/// Until the queue is closed (and drained): batches, and probes while writes fail.
+pub(super) async fn writer_loop(pool: Pool, mut rx: mpsc::Receiver<Job>, mut w: Writer) {
+    loop {
+        let first = match tokio::time::timeout(PROBE_EVERY, rx.recv()).await {
+            Ok(Some(job)) => job,
+            Ok(None) => break,
+            Err(_) => {
+                if w.health.failing() {
+                    probe(&pool, &mut w).await;
+                }
+                continue;
+            }
+        };
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let started = Instant::now();
+        let results = commit_batch(&pool, &jobs).await;
+        answer(jobs, results, started, &w.stats, &w.health);
+    }
+    tracing::info!("postgres writer stopped");
+}
+
+/// A write committed like a batch (one row of `probe` rewritten): does the database take writes?
+async fn probe(pool: &Pool, w: &mut Writer) {
+    let done = async {
+        let client = pool.get().await.pg()?;
+        client
+            .execute(
+                "INSERT INTO probe (id, n) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET n = probe.n + 1",
+                &[],
+            )
+            .await
+            .pg()
+    }
+    .await;
+    match done {
+        Ok(_) => w.health.write_succeeded(),
+        Err(StoreError::Unavailable { outage, source }) => {
+            let error = source.map_or_else(|| outage.to_string(), |e| e.to_string());
+            w.health.write_failed(outage, &error, 0);
+        }
+        Err(e) => {
+            if let Some(more) = w.probe_errors.hit(Instant::now(), Duration::from_secs(60)) {
+                tracing::warn!(error = %e, not_logged = more, "storage probe failed");
+            }
+        }
+    }
+}
+
+/// Commits `jobs` in one transaction; per-write results once committed.
+async fn commit_batch(
+    pool: &Pool,
+    jobs: &[Job],
+) -> Result<Vec<Result<Written, StoreError>>, StoreError> {
+    let mut client = pool.get().await.pg()?;
+    let receipts: Option<Vec<&NewReceipt>> = jobs
+        .iter()
+        .map(|(w, _)| match w {
+            Write::Receipt(r) => Some(&**r),
+            _ => None,
+        })
+        .collect();
+    if let Some(receipts) = receipts {
+        let stored = if receipts.iter().any(|r| r.idempotency().is_some()) {
+            insert_keyed_receipts(&mut client, &receipts).await
+        } else {
+            insert_receipts(&client, &receipts).await.map(|()| true)
+        };
+        match stored {
+            Ok(true) => return Ok(jobs.iter().map(|_| Ok(Written::Done)).collect()),
+            // A key seen before: each receipt on its own, a repeat answered with the first receipt.
+            Ok(false) => {}
+            Err(e @ StoreError::Unavailable { .. }) => return Err(e),
+            // One of them cannot be stored (a constraint): store the others, each on its own.
+            Err(e) => tracing::debug!(error = %e, "batch insert failed; writing one by one"),
+        }
+    }
+    general(&mut client, jobs).await
+}
+
+/// Every receipt of a batch in one statement, committed on its own (one round trip): `$1` the number of
+/// rows, `$2`…`$12` arrays of the columns, in the order of the `INSERT`. Public (as
+/// `POSTGRES_INSERT_RECEIPTS`) for the load generator's ceiling, which times exactly this statement.
+pub const INSERT_RECEIPTS: &str = "
+WITH head AS (
+    UPDATE log_head SET receipts = receipts + $1 WHERE id = 1 RETURNING receipts - $1 AS base
+)
+INSERT INTO receipts (seq, id, subject, issued_at, policy_version, method, kid, browser, decisions,
+                      expires_at, actor, jws)
+SELECT head.base + r.n, r.id::uuid, r.subject, r.issued_at, r.policy_version, r.method, r.kid,
+       r.browser, r.decisions, r.expires_at, r.actor, r.jws
+FROM head, UNNEST($2::text[], $3::text[], $4::int8[], $5::text[], $6::text[], $7::text[], $8::text[],
+                  $9::text[], $10::int8[], $11::text[], $12::text[])
+     WITH ORDINALITY AS r(id, subject, issued_at, policy_version, method, kid, browser, decisions,
+                          expires_at, actor, jws, n)";
+
+async fn insert_receipts(
+    client: &impl GenericClient,
+    receipts: &[&NewReceipt],
+) -> Result<(), StoreError> {
+    let n = receipts.len();
+    let mut id = Vec::with_capacity(n);
+    let mut subject = Vec::with_capacity(n);
+    let mut issued_at = Vec::with_capacity(n);
+    let mut version = Vec::with_capacity(n);
+    let mut method = Vec::with_capacity(n);
+    let mut kid = Vec::with_capacity(n);
+    let mut browser = Vec::with_capacity(n);
+    let mut decisions = Vec::with_capacity(n);
+    let mut expires_at = Vec::with_capacity(n);
+    let mut actor = Vec::with_capacity(n);
+    let mut jws = Vec::with_capacity(n);
+    for r in receipts {
+        id.push(r.id().to_string());
+        subject.push(r.subject().to_string());
+        issued_at.push(r.issued_at().as_unix());
+        version.push(r.policy_version().to_string());
+        method.push(r.method().as_str());
+        kid.push(r.kid());
+        browser.push(r.browser());
+        decisions.push(columns::decisions_text(r.decisions()));
+        expires_at.push(r.expires_at().as_unix());
+        actor.push(r.by().to_string());
+        jws.push(r.jws());
+    }
+    let count = i64::try_from(n).unwrap_or(i64::MAX);
+    let stmt = client.prepare_cached(INSERT_RECEIPTS).await.pg()?;
+    let inserted = client
+        .execute(
+            &stmt,
+            &[
+                &count,
+                &id,
+                &subject,
+                &issued_at,
+                &version,
+                &method,
+                &kid,
+                &browser,
+                &decisions,
+                &expires_at,
+                &actor,
+                &jws,
+            ],
+        )
+        .await
+        .pg()?;
+    if inserted != n as u64 {
+        return Err(StoreError::Corrupt(format!(
+            "{inserted} of {n} receipts inserted: is the row of log_head missing?"
+        )));
+    }
+    Ok(())
+}
+
+/// A batch of receipts, some with idempotency keys, in one transaction: the receipts (numbered under
+/// `log_head`'s lock, taken first as on the general path), the expired keys deleted, the keys inserted,
+/// committed. `false` (nothing written) when a key of the batch is stored already or comes twice: the
+/// general path then answers the repeats.
+async fn insert_keyed_receipts(
+    client: &mut Client,
+    receipts: &[&NewReceipt],
+) -> Result<bool, StoreError> {
+    let keyed: Vec<_> = receipts
+        .iter()
+        .filter_map(|r| r.idempotency().map(|k| (k, r)))
+        .collect();
+    let key: Vec<&[u8]> = keyed.iter().map(|(k, _)| &k.key[..]).collect();
+    let mut distinct = key.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() != key.len() {
+        return Ok(false);
+    }
+    let tx = client.transaction().await.pg()?;
+    insert_receipts(&tx, receipts).await?;
+    // Expired keys go first (indexed, cheap); a key expired for a later receipt of the batch but not
+    // for the oldest is found below and the general path decides, receipt by receipt.
+    let oldest = receipts
+        .iter()
+        .map(|r| r.issued_at().as_unix())
+        .min()
+        .unwrap_or(i64::MIN);
+    tx.execute("DELETE FROM idempotency WHERE expires_at <= $1", &[&oldest])
+        .await
+        .pg()?;
+    let seen = tx
+        .query_opt(
+            "SELECT 1 FROM idempotency WHERE key = ANY($1::bytea[]) LIMIT 1",
+            &[&key],
+        )
+        .await
+        .pg()?;
+    if seen.is_some() {
+        tx.rollback().await.pg()?;
+        return Ok(false);
+    }
+    let body: Vec<&[u8]> = keyed.iter().map(|(k, _)| &k.body[..]).collect();
+    let receipt: Vec<String> = keyed.iter().map(|(_, r)| r.id().to_string()).collect();
+    let expires_at: Vec<i64> = keyed.iter().map(|(k, _)| k.expires_at.as_unix()).collect();
+    tx.execute(
+        "INSERT INTO idempotency (key, body, receipt, expires_at) \
+         SELECT k.key, k.body, k.receipt::uuid, k.expires_at \
+         FROM UNNEST($1::bytea[], $2::bytea[], $3::text[], $4::int8[]) AS k(key, body, receipt, expires_at)",
+        &[&key, &body, &receipt, &expires_at],
+    )
+    .await
+    .pg()?;
+    tx.commit().await.pg()?;
+    Ok(true)
+}
+
+/// The general path: one transaction, `log_head` locked first (when the batch numbers rows), each write
+/// in its own savepoint, in queue order.
+async fn general(
+    client: &mut Client,
+    jobs: &[Job],
+) -> Result<Vec<Result<Written, StoreError>>, StoreError> {
+    let mut tx = client.transaction().await.pg()?;
+    let numbered = jobs
+        .iter()
+        .any(|(w, _)| matches!(w, Write::Receipt(_) | Write::Rights { .. }));
+    let mut head = Head::default();
+    if numbered {
+        let row = tx
+            .query_one(
+                "SELECT receipts, events FROM log_head WHERE id = 1 FOR UPDATE",
+                &[],
+            )
+            .await
+            .pg()?;
+        head = Head {
+            receipts: row.get(0),
+            events: row.get(1),
+        };
+    }
+    let mut results = Vec::with_capacity(jobs.len());
+    for (write, _) in jobs {
+        let sp = tx.savepoint("write").await.pg()?;
+        match apply(&sp, write, &mut head).await {
+            Ok(w) => {
+                sp.commit().await.pg()?;
+                results.push(Ok(w));
+            }
+            // The connection or the server failed: the whole batch fails, nothing is acknowledged.
+            Err(e @ StoreError::Unavailable { .. }) => return Err(e),
+            Err(e) => {
+                sp.rollback().await.pg()?;
+                results.push(Err(e));
+            }
+        }
+    }
+    if numbered {
+        tx.execute(
+            "UPDATE log_head SET receipts = $1, events = $2 WHERE id = 1",
+            &[&head.receipts, &head.events],
+        )
+        .await
+        .pg()?;
+    }
+    tx.commit().await.pg()?;
+    Ok(results)
+}
+
+/// The last numbers given, under the lock of `log_head`.
+#[derive(Default)]
+struct Head {
+    receipts: i64,
+    events: i64,
+}
+
+/// Applies one write; a number is taken only by a write that succeeds.
+async fn apply(
+    tx: &deadpool_postgres::Transaction<'_>,
+    write: &Write,
+    head: &mut Head,
+) -> Result<Written, StoreError> {
+    match write {
+        Write::Receipt(r) => {
+            if let Some(k) = r.idempotency() {
+                // Keys are kept a bounded time: the expired ones go first (indexed, cheap).
+                tx.execute(
+                    "DELETE FROM idempotency WHERE expires_at <= $1",
+                    &[&r.issued_at().as_unix()],
+                )
+                .await
+                .pg()?;
+                let first = tx
+                    .query_opt(
+                        "SELECT body, receipt::text FROM idempotency WHERE key = $1",
+                        &[&&k.key[..]],
+                    )
+                    .await
+                    .pg()?;
+                if let Some(row) = first {
+                    let (body, receipt): (Vec<u8>, String) = (row.get(0), row.get(1));
+                    return Ok(Written::Repeat {
+                        receipt: receipt.parse().map_err(|_| {
+                            StoreError::Corrupt(format!("idempotency: receipt id {receipt}"))
+                        })?,
+                        same_body: body == k.body,
+                    });
+                }
+            }
+            let seq = head.receipts + 1;
+            let stmt = tx
+                .prepare_cached(
+                    "INSERT INTO receipts (seq, id, subject, issued_at, policy_version, method, kid, \
+                     browser, decisions, expires_at, actor, jws) \
+                     VALUES ($1, $2::text::uuid, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .await
+                .pg()?;
+            tx.execute(
+                &stmt,
+                &[
+                    &seq,
+                    &r.id().to_string(),
+                    &r.subject().to_string(),
+                    &r.issued_at().as_unix(),
+                    &r.policy_version().to_string(),
+                    &r.method().as_str(),
+                    &r.kid(),
+                    &r.browser(),
+                    &columns::decisions_text(r.decisions()),
+                    &r.expires_at().as_unix(),
+                    &r.by().to_string(),
+                    &r.jws(),
+                ],
+            )
+            .await
+            .pg()?;
+            if let Some(k) = r.idempotency() {
+                tx.execute(
+                    "INSERT INTO idempotency (key, body, receipt, expires_at) \
+                     VALUES ($1, $2, $3::text::uuid, $4)",
+                    &[
+                        &&k.key[..],
+                        &&k.body[..],
+                        &r.id().to_string(),
+                        &k.expires_at.as_unix(),
+                    ],
+                )
+                .await
+                .pg()?;
+            }
+            head.receipts = seq;
+            Ok(Written::Done)
+        }
+        Write::Rights { subject, at, what } => {
+            let seq = head.events + 1;
+            let subject = subject.to_string();
+            tx.execute(
+                "INSERT INTO events (seq, subject, at, kind) VALUES ($1, $2, $3, $4)",
+                &[&seq, &subject, &at.as_unix(), &what.as_str()],
+            )
+            .await
+            .pg()?;
+            if *what == Rights::Erase {
+                // The person can no longer be found from their external id; receipts stay as they are.
+                tx.execute("DELETE FROM subject_links WHERE subject = $1", &[&subject])
+                    .await
+                    .pg()?;
+                // Nor from the hashes of their requests' bodies.
+                tx.execute(
+                    "DELETE FROM idempotency WHERE receipt IN \
+                     (SELECT id FROM receipts WHERE subject = $1)",
+                    &[&subject],
+                )
+                .await
+                .pg()?;
+            }
+            head.events = seq;
+            Ok(Written::Done)
+        }
+        Write::Link {
+            lookup,
+            new_subject,
+        } => {
+            let lookup = &lookup.as_bytes()[..];
+            let find = "SELECT subject FROM subject_links WHERE lookup = $1";
+            if let Some(row) = tx.query_opt(find, &[&lookup]).await.pg()? {
+                return Ok(Written::Subject(columns::subject(row.get(0))?));
+            }
+            // Another instance may link the same id at the same moment: the first to commit wins, and
+            // this one reads its pseudonym.
+            let inserted = tx
+                .query_opt(
+                    "INSERT INTO subject_links (lookup, subject) VALUES ($1, $2) \
+                     ON CONFLICT (lookup) DO NOTHING RETURNING subject",
+                    &[&lookup, &new_subject.to_string()],
+                )
+                .await
+                .pg()?;
+            let row = match inserted {
+                Some(row) => row,
+                None => tx.query_one(find, &[&lookup]).await.pg()?,
+            };
+            Ok(Written::Subject(columns::subject(row.get(0))?))
+        }
+        Write::Policy {
+            version,
+            sha256,
+            canonical,
+        } => {
+            let (v, sha256) = (version.to_string(), sha256.to_string());
+            let find = "SELECT sha256 FROM policies WHERE version = $1";
+            let mut stored: Option<String> =
+                tx.query_opt(find, &[&v]).await.pg()?.map(|r| r.get(0));
+            if stored.is_none() {
+                let inserted = tx
+                    .execute(
+                        "INSERT INTO policies (version, sha256, canonical) VALUES ($1, $2, $3) \
+                         ON CONFLICT (version) DO NOTHING",
+                        &[&v, &sha256, canonical],
+                    )
+                    .await
+                    .pg()?;
+                if inserted == 1 {
+                    return Ok(Written::Done);
+                }
+                // Another instance stored it first.
+                stored = Some(tx.query_one(find, &[&v]).await.pg()?.get(0));
+            }
+            match stored {
+                Some(h) if h == sha256 => Ok(Written::Done),
+                _ => Err(StoreError::PolicyChanged(*version)),
+            }
+        }
+    }
+}

@@ -1,0 +1,364 @@
+//! PostgreSQL only (`DATABASE_URL`; scripts/test's PostgreSQL pass sets it and
+//! `CONSENT_TEST_REQUIRE_POSTGRES=1`, without which these tests skip loudly): migrations applied once by
+//! instances that start together, one order of receipts and events across instances, the application
+//! role's grants, outages classified, connections made again, TLS.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use consent_core::{HmacKey, SubjectId, Timestamp};
+use consent_server::privacy::{SubjectRef, subject_lookup};
+use consent_server::store::{
+    Database, ExportQuery, Outage, Rights, Store, StoreError, StoreOptions, Write, Written,
+};
+use support::pg::{TestSchema, sql, url_for_postgres_only_test};
+
+fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    Database::parse(url).unwrap().open(StoreOptions::default())
+}
+
+fn with_options(url: &str, options: &str) -> String {
+    // The schema's URL already has `options=-c search_path=…`: add to it.
+    url.replacen(
+        "options=",
+        &format!("options={}%20", options.replace(' ', "%20")),
+        1,
+    )
+}
+
+fn write(store: &dyn Store, w: Write) -> Result<Written, StoreError> {
+    store.submit(w).unwrap().blocking_recv().unwrap()
+}
+
+fn rights(n: u8) -> Write {
+    Write::Rights {
+        subject: SubjectRef::Subject(SubjectId([n; 16])),
+        at: Timestamp::from_unix(1_768_471_200),
+        what: Rights::Restrict,
+    }
+}
+
+fn link(n: u8) -> Write {
+    Write::Link {
+        lookup: subject_lookup(&HmacKey::from_bytes([1; 32]), &format!("p{n}@example.org")),
+        new_subject: SubjectRef::Subject(SubjectId([n; 16])),
+    }
+}
+
+#[test]
+fn migrations_are_applied_once_when_instances_start_together() {
+    let Some(admin) = url_for_postgres_only_test("migrations_once") else {
+        return;
+    };
+    let schema = TestSchema::new(&admin, "migrations_once");
+    let stores: Vec<_> = (0..4)
+        .map(|_| {
+            let url = schema.url.clone();
+            std::thread::spawn(move || open(&url).unwrap())
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    assert_eq!(
+        schema
+            .value("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations"),
+        Some(
+            (1..=consent_server::store::POSTGRES_MIGRATIONS.len())
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        )
+    );
+    for s in &stores {
+        s.ready().unwrap();
+        s.close();
+    }
+}
+
+/// Three instances write receipts' neighbours (events) and links at once: the events are numbered
+/// 1..n without a gap or a duplicate, and each instance reads what the others wrote.
+#[test]
+fn instances_share_one_order_and_see_each_others_writes() {
+    let Some(admin) = url_for_postgres_only_test("one_order") else {
+        return;
+    };
+    let schema = TestSchema::new(&admin, "one_order");
+    let stores: Vec<Arc<dyn Store>> = (0..3).map(|_| open(&schema.url).unwrap()).collect();
+    let writers: Vec<_> = stores
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let s = Arc::clone(s);
+            std::thread::spawn(move || {
+                // Many writes queued at once: batches, committed by three writers in turn.
+                let pending: Vec<_> = (0..60u8)
+                    .map(|k| s.submit(rights(i as u8 * 60 + k)).unwrap())
+                    .collect();
+                for p in pending {
+                    p.blocking_recv().unwrap().unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    assert_eq!(
+        schema.value("SELECT count(*) || ' ' || min(seq) || ' ' || max(seq) FROM events"),
+        Some("180 1 180".to_owned())
+    );
+    assert_eq!(
+        schema.value("SELECT events FROM log_head"),
+        Some("180".to_owned())
+    );
+    // A link made by one instance is found by another; the same id linked by two at once is one.
+    assert!(matches!(
+        write(stores[0].as_ref(), link(1)),
+        Ok(Written::Subject(_))
+    ));
+    let lookup = subject_lookup(&HmacKey::from_bytes([1; 32]), "p1@example.org");
+    assert_eq!(
+        stores[2].lookup_subject(&lookup).unwrap(),
+        Some(SubjectRef::Subject(SubjectId([1; 16])))
+    );
+    let racing: Vec<_> = stores
+        .iter()
+        .map(|s| {
+            let s = Arc::clone(s);
+            std::thread::spawn(move || {
+                let w = Write::Link {
+                    lookup: subject_lookup(&HmacKey::from_bytes([1; 32]), "race@example.org"),
+                    new_subject: SubjectRef::Subject(SubjectId(
+                        consent_server::keys::random16().unwrap(),
+                    )),
+                };
+                write(s.as_ref(), w).unwrap()
+            })
+        })
+        .collect();
+    let linked: Vec<Written> = racing.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(linked.windows(2).all(|w| w[0] == w[1]), "{linked:?}");
+    assert_eq!(
+        stores[1]
+            .export(&ExportQuery::default(), &mut |_| true)
+            .unwrap(),
+        0
+    );
+    for s in &stores {
+        s.close();
+    }
+}
+
+/// The grants of `sql/postgres-grants.sql`: the application role adds and reads, never changes or
+/// removes receipts and events; the owner is stopped by the triggers.
+#[test]
+fn the_application_role_adds_and_reads_but_never_changes() {
+    let Some(admin) = url_for_postgres_only_test("grants") else {
+        return;
+    };
+    let schema = TestSchema::new(&admin, "grants");
+    let owner = format!("{}_owner", schema.name);
+    let app = format!("{}_app", schema.name);
+    sql(
+        &admin,
+        &format!(
+            "CREATE ROLE {owner} LOGIN; CREATE ROLE {app} LOGIN; \
+             GRANT ALL ON SCHEMA {s} TO {owner}; GRANT USAGE ON SCHEMA {s} TO {app};",
+            s = schema.name
+        ),
+    );
+    // The owner migrates; the application role could not.
+    let e = open(&schema.url_as(&app)).err().unwrap();
+    assert!(e.to_string().contains("owner role"), "{e}");
+    open(&schema.url_as(&owner)).unwrap().close();
+    let grants = include_str!("../sql/postgres-grants.sql").replace(":\"app\"", &app);
+    sql(&schema.url_as(&owner), &grants);
+    let store = open(&schema.url_as(&app)).unwrap();
+    write(store.as_ref(), rights(1)).unwrap();
+    write(store.as_ref(), link(2)).unwrap();
+    let erase = Write::Rights {
+        subject: SubjectRef::Subject(SubjectId([2; 16])),
+        at: Timestamp::from_unix(1_768_471_201),
+        what: Rights::Erase,
+    };
+    write(store.as_ref(), erase).unwrap();
+    store.close();
+    // A row to refuse to change (the row triggers fire for rows).
+    sql(
+        &schema.url_as(&owner),
+        "INSERT INTO receipts (seq, id, subject, issued_at, policy_version, method, kid, decisions, \
+         expires_at, actor, jws) VALUES (1, gen_random_uuid(), 'dev:AAAAAAAAAAAAAAAAAAAAAA', 0, \
+         '2025-03-26', 'custom', 'k', 'a=given', 0, 'subject', 'x.y.z'); \
+         INSERT INTO policies VALUES ('2025-03-26', 'h', '{}')",
+    );
+    for statement in [
+        "UPDATE events SET kind = 'unblock'",
+        "DELETE FROM events",
+        "DELETE FROM receipts",
+        "TRUNCATE receipts",
+        "UPDATE policies SET sha256 = 'x'",
+        "DROP TABLE receipts",
+    ] {
+        let (code, message) = schema.error_as(Some(&app), statement);
+        assert!(
+            code == "42501" || message.contains("must be owner"),
+            "{statement}: {code} {message}"
+        );
+        if statement.starts_with("DROP") {
+            continue; // the owner owns the table: only the application role is stopped
+        }
+        let (code, message) = schema.error_as(Some(&owner), statement);
+        assert!(
+            message.contains("append-only") || message.contains("immutable"),
+            "{statement} as owner: {code} {message}"
+        );
+    }
+    assert_eq!(
+        schema.value("SELECT count(*) FROM events"),
+        Some("2".to_owned())
+    );
+    drop(schema);
+    sql(&admin, &format!("DROP ROLE {app}; DROP ROLE {owner};"));
+}
+
+#[test]
+fn outages_are_classified_and_connections_made_again() {
+    let Some(admin) = url_for_postgres_only_test("outages") else {
+        return;
+    };
+    let schema = TestSchema::new(&admin, "outages");
+    let name = format!("c_{}", schema.name);
+    let store = open(&format!("{}&application_name={name}", schema.url)).unwrap();
+    // A read-only session (a standby would be the same): 25006.
+    let read_only = open(&with_options(
+        &schema.url,
+        "-c default_transaction_read_only=on",
+    ))
+    .unwrap();
+    let e = write(read_only.as_ref(), rights(1)).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            StoreError::Unavailable {
+                outage: Outage::ReadOnly,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(matches!(
+        read_only.ready(),
+        Err(StoreError::Unavailable {
+            outage: Outage::ReadOnly,
+            ..
+        })
+    ));
+    read_only.close();
+    // A lock held longer than the session waits: 55P03.
+    let impatient = open(&with_options(&schema.url, "-c lock_timeout=200ms")).unwrap();
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let url = schema.url.clone();
+    let holder = std::thread::spawn(move || {
+        support::pg::with_client(&url, async move |c| {
+            c.batch_execute("BEGIN; LOCK TABLE log_head IN EXCLUSIVE MODE")
+                .await
+                .unwrap();
+            locked_tx.send(()).unwrap();
+            tokio::task::spawn_blocking(move || release_rx.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            c.batch_execute("COMMIT").await.unwrap();
+        })
+    });
+    locked_rx.recv().unwrap();
+    let e = write(impatient.as_ref(), rights(2)).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            StoreError::Unavailable {
+                outage: Outage::Locked,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    release_tx.send(()).unwrap();
+    holder.join().unwrap();
+    // The writer probes while writes fail: recovery is noticed without traffic.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while impatient.ready().is_err() {
+        assert!(std::time::Instant::now() < deadline, "not ready again");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    write(impatient.as_ref(), rights(2)).unwrap();
+    impatient.close();
+    // Connections killed by the server are made again.
+    write(store.as_ref(), rights(3)).unwrap();
+    sql(
+        &admin,
+        &format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{name}'"
+        ),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match write(store.as_ref(), rights(4)) {
+            Ok(_) => break,
+            Err(StoreError::Unavailable {
+                outage: Outage::Io, ..
+            }) => {
+                assert!(std::time::Instant::now() < deadline, "no new connection");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    store.close();
+}
+
+/// TLS through rustls: `verify-full` with the cluster's CA (scripts/pg-cluster makes one, and
+/// scripts/test names it in `CONSENT_TEST_PG_CA`), `require`, and a CA that did not sign the server's
+/// certificate.
+#[test]
+fn tls_verify_full_with_a_ca_file() {
+    let Some(admin) = url_for_postgres_only_test("tls") else {
+        return;
+    };
+    let Ok(ca) = std::env::var("CONSENT_TEST_PG_CA") else {
+        assert!(!support::pg::required(), "CONSENT_TEST_PG_CA is not set");
+        eprintln!("SKIPPED tls_verify_full_with_a_ca_file: CONSENT_TEST_PG_CA is not set");
+        return;
+    };
+    let schema = TestSchema::new(&admin, "tls");
+    let on_localhost = schema.url.replacen("@127.0.0.1:", "@localhost:", 1);
+    let verified =
+        format!("{on_localhost}&sslmode=verify-full&sslrootcert={ca}&application_name=consent-tls");
+    let store = open(&verified).unwrap();
+    write(store.as_ref(), rights(1)).unwrap();
+    assert_eq!(
+        schema.value(
+            "SELECT bool_and(ssl)::text FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) \
+             WHERE application_name = 'consent-tls'"
+        ),
+        Some("true".to_owned())
+    );
+    store.close();
+    open(&format!("{}&sslmode=require", schema.url))
+        .unwrap()
+        .close();
+    // The Mozilla roots did not sign the test CA's certificate.
+    let e = open(&format!(
+        "{on_localhost}&sslmode=verify-full&sslrootcert=system"
+    ))
+    .err()
+    .unwrap();
+    assert!(
+        matches!(e, StoreError::Unavailable { .. } | StoreError::Backend(_)),
+        "{e:?}"
+    );
+}

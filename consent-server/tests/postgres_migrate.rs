@@ -1,0 +1,201 @@
+//! PostgreSQL only: `consent-server migrate --to postgres://…` with the real binary. A SQLite
+//! deployment with receipts, pseudonym links and rights events is copied; the copy is killed (`kill -9`)
+//! mid-way and run again: every receipt is there once, verified, numbered without gaps; the events and
+//! links are there once; a third run adds nothing; a server on PostgreSQL with the same key file
+//! serves the copied receipts.
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use consent_core::{HmacKey, SubjectId, Timestamp};
+use consent_server::privacy::{SubjectRef, subject_lookup};
+use consent_server::store::{Rights, SqliteStore, Store, Write};
+use support::pg::{TestSchema, url_for_postgres_only_test};
+use support::*;
+
+const RECEIPTS: usize = 2500;
+
+fn migrate(cfg: &std::path::Path, to: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_consent-server"));
+    c.arg("--config")
+        .arg(cfg)
+        .args(["migrate", "--to", to])
+        .env("CONSENT_LOG", "info");
+    c
+}
+
+#[test]
+fn a_sqlite_deployment_moves_to_postgres_and_a_killed_copy_resumes() {
+    let Some(admin) = url_for_postgres_only_test("migrate") else {
+        return;
+    };
+    let dir = temp_sqlite("migrate");
+    // The SQLite deployment: links and rights events first (written as the server would), then receipts
+    // through the real server.
+    let port = free_port();
+    let cfg = config(&dir, port);
+    let sqlite = SqliteStore::open(dir.join("consent.db")).unwrap();
+    let key = HmacKey::from_bytes([3; 32]);
+    for n in 0..20u8 {
+        let subject = SubjectRef::Subject(SubjectId([n + 1; 16]));
+        let w = Write::Link {
+            lookup: subject_lookup(&key, &format!("person{n}@example.org")),
+            new_subject: subject,
+        };
+        sqlite.submit(w).unwrap().blocking_recv().unwrap().unwrap();
+        let what = if n % 5 == 0 {
+            Rights::Erase
+        } else {
+            Rights::Restrict
+        };
+        let w = Write::Rights {
+            subject,
+            at: Timestamp::from_unix(1_768_471_200 + i64::from(n)),
+            what,
+        };
+        sqlite.submit(w).unwrap().blocking_recv().unwrap().unwrap();
+    }
+    sqlite.close();
+    drop(sqlite);
+    let mut server = start(&dir, port);
+    let next = Arc::new(AtomicUsize::new(0));
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let next = Arc::clone(&next);
+            std::thread::spawn(move || {
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= RECEIPTS {
+                        return;
+                    }
+                    assert_eq!(consent(port, n + 1).unwrap().0, 201);
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    terminate(&mut server);
+    // The copy, killed once its first receipts are committed.
+    let schema = TestSchema::new(&admin, "migrate");
+    let url = schema.url.clone();
+    let count = move || {
+        support::pg::with_client(&url, async |c| {
+            // Before the migration has made the table: none.
+            c.query_one("SELECT count(*) FROM receipts", &[])
+                .await
+                .map_or(0, |r| r.get::<_, i64>(0) as usize)
+        })
+    };
+    let mut first = migrate(&cfg, &schema.url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let at_kill = loop {
+        let n = count();
+        if n > 0 {
+            break n;
+        }
+        assert!(
+            first.try_wait().unwrap().is_none(),
+            "the copy ended before it was killed"
+        );
+        assert!(Instant::now() < deadline, "no receipt copied");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(
+        at_kill < RECEIPTS,
+        "killed after the copy of every receipt ({at_kill})"
+    );
+    // Run again: it resumes and verifies.
+    let out = migrate(&cfg, &schema.url).output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("{RECEIPTS} receipt(s)")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("every one verified"), "{stdout}");
+    // Progress in the log (the bar itself is drawn on terminals only).
+    assert!(
+        stderr.contains("\"receipts\"") && stderr.contains("2500"),
+        "progress: {stderr}"
+    );
+    eprintln!("killed at {at_kill} receipts; then: {stdout}");
+    assert_eq!(
+        schema.value("SELECT count(*) || ' ' || count(DISTINCT id) || ' ' || min(seq) || ' ' || max(seq) FROM receipts"),
+        Some(format!("{RECEIPTS} {RECEIPTS} 1 {RECEIPTS}"))
+    );
+    assert_eq!(
+        schema.value("SELECT count(*) FROM events"),
+        Some("20".into())
+    );
+    // Erased people have no link: 20 links made, 4 erased.
+    assert_eq!(
+        schema.value("SELECT count(*) FROM subject_links"),
+        Some("16".into())
+    );
+    assert_eq!(
+        schema.value("SELECT count(*) FROM policies"),
+        Some("1".into())
+    );
+    // A third run adds nothing.
+    let out = migrate(&cfg, &schema.url).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("(0 added now"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("20 event(s) (0 added now)"), "{stdout}");
+    // The deployment on PostgreSQL: the same key file, the copied receipts served.
+    let pg_dir = temp("migrate-pg");
+    std::fs::copy(dir.join("keys.json"), pg_dir.join("keys.json")).unwrap();
+    std::fs::write(pg_dir.join("database-url"), &schema.url).unwrap();
+    let pg_port = free_port();
+    let mut pg_server = start(&pg_dir, pg_port);
+    let id = schema
+        .value("SELECT id::text FROM receipts WHERE seq = 1234")
+        .unwrap();
+    let auth = format!("Bearer {AUDITOR}");
+    let (status, _) = http(
+        pg_port,
+        "GET",
+        &format!("/v1/receipts/{id}"),
+        &[("authorization", &auth)],
+        "",
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(consent(pg_port, RECEIPTS + 1).unwrap().0, 201);
+    assert_eq!(
+        schema.value("SELECT max(seq) FROM receipts"),
+        Some((RECEIPTS + 1).to_string())
+    );
+    terminate(&mut pg_server);
+    // A receipt that does not verify stops the copy, naming it.
+    let other = temp_sqlite("migrate-other-keys");
+    std::fs::copy(dir.join("consent.db"), other.join("consent.db")).unwrap();
+    let other_cfg = config(&other, free_port());
+    let out = migrate(&other_cfg, &TestSchema::new(&admin, "migrate_bad").url)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("does not verify with the key file"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&other);
+}
