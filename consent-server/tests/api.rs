@@ -105,6 +105,71 @@ async fn policy_with_etag_and_caching() {
 }
 
 #[tokio::test]
+async fn banner_view_per_language_with_the_full_policys_hash() {
+    let s = server("banner-view").await;
+    let policy = &s.state.policy;
+    for lang in ["kk", "ru", "en"] {
+        let uri = format!("/v1/policy/banner/{lang}");
+        let r = call(
+            &s,
+            get(&uri)
+                .header("accept-encoding", "br")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{lang}");
+        assert_eq!(r.headers["cache-control"], "public, max-age=300");
+        assert_eq!(r.headers["content-type"], "application/json");
+        let view = policy.banner_view(lang.parse().unwrap());
+        assert_eq!(decoded(&r.body, Some("br")), view.as_bytes(), "{lang}");
+        // What a first visit waits for: under 2 KB in brotli (the full policy is 10 KB).
+        assert!(r.body.len() < 2 * 1024, "{lang}: {} bytes", r.body.len());
+        let json: serde_json::Value = serde_json::from_str(&view).unwrap();
+        assert_eq!(json["policy_sha256"], policy.hash().to_string());
+        assert_eq!(json["language"], lang);
+        // Only the banner's collection point's purposes (issue 18.1): the cookie purposes, the
+        // necessary ones among them, and their cookie categories.
+        let codes: Vec<u64> = json["purposes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["code"].as_u64().unwrap())
+            .collect();
+        let at_banner: Vec<u64> = policy
+            .purposes_at(consent_core::CollectionKind::Banner)
+            .codes()
+            .map(u64::from)
+            .collect();
+        assert_eq!(codes, at_banner, "{lang}");
+        assert_eq!(json["cookie_categories"].as_array().unwrap().len(), 4);
+        let etag = r.headers["etag"].to_str().unwrap().to_owned();
+        // The tag names the policy, the language and the coding.
+        assert_eq!(etag, format!("\"{}-{lang}-br\"", policy.hash()));
+        let r = call(&s, get(&uri).body(Body::empty()).unwrap()).await;
+        let etag = r.headers["etag"].to_str().unwrap().to_owned();
+        assert_eq!(etag, format!("\"{}-{lang}\"", policy.hash()));
+        let r = revalidate(&s, &uri, &etag).await;
+        assert_eq!(r.status, StatusCode::NOT_MODIFIED);
+    }
+    // A language the policy lacks: its default language's view.
+    let r = call(&s, get("/v1/policy/banner/de").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.text(), policy.banner_view(policy.default_language()));
+    for bad in ["KK", "k", "kkkk", "k%C3%A4"] {
+        let r = call(
+            &s,
+            get(&format!("/v1/policy/banner/{bad}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(r.error().0, "invalid_field", "{bad}");
+    }
+}
+
+#[tokio::test]
 async fn a_consent_gives_a_verifiable_receipt_and_token() {
     let s = server("consent").await;
     let device = "AAECAwQFBgcICQoLDA0ODw";
@@ -1203,6 +1268,7 @@ async fn openapi_documents_every_route_and_only_those() {
     let paths = doc["paths"].as_object().expect("paths");
     let served = [
         ("get", "/v1/policy"),
+        ("get", "/v1/policy/banner/{lang}"),
         ("get", "/v1/policies/{version}"),
         ("post", "/v1/consents"),
         ("get", "/v1/receipts/{id}"),

@@ -21,7 +21,7 @@ use crate::api::{self, Api, Snapshot};
 use crate::config::Config;
 use crate::consent_mode::ConsentMode;
 use crate::dialog::{Dialog, View};
-use crate::dom::{Listener, document, get, includes, object, set, string, window};
+use crate::dom::{Listener, Observer, document, get, includes, object, set, string, window};
 use crate::logic::{self, Stored};
 use crate::outbox::{self, Answer, Outbox};
 use crate::policy::PolicyView;
@@ -85,6 +85,8 @@ pub(crate) struct Banner {
     reopen_wanted: bool,
     dialog: Option<Dialog>,
     _click: Listener,
+    /// Blocked scripts and embeds the page adds later.
+    _observer: Option<Observer>,
     outbox: Outbox,
     activation: Activation,
     /// `consent:ready` has fired.
@@ -96,6 +98,7 @@ impl Banner {
     pub(crate) fn new(mut config: Config, dispatch: Dispatch, api: Api) -> Banner {
         let doc = document();
         let click = Listener::new(&doc, "click", dispatch.callback(Step::Click));
+        let observer = Observer::new(&dispatch.callback(Step::Mutation));
         let navigator = window().navigator();
         let mut languages: Vec<String> = doc
             .document_element()
@@ -127,6 +130,7 @@ impl Banner {
             reopen_wanted: false,
             dialog: None,
             _click: click,
+            _observer: observer,
             activation: Activation::default(),
             ready: false,
         }
@@ -263,6 +267,11 @@ impl Banner {
             Step::RejectAll => self.apply(Method::RejectAll, value),
             Step::Set => self.apply(Method::Custom, value),
             // `Stop` is the dispatcher's; the API's reads never reach the state.
+            Step::Mutation => {
+                if activate::added_blocked(&value) {
+                    self.activate();
+                }
+            }
             Step::Css | Step::Stop | Step::Get | Step::Allows | Step::On | Step::Off => {}
         }
     }
@@ -292,15 +301,10 @@ impl Banner {
                 "close" => self.close_dialog(),
                 "receipt" => receipt::download(&el, &self.dispatch),
                 _ if el.has_attribute("data-consent-lang") => {
-                    if let (Some(lang), Some(policy)) =
-                        (el.get_attribute("data-consent-lang"), &self.policy)
-                    {
-                        let mut languages = self.languages.clone();
-                        languages.insert(0, lang);
-                        if let Some(p) = PolicyView::from_json(&policy.json, &languages) {
-                            self.policy = Some(p);
-                            self.render(Some("[aria-pressed=\"true\"]"));
-                        }
+                    // The view of that language replaces the dialog's content when it comes.
+                    if let Some(lang) = el.get_attribute("data-consent-lang") {
+                        self.languages.insert(0, lang);
+                        self.fetch_current_policy();
                     }
                 }
                 _ => return,
@@ -342,11 +346,24 @@ impl Banner {
 
     /// Asks for the current policy, unless a policy is on its way.
     fn fetch_current_policy(&mut self) {
-        self.fetch.current(&self.config.endpoint, &self.dispatch);
+        // `und` (undetermined): the server answers in the policy's default language.
+        let lang = logic::pick_language(
+            self.languages.iter().map(String::as_str),
+            &crate::texts::LANGUAGES.map(String::from),
+            "und",
+        );
+        self.fetch
+            .current(&self.config.endpoint, &lang, &self.dispatch);
     }
 
     fn policy_failed(&mut self) {
         self.fetch.failed();
+        if self.dialog.is_some() {
+            // The view of a language chosen in the open dialog did not come: the dialog stays as it
+            // is, in its language.
+            self.want = Want::Nothing;
+            return;
+        }
         // Without the policy nothing is granted beyond what already runs; the dialog cannot be shown.
         // The way back in stays (a click tries again).
         self.want = Want::Nothing;
@@ -364,7 +381,7 @@ impl Banner {
             Some(claims) if self.by_token => {
                 scope.granted_by_token(claims, policy.changed_since(claims.policy_version))
             }
-            // A choice kept for the server, or made on this page: its ids.
+            // A choice kept for the server, or made on this page: its ids, of the banner's purposes.
             _ => {
                 let mut set = PurposeSet::EMPTY;
                 for p in &policy.purposes {
@@ -372,7 +389,7 @@ impl Banner {
                         set.insert(p.code);
                     }
                 }
-                set
+                set & (scope.unconditional | scope.asked)
             }
         };
         if let Some(since) = self.renew_since.take() {
@@ -392,6 +409,10 @@ impl Banner {
             self.refused_ids = policy.ids(scope.asked - self.granted);
         }
         self.policy = Some(policy);
+        if self.policy_is_current {
+            // With the dialog open, this is the view of a language chosen in it (no-op otherwise).
+            self.render(Some("[aria-pressed=\"true\"]"));
+        }
         if let Some(d) = gpc_withdrawal {
             // Applied (nothing of marketing runs) and sent like a choice the visitor made.
             self.decide(Method::Custom, d.given);
@@ -524,16 +545,18 @@ impl Banner {
             &policy.ids(decided.withdrawn),
             &policy.language,
         );
-        self.outbox
-            .keep(&request, &granted_ids, policy.validity_months);
+        let validity = policy.validity_months;
         self.refused_ids = refused_ids;
         self.granted = granted;
         self.granted_ids = granted_ids;
         self.decided = true;
         self.by_token = false;
-        self.send();
+        // What is granted runs first (Consent Mode told before), then the choice is kept and sent:
+        // the scripts start within a few milliseconds of the click (issue 18.4).
         self.consent_mode().update(&self.granted_ids);
         self.activate();
+        self.outbox.keep(&request, &self.granted_ids, validity);
+        self.send();
         self.show_reopen();
         self.publish();
         self.api.change(&detail);

@@ -158,30 +158,6 @@ impl Dialog {
         let title = add(&head, "h2", "consent-banner__title", &policy.ui("title"));
         attr(&title, "id", TITLE_ID);
         attr(&title, "elementtiming", "consent-banner");
-        // The language switcher: the policy's languages the banner speaks, each in its own name.
-        let switcher = add(&head, "div", "consent-banner__languages", none);
-        attr(&switcher, "role", "group");
-        if let Some(label) = policy.ui("language").as_string() {
-            attr(&switcher, "aria-label", &label);
-        }
-        for l in LANGUAGES {
-            if policy.languages.iter().any(|p| p == l) {
-                let lb = add(
-                    &switcher,
-                    "button",
-                    "consent-banner__language",
-                    &JsValue::from_str(language_name(l)),
-                );
-                attr(&lb, "type", "button");
-                attr(&lb, "lang", l);
-                attr(&lb, "data-consent-lang", l);
-                attr(
-                    &lb,
-                    "aria-pressed",
-                    if l == lang { "true" } else { "false" },
-                );
-            }
-        }
         if self.reopened {
             let close = button(&head, "close", &JsValue::from_str("×"));
             if let Some(label) = policy.ui("close").as_string() {
@@ -259,6 +235,31 @@ impl Dialog {
             if self.choices { "save" } else { "choose" },
         ] {
             button(&actions, action, &policy.ui(action));
+        }
+        // The language switcher, after the buttons (a keyboard reaches "Reject all" first, issue 18.5):
+        // the policy's languages the banner speaks, each in its own name.
+        let switcher = add(root, "div", "consent-banner__languages", none);
+        attr(&switcher, "role", "group");
+        if let Some(label) = policy.ui("language").as_string() {
+            attr(&switcher, "aria-label", &label);
+        }
+        for l in LANGUAGES {
+            if policy.languages.iter().any(|p| p == l) {
+                let lb = add(
+                    &switcher,
+                    "button",
+                    "consent-banner__language",
+                    &JsValue::from_str(language_name(l)),
+                );
+                attr(&lb, "type", "button");
+                attr(&lb, "lang", l);
+                attr(&lb, "data-consent-lang", l);
+                attr(
+                    &lb,
+                    "aria-pressed",
+                    if l == lang { "true" } else { "false" },
+                );
+            }
         }
         if let Some(selector) = focus_on {
             focus(root, selector);

@@ -1,5 +1,6 @@
-//! The policy as the banner needs it, read from the server's canonical JSON (`GET /v1/policy`), which
-//! the browser parses (`Response.json()`): no JSON library in the banner. What the banner computes with
+//! The policy as the banner needs it, read from the server's canonical JSON: the current policy's
+//! banner view in one language (`GET /v1/policy/banner/{lang}`) or a token's version in full
+//! (`GET /v1/policies/{version}`), which the browser parses (`Response.json()`): no JSON library in the banner. What the banner computes with
 //! is parsed here, once, into consent-core's types: each purpose's id and code, the version, the
 //! language, and the three sets of purposes the choice logic takes ([`PurposeScope`]).
 
@@ -75,17 +76,20 @@ pub struct PolicyView {
 
 impl PolicyView {
     /// Reads a parsed canonical policy, with texts in the first of `languages` (the page's, then the
-    /// browser's) that the policy and the banner both have, else in the policy's default. `None` when a
-    /// value the banner computes with does not parse.
+    /// browser's) that the policy and the banner both have, else in the policy's default; or a banner
+    /// view, whose texts are in its `language` only. `None` when a value the banner computes with does
+    /// not parse.
     pub fn from_json(json: &JsValue, languages: &[String]) -> Option<PolicyView> {
         let version: PolicyVersion = string(json, "version")?.parse().ok()?;
         let default_language = string(json, "default_language")?;
         let policy_languages = strings(json, "languages");
-        let language = pick_language(
-            languages.iter().map(String::as_str),
-            &policy_languages,
-            &default_language,
-        );
+        let language = string(json, "language").unwrap_or_else(|| {
+            pick_language(
+                languages.iter().map(String::as_str),
+                &policy_languages,
+                &default_language,
+            )
+        });
         let validity_months = get(json, "choice_validity_months")
             .as_f64()
             .filter(|m| (1.0..=120.0).contains(m))
@@ -131,17 +135,22 @@ impl PolicyView {
             if at_banner {
                 view.shown.insert(code);
             }
-            // A purpose that needs consent and is asked elsewhere (a form, the API) is in no set: never
-            // the banner's to decide, never granted by it.
+            // A purpose outside the banner's collection point is in no set: never the banner's to
+            // decide, never granted by it, whether it needs consent (asked in a form, the API) or not
+            // (`legal-compliance`), except the cookie purposes that need none (the necessary cookies).
+            // The same purposes as a banner view carries (`Policy::banner_view_purposes`), so the
+            // banner grants the same whether it read a view or a full policy.
+            let kind = string(&p, "kind");
             let scope = &mut view.scope;
             if string(&p, "legal_basis").as_deref() != Some("consent")
                 || category.as_deref() == Some("necessary")
             {
-                scope.unconditional.insert(code);
+                if at_banner || kind.as_deref() == Some("cookies") {
+                    scope.unconditional.insert(code);
+                }
             } else if at_banner {
                 scope.asked.insert(code);
-                if string(&p, "kind").as_deref() == Some("marketing")
-                    || category.as_deref() == Some("marketing")
+                if kind.as_deref() == Some("marketing") || category.as_deref() == Some("marketing")
                 {
                     scope.marketing.insert(code);
                 }

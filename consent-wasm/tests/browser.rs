@@ -45,6 +45,37 @@ wasm_bindgen_test_configure!(run_in_browser);
 const POLICY: &str = include_str!("../../spec/vectors/policy-invisionu-2025-03-26.canonical.json");
 const POLICY_2026: &str =
     include_str!("../../spec/vectors/policy-invisionu-2026-06-01.canonical.json");
+/// The banner views of the two policies (`GET /v1/policy/banner/{lang}`), by language.
+const VIEWS_2025: [(&str, &str); 3] = [
+    (
+        "kk",
+        include_str!("../../spec/vectors/policy-invisionu-2025-03-26.banner-kk.json"),
+    ),
+    (
+        "ru",
+        include_str!("../../spec/vectors/policy-invisionu-2025-03-26.banner-ru.json"),
+    ),
+    (
+        "en",
+        include_str!("../../spec/vectors/policy-invisionu-2025-03-26.banner-en.json"),
+    ),
+];
+const VIEWS_2026: [(&str, &str); 3] = [
+    (
+        "kk",
+        include_str!("../../spec/vectors/policy-invisionu-2026-06-01.banner-kk.json"),
+    ),
+    (
+        "ru",
+        include_str!("../../spec/vectors/policy-invisionu-2026-06-01.banner-ru.json"),
+    ),
+    (
+        "en",
+        include_str!("../../spec/vectors/policy-invisionu-2026-06-01.banner-en.json"),
+    ),
+];
+/// Where the banner asks for the current policy on an English page.
+const VIEW_EN: &str = "/v1/policy/banner/en";
 /// The banner's own stylesheet, put into the page by the tests that look at the layout.
 const BANNER_CSS: &str = include_str!("../banner.css");
 const V2025: &str = "2025-03-26";
@@ -201,6 +232,9 @@ function install() {
 
 export function harness_reset(run, endpoint, lang) {
   install();
+  // The earlier test's banner lets go of the page (its MutationObserver would otherwise activate this
+  // test's blocked scripts with that banner's choice).
+  if (window.consent && typeof window.consent._stop === "function") window.consent._stop();
   for (const [type, listener, options] of tracked.splice(0)) {
     document.removeEventListener(type, listener, options);
   }
@@ -355,9 +389,31 @@ fn endpoint() -> String {
 fn reset(lang: &str) {
     RUN.with(|r| r.set(r.get() + 1));
     harness_reset(RUN.with(Cell::get), &endpoint(), lang);
-    stub_route("/v1/policy", POLICY);
+    stub_current(&VIEWS_2025);
     stub_route("/v1/policies/2025-03-26", POLICY);
     stub_route("/v1/policies/2026-06-01", POLICY_2026);
+}
+
+/// Serves `views` as the current policy's banner views (`und`: the default language's, Kazakh).
+fn stub_current(views: &[(&str, &str); 3]) {
+    for (lang, view) in views {
+        stub_route(&format!("/v1/policy/banner/{lang}"), view);
+    }
+    stub_route("/v1/policy/banner/und", views[0].1);
+}
+
+/// Clicks the language switcher's `lang` and waits for the dialog in that language (its banner view
+/// is fetched).
+async fn choose_language(lang: &str) {
+    one_in(
+        &dialog().unwrap(),
+        &format!("[data-consent-lang=\"{lang}\"]"),
+    )
+    .click();
+    until("the dialog in that language", || {
+        dialog().and_then(|d| d.get_attribute("lang")).as_deref() == Some(lang)
+    })
+    .await;
 }
 
 fn config(version: &str) -> Config {
@@ -997,16 +1053,13 @@ async fn first_visit_opens_a_modal_dialog_with_three_equal_buttons_and_the_exact
     );
     assert_eq!(jar(), "");
     assert_eq!(storage().length().unwrap(), 0);
-    assert_eq!(gets(), ["/v1/policy"]);
+    assert_eq!(gets(), [VIEW_EN]);
     assert!(post_bodies().is_empty());
     assert_eq!(events("ready").len(), 1, "consent:ready, once");
     assert!(events("change").is_empty());
     let state = api("get");
     assert_eq!(get(&state, "decided").as_bool(), Some(false));
-    assert_eq!(
-        strings(&get(&state, "granted")),
-        ["legal-compliance", "cookies-necessary"]
-    );
+    assert_eq!(strings(&get(&state, "granted")), ["cookies-necessary"]);
 }
 
 #[wasm_bindgen_test]
@@ -1178,10 +1231,7 @@ async fn reject_all_runs_nothing_optional_and_deletes_the_declared_cookies() {
     }
     assert_eq!(cookie("theme").as_deref(), Some("dark"));
     let change = events("change").remove(0);
-    assert_eq!(
-        strings(&get(&change, "granted")),
-        ["legal-compliance", "cookies-necessary"]
-    );
+    assert_eq!(strings(&get(&change, "granted")), ["cookies-necessary"]);
     assert_eq!(strings(&get(&change, "refused")).len(), 3);
     assert!(!allows("cookies-analytics"));
     assert!(allows("cookies-necessary"));
@@ -1301,18 +1351,20 @@ async fn a_session_cookie_is_written_in_the_dialogs_language() {
     reset("en");
     // The `lang` cookie (the second of the tables, "12 months") made a session cookie.
     let first = "\"lifetime\":\"12 months\"";
-    assert_eq!(POLICY.matches(first).count(), 1);
-    stub_route(
-        "/v1/policy",
-        &POLICY.replacen(first, "\"lifetime\":\"session\"", 1),
-    );
+    for (lang, view) in VIEWS_2025 {
+        assert_eq!(view.matches(first).count(), 1);
+        stub_route(
+            &format!("/v1/policy/banner/{lang}"),
+            &view.replacen(first, "\"lifetime\":\"session\"", 1),
+        );
+    }
     start(config(V2025));
     shown().await;
     click("choose");
     assert_eq!(lifetimes()[..3], ["6 months", "session", "13 months"]);
-    one_in(&dialog().unwrap(), "[data-consent-lang=\"ru\"]").click();
+    choose_language("ru").await;
     assert_eq!(lifetimes()[..3], ["6 месяцев", "сеанс", "13 месяцев"]);
-    one_in(&dialog().unwrap(), "[data-consent-lang=\"kk\"]").click();
+    choose_language("kk").await;
     assert_eq!(lifetimes()[..3], ["6 ай", "сеанс", "13 ай"]);
 }
 
@@ -1320,7 +1372,7 @@ async fn a_session_cookie_is_written_in_the_dialogs_language() {
 async fn the_language_switcher_changes_every_text_and_keeps_the_switches() {
     reset("en");
     start(config(V2025));
-    let d = shown().await;
+    shown().await;
     click("choose");
     // Cookie lifetimes in the dialog's language, by the browser's Intl (the policy says "13 months"),
     // in Kazakh by the banner.
@@ -1335,7 +1387,7 @@ async fn the_language_switcher_changes_every_text_and_keeps_the_switches() {
     assert_eq!(lifetimes(), in_english);
     switch("cookies-analytics").click();
     switch("cookies-preferences").click();
-    one_in(&d, "[data-consent-lang=\"ru\"]").click();
+    choose_language("ru").await;
     let d = dialog().unwrap();
     assert_eq!(
         lifetimes(),
@@ -1348,12 +1400,12 @@ async fn the_language_switcher_changes_every_text_and_keeps_the_switches() {
             "3 месяца"
         ]
     );
-    one_in(&d, "[data-consent-lang=\"kk\"]").click();
+    choose_language("kk").await;
     assert_eq!(
         lifetimes(),
         ["6 ай", "12 ай", "13 ай", "13 ай", "3 ай", "3 ай"]
     );
-    one_in(&d, "[data-consent-lang=\"ru\"]").click();
+    choose_language("ru").await;
     let ru = texts("ru");
     assert_eq!(d.get_attribute("lang").as_deref(), Some("ru"));
     assert_eq!(text(&one_in(&d, "h2")), ru.title);
@@ -1406,6 +1458,9 @@ async fn a_current_token_runs_what_it_grants_without_a_dialog_and_leaves_the_way
     assert!(dialog().is_none());
     // The token's own (immutable, cacheable) policy version maps purpose ids to codes.
     assert_eq!(gets(), ["/v1/policies/2025-03-26"]);
+    // Read from the full policy, the banner allows what it does from a banner view: its own purposes.
+    assert!(allows("cookies-necessary") && allows("cookies-analytics"));
+    assert!(!allows("legal-compliance") && !allows("marketing"));
     assert!(post_bodies().is_empty());
     let b = reopen_button().expect("the way back in on a return visit");
     assert_eq!(b.tag_name(), "BUTTON");
@@ -1460,7 +1515,7 @@ async fn the_way_back_in_opens_the_second_layer_with_the_current_choice_and_the_
     );
     assert_eq!(text(&link), texts("en").receipt);
     // The current policy is fetched to reopen; opening records nothing.
-    assert_eq!(gets(), ["/v1/policies/2025-03-26", "/v1/policy"]);
+    assert_eq!(gets(), ["/v1/policies/2025-03-26", VIEW_EN]);
     assert!(post_bodies().is_empty());
     assert_eq!(page_all(&format!(".{REOPEN_CLASS}")).len(), 1);
     // The date of the choice in the dialog's language; Kazakh in digits (Chromium's ICU data has no
@@ -1469,13 +1524,13 @@ async fn the_way_back_in_opens_the_second_layer_with_the_current_choice_and_the_
         consent_core::Date::from_days(current.issued_at.as_unix().div_euclid(86_400) as i32)
             .unwrap()
             .ymd();
-    one_in(&d, "[data-consent-lang=\"kk\"]").click();
+    choose_language("kk").await;
     let values: Vec<String> = all_in(&d, ".consent-banner__receipt .consent-banner__value")
         .iter()
         .map(|v| text(v))
         .collect();
     assert_eq!(values[1], format!("{day:02}.{m:02}.{y}"));
-    one_in(&d, "[data-consent-lang=\"en\"]").click();
+    choose_language("en").await;
 
     // The close button changes nothing.
     click("close");
@@ -1666,11 +1721,11 @@ async fn a_dialog_the_browser_closed_leaves_no_element_behind() {
 async fn a_choice_under_an_older_policy_version_is_asked_again_with_the_update_date() {
     reset("en");
     blocked_scripts();
-    stub_route("/v1/policy", POLICY_2026);
+    stub_current(&VIEWS_2026);
     set_token(&token(V2025, &[ANALYTICS, MARKETING_COOKIES]));
     start(config(V2026));
     let d = shown().await;
-    assert_eq!(gets(), ["/v1/policy"]);
+    assert_eq!(gets(), [VIEW_EN]);
     assert_eq!(
         text(&one_in(&d, ".consent-banner__updated")),
         format!("{} June 1, 2026", texts("en").updated)
@@ -1690,7 +1745,7 @@ async fn a_choice_under_an_older_policy_version_is_asked_again_with_the_update_d
     // (Kazakh in digits: Chromium's ICU data has no Kazakh, and would write "2026 M06 1".)
     for (lang, date) in [("kk", "01.06.2026"), ("ru", "1 июня 2026 г.")] {
         reset(lang);
-        stub_route("/v1/policy", POLICY_2026);
+        stub_current(&VIEWS_2026);
         set_token(&token(V2025, &[ANALYTICS]));
         start(config(V2026));
         let d = shown().await;
@@ -1720,13 +1775,13 @@ async fn an_expired_or_unreadable_choice_is_asked_again() {
     set_token("AQN0MjVOzWfrqxBo3O2Q-not-a-token");
     start(config(V2025));
     shown().await;
-    assert_eq!(gets(), ["/v1/policy"]);
+    assert_eq!(gets(), [VIEW_EN]);
 }
 
 #[wasm_bindgen_test]
 async fn the_device_id_of_an_earlier_token_is_sent_with_the_next_choice() {
     reset("en");
-    stub_route("/v1/policy", POLICY_2026);
+    stub_current(&VIEWS_2026);
     let mut outdated = claims(V2025, &[ANALYTICS], &[]);
     outdated.subject = TokenSubject::Device(SubjectId([9; 16]));
     let cookie = sign(outdated);
@@ -1760,7 +1815,7 @@ async fn the_subject_of_a_version_1_token_is_still_taken_for_the_device() {
 #[wasm_bindgen_test]
 async fn a_persons_token_is_never_sent_as_the_device() {
     reset("en");
-    stub_route("/v1/policy", POLICY_2026);
+    stub_current(&VIEWS_2026);
     let mut outdated = claims(V2025, &[ANALYTICS], &[]);
     outdated.subject = TokenSubject::Person(SubjectId([9; 16]));
     set_token(&sign(outdated));
@@ -1960,6 +2015,67 @@ fn placeholder(embed: &HtmlElement) -> Option<HtmlElement> {
         .map(|p| p.unchecked_into())
 }
 
+/// Issue 18.6: a page that adds scripts and embeds after load (a single-page application, lazy HTML).
+#[wasm_bindgen_test]
+async fn scripts_and_embeds_added_later_are_held_back_or_activated_as_they_appear() {
+    reset("en");
+    start(config(V2025));
+    shown().await;
+    assert!(ran().is_empty());
+    // Before a choice: what needs no consent runs as it appears; the rest is held back, an embed behind
+    // its placeholder.
+    blocked_inline("cookies-analytics", "late-analytics");
+    blocked_inline("cookies-necessary", "late-necessary");
+    let (iframe, img) = blocked_embeds();
+    until("the necessary script", || ran() == ["late-necessary"]).await;
+    until("the placeholders", || {
+        placeholder(&iframe).is_some() && placeholder(&img).is_some()
+    })
+    .await;
+    sleep(50).await;
+    assert_eq!(ran(), ["late-necessary"], "analytics held back");
+    assert!(iframe.get_attribute("src").is_none() && img.get_attribute("src").is_none());
+    assert_eq!(
+        page_all("script[type=\"text/plain\"][data-consent]").len(),
+        1
+    );
+
+    click("accept-all");
+    until("the analytics script", || ran().len() == 2).await;
+    assert_eq!(ran(), ["late-necessary", "late-analytics"]);
+    assert!(iframe.get_attribute("src").is_some() && placeholder(&iframe).is_none());
+
+    // After the choice: a blocked script and embed inside HTML added later (nested), and a script
+    // file, run and load as they appear, without another choice or page load.
+    let posts = post_bodies().len();
+    let lazy = add("div", &[], "");
+    lazy.set_inner_html(&format!(
+        "<p><script type=\"text/plain\" data-consent=\"cookies-marketing\">{}</script>\
+         <iframe data-consent=\"cookies-marketing\" data-src=\"about:blank#lazy\"></iframe></p>",
+        ran_js("lazy-marketing")
+    ));
+    blocked_file("cookies-preferences", "late-file");
+    until("the lazy scripts", || ran().len() == 4).await;
+    assert_eq!(
+        ran(),
+        [
+            "late-necessary",
+            "late-analytics",
+            "lazy-marketing",
+            "late-file"
+        ]
+    );
+    let lazy_iframe = one_in(&lazy, "iframe");
+    until("the lazy embed", || {
+        lazy_iframe.get_attribute("src").as_deref() == Some("about:blank#lazy")
+    })
+    .await;
+    assert_eq!(post_bodies().len(), posts, "nothing recorded again");
+    // What activation adds (real scripts) does not wake it up again: each ran once.
+    sleep(50).await;
+    assert_eq!(ran().len(), 4);
+}
+
 #[wasm_bindgen_test]
 async fn blocked_embeds_get_a_placeholder_of_their_size_and_load_once_records_nothing() {
     reset("en");
@@ -2151,7 +2267,10 @@ async fn the_js_api_reports_the_state_and_tells_its_listeners() {
     assert_eq!(get(&before, "pending").as_bool(), Some(false));
     assert_eq!(field(&before, "language"), "en");
     assert!(!allows("cookies-analytics"));
-    assert!(allows("legal-compliance") && allows("cookies-necessary"));
+    assert!(allows("cookies-necessary"));
+    // What needs no consent and is not the banner's (a legal obligation): not the banner's to allow,
+    // whether it read the banner view or a full policy.
+    assert!(!allows("legal-compliance"));
 
     click("choose");
     switch("cookies-analytics").click();
@@ -2163,7 +2282,7 @@ async fn the_js_api_reports_the_state_and_tells_its_listeners() {
     assert_eq!(field(&detail, "language"), "en");
     assert_eq!(
         strings(&get(&detail, "granted")),
-        ["legal-compliance", "cookies-necessary", "cookies-analytics"]
+        ["cookies-necessary", "cookies-analytics"]
     );
     assert_eq!(strings(&get(&detail, "refused")).len(), 2);
     assert!(strings(&get(&detail, "withdrawn")).is_empty());
@@ -2213,11 +2332,11 @@ async fn a_policy_the_bootstrap_fetched_is_used_instead_of_a_second_request() {
     reset("en");
     let mut c = config(V2025);
     let mut url = c.endpoint.clone();
-    url.push_str("/v1/policy");
+    url.push_str(VIEW_EN);
     c.policy = Some(prefetch_policy(&url));
     start(c);
     shown().await;
-    assert_eq!(gets(), ["/v1/policy"], "one request: the bootstrap's");
+    assert_eq!(gets(), [VIEW_EN], "one request: the bootstrap's");
     click("accept-all");
     assert!(allows("cookies-analytics"));
 }
@@ -2236,7 +2355,7 @@ async fn a_policy_the_bootstrap_could_not_fetch_means_no_dialog_until_the_way_ba
     assert!(gets().is_empty(), "no second request on its own");
     reopen_button().expect("the way back in").click();
     shown().await;
-    assert_eq!(gets(), ["/v1/policy"]);
+    assert_eq!(gets(), [VIEW_EN]);
 }
 
 #[wasm_bindgen_test]
@@ -2586,7 +2705,7 @@ fn kept_choice(version: &str, given: &[&str]) -> (String, Vec<String>) {
     ] {
         Reflect::set(&request, &k.into(), &v).unwrap();
     }
-    let mut granted = s(&["legal-compliance", "cookies-necessary"]);
+    let mut granted = s(&["cookies-necessary"]);
     granted.extend(s(given));
     let entry = Object::new();
     Reflect::set(&entry, &"request".into(), &request).unwrap();
@@ -2645,7 +2764,7 @@ async fn consent_mode_on_a_page_with_a_kept_choice_updates_from_that_choice() {
 async fn a_choice_kept_under_an_older_policy_version_is_dropped_and_asked_again() {
     reset("en");
     blocked_scripts();
-    stub_route("/v1/policy", POLICY_2026);
+    stub_current(&VIEWS_2026);
     kept_choice(V2025, &["cookies-analytics"]);
     start(config(V2026));
     shown().await;
@@ -2653,6 +2772,30 @@ async fn a_choice_kept_under_an_older_policy_version_is_dropped_and_asked_again(
     assert!(post_bodies().is_empty());
     sleep(50).await;
     assert_eq!(ran(), ["necessary"]);
+}
+
+/// A language chosen in the dialog whose view does not come: the dialog stays, in its language; a later
+/// choice of language works.
+#[wasm_bindgen_test]
+async fn a_language_whose_view_does_not_come_leaves_the_dialog_as_it_is() {
+    reset("en");
+    start(config(V2025));
+    let d = shown().await;
+    stub_get_down(true);
+    one_in(&d, "[data-consent-lang=\"ru\"]").click();
+    until("the request", || gets().len() == 2).await;
+    sleep(50).await;
+    let d = dialog().expect("still open");
+    assert_eq!(d.get_attribute("lang").as_deref(), Some("en"));
+    assert_eq!(text(&action("accept-all")), texts("en").accept_all);
+    assert!(reopen_button().is_none());
+    stub_get_down(false);
+    choose_language("ru").await;
+    assert_eq!(text(&action("accept-all")), texts("ru").accept_all);
+    assert_eq!(
+        gets(),
+        [VIEW_EN, "/v1/policy/banner/ru", "/v1/policy/banner/ru"]
+    );
 }
 
 #[wasm_bindgen_test]
@@ -2673,7 +2816,7 @@ async fn without_the_policy_there_is_no_dialog_nothing_optional_runs_and_the_way
     stub_get_down(false);
     b.click();
     shown().await;
-    assert_eq!(gets(), ["/v1/policy", "/v1/policy"]);
+    assert_eq!(gets(), [VIEW_EN, VIEW_EN]);
 }
 
 #[wasm_bindgen_test]
@@ -2728,7 +2871,7 @@ async fn open_while_a_return_visits_policy_loads_still_runs_what_the_token_grant
     let d = shown().await;
     assert!(d.matches(":modal").unwrap());
     assert_eq!(switched_on(), ["cookies-analytics"]);
-    assert_eq!(gets(), ["/v1/policies/2025-03-26", "/v1/policy"]);
+    assert_eq!(gets(), ["/v1/policies/2025-03-26", VIEW_EN]);
     assert_eq!(events("ready").len(), 1);
     assert!(reopen_button().is_some());
 }
@@ -2739,7 +2882,7 @@ async fn a_choice_through_the_api_on_a_return_visit_is_made_under_the_current_po
     // which only the newsletter changed, a purpose the banner does not ask for): a choice goes under
     // the server's policy, and keeps what the token gave.
     reset("en");
-    stub_route("/v1/policy", POLICY_2026);
+    stub_current(&VIEWS_2026);
     set_token(&token(V2025, &[PREFERENCES, ANALYTICS, MARKETING]));
     start(config(V2025));
     until("ready", || events("ready").len() == 1).await;
@@ -2770,7 +2913,7 @@ async fn a_choice_through_the_api_on_a_return_visit_is_made_under_the_current_po
             ]
         )
     );
-    assert_eq!(gets(), ["/v1/policies/2025-03-26", "/v1/policy"]);
+    assert_eq!(gets(), ["/v1/policies/2025-03-26", VIEW_EN]);
     recorded().await;
 }
 

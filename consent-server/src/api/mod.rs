@@ -28,6 +28,7 @@ use crate::state::AppState;
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/policy", get(public::current_policy))
+        .route("/v1/policy/banner/{lang}", get(public::current_banner_view))
         .route("/v1/policies/{version}", get(public::policy_version))
         .route("/v1/consents", post(consents::record))
         .route("/v1/receipts/{id}", get(public::receipt))
