@@ -73,13 +73,21 @@ fn scope_of(state: &AppState, i: usize) -> ServiceScope {
 pub(crate) struct Caller {
     /// The token's role; `None` without a token.
     pub(crate) role: Option<Role>,
-    /// The token's place in the configuration (its name is who handled a request); `None` without one.
+    /// The configured token it came with (its index in the configuration; its name is who handled a
+    /// request and scopes idempotency keys); `None` without one.
     pub(crate) token: Option<usize>,
     /// A service token's scope; nothing for the other roles.
     scope: ServiceScope,
 }
 
 impl Caller {
+    /// Who it is, for scoping idempotency keys: the bearer token's configured name, or `anonymous`.
+    pub(crate) fn name<'a>(&self, config: &'a Config) -> &'a str {
+        self.token
+            .and_then(|i| config.tokens.get(i))
+            .map_or("anonymous", |t| t.name.as_str())
+    }
+
     /// Who sends a consent request, as the contract sees it ([`consent_core::Caller`], which decides
     /// what each may record): a `service` token is a service with its scope; anyone else (no token,
     /// or an auditor's or operator's) records what an anonymous visitor may.

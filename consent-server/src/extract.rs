@@ -16,7 +16,7 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
-use consent_core::{PolicyVersion, ReceiptId};
+use consent_core::{Lang, PolicyVersion, ReceiptId};
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, ErrorCode};
@@ -114,6 +114,14 @@ impl PathParam for ReceiptId {
     const NAME: &'static str = "id";
     fn parse(s: &str) -> Result<Self, String> {
         s.parse().map_err(|_| "expected a receipt id (UUID)".into())
+    }
+}
+
+impl PathParam for Lang {
+    const NAME: &'static str = "lang";
+    fn parse(s: &str) -> Result<Self, String> {
+        s.parse()
+            .map_err(|_| "expected a language code such as kk (2 or 3 lowercase letters)".into())
     }
 }
 

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use consent_core::{Policy, PolicyVersion, ServiceScope, Timestamp, WorkingDays};
+use consent_core::{Lang, Policy, PolicyVersion, ServiceScope, Timestamp, WorkingDays};
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -126,10 +126,34 @@ impl AppState {
         Ok((body, etag))
     }
 
+    /// The banner view of a policy in a language (`Policy::banner_view`), compressed as
+    /// [`AppState::policy_body`] is, with the policy's hash and the view's language as entity tag.
+    pub(crate) async fn banner_view_body(
+        &self,
+        policy: &Arc<Policy>,
+        lang: Lang,
+    ) -> Result<(Arc<Encoded>, String), ApiError> {
+        let lang = policy.banner_view_language(lang);
+        let etag = format!("\"{}-{lang}\"", policy.hash());
+        let json = Arc::clone(policy);
+        let body = self
+            .encoded(
+                format!("policy/{}/banner/{lang}", policy.version()),
+                &etag,
+                move || Ok(json.banner_view(lang).into_bytes()),
+            )
+            .await
+            .map_err(ApiError::internal)?;
+        Ok((body, etag))
+    }
+
     /// Compresses the current policy's JSON now rather than on its first request (brotli at quality 11
     /// takes a few hundred milliseconds on a small machine): `serve` does it as it starts.
     pub async fn prepare(&self) {
         let _ = self.policy_body(&self.policy).await;
+        for &lang in self.policy.languages() {
+            let _ = self.banner_view_body(&self.policy, lang).await;
+        }
     }
 
     /// The compressed forms of the body that `key` names and `etag` tags, made by `body` (read and

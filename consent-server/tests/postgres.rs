@@ -96,8 +96,9 @@ fn migrations_are_applied_once_when_instances_start_together() {
     }
 }
 
-/// A database of the first schema, with receipts and erasures, migrated to the second (issue 20): its
-/// subjects are counted live unless erased after their last receipt, as SQLite's migration counts them.
+/// A database of the schema before issue 20 (migrations 1 and 2), with receipts and erasures, migrated
+/// to the current one (issue 20's migration 3): its subjects are counted live unless erased after their
+/// last receipt, as SQLite's migration counts them.
 #[test]
 fn migrating_a_database_with_receipts_and_erasures_counts_its_live_subjects() {
     let Some(admin) = url_for_postgres_only_test("migrate_subjects") else {
@@ -106,9 +107,9 @@ fn migrating_a_database_with_receipts_and_erasures_counts_its_live_subjects() {
     let schema = TestSchema::new(&admin, "migrate_subjects");
     schema.sql(&format!(
         "CREATE TABLE schema_migrations (version integer PRIMARY KEY, \
-         applied_at timestamptz NOT NULL DEFAULT now()); {} \
-         INSERT INTO schema_migrations (version) VALUES (1);",
-        POSTGRES_MIGRATIONS[0]
+         applied_at timestamptz NOT NULL DEFAULT now()); {} {} \
+         INSERT INTO schema_migrations (version) VALUES (1), (2);",
+        POSTGRES_MIGRATIONS[0], POSTGRES_MIGRATIONS[1]
     ));
     let a = "sub:AAAAAAAAAAAAAAAAAAAAAA"; // a receipt, no erasure: live
     let b = "sub:BBBBBBBBBBBBBBBBBBBBBA"; // erased after its receipt: not live

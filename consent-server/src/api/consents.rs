@@ -20,7 +20,7 @@ use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::privacy::{self, SubjectRef};
 use crate::state::AppState;
-use crate::store::{CaseKind, NewReceipt, StoreError, Write, Written};
+use crate::store::{CaseKind, Idempotency, NewReceipt, StoreError, Write, Written};
 
 /// A request the server makes itself (a staff withdrawal, a one-click unsubscribe), checked by the
 /// contract as [`consent_core::Caller::Server`]: the current policy's version and default language,
@@ -62,7 +62,7 @@ async fn link_subject(state: &AppState, external_id: &ExternalId) -> Result<Subj
         .await?;
     match written {
         Written::Subject(s) => Ok(s),
-        Written::Done | Written::Case(_) => {
+        Written::Done | Written::Case(_) | Written::Repeat { .. } => {
             Err(ApiError::internal("link write returned no subject"))
         }
     }
@@ -80,8 +80,28 @@ pub(crate) fn handler_name(state: &AppState, caller: &Caller) -> String {
         .map_or_else(|| "subject".to_owned(), |t| t.name.clone())
 }
 
+/// What [`issue`] did: recorded a new receipt, or found the request's idempotency key already used
+/// (the answer is then the first receipt's).
+pub(crate) enum Issued {
+    /// A new receipt, committed: `201`.
+    New(serde_json::Value),
+    /// A repeat of a request already recorded, with the same idempotency key and body: `200` with the
+    /// first answer; nothing was written.
+    Repeat(serde_json::Value),
+}
+
+impl Issued {
+    /// The response body, whichever it is.
+    pub(crate) fn into_body(self) -> serde_json::Value {
+        match self {
+            Issued::New(v) | Issued::Repeat(v) => v,
+        }
+    }
+}
+
 /// Signs and commits the receipt of a checked request for `subject` (only `VerifiedReceipt`s are
-/// stored); returns the response body, with the consent token of what the request gave and refused.
+/// stored), unless its `idempotency` key was used already ([`super::idempotency`]); returns the
+/// response body, with the consent token of what the request gave and refused.
 ///
 /// The receipt is payload version 2: names, if the request has any, are sealed under the subject's
 /// data key, which is created (from the server's RNG) in the same transaction as the receipt when the
@@ -93,7 +113,8 @@ pub(crate) async fn issue(
     checked: CheckedRequest,
     browser: Option<&'static str>,
     handled_by: &str,
-) -> Result<serde_json::Value, ApiError> {
+    idempotency: Option<Idempotency>,
+) -> Result<Issued, ApiError> {
     let (now, ms) = state.now();
     let id = privacy::receipt_id(privacy::millis(now, ms), privacy_random16()?);
     let (given, refused) = (checked.given(), checked.refused());
@@ -148,7 +169,9 @@ pub(crate) async fn issue(
             .map_err(ApiError::internal)?;
         // The token is signed before the write: nothing can fail between the commit and the answer.
         let out = answer(state, subject, &verified, given, refused)?;
-        let mut new = NewReceipt::new(&verified, browser).map_err(ApiError::internal)?;
+        let mut new = NewReceipt::new(&verified, browser)
+            .map_err(ApiError::internal)?
+            .with_idempotency(idempotency);
         if let Some((k, true)) = key {
             new = new.with_new_data_key(k);
         }
@@ -160,12 +183,17 @@ pub(crate) async fn issue(
             .submit(Write::Receipt(Box::new(new)))?
             .await
             .map_err(ApiError::internal)?;
-        match written {
+        let written = match written {
             Err(StoreError::DataKeyExists) => continue,
             r => r?,
         };
+        if let Written::Repeat { receipt, same_body } = written {
+            return super::idempotency::repeat(state, receipt, same_body)
+                .await
+                .map(Issued::Repeat);
+        }
         state.metrics.receipts.fetch_add(1, Ordering::Relaxed);
-        return Ok(out);
+        return Ok(Issued::New(out));
     }
     Err(ApiError::internal("the subject's data key kept changing"))
 }
@@ -240,7 +268,16 @@ pub(crate) async fn record(
         let mut cx = RequestContext::new(&state.policy, caller.requester());
         cx.served = &served;
         cx.gpc = gpc(&headers);
-        cx.check_json(&body)?
+        cx.check_json(&body).map_err(|e| {
+            // A choice made under a version that was replaced while the visitor decided: the banner
+            // shows the current one at once (issue 18.7).
+            let outdated = e.code == consent_core::RequestErrorCode::PolicyOutdated;
+            let mut e = ApiError::from(e);
+            if outdated {
+                e.policy_version = Some(state.policy.version());
+            }
+            e
+        })?
     };
     let subject = match checked.subject() {
         Some(SubjectSelector::External(id)) => link_subject(&state, id).await?,
@@ -251,6 +288,19 @@ pub(crate) async fn record(
         None => SubjectRef::Device(SubjectId(privacy_random16()?)),
     };
     let by = handler_name(&state, &caller);
-    let out = issue(&state, subject, checked, browser(&headers), &by).await?;
-    Ok((StatusCode::CREATED, axum::Json(out)).into_response())
+    let idempotency =
+        super::idempotency::of_request(&state, &caller, &headers, &body, state.now().0)?;
+    match issue(
+        &state,
+        subject,
+        checked,
+        browser(&headers),
+        &by,
+        idempotency,
+    )
+    .await?
+    {
+        Issued::New(out) => Ok((StatusCode::CREATED, axum::Json(out)).into_response()),
+        Issued::Repeat(out) => Ok((StatusCode::OK, axum::Json(out)).into_response()),
+    }
 }

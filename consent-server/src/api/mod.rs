@@ -3,6 +3,7 @@
 //!
 //! - `consents`: `POST /v1/consents` (check a choice, sign its receipt, commit it).
 //! - `device`: whose device it is (only a device's own token changes its state once it has a choice).
+//! - `idempotency`: `Idempotency-Key`: a choice sent twice is recorded once.
 //! - `public`: policies, a receipt for its holder, key set, GPC, one-click unsubscribe.
 //! - `subjects`: staff endpoints for a subject (lookup, history, state, access export, rights requests),
 //!   unsubscribe links.
@@ -12,6 +13,7 @@
 mod cases;
 mod consents;
 mod device;
+mod idempotency;
 mod ops;
 mod public;
 mod subjects;
@@ -28,6 +30,7 @@ use crate::state::AppState;
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/policy", get(public::current_policy))
+        .route("/v1/policy/banner/{lang}", get(public::current_banner_view))
         .route("/v1/policies/{version}", get(public::policy_version))
         .route("/v1/consents", post(consents::record))
         .route("/v1/receipts/{id}", get(public::receipt))

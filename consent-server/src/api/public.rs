@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use consent_core::{
-    Choice, CollectionKind, ConsentState, Decisions, Method, Policy, PolicyVersion, Purpose,
+    Choice, CollectionKind, ConsentState, Decisions, Lang, Method, Policy, PolicyVersion, Purpose,
     PurposeId, PurposeKind, PurposeSet, ReceiptId, UnverifiedReceipt, UnverifiedToken,
     VerifiedReceipt,
 };
@@ -46,6 +46,24 @@ pub(crate) async fn current_policy(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     policy_response(&state, &headers, &state.policy, "public, max-age=300").await
+}
+
+/// `GET /v1/policy/banner/{lang}`: the current version's banner view in `lang` (or in the policy's
+/// default language when it has not `lang`): what a first visit's banner reads, with the full policy's
+/// hash (`spec/POLICY.md`, "Banner view").
+pub(crate) async fn current_banner_view(
+    State(state): State<AppState>,
+    ApiPath(lang): ApiPath<Lang>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (body, etag) = state.banner_view_body(&state.policy, lang).await?;
+    Ok(encoding::respond(
+        &headers,
+        &body,
+        &etag,
+        "application/json",
+        "public, max-age=300",
+    ))
 }
 
 /// `GET /v1/policies/{version}`: an exact version (immutable).
@@ -282,7 +300,7 @@ async fn already_withdrawn(
 }
 
 /// What a stored receipt gave and refused (or withdrew), as purpose codes: its token's sets.
-fn decided(state: &AppState, receipt: &VerifiedReceipt) -> (PurposeSet, PurposeSet) {
+pub(crate) fn decided(state: &AppState, receipt: &VerifiedReceipt) -> (PurposeSet, PurposeSet) {
     let policy = state
         .policies
         .get(&receipt.payload().policy.version)
@@ -348,8 +366,10 @@ pub(crate) async fn unsubscribe(
                 checked,
                 browser(&headers),
                 "unsubscribe-link",
+                None,
             )
             .await?
+            .into_body()
         }
     };
     let from_browser = headers

@@ -373,7 +373,9 @@ pub async fn staff_withdraw(
         ));
     }
     let checked = by_server(state, decisions, Method::Withdraw, CollectionKind::Staff)?;
-    issue(state, s, checked, None, by).await
+    issue(state, s, checked, None, by, None)
+        .await
+        .map(super::consents::Issued::into_body)
 }
 
 /// A restriction, unblocking or erasure without HTTP (the CLI), handled by `by`, with its case

@@ -292,6 +292,36 @@ pub enum Written {
     Subject(SubjectRef),
     /// The case opened by [`Write::Access`].
     Case(CaseId),
+    /// A [`Write::Receipt`] with an idempotency key already stored (and not expired): nothing was
+    /// written. `receipt` is the first answer's; `same_body` whether this request's body is the same.
+    Repeat {
+        /// The receipt of the first request with the key.
+        receipt: ReceiptId,
+        /// Whether the body is the first request's.
+        same_body: bool,
+    },
+}
+
+/// The idempotency key of a consent request (issue 18.7), as stored: a keyed hash of the caller and
+/// the `Idempotency-Key` header, a keyed hash of the body, and when the key may be forgotten. The
+/// store keeps it with the receipt, in the same transaction; a second request with the same key gets
+/// [`Written::Repeat`] and writes nothing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Idempotency {
+    /// Keyed hash of the caller and the key.
+    pub key: [u8; 32],
+    /// Keyed hash of the body.
+    pub body: [u8; 32],
+    /// When the key is forgotten.
+    pub expires_at: Timestamp,
+}
+
+impl std::fmt::Debug for Idempotency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Idempotency")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A stored receipt.
@@ -405,6 +435,7 @@ pub struct NewReceipt {
     jws: String,
     new_data_key: Option<DataKey>,
     case: Option<NewCase>,
+    idempotency: Option<Idempotency>,
 }
 
 impl NewReceipt {
@@ -433,6 +464,7 @@ impl NewReceipt {
             jws: r.jws().to_owned(),
             new_data_key: None,
             case: None,
+            idempotency: None,
         })
     }
 
@@ -456,6 +488,17 @@ impl NewReceipt {
     /// The case to open with the receipt, if any.
     pub fn case(&self) -> Option<&NewCase> {
         self.case.as_ref()
+    }
+
+    /// The same receipt, stored only if no request with this idempotency key was (issue 18.7).
+    pub fn with_idempotency(mut self, idempotency: Option<Idempotency>) -> NewReceipt {
+        self.idempotency = idempotency;
+        self
+    }
+
+    /// Its idempotency key, if any.
+    pub fn idempotency(&self) -> Option<&Idempotency> {
+        self.idempotency.as_ref()
     }
 
     /// Receipt id.

@@ -98,7 +98,20 @@ CREATE TRIGGER log_head_no_truncate BEFORE TRUNCATE ON log_head
     FOR EACH STATEMENT EXECUTE FUNCTION consent_refuse_change('the log head is never deleted');
 "#,
     r#"
--- Issue 20 (as SQLite's migration 3). Data keys: one per subject, the key its receipts' names are sealed
+-- Idempotency keys of consent requests (issue 18.7): a keyed hash of the caller and the key, a keyed
+-- hash of the body, the receipt of the first answer; deleted once expired (a day) and on erasure. Written
+-- in the transaction of the receipt, under the lock of log_head (the writer's order of locks).
+CREATE TABLE idempotency (
+    key         bytea PRIMARY KEY,
+    body        bytea NOT NULL,
+    receipt     uuid NOT NULL,
+    expires_at  bigint NOT NULL
+);
+CREATE INDEX idempotency_expires ON idempotency (expires_at);
+CREATE INDEX idempotency_receipt ON idempotency (receipt);
+"#,
+    r#"
+-- Issue 20 (as SQLite's migration 4). Data keys: one per subject, the key its receipts' names are sealed
 -- under (payload version 2), kept in a table of its own so that a backup can leave it out. The one table
 -- rows are deleted from, and only by an erasure: a key never changes, and its row may go only once an
 -- erasure of its subject is recorded after the key was made. Deleted rows stay in the table's pages

@@ -6,16 +6,25 @@
 //! A batch of receipts only (the common case) is one statement, one round trip: a data-modifying
 //! `WITH` that locks `log_head`, takes the next numbers, and inserts every row from arrays
 //! (`UNNEST … WITH ORDINALITY`), committed on its own. Anything else (rights requests, pseudonym
-//! links, policy versions, or a receipt batch whose statement failed) takes the general path: one
+//! links, policy versions, a receipt that makes a data key or opens a case (issue 20), or a receipt
+//! batch whose statement failed) takes the general path: one
 //! transaction that locks `log_head` first, applies each write in its own savepoint (one failing write
 //! does not undo the others), sets the head and commits. Either way the numbers of a batch are taken
 //! under the row lock of `log_head`, held to `COMMIT`: committed rows are numbered without gaps, in
 //! commit order, across every instance.
+//!
+//! A receipt with an idempotency key (issue 18.7) stores the key in its transaction. A batch of receipts
+//! whose keys are all new (the common case) is one transaction: the receipts' statement (which locks
+//! `log_head`), the expired keys deleted, a check that none of the keys is stored, the keys inserted.
+//! A batch in which a key is seen again (a repeat, or twice in the batch) takes the general path, where
+//! each keyed receipt looks its key up first and a repeat writes nothing ([`Written::Repeat`]). Keys are
+//! only touched under the lock of `log_head`, taken first on every path: one order of locks across
+//! instances (no deadlock), and no other instance between the look-up and the insert.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use deadpool_postgres::{Client, Pool};
+use deadpool_postgres::{Client, GenericClient, Pool};
 use tokio::sync::mpsc;
 
 use super::fault::Pg as _;
@@ -110,8 +119,15 @@ async fn commit_batch(
         })
         .collect();
     if let Some(receipts) = receipts {
-        match insert_receipts(&client, &receipts).await {
-            Ok(()) => return Ok(jobs.iter().map(|_| Ok(Written::Done)).collect()),
+        let stored = if receipts.iter().any(|r| r.idempotency().is_some()) {
+            insert_keyed_receipts(&mut client, &receipts).await
+        } else {
+            insert_receipts(&client, &receipts).await.map(|()| true)
+        };
+        match stored {
+            Ok(true) => return Ok(jobs.iter().map(|_| Ok(Written::Done)).collect()),
+            // A key seen before: each receipt on its own, a repeat answered with the first receipt.
+            Ok(false) => {}
             Err(e @ StoreError::Unavailable { .. }) => return Err(e),
             // One of them cannot be stored (a constraint): store the others, each on its own.
             Err(e) => tracing::debug!(error = %e, "batch insert failed; writing one by one"),
@@ -145,7 +161,10 @@ SELECT head.base + r.n, r.id::uuid, r.subject, r.issued_at, r.policy_version, r.
        r.browser, r.decisions, r.expires_at, r.actor, r.jws
 FROM head, r";
 
-async fn insert_receipts(client: &Client, receipts: &[&NewReceipt]) -> Result<(), StoreError> {
+async fn insert_receipts(
+    client: &impl GenericClient,
+    receipts: &[&NewReceipt],
+) -> Result<(), StoreError> {
     let n = receipts.len();
     let mut id = Vec::with_capacity(n);
     let mut subject = Vec::with_capacity(n);
@@ -199,6 +218,63 @@ async fn insert_receipts(client: &Client, receipts: &[&NewReceipt]) -> Result<()
         )));
     }
     Ok(())
+}
+
+/// A batch of receipts, some with idempotency keys, in one transaction: the receipts (numbered under
+/// `log_head`'s lock, taken first as on the general path), the expired keys deleted, the keys inserted,
+/// committed. `false` (nothing written) when a key of the batch is stored already or comes twice: the
+/// general path then answers the repeats.
+async fn insert_keyed_receipts(
+    client: &mut Client,
+    receipts: &[&NewReceipt],
+) -> Result<bool, StoreError> {
+    let keyed: Vec<_> = receipts
+        .iter()
+        .filter_map(|r| r.idempotency().map(|k| (k, r)))
+        .collect();
+    let key: Vec<&[u8]> = keyed.iter().map(|(k, _)| &k.key[..]).collect();
+    let mut distinct = key.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() != key.len() {
+        return Ok(false);
+    }
+    let tx = client.transaction().await.pg()?;
+    insert_receipts(&tx, receipts).await?;
+    // Expired keys go first (indexed, cheap); a key expired for a later receipt of the batch but not
+    // for the oldest is found below and the general path decides, receipt by receipt.
+    let oldest = receipts
+        .iter()
+        .map(|r| r.issued_at().as_unix())
+        .min()
+        .unwrap_or(i64::MIN);
+    tx.execute("DELETE FROM idempotency WHERE expires_at <= $1", &[&oldest])
+        .await
+        .pg()?;
+    let seen = tx
+        .query_opt(
+            "SELECT 1 FROM idempotency WHERE key = ANY($1::bytea[]) LIMIT 1",
+            &[&key],
+        )
+        .await
+        .pg()?;
+    if seen.is_some() {
+        tx.rollback().await.pg()?;
+        return Ok(false);
+    }
+    let body: Vec<&[u8]> = keyed.iter().map(|(k, _)| &k.body[..]).collect();
+    let receipt: Vec<String> = keyed.iter().map(|(_, r)| r.id().to_string()).collect();
+    let expires_at: Vec<i64> = keyed.iter().map(|(k, _)| k.expires_at.as_unix()).collect();
+    tx.execute(
+        "INSERT INTO idempotency (key, body, receipt, expires_at) \
+         SELECT k.key, k.body, k.receipt::uuid, k.expires_at \
+         FROM UNNEST($1::bytea[], $2::bytea[], $3::text[], $4::int8[]) AS k(key, body, receipt, expires_at)",
+        &[&key, &body, &receipt, &expires_at],
+    )
+    .await
+    .pg()?;
+    tx.commit().await.pg()?;
+    Ok(true)
 }
 
 /// The general path: one transaction, `log_head` locked first (when the batch numbers rows), each write
@@ -270,6 +346,31 @@ async fn apply(
 ) -> Result<Written, StoreError> {
     match write {
         Write::Receipt(r) => {
+            if let Some(k) = r.idempotency() {
+                // Keys are kept a bounded time: the expired ones go first (indexed, cheap).
+                tx.execute(
+                    "DELETE FROM idempotency WHERE expires_at <= $1",
+                    &[&r.issued_at().as_unix()],
+                )
+                .await
+                .pg()?;
+                let first = tx
+                    .query_opt(
+                        "SELECT body, receipt::text FROM idempotency WHERE key = $1",
+                        &[&&k.key[..]],
+                    )
+                    .await
+                    .pg()?;
+                if let Some(row) = first {
+                    let (body, receipt): (Vec<u8>, String) = (row.get(0), row.get(1));
+                    return Ok(Written::Repeat {
+                        receipt: receipt.parse().map_err(|_| {
+                            StoreError::Corrupt(format!("idempotency: receipt id {receipt}"))
+                        })?,
+                        same_body: body == k.body,
+                    });
+                }
+            }
             let seq = head.receipts + 1;
             let subject = r.subject().to_string();
             let stmt = tx
@@ -325,6 +426,20 @@ async fn apply(
             if let Some(case) = r.case() {
                 insert_case(tx, &subject, case, Some(r.id())).await?;
             }
+            if let Some(k) = r.idempotency() {
+                tx.execute(
+                    "INSERT INTO idempotency (key, body, receipt, expires_at) \
+                     VALUES ($1, $2, $3::text::uuid, $4)",
+                    &[
+                        &&k.key[..],
+                        &&k.body[..],
+                        &r.id().to_string(),
+                        &k.expires_at.as_unix(),
+                    ],
+                )
+                .await
+                .pg()?;
+            }
             head.receipts = seq;
             Ok(Written::Done)
         }
@@ -365,6 +480,14 @@ async fn apply(
                     .await
                     .pg()?;
                 }
+                // Nor from the hashes of their requests' bodies.
+                tx.execute(
+                    "DELETE FROM idempotency WHERE receipt IN \
+                     (SELECT id FROM receipts WHERE subject = $1)",
+                    &[&subject],
+                )
+                .await
+                .pg()?;
             }
             head.events = seq;
             Ok(Written::Done)

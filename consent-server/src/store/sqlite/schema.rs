@@ -62,6 +62,18 @@ CREATE TABLE probe (
 );
 "#,
     r#"
+-- Idempotency keys of consent requests (issue 18.7): a keyed hash of the caller and the key, a keyed
+-- hash of the body, the receipt of the first answer; deleted once expired (a day) and on erasure.
+CREATE TABLE idempotency (
+    key         BLOB PRIMARY KEY,
+    body        BLOB NOT NULL,
+    receipt     TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL
+);
+CREATE INDEX idempotency_expires ON idempotency (expires_at);
+CREATE INDEX idempotency_receipt ON idempotency (receipt);
+"#,
+    r#"
 -- Issue 20. Data keys: one per subject, the key its receipts' names are sealed under (payload version 2).
 -- Erasure deletes the row (with secure_delete on, its bytes are zeroed in the page). Kept in a table of
 -- its own so that a backup can leave it out (README, "Backups and erasure").

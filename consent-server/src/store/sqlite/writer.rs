@@ -205,8 +205,31 @@ fn apply(conn: &Connection, write: &Write, refuse_growth: bool) -> Result<Writte
     };
     match write {
         Write::Receipt(r) => {
-            grow()?;
             let subject = r.subject().to_string();
+            if let Some(k) = r.idempotency() {
+                // Keys are kept a bounded time: the expired ones go first (indexed, cheap).
+                conn.prepare_cached("DELETE FROM idempotency WHERE expires_at <= ?1")
+                    .db()?
+                    .execute(params![r.issued_at().as_unix()])
+                    .db()?;
+                let first: Option<(Vec<u8>, String)> = conn
+                    .prepare_cached("SELECT body, receipt FROM idempotency WHERE key = ?1")
+                    .db()?
+                    .query_row(params![&k.key[..]], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .optional()
+                    .db()?;
+                if let Some((body, receipt)) = first {
+                    // A repeat adds nothing, even below the floor (and the first request made the
+                    // subject's data key, if it needed one).
+                    return Ok(Written::Repeat {
+                        receipt: receipt.parse().map_err(|_| {
+                            StoreError::Corrupt(format!("idempotency: receipt id {receipt}"))
+                        })?,
+                        same_body: body == k.body,
+                    });
+                }
+            }
+            grow()?;
             if r.new_data_key().is_some() {
                 let exists: bool = conn
                     .prepare_cached("SELECT EXISTS (SELECT 1 FROM data_keys WHERE subject = ?1)")
@@ -216,6 +239,19 @@ fn apply(conn: &Connection, write: &Write, refuse_growth: bool) -> Result<Writte
                 if exists {
                     return Err(StoreError::DataKeyExists);
                 }
+            }
+            if let Some(k) = r.idempotency() {
+                conn.prepare_cached(
+                    "INSERT INTO idempotency (key, body, receipt, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .db()?
+                .execute(params![
+                    &k.key[..],
+                    &k.body[..],
+                    r.id().to_string(),
+                    k.expires_at.as_unix()
+                ])
+                .db()?;
             }
             conn.prepare_cached(
                 "INSERT INTO receipts (id, subject, issued_at, policy_version, method, kid, browser, decisions, expires_at, actor, jws)
@@ -294,6 +330,13 @@ fn apply(conn: &Connection, write: &Write, refuse_growth: bool) -> Result<Writte
                     .execute(params![redacted, id.to_string(), subject])
                     .db()?;
                 }
+                // Nor from the hashes of their requests' bodies.
+                conn.prepare_cached(
+                    "DELETE FROM idempotency WHERE receipt IN (SELECT id FROM receipts WHERE subject = ?1)",
+                )
+                .db()?
+                .execute(params![subject])
+                .db()?;
             }
             Ok(Written::Done)
         }
