@@ -16,6 +16,7 @@ id = "alumni-network"
 code = 14
 kind = "processing"
 legal_basis = "consent"
+collection_points = ["form", "api"]
 audiences = ["applicants-students"]
 data_categories = ["application-contact"]
 term = { kk = "Келісім кері қайтарылғанға дейін", ru = "До отзыва согласия", en = "Until consent is withdrawn" }
@@ -30,6 +31,7 @@ id = "research"
 code = 15
 kind = "processing"
 legal_basis = "consent"
+collection_points = ["form", "api"]
 audiences = ["applicants-students"]
 data_categories = ["academic-results"]
 term = { kk = "Келісім кері қайтарылғанға дейін", ru = "До отзыва согласия", en = "Until consent is withdrawn" }

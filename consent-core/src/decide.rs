@@ -7,8 +7,8 @@
 //! server takes from a [`Policy`] and the banner from the policy's JSON, so both compute the same thing.
 
 use crate::{
-    Choice, CookieCategoryId, Decisions, Method, Policy, PurposeId, PurposeKind, PurposeSet,
-    TokenClaims,
+    Choice, CollectionKind, CookieCategoryId, Decisions, Method, Policy, PurposeId, PurposeKind,
+    PurposeSet, TokenClaims,
 };
 
 /// The purposes a collection point deals with, as sets of codes: the input of the choice logic.
@@ -130,6 +130,24 @@ impl PurposeScope {
         scope
     }
 
+    /// The scope of a collection point of `kind` under `policy`: it asks for the purposes that need
+    /// consent and list it in their `collection_points` ([`Policy::purposes_at`]); what needs no consent
+    /// stays unconditional. What its "accept all", "reject all" and second layer cover, and what a
+    /// request from it may decide.
+    ///
+    /// ```
+    /// use consent_core::{CollectionKind, Method, Policy, PurposeKind, PurposeScope, PurposeSet};
+    /// let policy = Policy::from_toml(include_str!("../../examples/invisionu/policy.toml"))?;
+    /// let banner = PurposeScope::at(&policy, CollectionKind::Banner);
+    /// let all = banner.decide(Method::AcceptAll, false, PurposeSet::EMPTY, PurposeSet::EMPTY);
+    /// assert_eq!(all.given.len(), 3, "preferences, analytics and marketing cookies");
+    /// assert!(all.given.codes().all(|c| policy.purpose_by_code(c).unwrap().kind == PurposeKind::Cookies));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn at(policy: &Policy, kind: CollectionKind) -> PurposeScope {
+        PurposeScope::of_policy(policy).within(policy.purposes_at(kind))
+    }
+
     /// The same scope, asking only for the purposes in `purposes` (a collection point's own purposes);
     /// what needs no consent stays unconditional.
     ///
@@ -205,6 +223,34 @@ impl PurposeScope {
             withdrawn: off & previous,
             left_out,
         }
+    }
+
+    /// The choice Global Privacy Control makes on a return visit (issue 18.7): the browser now sends the
+    /// signal, and the consent token, from a choice made without it, grants marketing purposes of this
+    /// scope (`previous`). Those are withdrawn, what else `previous` grants stays given, the rest is
+    /// refused; the method is `custom`, or `withdraw` when nothing stays given. `None` when `previous`
+    /// grants no marketing purpose: nothing to change, nothing to record.
+    ///
+    /// ```
+    /// use consent_core::{Method, PurposeScope, PurposeSet};
+    /// let scope = PurposeScope {
+    ///     unconditional: PurposeSet::of(10),
+    ///     asked: PurposeSet::from_codes([11, 12, 13]),
+    ///     marketing: PurposeSet::of(13),
+    /// };
+    /// let d = scope.gpc_withdrawal(PurposeSet::from_codes([12, 13])).unwrap();
+    /// assert_eq!((d.method, d.given, d.withdrawn), (Method::Custom, PurposeSet::of(12), PurposeSet::of(13)));
+    /// assert_eq!(d.refused, PurposeSet::of(11));
+    /// let d = scope.gpc_withdrawal(PurposeSet::of(13)).unwrap();
+    /// assert_eq!(d.method, Method::Withdraw);
+    /// assert_eq!(scope.gpc_withdrawal(PurposeSet::of(12)), None);
+    /// ```
+    pub fn gpc_withdrawal(self, previous: PurposeSet) -> Option<Decided> {
+        let previous = previous & self.asked;
+        if (previous & self.marketing).is_empty() {
+            return None;
+        }
+        Some(self.decide(Method::Custom, true, previous - self.marketing, previous))
     }
 
     /// The purposes Global Privacy Control refuses in a choice made with `method` that decides

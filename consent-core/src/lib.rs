@@ -79,6 +79,7 @@ mod prelude {
 
 mod b64;
 mod banner;
+mod banner_view;
 #[cfg(feature = "toml")]
 mod calendar;
 mod canonical;

@@ -8,8 +8,8 @@ use sha2::{Digest, Sha256};
 
 use crate::canonical::{Json, Obj};
 use crate::{
-    BannerTexts, CookieCategoryId, Country, Id, Lang, ParseError, PolicyVersion, Purpose,
-    PurposeId, PurposeKind, RecipientKind, Texts,
+    BannerTexts, CollectionKind, CookieCategoryId, Country, Id, Lang, ParseError, PolicyVersion,
+    Purpose, PurposeId, PurposeKind, PurposeSet, RecipientKind, Texts,
 };
 
 /// The operator of personal data (Law 94-V Art. 8(4)(1): name and BIN).
@@ -428,6 +428,25 @@ impl Policy {
     pub fn purpose_by_code(&self, code: u8) -> Option<&Purpose> {
         self.purposes.iter().find(|p| p.code == code)
     }
+    /// The codes of the purposes a collection point of `kind` presents (their `collection_points`):
+    /// those that need consent it asks for, the others it shows as always on. Empty for the server's
+    /// own kinds (`email`, `staff`).
+    ///
+    /// ```
+    /// use consent_core::{CollectionKind, Policy, PurposeKind};
+    /// let policy = Policy::from_toml(include_str!("../../examples/invisionu/policy.toml"))?;
+    /// let banner = policy.purposes_at(CollectionKind::Banner);
+    /// assert!(banner.codes().all(|c| policy.purpose_by_code(c).unwrap().kind == PurposeKind::Cookies));
+    /// assert_eq!(banner.len(), 4);
+    /// # Ok::<(), consent_core::PolicyError>(())
+    /// ```
+    pub fn purposes_at(&self, kind: CollectionKind) -> PurposeSet {
+        self.purposes
+            .iter()
+            .filter(|p| p.collected_at(kind))
+            .map(|p| p.code)
+            .collect()
+    }
     /// Purposes of one kind.
     pub fn purposes_of(&self, kind: PurposeKind) -> impl Iterator<Item = &Purpose> {
         self.purposes.iter().filter(move |p| p.kind == kind)
@@ -544,6 +563,13 @@ impl Policy {
                     Obj::new()
                         .set("id", p.id.as_str())
                         .set("code", p.code)
+                        .set(
+                            "collection_points",
+                            p.collection_points
+                                .iter()
+                                .map(|k| k.as_str())
+                                .collect::<Vec<_>>(),
+                        )
                         .set("kind", p.kind.as_str())
                         .set("legal_basis", p.legal_basis.as_str())
                         .set("audiences", ids(&p.audiences.iter().collect::<Vec<_>>()))

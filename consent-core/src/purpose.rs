@@ -4,7 +4,7 @@
 use crate::prelude::*;
 use core::fmt;
 
-use crate::{Id, ParseError, PolicyVersion, PurposeId, Texts};
+use crate::{CollectionKind, Id, ParseError, PolicyVersion, PurposeId, Texts};
 
 /// Declares a closed vocabulary written as kebab-case strings in policy files.
 macro_rules! vocabulary {
@@ -234,6 +234,10 @@ pub struct Purpose {
     pub required_for: Option<Texts>,
     /// Title and description (always present for consent purposes).
     pub texts: Option<PurposeTexts>,
+    /// The collection points that present this purpose, among `banner`, `form` and `api`, in file
+    /// order: where a purpose that needs consent is asked (and may be decided), where one that needs
+    /// none is shown as always on. `banner` only on `cookies` purposes (issue 18).
+    pub collection_points: Vec<CollectionKind>,
 }
 
 impl Purpose {
@@ -252,5 +256,23 @@ impl Purpose {
     pub fn needs_consent(&self) -> bool {
         self.legal_basis == LegalBasis::Consent
             && self.cookie_category != Some(CookieCategoryId::Necessary)
+    }
+
+    /// Whether a collection point of `kind` presents this purpose (its `collection_points`): asks for
+    /// it if it needs consent. The server's own kinds (`email`, `staff`), which only withdraw, are
+    /// never listed.
+    ///
+    /// ```
+    /// # use consent_core::{CollectionKind, Policy};
+    /// let policy = Policy::from_toml(include_str!("../../examples/invisionu/policy.toml"))?;
+    /// let analytics = policy.purpose_by_str("cookies-analytics").unwrap();
+    /// assert!(analytics.collected_at(CollectionKind::Banner));
+    /// let newsletter = policy.purpose_by_str("marketing").unwrap();
+    /// assert!(!newsletter.collected_at(CollectionKind::Banner));
+    /// assert!(newsletter.collected_at(CollectionKind::Form));
+    /// # Ok::<(), consent_core::PolicyError>(())
+    /// ```
+    pub fn collected_at(&self, kind: CollectionKind) -> bool {
+        self.collection_points.contains(&kind)
     }
 }

@@ -4,11 +4,21 @@
 --     psql "postgres://consent_owner@db.example.kz/consent" -v app=consent_app -f postgres-grants.sql
 --
 -- Receipts and events are append-only: the application may read and add them, never change or remove
--- them (and the tables' triggers refuse that even to the owner). An erasure deletes a pseudonym link, so
--- the application may delete those. The application numbers receipts and events through the one row of
--- log_head, which it updates; the probe row is rewritten while the storage fails.
+-- them (and the tables' triggers refuse that even to the owner). An erasure deletes a pseudonym link and
+-- the idempotency keys of the person's requests, so the application may delete those (keys also lapse
+-- after a day). The application numbers receipts and events through the one row of log_head, which it
+-- updates; the probe row is rewritten while the storage fails. Issue 20: an erasure deletes the
+-- subject's data key (the table's trigger allows it only once the erasure is recorded) and redacts the
+-- JWS of version 1 receipts naming the person (the trigger allows that change only); closing a case sets
+-- when and by whom; live subjects are counted in `subjects`.
 GRANT SELECT, INSERT ON receipts, events, policies TO :"app";
-GRANT SELECT, INSERT, DELETE ON subject_links TO :"app";
+GRANT UPDATE (jws) ON receipts TO :"app";
+GRANT SELECT, INSERT, DELETE ON subject_links, data_keys TO :"app";
+GRANT SELECT, INSERT, DELETE ON idempotency TO :"app";
+GRANT SELECT, INSERT ON cases TO :"app";
+GRANT UPDATE (closed_at, closed_by) ON cases TO :"app";
+GRANT SELECT, INSERT ON subjects TO :"app";
+GRANT UPDATE (live) ON subjects TO :"app";
 GRANT SELECT, UPDATE ON log_head TO :"app";
 -- The consent log: tiles grow (a partial tile is rewritten, only longer), checkpoints and cosignatures
 -- are added.

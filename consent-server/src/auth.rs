@@ -82,11 +82,21 @@ fn scope_of(state: &AppState, i: usize) -> ServiceScope {
 pub(crate) struct Caller {
     /// The token's role; `None` without a token.
     pub(crate) role: Option<Role>,
+    /// The configured token it came with (its index in the configuration; its name is who handled a
+    /// request and scopes idempotency keys); `None` without one.
+    pub(crate) token: Option<usize>,
     /// A service token's scope; nothing for the other roles.
     scope: ServiceScope,
 }
 
 impl Caller {
+    /// Who it is, for scoping idempotency keys: the bearer token's configured name, or `anonymous`.
+    pub(crate) fn name<'a>(&self, config: &'a Config) -> &'a str {
+        self.token
+            .and_then(|i| config.tokens.get(i))
+            .map_or("anonymous", |t| t.name.as_str())
+    }
+
     /// Who sends a consent request, as the contract sees it ([`consent_core::Caller`], which decides
     /// what each may record): a `service` token is a service with its scope; anyone else (no token,
     /// or an auditor's or operator's) records what an anonymous visitor may.
@@ -105,6 +115,7 @@ impl FromRequestParts<AppState> for Caller {
         let i = token(&state.config, &parts.headers)?;
         Ok(Caller {
             role: i.and_then(|i| state.config.tokens.get(i)).map(|t| t.role),
+            token: i,
             scope: i.map_or(ServiceScope::NOTHING, |i| scope_of(state, i)),
         })
     }
@@ -167,8 +178,10 @@ permissions! {
     ReadStates: [Auditor, Operator, Service] => "read subject state";
     /// `GET /v1/subjects/{subject}/export`.
     ExportSubjects: [Auditor, Operator] => "export subject data";
-    /// Withdrawals, restrictions, unblocking and erasures.
+    /// Withdrawals, restrictions, unblocking, erasures, access requests; closing cases.
     RecordRights: [Operator] => "record rights requests";
+    /// `GET /v1/cases`.
+    ReadCases: [Auditor, Operator] => "read rights requests";
     /// `POST /v1/unsubscribe-links`.
     MakeUnsubscribeLinks: [Service, Operator] => "make unsubscribe links";
     /// `GET /v1/export`.
@@ -212,7 +225,11 @@ mod tests {
     fn only_service_tokens_record_as_services_with_their_scope() {
         use consent_core::Caller as Requester;
         let scope = ServiceScope::new(consent_core::PurposeSet::of(8), &[]).unwrap();
-        let caller = |role| Caller { role, scope };
+        let caller = |role| Caller {
+            role,
+            token: None,
+            scope,
+        };
         assert_eq!(caller(None).requester(), Requester::Anonymous);
         assert_eq!(
             caller(Some(Role::Service)).requester(),

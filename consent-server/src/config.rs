@@ -200,6 +200,9 @@ pub struct Config {
     pub policy: Option<PathBuf>,
     /// Older policy versions still served at `/v1/policies/{version}`.
     pub previous_policies: Vec<PathBuf>,
+    /// Working-day calendar for rights requests' due dates (`spec/SPEC.md` §7); default: the bundled
+    /// `examples/invisionu/calendar-kz.toml`.
+    pub calendar: Option<PathBuf>,
     /// The server's public URL (receipt issuer, unsubscribe links).
     pub issuer: String,
     /// Origins allowed by CORS (the website).
@@ -241,6 +244,7 @@ impl Default for Config {
             development_keys: true,
             policy: None,
             previous_policies: Vec::new(),
+            calendar: None,
             issuer: "http://127.0.0.1:8080".into(),
             cors_origins: Vec::new(),
             rate_limit: RateLimit {
@@ -321,6 +325,9 @@ impl Config {
         }
         if let Some(v) = var("CONSENT_POLICY") {
             self.policy = Some(v.into());
+        }
+        if let Some(v) = var("CONSENT_CALENDAR") {
+            self.calendar = Some(v.into());
         }
         if let Some(v) = var("CONSENT_ISSUER") {
             self.issuer = v;

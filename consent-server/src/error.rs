@@ -39,6 +39,11 @@ pub enum ErrorCode {
     InvalidToken,
     /// The token's role may not do this (403).
     Forbidden,
+    /// A decision names a purpose that the request's collection point does not ask for (the policy's
+    /// `collection_points`): the banner asks for cookie purposes only (422).
+    OutsideCollectionPoint,
+    /// An `Idempotency-Key` already used with another request body (422): a new choice needs a new key.
+    IdempotencyKeyReused,
     /// The request names a device that already has receipts, without that device's consent token in
     /// `X-Consent-Token` (403): a device's choice is changed only by that device.
     DeviceTokenRequired,
@@ -47,6 +52,9 @@ pub enum ErrorCode {
     DeviceTokenMismatch,
     /// No such resource or endpoint (404).
     NotFound,
+    /// The receipt was redacted when its subject was erased: a version 1 receipt that named a person
+    /// in clear (410).
+    ReceiptErased,
     /// The endpoint exists but not with this HTTP method (405).
     MethodNotAllowed,
     /// The body is not `application/json` (415).
@@ -83,9 +91,12 @@ impl ErrorCode {
         ErrorCode::Unauthorized,
         ErrorCode::InvalidToken,
         ErrorCode::Forbidden,
+        ErrorCode::OutsideCollectionPoint,
+        ErrorCode::IdempotencyKeyReused,
         ErrorCode::DeviceTokenRequired,
         ErrorCode::DeviceTokenMismatch,
         ErrorCode::NotFound,
+        ErrorCode::ReceiptErased,
         ErrorCode::MethodNotAllowed,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::BodyTooLarge,
@@ -115,9 +126,12 @@ impl ErrorCode {
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::OutsideCollectionPoint => "outside_collection_point",
+            ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
             ErrorCode::DeviceTokenRequired => "device_token_required",
             ErrorCode::DeviceTokenMismatch => "device_token_mismatch",
             ErrorCode::NotFound => "not_found",
+            ErrorCode::ReceiptErased => "receipt_erased",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::BodyTooLarge => "body_too_large",
@@ -158,6 +172,7 @@ impl ErrorCode {
             R::ConsentNotRequired => unprocessable(ErrorCode::ConsentNotRequired),
             R::InconsistentMethod => unprocessable(ErrorCode::InconsistentMethod),
             R::UnknownPolicyVersion => unprocessable(ErrorCode::UnknownPolicyVersion),
+            R::OutsideCollectionPoint => unprocessable(ErrorCode::OutsideCollectionPoint),
             // A code consent-core adds later (the enum is non-exhaustive): the client's problem all
             // the same; the test below fails until it has a code of its own here.
             _ => unprocessable(ErrorCode::InvalidField),
@@ -182,6 +197,9 @@ pub struct ApiError {
     pub message: String,
     /// The request field at fault, e.g. `decisions.marketing`.
     pub field: Option<String>,
+    /// For `policy_outdated`: the current policy version, sent as `error.policy_version` (the banner
+    /// fetches it, immutable, and asks again at once).
+    pub policy_version: Option<consent_core::PolicyVersion>,
 }
 
 impl ApiError {
@@ -192,6 +210,7 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            policy_version: None,
         }
     }
 
@@ -279,6 +298,7 @@ impl From<StoreError> for ApiError {
                 ErrorCode::StorageUnavailable,
                 "storage is unavailable; retry later",
             ),
+            StoreError::NoOpenCase(id) => ApiError::not_found(&format!("open case {id}")),
             other => ApiError::internal(other),
         }
     }
@@ -298,15 +318,19 @@ impl From<RequestError> for ApiError {
             code,
             message: e.message,
             field: e.field,
+            policy_version: None,
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "error": { "code": self.code.as_str(), "message": self.message, "field": self.field }
         });
+        if let Some(v) = self.policy_version {
+            body["error"]["policy_version"] = v.to_string().into();
+        }
         let mut r = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED && self.code == ErrorCode::Unauthorized {
             r.headers_mut()

@@ -16,7 +16,7 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
-use consent_core::{PolicyVersion, ReceiptId};
+use consent_core::{Lang, PolicyVersion, ReceiptId};
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, ErrorCode};
@@ -117,11 +117,30 @@ impl PathParam for ReceiptId {
     }
 }
 
+impl PathParam for Lang {
+    const NAME: &'static str = "lang";
+    fn parse(s: &str) -> Result<Self, String> {
+        s.parse()
+            .map_err(|_| "expected a language code such as kk (2 or 3 lowercase letters)".into())
+    }
+}
+
 impl PathParam for PolicyVersion {
     const NAME: &'static str = "version";
     fn parse(s: &str) -> Result<Self, String> {
         s.parse()
             .map_err(|_| "expected a version such as 2025-03-26".into())
+    }
+}
+
+impl PathParam for crate::store::CaseId {
+    const NAME: &'static str = "id";
+    fn parse(s: &str) -> Result<Self, String> {
+        s.parse()
+            .ok()
+            .filter(|n| *n > 0 && s.bytes().all(|b| b.is_ascii_digit()) && !s.starts_with('0'))
+            .map(crate::store::CaseId)
+            .ok_or_else(|| "expected a case number (1, 2, 3…)".into())
     }
 }
 

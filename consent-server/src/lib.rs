@@ -15,6 +15,7 @@
 pub mod api;
 pub mod app;
 mod auth;
+pub mod cases;
 pub mod clock;
 pub mod config;
 mod encoding;
@@ -24,6 +25,7 @@ pub mod keys;
 pub mod log;
 pub mod metrics;
 mod middleware;
+pub mod personal;
 pub mod privacy;
 mod rate_limit;
 pub mod serve;

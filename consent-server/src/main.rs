@@ -13,7 +13,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use consent_server::store::Rights;
 
-use cli::{audit, export, keygen, migrate, policy, receipts, rights, serve, token};
+use cli::rights::Request;
+use cli::{audit, backup, cases, export, keygen, migrate, policy, receipts, rights, serve, token};
 
 #[derive(Parser)]
 #[command(
@@ -64,8 +65,25 @@ enum Command {
     Restrict(rights::Args),
     /// Lift a restriction.
     Unblock(rights::Args),
-    /// Erase: unlink the person from their receipts (which stay verifiable).
+    /// Erase: unlink the person from their receipts (which stay verifiable) and destroy their data key
+    /// (the names in their receipts can no longer be read).
     Erase(rights::Args),
+    /// Record an access request (a copy of the subject's history): a case, open until closed.
+    Access(rights::Args),
+    /// Rights requests as cases, with their legal due dates: list, close.
+    Cases {
+        #[command(subcommand)]
+        command: cases::Command,
+    },
+    /// How many distinct subjects have a live record (Law 94-V's size classes count them).
+    Subjects,
+    /// Back up the database as two files: receipts without the data keys, and the data keys alone.
+    Backup(backup::Args),
+    /// Put back the data keys of a key backup, except those of subjects erased since.
+    RestoreKeys {
+        /// The key backup file (`backup --keys`).
+        file: PathBuf,
+    },
     /// Copy the SQLite database into PostgreSQL (verified, resumable), or only create its schema.
     Migrate(migrate::Args),
 }
@@ -88,10 +106,15 @@ fn main() -> ExitCode {
         Command::Receipts { command } => receipts::run(command),
         Command::Export(args) => export::run(config, args),
         Command::Audit { command } => audit::run(command),
-        Command::Withdraw(args) => rights::run(config, args, None),
-        Command::Restrict(args) => rights::run(config, args, Some(Rights::Restrict)),
-        Command::Unblock(args) => rights::run(config, args, Some(Rights::Unblock)),
-        Command::Erase(args) => rights::run(config, args, Some(Rights::Erase)),
+        Command::Withdraw(args) => rights::run(config, args, Request::Withdraw),
+        Command::Restrict(args) => rights::run(config, args, Request::Rights(Rights::Restrict)),
+        Command::Unblock(args) => rights::run(config, args, Request::Rights(Rights::Unblock)),
+        Command::Erase(args) => rights::run(config, args, Request::Rights(Rights::Erase)),
+        Command::Access(args) => rights::run(config, args, Request::Access),
+        Command::Cases { command } => cases::run(config, command),
+        Command::Subjects => cases::subjects(config),
+        Command::Backup(args) => backup::backup(config, &args),
+        Command::RestoreKeys { file } => backup::restore_keys(config, &file),
         Command::Migrate(args) => migrate::run(config, &args),
     };
     done.unwrap_or_else(|e| {

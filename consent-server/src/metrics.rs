@@ -179,3 +179,56 @@ fn storage(out: &mut String, h: &StorageHealth) {
         h.refused_writes(),
     );
 }
+
+/// Rights requests and subjects, in Prometheus text format: open, overdue and undated cases by kind
+/// (issue 20.3), and subjects with a live record (issue 20.6). Read from the store at each scrape.
+pub(crate) fn render_rights(
+    store: &dyn Store,
+    calendar: &consent_core::WorkingDays,
+    now: consent_core::Timestamp,
+) -> String {
+    let mut out = String::new();
+    match store.cases(&crate::store::CaseQuery {
+        open_only: true,
+        ..Default::default()
+    }) {
+        Ok(open) => {
+            let counts = crate::cases::counts(calendar, &open, now);
+            for (i, (name, help)) in [
+                ("consent_cases_open", "Rights requests not closed yet, by kind."),
+                (
+                    "consent_cases_overdue",
+                    "Open rights requests past their legal due date (working days), by kind.",
+                ),
+                (
+                    "consent_cases_undated",
+                    "Open rights requests whose period the working-day calendar does not cover yet, by kind.",
+                ),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+                for (kind, n) in &counts {
+                    let _ = writeln!(
+                        out,
+                        "{name}{{kind=\"{kind}\"}} {}",
+                        n.get(i).copied().unwrap_or(0)
+                    );
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: cases not read"),
+    }
+    match store.live_subjects() {
+        Ok(live) => {
+            let _ = writeln!(
+                out,
+                "# HELP consent_subjects_live Distinct subjects with a live record (a receipt not followed by an erasure): persons (what Law 94-V's size classes count) and anonymous devices.\n# TYPE consent_subjects_live gauge\nconsent_subjects_live{{kind=\"person\"}} {}\nconsent_subjects_live{{kind=\"device\"}} {}",
+                live.persons, live.devices
+            );
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: subjects not counted"),
+    }
+    out
+}

@@ -196,6 +196,7 @@ pub(crate) fn cors(config: &Config) -> CorsLayer {
             header::CONTENT_TYPE,
             header::AUTHORIZATION,
             header::HeaderName::from_static("x-consent-token"),
+            header::HeaderName::from_static("idempotency-key"),
             header::HeaderName::from_static("sec-gpc"),
         ])
         .max_age(Duration::from_secs(600))

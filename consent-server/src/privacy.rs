@@ -150,6 +150,37 @@ pub fn check_unsubscribe_token(key: &HmacKey, token: &str) -> Option<SubjectRef>
     if ok { s.parse().ok() } else { None }
 }
 
+/// The stored form of a consent request's `Idempotency-Key` (issue 18.7): the key keyed-hashed with
+/// the caller it came from (`anonymous`, or a bearer token's name), so that one caller's key never
+/// answers another's, and the body keyed-hashed (it may hold a name: the database keeps neither).
+///
+/// ```
+/// use consent_core::{HmacKey, Timestamp};
+/// let k = HmacKey::from_bytes([1; 32]);
+/// let at = Timestamp::from_unix(1_750_000_000);
+/// let a = consent_server::privacy::idempotency(&k, "anonymous", "k-1", b"{}", at);
+/// assert_eq!(a, consent_server::privacy::idempotency(&k, "anonymous", "k-1", b"{}", at));
+/// assert_ne!(a.key, consent_server::privacy::idempotency(&k, "portal", "k-1", b"{}", at).key);
+/// assert_ne!(a.body, consent_server::privacy::idempotency(&k, "anonymous", "k-1", b"{ }", at).body);
+/// ```
+pub fn idempotency(
+    key: &HmacKey,
+    caller: &str,
+    header: &str,
+    body: &[u8],
+    expires_at: Timestamp,
+) -> crate::store::Idempotency {
+    let mut scoped = Vec::with_capacity(caller.len() + 1 + header.len());
+    scoped.extend_from_slice(caller.as_bytes());
+    scoped.push(0);
+    scoped.extend_from_slice(header.as_bytes());
+    crate::store::Idempotency {
+        key: mac(key, b"consent-idempotency-key/v1\0", &scoped),
+        body: mac(key, b"consent-idempotency-body/v1\0", body),
+        expires_at,
+    }
+}
+
 /// SHA-256 hex of a bearer token, as configured.
 pub fn token_hash(token: &str) -> String {
     use sha2::Digest as _;

@@ -7,6 +7,11 @@
 //!   `build.sha256`) is read from `banner_dir` and served at `/consent/`, in brotli or gzip when the
 //!   browser accepts it (each file is compressed once per version: its size and modification time). Only
 //!   these four names are routes: no other path can reach the file system.
+//! - The same build's three files under a content-hashed directory, `/consent/{id}/banner.js` (and
+//!   `banner_bg.wasm`, `banner.css`), where `id` is `build.id` (16 hex digits of the SHA-256 of the three
+//!   files; `scripts/build-banner` copies them into `banner_dir/{id}/`), cached for a year as immutable:
+//!   a return visit makes no request for them. The demo site's pages name that URL when `build.id` is
+//!   there (the `banner.js` of the page is rewritten as the page is served), else `/consent/banner.js`.
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -82,6 +87,30 @@ pub const BANNER_FILES: &[(&str, &str)] = &[
 /// time (a new build is picked up at once).
 const REVALIDATE: &str = "no-cache";
 
+/// `Cache-Control` of the banner's files under their build's content-hashed directory.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// The banner URL the demo site's pages name, rewritten to the content-hashed one when it is built.
+const BANNER_JS: &str = "\"/consent/banner.js\"";
+
+/// The id of the banner build in `dir` (its `build.id`: 16 lowercase hex digits), if there is one.
+async fn build_id(dir: &Path) -> Option<String> {
+    let path = dir.join("build.id");
+    let id = tokio::task::spawn_blocking(move || std::fs::read_to_string(path))
+        .await
+        .ok()?
+        .ok()?;
+    let id = id.trim();
+    is_build_id(id).then(|| id.to_owned())
+}
+
+fn is_build_id(id: &str) -> bool {
+    id.len() == 16
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// The compressed forms of each file of [`SITE`] (same index), made on its first request and kept for
 /// the life of the process (the files are in the binary).
 static SITE_ENCODED: [OnceLock<Encoded>; SITE.len()] = [const { OnceLock::new() }; SITE.len()];
@@ -90,14 +119,7 @@ static SITE_ENCODED: [OnceLock<Encoded>; SITE.len()] = [const { OnceLock::new() 
 /// compressed forms, made on the first request), with the site's security headers. (The `guard`
 /// middleware adds `nosniff`, `X-Frame-Options` and the others it adds to every answer; it keeps what is
 /// set here.)
-fn site_answer(
-    file: SiteFile,
-    kept: &OnceLock<Encoded>,
-    etag: &str,
-    headers: &HeaderMap,
-) -> Response {
-    // The pages and assets are a few kilobytes: compressing one takes a millisecond or two, once.
-    let body = kept.get_or_init(|| Encoded::new(Bytes::from_static(file.body)));
+fn site_answer(file: SiteFile, body: &Encoded, etag: &str, headers: &HeaderMap) -> Response {
     let mut r = encoding::respond(headers, body, etag, file.content_type, REVALIDATE);
     let h = r.headers_mut();
     h.insert(
@@ -120,14 +142,75 @@ fn site_answer(
     r
 }
 
-/// A banner file from `banner_dir`: 404 when it is not built.
-async fn banner_file(
+/// A page of the demo site that names the banner: with `/consent/{id}/banner.js` when the banner is
+/// built with a `build.id`, compressed once per build.
+async fn page_answer(
     state: AppState,
-    name: &'static str,
-    content_type: &'static str,
+    file: SiteFile,
+    kept: &'static OnceLock<Encoded>,
+    etag: String,
     headers: HeaderMap,
 ) -> Response {
-    let path = state.config.banner_dir.join(name);
+    let page = std::str::from_utf8(file.body)
+        .ok()
+        .filter(|p| p.contains(BANNER_JS));
+    let id = match page {
+        Some(_) => build_id(&state.config.banner_dir).await,
+        None => None,
+    };
+    let (Some(page), Some(id)) = (page, id) else {
+        // The pages and assets are a few kilobytes: compressing one takes a millisecond or two, once.
+        let body = kept.get_or_init(|| Encoded::new(Bytes::from_static(file.body)));
+        return site_answer(file, body, &etag, &headers);
+    };
+    let etag = format!("{}-{id}\"", etag.trim_end_matches('"'));
+    let hashed = format!("\"/consent/{id}/banner.js\"");
+    let rewritten = page.replace(BANNER_JS, &hashed).into_bytes();
+    match state
+        .encoded(format!("site{}", file.path), &etag, move || Ok(rewritten))
+        .await
+    {
+        Ok(body) => site_answer(file, &body, &etag, &headers),
+        Err(e) => ApiError::internal(format!("compressing {}: {e}", file.path)).into_response(),
+    }
+}
+
+/// `GET /consent/{id}/{name}`: a banner file of the build `id` (its content-hashed directory in
+/// `banner_dir`), immutable; 404 for another id or name.
+async fn hashed_banner_file(
+    State(state): State<AppState>,
+    axum::extract::Path((id, name)): axum::extract::Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let file = BANNER_FILES
+        .iter()
+        .take(3)
+        .find(|(n, _)| *n == name.as_str());
+    match file {
+        Some(&(name, content_type)) if is_build_id(&id) => {
+            let path = Path::new(&id).join(name);
+            banner_file(state, path, content_type, IMMUTABLE, headers).await
+        }
+        _ => ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            "no such banner build or file",
+        )
+        .into_response(),
+    }
+}
+
+/// A banner file from `banner_dir` (`path` inside it): 404 when it is not built.
+async fn banner_file(
+    state: AppState,
+    path: std::path::PathBuf,
+    content_type: &'static str,
+    cache: &'static str,
+    headers: HeaderMap,
+) -> Response {
+    let name = path.display().to_string();
+    let key = format!("consent/{name}");
+    let path = state.config.banner_dir.join(path);
     let read = async {
         let stat = path.clone();
         let meta = tokio::task::spawn_blocking(move || std::fs::metadata(stat))
@@ -140,14 +223,12 @@ async fn banner_file(
             .map_or(0, |d| d.as_nanos());
         let etag = format!("\"{:x}-{modified:x}\"", meta.len());
         let body = state
-            .encoded(format!("consent/{name}"), &etag, move || {
-                std::fs::read(&path)
-            })
+            .encoded(key, &etag, move || std::fs::read(&path))
             .await?;
         Ok::<_, std::io::Error>((body, etag))
     };
     match read.await {
-        Ok((body, etag)) => encoding::respond(&headers, &body, &etag, content_type, REVALIDATE),
+        Ok((body, etag)) => encoding::respond(&headers, &body, &etag, content_type, cache),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => ApiError::new(
             StatusCode::NOT_FOUND,
             ErrorCode::NotFound,
@@ -164,23 +245,23 @@ pub(crate) fn routes(config: &Config) -> Router<AppState> {
     if config.site {
         for (&file, kept) in SITE.iter().zip(&SITE_ENCODED) {
             let etag = format!("\"{}\"", &hex(&sha2::Sha256::digest(file.body))[..32]);
-            router =
-                router.route(
-                    file.path,
-                    get(move |headers: HeaderMap| async move {
-                        site_answer(file, kept, &etag, &headers)
-                    }),
-                );
+            router = router.route(
+                file.path,
+                get(move |State(state): State<AppState>, headers: HeaderMap| {
+                    page_answer(state, file, kept, etag.clone(), headers)
+                }),
+            );
         }
     }
     for &(name, content_type) in BANNER_FILES {
         router = router.route(
             &format!("/consent/{name}"),
             get(move |State(state): State<AppState>, headers: HeaderMap| {
-                banner_file(state, name, content_type, headers)
+                banner_file(state, name.into(), content_type, REVALIDATE, headers)
             }),
         );
     }
+    router = router.route("/consent/{id}/{name}", get(hashed_banner_file));
     router
 }
 

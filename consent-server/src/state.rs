@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use consent_core::{Policy, PolicyVersion, ServiceScope, Timestamp};
+use consent_core::{Lang, Policy, PolicyVersion, ServiceScope, Timestamp, WorkingDays};
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -38,6 +38,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Time source.
     pub clock: Clock,
+    /// The working-day calendar of rights requests' due dates (`calendar` in the configuration; the
+    /// bundled Kazakhstan calendar by default).
+    pub calendar: Arc<WorkingDays>,
     /// Token buckets of the rate limit, by client (IPv4 address or IPv6 /64).
     pub(crate) limiter: Arc<ClientLimiter>,
     /// Compressed bodies kept by key (`policy/2025-03-26`, `consent/banner.js`), with the entity tag of
@@ -76,8 +79,15 @@ impl AppState {
             service_scopes: Arc::new(service_scopes),
             metrics: Arc::new(Metrics::default()),
             clock,
+            calendar: Arc::new(crate::cases::bundled_calendar()),
             encoded: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// The same state with `calendar` for due dates.
+    pub fn with_calendar(mut self, calendar: WorkingDays) -> AppState {
+        self.calendar = Arc::new(calendar);
+        self
     }
 
     /// Forgets, every few seconds, the rate-limit state of clients whose buckets are full again (they are
@@ -120,10 +130,34 @@ impl AppState {
         Ok((body, etag))
     }
 
+    /// The banner view of a policy in a language (`Policy::banner_view`), compressed as
+    /// [`AppState::policy_body`] is, with the policy's hash and the view's language as entity tag.
+    pub(crate) async fn banner_view_body(
+        &self,
+        policy: &Arc<Policy>,
+        lang: Lang,
+    ) -> Result<(Arc<Encoded>, String), ApiError> {
+        let lang = policy.banner_view_language(lang);
+        let etag = format!("\"{}-{lang}\"", policy.hash());
+        let json = Arc::clone(policy);
+        let body = self
+            .encoded(
+                format!("policy/{}/banner/{lang}", policy.version()),
+                &etag,
+                move || Ok(json.banner_view(lang).into_bytes()),
+            )
+            .await
+            .map_err(ApiError::internal)?;
+        Ok((body, etag))
+    }
+
     /// Compresses the current policy's JSON now rather than on its first request (brotli at quality 11
     /// takes a few hundred milliseconds on a small machine): `serve` does it as it starts.
     pub async fn prepare(&self) {
         let _ = self.policy_body(&self.policy).await;
+        for &lang in self.policy.languages() {
+            let _ = self.banner_view_body(&self.policy, lang).await;
+        }
     }
 
     /// The compressed forms of the body that `key` names and `etag` tags, made by `body` (read and

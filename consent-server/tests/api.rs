@@ -105,10 +105,76 @@ async fn policy_with_etag_and_caching() {
 }
 
 #[tokio::test]
+async fn banner_view_per_language_with_the_full_policys_hash() {
+    let s = server("banner-view").await;
+    let policy = &s.state.policy;
+    for lang in ["kk", "ru", "en"] {
+        let uri = format!("/v1/policy/banner/{lang}");
+        let r = call(
+            &s,
+            get(&uri)
+                .header("accept-encoding", "br")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{lang}");
+        assert_eq!(r.headers["cache-control"], "public, max-age=300");
+        assert_eq!(r.headers["content-type"], "application/json");
+        let view = policy.banner_view(lang.parse().unwrap());
+        assert_eq!(decoded(&r.body, Some("br")), view.as_bytes(), "{lang}");
+        // What a first visit waits for: under 2 KB in brotli (the full policy is 10 KB).
+        assert!(r.body.len() < 2 * 1024, "{lang}: {} bytes", r.body.len());
+        let json: serde_json::Value = serde_json::from_str(&view).unwrap();
+        assert_eq!(json["policy_sha256"], policy.hash().to_string());
+        assert_eq!(json["language"], lang);
+        // Only the banner's collection point's purposes (issue 18.1): the cookie purposes, the
+        // necessary ones among them, and their cookie categories.
+        let codes: Vec<u64> = json["purposes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["code"].as_u64().unwrap())
+            .collect();
+        let at_banner: Vec<u64> = policy
+            .purposes_at(consent_core::CollectionKind::Banner)
+            .codes()
+            .map(u64::from)
+            .collect();
+        assert_eq!(codes, at_banner, "{lang}");
+        assert_eq!(json["cookie_categories"].as_array().unwrap().len(), 4);
+        let etag = r.headers["etag"].to_str().unwrap().to_owned();
+        // The tag names the policy, the language and the coding.
+        assert_eq!(etag, format!("\"{}-{lang}-br\"", policy.hash()));
+        let r = call(&s, get(&uri).body(Body::empty()).unwrap()).await;
+        let etag = r.headers["etag"].to_str().unwrap().to_owned();
+        assert_eq!(etag, format!("\"{}-{lang}\"", policy.hash()));
+        let r = revalidate(&s, &uri, &etag).await;
+        assert_eq!(r.status, StatusCode::NOT_MODIFIED);
+    }
+    // A language the policy lacks: its default language's view.
+    let r = call(&s, get("/v1/policy/banner/de").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.text(), policy.banner_view(policy.default_language()));
+    for bad in ["KK", "k", "kkkk", "k%C3%A4"] {
+        let r = call(
+            &s,
+            get(&format!("/v1/policy/banner/{bad}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(r.error().0, "invalid_field", "{bad}");
+    }
+}
+
+#[tokio::test]
 async fn a_consent_gives_a_verifiable_receipt_and_token() {
     let s = server("consent").await;
     let device = "AAECAwQFBgcICQoLDA0ODw";
-    let mut body = consent_body(json!({"cookies-analytics": "given", "marketing": "refused"}));
+    let mut body =
+        consent_body(json!({"cookies-analytics": "given", "cookies-marketing": "refused"}));
     body["subject"] = json!({ "device": device });
     let r = call(&s, post_json("/v1/consents", &body)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
@@ -151,7 +217,7 @@ async fn a_consent_gives_a_verifiable_receipt_and_token() {
     );
     assert!(
         !token
-            .decision("marketing".parse().unwrap(), at, &s.state.policy)
+            .decision("cookies-marketing".parse().unwrap(), at, &s.state.policy)
             .is_allowed()
     );
     assert_eq!(receipts_stored(&s).await, 1);
@@ -183,7 +249,10 @@ async fn a_consent_gives_a_verifiable_receipt_and_token() {
     )
     .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.json()["payload"]["decisions"]["marketing"], "refused");
+    assert_eq!(
+        r.json()["payload"]["decisions"]["cookies-marketing"],
+        "refused"
+    );
     let r = call(&s, get(&uri).body(Body::empty()).unwrap()).await;
     assert_eq!(
         (r.status, r.error().0.as_str()),
@@ -554,7 +623,10 @@ async fn an_old_policy_version_is_a_conflict() {
     );
     let r = app_call(
         state.clone(),
-        post_json("/v1/consents", &consent_body(json!({"marketing": "given"}))),
+        post_json(
+            "/v1/consents",
+            &consent_body(json!({"cookies-marketing": "given"})),
+        ),
     )
     .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
@@ -562,6 +634,9 @@ async fn an_old_policy_version_is_a_conflict() {
         r.error(),
         ("policy_outdated".into(), Some("policy_version".into()))
     );
+    // The current version, for the banner to fetch and ask again at once (issue 18.7).
+    assert_eq!(r.json()["error"]["policy_version"], "2026-06-01");
+    assert_eq!(receipts_stored(&s).await, 0, "nothing written");
     let r = app_call(
         state.clone(),
         get("/v1/policies/2025-03-26").body(Body::empty()).unwrap(),
@@ -599,20 +674,25 @@ async fn gpc_refuses_marketing_and_is_recorded() {
         .verify(&s.state.keys.receipts)
         .unwrap();
     assert!(r.payload().gpc);
-    assert_eq!(
-        r.payload().decisions[&"marketing".parse().unwrap()],
-        consent_core::Choice::Refused
+    // The newsletter is never the banner's to decide: GPC refuses the marketing cookies only.
+    assert!(
+        !r.payload()
+            .decisions
+            .contains_key(&"marketing".parse().unwrap())
     );
     assert_eq!(
         r.payload().decisions[&"cookies-marketing".parse().unwrap()],
         consent_core::Choice::Refused
     );
     // An explicit per-purpose choice still counts; "Sec-GPC: true" is not the signal.
-    let mut req = post_json("/v1/consents", &consent_body(json!({"marketing": "given"})));
+    let mut req = post_json(
+        "/v1/consents",
+        &consent_body(json!({"cookies-marketing": "given"})),
+    );
     req.headers_mut().insert("sec-gpc", "1".parse().unwrap());
     let r = call(&s, req).await.json();
     let t = UnverifiedToken::decode(r["token"].as_str().unwrap()).unwrap();
-    assert!(t.unverified_claims().given.contains(8));
+    assert!(t.unverified_claims().given.contains(13));
     let mut req = post_json(
         "/v1/consents",
         &consent_body(json!({"cookies-analytics": "given"})),
@@ -1188,6 +1268,7 @@ async fn openapi_documents_every_route_and_only_those() {
     let paths = doc["paths"].as_object().expect("paths");
     let served = [
         ("get", "/v1/policy"),
+        ("get", "/v1/policy/banner/{lang}"),
         ("get", "/v1/policies/{version}"),
         ("post", "/v1/consents"),
         ("get", "/v1/receipts/{id}"),
@@ -1204,6 +1285,9 @@ async fn openapi_documents_every_route_and_only_those() {
         ("post", "/v1/subjects/{subject}/restrict"),
         ("post", "/v1/subjects/{subject}/unblock"),
         ("post", "/v1/subjects/{subject}/erase"),
+        ("post", "/v1/subjects/{subject}/access"),
+        ("get", "/v1/cases"),
+        ("post", "/v1/cases/{id}/close"),
         ("get", "/v1/unsubscribe"),
         ("post", "/v1/unsubscribe"),
         ("post", "/v1/unsubscribe-links"),

@@ -9,6 +9,40 @@ use std::process::{Command, Stdio};
 use support::*;
 
 #[test]
+fn a_missing_or_invalid_calendar_stops_the_server_with_where_and_why() {
+    let dir = temp("cli-calendar");
+    let port = free_port();
+    let head =
+        format!("listen = \"127.0.0.1:{port}\"\ndatabase = \"consent.db\"\nkeys = \"keys.json\"\n");
+    std::fs::write(
+        dir.join("bad.toml"),
+        "format = 1\ncountry = \"KZ\"\nutc_offset = \"+5\"\n",
+    )
+    .unwrap();
+    for (calendar, error) in [
+        (
+            "missing.toml",
+            "cannot read the working-day calendar missing.toml",
+        ),
+        ("bad.toml", "working-day calendar bad.toml"),
+        ("bad.toml", "3:14: utc_offset"),
+    ] {
+        std::fs::write(
+            dir.join("c.toml"),
+            format!("{head}calendar = \"{calendar}\"\n"),
+        )
+        .unwrap();
+        let (ok, _, err) = run(&dir, &["--config", "c.toml", "serve"]);
+        assert!(!ok && err.contains(error), "{calendar}: {err}");
+        assert!(
+            !dir.join("consent.db").exists(),
+            "it stops before opening the database"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn keygen_writes_0600_and_never_overwrites() {
     let dir = temp("cli-keygen");
     let (ok, out, _) = run(&dir, &["keygen", "--out", "k.json"]);
@@ -306,6 +340,28 @@ fn export_verify_and_rights_requests() {
         ok && out.starts_with(&format!("restrict {device} at ")),
         "{out}"
     );
+    // Rights requests are cases (issue 20.3): listed, an access request closed once; live subjects.
+    let (ok, out, err) = run(&dir, &["--config", &cfg, "access", &device, "--by", "dpo"]);
+    assert!(
+        ok && out.starts_with(&format!("access request for {device}: case ")),
+        "{out}{err}"
+    );
+    let case = out.split_whitespace().nth(5).unwrap().to_owned();
+    let (ok, out, err) = run(&dir, &["--config", &cfg, "cases", "list", "--all"]);
+    assert!(ok, "{err}");
+    for kind in ["\twithdrawal\t", "\trestriction\t", "\taccess\t"] {
+        assert!(out.contains(kind), "{kind}: {out}");
+    }
+    let (ok, out, err) = run(&dir, &["--config", &cfg, "cases", "close", &case]);
+    assert!(ok, "{out}{err}");
+    let (ok, _, err) = run(&dir, &["--config", &cfg, "cases", "close", &case]);
+    assert!(
+        !ok && err.contains(&format!("open case {case} not found")),
+        "{err}"
+    );
+    let (ok, out, err) = run(&dir, &["--config", &cfg, "subjects"]);
+    assert!(ok && out.starts_with("persons\t0\ndevices\t"), "{out}{err}");
+    assert_ne!(out, "persons\t0\ndevices\t0\n");
     let (ok, _, err) = run(
         &dir,
         &["--config", &cfg, "erase", "--id", "nobody@example.org"],

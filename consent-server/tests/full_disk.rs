@@ -248,7 +248,7 @@ fn device_consent(n: u64) -> serde_json::Value {
     id[8..].copy_from_slice(&n.to_be_bytes());
     serde_json::json!({
         "policy_version": "2025-03-26",
-        "decisions": { "cookies-analytics": "given", "marketing": "refused" },
+        "decisions": { "cookies-analytics": "given", "cookies-marketing": "refused" },
         "method": "custom",
         "language": "ru",
         "collection_point": { "kind": "banner", "page": "https://invisionu.education/" },
@@ -421,6 +421,8 @@ fn below_the_floor_new_consents_wait_and_rights_requests_go_through() {
     assert_eq!(r.status, 201, "{}", r.body);
     let mut acked = vec![r.json()];
     let mut body = device_consent(8);
+    // The API asks for the newsletter, not for cookies (the policy's collection points).
+    body["decisions"] = serde_json::json!({"marketing": "refused"});
     body["method"] = "api".into();
     body["collection_point"] = serde_json::json!({"kind": "api"});
     body["subject"] = serde_json::json!({"id": "ann@example.kz"});

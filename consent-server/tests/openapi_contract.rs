@@ -340,12 +340,44 @@ fn device_ids_and_pseudonyms_are_described_as_the_server_reads_them() {
 }
 
 #[tokio::test]
+async fn the_banner_views_the_server_sends_are_described() {
+    let mut schema = doc();
+    schema["$ref"] = json!("#/components/schemas/BannerView");
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let s = common::server("openapi-banner-views").await;
+    for lang in ["kk", "ru", "en"] {
+        let r = common::call(
+            &s,
+            common::get(&format!("/v1/policy/banner/{lang}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{lang}");
+        let view: Value = serde_json::from_slice(&r.body).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&view)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{lang}: {errors:?}");
+        // And a member the schema does not describe is caught.
+        let mut extra = view.clone();
+        extra["purposes"][0]["audiences"] = json!([]);
+        assert!(!validator.is_valid(&extra), "{lang}");
+    }
+}
+
+#[tokio::test]
 async fn the_entity_tags_the_server_sends_are_described() {
     let doc = doc();
     let etag = &doc["components"]["headers"]["ETag"]["schema"];
     let s = common::server("openapi-etags").await;
     let mut seen = BTreeSet::new();
-    for uri in ["/v1/policy", "/v1/policies/2025-03-26"] {
+    for uri in [
+        "/v1/policy",
+        "/v1/policy/banner/kk",
+        "/v1/policies/2025-03-26",
+    ] {
         for coding in ["br", "gzip", "identity"] {
             let req = common::get(uri)
                 .header("accept-encoding", coding)
@@ -370,8 +402,9 @@ async fn the_entity_tags_the_server_sends_are_described() {
             seen.insert(tag);
         }
     }
-    // One tag per form: the JSON as is, brotli and gzip (the same for both URIs, one version).
-    assert_eq!(seen.len(), 3, "{seen:?}");
+    // One tag per form: the JSON as is, brotli and gzip (the same for both policy URIs, one version),
+    // and as many for the banner view.
+    assert_eq!(seen.len(), 6, "{seen:?}");
 }
 
 #[test]

@@ -11,7 +11,8 @@ use std::time::Duration;
 use consent_core::{HmacKey, SubjectId, Timestamp};
 use consent_server::privacy::{SubjectRef, subject_lookup};
 use consent_server::store::{
-    Database, ExportQuery, Outage, Rights, Store, StoreError, StoreOptions, Write, Written,
+    CaseKind, Database, ExportQuery, NewCase, Outage, POSTGRES_MIGRATIONS, Rights, Store,
+    StoreError, StoreOptions, Write, Written,
 };
 use support::pg::{TestSchema, sql, url_for_postgres_only_test};
 
@@ -33,11 +34,28 @@ fn write(store: &dyn Store, w: Write) -> Result<Written, StoreError> {
 }
 
 fn rights(n: u8) -> Write {
+    rights_at(n, 1_768_471_200, Rights::Restrict)
+}
+
+fn rights_at(n: u8, at: i64, what: Rights) -> Write {
+    let at = Timestamp::from_unix(at);
+    let kind = match what {
+        Rights::Erase => CaseKind::Erasure,
+        _ => CaseKind::Restriction,
+    };
     Write::Rights {
         subject: SubjectRef::Subject(SubjectId([n; 16])),
-        at: Timestamp::from_unix(1_768_471_200),
-        what: Rights::Restrict,
-        record: format!("restrict {n}"),
+        at,
+        what,
+        case: NewCase {
+            kind,
+            received_at: at,
+            due_at: None,
+            handled_by: "dpo".into(),
+            done: true,
+        },
+        redact: Vec::new(),
+        record: format!("{} {n}", what.as_str()),
     }
 }
 
@@ -66,12 +84,60 @@ fn migrations_are_applied_once_when_instances_start_together() {
     assert_eq!(
         schema
             .value("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations"),
-        Some("1,2".to_owned())
+        Some(
+            (1..=POSTGRES_MIGRATIONS.len())
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        )
     );
     for s in &stores {
         s.ready().unwrap();
         s.close();
     }
+}
+
+/// A database of the schema before issue 20 (migrations 1 and 2), with receipts and erasures, migrated
+/// to the current one (issue 20's migration 3): its subjects are counted live unless erased after their
+/// last receipt, as SQLite's migration counts them.
+#[test]
+fn migrating_a_database_with_receipts_and_erasures_counts_its_live_subjects() {
+    let Some(admin) = url_for_postgres_only_test("migrate_subjects") else {
+        return;
+    };
+    let schema = TestSchema::new(&admin, "migrate_subjects");
+    schema.sql(&format!(
+        "CREATE TABLE schema_migrations (version integer PRIMARY KEY, \
+         applied_at timestamptz NOT NULL DEFAULT now()); {} {} \
+         INSERT INTO schema_migrations (version) VALUES (1), (2);",
+        POSTGRES_MIGRATIONS[0], POSTGRES_MIGRATIONS[1]
+    ));
+    let a = "sub:AAAAAAAAAAAAAAAAAAAAAA"; // a receipt, no erasure: live
+    let b = "sub:BBBBBBBBBBBBBBBBBBBBBA"; // erased after its receipt: not live
+    let c = "sub:CCCCCCCCCCCCCCCCCCCCCA"; // erased, then a new receipt: live
+    let d = "dev:DDDDDDDDDDDDDDDDDDDDDA"; // a browser: live, counted apart
+    let mut rows = String::new();
+    for (seq, (subject, at)) in [(a, 10), (b, 10), (c, 10), (c, 30), (d, 10)]
+        .into_iter()
+        .enumerate()
+    {
+        rows.push_str(&format!(
+            "INSERT INTO receipts (seq, id, subject, issued_at, policy_version, method, kid, \
+             decisions, expires_at, actor, jws) VALUES ({}, gen_random_uuid(), '{subject}', {at}, \
+             '2025-03-26', 'custom', 'k', 'a=given', 0, 'subject', 'x.y.z');",
+            seq + 1
+        ));
+    }
+    rows.push_str(&format!(
+        "INSERT INTO events (seq, subject, at, kind) VALUES (1, '{b}', 20, 'erase'), \
+         (2, '{c}', 20, 'erase'), (3, '{a}', 5, 'erase'); \
+         UPDATE log_head SET receipts = 5, events = 3;"
+    ));
+    schema.sql(&rows);
+    let store = open(&schema.url).unwrap();
+    let live = store.live_subjects().unwrap();
+    assert_eq!((live.persons, live.devices), (2, 1));
+    store.close();
 }
 
 /// Three instances write receipts' neighbours (events) and links at once: the events are numbered
@@ -191,13 +257,30 @@ fn the_application_role_adds_and_reads_but_never_changes() {
     let store = open(&schema.url_as(&app)).unwrap();
     write(store.as_ref(), rights(1)).unwrap();
     write(store.as_ref(), link(2)).unwrap();
-    let erase = Write::Rights {
-        subject: SubjectRef::Subject(SubjectId([2; 16])),
-        at: Timestamp::from_unix(1_768_471_201),
-        what: Rights::Erase,
-        record: "erase 2".into(),
+    write(store.as_ref(), rights_at(2, 1_768_471_201, Rights::Erase)).unwrap();
+    let access = Write::Access {
+        subject: SubjectRef::Subject(SubjectId([3; 16])),
+        case: NewCase {
+            kind: CaseKind::Access,
+            received_at: Timestamp::from_unix(1_768_471_202),
+            due_at: None,
+            handled_by: "dpo".into(),
+            done: false,
+        },
     };
-    write(store.as_ref(), erase).unwrap();
+    let Written::Case(case) = write(store.as_ref(), access).unwrap() else {
+        panic!("an access request opens a case");
+    };
+    let close = |by: &str| Write::CloseCase {
+        id: case,
+        at: Timestamp::from_unix(1_768_471_203),
+        by: by.into(),
+    };
+    write(store.as_ref(), close("dpo")).unwrap();
+    assert!(matches!(
+        write(store.as_ref(), close("again")),
+        Err(StoreError::NoOpenCase(_))
+    ));
     store.close();
     // A row to refuse to change (the row triggers fire for rows).
     sql(
@@ -205,14 +288,36 @@ fn the_application_role_adds_and_reads_but_never_changes() {
         "INSERT INTO receipts (seq, id, subject, issued_at, policy_version, method, kid, decisions, \
          expires_at, actor, jws) VALUES (1, gen_random_uuid(), 'dev:AAAAAAAAAAAAAAAAAAAAAA', 0, \
          '2025-03-26', 'custom', 'k', 'a=given', 0, 'subject', 'x.y.z'); \
-         INSERT INTO policies VALUES ('2025-03-26', 'h', '{}')",
+         INSERT INTO policies VALUES ('2025-03-26', 'h', '{}'); \
+         INSERT INTO data_keys VALUES ('dev:AAAAAAAAAAAAAAAAAAAAAA', decode(repeat('00', 32), 'hex'), 1)",
     );
+    // What the application may do only as an erasure or a closing does it: its grants allow the
+    // statement, the triggers refuse it (for the owner too).
+    for statement in [
+        "DELETE FROM data_keys",
+        "UPDATE receipts SET jws = 'erased:x'",
+        "UPDATE cases SET closed_at = 1",
+    ] {
+        for role in [&app, &owner] {
+            let (code, message) = schema.error_as(Some(role), statement);
+            assert!(
+                message.contains("only by an erasure")
+                    || message.contains("append-only")
+                    || message.contains("closes, once"),
+                "{statement} as {role}: {code} {message}"
+            );
+        }
+    }
     for statement in [
         "UPDATE events SET kind = 'unblock'",
         "DELETE FROM events",
         "DELETE FROM receipts",
         "TRUNCATE receipts",
         "UPDATE policies SET sha256 = 'x'",
+        "UPDATE data_keys SET key = key",
+        "TRUNCATE data_keys",
+        "DELETE FROM cases",
+        "TRUNCATE cases",
         "DROP TABLE receipts",
     ] {
         let (code, message) = schema.error_as(Some(&app), statement);
@@ -225,7 +330,11 @@ fn the_application_role_adds_and_reads_but_never_changes() {
         }
         let (code, message) = schema.error_as(Some(&owner), statement);
         assert!(
-            message.contains("append-only") || message.contains("immutable"),
+            message.contains("append-only")
+                || message.contains("immutable")
+                || message.contains("never change")
+                || message.contains("only by an erasure")
+                || message.contains("cases are kept"),
             "{statement} as owner: {code} {message}"
         );
     }

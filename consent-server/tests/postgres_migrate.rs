@@ -1,7 +1,7 @@
 //! PostgreSQL only: `consent-server migrate --to postgres://…` with the real binary. A SQLite
 //! deployment with receipts, pseudonym links and rights events is copied; the copy is killed (`kill -9`)
-//! mid-way and run again: every receipt is there once, verified, numbered without gaps; the events and
-//! links are there once; a third run adds nothing; a server on PostgreSQL with the same key file
+//! mid-way and run again: every receipt is there once, verified, numbered without gaps; the events,
+//! links and data keys are there once, live subjects counted; a third run adds nothing; a server on PostgreSQL with the same key file
 //! serves the copied receipts.
 
 mod support;
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use consent_core::{HmacKey, SubjectId, Timestamp};
 use consent_server::privacy::{SubjectRef, subject_lookup};
-use consent_server::store::{Rights, SqliteStore, Store, Write};
+use consent_server::store::{CaseKind, NewCase, Rights, SqliteStore, Store, Write};
 use support::pg::{TestSchema, url_for_postgres_only_test};
 use support::*;
 
@@ -52,10 +52,25 @@ fn a_sqlite_deployment_moves_to_postgres_and_a_killed_copy_resumes() {
         } else {
             Rights::Restrict
         };
+        let at = Timestamp::from_unix(1_768_471_200 + i64::from(n));
+        let kind = if what == Rights::Erase {
+            CaseKind::Erasure
+        } else {
+            CaseKind::Restriction
+        };
+        let case = NewCase {
+            kind,
+            received_at: at,
+            due_at: None,
+            handled_by: "dpo".into(),
+            done: true,
+        };
         let w = Write::Rights {
             subject,
-            at: Timestamp::from_unix(1_768_471_200 + i64::from(n)),
+            at,
             what,
+            case,
+            redact: Vec::new(),
             record: format!("{} {n}", what.as_str()),
         };
         sqlite.submit(w).unwrap().blocking_recv().unwrap().unwrap();
@@ -82,6 +97,19 @@ fn a_sqlite_deployment_moves_to_postgres_and_a_killed_copy_resumes() {
         c.join().unwrap();
     }
     terminate(&mut server);
+    // A data key (issue 20.1), made with the receipt numbered 100 in the source.
+    let source = rusqlite::Connection::open(dir.join("consent.db")).unwrap();
+    let keyed: String = source
+        .query_row("SELECT id FROM receipts WHERE seq = 100", [], |r| r.get(0))
+        .unwrap();
+    source
+        .execute(
+            "INSERT INTO data_keys (subject, key, created_seq) \
+             SELECT subject, zeroblob(32), seq FROM receipts WHERE seq = 100",
+            [],
+        )
+        .unwrap();
+    drop(source);
     // The copy, killed once its first receipts are committed.
     let schema = TestSchema::new(&admin, "migrate");
     let url = schema.url.clone();
@@ -152,6 +180,25 @@ fn a_sqlite_deployment_moves_to_postgres_and_a_killed_copy_resumes() {
         schema.value("SELECT count(*) FROM policies"),
         Some("1".into())
     );
+    // The data key, made by the same receipt (under its number here); every subject counted.
+    assert_eq!(
+        schema.value(
+            "SELECT string_agg(r.id::text || ' ' || k.subject, ',') FROM data_keys k \
+             JOIN receipts r ON r.seq = k.created_seq AND r.subject = k.subject"
+        ),
+        Some(format!(
+            "{keyed} {}",
+            schema
+                .value(&format!(
+                    "SELECT subject FROM receipts WHERE id = '{keyed}'"
+                ))
+                .unwrap()
+        ))
+    );
+    assert_eq!(
+        schema.value("SELECT count(*) FROM subjects"),
+        schema.value("SELECT count(DISTINCT subject) FROM receipts")
+    );
     // A third run adds nothing.
     let out = migrate(&cfg, &schema.url).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -160,6 +207,7 @@ fn a_sqlite_deployment_moves_to_postgres_and_a_killed_copy_resumes() {
         "{stdout}"
     );
     assert!(stdout.contains("20 event(s) (0 added now)"), "{stdout}");
+    assert!(stdout.contains("0 data key(s) added now"), "{stdout}");
     // The consent log is copied as it is (issue 21): the same entries at the same indexes, so the same
     // tree and root.
     let sqlite = SqliteStore::open(dir.join("consent.db")).unwrap();

@@ -429,6 +429,62 @@ async fn site_off_serves_no_pages() {
     );
 }
 
+/// Issue 18.3: a return visit makes no request for the banner's files: the pages name them under their
+/// build's content-hashed directory, served as immutable for a year.
+#[tokio::test]
+async fn pages_name_the_banner_under_its_build_id_served_immutable() {
+    let s = server_with("site-banner-hashed", in_test_dir).await;
+    let dir = banner_dir(&s);
+    // Not built with a build.id: the pages name /consent/banner.js.
+    let page = get_path(&s, "/").await.text();
+    assert!(page.contains("src=\"/consent/banner.js\""), "{page}");
+    let id = "0123456789abcdef";
+    std::fs::create_dir_all(dir.join(id)).unwrap();
+    for &(name, _) in &BANNER_FILES[..3] {
+        std::fs::copy(dir.join(name), dir.join(id).join(name)).unwrap();
+    }
+    std::fs::write(dir.join("build.id"), format!("{id}\n")).unwrap();
+    for path in ["/", "/video.html"] {
+        let r = get_path(&s, path).await;
+        assert!(
+            r.text()
+                .contains(&format!("src=\"/consent/{id}/banner.js\"")),
+            "{path}"
+        );
+        assert!(!r.text().contains("\"/consent/banner.js\""), "{path}");
+        assert_eq!(header(&r, "cache-control"), "no-cache", "{path}");
+        assert!(header(&r, "etag").ends_with(&format!("-{id}\"")), "{path}");
+        assert!(r.headers.contains_key("content-security-policy"));
+    }
+    for &(name, content_type) in &BANNER_FILES[..3] {
+        let r = get_path(&s, &format!("/consent/{id}/{name}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{name}");
+        assert_eq!(header(&r, "content-type"), content_type, "{name}");
+        assert_eq!(
+            header(&r, "cache-control"),
+            "public, max-age=31536000, immutable"
+        );
+        assert_eq!(r.body, std::fs::read(dir.join(name)).unwrap(), "{name}");
+    }
+    // Another build's id, a name that is not one of the three, an id that is not 16 hex digits.
+    for uri in [
+        "/consent/fedcba9876543210/banner.js".to_owned(),
+        format!("/consent/{id}/build.sha256"),
+        format!("/consent/{id}/names.json"),
+        "/consent/0123456789ABCDEF/banner.js".to_owned(),
+        "/consent/0123456789abcde/banner.js".to_owned(),
+        "/consent/%2e%2e/banner.js".to_owned(),
+    ] {
+        let r = get_path(&s, &uri).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{uri}");
+        assert_eq!(r.error().0, "not_found", "{uri}");
+    }
+    // A new build: the pages name its directory at once.
+    std::fs::write(dir.join("build.id"), "fedcba9876543210\n").unwrap();
+    let page = get_path(&s, "/").await.text();
+    assert!(page.contains("src=\"/consent/fedcba9876543210/banner.js\""));
+}
+
 #[tokio::test]
 async fn no_path_traversal() {
     let s = server_with("site-traversal", in_test_dir).await;

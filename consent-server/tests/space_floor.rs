@@ -49,7 +49,8 @@ fn reopen(s: &TestServer, min_free_mib: u64) -> TestServer {
 }
 
 fn device_consent(device: &str) -> serde_json::Value {
-    let mut body = consent_body(json!({"cookies-analytics": "given", "marketing": "given"}));
+    let mut body =
+        consent_body(json!({"cookies-analytics": "given", "cookies-marketing": "given"}));
     body["subject"] = json!({ "device": device });
     body
 }
@@ -118,7 +119,7 @@ async fn below_the_floor_only_reads_and_rights_requests_go_through() {
     assert_refused(&call(&s, service_consent("bob@example.kz")).await);
     assert_refused(&call(&s, service_consent("ann@example.kz")).await);
     // A banner withdrawal is anonymous and adds a receipt like any other: it waits too.
-    let mut withdrawal = consent_body(json!({"marketing": "withdrawn"}));
+    let mut withdrawal = consent_body(json!({"cookies-marketing": "withdrawn"}));
     withdrawal["method"] = json!("withdraw");
     withdrawal["subject"] = json!({ "device": device });
     assert_refused(&call(&s, own(&withdrawal)).await);

@@ -253,7 +253,6 @@ async fn a_service_records_only_its_purposes_and_collection_points() {
             "decisions.marketing",
         ),
         (form(review.clone(), "api"), "collection_point.kind"),
-        (form(review.clone(), "banner"), "collection_point.kind"),
     ] {
         let r = call(&s, with_token(post_json("/v1/consents", &body), PORTAL)).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{body}: {}", r.text());
@@ -266,7 +265,26 @@ async fn a_service_records_only_its_purposes_and_collection_points() {
         let r = call(&s, with_token(post_json("/v1/consents", &body), SERVICE)).await;
         assert_eq!(r.status, StatusCode::CREATED, "{body}: {}", r.text());
     }
-    assert_eq!(receipts_stored(&s).await, before + 3);
+    // The banner is outside the portal's scope; the service with every collection point may name it,
+    // but the banner does not ask for application review (the policy's collection points).
+    let banner = form(review.clone(), "banner");
+    let r = call(&s, with_token(post_json("/v1/consents", &banner), PORTAL)).await;
+    assert_eq!(
+        r.error(),
+        ("forbidden".into(), Some("collection_point.kind".into()))
+    );
+    let r = call(&s, with_token(post_json("/v1/consents", &banner), SERVICE)).await;
+    assert_eq!(
+        (r.status, r.error()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            (
+                "outside_collection_point".into(),
+                Some("decisions.application-review".into())
+            )
+        )
+    );
+    assert_eq!(receipts_stored(&s).await, before + 2);
 
     // Unsubscribe links withdraw marketing: only a service whose purposes include it makes them.
     let subject = call(
@@ -305,7 +323,7 @@ async fn a_service_records_only_its_purposes_and_collection_points() {
 #[tokio::test]
 async fn anonymous_callers_cannot_claim_a_form_a_representative_or_an_api() {
     let s = server("anonymous-claims").await;
-    let good = consent_body(json!({"marketing": "given"}));
+    let good = consent_body(json!({"cookies-marketing": "given"}));
     let with = |f: &dyn Fn(&mut serde_json::Value)| {
         let mut b = good.clone();
         f(&mut b);
@@ -345,4 +363,221 @@ async fn anonymous_callers_cannot_claim_a_form_a_representative_or_an_api() {
         }
     }
     assert_eq!(receipts_stored(&s).await, 0);
+}
+
+/// The banner asks for the website's cookies only (issue 18.1): a banner receipt deciding anything else
+/// is refused with 422 `outside_collection_point`, naming the purpose, and nothing is written, whoever
+/// sends it.
+#[tokio::test]
+async fn a_banner_receipt_deciding_a_form_purpose_is_refused_and_nothing_is_written() {
+    let s = server("banner-scope").await;
+    let cases = [
+        (
+            json!({"cookies-analytics": "given", "application-review": "given"}),
+            "accept-all",
+            "application-review",
+        ),
+        (
+            json!({"cookies-analytics": "refused", "marketing": "refused"}),
+            "reject-all",
+            "marketing",
+        ),
+        (
+            json!({"transfer-abroad": "given"}),
+            "custom",
+            "transfer-abroad",
+        ),
+    ];
+    for (decisions, method, purpose) in cases {
+        let mut body = consent_body(decisions);
+        body["method"] = json!(method);
+        for bearer in [None, Some(SERVICE)] {
+            let req = post_json("/v1/consents", &body);
+            let req = match bearer {
+                Some(b) => with_token(req, b),
+                None => req,
+            };
+            let r = call(&s, req).await;
+            assert_eq!(
+                (r.status, r.error()),
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    (
+                        "outside_collection_point".to_owned(),
+                        Some(format!("decisions.{purpose}"))
+                    )
+                ),
+                "{bearer:?} {body}"
+            );
+        }
+    }
+    assert_eq!(receipts_stored(&s).await, 0);
+    // The same purposes through a form, by a service allowed them: recorded.
+    let mut body = consent_body(json!({"application-review": "given", "marketing": "refused"}));
+    body["method"] = json!("form");
+    body["collection_point"] = json!({"kind": "form"});
+    body["subject"] = json!({"id": "applicant-17"});
+    let r = call(&s, with_token(post_json("/v1/consents", &body), SERVICE)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    // And the cookie purposes through the banner.
+    let body = consent_body(json!({"cookies-analytics": "given", "cookies-marketing": "refused"}));
+    let r = call(&s, post_json("/v1/consents", &body)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(receipts_stored(&s).await, 2);
+}
+
+/// `request` with `Idempotency-Key: key`.
+fn keyed(mut request: Request<Body>, key: &str) -> Request<Body> {
+    request
+        .headers_mut()
+        .insert("idempotency-key", key.parse().unwrap());
+    request
+}
+
+/// A choice is recorded once however often it is sent (issue 18.7): a repeat with the same key, caller
+/// and body (a retry after a lost answer, a second tab sending the kept choice) is answered 200 with the
+/// first receipt and token, and writes nothing; the key with another body is 422; another caller's key
+/// is its own.
+#[tokio::test]
+async fn a_choice_sent_twice_with_its_idempotency_key_is_recorded_once() {
+    let s = server("idempotency").await;
+    let key = "3f1c2a9e-7b4d-4c55-9a0e-2d6f8b1c4e7a";
+    let body = consent_body(json!({"cookies-analytics": "given", "cookies-marketing": "refused"}));
+    let first = call(&s, keyed(post_json("/v1/consents", &body), key)).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text());
+    for _ in 0..2 {
+        let again = call(&s, keyed(post_json("/v1/consents", &body), key)).await;
+        assert_eq!(again.status, StatusCode::OK, "{}", again.text());
+        assert_eq!(
+            again.json(),
+            first.json(),
+            "the first answer, token and all"
+        );
+    }
+    assert_eq!(receipts_stored(&s).await, 1);
+    // A device's later choice, with its token, sent twice: one more receipt.
+    let device = first.json()["subject"].as_str().unwrap()["dev:".len()..].to_owned();
+    let token = first.json()["token"].as_str().unwrap().to_owned();
+    let second = device_choice(&device, Some(&token), None);
+    let second_key = "9b2e4f60-1c3d-4e5f-8a7b-6c5d4e3f2a1b";
+    let a = call(&s, keyed(second, second_key)).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text());
+    let b = call(
+        &s,
+        keyed(device_choice(&device, Some(&token), None), second_key),
+    )
+    .await;
+    assert_eq!((b.status, b.json()), (StatusCode::OK, a.json()));
+    assert_eq!(receipts_stored(&s).await, 2);
+    // The same key with another body: refused, nothing written.
+    let other = consent_body(json!({"cookies-analytics": "refused"}));
+    let r = call(&s, keyed(post_json("/v1/consents", &other), key)).await;
+    assert_eq!(
+        (r.status, r.error()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            (
+                "idempotency_key_reused".into(),
+                Some("Idempotency-Key".into())
+            )
+        )
+    );
+    assert_eq!(receipts_stored(&s).await, 2);
+    // Another caller's key is its own: a service sending the same key records its own receipt.
+    let r = call(
+        &s,
+        keyed(with_token(post_json("/v1/consents", &body), SERVICE), key),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_ne!(r.json()["receipt_id"], first.json()["receipt_id"]);
+    // Without a key, the same body twice is two choices (two receipts), as before.
+    for _ in 0..2 {
+        let r = call(&s, post_json("/v1/consents", &body)).await;
+        assert_eq!(r.status, StatusCode::CREATED);
+    }
+    assert_eq!(receipts_stored(&s).await, 5);
+    // A key that is not one.
+    for bad in ["short", "has space in it", "ключ-идемпотентности"] {
+        let mut req = post_json("/v1/consents", &body);
+        if let Ok(v) = bad.parse() {
+            req.headers_mut().insert("idempotency-key", v);
+        } else {
+            continue;
+        }
+        let r = call(&s, req).await;
+        assert_eq!(
+            (r.status, r.error()),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ("invalid_field".into(), Some("Idempotency-Key".into()))
+            ),
+            "{bad}"
+        );
+    }
+    assert_eq!(receipts_stored(&s).await, 5);
+}
+
+/// Two requests with the same key at once (two tabs sending the kept choice together): one receipt,
+/// both answered with it.
+#[tokio::test]
+async fn the_same_choice_from_two_tabs_at_once_is_recorded_once() {
+    let s = server("idempotency-race").await;
+    let key = "0c9d8e7f-6a5b-4c3d-2e1f-0a9b8c7d6e5f";
+    let body = consent_body(
+        json!({"cookies-preferences": "given", "cookies-analytics": "given", "cookies-marketing": "given"}),
+    );
+    let mut body = body;
+    body["method"] = json!("accept-all");
+    let (a, b) = tokio::join!(
+        call(&s, keyed(post_json("/v1/consents", &body), key)),
+        call(&s, keyed(post_json("/v1/consents", &body), key)),
+    );
+    let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 201]);
+    assert_eq!(a.json()["receipt_id"], b.json()["receipt_id"]);
+    assert_eq!(a.json()["token"], b.json()["token"]);
+    assert_eq!(receipts_stored(&s).await, 1);
+}
+
+/// Idempotency keys are kept a bounded time (a day) and go with an erasure: afterwards the same key and
+/// body are a new choice.
+#[tokio::test]
+async fn idempotency_keys_lapse_after_a_day_and_go_with_an_erasure() {
+    let s = server("idempotency-lifetime").await;
+    let body = consent_body(json!({"cookies-analytics": "given"}));
+    let send = |key: &'static str| keyed(post_json("/v1/consents", &body), key);
+    let key = "aaaaaaaa-1111-4222-8333-444444444444";
+    assert_eq!(call(&s, send(key)).await.status, StatusCode::CREATED);
+    s.clock.store(NOW + 86_399, Ordering::SeqCst);
+    assert_eq!(
+        call(&s, send(key)).await.status,
+        StatusCode::OK,
+        "a day less a second: kept"
+    );
+    s.clock.store(NOW + 86_400, Ordering::SeqCst);
+    assert_eq!(
+        call(&s, send(key)).await.status,
+        StatusCode::CREATED,
+        "a day later: forgotten"
+    );
+    assert_eq!(receipts_stored(&s).await, 2);
+
+    // Erasure: the device's keys go too.
+    let other = "bbbbbbbb-1111-4222-8333-444444444444";
+    let first = call(&s, send(other)).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    let subject = first.json()["subject"].as_str().unwrap().to_owned();
+    let erase = with_token(
+        Request::post(format!("/v1/subjects/{subject}/erase"))
+            .body(Body::empty())
+            .unwrap(),
+        OPERATOR,
+    );
+    assert_eq!(call(&s, erase).await.status, StatusCode::OK);
+    let again = call(&s, send(other)).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text());
+    assert_ne!(again.json()["subject"], first.json()["subject"]);
+    assert_eq!(receipts_stored(&s).await, 4);
 }

@@ -8,6 +8,9 @@
 //! `src`. Until then each shows a placeholder of its size that offers "load once" (this embed, now,
 //! nothing recorded) and "always allow" (a choice that grants its purpose).
 //!
+//! Both are found on every choice and page load, and as the page adds them ([`added_blocked`], from a
+//! `MutationObserver`: single-page applications, lazy HTML).
+//!
 //! It sees only what may run (the granted purpose ids), the policy (for the placeholders' words) and
 //! the dispatcher (a script file's `load` resumes it); its own state is whether a script file is
 //! loading ([`Activation`]).
@@ -16,7 +19,7 @@ use alloc::string::String;
 
 use js_sys::Array;
 use wasm_bindgen::prelude::*;
-use web_sys::{Element, HtmlScriptElement};
+use web_sys::{Element, HtmlScriptElement, NodeList};
 
 use crate::dom::{add, all, attr, button, element, get, includes, join, set, set_str};
 use crate::policy::PolicyView;
@@ -25,6 +28,26 @@ use crate::step::{Dispatch, Step};
 const SCRIPTS: &str = "script[type=\"text/plain\"][data-consent]";
 const EMBEDS: &str = "iframe[data-consent][data-src],img[data-consent][data-src]";
 const PLACEHOLDER: &str = "consent-embed";
+/// Either of the above.
+const BLOCKED: &str = "script[type=\"text/plain\"][data-consent],iframe[data-consent][data-src],img[data-consent][data-src]";
+
+/// Whether mutation `records` (a `MutationObserver`'s) added a blocked script or embed, or an element
+/// holding one. What activation itself adds (real scripts, placeholders) is neither, and embeds lose
+/// their `data-src` as they load: activation never wakes itself up.
+pub(crate) fn added_blocked(records: &JsValue) -> bool {
+    let Ok(records) = records.clone().dyn_into::<Array>() else {
+        return false;
+    };
+    records.iter().any(|record| {
+        let nodes: NodeList = get(&record, "addedNodes").unchecked_into();
+        (0..nodes.length())
+            .filter_map(|i| nodes.item(i)?.dyn_into::<Element>().ok())
+            .any(|e| {
+                e.matches(BLOCKED).unwrap_or(false)
+                    || e.query_selector(BLOCKED).ok().flatten().is_some()
+            })
+    })
+}
 
 /// The activation's own state: whether a script file it inserted is loading.
 #[derive(Default)]

@@ -11,7 +11,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use consent_core::{Method, PurposeSet, TokenClaims};
+use consent_core::{Method, PolicyVersion, PurposeSet, TokenClaims};
 use js_sys::{Array, Date};
 use wasm_bindgen::prelude::*;
 use web_sys::{Element, Event, Response};
@@ -21,13 +21,13 @@ use crate::api::{self, Api, Snapshot};
 use crate::config::Config;
 use crate::consent_mode::ConsentMode;
 use crate::dialog::{Dialog, View};
-use crate::dom::{Listener, document, get, includes, object, set, string, window};
+use crate::dom::{Listener, Observer, document, get, includes, object, set, string, window};
 use crate::logic::{self, Stored};
 use crate::outbox::{self, Answer, Outbox};
 use crate::policy::PolicyView;
 use crate::policy_fetch::PolicyFetch;
 use crate::step::{Dispatch, Step};
-use crate::{cookies, receipt, reopen, stylesheet};
+use crate::{cookies, gpc, receipt, reopen, stylesheet};
 
 /// What to do once the policy has arrived.
 #[derive(Clone, Debug, PartialEq)]
@@ -56,8 +56,12 @@ pub(crate) struct Banner {
     /// That token's text: sent in `X-Consent-Token` with a choice naming its device (only the device
     /// may change its state on the server).
     token_text: String,
-    /// The token was made under an older policy version than the page's.
+    /// The token was made under an older policy version than the page's, or the server refused a choice
+    /// as made under a version it has replaced: the dialog says "updated on".
     outdated: bool,
+    /// The version of a choice the server refused as outdated (`409 policy_outdated`): what changed
+    /// since is off when the current policy arrives and the dialog shows again.
+    renew_since: Option<PolicyVersion>,
     /// The current policy (`/v1/policy`), or the token's version when only that was needed.
     policy: Option<PolicyView>,
     /// `policy` is the current policy: dialogs and choices need it.
@@ -81,6 +85,8 @@ pub(crate) struct Banner {
     reopen_wanted: bool,
     dialog: Option<Dialog>,
     _click: Listener,
+    /// Blocked scripts and embeds the page adds later.
+    _observer: Option<Observer>,
     outbox: Outbox,
     activation: Activation,
     /// `consent:ready` has fired.
@@ -92,6 +98,7 @@ impl Banner {
     pub(crate) fn new(mut config: Config, dispatch: Dispatch, api: Api) -> Banner {
         let doc = document();
         let click = Listener::new(&doc, "click", dispatch.callback(Step::Click));
+        let observer = Observer::new(&dispatch.callback(Step::Mutation));
         let navigator = window().navigator();
         let mut languages: Vec<String> = doc
             .document_element()
@@ -110,6 +117,7 @@ impl Banner {
             token: None,
             token_text: String::new(),
             outdated: false,
+            renew_since: None,
             policy: None,
             policy_is_current: false,
             want: Want::Nothing,
@@ -122,6 +130,7 @@ impl Banner {
             reopen_wanted: false,
             dialog: None,
             _click: click,
+            _observer: observer,
             activation: Activation::default(),
             ready: false,
         }
@@ -258,6 +267,11 @@ impl Banner {
             Step::RejectAll => self.apply(Method::RejectAll, value),
             Step::Set => self.apply(Method::Custom, value),
             // `Stop` is the dispatcher's; the API's reads never reach the state.
+            Step::Mutation => {
+                if activate::added_blocked(&value) {
+                    self.activate();
+                }
+            }
             Step::Css | Step::Stop | Step::Get | Step::Allows | Step::On | Step::Off => {}
         }
     }
@@ -287,15 +301,10 @@ impl Banner {
                 "close" => self.close_dialog(),
                 "receipt" => receipt::download(&el, &self.dispatch),
                 _ if el.has_attribute("data-consent-lang") => {
-                    if let (Some(lang), Some(policy)) =
-                        (el.get_attribute("data-consent-lang"), &self.policy)
-                    {
-                        let mut languages = self.languages.clone();
-                        languages.insert(0, lang);
-                        if let Some(p) = PolicyView::from_json(&policy.json, &languages) {
-                            self.policy = Some(p);
-                            self.render(Some("[aria-pressed=\"true\"]"));
-                        }
+                    // The view of that language replaces the dialog's content when it comes.
+                    if let Some(lang) = el.get_attribute("data-consent-lang") {
+                        self.languages.insert(0, lang);
+                        self.fetch_current_policy();
                     }
                 }
                 _ => return,
@@ -337,11 +346,24 @@ impl Banner {
 
     /// Asks for the current policy, unless a policy is on its way.
     fn fetch_current_policy(&mut self) {
-        self.fetch.current(&self.config.endpoint, &self.dispatch);
+        // `und` (undetermined): the server answers in the policy's default language.
+        let lang = logic::pick_language(
+            self.languages.iter().map(String::as_str),
+            &crate::texts::LANGUAGES.map(String::from),
+            "und",
+        );
+        self.fetch
+            .current(&self.config.endpoint, &lang, &self.dispatch);
     }
 
     fn policy_failed(&mut self) {
         self.fetch.failed();
+        if self.dialog.is_some() {
+            // The view of a language chosen in the open dialog did not come: the dialog stays as it
+            // is, in its language.
+            self.want = Want::Nothing;
+            return;
+        }
         // Without the policy nothing is granted beyond what already runs; the dialog cannot be shown.
         // The way back in stays (a click tries again).
         self.want = Want::Nothing;
@@ -359,7 +381,7 @@ impl Banner {
             Some(claims) if self.by_token => {
                 scope.granted_by_token(claims, policy.changed_since(claims.policy_version))
             }
-            // A choice kept for the server, or made on this page: its ids.
+            // A choice kept for the server, or made on this page: its ids, of the banner's purposes.
             _ => {
                 let mut set = PurposeSet::EMPTY;
                 for p in &policy.purposes {
@@ -367,15 +389,35 @@ impl Banner {
                         set.insert(p.code);
                     }
                 }
-                set
+                set & (scope.unconditional | scope.asked)
             }
+        };
+        if let Some(since) = self.renew_since.take() {
+            // A choice refused as outdated: asked again at once; what changed since is off until then.
+            self.granted -= policy.changed_since(since) & scope.asked;
+        }
+        // Global Privacy Control on a return visit, with a token from a choice made without it that
+        // grants marketing purposes: they are withdrawn, and it is recorded (issue 18.7).
+        let gpc_withdrawal = match &self.token {
+            Some(claims) if self.by_token && self.gpc && !gpc::chosen_with(claims) => {
+                scope.gpc_withdrawal(self.granted)
+            }
+            _ => None,
         };
         self.granted_ids = policy.ids(self.granted);
         if self.decided {
             self.refused_ids = policy.ids(scope.asked - self.granted);
         }
         self.policy = Some(policy);
-        if self.by_token && !self.ready {
+        if self.policy_is_current {
+            // With the dialog open, this is the view of a language chosen in it (no-op otherwise).
+            self.render(Some("[aria-pressed=\"true\"]"));
+        }
+        if let Some(d) = gpc_withdrawal {
+            // Applied (nothing of marketing runs) and sent like a choice the visitor made.
+            self.decide(Method::Custom, d.given);
+            self.fire_ready();
+        } else if self.by_token && !self.ready {
             // The first policy of a page with a valid token, whatever else waits for a policy.
             self.after_choice_known();
         }
@@ -503,16 +545,18 @@ impl Banner {
             &policy.ids(decided.withdrawn),
             &policy.language,
         );
-        self.outbox
-            .keep(&request, &granted_ids, policy.validity_months);
+        let validity = policy.validity_months;
         self.refused_ids = refused_ids;
         self.granted = granted;
         self.granted_ids = granted_ids;
         self.decided = true;
         self.by_token = false;
-        self.send();
+        // What is granted runs first (Consent Mode told before), then the choice is kept and sent:
+        // the scripts start within a few milliseconds of the click (issue 18.4).
         self.consent_mode().update(&self.granted_ids);
         self.activate();
+        self.outbox.keep(&request, &self.granted_ids, validity);
+        self.send();
         self.show_reopen();
         self.publish();
         self.api.change(&detail);
@@ -535,6 +579,9 @@ impl Banner {
                 if let Some(token) = string(body, "token")
                     && let Some(claims) = cookies::store_token(&token)
                 {
+                    if get(body, "gpc").as_bool() == Some(true) {
+                        gpc::remember(&claims);
+                    }
                     self.token = Some(claims);
                     self.token_text = token;
                     self.outdated = false;
@@ -542,10 +589,33 @@ impl Banner {
                 // A choice made meanwhile goes now (with the device id of the token just stored).
                 self.send();
             }
-            Answer::Refused => self.send(),
+            Answer::Refused => {
+                self.ask_again_if_outdated(body);
+                self.send();
+            }
             Answer::Later => {}
         }
         self.publish();
+    }
+
+    /// A choice the server refused as made under a policy version it replaced while the visitor
+    /// decided (`409 policy_outdated`, with the current version): that version is fetched and the
+    /// dialog shows again at once, "updated on <date>", with the choice as made except what changed
+    /// (issue 18.7). Any other refusal drops the choice.
+    fn ask_again_if_outdated(&mut self, body: &JsValue) {
+        let error = get(body, "error");
+        let current = string(&error, "policy_version").and_then(|v| v.parse().ok());
+        let (Some(policy), Some(current), Some("policy_outdated")) =
+            (&self.policy, current, string(&error, "code").as_deref())
+        else {
+            return;
+        };
+        self.renew_since = Some(policy.version);
+        self.outdated = true;
+        self.policy_is_current = false;
+        self.want = Want::Ask { reopened: false };
+        self.fetch
+            .current_version(&self.config.endpoint, current, &self.dispatch);
     }
 
     /// Activates what may run now ([`Activation::run`]).

@@ -158,30 +158,6 @@ impl Dialog {
         let title = add(&head, "h2", "consent-banner__title", &policy.ui("title"));
         attr(&title, "id", TITLE_ID);
         attr(&title, "elementtiming", "consent-banner");
-        // The language switcher: the policy's languages the banner speaks, each in its own name.
-        let switcher = add(&head, "div", "consent-banner__languages", none);
-        attr(&switcher, "role", "group");
-        if let Some(label) = policy.ui("language").as_string() {
-            attr(&switcher, "aria-label", &label);
-        }
-        for l in LANGUAGES {
-            if policy.languages.iter().any(|p| p == l) {
-                let lb = add(
-                    &switcher,
-                    "button",
-                    "consent-banner__language",
-                    &JsValue::from_str(language_name(l)),
-                );
-                attr(&lb, "type", "button");
-                attr(&lb, "lang", l);
-                attr(&lb, "data-consent-lang", l);
-                attr(
-                    &lb,
-                    "aria-pressed",
-                    if l == lang { "true" } else { "false" },
-                );
-            }
-        }
         if self.reopened {
             let close = button(&head, "close", &JsValue::from_str("×"));
             if let Some(label) = policy.ui("close").as_string() {
@@ -260,6 +236,31 @@ impl Dialog {
         ] {
             button(&actions, action, &policy.ui(action));
         }
+        // The language switcher, after the buttons (a keyboard reaches "Reject all" first, issue 18.5):
+        // the policy's languages the banner speaks, each in its own name.
+        let switcher = add(root, "div", "consent-banner__languages", none);
+        attr(&switcher, "role", "group");
+        if let Some(label) = policy.ui("language").as_string() {
+            attr(&switcher, "aria-label", &label);
+        }
+        for l in LANGUAGES {
+            if policy.languages.iter().any(|p| p == l) {
+                let lb = add(
+                    &switcher,
+                    "button",
+                    "consent-banner__language",
+                    &JsValue::from_str(language_name(l)),
+                );
+                attr(&lb, "type", "button");
+                attr(&lb, "lang", l);
+                attr(&lb, "data-consent-lang", l);
+                attr(
+                    &lb,
+                    "aria-pressed",
+                    if l == lang { "true" } else { "false" },
+                );
+            }
+        }
         if let Some(selector) = focus_on {
             focus(root, selector);
         }
@@ -334,8 +335,8 @@ fn lifetime(text: &JsValue, lang: &str) -> JsValue {
         .map_or_else(|_| text.clone(), JsValue::from)
 }
 
-/// The second layer: one switch per purpose (those that need no consent on and locked; the others
-/// as `on` says, so off on a first visit), with descriptions and cookie tables.
+/// The second layer: one switch per purpose the banner presents (those that need no consent on and
+/// locked; the others as `on` says, so off on a first visit), with descriptions and cookie tables.
 fn choices(root: &Element, view: &View<'_>, on: PurposeSet) {
     let policy = view.policy;
     let list = add(
@@ -347,6 +348,10 @@ fn choices(root: &Element, view: &View<'_>, on: PurposeSet) {
     add(&list, "legend", "", &policy.ui("purposes"));
     let scope = policy.scope;
     for (p, json) in policy.purposes.iter().zip(policy.purposes_json().iter()) {
+        // Only the purposes of the banner's collection point (issue 18.1).
+        if !policy.shown.contains(p.code) {
+            continue;
+        }
         let row = add(&list, "div", "consent-banner__purpose", &JsValue::UNDEFINED);
         let label = add(&row, "label", "consent-banner__switch", &JsValue::UNDEFINED);
         let id = &p.id_text;

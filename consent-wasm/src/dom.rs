@@ -227,6 +227,28 @@ impl Listener {
     }
 }
 
+/// A `MutationObserver` of the elements added anywhere in the document, that lives as long as this value
+/// (dropping it disconnects the observer). The callback is the dispatcher bound to a step.
+pub(crate) struct Observer(web_sys::MutationObserver);
+
+impl Observer {
+    /// Calls `callback` with the mutation records after elements are added to the document.
+    pub(crate) fn new(callback: &Function) -> Option<Self> {
+        let observer = web_sys::MutationObserver::new(callback).ok()?;
+        let init = web_sys::MutationObserverInit::new();
+        init.set_child_list(true);
+        init.set_subtree(true);
+        observer.observe_with_options(&document(), &init).ok()?;
+        Some(Observer(observer))
+    }
+}
+
+impl Drop for Observer {
+    fn drop(&mut self) {
+        self.0.disconnect();
+    }
+}
+
 impl Drop for Listener {
     fn drop(&mut self) {
         let _ = self

@@ -36,6 +36,7 @@ mod cookies;
 mod dialog;
 mod dispatcher;
 mod dom;
+mod gpc;
 pub mod logic;
 mod outbox;
 pub mod policy;

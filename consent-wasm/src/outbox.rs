@@ -11,6 +11,10 @@
 //! drops it. One request at a time: a choice made while another is on its way goes after it. Tabs share
 //! the entry, which holds the latest choice of any of them: before a retry a tab reads it again.
 //!
+//! Each choice gets an idempotency key (a random UUID, kept in the entry with it) that goes with every
+//! sending of it in `Idempotency-Key`, from any tab: the server records it once and answers a repeat
+//! (a retry after a lost answer, another tab sending the kept choice) with the first receipt (`200`).
+//!
 //! A choice names the device of the token the banner holds (from the cookie or the last answer) and
 //! carries that token in `X-Consent-Token`: the server lets only a device's own token change a device
 //! that already has a choice. Without a device token the request names no subject and the server
@@ -96,9 +100,26 @@ impl RequestWriter for JsObjects {
     }
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// `crypto.getRandomValues(bytes)`.
+    #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues)]
+    fn get_random_values(bytes: &mut [u8]);
+}
+
+/// A new idempotency key: a random UUID (version 4, RFC 9562) from `crypto.getRandomValues`, written
+/// as core writes receipt ids.
+fn new_key() -> String {
+    let mut b = [0u8; 16];
+    get_random_values(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    consent_core::ReceiptId(b).hyphenated()
+}
+
 /// What the server's answer means.
 pub(crate) enum Answer {
-    /// Recorded (`201`): the token the answer brought is to be stored before anything else is sent (a
+    /// Recorded (`201`, or `200`: the first answer to this choice, sent again): the token the answer brought is to be stored before anything else is sent (a
     /// newer choice then goes with its device id).
     Recorded,
     /// Not recorded (unreachable, 408, 429, 5xx): sent again when the retry timer fires.
@@ -111,6 +132,8 @@ pub(crate) enum Answer {
 pub(crate) struct Outbox {
     /// The request kept for the server (also in `localStorage`), until it is answered.
     pending: Option<String>,
+    /// Its idempotency key (kept with it in `localStorage`).
+    key: String,
     /// When the pending entry in `localStorage` was written (its `at`, ms), if this page wrote or read
     /// it: another tab's choice, made since, has another.
     kept_at: f64,
@@ -129,6 +152,7 @@ impl Outbox {
         let retry_ms = retry_ms.max(1);
         Outbox {
             pending: None,
+            key: String::new(),
             kept_at: 0.0,
             in_flight: None,
             status: 0,
@@ -147,9 +171,10 @@ impl Outbox {
     // Inlined: smaller wasm than a call (opt-level "z" ignores `#[inline]`; see README, Size).
     #[inline(always)]
     pub(crate) fn resume(&mut self, page: Option<PolicyVersion>, now_ms: f64) -> Option<Array> {
-        let (request, granted, at) = read_entry(page, now_ms)?;
+        let (request, granted, at, key) = read_entry(page, now_ms)?;
         self.pending = Some(request);
         self.kept_at = at;
+        self.key = key;
         Some(granted)
     }
 
@@ -163,9 +188,11 @@ impl Outbox {
         let now_ms = Date::now();
         let lapses = logic::lapses_at((now_ms / 1000.0) as i64, validity_months);
         self.kept_at = 0.0;
+        self.key = new_key();
         if let Some(storage) = local_storage() {
             let entry = object();
             set(&entry, "request", &js);
+            set_str(&entry, "key", &self.key);
             set(&entry, "granted", granted);
             set(
                 &entry,
@@ -192,9 +219,10 @@ impl Outbox {
             return false;
         }
         match read_entry(page, Date::now()) {
-            Some((request, _, at)) if at != self.kept_at => {
+            Some((request, _, at, key)) if at != self.kept_at => {
                 self.pending = Some(request);
                 self.kept_at = at;
+                self.key = key;
                 false
             }
             Some(_) => false,
@@ -244,6 +272,7 @@ impl Outbox {
         if device.is_some() {
             set_str(&headers, "x-consent-token", token_text);
         }
+        set_str(&headers, "idempotency-key", &self.key);
         set(&init, "headers", &headers);
         set_str(&init, "body", body);
         let _ = then2(
@@ -279,8 +308,9 @@ impl Outbox {
         let status = core::mem::replace(&mut self.status, 0);
         let newer = self.pending.is_some() && self.pending != sent;
         match status {
-            // A 201 is durable on the server: never sent again, even if its token cannot be stored.
-            201 => {
+            // A 201 is durable on the server: never sent again, even if its token cannot be stored. A 200
+            // is the first answer to this choice, which another tab or an earlier try sent.
+            200 | 201 => {
                 if !newer {
                     self.done();
                 }
@@ -334,8 +364,8 @@ fn remove_entry() {
 
 /// The choice kept in `localStorage`, if it still applies (not lapsed, made under the page's policy
 /// version or a later one; otherwise it is removed): the request to send again, what it grants, and
-/// when it was kept.
-fn read_entry(page: Option<PolicyVersion>, now_ms: f64) -> Option<(String, Array, f64)> {
+/// when it was kept, and its idempotency key (a new one for an entry kept before keys existed).
+fn read_entry(page: Option<PolicyVersion>, now_ms: f64) -> Option<(String, Array, f64, String)> {
     let text = local_storage()?.get_item(PENDING_KEY).ok()??;
     let entry = json_parse(&text).ok()?;
     let request = get(&entry, "request");
@@ -355,6 +385,7 @@ fn read_entry(page: Option<PolicyVersion>, now_ms: f64) -> Option<(String, Array
         json_stringify(&request),
         crate::policy::array(&entry, "granted"),
         get(&entry, "at").as_f64().unwrap_or(0.0),
+        string(&entry, "key").unwrap_or_else(new_key),
     ))
 }
 

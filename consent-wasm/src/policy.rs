@@ -1,5 +1,6 @@
-//! The policy as the banner needs it, read from the server's canonical JSON (`GET /v1/policy`), which
-//! the browser parses (`Response.json()`): no JSON library in the banner. What the banner computes with
+//! The policy as the banner needs it, read from the server's canonical JSON: the current policy's
+//! banner view in one language (`GET /v1/policy/banner/{lang}`) or a token's version in full
+//! (`GET /v1/policies/{version}`), which the browser parses (`Response.json()`): no JSON library in the banner. What the banner computes with
 //! is parsed here, once, into consent-core's types: each purpose's id and code, the version, the
 //! language, and the three sets of purposes the choice logic takes ([`PurposeScope`]).
 
@@ -62,8 +63,12 @@ pub struct PolicyView {
     /// Every purpose, in the policy's order.
     pub purposes: Vec<PurposeEntry>,
     /// The purposes the banner asks for, those that need no consent and the marketing ones: what the
-    /// choice logic decides with.
+    /// choice logic decides with. The banner asks only for the purposes whose `collection_points` list
+    /// `banner` (`PurposeScope::at`, read from the JSON).
     pub scope: PurposeScope,
+    /// The purposes the banner's second layer shows: those whose `collection_points` list `banner`
+    /// (asked, or always on).
+    pub shown: PurposeSet,
     /// The cookies the policy declares for each cookie purpose: (purpose code, cookie name or pattern
     /// with `*`), from its `cookie_categories`.
     pub cookies: Vec<(u8, String)>,
@@ -71,17 +76,20 @@ pub struct PolicyView {
 
 impl PolicyView {
     /// Reads a parsed canonical policy, with texts in the first of `languages` (the page's, then the
-    /// browser's) that the policy and the banner both have, else in the policy's default. `None` when a
-    /// value the banner computes with does not parse.
+    /// browser's) that the policy and the banner both have, else in the policy's default; or a banner
+    /// view, whose texts are in its `language` only. `None` when a value the banner computes with does
+    /// not parse.
     pub fn from_json(json: &JsValue, languages: &[String]) -> Option<PolicyView> {
         let version: PolicyVersion = string(json, "version")?.parse().ok()?;
         let default_language = string(json, "default_language")?;
         let policy_languages = strings(json, "languages");
-        let language = pick_language(
-            languages.iter().map(String::as_str),
-            &policy_languages,
-            &default_language,
-        );
+        let language = string(json, "language").unwrap_or_else(|| {
+            pick_language(
+                languages.iter().map(String::as_str),
+                &policy_languages,
+                &default_language,
+            )
+        });
         let validity_months = get(json, "choice_validity_months")
             .as_f64()
             .filter(|m| (1.0..=120.0).contains(m))
@@ -96,6 +104,7 @@ impl PolicyView {
             validity_months,
             purposes: Vec::new(),
             scope: PurposeScope::default(),
+            shown: PurposeSet::EMPTY,
             cookies: Vec::new(),
         };
         for p in array(json, "purposes").iter() {
@@ -118,20 +127,33 @@ impl PolicyView {
             let changed_in = string(&p, "changed_in")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(version);
-            // `Purpose::needs_consent` and the marketing purposes of `PurposeScope::of_policy`, read from
-            // the JSON.
+            // `Purpose::needs_consent`, `Purpose::collected_at(Banner)` and the marketing purposes of
+            // `PurposeScope::at(policy, Banner)`, read from the JSON.
+            let at_banner = strings(&p, "collection_points")
+                .iter()
+                .any(|k| k == "banner");
+            if at_banner {
+                view.shown.insert(code);
+            }
+            // A purpose outside the banner's collection point is in no set: never the banner's to
+            // decide, never granted by it, whether it needs consent (asked in a form, the API) or not
+            // (`legal-compliance`), except the cookie purposes that need none (the necessary cookies).
+            // The same purposes as a banner view carries (`Policy::banner_view_purposes`), so the
+            // banner grants the same whether it read a view or a full policy.
+            let kind = string(&p, "kind");
             let scope = &mut view.scope;
-            if string(&p, "legal_basis").as_deref() == Some("consent")
-                && category.as_deref() != Some("necessary")
+            if string(&p, "legal_basis").as_deref() != Some("consent")
+                || category.as_deref() == Some("necessary")
             {
+                if at_banner || kind.as_deref() == Some("cookies") {
+                    scope.unconditional.insert(code);
+                }
+            } else if at_banner {
                 scope.asked.insert(code);
-                if string(&p, "kind").as_deref() == Some("marketing")
-                    || category.as_deref() == Some("marketing")
+                if kind.as_deref() == Some("marketing") || category.as_deref() == Some("marketing")
                 {
                     scope.marketing.insert(code);
                 }
-            } else {
-                scope.unconditional.insert(code);
             }
             view.purposes.push(PurposeEntry {
                 id,

@@ -61,11 +61,14 @@ pub(crate) enum Step {
     On,
     /// The function `on` returns, which unsubscribes.
     Off,
+    /// Elements were added to the page (a `MutationObserver`'s records): blocked scripts and embeds
+    /// among them are held back or activated as they appear.
+    Mutation,
 }
 
 impl Step {
     /// Every step, in the order of their discriminants (which [`Call::decode`] relies on).
-    const ALL: [Step; 23] = [
+    const ALL: [Step; 24] = [
         Step::Click,
         Step::Cancel,
         Step::Close,
@@ -89,6 +92,7 @@ impl Step {
         Step::Allows,
         Step::On,
         Step::Off,
+        Step::Mutation,
     ];
 
     /// The JS API's commands: they always run in a microtask of their own ([`Deferral::Command`]),

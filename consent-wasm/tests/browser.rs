@@ -45,6 +45,37 @@ wasm_bindgen_test_configure!(run_in_browser);
 const POLICY: &str = include_str!("../../spec/vectors/policy-invisionu-2025-03-26.canonical.json");
 const POLICY_2026: &str =
     include_str!("../../spec/vectors/policy-invisionu-2026-06-01.canonical.json");
+/// The banner views of the two policies (`GET /v1/policy/banner/{lang}`), by language.
+const VIEWS_2025: [(&str, &str); 3] = [
+    (
+        "kk",
+        include_str!("../../spec/vectors/policy-invisionu-2025-03-26.banner-kk.json"),
+    ),
+    (
+        "ru",
+        include_str!("../../spec/vectors/policy-invisionu-2025-03-26.banner-ru.json"),
+    ),
+    (
+        "en",
+        include_str!("../../spec/vectors/policy-invisionu-2025-03-26.banner-en.json"),
+    ),
+];
+const VIEWS_2026: [(&str, &str); 3] = [
+    (
+        "kk",
+        include_str!("../../spec/vectors/policy-invisionu-2026-06-01.banner-kk.json"),
+    ),
+    (
+        "ru",
+        include_str!("../../spec/vectors/policy-invisionu-2026-06-01.banner-ru.json"),
+    ),
+    (
+        "en",
+        include_str!("../../spec/vectors/policy-invisionu-2026-06-01.banner-en.json"),
+    ),
+];
+/// Where the banner asks for the current policy on an English page.
+const VIEW_EN: &str = "/v1/policy/banner/en";
 /// The banner's own stylesheet, put into the page by the tests that look at the layout.
 const BANNER_CSS: &str = include_str!("../banner.css");
 const V2025: &str = "2025-03-26";
@@ -102,21 +133,14 @@ const POLICY_URL: &str = "https://invisionu.education/privacy/2025-03-26";
 
 // Purpose codes of the invisionu policy.
 const MARKETING: u8 = 8;
+const PREFERENCES: u8 = 11;
 const ANALYTICS: u8 = 12;
 const MARKETING_COOKIES: u8 = 13;
-/// Every purpose code that needs consent.
-const CONSENT_CODES: [u8; 12] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 13];
-/// Every purpose of the policy that needs consent.
-const CONSENT_PURPOSES: [&str; 12] = [
-    "application-review",
-    "events",
-    "scholarships",
-    "contact",
-    "improvement",
-    "transfer-service-providers",
-    "transfer-abroad",
-    "public-dissemination",
-    "marketing",
+/// Every purpose code the banner asks for: the cookie purposes that need consent (the policy's
+/// `collection_points`; the newsletter and the other purposes are asked in forms).
+const CONSENT_CODES: [u8; 3] = [11, 12, 13];
+/// Every purpose the banner asks for.
+const CONSENT_PURPOSES: [&str; 3] = [
     "cookies-preferences",
     "cookies-analytics",
     "cookies-marketing",
@@ -163,12 +187,13 @@ function install() {
     const method = (init && init.method) || "GET";
     const body = init && typeof init.body === "string" ? init.body : null;
     const token = (init && init.headers && init.headers["x-consent-token"]) ?? null;
+    const key = (init && init.headers && init.headers["idempotency-key"]) ?? null;
     if (!S.endpoint || !url.startsWith(S.endpoint + "/")) {
       // A banner left by an earlier test: never answered, so it can change nothing any more.
       return new Promise(() => {});
     }
     const path = url.slice(S.endpoint.length);
-    S.requests.push({ path, method, body, token, at: performance.now() });
+    S.requests.push({ path, method, body, token, key, at: performance.now() });
     const reply = () => {
       if (method !== "POST") {
         if (S.getDown) return Promise.reject(new TypeError("Failed to fetch"));
@@ -177,18 +202,18 @@ function install() {
         );
       }
       if (S.post === "down") return Promise.reject(new TypeError("Failed to fetch"));
-      if (S.post !== "201") {
-        return Promise.resolve(answer(Number(S.post), { error: { code: "refused", message: "test" } }));
+      if (S.post !== "201" && S.post !== "200") {
+        return Promise.resolve(answer(Number(S.post), { error: S.postError }));
       }
       const token = S.tokens.length > 1 ? S.tokens.shift() : S.tokens[0] || "";
       return Promise.resolve(
-        answer(201, {
+        answer(Number(S.post), {
           receipt_id: "01a20ba4-8854-74c7-9853-5d16f915bd6e",
           receipt: "e30.e30.c2ln",
           subject: "dev:q3Jt7VbWm0Kx9ZsL2fYp4A",
           issued_at: "2026-11-24T03:41:01Z",
           expires_at: "2027-05-24T03:41:01Z",
-          gpc: false,
+          gpc: S.gpcAnswer,
           token,
         }),
       );
@@ -207,10 +232,16 @@ function install() {
 
 export function harness_reset(run, endpoint, lang) {
   install();
+  // The earlier test's banner lets go of the page (its MutationObserver would otherwise activate this
+  // test's blocked scripts with that banner's choice).
+  if (window.consent && typeof window.consent._stop === "function") window.consent._stop();
   for (const [type, listener, options] of tracked.splice(0)) {
     document.removeEventListener(type, listener, options);
   }
-  Object.assign(S, { endpoint, routes: {}, post: "201", delay: 0, tokens: [], requests: [], getDown: false });
+  Object.assign(S, {
+    endpoint, routes: {}, post: "201", delay: 0, tokens: [], requests: [], getDown: false,
+    postError: { code: "refused", message: "test" }, gpcAnswer: false,
+  });
   // A script file an earlier banner activated may still be loading: its load must not reach that
   // banner (which would go on activating, in this test's page).
   for (const script of document.querySelectorAll("[data-test-fixture] script")) {
@@ -245,6 +276,8 @@ export function harness_reset(run, endpoint, lang) {
 export function stub_route(path, json) { S.routes[path] = json; }
 export function stub_post(mode) { S.post = mode; }
 export function stub_post_delay(ms) { S.delay = ms; }
+export function stub_post_error(json) { S.postError = JSON.parse(json); }
+export function stub_gpc_answer(gpc) { S.gpcAnswer = gpc; }
 export function stub_get_down(down) { S.getDown = down; }
 export function prefetch_policy(url) { return fetch(url).then((r) => r.json()); }
 export function stub_token(token) { S.tokens.push(token); }
@@ -296,6 +329,10 @@ extern "C" {
     fn stub_route(path: &str, json: &str);
     fn stub_post(mode: &str);
     fn stub_post_delay(ms: u32);
+    /// The `error` object of a refused POST (default: `{"code": "refused", …}`).
+    fn stub_post_error(json: &str);
+    /// The `gpc` member of a recorded POST's answer.
+    fn stub_gpc_answer(gpc: bool);
     fn stub_get_down(down: bool);
     /// What the bootstrap passes as `Config::policy`: the policy, fetched and parsed.
     fn prefetch_policy(url: &str) -> Promise;
@@ -352,9 +389,31 @@ fn endpoint() -> String {
 fn reset(lang: &str) {
     RUN.with(|r| r.set(r.get() + 1));
     harness_reset(RUN.with(Cell::get), &endpoint(), lang);
-    stub_route("/v1/policy", POLICY);
+    stub_current(&VIEWS_2025);
     stub_route("/v1/policies/2025-03-26", POLICY);
     stub_route("/v1/policies/2026-06-01", POLICY_2026);
+}
+
+/// Serves `views` as the current policy's banner views (`und`: the default language's, Kazakh).
+fn stub_current(views: &[(&str, &str); 3]) {
+    for (lang, view) in views {
+        stub_route(&format!("/v1/policy/banner/{lang}"), view);
+    }
+    stub_route("/v1/policy/banner/und", views[0].1);
+}
+
+/// Clicks the language switcher's `lang` and waits for the dialog in that language (its banner view
+/// is fetched).
+async fn choose_language(lang: &str) {
+    one_in(
+        &dialog().unwrap(),
+        &format!("[data-consent-lang=\"{lang}\"]"),
+    )
+    .click();
+    until("the dialog in that language", || {
+        dialog().and_then(|d| d.get_attribute("lang")).as_deref() == Some(lang)
+    })
+    .await;
 }
 
 fn config(version: &str) -> Config {
@@ -626,6 +685,8 @@ struct Request {
     body: Option<String>,
     /// The `X-Consent-Token` header, if sent.
     token: Option<String>,
+    /// The `Idempotency-Key` header, if sent.
+    key: Option<String>,
     at: f64,
 }
 
@@ -637,6 +698,7 @@ fn requests() -> Vec<Request> {
             method: get(&r, "method").as_string().unwrap(),
             body: get(&r, "body").as_string(),
             token: get(&r, "token").as_string(),
+            key: get(&r, "key").as_string(),
             at: get(&r, "at").as_f64().unwrap(),
         })
         .collect()
@@ -991,16 +1053,13 @@ async fn first_visit_opens_a_modal_dialog_with_three_equal_buttons_and_the_exact
     );
     assert_eq!(jar(), "");
     assert_eq!(storage().length().unwrap(), 0);
-    assert_eq!(gets(), ["/v1/policy"]);
+    assert_eq!(gets(), [VIEW_EN]);
     assert!(post_bodies().is_empty());
     assert_eq!(events("ready").len(), 1, "consent:ready, once");
     assert!(events("change").is_empty());
     let state = api("get");
     assert_eq!(get(&state, "decided").as_bool(), Some(false));
-    assert_eq!(
-        strings(&get(&state, "granted")),
-        ["legal-compliance", "cookies-necessary"]
-    );
+    assert_eq!(strings(&get(&state, "granted")), ["cookies-necessary"]);
 }
 
 #[wasm_bindgen_test]
@@ -1041,7 +1100,8 @@ async fn the_dialog_speaks_the_page_language_kazakh_russian_or_english() {
         assert_eq!(actions(), ["accept-all", "reject-all", "save"]);
         assert_eq!(
             text(&all_in(&d, ".consent-banner__purpose-title")[0]),
-            purpose_title(0, lang)
+            purpose_title(10, lang),
+            "the first purpose the banner presents: the necessary cookies"
         );
         assert_eq!(text(&one_in(&d, "legend")), t.purposes);
         click("reject-all");
@@ -1171,11 +1231,8 @@ async fn reject_all_runs_nothing_optional_and_deletes_the_declared_cookies() {
     }
     assert_eq!(cookie("theme").as_deref(), Some("dark"));
     let change = events("change").remove(0);
-    assert_eq!(
-        strings(&get(&change, "granted")),
-        ["legal-compliance", "cookies-necessary"]
-    );
-    assert_eq!(strings(&get(&change, "refused")).len(), 12);
+    assert_eq!(strings(&get(&change, "granted")), ["cookies-necessary"]);
+    assert_eq!(strings(&get(&change, "refused")).len(), 3);
     assert!(!allows("cookies-analytics"));
     assert!(allows("cookies-necessary"));
 }
@@ -1192,12 +1249,17 @@ async fn choose_shows_a_switch_per_purpose_with_cookie_tables_and_saves_a_custom
         .into_iter()
         .map(|e| e.unchecked_into())
         .collect();
-    assert_eq!(switches.len(), 14, "one per purpose");
+    assert_eq!(
+        switches.len(),
+        4,
+        "one per purpose of the banner's collection point: the cookie purposes"
+    );
     for s in &switches {
         let id = s.get_attribute("data-purpose").unwrap();
         assert_eq!(s.type_(), "checkbox");
         assert_eq!(s.get_attribute("role").as_deref(), Some("switch"));
-        let locked = id == "cookies-necessary" || id == "legal-compliance";
+        assert!(id.starts_with("cookies-"), "{id}");
+        let locked = id == "cookies-necessary";
         assert_eq!(
             s.checked(),
             locked,
@@ -1259,7 +1321,6 @@ async fn choose_shows_a_switch_per_purpose_with_cookie_tables_and_saves_a_custom
     sleep(50).await;
     assert_eq!(ran(), ["necessary"], "opening the choices grants nothing");
     switch("cookies-analytics").click();
-    switch("contact").click();
     click("save");
     assert!(dialog().is_none());
     until("the scripts", || ran().len() == 3).await;
@@ -1268,10 +1329,7 @@ async fn choose_shows_a_switch_per_purpose_with_cookie_tables_and_saves_a_custom
     assert_eq!(field(&request, "method"), "custom");
     assert_eq!(
         decisions(&request),
-        expected(
-            "refused",
-            &[("cookies-analytics", "given"), ("contact", "given")]
-        )
+        expected("refused", &[("cookies-analytics", "given")])
     );
     sleep(50).await;
     assert_eq!(ran().len(), 3, "marketing and preferences stay blocked");
@@ -1293,18 +1351,20 @@ async fn a_session_cookie_is_written_in_the_dialogs_language() {
     reset("en");
     // The `lang` cookie (the second of the tables, "12 months") made a session cookie.
     let first = "\"lifetime\":\"12 months\"";
-    assert_eq!(POLICY.matches(first).count(), 1);
-    stub_route(
-        "/v1/policy",
-        &POLICY.replacen(first, "\"lifetime\":\"session\"", 1),
-    );
+    for (lang, view) in VIEWS_2025 {
+        assert_eq!(view.matches(first).count(), 1);
+        stub_route(
+            &format!("/v1/policy/banner/{lang}"),
+            &view.replacen(first, "\"lifetime\":\"session\"", 1),
+        );
+    }
     start(config(V2025));
     shown().await;
     click("choose");
     assert_eq!(lifetimes()[..3], ["6 months", "session", "13 months"]);
-    one_in(&dialog().unwrap(), "[data-consent-lang=\"ru\"]").click();
+    choose_language("ru").await;
     assert_eq!(lifetimes()[..3], ["6 месяцев", "сеанс", "13 месяцев"]);
-    one_in(&dialog().unwrap(), "[data-consent-lang=\"kk\"]").click();
+    choose_language("kk").await;
     assert_eq!(lifetimes()[..3], ["6 ай", "сеанс", "13 ай"]);
 }
 
@@ -1312,7 +1372,7 @@ async fn a_session_cookie_is_written_in_the_dialogs_language() {
 async fn the_language_switcher_changes_every_text_and_keeps_the_switches() {
     reset("en");
     start(config(V2025));
-    let d = shown().await;
+    shown().await;
     click("choose");
     // Cookie lifetimes in the dialog's language, by the browser's Intl (the policy says "13 months"),
     // in Kazakh by the banner.
@@ -1326,8 +1386,8 @@ async fn the_language_switcher_changes_every_text_and_keeps_the_switches() {
     ];
     assert_eq!(lifetimes(), in_english);
     switch("cookies-analytics").click();
-    switch("marketing").click();
-    one_in(&d, "[data-consent-lang=\"ru\"]").click();
+    switch("cookies-preferences").click();
+    choose_language("ru").await;
     let d = dialog().unwrap();
     assert_eq!(
         lifetimes(),
@@ -1340,12 +1400,12 @@ async fn the_language_switcher_changes_every_text_and_keeps_the_switches() {
             "3 месяца"
         ]
     );
-    one_in(&d, "[data-consent-lang=\"kk\"]").click();
+    choose_language("kk").await;
     assert_eq!(
         lifetimes(),
         ["6 ай", "12 ай", "13 ай", "13 ай", "3 ай", "3 ай"]
     );
-    one_in(&d, "[data-consent-lang=\"ru\"]").click();
+    choose_language("ru").await;
     let ru = texts("ru");
     assert_eq!(d.get_attribute("lang").as_deref(), Some("ru"));
     assert_eq!(text(&one_in(&d, "h2")), ru.title);
@@ -1359,9 +1419,11 @@ async fn the_language_switcher_changes_every_text_and_keeps_the_switches() {
         Some("ru")
     );
     let policy = js_sys::JSON::parse(POLICY).unwrap();
+    // The purposes the banner presents: the cookie purposes (10 to 13).
     let expected_titles: Vec<String> = get(&policy, "purposes")
         .unchecked_into::<Array>()
         .iter()
+        .skip(10)
         .map(|p| field(&get(&get(&p, "texts"), "title"), "ru"))
         .collect();
     let titles: Vec<String> = all_in(&d, ".consent-banner__purpose-title")
@@ -1369,7 +1431,11 @@ async fn the_language_switcher_changes_every_text_and_keeps_the_switches() {
         .map(|t| text(t))
         .collect();
     assert_eq!(titles, expected_titles);
-    assert_eq!(switched_on(), ["marketing", "cookies-analytics"], "kept");
+    assert_eq!(
+        switched_on(),
+        ["cookies-preferences", "cookies-analytics"],
+        "kept"
+    );
     assert!(d.contains(Some(&document().active_element().unwrap())));
     click("save");
     until("the choice", || post_bodies().len() == 1).await;
@@ -1392,6 +1458,9 @@ async fn a_current_token_runs_what_it_grants_without_a_dialog_and_leaves_the_way
     assert!(dialog().is_none());
     // The token's own (immutable, cacheable) policy version maps purpose ids to codes.
     assert_eq!(gets(), ["/v1/policies/2025-03-26"]);
+    // Read from the full policy, the banner allows what it does from a banner view: its own purposes.
+    assert!(allows("cookies-necessary") && allows("cookies-analytics"));
+    assert!(!allows("legal-compliance") && !allows("marketing"));
     assert!(post_bodies().is_empty());
     let b = reopen_button().expect("the way back in on a return visit");
     assert_eq!(b.tag_name(), "BUTTON");
@@ -1410,7 +1479,7 @@ async fn a_current_token_runs_what_it_grants_without_a_dialog_and_leaves_the_way
 async fn the_way_back_in_opens_the_second_layer_with_the_current_choice_and_the_consent_id() {
     reset("en");
     blocked_scripts();
-    let current = claims(V2025, &[ANALYTICS, MARKETING], &[MARKETING_COOKIES]);
+    let current = claims(V2025, &[PREFERENCES, ANALYTICS], &[MARKETING_COOKIES]);
     set_token(&sign(current));
     start(config(V2025));
     until("the way back in", || reopen_button().is_some()).await;
@@ -1421,7 +1490,7 @@ async fn the_way_back_in_opens_the_second_layer_with_the_current_choice_and_the_
         actions(),
         ["close", "receipt", "accept-all", "reject-all", "save"]
     );
-    assert_eq!(switched_on(), ["marketing", "cookies-analytics"]);
+    assert_eq!(switched_on(), ["cookies-preferences", "cookies-analytics"]);
     assert!(switch("cookies-necessary").checked() && switch("cookies-necessary").disabled());
     assert_eq!(
         one_in(&d, "[data-consent-action=\"close\"]")
@@ -1446,7 +1515,7 @@ async fn the_way_back_in_opens_the_second_layer_with_the_current_choice_and_the_
     );
     assert_eq!(text(&link), texts("en").receipt);
     // The current policy is fetched to reopen; opening records nothing.
-    assert_eq!(gets(), ["/v1/policies/2025-03-26", "/v1/policy"]);
+    assert_eq!(gets(), ["/v1/policies/2025-03-26", VIEW_EN]);
     assert!(post_bodies().is_empty());
     assert_eq!(page_all(&format!(".{REOPEN_CLASS}")).len(), 1);
     // The date of the choice in the dialog's language; Kazakh in digits (Chromium's ICU data has no
@@ -1455,13 +1524,13 @@ async fn the_way_back_in_opens_the_second_layer_with_the_current_choice_and_the_
         consent_core::Date::from_days(current.issued_at.as_unix().div_euclid(86_400) as i32)
             .unwrap()
             .ymd();
-    one_in(&d, "[data-consent-lang=\"kk\"]").click();
+    choose_language("kk").await;
     let values: Vec<String> = all_in(&d, ".consent-banner__receipt .consent-banner__value")
         .iter()
         .map(|v| text(v))
         .collect();
     assert_eq!(values[1], format!("{day:02}.{m:02}.{y}"));
-    one_in(&d, "[data-consent-lang=\"en\"]").click();
+    choose_language("en").await;
 
     // The close button changes nothing.
     click("close");
@@ -1479,7 +1548,7 @@ async fn the_way_back_in_opens_the_second_layer_with_the_current_choice_and_the_
         "",
         "the link is not followed"
     );
-    assert_eq!(switched_on(), ["marketing", "cookies-analytics"]);
+    assert_eq!(switched_on(), ["cookies-preferences", "cookies-analytics"]);
     sleep(50).await;
     assert!(post_bodies().is_empty());
     assert!(events("change").is_empty());
@@ -1652,11 +1721,11 @@ async fn a_dialog_the_browser_closed_leaves_no_element_behind() {
 async fn a_choice_under_an_older_policy_version_is_asked_again_with_the_update_date() {
     reset("en");
     blocked_scripts();
-    stub_route("/v1/policy", POLICY_2026);
+    stub_current(&VIEWS_2026);
     set_token(&token(V2025, &[ANALYTICS, MARKETING_COOKIES]));
     start(config(V2026));
     let d = shown().await;
-    assert_eq!(gets(), ["/v1/policy"]);
+    assert_eq!(gets(), [VIEW_EN]);
     assert_eq!(
         text(&one_in(&d, ".consent-banner__updated")),
         format!("{} June 1, 2026", texts("en").updated)
@@ -1676,7 +1745,7 @@ async fn a_choice_under_an_older_policy_version_is_asked_again_with_the_update_d
     // (Kazakh in digits: Chromium's ICU data has no Kazakh, and would write "2026 M06 1".)
     for (lang, date) in [("kk", "01.06.2026"), ("ru", "1 июня 2026 г.")] {
         reset(lang);
-        stub_route("/v1/policy", POLICY_2026);
+        stub_current(&VIEWS_2026);
         set_token(&token(V2025, &[ANALYTICS]));
         start(config(V2026));
         let d = shown().await;
@@ -1706,13 +1775,13 @@ async fn an_expired_or_unreadable_choice_is_asked_again() {
     set_token("AQN0MjVOzWfrqxBo3O2Q-not-a-token");
     start(config(V2025));
     shown().await;
-    assert_eq!(gets(), ["/v1/policy"]);
+    assert_eq!(gets(), [VIEW_EN]);
 }
 
 #[wasm_bindgen_test]
 async fn the_device_id_of_an_earlier_token_is_sent_with_the_next_choice() {
     reset("en");
-    stub_route("/v1/policy", POLICY_2026);
+    stub_current(&VIEWS_2026);
     let mut outdated = claims(V2025, &[ANALYTICS], &[]);
     outdated.subject = TokenSubject::Device(SubjectId([9; 16]));
     let cookie = sign(outdated);
@@ -1746,7 +1815,7 @@ async fn the_subject_of_a_version_1_token_is_still_taken_for_the_device() {
 #[wasm_bindgen_test]
 async fn a_persons_token_is_never_sent_as_the_device() {
     reset("en");
-    stub_route("/v1/policy", POLICY_2026);
+    stub_current(&VIEWS_2026);
     let mut outdated = claims(V2025, &[ANALYTICS], &[]);
     outdated.subject = TokenSubject::Person(SubjectId([9; 16]));
     set_token(&sign(outdated));
@@ -1806,9 +1875,12 @@ async fn global_privacy_control_refusals_are_in_the_change_event() {
     until("the event", || events("change").len() == 1).await;
     let refused = strings(&get(&events("change")[0], "refused"));
     assert!(
-        refused.contains(&"marketing".to_string())
-            && refused.contains(&"cookies-marketing".to_string()),
+        refused.contains(&"cookies-marketing".to_string()),
         "refused lists every purpose that is off: {refused:?}"
+    );
+    assert!(
+        !refused.contains(&"marketing".to_string()),
+        "the newsletter is not the banner's to decide: {refused:?}"
     );
 }
 
@@ -1819,20 +1891,19 @@ async fn global_privacy_control_is_shown_on_the_marketing_switches() {
     start(config(V2025));
     shown().await;
     click("choose");
-    for id in ["marketing", "cookies-marketing"] {
-        let s = switch(id);
-        assert!(!s.checked(), "{id} off");
-        let row = s.closest(".consent-banner__purpose").unwrap().unwrap();
-        let note = one_in(&row, ".consent-banner__note");
-        assert_eq!(text(&note), texts("en").gpc);
-        // Read with the switch: the first of what describes it.
-        let described_by = s.get_attribute("aria-describedby").unwrap();
-        assert_eq!(described_by.split(' ').next(), Some(note.id().as_str()));
-    }
+    // The marketing cookies: the banner's only marketing purpose (the newsletter is asked in forms).
+    let s = switch("cookies-marketing");
+    assert!(!s.checked(), "off");
+    let row = s.closest(".consent-banner__purpose").unwrap().unwrap();
+    let note = one_in(&row, ".consent-banner__note");
+    assert_eq!(text(&note), texts("en").gpc);
+    // Read with the switch: the first of what describes it.
+    let described_by = s.get_attribute("aria-describedby").unwrap();
+    assert_eq!(described_by.split(' ').next(), Some(note.id().as_str()));
     assert_eq!(
         all_in(&dialog().unwrap(), ".consent-banner__note").len(),
-        4,
-        "two GPC notes and two always-on notes"
+        2,
+        "a GPC note (marketing cookies) and an always-on note (necessary cookies)"
     );
 }
 
@@ -1942,6 +2013,67 @@ fn placeholder(embed: &HtmlElement) -> Option<HtmlElement> {
         .previous_element_sibling()
         .filter(|p| p.class_name() == "consent-embed")
         .map(|p| p.unchecked_into())
+}
+
+/// Issue 18.6: a page that adds scripts and embeds after load (a single-page application, lazy HTML).
+#[wasm_bindgen_test]
+async fn scripts_and_embeds_added_later_are_held_back_or_activated_as_they_appear() {
+    reset("en");
+    start(config(V2025));
+    shown().await;
+    assert!(ran().is_empty());
+    // Before a choice: what needs no consent runs as it appears; the rest is held back, an embed behind
+    // its placeholder.
+    blocked_inline("cookies-analytics", "late-analytics");
+    blocked_inline("cookies-necessary", "late-necessary");
+    let (iframe, img) = blocked_embeds();
+    until("the necessary script", || ran() == ["late-necessary"]).await;
+    until("the placeholders", || {
+        placeholder(&iframe).is_some() && placeholder(&img).is_some()
+    })
+    .await;
+    sleep(50).await;
+    assert_eq!(ran(), ["late-necessary"], "analytics held back");
+    assert!(iframe.get_attribute("src").is_none() && img.get_attribute("src").is_none());
+    assert_eq!(
+        page_all("script[type=\"text/plain\"][data-consent]").len(),
+        1
+    );
+
+    click("accept-all");
+    until("the analytics script", || ran().len() == 2).await;
+    assert_eq!(ran(), ["late-necessary", "late-analytics"]);
+    assert!(iframe.get_attribute("src").is_some() && placeholder(&iframe).is_none());
+
+    // After the choice: a blocked script and embed inside HTML added later (nested), and a script
+    // file, run and load as they appear, without another choice or page load.
+    let posts = post_bodies().len();
+    let lazy = add("div", &[], "");
+    lazy.set_inner_html(&format!(
+        "<p><script type=\"text/plain\" data-consent=\"cookies-marketing\">{}</script>\
+         <iframe data-consent=\"cookies-marketing\" data-src=\"about:blank#lazy\"></iframe></p>",
+        ran_js("lazy-marketing")
+    ));
+    blocked_file("cookies-preferences", "late-file");
+    until("the lazy scripts", || ran().len() == 4).await;
+    assert_eq!(
+        ran(),
+        [
+            "late-necessary",
+            "late-analytics",
+            "lazy-marketing",
+            "late-file"
+        ]
+    );
+    let lazy_iframe = one_in(&lazy, "iframe");
+    until("the lazy embed", || {
+        lazy_iframe.get_attribute("src").as_deref() == Some("about:blank#lazy")
+    })
+    .await;
+    assert_eq!(post_bodies().len(), posts, "nothing recorded again");
+    // What activation adds (real scripts) does not wake it up again: each ran once.
+    sleep(50).await;
+    assert_eq!(ran().len(), 4);
 }
 
 #[wasm_bindgen_test]
@@ -2135,7 +2267,10 @@ async fn the_js_api_reports_the_state_and_tells_its_listeners() {
     assert_eq!(get(&before, "pending").as_bool(), Some(false));
     assert_eq!(field(&before, "language"), "en");
     assert!(!allows("cookies-analytics"));
-    assert!(allows("legal-compliance") && allows("cookies-necessary"));
+    assert!(allows("cookies-necessary"));
+    // What needs no consent and is not the banner's (a legal obligation): not the banner's to allow,
+    // whether it read the banner view or a full policy.
+    assert!(!allows("legal-compliance"));
 
     click("choose");
     switch("cookies-analytics").click();
@@ -2147,9 +2282,9 @@ async fn the_js_api_reports_the_state_and_tells_its_listeners() {
     assert_eq!(field(&detail, "language"), "en");
     assert_eq!(
         strings(&get(&detail, "granted")),
-        ["legal-compliance", "cookies-necessary", "cookies-analytics"]
+        ["cookies-necessary", "cookies-analytics"]
     );
-    assert_eq!(strings(&get(&detail, "refused")).len(), 11);
+    assert_eq!(strings(&get(&detail, "refused")).len(), 2);
     assert!(strings(&get(&detail, "withdrawn")).is_empty());
     let after = api("get");
     assert_eq!(get(&after, "decided").as_bool(), Some(true));
@@ -2197,11 +2332,11 @@ async fn a_policy_the_bootstrap_fetched_is_used_instead_of_a_second_request() {
     reset("en");
     let mut c = config(V2025);
     let mut url = c.endpoint.clone();
-    url.push_str("/v1/policy");
+    url.push_str(VIEW_EN);
     c.policy = Some(prefetch_policy(&url));
     start(c);
     shown().await;
-    assert_eq!(gets(), ["/v1/policy"], "one request: the bootstrap's");
+    assert_eq!(gets(), [VIEW_EN], "one request: the bootstrap's");
     click("accept-all");
     assert!(allows("cookies-analytics"));
 }
@@ -2220,7 +2355,7 @@ async fn a_policy_the_bootstrap_could_not_fetch_means_no_dialog_until_the_way_ba
     assert!(gets().is_empty(), "no second request on its own");
     reopen_button().expect("the way back in").click();
     shown().await;
-    assert_eq!(gets(), ["/v1/policy"]);
+    assert_eq!(gets(), [VIEW_EN]);
 }
 
 #[wasm_bindgen_test]
@@ -2379,7 +2514,11 @@ async fn the_js_api_open_opens_the_second_layer_after_a_choice() {
         .unwrap();
     shown().await;
     assert_eq!(actions(), ["close", "accept-all", "reject-all", "save"]);
-    assert_eq!(switched_on().len(), 12, "the current choice: everything");
+    assert_eq!(
+        switched_on().len(),
+        3,
+        "the current choice: every purpose the banner asks for"
+    );
 }
 
 #[wasm_bindgen_test]
@@ -2566,7 +2705,7 @@ fn kept_choice(version: &str, given: &[&str]) -> (String, Vec<String>) {
     ] {
         Reflect::set(&request, &k.into(), &v).unwrap();
     }
-    let mut granted = s(&["legal-compliance", "cookies-necessary"]);
+    let mut granted = s(&["cookies-necessary"]);
     granted.extend(s(given));
     let entry = Object::new();
     Reflect::set(&entry, &"request".into(), &request).unwrap();
@@ -2625,7 +2764,7 @@ async fn consent_mode_on_a_page_with_a_kept_choice_updates_from_that_choice() {
 async fn a_choice_kept_under_an_older_policy_version_is_dropped_and_asked_again() {
     reset("en");
     blocked_scripts();
-    stub_route("/v1/policy", POLICY_2026);
+    stub_current(&VIEWS_2026);
     kept_choice(V2025, &["cookies-analytics"]);
     start(config(V2026));
     shown().await;
@@ -2633,6 +2772,30 @@ async fn a_choice_kept_under_an_older_policy_version_is_dropped_and_asked_again(
     assert!(post_bodies().is_empty());
     sleep(50).await;
     assert_eq!(ran(), ["necessary"]);
+}
+
+/// A language chosen in the dialog whose view does not come: the dialog stays, in its language; a later
+/// choice of language works.
+#[wasm_bindgen_test]
+async fn a_language_whose_view_does_not_come_leaves_the_dialog_as_it_is() {
+    reset("en");
+    start(config(V2025));
+    let d = shown().await;
+    stub_get_down(true);
+    one_in(&d, "[data-consent-lang=\"ru\"]").click();
+    until("the request", || gets().len() == 2).await;
+    sleep(50).await;
+    let d = dialog().expect("still open");
+    assert_eq!(d.get_attribute("lang").as_deref(), Some("en"));
+    assert_eq!(text(&action("accept-all")), texts("en").accept_all);
+    assert!(reopen_button().is_none());
+    stub_get_down(false);
+    choose_language("ru").await;
+    assert_eq!(text(&action("accept-all")), texts("ru").accept_all);
+    assert_eq!(
+        gets(),
+        [VIEW_EN, "/v1/policy/banner/ru", "/v1/policy/banner/ru"]
+    );
 }
 
 #[wasm_bindgen_test]
@@ -2653,7 +2816,7 @@ async fn without_the_policy_there_is_no_dialog_nothing_optional_runs_and_the_way
     stub_get_down(false);
     b.click();
     shown().await;
-    assert_eq!(gets(), ["/v1/policy", "/v1/policy"]);
+    assert_eq!(gets(), [VIEW_EN, VIEW_EN]);
 }
 
 #[wasm_bindgen_test]
@@ -2708,25 +2871,32 @@ async fn open_while_a_return_visits_policy_loads_still_runs_what_the_token_grant
     let d = shown().await;
     assert!(d.matches(":modal").unwrap());
     assert_eq!(switched_on(), ["cookies-analytics"]);
-    assert_eq!(gets(), ["/v1/policies/2025-03-26", "/v1/policy"]);
+    assert_eq!(gets(), ["/v1/policies/2025-03-26", VIEW_EN]);
     assert_eq!(events("ready").len(), 1);
     assert!(reopen_button().is_some());
 }
 
 #[wasm_bindgen_test]
 async fn a_choice_through_the_api_on_a_return_visit_is_made_under_the_current_policy() {
-    // The page still says 2025-03-26 (its token is current for it), but the server has 2026-06-01, in
-    // which "marketing" changed: a choice goes under the server's policy, and the token's consent to
-    // the old "marketing" is not shown as given.
+    // The page still says 2025-03-26 (its token is current for it), but the server has 2026-06-01 (in
+    // which only the newsletter changed, a purpose the banner does not ask for): a choice goes under
+    // the server's policy, and keeps what the token gave.
     reset("en");
-    stub_route("/v1/policy", POLICY_2026);
-    set_token(&token(V2025, &[ANALYTICS, MARKETING]));
+    stub_current(&VIEWS_2026);
+    set_token(&token(V2025, &[PREFERENCES, ANALYTICS, MARKETING]));
     start(config(V2025));
     until("ready", || events("ready").len() == 1).await;
-    assert!(allows("marketing"), "under the token's own policy");
+    assert!(
+        allows("cookies-preferences"),
+        "under the token's own policy"
+    );
+    assert!(
+        !allows("marketing"),
+        "the newsletter is never the banner's to grant"
+    );
     let off = Object::new();
     Reflect::set(&off, &"cookies-analytics".into(), &false.into()).unwrap();
-    stub_token(&token(V2026, &[]));
+    stub_token(&token(V2026, &[PREFERENCES]));
     JsFuture::from(api_with("set", &off).unchecked_into::<Promise>())
         .await
         .unwrap();
@@ -2735,9 +2905,15 @@ async fn a_choice_through_the_api_on_a_return_visit_is_made_under_the_current_po
     assert_eq!(field(&request, "policy_version"), V2026);
     assert_eq!(
         decisions(&request),
-        expected("refused", &[("cookies-analytics", "withdrawn")])
+        expected(
+            "refused",
+            &[
+                ("cookies-analytics", "withdrawn"),
+                ("cookies-preferences", "given")
+            ]
+        )
     );
-    assert_eq!(gets(), ["/v1/policies/2025-03-26", "/v1/policy"]);
+    assert_eq!(gets(), ["/v1/policies/2025-03-26", VIEW_EN]);
     recorded().await;
 }
 
@@ -2881,4 +3057,157 @@ async fn a_retry_sends_the_newer_choice_another_tab_kept_and_nothing_once_anothe
     .await;
     sleep(200).await;
     assert_eq!(post_bodies().len(), sent, "not sent again");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Choices never lost or doubled (issue 18.7)
+
+/// The `Idempotency-Key` of each POST, in order.
+fn post_keys() -> Vec<Option<String>> {
+    requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| r.key)
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn a_choice_sent_again_carries_its_idempotency_key_and_the_first_answer_is_recorded() {
+    reset("en");
+    start(config(V2025));
+    shown().await;
+    // The answer to the first sending is lost (the server may have recorded it).
+    stub_post("down");
+    click("accept-all");
+    until("the first sending", || post_bodies().len() == 1).await;
+    let kept = js_sys::JSON::parse(&pending().unwrap()).unwrap();
+    let key = field(&kept, "key");
+    let is_uuid_v4 = key.len() == 36
+        && key.as_bytes()[14] == b'4'
+        && matches!(key.as_bytes()[19], b'8' | b'9' | b'a' | b'b')
+        && key.bytes().enumerate().all(|(i, b)| {
+            matches!(i, 8 | 13 | 18 | 23) == (b == b'-') && (b == b'-' || b.is_ascii_hexdigit())
+        });
+    assert!(is_uuid_v4, "{key}");
+    // The retry: the same key; the server answers with the first receipt (200), which is recorded.
+    stub_token(&token(V2025, &CONSENT_CODES));
+    stub_post("200");
+    until("the pending entry to go", || pending().is_none()).await;
+    assert!(cookie("consent").is_some(), "the 200's token is stored");
+    let keys = post_keys();
+    assert!(keys.len() >= 2, "{keys:?}");
+    assert!(
+        keys.iter().all(|k| k.as_deref() == Some(key.as_str())),
+        "{keys:?}"
+    );
+    assert_eq!(post_bodies()[0], post_bodies()[1], "the same request");
+    // A new choice is a new key.
+    stub_post("201");
+    stub_token(&token(V2025, &[]));
+    JsFuture::from(api("rejectAll").unchecked_into::<Promise>())
+        .await
+        .unwrap();
+    until("the new choice", || post_bodies().len() == keys.len() + 1).await;
+    let last = post_keys().pop().unwrap().unwrap();
+    assert_ne!(last, key);
+    assert_eq!(last.len(), 36);
+}
+
+#[wasm_bindgen_test]
+async fn a_choice_under_a_version_replaced_meanwhile_is_asked_again_at_once() {
+    reset("en");
+    blocked_scripts();
+    stub_route("/v1/policies/2026-06-01", POLICY_2026);
+    start(config(V2025));
+    shown().await;
+    // The server replaced 2025-03-26 by 2026-06-01 while the visitor decided.
+    stub_post("409");
+    stub_post_error(
+        r#"{"code": "policy_outdated", "message": "policy 2025-03-26 is not the current one: 2026-06-01; fetch /v1/policy and ask again", "field": "policy_version", "policy_version": "2026-06-01"}"#,
+    );
+    click("choose");
+    switch("cookies-analytics").click();
+    click("save");
+    until("the first sending", || post_bodies().len() == 1).await;
+    // Shown again at once, under the new version, "updated on" its date; nothing lost: the choice as
+    // made is what the second layer shows (nothing the banner asks for changed in 2026-06-01).
+    let d = shown().await;
+    assert!(
+        gets().contains(&"/v1/policies/2026-06-01".to_string()),
+        "the current version, by its immutable URL: {:?}",
+        gets()
+    );
+    assert!(text(&d).contains(&texts("en").updated), "{}", text(&d));
+    assert!(text(&d).contains("2026"), "{}", text(&d));
+    assert_eq!(actions(), ["accept-all", "reject-all", "choose"]);
+    click("choose");
+    assert_eq!(switched_on(), ["cookies-analytics"]);
+    assert_eq!(pending(), None, "the refused request is not sent again");
+    stub_post("201");
+    stub_token(&token(V2026, &[ANALYTICS]));
+    click("save");
+    until("the second sending", || post_bodies().len() == 2).await;
+    let request = posts().remove(1);
+    assert_eq!(field(&request, "policy_version"), V2026);
+    assert_eq!(
+        decisions(&request),
+        expected("refused", &[("cookies-analytics", "given")])
+    );
+    recorded().await;
+}
+
+#[wasm_bindgen_test]
+async fn global_privacy_control_withdraws_marketing_an_older_token_granted_and_records_it() {
+    reset("en");
+    set_gpc();
+    blocked_scripts();
+    set_cookie("_fbp=1");
+    set_token(&token(V2025, &[ANALYTICS, MARKETING_COOKIES]));
+    stub_token(&token(V2025, &[ANALYTICS]));
+    stub_gpc_answer(true);
+    start(config(V2025));
+    until("the recorded withdrawal", || post_bodies().len() == 1).await;
+    let request = posted();
+    assert_eq!(field(&request, "method"), "custom");
+    assert_eq!(
+        decisions(&request),
+        expected(
+            "refused",
+            &[
+                ("cookies-analytics", "given"),
+                ("cookies-marketing", "withdrawn")
+            ]
+        )
+    );
+    until("the scripts", || ran().len() == 3).await;
+    sleep(100).await;
+    assert!(
+        !ran().iter().any(|r| r.starts_with("marketing")),
+        "{:?}",
+        ran()
+    );
+    assert_eq!(cookie("_fbp"), None, "marketing cookies deleted");
+    assert!(allows("cookies-analytics") && !allows("cookies-marketing"));
+    assert!(
+        dialog().is_none(),
+        "no dialog: the choice stands, less marketing"
+    );
+    recorded().await;
+    assert_eq!(events("ready").len(), 1);
+
+    // A choice made with the signal on (the server's answer says so) stands as made on the next pages:
+    // the visitor switched marketing on themselves.
+    reset("en");
+    set_gpc();
+    blocked_scripts();
+    let chosen = claims(V2025, &[ANALYTICS, MARKETING_COOKIES], &[PREFERENCES]);
+    storage()
+        .set_item("consent-gpc", &chosen.receipt.hyphenated())
+        .unwrap();
+    set_token(&sign(chosen));
+    start(config(V2025));
+    until("ready", || events("ready").len() == 1).await;
+    sleep(100).await;
+    assert!(post_bodies().is_empty(), "nothing to record");
+    assert!(allows("cookies-marketing"));
 }

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use crate::error::ProblemKind;
 use crate::toml_read::{Loader, Span, Table};
 use crate::{
-    CookieCategoryId, Country, Id, LegalBasis, PolicyVersion, Purpose, PurposeId, PurposeKind,
-    PurposeTexts,
+    CollectionKind, CookieCategoryId, Country, Id, LegalBasis, PolicyVersion, Purpose, PurposeId,
+    PurposeKind, PurposeTexts,
 };
 
 use super::values::{iri, strip};
@@ -17,6 +17,13 @@ use super::vocabulary::Vocabulary;
 
 /// Most purposes a policy declares (codes are bits of a 64-bit set).
 const MAX_PURPOSES: usize = 64;
+/// The collection points a policy names in `collection_points`: where a choice is asked. `email` and
+/// `staff` are the server's own and only withdraw.
+const COLLECTED_KINDS: [CollectionKind; 3] = [
+    CollectionKind::Banner,
+    CollectionKind::Form,
+    CollectionKind::Api,
+];
 
 /// Reads `purposes` from the root table; `version` is the policy's, when it parsed.
 pub(super) fn read(
@@ -176,6 +183,7 @@ pub(super) fn read(
                 }
             }
         };
+        let collection_points = collection_points(ld, &mut t, kind, legal_basis, cookie_category);
         t.finish(ld);
         Some(Purpose {
             id: id?,
@@ -193,6 +201,7 @@ pub(super) fn read(
             cookie_category: cookie_category?,
             required_for: required_for?,
             texts: texts?,
+            collection_points: collection_points?,
         })
     });
     ld.unique(src, declared);
@@ -234,4 +243,76 @@ pub(super) fn read(
         }
     }
     purposes
+}
+
+/// A purpose's `collection_points`: kinds among [`COLLECTED_KINDS`], each once. Required (and non-empty)
+/// when the purpose needs consent: it must be asked somewhere; optional (empty by default) otherwise,
+/// where it only says where the purpose is shown as always on. `banner` only on `cookies` purposes: an
+/// anonymous banner click never consents to anything but the website's cookies (Law 94-V Art. 7(6):
+/// transfers and publication are consented separately, by a person who identifies themselves).
+/// `kind`, `legal_basis` and `cookie_category` are the purpose's, as far as they parsed.
+fn collection_points(
+    ld: &mut Loader,
+    t: &mut Table,
+    kind: Option<PurposeKind>,
+    legal_basis: Option<LegalBasis>,
+    cookie_category: Option<Option<CookieCategoryId>>,
+) -> Option<Vec<CollectionKind>> {
+    let needs_consent = legal_basis == Some(LegalBasis::Consent)
+        && cookie_category != Some(Some(CookieCategoryId::Necessary));
+    let Some(v) = t.opt("collection_points") else {
+        if !needs_consent {
+            return Some(Vec::new());
+        }
+        ld.report(
+            &t.span,
+            t.child_path("collection_points"),
+            ProblemKind::Invalid(
+                "a purpose that needs consent lists where it is asked: `banner` (cookies only), `form`, `api`".into(),
+            ),
+        );
+        return None;
+    };
+    if needs_consent && Loader::is_empty_array(&v) {
+        ld.invalid(
+            &v,
+            "a purpose that needs consent is asked at one collection point at least",
+        );
+        return None;
+    }
+    let items = ld.array(&v)?;
+    let mut out = Vec::with_capacity(items.len());
+    let mut ok = true;
+    for item in &items {
+        let Some(point) = ld.str(item).map(str::to_owned) else {
+            ok = false;
+            continue;
+        };
+        let parsed = point
+            .parse::<CollectionKind>()
+            .ok()
+            .filter(|k| COLLECTED_KINDS.contains(k));
+        let Some(point) = parsed else {
+            ld.invalid(
+                item,
+                format!("`{point}` is not a collection point a policy names: banner, form or api"),
+            );
+            ok = false;
+            continue;
+        };
+        if out.contains(&point) {
+            ld.invalid(item, format!("`{point}` is listed twice"));
+            ok = false;
+        } else if point == CollectionKind::Banner && kind.is_some_and(|k| k != PurposeKind::Cookies)
+        {
+            ld.invalid(
+                item,
+                "the banner asks about the website's cookies only: `banner` is for `cookies` purposes",
+            );
+            ok = false;
+        } else {
+            out.push(point);
+        }
+    }
+    ok.then_some(out)
 }

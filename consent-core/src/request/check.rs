@@ -445,12 +445,21 @@ pub(crate) fn walk(
             "method `gpc` needs the Sec-GPC: 1 header",
         ));
     }
+    let kind = src.kind()?;
+    if !cx.caller.may_use_kind(kind) {
+        return Err(RequestError::forbidden(
+            "collection_point.kind",
+            &format!("record a `{kind}` collection point"),
+        ));
+    }
+    let scope = collection_scope(policy, kind, &decisions)?;
     // Global Privacy Control: marketing purposes not decided explicitly are refused, and it is
     // recorded. An explicit choice for a purpose stands (the person chose it with GPC on); a withdrawal
-    // adds nothing; a service records refusals only of the purposes it may decide.
+    // adds nothing; a collection point refuses only purposes it asks for, and a service only those it
+    // may decide.
     let mut refused = listed - given;
     if cx.gpc {
-        let gpc_refuses: PurposeSet = PurposeScope::of_policy(policy)
+        let gpc_refuses: PurposeSet = scope
             .gpc_refuses(method, listed)
             .codes()
             .filter(|code| cx.caller.may_decide(*code))
@@ -463,13 +472,6 @@ pub(crate) fn walk(
             decisions.insert(p.id, Choice::Refused);
         }
         refused |= gpc_refuses;
-    }
-    let kind = src.kind()?;
-    if !cx.caller.may_use_kind(kind) {
-        return Err(RequestError::forbidden(
-            "collection_point.kind",
-            &format!("record a `{kind}` collection point"),
-        ));
     }
     let build = src.build()?;
     let page = src.page()?;
@@ -522,6 +524,37 @@ pub(crate) fn walk(
         given,
         refused,
     })
+}
+
+/// The purposes a collection point of `kind` deals with: for `banner`, `form` and `api`, those whose
+/// `collection_points` list it (every decision must be one of them: `outside_collection_point`,
+/// naming the first in purpose-id order); the server's own `email` and `staff`, which only withdraw,
+/// deal with every purpose.
+fn collection_scope(
+    policy: &Policy,
+    kind: CollectionKind,
+    decisions: &super::Decisions,
+) -> Result<PurposeScope, RequestError> {
+    let all = PurposeScope::of_policy(policy);
+    if matches!(kind, CollectionKind::Email | CollectionKind::Staff) {
+        return Ok(all);
+    }
+    let scope = all.within(policy.purposes_at(kind));
+    for (id, _) in decisions.iter() {
+        if policy
+            .purpose(*id)
+            .is_some_and(|p| !scope.asked.contains(p.code))
+        {
+            return Err(RequestError::at(
+                RequestErrorCode::OutsideCollectionPoint,
+                format!("decisions.{id}"),
+                format!(
+                    "a `{kind}` collection point does not ask for `{id}` (the policy's collection_points for it)"
+                ),
+            ));
+        }
+    }
+    Ok(scope)
 }
 
 /// A typed request: every field is already parsed, only the checks against the policy and the caller
@@ -715,13 +748,25 @@ mod tests {
                 expected,
                 "{request:?}"
             );
-            // A service with every purpose and kind, and the server, may record each of them.
+            // A service with every purpose and kind, and the server, may record each of them, except
+            // that a form or the API does not ask for cookie purposes (the policy's collection points).
+            let expected = match request.collection_point.kind {
+                CollectionKind::Form | CollectionKind::Api => (
+                    "outside_collection_point".to_owned(),
+                    "decisions.cookies-analytics".to_owned(),
+                ),
+                _ => ok.clone(),
+            };
             assert_eq!(
                 answer(&policy, &request, Caller::Service(&everything)),
-                ok,
+                expected,
                 "{request:?}"
             );
-            assert_eq!(answer(&policy, &request, Caller::Server), ok, "{request:?}");
+            assert_eq!(
+                answer(&policy, &request, Caller::Server),
+                expected,
+                "{request:?}"
+            );
         }
     }
 
@@ -831,10 +876,89 @@ mod tests {
         let with_marketing =
             ServiceScope::parse(&policy, &["application-review", "marketing"], &["form"]).unwrap();
         assert_eq!(refused(&with_marketing), PurposeSet::of(code("marketing")));
+        // A form does not ask for the marketing cookies: GPC refuses nothing it does not ask for.
         assert_eq!(
             refused(&ServiceScope::everything(&policy)),
-            PurposeSet::from_codes([code("marketing"), code("cookies-marketing")])
+            PurposeSet::of(code("marketing"))
         );
+    }
+
+    #[test]
+    fn a_collection_point_decides_only_the_purposes_it_asks_for() {
+        let policy = policy();
+        let code = |id: &str| policy.purpose_by_str(id).unwrap().code;
+        let banner = |decisions: &[(&str, Choice)], method| {
+            ConsentRequest::new(
+                policy.version(),
+                decisions
+                    .iter()
+                    .map(|(id, c)| (id.parse().unwrap(), *c))
+                    .collect(),
+                method,
+                policy.default_language(),
+                CollectionPointRequest::new(CollectionKind::Banner),
+            )
+        };
+        let everything = ServiceScope::everything(&policy);
+        // A banner's "accept all" that also gives the newsletter, or a banner's refusal of it: refused,
+        // for every caller, naming the purpose.
+        for request in [
+            banner(
+                &[
+                    ("cookies-analytics", Choice::Given),
+                    ("marketing", Choice::Given),
+                ],
+                Method::AcceptAll,
+            ),
+            banner(
+                &[("public-dissemination", Choice::Refused)],
+                Method::RejectAll,
+            ),
+            banner(&[("marketing", Choice::Withdrawn)], Method::Withdraw),
+        ] {
+            let field = request
+                .decisions
+                .iter()
+                .find(|(p, _)| !p.as_str().starts_with("cookies-"))
+                .map(|(p, _)| format!("decisions.{p}"))
+                .unwrap();
+            for caller in [
+                Caller::Anonymous,
+                Caller::Service(&everything),
+                Caller::Server,
+            ] {
+                assert_eq!(
+                    answer(&policy, &request, caller),
+                    ("outside_collection_point".into(), field.clone()),
+                    "{caller:?} {request:?}"
+                );
+            }
+        }
+        // Under GPC, a banner's "accept all" refuses the marketing cookies, not the newsletter, which
+        // the banner never asks for.
+        let all = banner(
+            &[
+                ("cookies-preferences", Choice::Given),
+                ("cookies-analytics", Choice::Given),
+            ],
+            Method::AcceptAll,
+        );
+        let mut cx = RequestContext::new(&policy, Caller::Anonymous);
+        cx.gpc = true;
+        let checked = all.check(&cx).unwrap();
+        assert_eq!(checked.refused(), PurposeSet::of(code("cookies-marketing")));
+        assert_eq!(checked.request().decisions.len(), 3);
+        // The server's own kinds deal with every purpose: a staff withdrawal of the newsletter passes.
+        let staff = ConsentRequest::new(
+            policy.version(),
+            [("marketing".parse().unwrap(), Choice::Withdrawn)]
+                .into_iter()
+                .collect(),
+            Method::Withdraw,
+            policy.default_language(),
+            CollectionPointRequest::new(CollectionKind::Staff),
+        );
+        assert_eq!(answer(&policy, &staff, Caller::Server).0, "ok");
     }
 
     #[cfg(feature = "receipts")]
@@ -885,9 +1009,10 @@ mod tests {
         assert_eq!(r.representative.as_deref(), Some("Asel N."));
         assert_eq!(r.subject_name.as_deref(), Some("Aigerim N."));
         assert!(r.gpc);
-        // GPC refused the marketing cookies, which the form did not decide.
+        // GPC refuses nothing more: the form decided the newsletter, and does not ask for the marketing
+        // cookies.
         let marketing_cookies = "cookies-marketing".parse().unwrap();
-        assert_eq!(r.decisions.get(&marketing_cookies), Some(&Choice::Refused));
-        assert_eq!(r.decisions.len(), 2);
+        assert_eq!(r.decisions.get(&marketing_cookies), None);
+        assert_eq!(r.decisions.len(), 1);
     }
 }

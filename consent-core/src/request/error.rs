@@ -35,6 +35,10 @@ vocabulary! {
         UnknownPolicyVersion = "unknown_policy_version",
         /// The caller may not record this ([`crate::Caller`]) (403).
         Forbidden = "forbidden",
+        /// A decision names a purpose that the request's collection point does not ask for: the
+        /// policy's `collection_points` of that purpose do not list its kind (422). The banner asks
+        /// for cookie purposes only.
+        OutsideCollectionPoint = "outside_collection_point",
     }
 }
 

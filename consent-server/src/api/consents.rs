@@ -9,17 +9,18 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use consent_core::{
-    CheckedRequest, CollectionKind, CollectionPointRequest, ConsentRequest, Decisions, ExternalId,
-    Method, PolicyVersion, PurposeSet, ReceiptPayload, RequestContext, SubjectId, SubjectSelector,
-    TokenClaims, TokenSubject, VerifiedReceipt,
+    CheckedRequest, Choice, CollectionKind, CollectionPointRequest, ConsentRequest, DataKey,
+    Decisions, ExternalId, Method, PolicyVersion, PurposeSet, ReceiptPayload, RequestContext, Seal,
+    SealNonces, SubjectId, SubjectSelector, TokenClaims, TokenSubject, VerifiedReceipt,
 };
 
 use crate::auth::Caller;
+use crate::cases;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::privacy::{self, SubjectRef};
 use crate::state::AppState;
-use crate::store::{NewReceipt, Write, Written};
+use crate::store::{CaseKind, Idempotency, NewReceipt, StoreError, Write, Written};
 
 /// A request the server makes itself (a staff withdrawal, a one-click unsubscribe), checked by the
 /// contract as [`consent_core::Caller::Server`]: the current policy's version and default language,
@@ -61,7 +62,7 @@ async fn link_subject(state: &AppState, external_id: &ExternalId) -> Result<Subj
         .await?;
     match written {
         Written::Subject(s) => Ok(s),
-        Written::Done | Written::Logged(_) => {
+        Written::Done | Written::Logged(_) | Written::Case(_) | Written::Repeat { .. } => {
             Err(ApiError::internal("link write returned no subject"))
         }
     }
@@ -71,35 +72,133 @@ fn privacy_random16() -> Result<[u8; 16], ApiError> {
     crate::keys::random16().map_err(ApiError::internal)
 }
 
+/// Who handled a request, for its case: a visitor's own choice is `subject`.
+pub(crate) fn handler_name(state: &AppState, caller: &Caller) -> String {
+    caller
+        .token
+        .and_then(|i| state.config.tokens.get(i))
+        .map_or_else(|| "subject".to_owned(), |t| t.name.clone())
+}
+
+/// What [`issue`] did: recorded a new receipt, or found the request's idempotency key already used
+/// (the answer is then the first receipt's).
+pub(crate) enum Issued {
+    /// A new receipt, committed: `201`.
+    New(serde_json::Value),
+    /// A repeat of a request already recorded, with the same idempotency key and body: `200` with the
+    /// first answer; nothing was written.
+    Repeat(serde_json::Value),
+}
+
+impl Issued {
+    /// The response body, whichever it is.
+    pub(crate) fn into_body(self) -> serde_json::Value {
+        match self {
+            Issued::New(v) | Issued::Repeat(v) => v,
+        }
+    }
+}
+
 /// Signs and commits the receipt of a checked request for `subject` (only `VerifiedReceipt`s are
-/// stored); returns the response body, with the consent token of what the request gave and refused.
+/// stored), unless its `idempotency` key was used already ([`super::idempotency`]); returns the
+/// response body, with the consent token of what the request gave and refused.
+///
+/// The receipt is payload version 2: names, if the request has any, are sealed under the subject's
+/// data key, which is created (from the server's RNG) in the same transaction as the receipt when the
+/// subject has none. A receipt that withdraws anything opens its case (a withdrawal, or an unsubscribe),
+/// handled by `handled_by`, in the same transaction.
 pub(crate) async fn issue(
     state: &AppState,
     subject: SubjectRef,
     checked: CheckedRequest,
     browser: Option<&'static str>,
-) -> Result<serde_json::Value, ApiError> {
+    handled_by: &str,
+    idempotency: Option<Idempotency>,
+) -> Result<Issued, ApiError> {
     let (now, ms) = state.now();
     let id = privacy::receipt_id(privacy::millis(now, ms), privacy_random16()?);
     let (given, refused) = (checked.given(), checked.refused());
     let req =
         checked.into_receipt_request(id, now, state.config.issuer.clone(), subject.to_string());
-    let payload = ReceiptPayload::new(&state.policy, req).map_err(ApiError::internal)?;
-    let verified = payload
-        .sign_verified(&state.keys.receipts)
-        .map_err(ApiError::internal)?;
-    // The token is signed before the write: nothing can fail between the commit and the answer.
-    let mut out = answer(state, subject, &verified, given, refused)?;
-    let written = state
-        .write(Write::Receipt(Box::new(
-            NewReceipt::new(&verified, browser).map_err(ApiError::internal)?,
-        )))
-        .await?;
-    state.metrics.receipts.fetch_add(1, Ordering::Relaxed);
-    if let (Written::Logged(index), Some(o)) = (written, out.as_object_mut()) {
-        o.insert("log_index".into(), index.0.into());
+    let named = req.subject_name.is_some() || req.representative.is_some();
+    let case = req
+        .decisions
+        .values()
+        .any(|c| *c == Choice::Withdrawn)
+        .then(|| {
+            let kind = if req.method == Method::Unsubscribe {
+                CaseKind::Unsubscribe
+            } else {
+                CaseKind::Withdrawal
+            };
+            cases::new_case(&state.calendar, kind, now, handled_by, true)
+        });
+    // Two receipts naming a new subject at once may both draw a key; the second commit is refused
+    // (`DataKeyExists`) and sealed again under the key the first stored.
+    for _ in 0..2 {
+        let key = if named {
+            let stored = state.read(move |store| store.data_key(subject)).await?;
+            Some(match stored {
+                Some((key, _)) => (key, false),
+                None => (
+                    DataKey::from_bytes(crate::keys::random32().map_err(ApiError::internal)?),
+                    true,
+                ),
+            })
+        } else {
+            None
+        };
+        // Fresh nonces for each sealing, drawn only when there is something to seal.
+        let seal = match &key {
+            Some((k, _)) => {
+                let (a, b) = (
+                    privacy_random16()?,
+                    crate::keys::random32().map_err(ApiError::internal)?,
+                );
+                let mut n = [0u8; 48];
+                n[..16].copy_from_slice(&a);
+                n[16..].copy_from_slice(&b);
+                Some(Seal::new(k, SealNonces::from_bytes(n)))
+            }
+            None => None,
+        };
+        let payload =
+            ReceiptPayload::new_v2(&state.policy, req.clone(), seal).map_err(ApiError::internal)?;
+        let verified = payload
+            .sign_verified(&state.keys.receipts)
+            .map_err(ApiError::internal)?;
+        // The token is signed before the write: nothing can fail between the commit and the answer.
+        let mut out = answer(state, subject, &verified, given, refused)?;
+        let mut new = NewReceipt::new(&verified, browser)
+            .map_err(ApiError::internal)?
+            .with_idempotency(idempotency);
+        if let Some((k, true)) = key {
+            new = new.with_new_data_key(k);
+        }
+        if let Some(c) = &case {
+            new = new.with_case(c.clone());
+        }
+        let written = state
+            .store
+            .submit(Write::Receipt(Box::new(new)))?
+            .await
+            .map_err(ApiError::internal)?;
+        let written = match written {
+            Err(StoreError::DataKeyExists) => continue,
+            r => r?,
+        };
+        if let Written::Repeat { receipt, same_body } = written {
+            return super::idempotency::repeat(state, receipt, same_body)
+                .await
+                .map(Issued::Repeat);
+        }
+        state.metrics.receipts.fetch_add(1, Ordering::Relaxed);
+        if let (Written::Logged(index), Some(o)) = (written, out.as_object_mut()) {
+            o.insert("log_index".into(), index.0.into());
+        }
+        return Ok(Issued::New(out));
     }
-    Ok(out)
+    Err(ApiError::internal("the subject's data key kept changing"))
 }
 
 /// The answer for `receipt`, `subject`'s, which gave `given` and refused `refused` (codes): the
@@ -172,7 +271,16 @@ pub(crate) async fn record(
         let mut cx = RequestContext::new(&state.policy, caller.requester());
         cx.served = &served;
         cx.gpc = gpc(&headers);
-        cx.check_json(&body)?
+        cx.check_json(&body).map_err(|e| {
+            // A choice made under a version that was replaced while the visitor decided: the banner
+            // shows the current one at once (issue 18.7).
+            let outdated = e.code == consent_core::RequestErrorCode::PolicyOutdated;
+            let mut e = ApiError::from(e);
+            if outdated {
+                e.policy_version = Some(state.policy.version());
+            }
+            e
+        })?
     };
     let subject = match checked.subject() {
         Some(SubjectSelector::External(id)) => link_subject(&state, id).await?,
@@ -182,6 +290,20 @@ pub(crate) async fn record(
         }
         None => SubjectRef::Device(SubjectId(privacy_random16()?)),
     };
-    let out = issue(&state, subject, checked, browser(&headers)).await?;
-    Ok((StatusCode::CREATED, axum::Json(out)).into_response())
+    let by = handler_name(&state, &caller);
+    let idempotency =
+        super::idempotency::of_request(&state, &caller, &headers, &body, state.now().0)?;
+    match issue(
+        &state,
+        subject,
+        checked,
+        browser(&headers),
+        &by,
+        idempotency,
+    )
+    .await?
+    {
+        Issued::New(out) => Ok((StatusCode::CREATED, axum::Json(out)).into_response()),
+        Issued::Repeat(out) => Ok((StatusCode::OK, axum::Json(out)).into_response()),
+    }
 }

@@ -3,14 +3,18 @@
 //!
 //! - `consents`: `POST /v1/consents` (check a choice, sign its receipt, commit it).
 //! - `device`: whose device it is (only a device's own token changes its state once it has a choice).
+//! - `idempotency`: `Idempotency-Key`: a choice sent twice is recorded once.
 //! - `public`: policies, a receipt for its holder, key set, GPC, one-click unsubscribe.
 //! - `subjects`: staff endpoints for a subject (lookup, history, state, access export, rights requests),
 //!   unsubscribe links.
 //! - `log`: the consent log (checkpoints, key, tiles, entry bundles, cosignatures, receipts' proofs).
+//! - `cases`: rights requests as cases (access requests, the list, closing).
 //! - `ops`: auditors' export, the OpenAPI document, health, readiness, metrics.
 
+mod cases;
 mod consents;
 mod device;
+mod idempotency;
 mod log;
 mod ops;
 mod public;
@@ -19,7 +23,7 @@ mod subjects;
 use axum::Router;
 use axum::routing::{get, post};
 
-pub use ops::export_line;
+pub use cases::{case_json, close_case, staff_access};
 pub use subjects::{find_subject, staff_rights, staff_withdraw};
 
 use crate::state::AppState;
@@ -28,6 +32,7 @@ use crate::state::AppState;
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/policy", get(public::current_policy))
+        .route("/v1/policy/banner/{lang}", get(public::current_banner_view))
         .route("/v1/policies/{version}", get(public::policy_version))
         .route("/v1/consents", post(consents::record))
         .route("/v1/receipts/{id}", get(public::receipt))
@@ -47,6 +52,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/subjects/{subject}/restrict", post(subjects::restrict))
         .route("/v1/subjects/{subject}/unblock", post(subjects::unblock))
         .route("/v1/subjects/{subject}/erase", post(subjects::erase))
+        .route("/v1/subjects/{subject}/access", post(cases::access))
+        .route("/v1/cases", get(cases::list_cases))
+        .route("/v1/cases/{id}/close", post(cases::close))
         .route(
             "/v1/unsubscribe",
             get(public::unsubscribe_page).post(public::unsubscribe),

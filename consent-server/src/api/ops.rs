@@ -11,7 +11,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::extract::ApiQuery;
 use crate::privacy::SubjectRef;
 use crate::state::AppState;
-use crate::store::{ExportQuery, Outage, Seq, StoreError, StoredReceipt};
+use crate::store::{ExportQuery, Outage, Seq, StoreError};
 
 /// The OpenAPI document of this API.
 pub(crate) const OPENAPI: &str = include_str!("../../openapi.json");
@@ -56,12 +56,13 @@ pub(crate) async fn export(
         after_seq: p.after.map(|a| Seq(u64::try_from(a).unwrap_or(0))),
         limit: Some(limit),
     };
+    let keys = std::sync::Arc::clone(&state.keys);
     let (body, last, n) = state
         .read(move |store| {
             let mut body = String::new();
             let mut last = None;
             let n = store.export(&q, &mut |r| {
-                let line = export_line(&r);
+                let line = crate::personal::export_line(store, &keys.receipts, &r);
                 body.push_str(&line.to_string());
                 body.push('\n');
                 last = Some(r.seq);
@@ -77,17 +78,6 @@ pub(crate) async fn export(
         r.headers_mut().insert("x-next-after", v);
     }
     Ok(r)
-}
-
-/// One line of the export: `seq`, `receipt_id`, `subject`, `issued_at` (Unix seconds), `receipt`.
-pub fn export_line(r: &StoredReceipt) -> serde_json::Value {
-    serde_json::json!({
-        "seq": r.seq.0,
-        "receipt_id": r.id.to_string(),
-        "subject": r.subject.to_string(),
-        "issued_at": r.issued_at.as_unix(),
-        "receipt": r.jws,
-    })
 }
 
 /// `GET /openapi.json`.
@@ -157,8 +147,14 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
 
 /// `GET /metrics`: Prometheus text format.
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
-    let body = tokio::task::spawn_blocking(move || state.metrics.render(state.store.as_ref()))
-        .await
-        .unwrap_or_default();
+    let (now, _) = state.now();
+    let body = tokio::task::spawn_blocking(move || {
+        let store = state.store.as_ref();
+        let mut body = state.metrics.render(store);
+        body.push_str(&crate::metrics::render_rights(store, &state.calendar, now));
+        body
+    })
+    .await
+    .unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use consent_core::{
-    Choice, CollectionKind, ConsentState, Decisions, Method, Policy, PolicyVersion, Purpose,
+    Choice, CollectionKind, ConsentState, Decisions, Lang, Method, Policy, PolicyVersion, Purpose,
     PurposeId, PurposeKind, PurposeSet, ReceiptId, UnverifiedReceipt, UnverifiedToken,
     VerifiedReceipt,
 };
@@ -20,7 +20,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::extract::{ApiPath, ApiQuery, RawBody};
 use crate::privacy;
 use crate::state::AppState;
-use crate::store::LogIndex;
+use crate::store::{LogIndex, StoreError};
 
 /// A policy's canonical JSON, compressed when the client accepts it (the JSON is compressed once per
 /// version and kept), with its hash as entity tag.
@@ -46,6 +46,24 @@ pub(crate) async fn current_policy(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     policy_response(&state, &headers, &state.policy, "public, max-age=300").await
+}
+
+/// `GET /v1/policy/banner/{lang}`: the current version's banner view in `lang` (or in the policy's
+/// default language when it has not `lang`): what a first visit's banner reads, with the full policy's
+/// hash (`spec/POLICY.md`, "Banner view").
+pub(crate) async fn current_banner_view(
+    State(state): State<AppState>,
+    ApiPath(lang): ApiPath<Lang>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (body, etag) = state.banner_view_body(&state.policy, lang).await?;
+    Ok(encoding::respond(
+        &headers,
+        &body,
+        &etag,
+        "application/json",
+        "public, max-age=300",
+    ))
 }
 
 /// `GET /v1/policies/{version}`: an exact version (immutable).
@@ -101,19 +119,37 @@ pub(crate) async fn receipt(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("application/jwt"));
+    if stored.is_redacted() {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            ErrorCode::ReceiptErased,
+            "this receipt named a person in clear and was redacted when its subject was erased",
+        ));
+    }
     if wants_jwt {
         return Ok(([(header::CONTENT_TYPE, "application/jwt")], stored.jws).into_response());
     }
-    let verified = UnverifiedReceipt::parse(&stored.jws)
-        .and_then(|r| r.verify(&state.keys.receipts))
-        .map_err(ApiError::internal)?;
-    Ok(axum::Json(serde_json::json!({
+    let keys = Arc::clone(&state.keys);
+    let read = state
+        .read(move |store| {
+            crate::personal::read(store, &keys.receipts, &stored)
+                .map(|r| (r, stored))
+                .map_err(|e| StoreError::Corrupt(e.to_string()))
+        })
+        .await?;
+    let (crate::personal::Read::Verified(verified, names), stored) = read else {
+        return Err(ApiError::internal("a redacted receipt read as verified"));
+    };
+    let mut out = serde_json::json!({
         "receipt_id": stored.id.to_string(),
         "receipt": stored.jws,
         "kid": verified.header().kid,
         "payload": verified.payload(),
-    }))
-    .into_response())
+    });
+    if let Some(n) = crate::personal::names_json(&names) {
+        out["personal"] = n;
+    }
+    Ok(axum::Json(out).into_response())
 }
 
 /// Whether the caller may read receipt `id`: staff (auditor, operator), or the holder of the consent
@@ -258,7 +294,8 @@ async fn already_withdrawn(
         })
         .await?;
     let erased = ConsentState::fold(&events).erased_at();
-    for stored in receipts.iter().rev() {
+    // Receipts redacted on erasure precede that erasure: they decide nothing now.
+    for stored in receipts.iter().rev().filter(|r| !r.is_redacted()) {
         let receipt = UnverifiedReceipt::parse(&stored.jws)
             .and_then(|r| r.verify(&state.keys.receipts))
             .map_err(ApiError::internal)?;
@@ -275,7 +312,7 @@ async fn already_withdrawn(
 }
 
 /// What a stored receipt gave and refused (or withdrew), as purpose codes: its token's sets.
-fn decided(state: &AppState, receipt: &VerifiedReceipt) -> (PurposeSet, PurposeSet) {
+pub(crate) fn decided(state: &AppState, receipt: &VerifiedReceipt) -> (PurposeSet, PurposeSet) {
     let policy = state
         .policies
         .get(&receipt.payload().policy.version)
@@ -339,7 +376,16 @@ pub(crate) async fn unsubscribe(
                 Method::Unsubscribe,
                 CollectionKind::Email,
             )?;
-            issue(&state, subject, checked, browser(&headers)).await?
+            issue(
+                &state,
+                subject,
+                checked,
+                browser(&headers),
+                "unsubscribe-link",
+                None,
+            )
+            .await?
+            .into_body()
         }
     };
     let from_browser = headers

@@ -2,14 +2,12 @@
 //! (withdraw, restrict, unblock, erase); unsubscribe links for services.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use consent_core::{
-    Choice, CollectionKind, ConsentState, Decisions, EventKind, Method, PurposeId,
-    UnverifiedReceipt,
-};
+use consent_core::{Choice, CollectionKind, ConsentState, Decisions, EventKind, Method, PurposeId};
 use serde::Deserialize;
 
 use super::consents::{by_server, issue};
@@ -22,7 +20,8 @@ use crate::extract::{ApiJson, ApiPath};
 use crate::log::RightsRecord;
 use crate::privacy::{self, SubjectRef};
 use crate::state::AppState;
-use crate::store::{LogIndex, Rights, Write, Written};
+use crate::store::{CaseKind, CaseQuery, LogIndex, Rights, StoredReceipt, Write, Written};
+use crate::{cases, personal};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,14 +45,51 @@ pub(crate) async fn lookup(
 }
 
 async fn history_json(state: &AppState, s: SubjectRef) -> Result<serde_json::Value, ApiError> {
-    let (receipts, events) = state
-        .read(move |store| Ok((store.subject_receipts(s)?, store.subject_events(s)?)))
+    let keys = Arc::clone(&state.keys);
+    let (receipts, events, cases) = state
+        .read(move |store| {
+            let receipts: Vec<(StoredReceipt, Option<personal::Read>)> = store
+                .subject_receipts(s)?
+                .into_iter()
+                .map(|r| {
+                    let read = personal::read(store, &keys.receipts, &r)
+                        .inspect_err(
+                            |e| tracing::warn!(receipt = %r.id, error = %e, "receipt not read"),
+                        )
+                        .ok();
+                    (r, read)
+                })
+                .collect();
+            let cases = store.cases(&CaseQuery {
+                subject: Some(s),
+                ..CaseQuery::default()
+            })?;
+            Ok((receipts, store.subject_events(s)?, cases))
+        })
         .await?;
     let receipts: Vec<serde_json::Value> = receipts
         .into_iter()
-        .map(|r| {
-            let payload = UnverifiedReceipt::parse(&r.jws).and_then(|u| u.verify(&state.keys.receipts)).map(|v| serde_json::to_value(v.payload()).unwrap_or_default());
-            serde_json::json!({ "receipt_id": r.id.to_string(), "issued_at": r.issued_at.to_string(), "receipt": r.jws, "payload": payload.ok() })
+        .map(|(r, read)| {
+            let mut out = serde_json::json!({ "receipt_id": r.id.to_string(), "issued_at": r.issued_at.to_string() });
+            match read {
+                Some(personal::Read::Verified(v, names)) => {
+                    out["receipt"] = r.jws.into();
+                    out["payload"] = serde_json::to_value(v.payload()).unwrap_or_default();
+                    if let Some(n) = personal::names_json(&names) {
+                        out["personal"] = n;
+                    }
+                }
+                Some(personal::Read::Redacted(p)) => {
+                    out["receipt"] = serde_json::Value::Null;
+                    out["payload"] = serde_json::to_value(&p).unwrap_or_default();
+                    out["redacted"] = true.into();
+                }
+                None => {
+                    out["receipt"] = r.jws.into();
+                    out["payload"] = serde_json::Value::Null;
+                }
+            }
+            out
         })
         .collect();
     let rights: Vec<serde_json::Value> = events
@@ -68,8 +104,12 @@ async fn history_json(state: &AppState, s: SubjectRef) -> Result<serde_json::Val
             Some(serde_json::json!({ "at": e.at.to_string(), "action": what }))
         })
         .collect();
+    let cases: Vec<serde_json::Value> = cases
+        .iter()
+        .map(|c| super::cases::case_json(state, c))
+        .collect();
     Ok(
-        serde_json::json!({ "subject": s.to_string(), "receipts": receipts, "rights_requests": rights }),
+        serde_json::json!({ "subject": s.to_string(), "receipts": receipts, "rights_requests": rights, "cases": cases }),
     )
 }
 
@@ -131,23 +171,23 @@ pub(crate) async fn access_export(
 ) -> Result<Response, ApiError> {
     let history = history_json(&state, s).await?;
     let current = state_json(&state, s).await?;
-    let kantara: Vec<serde_json::Value> = history["receipts"]
-        .as_array()
-        .map(|rs| {
-            rs.iter()
-                .filter_map(|r| r["receipt"].as_str())
-                .filter_map(|jws| {
-                    UnverifiedReceipt::parse(jws)
-                        .and_then(|u| u.verify(&state.keys.receipts))
-                        .ok()
+    let keys = Arc::clone(&state.keys);
+    let policies = Arc::clone(&state.policies);
+    let kantara: Vec<serde_json::Value> = state
+        .read(move |store| {
+            Ok(store
+                .subject_receipts(s)?
+                .iter()
+                .filter_map(|r| match personal::read(store, &keys.receipts, r) {
+                    Ok(personal::Read::Verified(v, names)) => {
+                        let policy = policies.get(&v.payload().policy.version)?;
+                        v.to_kantara_with(policy, &names).ok()
+                    }
+                    _ => None,
                 })
-                .filter_map(|v| {
-                    let policy = state.policies.get(&v.payload().policy.version)?;
-                    v.to_kantara(policy).ok()
-                })
-                .collect()
+                .collect())
         })
-        .unwrap_or_default();
+        .await?;
     Ok(axum::Json(serde_json::json!({
         "subject": s.to_string(),
         "controller": state.policy.controller().name.get_or(state.policy.default_language(), state.policy.default_language()),
@@ -204,12 +244,12 @@ pub(crate) async fn withdraw(
         None => None,
     };
     tracing::info!(operator = %staff.name, subject = %s, "withdrawal recorded by staff");
-    let out = staff_withdraw(&state, s, purposes).await?;
+    let out = staff_withdraw(&state, s, purposes, &staff.name).await?;
     Ok((StatusCode::CREATED, axum::Json(out)).into_response())
 }
 
 /// 404 unless the subject has a history here: rights requests are for people the server knows.
-async fn known_subject(state: &AppState, s: SubjectRef) -> Result<(), ApiError> {
+pub(super) async fn known_subject(state: &AppState, s: SubjectRef) -> Result<(), ApiError> {
     let events = state.read(move |store| store.subject_events(s)).await?;
     if events.is_empty() {
         Err(ApiError::not_found("subject (no consent was ever recorded for it)").at("subject"))
@@ -224,7 +264,7 @@ async fn rights(
     s: SubjectRef,
     what: Rights,
 ) -> Result<Response, ApiError> {
-    let (at, index) = staff_rights(state, s, what).await?;
+    let (at, index) = staff_rights(state, s, what, &staff.name).await?;
     tracing::info!(operator = %staff.name, subject = %s, action = what.as_str(), "rights request recorded");
     Ok(axum::Json(serde_json::json!({ "subject": s.to_string(), "action": what.as_str(), "at": at.to_string(), "log_index": index.0 })).into_response())
 }
@@ -304,6 +344,7 @@ pub async fn staff_withdraw(
     state: &AppState,
     s: SubjectRef,
     purposes: Option<Vec<PurposeId>>,
+    by: &str,
 ) -> Result<serde_json::Value, ApiError> {
     known_subject(state, s).await?;
     if let Some(list) = &purposes
@@ -333,26 +374,49 @@ pub async fn staff_withdraw(
         ));
     }
     let checked = by_server(state, decisions, Method::Withdraw, CollectionKind::Staff)?;
-    issue(state, s, checked, None).await
+    issue(state, s, checked, None, by, None)
+        .await
+        .map(super::consents::Issued::into_body)
 }
 
-/// A restriction, unblocking or erasure without HTTP (the CLI): its time and log index. The event is
-/// logged as a signed [`RightsRecord`].
+/// A restriction, unblocking or erasure without HTTP (the CLI), handled by `by`, with its case
+/// (closed at once: the write is the action): its time and log index. The event is logged as a signed
+/// [`RightsRecord`]. An erasure also destroys the subject's data key and redacts their version 1
+/// receipts that name a person in clear.
 pub async fn staff_rights(
     state: &AppState,
     s: SubjectRef,
     what: Rights,
+    by: &str,
 ) -> Result<(consent_core::Timestamp, LogIndex), ApiError> {
     known_subject(state, s).await?;
+    let redact = if what == Rights::Erase {
+        state
+            .read(move |store| store.subject_receipts(s))
+            .await?
+            .into_iter()
+            .filter(|r| !r.is_redacted())
+            .filter_map(|r| personal::redact(&r.jws).map(|x| (r.id, x)))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let (at, _) = state.now();
     let record = RightsRecord::new(&state.config.issuer, s, at, what)
         .sign(&state.keys.receipts)
         .map_err(ApiError::internal)?;
+    let kind = match what {
+        Rights::Restrict => CaseKind::Restriction,
+        Rights::Unblock => CaseKind::Unblocking,
+        Rights::Erase => CaseKind::Erasure,
+    };
     let written = state
         .write(Write::Rights {
             subject: s,
             at,
             what,
+            case: cases::new_case(&state.calendar, kind, at, by, true),
+            redact,
             record,
         })
         .await?;

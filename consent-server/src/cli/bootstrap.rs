@@ -74,6 +74,7 @@ pub(crate) fn load_keys(config: &Config) -> Result<ServerKeys> {
 /// Builds the state the server and the offline staff commands share.
 pub(crate) async fn state(mut config: Config) -> Result<AppState> {
     let (policy, previous) = load_policies(&config)?;
+    let calendar = load_calendar(&config)?;
     let keys = load_keys(&config)?;
     if config.tokens.is_empty() && keys.development && config.development_keys {
         // Development convenience: one token per role, printed once, never stored in clear.
@@ -133,14 +134,29 @@ pub(crate) async fn state(mut config: Config) -> Result<AppState> {
                 )
             })?;
     }
-    Ok(AppState::new(
-        store,
-        policy,
-        previous,
-        keys,
-        config,
-        system_clock(),
-    ))
+    let state = AppState::new(store, policy, previous, keys, config, system_clock());
+    for warning in consent_server::cases::calendar_warnings(&calendar, now()) {
+        tracing::warn!("{warning}");
+    }
+    Ok(state.with_calendar(calendar))
+}
+
+/// The working-day calendar: the configured file, or the bundled Kazakhstan calendar.
+pub(crate) fn load_calendar(config: &Config) -> Result<consent_core::WorkingDays> {
+    match &config.calendar {
+        None => Ok(consent_server::cases::bundled_calendar()),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!(
+                    "cannot read the working-day calendar {} (`calendar` in the configuration, or \
+                     CONSENT_CALENDAR; format in spec/SPEC.md section 7)",
+                    path.display()
+                )
+            })?;
+            consent_core::WorkingDays::from_toml(&text)
+                .with_context(|| format!("working-day calendar {}", path.display()))
+        }
+    }
 }
 
 /// Refuses keys that do not verify the receipt stored last: another instance (or an earlier run) signed

@@ -7,10 +7,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::ValueEnum;
-use consent_core::{Timestamp, UnverifiedReceipt};
-use consent_server::api;
+use consent_core::Timestamp;
 use consent_server::config::Config;
 use consent_server::keys::ServerKeys;
+use consent_server::personal::{self, Read};
 use consent_server::privacy::SubjectRef;
 use consent_server::store::ExportQuery;
 
@@ -138,19 +138,21 @@ fn export(config: &Config, args: &Args) -> Result<()> {
     let n = store.export(&q, &mut |r| {
         let mut skip = false;
         let line = match format {
-            Format::Jsonl => Ok(api::export_line(&r).to_string()),
-            Format::Kantara | Format::Csv => UnverifiedReceipt::parse(&r.jws)
-                .and_then(|u| u.verify(&keys.receipts))
+            Format::Jsonl => Ok(personal::export_line(&*store, &keys.receipts, &r).to_string()),
+            Format::Kantara | Format::Csv => personal::read(&*store, &keys.receipts, &r)
                 .map_err(anyhow::Error::from)
-                .and_then(|v| {
-                    let p = v.payload();
+                .and_then(|read| {
+                    let (p, verified) = match &read {
+                        Read::Verified(v, names) => (v.payload(), Some((v, names))),
+                        Read::Redacted(p) => (&**p, None),
+                    };
                     if matches!(format, Format::Csv) {
                         let decisions: Vec<String> = p
                             .decisions
                             .iter()
                             .map(|(k, c)| format!("{k}={c}"))
                             .collect();
-                        Ok(format!(
+                        return Ok(format!(
                             "{},{},{},{},{},{},{}",
                             r.seq,
                             r.id,
@@ -159,17 +161,23 @@ fn export(config: &Config, args: &Args) -> Result<()> {
                             p.policy.version,
                             p.method,
                             decisions.join(";")
-                        ))
-                    } else {
-                        match policies.get(&p.policy.version) {
-                            Some(policy) => Ok(v.to_kantara(policy)?.to_string()),
-                            None => {
-                                skip = true;
-                                Err(anyhow::anyhow!(
-                                    "policy {} is not configured (add it to previous_policies)",
-                                    p.policy.version
-                                ))
-                            }
+                        ));
+                    }
+                    let Some((v, names)) = verified else {
+                        skip = true;
+                        return Err(anyhow::anyhow!(
+                            "a version 1 receipt redacted when its subject was erased (it named a \
+                             person in clear): no longer a verifiable receipt"
+                        ));
+                    };
+                    match policies.get(&p.policy.version) {
+                        Some(policy) => Ok(v.to_kantara_with(policy, names)?.to_string()),
+                        None => {
+                            skip = true;
+                            Err(anyhow::anyhow!(
+                                "policy {} is not configured (add it to previous_policies)",
+                                p.policy.version
+                            ))
                         }
                     }
                 }),

@@ -105,12 +105,14 @@ pub(crate) fn run(config: Option<&Path>, args: &Args) -> Result<ExitCode> {
     let s = report.source;
     println!(
         "copied {name} to {url} in {:.1}s: {} policy version(s), {} link(s), {} receipt(s) ({} added now, \
-         every one verified with the key file and found in the target), {} event(s) ({} added now)",
+         every one verified with the key file and found in the target), {} data key(s) added now, {} event(s) \
+         ({} added now)",
         started.elapsed().as_secs_f64(),
         s.policies,
         s.links,
         s.receipts,
         report.receipts_added,
+        report.data_keys_added,
         s.events,
         report.events_added,
     );

@@ -1,7 +1,9 @@
 //! The commands, one file each, and what they share.
 
 pub(crate) mod audit;
+pub(crate) mod backup;
 pub(crate) mod bootstrap;
+pub(crate) mod cases;
 pub(crate) mod export;
 pub(crate) mod keygen;
 pub(crate) mod migrate;

@@ -1,5 +1,6 @@
-//! `consent-server withdraw | restrict | unblock | erase`: rights requests from the command line, with
-//! the same effect (and, for a withdrawal, the same receipt) as the operators' endpoints.
+//! `consent-server withdraw | restrict | unblock | erase | access`: rights requests from the command
+//! line, with the same effect (and, for a withdrawal, the same receipt) as the operators' endpoints,
+//! each recorded as a case handled by `--by` (default `cli:$USER`).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -25,18 +26,47 @@ pub(crate) struct Args {
     /// Purposes to withdraw (withdraw only; default: every consent purpose).
     #[arg(long = "purpose")]
     purposes: Vec<PurposeId>,
+    /// Who handles the request, for its case (default: `cli:` and the user's login name).
+    #[arg(long)]
+    by: Option<String>,
+}
+
+/// What a rights command records.
+#[derive(Clone, Copy)]
+pub(crate) enum Request {
+    /// A withdrawal (a receipt).
+    Withdraw,
+    /// A restriction, unblocking or erasure.
+    Rights(Rights),
+    /// An access request (a case, open until closed).
+    Access,
+}
+
+/// Who handles a request made from the command line: `--by`, or `cli:` and the login name.
+pub(crate) fn handler(by: Option<String>) -> String {
+    by.unwrap_or_else(|| {
+        format!(
+            "cli:{}",
+            std::env::var("USER")
+                .or_else(|_| std::env::var("LOGNAME"))
+                .unwrap_or_else(|_| "unknown".into())
+        )
+    })
 }
 
 /// Records `what` for the subject (`None`: a withdrawal) in the configured installation.
-pub(crate) fn run(config: Option<&Path>, a: Args, what: Option<Rights>) -> Result<ExitCode> {
+pub(crate) fn run(config: Option<&Path>, a: Args, what: Request) -> Result<ExitCode> {
     let config = Config::load(config)?;
     require_installation(&config)?;
-    if let (Some(r), false) = (what, a.purposes.is_empty()) {
-        bail!(
-            "--purpose is for withdraw only; {} applies to the whole subject",
-            r.as_str()
-        );
+    let name = match what {
+        Request::Withdraw => "withdraw",
+        Request::Rights(r) => r.as_str(),
+        Request::Access => "access",
+    };
+    if !matches!(what, Request::Withdraw) && !a.purposes.is_empty() {
+        bail!("--purpose is for withdraw only; {name} applies to the whole subject");
     }
+    let by = handler(a.by.clone());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -53,18 +83,29 @@ pub(crate) fn run(config: Option<&Path>, a: Args, what: Option<Rights>) -> Resul
                 .map_err(|e: String| anyhow::anyhow!("subject: {e}"))?
         };
         match what {
-            None => {
+            Request::Withdraw => {
                 let purposes = (!a.purposes.is_empty()).then_some(a.purposes);
-                let out = api::staff_withdraw(&state, subject, purposes)
+                let out = api::staff_withdraw(&state, subject, purposes, &by)
                     .await
                     .map_err(|e| anyhow::anyhow!(e.message))?;
                 println!("{}", serde_json::to_string_pretty(&out)?);
             }
-            Some(r) => {
-                let (at, _) = api::staff_rights(&state, subject, r)
+            Request::Rights(r) => {
+                let (at, _) = api::staff_rights(&state, subject, r, &by)
                     .await
                     .map_err(|e| anyhow::anyhow!(e.message))?;
                 println!("{} {subject} at {at}", r.as_str());
+            }
+            Request::Access => {
+                let case = api::staff_access(&state, subject, &by)
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e.message))?;
+                println!(
+                    "access request for {subject}: case {} due {}",
+                    case.id,
+                    case.due_at
+                        .map_or_else(|| "unknown (calendar)".to_owned(), |t| t.to_string())
+                );
             }
         }
         let store = Arc::clone(&state.store);

@@ -1,5 +1,5 @@
 //! The columns both engines store, and how they are read back: the `decisions` text of a receipt row,
-//! subjects, and the events a row stands for. One definition, so that SQLite and PostgreSQL cannot
+//! subjects, the events a row stands for, and cases. One definition, so that SQLite and PostgreSQL cannot
 //! disagree about a stored format; each engine reads its own rows into these. A value that does not
 //! parse is [`StoreError::Corrupt`].
 
@@ -10,7 +10,7 @@ use consent_core::{
 };
 
 use crate::privacy::SubjectRef;
-use crate::store::StoreError;
+use crate::store::{Case, CaseId, StoreError};
 
 /// The `decisions` column: `purpose=choice` pairs joined by `;`.
 pub(crate) fn decisions_text(decisions: &BTreeMap<PurposeId, Choice>) -> String {
@@ -30,6 +30,42 @@ pub(crate) fn decisions_text(decisions: &BTreeMap<PurposeId, Choice>) -> String 
 pub(crate) fn subject(s: &str) -> Result<SubjectRef, StoreError> {
     s.parse()
         .map_err(|_| StoreError::Corrupt(format!("subject `{s}` is not a pseudonym")))
+}
+
+/// The stored columns of a case.
+pub(crate) struct CaseRow {
+    pub(crate) id: i64,
+    pub(crate) kind: String,
+    pub(crate) subject: String,
+    pub(crate) received_at: i64,
+    pub(crate) due_at: Option<i64>,
+    pub(crate) handled_by: String,
+    pub(crate) receipt: Option<String>,
+    pub(crate) closed_at: Option<i64>,
+    pub(crate) closed_by: Option<String>,
+}
+
+impl CaseRow {
+    /// The case these columns hold.
+    pub(crate) fn parse(self) -> Result<Case, StoreError> {
+        let id = self.id;
+        let corrupt = |what: &str| StoreError::Corrupt(format!("case {id}: {what}"));
+        Ok(Case {
+            id: CaseId(u64::try_from(id).map_err(|_| corrupt("id"))?),
+            kind: self.kind.parse().map_err(|_| corrupt("kind"))?,
+            subject: subject(&self.subject)?,
+            received_at: Timestamp::from_unix(self.received_at),
+            due_at: self.due_at.map(Timestamp::from_unix),
+            handled_by: self.handled_by,
+            receipt: self
+                .receipt
+                .map(|s| s.parse().map_err(|_| corrupt("receipt")))
+                .transpose()?,
+            closed: self
+                .closed_at
+                .map(|t| (Timestamp::from_unix(t), self.closed_by.unwrap_or_default())),
+        })
+    }
 }
 
 /// The stored columns of an event.

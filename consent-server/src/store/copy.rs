@@ -1,5 +1,6 @@
 //! Moving a deployment from SQLite to PostgreSQL (`consent-server migrate --to postgres://…`): every
-//! policy version, pseudonym link, receipt and event is copied; every receipt's signature is verified
+//! policy version, pseudonym link, receipt, data key and event is copied (and the live subjects counted
+//! again); every receipt's signature is verified
 //! before it is written (a receipt that does not verify stops the copy, naming it); at the end every
 //! receipt of the source is looked up in the target and the counts compared. Each step is idempotent,
 //! so a copy interrupted anywhere is run again and adds nothing twice.
@@ -25,11 +26,13 @@ pub struct CopyReport {
     pub receipts_verified: u64,
     /// Events added by this run.
     pub events_added: u64,
+    /// Data keys added by this run (the subjects' names are sealed under them).
+    pub data_keys_added: u64,
     /// Links of the source whose external id the target already links to another pseudonym (kept).
     pub links_conflicting: u64,
 }
 
-/// Where a copy is: `stage` (`policies`, `links`, `receipts`, `events`, `verify`), `done` of `total`.
+/// Where a copy is: `stage` (`policies`, `links`, `receipts`, `data keys`, `events`, `verify`), `done` of `total`.
 pub type Progress<'a> = &'a mut dyn FnMut(&'static str, u64, u64);
 
 /// Copies `source` into `target`; `source_name` (the SQLite file's path) keys the events' progress.
@@ -102,6 +105,21 @@ pub fn copy_sqlite_to_postgres(
         done += rows.len() as u64;
         progress("receipts", done, counts.receipts);
     }
+    // The keys after the receipts that made them; a key whose receipt is not copied is not either.
+    let keys = source.data_keys()?;
+    let key_count = keys.len() as u64;
+    for chunk in keys.chunks(CHUNK as usize) {
+        for (subject, key, _) in chunk {
+            subject.parse::<SubjectRef>().map_err(|_| {
+                StoreError::Corrupt(format!("data key of `{subject}`: not a pseudonym"))
+            })?;
+            if key.len() != 32 {
+                return Err(StoreError::Corrupt(format!("data key of {subject}")));
+            }
+        }
+        report.data_keys_added += target.import_data_keys(chunk.to_vec())?;
+    }
+    progress("data keys", key_count, key_count);
     let already = target.imported_events(source_name)?;
     let mut seq = already;
     loop {
@@ -159,5 +177,6 @@ pub fn copy_sqlite_to_postgres(
             "events copied up to {copied}, the source's last is {last}"
         )));
     }
+    target.recount_live_subjects()?;
     Ok(report)
 }

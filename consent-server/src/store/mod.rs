@@ -17,6 +17,7 @@
 //! ([`Write::essential`] says which still go through).
 
 mod batch;
+mod cases;
 mod columns;
 mod copy;
 mod database;
@@ -26,6 +27,7 @@ mod postgres;
 mod sqlite;
 
 pub use batch::WriterStats;
+pub use cases::{Case, CaseId, CaseKind, CaseQuery, LiveSubjects, NewCase};
 pub use copy::{CopyReport, Progress, copy_sqlite_to_postgres};
 pub use database::Database;
 pub use health::{DEFAULT_LOG_INTERVAL, DEFAULT_MIN_FREE_BYTES, StorageHealth};
@@ -34,15 +36,17 @@ pub use postgres::{
     DEFAULT_POOL_MAX_SIZE, INSERT_RECEIPTS as POSTGRES_INSERT_RECEIPTS, ImportedEvent,
     MIGRATIONS as POSTGRES_MIGRATIONS, PgStore, PostgresUrl, TlsMode, is_postgres_url,
 };
-pub use sqlite::{MIGRATIONS, SourceCounts, SourceReceipt, SqliteSource, SqliteStore};
+pub use sqlite::{
+    Backup, KeysRestored, MIGRATIONS, SourceCounts, SourceReceipt, SqliteSource, SqliteStore,
+};
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use consent_core::tlog::{Hash, Tile};
 use consent_core::{
-    Actor, Choice, CollectionKind, Event, Method, PolicyHash, PolicyVersion, PurposeId, ReceiptId,
-    Timestamp, VerifiedReceipt,
+    Actor, Choice, CollectionKind, DataKey, Event, Method, PolicyHash, PolicyVersion, PurposeId,
+    ReceiptId, Timestamp, VerifiedReceipt,
 };
 use tokio::sync::oneshot;
 
@@ -81,6 +85,13 @@ pub enum StoreError {
     /// subject is not a pseudonym.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The receipt came with a new data key for its subject, but the subject has one already (another
+    /// receipt created it first): seal with the stored key and try again. Nothing was stored.
+    #[error("the subject already has a data key")]
+    DataKeyExists,
+    /// No case with this number, or it is closed already.
+    #[error("no open case {0}")]
+    NoOpenCase(CaseId),
 }
 
 impl StoreError {
@@ -195,8 +206,10 @@ impl std::fmt::Display for Seq {
 pub enum Write {
     /// A verified receipt, with the consent events it records.
     Receipt(Box<NewReceipt>),
-    /// A restriction, unblocking or erasure for a subject, with its signed record (the log's entry,
-    /// [`crate::log::RightsRecord`]).
+    /// A restriction, unblocking or erasure for a subject, its signed record (the log's entry,
+    /// [`crate::log::RightsRecord`]) and its case. An erasure also destroys the subject's data key and
+    /// replaces the JWS of each receipt in `redact` by its redacted form (`erased:…`, version 1 receipts
+    /// that name a person in clear).
     Rights {
         /// Pseudonymous subject.
         subject: SubjectRef,
@@ -204,6 +217,10 @@ pub enum Write {
         at: Timestamp,
         /// What.
         what: Rights,
+        /// The case it opens.
+        case: NewCase,
+        /// Erasure only: receipts whose JWS is replaced by the redacted form given.
+        redact: Vec<(ReceiptId, String)>,
         /// The signed record (a JWS), logged as the event's entry.
         record: String,
     },
@@ -226,6 +243,22 @@ pub enum Write {
         /// The signature line, `— <name> <base64>` (without newline).
         line: String,
     },
+    /// An access request (a copy of the subject's history): a case, open until handled.
+    Access {
+        /// Pseudonymous subject.
+        subject: SubjectRef,
+        /// The case.
+        case: NewCase,
+    },
+    /// Closes an open case: its action is done.
+    CloseCase {
+        /// Which.
+        id: CaseId,
+        /// When.
+        at: Timestamp,
+        /// Who closed it.
+        by: String,
+    },
     /// Find or create the pseudonym linked to a keyed hash of a subject's external id.
     Link {
         /// Keyed hash of the external id.
@@ -246,7 +279,7 @@ pub enum Write {
 
 impl Write {
     /// Whether the write still goes through when free space is below the floor: rights requests
-    /// (restrict, unblock, erase: a few dozen bytes each, by staff only) and the withdrawals the server
+    /// (restrict, unblock, erase, access, closing a case: a few dozen bytes each, by staff only) and the withdrawals the server
     /// itself makes for staff and one-click unsubscribe links. Everything else adds data anyone can add
     /// (receipts from banners, forms and services, new pseudonym links, policy versions) and waits for
     /// space. `DESIGN.md`, "Storage failures and a full disk", says why.
@@ -254,20 +287,24 @@ impl Write {
     /// ```
     /// use consent_core::Timestamp;
     /// use consent_server::privacy::SubjectRef;
-    /// use consent_server::store::{Rights, Write};
+    /// use consent_server::store::{CaseKind, NewCase, Rights, Write};
     ///
     /// let subject: SubjectRef = "sub:AAAAAAAAAAAAAAAAAAAAAA".parse().unwrap();
+    /// let at = Timestamp::from_unix(0);
+    /// let case = NewCase { kind: CaseKind::Erasure, received_at: at, due_at: None,
+    ///     handled_by: "dpo".into(), done: true };
     /// let erase = Write::Rights {
-    ///     subject,
-    ///     at: Timestamp::from_unix(0),
-    ///     what: Rights::Erase,
-    ///     record: String::new(),
+    ///     subject, at, what: Rights::Erase, case, redact: Vec::new(), record: String::new(),
     /// };
     /// assert!(erase.essential());
     /// ```
     pub fn essential(&self) -> bool {
         match self {
-            Write::Rights { .. } | Write::Checkpoint { .. } | Write::Cosignature { .. } => true,
+            Write::Rights { .. }
+            | Write::Access { .. }
+            | Write::CloseCase { .. }
+            | Write::Checkpoint { .. }
+            | Write::Cosignature { .. } => true,
             Write::Receipt(r) => {
                 matches!(r.collection, CollectionKind::Staff | CollectionKind::Email)
                     && r.decisions.values().all(|c| *c != Choice::Given)
@@ -286,6 +323,38 @@ pub enum Written {
     Logged(LogIndex),
     /// The subject pseudonym found or created by [`Write::Link`].
     Subject(SubjectRef),
+    /// The case opened by [`Write::Access`].
+    Case(CaseId),
+    /// A [`Write::Receipt`] with an idempotency key already stored (and not expired): nothing was
+    /// written. `receipt` is the first answer's; `same_body` whether this request's body is the same.
+    Repeat {
+        /// The receipt of the first request with the key.
+        receipt: ReceiptId,
+        /// Whether the body is the first request's.
+        same_body: bool,
+    },
+}
+
+/// The idempotency key of a consent request (issue 18.7), as stored: a keyed hash of the caller and
+/// the `Idempotency-Key` header, a keyed hash of the body, and when the key may be forgotten. The
+/// store keeps it with the receipt, in the same transaction; a second request with the same key gets
+/// [`Written::Repeat`] and writes nothing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Idempotency {
+    /// Keyed hash of the caller and the key.
+    pub key: [u8; 32],
+    /// Keyed hash of the body.
+    pub body: [u8; 32],
+    /// When the key is forgotten.
+    pub expires_at: Timestamp,
+}
+
+impl std::fmt::Debug for Idempotency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Idempotency")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A stored receipt.
@@ -299,10 +368,21 @@ pub struct StoredReceipt {
     pub subject: SubjectRef,
     /// Server time.
     pub issued_at: Timestamp,
-    /// The JWS.
+    /// The JWS; or, for a version 1 receipt that named a person and whose subject was erased, its
+    /// redacted form (`erased:` + header, payload without the names, signature; it no longer verifies).
     pub jws: String,
     /// Its place in the log (none for a receipt stored before the log existed and not logged yet).
     pub log_index: Option<LogIndex>,
+}
+
+/// The prefix of a redacted receipt's stored form.
+pub const REDACTED_PREFIX: &str = "erased:";
+
+impl StoredReceipt {
+    /// Whether this is a version 1 receipt redacted on erasure ([`StoredReceipt::jws`]).
+    pub fn is_redacted(&self) -> bool {
+        self.jws.starts_with(REDACTED_PREFIX)
+    }
 }
 
 /// Which receipts to export.
@@ -356,8 +436,17 @@ pub trait Store: Send + Sync + 'static {
     fn log_entries(&self, first: u64, count: u64) -> Result<Vec<Vec<u8>>, StoreError>;
     /// The latest checkpoint (the largest size), with every cosignature given for it: (size, note).
     fn latest_checkpoint(&self) -> Result<Option<(u64, String)>, StoreError>;
-    /// The receipt stored last (the highest `seq`), if any: at start, the server checks that its keys
-    /// verify it (a second instance with another key file is refused).
+    /// The subject's data key (what its receipts' names are sealed under), unless destroyed or never
+    /// made; with the insertion order of the receipt that created it (receipts before it were sealed
+    /// under a key since destroyed).
+    fn data_key(&self, subject: SubjectRef) -> Result<Option<(DataKey, Seq)>, StoreError>;
+    /// Cases matching `q`, oldest first.
+    fn cases(&self, q: &CaseQuery) -> Result<Vec<Case>, StoreError>;
+    /// Subjects with a live record (a receipt not followed by an erasure).
+    fn live_subjects(&self) -> Result<LiveSubjects, StoreError>;
+    /// The receipt stored last (the highest `seq`) that is not redacted (a redacted receipt no longer
+    /// verifies), if any: at start, the server checks that its keys verify it (a second instance with
+    /// another key file is refused).
     fn last_receipt(&self) -> Result<Option<StoredReceipt>, StoreError>;
     /// Store-specific metrics in Prometheus text format.
     fn metrics(&self) -> String {
@@ -389,6 +478,9 @@ pub struct NewReceipt {
     kid: String,
     browser: Option<&'static str>,
     jws: String,
+    new_data_key: Option<DataKey>,
+    case: Option<NewCase>,
+    idempotency: Option<Idempotency>,
 }
 
 impl NewReceipt {
@@ -415,7 +507,43 @@ impl NewReceipt {
             kid: r.header().kid.clone(),
             browser,
             jws: r.jws().to_owned(),
+            new_data_key: None,
+            case: None,
+            idempotency: None,
         })
+    }
+
+    /// Also creates the subject's data key, `key` (its names are sealed under it), in the same
+    /// transaction; fails with [`StoreError::DataKeyExists`] if the subject has one.
+    pub fn with_new_data_key(mut self, key: DataKey) -> NewReceipt {
+        self.new_data_key = Some(key);
+        self
+    }
+
+    /// Also opens `case` (a withdrawal, an unsubscribe) for this receipt, in the same transaction.
+    pub fn with_case(mut self, case: NewCase) -> NewReceipt {
+        self.case = Some(case);
+        self
+    }
+
+    /// The data key to create with the receipt, if any.
+    pub fn new_data_key(&self) -> Option<&DataKey> {
+        self.new_data_key.as_ref()
+    }
+    /// The case to open with the receipt, if any.
+    pub fn case(&self) -> Option<&NewCase> {
+        self.case.as_ref()
+    }
+
+    /// The same receipt, stored only if no request with this idempotency key was (issue 18.7).
+    pub fn with_idempotency(mut self, idempotency: Option<Idempotency>) -> NewReceipt {
+        self.idempotency = idempotency;
+        self
+    }
+
+    /// Its idempotency key, if any.
+    pub fn idempotency(&self) -> Option<&Idempotency> {
+        self.idempotency.as_ref()
     }
 
     /// Receipt id.

@@ -134,7 +134,7 @@ pub fn consent(port: u16, n: usize) -> std::io::Result<(u16, String)> {
     let device = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id);
     let body = serde_json::json!({
         "policy_version": "2025-03-26",
-        "decisions": { "cookies-analytics": "given", "marketing": if n.is_multiple_of(2) { "given" } else { "refused" } },
+        "decisions": { "cookies-analytics": "given", "cookies-marketing": if n.is_multiple_of(2) { "given" } else { "refused" } },
         "method": "custom",
         "language": "ru",
         "collection_point": { "kind": "banner", "page": "https://invisionu.education/" },

@@ -6,7 +6,7 @@
 // the dialog, nothing before a choice, a custom choice recorded as a receipt that names the banner build,
 // the token cookie, the return visit, the device's second choice sent with its token (and the server
 // refusing the device to anyone without it), a choice made while the server is down and sent on the next
-// page load, no CSP violation and no unhandled error.
+// page load, from two tabs, recorded once (its Idempotency-Key), no CSP violation and no unhandled error.
 //
 // Usage (scripts/e2e-banner does this): node banner-e2e.mjs <consent-server binary> <banner dir> <work dir>
 
@@ -113,7 +113,7 @@ try {
 
   // 2. A custom choice: analytics only.
   await js(`document.querySelector('[data-consent-action="choose"]').click()`);
-  await waitFor("the switches", () => js(`return document.querySelectorAll("input[data-purpose]").length === 14`));
+  await waitFor("the switches", () => js(`return document.querySelectorAll("input[data-purpose]").length === 4`));
   await js(`document.querySelector('input[data-purpose="cookies-analytics"]').click();
             document.querySelector('[data-consent-action="save"]').click()`);
   const cookie = await waitFor("the consent cookie", () => js(`return /(^|; )consent=([\\w-]+)/.exec(document.cookie)?.[2]`));
@@ -209,12 +209,28 @@ try {
   check("server down: the choice applies at once", offline.join() === "analytics,marketing", offline.join());
   check("server down: kept for later, no cookie", JSON.parse(kept).request.method === "accept-all" && !(await js(`return document.cookie`)).includes("consent="));
   await noProblems("server down");
+  //    A second tab, opened while the server is down, takes up the same kept choice (with its
+  //    Idempotency-Key) and tries to send it too. Once the server is back, both tabs send it until one
+  //    is answered: it is recorded once.
+  const firstTab = await session.request("GET", "/window");
+  const { handle: secondTab } = await session.request("POST", "/window/new", { type: "tab" });
+  await session.request("POST", "/window", { handle: secondTab });
+  await open(`${site}/`);
+  const keyInTab2 = await waitFor("the second tab's pending choice", () =>
+    js(`return window.consent && window.consent.get().pending && JSON.parse(localStorage.getItem("consent-pending")).key`),
+  );
+  check("two tabs: the kept choice has one idempotency key (a UUID)", /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(keyInTab2), keyInTab2);
   await server.start();
   await open(`${site}/`);
   await waitFor("the cookie after the retry", () => js(`return document.cookie.includes("consent=")`));
   await waitFor("the pending entry to go", () => js(`return localStorage.getItem("consent-pending") === null`));
+  await session.request("POST", "/window", { handle: firstTab });
+  await waitFor("the first tab to let go", () => js(`return window.consent.get().pending === false`), 15000);
+  await sleep(500);
   const all = receipts();
-  check("retry: recorded as a new receipt, accept-all", all.length === 5 && all[4].method === "accept-all", all.map((r) => r.method).join());
+  check("retry from two tabs: recorded once, accept-all", all.length === 5 && all[4].method === "accept-all", all.map((r) => r.method).join());
+  await session.request("DELETE", "/window");
+  await session.request("POST", "/window", { handle: secondTab });
   check("retry: no dialog", (await js(`return document.getElementById("consent-banner")`)) === null);
 
   // An `async` banner.js that arrives before the body: it waits for the page, then activates.

@@ -138,6 +138,25 @@ const probe = `(() => {
     s.shifts.push([e.startTime, e.value, banner, what.join("; ")]);
   });
   observe("paint", (e) => { if (e.name === "first-contentful-paint") s.fcp = e.startTime; });
+  // The click on "Accept all" (a real one: WebDriver's Element Click is trusted input): its time, the
+  // first paint after it (rAF estimate), and Event Timing's entries for it (INP: its longest duration,
+  // from the input to the next paint; entries under 16 ms are not reported).
+  s.clickAt = null; s.clickPaint = null; s.events = [];
+  addEventListener("click", (e) => {
+    if (!e.isTrusted || s.clickAt !== null) return;
+    s.clickAt = e.timeStamp;
+    s.clickHandled = performance.now();
+    requestAnimationFrame(() => {
+      const ch = new MessageChannel();
+      ch.port1.onmessage = () => { s.clickPaint = performance.now(); };
+      ch.port2.postMessage(0);
+    });
+  }, true);
+  if (PerformanceObserver.supportedEntryTypes.includes("event")) {
+    new PerformanceObserver((list) => list.getEntries().forEach((e) => {
+      if (e.interactionId) s.events.push([e.name, e.startTime, e.duration]);
+    })).observe({ type: "event", buffered: true, durationThreshold: 16 });
+  }
   observe("element", (e) => { if (!(e.identifier in s.elements)) s.elements[e.identifier] = e.renderTime || e.loadTime; });
   // The first frame in which el is rendered: its rAF callback, then a message, which runs after its paint.
   const painted = (el, key) => {
@@ -177,7 +196,12 @@ const paragraph = (n) =>
 learning and mentors from industry. Applicants take an online test, write an essay and come to an interview;
 the admissions committee answers every letter within two weeks. Students live on campus, study in small
 groups and build products with partner companies from the first year.</p>`;
-const pageWith = (banner) => `<!doctype html>
+// An inline script of the analytics purpose, blocked until "Accept all": it records when it runs (its
+// hash is in the CSP). Ours marks it with data-consent, cookieconsent with data-category. Before the
+// blocked script file: scripts run in document order, and one after a file waits for the file to load.
+const grantedJs = "window.__granted=performance.now()";
+const grantedHash = crypto.createHash("sha256").update(grantedJs).digest("base64");
+const pageWith = (banner, granted = `data-consent="cookies-analytics"`) => `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>inVision U: admissions</title>
@@ -201,6 +225,7 @@ ${paragraph(5)}
 ${paragraph(6)}
 </main>
 <footer><a href="#" data-consent-open>Cookie settings</a> · © inVision U</footer>
+<script type="text/plain" ${granted}>${grantedJs}</script>
 <script type="text/plain" data-consent="cookies-analytics" data-src="/analytics.js"></script>
 </body></html>`;
 const preloads = `<link rel="preload" href="/banner/banner_bg.wasm" as="fetch" crossorigin>
@@ -225,6 +250,7 @@ const files = {
 if (compare) {
   files["/reference/cookieconsent"] = ["text/html", pageWith(
     `<link rel="stylesheet" href="/reference/cookieconsent.css">\n<script type="module" src="/reference/cookieconsent-config.js"></script>`,
+    `data-category="analytics"`,
   ), { "cache-control": "no-store" }];
   files["/reference/plain"] = ["text/html", pageWith(""), { "cache-control": "no-store" }];
   for (const [name, from] of [
@@ -239,7 +265,7 @@ if (compare) {
 // build is the SHA-256 of the wasm (what build.sha256 holds).
 for (const [url, [type, body]] of Object.entries(bannerFiles(bannerDir))) files[url] = [type, body, cached];
 const build = crypto.createHash("sha256").update(files["/banner/banner_bg.wasm"][1]).digest("hex");
-const csp = `default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; connect-src 'self' ${endpoint}`;
+const csp = `default-src 'none'; script-src 'self' 'wasm-unsafe-eval' 'sha256-${grantedHash}'; style-src 'self'; connect-src 'self' ${endpoint}`;
 const web = await staticSite(sitePort, files, { "content-security-policy": csp });
 
 // What one load measured, read from the page once it has settled.
@@ -345,7 +371,7 @@ async function newSession(name) {
 
 // One page load, measured: `visit` is "first" (wait for the dialog) or "return" (wait for the reopen button);
 // `url` is the page's path (another than "/" in --compare's reference loads; "plain": wait for the first paint).
-async function load(s, visit, label, url = "/") {
+async function load(s, visit, label, url = "/", click = null) {
   if (trace) {
     // Chromedriver starts a new trace when its log is read, and a CDP command since the last read (cold
     // loads send one) leaves the next one empty: one trace for this load, given time to start.
@@ -368,6 +394,7 @@ async function load(s, visit, label, url = "/") {
   await sleep(SETTLE_MS);
   const m = summarize(await s.js(snapshot), visit);
   if (trace) m.mainThread = mainThread(await traceEvents(s), url, m.dialogPainted);
+  if (click) m.click = await acceptAll(s, click, label);
   if (visit === "first") {
     // The next first visit must show the dialog again: no cookie, nothing stored.
     await s.request("DELETE", "/cookie");
@@ -467,6 +494,27 @@ function progress(mode, i, m) {
   console.log(`  ${mode.padEnd(6)} ${String(i + 1).padStart(2)}: ${what}, longest task ${m.longestTask} ms, CLS ${m.cls}`);
 }
 
+// "Accept all" clicked for real (`selector`: ours or cookieconsent's button), once the page has settled:
+// the click to the next paint (rAF estimate), INP (Event Timing's longest entry of the interaction, when
+// one of 16 ms or more is reported), and the blocked inline analytics script running after the click.
+const ACCEPT = '[data-consent-action="accept-all"]';
+const CC_ACCEPT = '#cc-main .cm [data-role="all"]';
+async function acceptAll(s, selector, label) {
+  const found = await s.request("POST", "/element", { using: "css selector", value: selector });
+  await s.request("POST", `/element/${Object.values(found)[0]}/click`, {});
+  await waitFor(`the paint after the click (${label})`, () => s.js(`return window.__speed.clickPaint !== null`), 5000);
+  await waitFor(`the granted script (${label})`, () => s.js(`return window.__granted !== undefined`), 5000).catch(() => {});
+  await sleep(200); // Event Timing's entries come after the frame
+  const c = await s.js(`const s = window.__speed; return { at: s.clickAt, handled: s.clickHandled, paint: s.clickPaint, granted: window.__granted ?? null, events: s.events }`);
+  const inp = c.events.length ? Math.max(...c.events.map(([, , d]) => d)) : null;
+  return {
+    toPaint: round(c.paint - c.at),
+    inputDelay: round(c.handled - c.at),
+    inp,
+    granted: c.granted === null ? null : round(c.granted - c.at),
+  };
+}
+
 try {
   await server.start();
   driver = await startChromedriver(driverPort);
@@ -499,7 +547,7 @@ try {
     }
     loads.cold.push(m);
     progress("cold", i, m);
-    m = await load(session, "first", `warm ${i + 1}`);
+    m = await load(session, "first", `warm ${i + 1}`, "/", compare ? ACCEPT : null);
     loads.warm.push(m);
     progress("warm", i, m);
     if (compare) {
@@ -512,7 +560,7 @@ try {
         reference.cold.push(await load(session, "first", `cookieconsent cold ${i + 1}`, "/reference/cookieconsent"));
         await session.cdp("Network.setCacheDisabled", { cacheDisabled: false });
       }
-      reference.warm.push(await load(session, "first", `cookieconsent warm ${i + 1}`, "/reference/cookieconsent"));
+      reference.warm.push(await load(session, "first", `cookieconsent warm ${i + 1}`, "/reference/cookieconsent", CC_ACCEPT));
       reference.plain.push(await load(session, "first", `no banner ${i + 1}`, "/reference/plain"));
     }
   }
@@ -612,7 +660,7 @@ const paintedBy =
       : `Element Timing's renderTime of consent-banner in ${byElementTiming} of ${firstVisits.length} loads, else the rAF + MessageChannel estimate`;
 console.log(`\n"painted" = ${paintedBy}; ${coldCheck}`);
 // Where the time goes: the median start and end of each request on the way to the dialog.
-const chain = ["/banner/banner.js", "/banner/banner_bg.wasm", "/v1/policy", "/banner/banner.css"];
+const chain = ["/banner/banner.js", "/banner/banner_bg.wasm", "/v1/policy/banner/en", "/banner/banner.css"];
 const waterfall = {};
 for (const mode of ["cold", "warm"]) {
   const median = (xs) => stats(xs)?.median ?? "-";
@@ -622,7 +670,7 @@ for (const mode of ["cold", "warm"]) {
   });
   console.log(
     `${mode} medians (ms): ` +
-      waterfall[mode].map((r) => `${r.name.split("/").pop()} ${r.start}-${r.end}`).join(", ") +
+      waterfall[mode].map((r) => `${r.name.includes("/v1/") ? "policy view" : r.name.split("/").pop()} ${r.start}-${r.end}`).join(", ") +
       `, dialog inserted ${summary[mode].dialogInserted.median}, painted ${summary[mode].dialogPainted.median}`,
   );
 }
@@ -685,6 +733,37 @@ if (compare) {
   ]) {
     console.log(name.padEnd(62) + "        " + cell(cold) + "        " + cell(warm));
   }
+  // "Accept all", clicked on each warm load of both (issue 18.4: INP under 50 ms, granted scripts within
+  // 5 ms of the click).
+  const clicks = (list) => {
+    const c = list.map((m) => m.click).filter(Boolean);
+    const inps = c.map((x) => x.inp).filter((x) => x !== null);
+    return {
+      clicks: c.length,
+      toPaint: stats(c.map((x) => x.toPaint)),
+      inputDelay: stats(c.map((x) => x.inputDelay)),
+      inp: inps.length ? stats(inps) : null,
+      inpReported: inps.length,
+      granted: stats(c.map((x) => x.granted).filter((x) => x !== null)),
+      grantedRan: c.filter((x) => x.granted !== null).length,
+    };
+  };
+  referenceSummary.acceptAll = { ours: clicks(loads.warm), cookieconsent: clicks(reference.warm) };
+  console.log(`\n"Accept all", clicked on each warm load (ms from the click)${"median".padStart(20)}${"p95".padStart(8)}${"max".padStart(8)}`);
+  for (const [who, k] of [["this banner", "ours"], [`cookieconsent ${version}`, "cookieconsent"]]) {
+    const a = referenceSummary.acceptAll[k];
+    console.log(`${who}: to the next paint (rAF estimate)`.padEnd(70) + cell(a.toPaint));
+    console.log(`${who}: input delay (to the first click listener)`.padEnd(70) + cell(a.inputDelay));
+    console.log(`${who}: INP, Event Timing (${a.inpReported} of ${a.clicks} reported; the rest < 16)`.padEnd(70) + cell(a.inp));
+    console.log(`${who}: granted inline script ran (${a.grantedRan} of ${a.clicks})`.padEnd(70) + cell(a.granted));
+  }
+  const a = referenceSummary.acceptAll.ours;
+  const worstInp = Math.max(a.toPaint?.max ?? 0, a.inp?.max ?? 0);
+  verdicts.push(
+    `accept all: INP < 50 ms: ${worstInp < 50 ? "met" : "NOT met"} (slowest ${worstInp} ms); ` +
+      `granted scripts within 5 ms of the click: ${a.granted && a.granted.max <= 5 && a.grantedRan === a.clicks ? "met" : "NOT met"} ` +
+      `(${a.granted ? `median ${a.granted.median}, max ${a.granted.max}` : "never ran"}; ${a.grantedRan} of ${a.clicks})`,
+  );
 }
 // --preload: a preload that is not used shows as a second request for the same file.
 if (preload) {

@@ -13,6 +13,7 @@
 //
 // Usage (scripts/e2e-banner does this): node site-e2e.mjs <consent-server binary> <banner dir> <work dir>
 
+import fs from "node:fs";
 import path from "node:path";
 
 import {
@@ -27,11 +28,14 @@ import {
   Session,
 } from "./lib.mjs";
 
-const [serverBin, bannerDir, work] = process.argv.slice(2);
-if (!work) {
-  console.error("usage: node site-e2e.mjs <consent-server binary> <banner dir> <work dir>");
+const [serverBin, bannerDir, work, axePath] = process.argv.slice(2);
+if (!work || !axePath) {
+  console.error("usage: node site-e2e.mjs <consent-server binary> <banner dir> <work dir> <axe.min.js>");
   process.exit(2);
 }
+// axe-core (npm, pinned in scripts/e2e-banner): run on the dialog through WebDriver, which is not
+// subject to the page's CSP.
+const axeSource = fs.readFileSync(axePath, "utf8");
 
 const checks = new Checks("site: ");
 const check = (name, ok, detail) => checks.check(name, ok, detail);
@@ -46,6 +50,23 @@ const site = server.endpoint;
 let driver;
 let session;
 const js = (script, ...args) => session.js(script, ...args);
+
+/** axe-core on the dialog (WCAG 2.0-2.2 A and AA rules): no finding of impact serious or critical (issue
+ * 18.5). `stage` names the layer and the conditions. */
+async function axeCheck(stage) {
+  await js(`if (!window.axe) { ${axeSource}\n; window.axe = axe; }`);
+  const result = await session.request("POST", "/execute/async", {
+    script: `const done = arguments[arguments.length - 1];
+      axe.run(document.getElementById("consent-banner"), { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"] } })
+        .then((r) => done({ bad: r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+          .map((v) => v.id + " (" + v.impact + "): " + v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")),
+          passes: r.passes.length, other: r.violations.filter((v) => v.impact !== "serious" && v.impact !== "critical").map((v) => v.id + " (" + v.impact + ")") }))
+        .catch((e) => done({ error: String(e) }));`,
+    args: [],
+  });
+  check(`axe-core, ${stage}: no serious or critical finding`, !result.error && result.bad.length === 0 && result.passes > 0,
+    result.error || `${result.bad.join("; ")}${result.other.length ? ` (minor: ${result.other.join(", ")})` : ""} (${result.passes} rules passed)`);
+}
 
 /** A fresh browser (own profile), with the console log kept (CSP violations are console errors). */
 async function newSession(name, prefs = {}) {
@@ -171,6 +192,7 @@ try {
     JSON.stringify(consentMode),
   );
   checkContrast("light", await js(contrastScript));
+  await axeCheck("first layer, light");
 
   // 2. The keyboard: Tab and Shift+Tab never leave the dialog for the page behind.
   const visited = [];
@@ -187,6 +209,10 @@ try {
     if (!a.inDialog && a.tag !== "BODY") escaped = true;
   }
   check("Tab and Shift+Tab stay in the modal dialog", !escaped && visited.includes("accept-all"), visited.join(","));
+  // Issue 18.5: "Reject all" within 3 Tab presses from the dialog's own focus (the language buttons
+  // come after the three buttons).
+  const rejectAt = visited.indexOf("reject-all") + 1;
+  check("\"Reject all\" reached in at most 3 Tab presses", rejectAt >= 1 && rejectAt <= 3, `${rejectAt}: ${visited.join(",")}`);
   await press(ESCAPE);
   check("Escape does not dismiss a first-visit dialog", await dialogOpen());
 
@@ -199,14 +225,15 @@ try {
   check("language switcher: Russian", ru === "Файлы cookie и персональные данные", ru);
   await js(`document.querySelector('[data-consent-action="choose"]').focus()`);
   await press(ENTER);
-  await waitFor("the switches", () => js(`return document.querySelectorAll("input[data-purpose]").length === 14`));
+  await waitFor("the switches", () => js(`return document.querySelectorAll("input[data-purpose]").length === 4`));
   const layer2 = await js(`const d = document.getElementById("consent-banner");
     return { focus: document.activeElement.dataset.purpose, locked: [...d.querySelectorAll("input:disabled")].map((i) => i.dataset.purpose).join(),
       on: [...d.querySelectorAll("input:checked:not(:disabled)")].length,
       tables: [...d.querySelectorAll("details table")].map((t) => t.rows.length - 1).join(),
       link: d.querySelector(".consent-banner__policy").href }`);
-  check("second layer: focus on the first switch", layer2.focus === "application-review", JSON.stringify(layer2));
-  check("second layer: what needs no consent is on and locked, nothing else on", layer2.locked === "legal-compliance,cookies-necessary" && layer2.on === 0, JSON.stringify(layer2));
+  check("second layer: focus on the first switch", layer2.focus === "cookies-preferences", JSON.stringify(layer2));
+  await axeCheck("second layer, light");
+  check("second layer: the cookie purposes only; the necessary ones on and locked, nothing else on", layer2.locked === "cookies-necessary" && layer2.on === 0, JSON.stringify(layer2));
   const policy = await (await fetch(`${site}/v1/policy`)).json();
   const expected = policy.cookie_categories.map((c) => c.cookies.length).join();
   check("second layer: a cookie table per category, a row per cookie", layer2.tables === expected, `${layer2.tables} / ${expected}`);
@@ -298,9 +325,18 @@ try {
   await session.cdp("Emulation.setDeviceMetricsOverride", { width: 360, height: 740, deviceScaleFactor: 2, mobile: true });
   await session.open(`${site}/`);
   await waitFor("the dialog", dialogOpen);
+  // Issue 18.5: how much of a 375x667 phone screen the first layer covers (a figure, not yet a check:
+  // the target, 50%, is not met).
+  await session.cdp("Emulation.setDeviceMetricsOverride", { width: 375, height: 667, deviceScaleFactor: 2, mobile: true });
+  const cover = await js(`const r = document.getElementById("consent-banner").getBoundingClientRect();
+    return Math.round((Math.min(r.height, innerHeight) * Math.min(r.width, innerWidth) * 100) / (innerWidth * innerHeight))`);
+  console.log(`note site: the first layer covers ${cover}% of a 375x667 screen (issue 18.5's target: at most 50%)`);
+  await axeCheck("first layer, dark phone (375x667)");
+  await session.cdp("Emulation.setDeviceMetricsOverride", { width: 360, height: 740, deviceScaleFactor: 2, mobile: true });
   await js(`document.querySelector('[data-consent-action="choose"]').click()`);
-  await waitFor("the switches", () => js(`return document.querySelectorAll("input[data-purpose]").length === 14`));
+  await waitFor("the switches", () => js(`return document.querySelectorAll("input[data-purpose]").length === 4`));
   checkContrast("dark", await js(contrastScript));
+  await axeCheck("second layer, dark phone");
   const phone = await js(`const d = document.getElementById("consent-banner"), r = d.getBoundingClientRect();
     const buttons = [...d.querySelectorAll(".consent-banner__actions button")].map((b) => b.getBoundingClientRect());
     return { width: r.width, viewport: innerWidth, overflow: d.scrollWidth - d.clientWidth, animation: getComputedStyle(d).animationName,
@@ -343,7 +379,7 @@ try {
     return { root: getComputedStyle(document.documentElement).fontSize, viewport: innerWidth, width: r.width, overflow: d.scrollWidth - d.clientWidth }`;
   const bigFirst = await js(fits);
   await js(`document.querySelector('[data-consent-action="choose"]').click()`);
-  await waitFor("the switches", () => js(`return document.querySelectorAll("input[data-purpose]").length === 14`));
+  await waitFor("the switches", () => js(`return document.querySelectorAll("input[data-purpose]").length === 4`));
   await js(`document.querySelectorAll("#consent-banner details").forEach((x) => (x.open = true))`);
   const bigSecond = await js(fits);
   const fitted = (m) => m.root === "32px" && m.viewport === 390 && m.width <= 390 && m.overflow <= 0;
@@ -354,8 +390,40 @@ try {
   );
   await noConsoleErrors("large text");
 
-  // 7. Global Privacy Control: marketing refused, recorded with the signal.
+  // 7. Global Privacy Control: marketing refused, recorded with the signal. First a browser whose
+  //    choice (accept all) was made before it sent the signal: once it does, the marketing cookies
+  //    the token granted are withdrawn at once, and recorded.
   await newSession("profile-3");
+  await session.open(`${site}/`);
+  await waitFor("the dialog", dialogOpen);
+  await js(`document.querySelector('[data-consent-action="accept-all"]').click()`);
+  receipts = await waitFor("the accept-all receipt", async () => server.receipts().length === 4 && server.receipts());
+  check("before the signal: accept all gives the marketing cookies", receipts[3].decisions["cookies-marketing"] === "given", JSON.stringify(receipts[3].decisions));
+  await waitFor("the marketing demo", () => js(`return document.documentElement.hasAttribute("data-demo-marketing")`));
+  await session.cdp("Page.addScriptToEvaluateOnNewDocument", {
+    source: `Object.defineProperty(Navigator.prototype, "globalPrivacyControl", { get: () => true, configurable: true });`,
+  });
+  await session.cdp("Network.enable", {});
+  await session.cdp("Network.setExtraHTTPHeaders", { headers: { "Sec-GPC": "1" } });
+  await session.open(`${site}/`);
+  receipts = await waitFor("the GPC withdrawal", async () => server.receipts().length === 5 && server.receipts());
+  const withdrawal = receipts[4];
+  check(
+    "GPC on a return visit: the marketing cookies an older token granted are withdrawn and recorded, the rest stands",
+    withdrawal.sub === receipts[3].sub && withdrawal.gpc === true && withdrawal.decisions["cookies-marketing"] === "withdrawn" &&
+      withdrawal.decisions["cookies-analytics"] === "given" && withdrawal.decisions.marketing === undefined,
+    JSON.stringify({ method: withdrawal.method, gpc: withdrawal.gpc, decisions: withdrawal.decisions }),
+  );
+  await sleep(300);
+  const returned = await js(`return { marketing: document.documentElement.hasAttribute("data-demo-marketing"), dialog: !!document.getElementById("consent-banner") }`);
+  check("GPC on a return visit: no marketing demo, no dialog", !returned.marketing && !returned.dialog, JSON.stringify(returned));
+  await session.open(`${site}/`);
+  await sleep(500);
+  check("GPC on the next page: nothing more recorded", server.receipts().length === 5, String(server.receipts().length));
+  await noConsoleErrors("GPC return visit");
+
+  //    Then a new browser with the signal on from the start.
+  await newSession("profile-3b");
   await session.cdp("Page.addScriptToEvaluateOnNewDocument", {
     source: `Object.defineProperty(Navigator.prototype, "globalPrivacyControl", { get: () => true, configurable: true });`,
   });
@@ -364,11 +432,11 @@ try {
   await session.open(`${site}/`);
   await waitFor("the dialog", dialogOpen);
   await js(`document.querySelector('[data-consent-action="accept-all"]').click()`);
-  receipts = await waitFor("the GPC receipt", async () => server.receipts().length === 4 && server.receipts());
-  const gpc = receipts[3];
+  receipts = await waitFor("the GPC receipt", async () => server.receipts().length === 6 && server.receipts());
+  const gpc = receipts[5];
   check(
-    "GPC: accept all records marketing refused, with the signal",
-    gpc.method === "accept-all" && gpc.gpc === true && gpc.decisions.marketing === "refused" && gpc.decisions["cookies-marketing"] === "refused" && gpc.decisions["cookies-analytics"] === "given",
+    "GPC: accept all records the marketing cookies refused, with the signal (the newsletter is not the banner's)",
+    gpc.method === "accept-all" && gpc.gpc === true && gpc.decisions.marketing === undefined && gpc.decisions["cookies-marketing"] === "refused" && gpc.decisions["cookies-analytics"] === "given",
     JSON.stringify({ gpc: gpc.gpc, decisions: gpc.decisions }),
   );
   await sleep(300);

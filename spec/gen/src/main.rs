@@ -62,12 +62,21 @@ fn write_all(out: &Path) -> Result<usize, String> {
         let file = format!("policy-{name}.canonical.json");
         write(out, &file, canonical.as_bytes())?;
         written += 1;
+        // The banner view in each of the policy's languages (spec/POLICY.md, "Banner view").
+        let mut views = serde_json::Map::new();
+        for lang in policy.languages() {
+            let view = format!("policy-{name}.banner-{lang}.json");
+            write(out, &view, policy.banner_view(*lang).as_bytes())?;
+            written += 1;
+            views.insert(lang.to_string(), view.into());
+        }
         index.push(serde_json::json!({
             "name": name,
             "source": source,
             "version": policy.version().to_string(),
             "canonical": file,
             "sha256": policy.hash().to_string(),
+            "banner_views": views,
         }));
         first.get_or_insert(policy);
     }

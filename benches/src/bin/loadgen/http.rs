@@ -177,7 +177,7 @@ impl ConsentBody {
             String::new()
         };
         let text = format!(
-            r#"{{"policy_version":"2025-03-26","decisions":{{"cookies-analytics":"given","cookies-marketing":"refused","marketing":"given"}},"method":"custom","language":"kk","collection_point":{{"kind":"banner","page":"https://invisionu.education/"}}{subject}}}"#
+            r#"{{"policy_version":"2025-03-26","decisions":{{"cookies-analytics":"given","cookies-marketing":"refused","cookies-preferences":"given"}},"method":"custom","language":"kk","collection_point":{{"kind":"banner","page":"https://invisionu.education/"}}{subject}}}"#
         );
         let device_at = text.find(PLACEHOLDER);
         ConsentBody {
@@ -223,7 +223,7 @@ mod tests {
         assert_eq!(device.len(), DEVICE_ID_LEN);
         assert_ne!(device, "DEVICEDEVICEDEVICEDEVI");
         assert_eq!(v["method"], "custom");
-        assert_eq!(v["decisions"]["marketing"], "given");
+        assert_eq!(v["decisions"]["cookies-preferences"], "given");
     }
 
     #[test]

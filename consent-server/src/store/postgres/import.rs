@@ -266,4 +266,55 @@ impl PgStore {
             super::log::catch_up(&mut client, true).await
         })
     }
+
+    /// Stores the data keys that are not there (by subject), each with the number here of the receipt
+    /// that made it (`receipt`, its id); how many were added. Run after the receipts are copied.
+    pub fn import_data_keys(
+        &self,
+        keys: Vec<(String, Vec<u8>, String)>,
+    ) -> Result<u64, StoreError> {
+        let pool = self.pool.clone();
+        run(&self.handle, async move {
+            let client = pool.get().await.pg()?;
+            let mut cols = (Vec::new(), Vec::new(), Vec::new());
+            for (subject, key, receipt) in keys {
+                cols.0.push(subject);
+                cols.1.push(key);
+                cols.2.push(receipt);
+            }
+            client
+                .execute(
+                    "INSERT INTO data_keys (subject, key, created_seq) \
+                     SELECT k.subject, k.key, r.seq \
+                     FROM UNNEST($1::text[], $2::bytea[], $3::text[]) AS k(subject, key, receipt) \
+                     JOIN receipts r ON r.id = k.receipt::uuid \
+                     ON CONFLICT (subject) DO NOTHING",
+                    &[&cols.0, &cols.1, &cols.2],
+                )
+                .await
+                .pg()
+        })
+    }
+
+    /// Counts again which subjects have a live record (a receipt not followed by an erasure), as the
+    /// migration that made `subjects` did: after a copy added receipts and events.
+    pub fn recount_live_subjects(&self) -> Result<(), StoreError> {
+        let pool = self.pool.clone();
+        run(&self.handle, async move {
+            let client = pool.get().await.pg()?;
+            client
+                .execute(
+                    "INSERT INTO subjects (subject, live) \
+                     SELECT r.subject, NOT EXISTS (SELECT 1 FROM events e WHERE e.subject = r.subject \
+                         AND e.kind = 'erase' AND e.at >= MAX(r.issued_at)) \
+                     FROM receipts r GROUP BY r.subject \
+                     ON CONFLICT (subject) DO UPDATE SET live = EXCLUDED.live \
+                     WHERE subjects.live IS DISTINCT FROM EXCLUDED.live",
+                    &[],
+                )
+                .await
+                .pg()
+                .map(|_| ())
+        })
+    }
 }

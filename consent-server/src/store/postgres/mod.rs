@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use consent_core::tlog::Tile;
-use consent_core::{Event, ReceiptId, Timestamp};
+use consent_core::{DataKey, Event, ReceiptId, Timestamp};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::IsolationLevel;
@@ -39,10 +39,10 @@ use self::fault::Pg as _;
 use self::writer::{Writer, writer_loop};
 use crate::privacy::{SubjectLookup, SubjectRef};
 use crate::store::batch::{Job, WriterStats};
-use crate::store::columns::{self, EventRow, events_from_row};
+use crate::store::columns::{self, CaseRow, EventRow, events_from_row};
 use crate::store::{
-    ExportQuery, LogHead, LogIndex, Seq, StorageHealth, Store, StoreError, StoreOptions,
-    StoredReceipt, Write, Written,
+    Case, CaseQuery, ExportQuery, LiveSubjects, LogHead, LogIndex, Seq, StorageHealth, Store,
+    StoreError, StoreOptions, StoredReceipt, Write, Written,
 };
 
 /// Writes waiting beyond this are refused with [`StoreError::Busy`].
@@ -56,6 +56,10 @@ const EXPORT_CHUNK: i32 = 1000;
 
 /// The columns [`stored_receipt`] reads, in order.
 const RECEIPT_COLUMNS: &str = "seq, id::text, subject, issued_at, jws, log_index";
+
+/// The columns [`case`] reads, in order.
+const CASE_COLUMNS: &str =
+    "id, kind, subject, received_at, due_at, handled_by, receipt_id::text, closed_at, closed_by";
 
 /// The store's own runtime, shut down without waiting (a runtime dropped inside another's async context
 /// would panic).
@@ -207,6 +211,22 @@ fn stored_receipt(r: &tokio_postgres::Row) -> Result<StoredReceipt, StoreError> 
             })
             .transpose()?,
     })
+}
+
+/// A row of [`CASE_COLUMNS`].
+fn case(r: &tokio_postgres::Row) -> Result<Case, StoreError> {
+    CaseRow {
+        id: r.try_get(0).pg()?,
+        kind: r.try_get(1).pg()?,
+        subject: r.try_get(2).pg()?,
+        received_at: r.try_get(3).pg()?,
+        due_at: r.try_get(4).pg()?,
+        handled_by: r.try_get(5).pg()?,
+        receipt: r.try_get(6).pg()?,
+        closed_at: r.try_get(7).pg()?,
+        closed_by: r.try_get(8).pg()?,
+    }
+    .parse()
 }
 
 impl Store for PgStore {
@@ -439,10 +459,81 @@ impl Store for PgStore {
         self.read(|c| async move { log::latest_checkpoint(&c).await })
     }
 
+    fn data_key(&self, subject: SubjectRef) -> Result<Option<(DataKey, Seq)>, StoreError> {
+        let name = subject.to_string();
+        self.read(move |c| async move {
+            let stmt = c
+                .prepare_cached("SELECT key, created_seq FROM data_keys WHERE subject = $1")
+                .await
+                .pg()?;
+            let Some(row) = c.query_opt(&stmt, &[&name]).await.pg()? else {
+                return Ok(None);
+            };
+            let key: Vec<u8> = row.try_get(0).pg()?;
+            let seq: i64 = row.try_get(1).pg()?;
+            let key: [u8; 32] = key
+                .try_into()
+                .map_err(|_| StoreError::Corrupt(format!("data key of {subject}")))?;
+            Ok(Some((
+                DataKey::from_bytes(key),
+                Seq(u64::try_from(seq).unwrap_or(0)),
+            )))
+        })
+    }
+
+    fn cases(&self, q: &CaseQuery) -> Result<Vec<Case>, StoreError> {
+        let open_only = q.open_only;
+        let subject = q.subject.map(|s| s.to_string());
+        let limit = q
+            .limit
+            .map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX));
+        self.read(move |c| async move {
+            let stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {CASE_COLUMNS} FROM cases \
+                     WHERE (NOT $1 OR closed_at IS NULL) AND ($2::text IS NULL OR subject = $2) \
+                     ORDER BY id LIMIT $3"
+                ))
+                .await
+                .pg()?;
+            c.query(&stmt, &[&open_only, &subject, &limit])
+                .await
+                .pg()?
+                .iter()
+                .map(case)
+                .collect()
+        })
+    }
+
+    fn live_subjects(&self) -> Result<LiveSubjects, StoreError> {
+        self.read(|c| async move {
+            // By prefix, not by range: a locale's collation may ignore the punctuation.
+            let stmt = c
+                .prepare_cached(
+                    "SELECT COUNT(*) FILTER (WHERE starts_with(subject, 'sub:')), \
+                            COUNT(*) FILTER (WHERE starts_with(subject, 'dev:')) \
+                     FROM subjects WHERE live",
+                )
+                .await
+                .pg()?;
+            let row = c.query_one(&stmt, &[]).await.pg()?;
+            let n = |i: usize| -> Result<u64, StoreError> {
+                Ok(u64::try_from(row.try_get::<_, i64>(i).pg()?).unwrap_or(0))
+            };
+            Ok(LiveSubjects {
+                persons: n(0)?,
+                devices: n(1)?,
+            })
+        })
+    }
+
     fn last_receipt(&self) -> Result<Option<StoredReceipt>, StoreError> {
         self.read(|c| async move {
             c.query_opt(
-                &format!("SELECT {RECEIPT_COLUMNS} FROM receipts ORDER BY seq DESC LIMIT 1"),
+                &format!(
+                    "SELECT {RECEIPT_COLUMNS} FROM receipts WHERE NOT starts_with(jws, 'erased:') \
+                     ORDER BY seq DESC LIMIT 1"
+                ),
                 &[],
             )
             .await

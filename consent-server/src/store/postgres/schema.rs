@@ -98,6 +98,115 @@ CREATE TRIGGER log_head_no_truncate BEFORE TRUNCATE ON log_head
     FOR EACH STATEMENT EXECUTE FUNCTION consent_refuse_change('the log head is never deleted');
 "#,
     r#"
+-- Idempotency keys of consent requests (issue 18.7): a keyed hash of the caller and the key, a keyed
+-- hash of the body, the receipt of the first answer; deleted once expired (a day) and on erasure. Written
+-- in the transaction of the receipt, under the lock of log_head (the writer's order of locks).
+CREATE TABLE idempotency (
+    key         bytea PRIMARY KEY,
+    body        bytea NOT NULL,
+    receipt     uuid NOT NULL,
+    expires_at  bigint NOT NULL
+);
+CREATE INDEX idempotency_expires ON idempotency (expires_at);
+CREATE INDEX idempotency_receipt ON idempotency (receipt);
+"#,
+    r#"
+-- Issue 20 (as SQLite's migration 4). Data keys: one per subject, the key its receipts' names are sealed
+-- under (payload version 2), kept in a table of its own so that a backup can leave it out. The one table
+-- rows are deleted from, and only by an erasure: a key never changes, and its row may go only once an
+-- erasure of its subject is recorded after the key was made. Deleted rows stay in the table's pages
+-- until vacuumed, so autovacuum visits it after any deletion (README, "Backups and erasure").
+CREATE TABLE data_keys (
+    subject     text PRIMARY KEY,
+    key         bytea NOT NULL CHECK (length(key) = 32),
+    created_seq bigint NOT NULL
+) WITH (autovacuum_vacuum_threshold = 0, autovacuum_vacuum_scale_factor = 0);
+CREATE FUNCTION consent_data_key_erased() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM events e WHERE e.subject = OLD.subject AND e.kind = 'erase'
+               AND e.at >= (SELECT r.issued_at FROM receipts r WHERE r.seq = OLD.created_seq)) THEN
+        RETURN OLD;
+    END IF;
+    RAISE EXCEPTION 'a data key is deleted only by an erasure of its subject'
+        USING ERRCODE = 'restrict_violation';
+END
+$$;
+CREATE TRIGGER data_keys_erasure_only BEFORE DELETE ON data_keys
+    FOR EACH ROW EXECUTE FUNCTION consent_data_key_erased();
+CREATE TRIGGER data_keys_never_change BEFORE UPDATE ON data_keys
+    FOR EACH ROW EXECUTE FUNCTION consent_refuse_change('data keys never change');
+CREATE TRIGGER data_keys_no_truncate BEFORE TRUNCATE ON data_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION consent_refuse_change('a data key is deleted only by an erasure of its subject');
+-- Receipts stay append-only, with one exception: once an erasure of its subject is recorded, a version 1
+-- receipt that names a person in clear has its JWS replaced by its redacted form (`erased:` + the header,
+-- the payload without the names, the signature; DESIGN.md, "What version 1 receipts keep"), once. Every
+-- other column stays.
+CREATE FUNCTION consent_receipt_redaction_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE'
+       AND (NEW.seq, NEW.id, NEW.subject, NEW.issued_at, NEW.policy_version, NEW.method, NEW.kid,
+            NEW.browser, NEW.decisions, NEW.expires_at, NEW.actor)
+           IS NOT DISTINCT FROM
+           (OLD.seq, OLD.id, OLD.subject, OLD.issued_at, OLD.policy_version, OLD.method, OLD.kid,
+            OLD.browser, OLD.decisions, OLD.expires_at, OLD.actor)
+       AND NOT starts_with(OLD.jws, 'erased:') AND starts_with(NEW.jws, 'erased:')
+       AND EXISTS (SELECT 1 FROM events e WHERE e.subject = OLD.subject AND e.kind = 'erase') THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'receipts are append-only' USING ERRCODE = 'restrict_violation';
+END
+$$;
+DROP TRIGGER receipts_append_only ON receipts;
+CREATE TRIGGER receipts_append_only BEFORE UPDATE OR DELETE ON receipts
+    FOR EACH ROW EXECUTE FUNCTION consent_receipt_redaction_only();
+-- Rights requests as cases (issue 20.3): when each arrived, who handled it, its legal due date, and when
+-- it closed. Cases are never deleted; closing sets closed_at once. Their numbers come from an identity
+-- (a rolled-back case leaves a gap; cases are not a log).
+CREATE TABLE cases (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind        text NOT NULL CHECK (kind IN ('withdrawal', 'unsubscribe', 'restriction', 'unblocking',
+                                              'erasure', 'access')),
+    subject     text NOT NULL,
+    received_at bigint NOT NULL,
+    due_at      bigint,
+    handled_by  text NOT NULL,
+    receipt_id  uuid,
+    closed_at   bigint,
+    closed_by   text
+);
+CREATE INDEX cases_open ON cases (due_at) WHERE closed_at IS NULL;
+CREATE INDEX cases_subject ON cases (subject, id);
+CREATE FUNCTION consent_case_close_once() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.closed_at IS NULL AND NEW.closed_at IS NOT NULL
+       AND (NEW.id, NEW.kind, NEW.subject, NEW.received_at, NEW.due_at, NEW.handled_by, NEW.receipt_id)
+           IS NOT DISTINCT FROM
+           (OLD.id, OLD.kind, OLD.subject, OLD.received_at, OLD.due_at, OLD.handled_by, OLD.receipt_id)
+    THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'a case only closes, once' USING ERRCODE = 'restrict_violation';
+END
+$$;
+CREATE TRIGGER cases_close_once BEFORE UPDATE ON cases
+    FOR EACH ROW EXECUTE FUNCTION consent_case_close_once();
+CREATE TRIGGER cases_kept BEFORE DELETE ON cases
+    FOR EACH ROW EXECUTE FUNCTION consent_refuse_change('cases are kept');
+CREATE TRIGGER cases_no_truncate BEFORE TRUNCATE ON cases
+    FOR EACH STATEMENT EXECUTE FUNCTION consent_refuse_change('cases are kept');
+-- Subjects with a live record (issue 20.6): a receipt not followed by an erasure. One row per subject,
+-- kept by the writer; the count is what Law 94-V's size classes count.
+CREATE TABLE subjects (
+    subject  text PRIMARY KEY,
+    live     boolean NOT NULL
+);
+CREATE INDEX subjects_live ON subjects (subject) WHERE live;
+INSERT INTO subjects (subject, live)
+    SELECT r.subject, NOT EXISTS (SELECT 1 FROM events e WHERE e.subject = r.subject AND e.kind = 'erase'
+                                  AND e.at >= MAX(r.issued_at))
+    FROM receipts r GROUP BY r.subject;
+"#,
+    r#"
 -- The consent log (issue 21, `DESIGN.md`): every receipt and rights event gets a log index, 0, 1, 2…,
 -- in one order without gaps across every instance, given under the lock of `log_head` in the batch's
 -- transaction.
@@ -111,6 +220,22 @@ ALTER TABLE events ADD CONSTRAINT events_logged CHECK ((record IS NULL) = (log_i
 ALTER TABLE receipts DISABLE TRIGGER receipts_append_only;
 UPDATE receipts SET log_index = seq - 1;
 ALTER TABLE receipts ENABLE TRIGGER receipts_append_only;
+-- An erasure's redaction of a version 1 receipt (migration 3) keeps the log index too.
+CREATE OR REPLACE FUNCTION consent_receipt_redaction_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE'
+       AND (NEW.seq, NEW.id, NEW.subject, NEW.issued_at, NEW.policy_version, NEW.method, NEW.kid,
+            NEW.browser, NEW.decisions, NEW.expires_at, NEW.actor, NEW.log_index)
+           IS NOT DISTINCT FROM
+           (OLD.seq, OLD.id, OLD.subject, OLD.issued_at, OLD.policy_version, OLD.method, OLD.kid,
+            OLD.browser, OLD.decisions, OLD.expires_at, OLD.actor, OLD.log_index)
+       AND NOT starts_with(OLD.jws, 'erased:') AND starts_with(NEW.jws, 'erased:')
+       AND EXISTS (SELECT 1 FROM events e WHERE e.subject = OLD.subject AND e.kind = 'erase') THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'receipts are append-only' USING ERRCODE = 'restrict_violation';
+END
+$$;
 -- The tree as committed: its size (the entries its tiles hold) and root (SHA-256 of nothing when empty).
 ALTER TABLE log_head ADD COLUMN entries bigint NOT NULL DEFAULT 0 CHECK (entries >= 0);
 ALTER TABLE log_head ADD COLUMN root bytea NOT NULL
@@ -175,10 +300,17 @@ CREATE TRIGGER log_cosignatures_no_truncate BEFORE TRUNCATE ON log_cosignatures
 /// instances starting together apply each one once. With the schema up to date it only reads
 /// `schema_migrations`, so the application's role needs no right to create tables.
 pub(super) async fn migrate(client: &mut Client) -> Result<(), StoreError> {
-    client
-        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+    // Tried rather than waited for: a session's `lock_timeout` would end the wait while another
+    // instance migrates.
+    while !client
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&MIGRATION_LOCK])
         .await
-        .pg()?;
+        .pg()?
+        .try_get::<_, bool>(0)
+        .pg()?
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let done = apply(client).await;
     let unlocked = client
         .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])

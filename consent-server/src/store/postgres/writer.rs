@@ -5,19 +5,27 @@
 //!
 //! A batch of receipts only (the common case) is one transaction of a few statements: lock `log_head`
 //! (its numbers and the log's tree), insert every row from arrays (`UNNEST … WITH ORDINALITY`) with
-//! their `seq` and `log_index`, store the tiles the batch's leaves grew, set the head, commit. Anything
-//! else (rights requests, checkpoints, pseudonym links, policy versions, or a receipt batch whose
-//! insert failed) takes the general path: one transaction that locks `log_head` first, applies each
-//! write in its own savepoint (one failing write does not undo the others and gives its numbers back),
-//! grows the tree, sets the head and commits. Either way the numbers and log indexes of a batch are
-//! taken under the row lock of `log_head`, held to `COMMIT`: committed rows are numbered without gaps,
-//! in commit order, across every instance, and the stored tree is always the tree of the committed
-//! entries.
+//! their `seq` and `log_index` (and mark their subjects live), store the tiles the batch's leaves grew,
+//! set the head, commit. Anything else (rights requests, checkpoints, pseudonym links, policy versions,
+//! a receipt that makes a data key or opens a case (issue 20), or a receipt batch whose insert failed)
+//! takes the general path: one transaction that locks `log_head` first, applies each write in its own
+//! savepoint (one failing write does not undo the others and gives its numbers back), grows the tree,
+//! sets the head and commits. Either way the numbers and log indexes of a batch are taken under the row
+//! lock of `log_head`, held to `COMMIT`: committed rows are numbered without gaps, in commit order,
+//! across every instance, and the stored tree is always the tree of the committed entries.
+//!
+//! A receipt with an idempotency key (issue 18.7) stores the key in its transaction. A batch of receipts
+//! whose keys are all new (the common case) stays on the fast path: after the receipts, the expired keys
+//! are deleted, a check finds none of the keys stored, and the keys are inserted.
+//! A batch in which a key is seen again (a repeat, or twice in the batch) takes the general path, where
+//! each keyed receipt looks its key up first and a repeat writes nothing ([`Written::Repeat`]). Keys are
+//! only touched under the lock of `log_head`, taken first on every path: one order of locks across
+//! instances (no deadlock), and no other instance between the look-up and the insert.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use deadpool_postgres::{Client, Pool};
+use deadpool_postgres::{Client, GenericClient, Pool};
 use tokio::sync::mpsc;
 
 use consent_core::tlog::Hash;
@@ -27,7 +35,11 @@ use super::log;
 use crate::store::batch::{Job, WriterStats, answer};
 use crate::store::columns;
 use crate::store::health::Throttle;
-use crate::store::{LogIndex, NewReceipt, Rights, StorageHealth, StoreError, Write, Written};
+use consent_core::ReceiptId;
+
+use crate::store::{
+    CaseId, LogIndex, NewCase, NewReceipt, Rights, StorageHealth, StoreError, Write, Written,
+};
 
 /// Most writes committed in one transaction.
 const MAX_BATCH: usize = 1024;
@@ -106,18 +118,20 @@ async fn commit_batch(
     let receipts: Option<Vec<&NewReceipt>> = jobs
         .iter()
         .map(|(w, _)| match w {
-            Write::Receipt(r) => Some(&**r),
+            Write::Receipt(r) if r.new_data_key().is_none() && r.case().is_none() => Some(&**r),
             _ => None,
         })
         .collect();
     if let Some(receipts) = receipts {
         match insert_receipts(&mut client, &receipts).await {
-            Ok(first) => {
+            Ok(Some(first)) => {
                 return Ok((first..)
                     .take(jobs.len())
                     .map(|i| Ok(Written::Logged(LogIndex(i))))
                     .collect());
             }
+            // A key seen before: each receipt on its own, a repeat answered with the first receipt.
+            Ok(None) => {}
             Err(e @ StoreError::Unavailable { .. }) => return Err(e),
             // One of them cannot be stored (a constraint): store the others, each on its own.
             Err(e) => tracing::debug!(error = %e, "batch insert failed; writing one by one"),
@@ -126,38 +140,48 @@ async fn commit_batch(
     general(&mut client, jobs).await
 }
 
-/// Every receipt of a batch in one statement, numbered under the lock of `log_head`: `$1` the number of
-/// rows, `$2`…`$12` arrays of the columns, in the order of the `INSERT`. Public (as
-/// `POSTGRES_INSERT_RECEIPTS`) for the load generator's ceiling. Since the consent log the server no
-/// longer runs it as such: its batch ([`INSERT_LOGGED`]) also gives each row its log index and grows the
-/// log's tree in the same transaction (a few more round trips under the lock).
+/// The receipts' insert of a batch on the fast path, inside the transaction that locked `log_head`,
+/// their subjects marked live: `$1` the last `seq` given, `$2` the first log index, `$3`…`$13` arrays of
+/// the columns, in the order of the `INSERT`. Only for receipts that create no data key and open no
+/// case. Public (as `POSTGRES_INSERT_RECEIPTS`) for the load generator's ceiling, which times a batch
+/// as the server commits it ([`POSTGRES_BATCH`](crate::store::POSTGRES_BATCH)).
 pub const INSERT_RECEIPTS: &str = "
-WITH head AS (
-    UPDATE log_head SET receipts = receipts + $1 WHERE id = 1 RETURNING receipts - $1 AS base
+WITH r AS (
+    SELECT * FROM UNNEST($3::text[], $4::text[], $5::int8[], $6::text[], $7::text[], $8::text[],
+                         $9::text[], $10::text[], $11::int8[], $12::text[], $13::text[])
+         WITH ORDINALITY AS r(id, subject, issued_at, policy_version, method, kid, browser, decisions,
+                              expires_at, actor, jws, n)
+),
+live AS (
+    INSERT INTO subjects (subject, live)
+    SELECT DISTINCT r.subject, true FROM r ORDER BY 1
+    ON CONFLICT (subject) DO UPDATE SET live = true WHERE NOT subjects.live
 )
-INSERT INTO receipts (seq, id, subject, issued_at, policy_version, method, kid, browser, decisions,
-                      expires_at, actor, jws)
-SELECT head.base + r.n, r.id::uuid, r.subject, r.issued_at, r.policy_version, r.method, r.kid,
-       r.browser, r.decisions, r.expires_at, r.actor, r.jws
-FROM head, UNNEST($2::text[], $3::text[], $4::int8[], $5::text[], $6::text[], $7::text[], $8::text[],
-                  $9::text[], $10::int8[], $11::text[], $12::text[])
-     WITH ORDINALITY AS r(id, subject, issued_at, policy_version, method, kid, browser, decisions,
-                          expires_at, actor, jws, n)";
-
-/// The server's insert of a receipt batch, inside the transaction that locked `log_head`: `$1` the
-/// last `seq` given, `$2` the first log index, `$3`…`$13` arrays of the columns.
-const INSERT_LOGGED: &str = "
 INSERT INTO receipts (seq, id, subject, issued_at, policy_version, method, kid, browser, decisions,
                       expires_at, actor, jws, log_index)
 SELECT $1 + r.n, r.id::uuid, r.subject, r.issued_at, r.policy_version, r.method, r.kid,
        r.browser, r.decisions, r.expires_at, r.actor, r.jws, $2 + r.n - 1
-FROM UNNEST($3::text[], $4::text[], $5::int8[], $6::text[], $7::text[], $8::text[], $9::text[],
-            $10::text[], $11::int8[], $12::text[], $13::text[])
-     WITH ORDINALITY AS r(id, subject, issued_at, policy_version, method, kid, browser, decisions,
-                          expires_at, actor, jws, n)";
+FROM r";
 
-/// Stores a batch of receipts only, in one transaction; returns the first one's log index.
-async fn insert_receipts(client: &mut Client, receipts: &[&NewReceipt]) -> Result<u64, StoreError> {
+/// Stores a batch of receipts only (none makes a data key or opens a case), in one transaction: lock
+/// `log_head`, the receipts ([`INSERT_RECEIPTS`]), their idempotency keys if any, the tiles their
+/// leaves grew, the head; returns the first one's log index. `None` (nothing written) when a key of
+/// the batch is stored already or comes twice: the general path then answers the repeats.
+async fn insert_receipts(
+    client: &mut Client,
+    receipts: &[&NewReceipt],
+) -> Result<Option<u64>, StoreError> {
+    let keyed: Vec<_> = receipts
+        .iter()
+        .filter_map(|r| r.idempotency().map(|k| (k, r)))
+        .collect();
+    let key: Vec<&[u8]> = keyed.iter().map(|(k, _)| &k.key[..]).collect();
+    let mut distinct = key.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() != key.len() {
+        return Ok(None);
+    }
     let n = receipts.len();
     let mut id = Vec::with_capacity(n);
     let mut subject = Vec::with_capacity(n);
@@ -186,7 +210,7 @@ async fn insert_receipts(client: &mut Client, receipts: &[&NewReceipt]) -> Resul
     let tx = client.transaction().await.pg()?;
     let heads = log::head(&tx, true).await?;
     let first = heads.log.size;
-    let stmt = tx.prepare_cached(INSERT_LOGGED).await.pg()?;
+    let stmt = tx.prepare_cached(INSERT_RECEIPTS).await.pg()?;
     let inserted = tx
         .execute(
             &stmt,
@@ -213,12 +237,46 @@ async fn insert_receipts(client: &mut Client, receipts: &[&NewReceipt]) -> Resul
             "{inserted} of {n} receipts inserted"
         )));
     }
+    if !keyed.is_empty() {
+        // Expired keys go first (indexed, cheap); a key expired for a later receipt of the batch but
+        // not for the oldest is found below and the general path decides, receipt by receipt.
+        let oldest = receipts
+            .iter()
+            .map(|r| r.issued_at().as_unix())
+            .min()
+            .unwrap_or(i64::MIN);
+        tx.execute("DELETE FROM idempotency WHERE expires_at <= $1", &[&oldest])
+            .await
+            .pg()?;
+        let seen = tx
+            .query_opt(
+                "SELECT 1 FROM idempotency WHERE key = ANY($1::bytea[]) LIMIT 1",
+                &[&key],
+            )
+            .await
+            .pg()?;
+        if seen.is_some() {
+            tx.rollback().await.pg()?;
+            return Ok(None);
+        }
+        let body: Vec<&[u8]> = keyed.iter().map(|(k, _)| &k.body[..]).collect();
+        let receipt: Vec<String> = keyed.iter().map(|(_, r)| r.id().to_string()).collect();
+        let expires_at: Vec<i64> = keyed.iter().map(|(k, _)| k.expires_at.as_unix()).collect();
+        tx.execute(
+            "INSERT INTO idempotency (key, body, receipt, expires_at) \
+             SELECT k.key, k.body, k.receipt::uuid, k.expires_at \
+             FROM UNNEST($1::bytea[], $2::bytea[], $3::text[], $4::int8[]) AS k(key, body, receipt, expires_at)",
+            &[&key, &body, &receipt, &expires_at],
+        )
+        .await
+        .pg()?;
+    }
     let leaves: Vec<Hash> = jws.iter().map(|j| Hash::leaf(j.as_bytes())).collect();
     let tree = log::append(&tx, heads.log, &leaves).await?;
     let count = i64::try_from(n).unwrap_or(i64::MAX);
     log::set_head(&tx, heads.receipts + count, heads.events, tree).await?;
     tx.commit().await.pg()?;
-    Ok(first)
+    Ok(Some(first))
 }
 
 /// The general path: one transaction, `log_head` locked first (when the batch numbers rows), each write
@@ -228,17 +286,13 @@ async fn general(
     jobs: &[Job],
 ) -> Result<Vec<Result<Written, StoreError>>, StoreError> {
     let mut tx = client.transaction().await.pg()?;
-    let locked = jobs.iter().any(|(w, _)| {
-        matches!(
-            w,
-            Write::Receipt(_)
-                | Write::Rights { .. }
-                | Write::Checkpoint { .. }
-                | Write::Cosignature { .. }
-        )
-    });
+    // Every write but a link or a policy takes the lock, so that writes touching the same subjects'
+    // rows (keys, live subjects) lock them in one order across instances.
+    let numbered = jobs
+        .iter()
+        .any(|(w, _)| !matches!(w, Write::Link { .. } | Write::Policy { .. }));
     let mut head = Head::default();
-    if locked {
+    if numbered {
         let heads = log::head(&tx, true).await?;
         head = Head {
             receipts: heads.receipts,
@@ -287,9 +341,7 @@ struct Head {
 impl Head {
     /// Gives `entry` the next log index.
     fn log(&mut self, entry: &str) -> Result<LogIndex, StoreError> {
-        let tree = self
-            .tree
-            .ok_or_else(|| StoreError::Corrupt("log_head is not locked".into()))?;
+        let tree = self.tree()?;
         self.leaves.push(Hash::leaf(entry.as_bytes()));
         Ok(LogIndex(tree.size + self.leaves.len() as u64 - 1))
     }
@@ -308,7 +360,33 @@ async fn apply(
 ) -> Result<Written, StoreError> {
     match write {
         Write::Receipt(r) => {
+            if let Some(k) = r.idempotency() {
+                // Keys are kept a bounded time: the expired ones go first (indexed, cheap).
+                tx.execute(
+                    "DELETE FROM idempotency WHERE expires_at <= $1",
+                    &[&r.issued_at().as_unix()],
+                )
+                .await
+                .pg()?;
+                let first = tx
+                    .query_opt(
+                        "SELECT body, receipt::text FROM idempotency WHERE key = $1",
+                        &[&&k.key[..]],
+                    )
+                    .await
+                    .pg()?;
+                if let Some(row) = first {
+                    let (body, receipt): (Vec<u8>, String) = (row.get(0), row.get(1));
+                    return Ok(Written::Repeat {
+                        receipt: receipt.parse().map_err(|_| {
+                            StoreError::Corrupt(format!("idempotency: receipt id {receipt}"))
+                        })?,
+                        same_body: body == k.body,
+                    });
+                }
+            }
             let seq = head.receipts + 1;
+            let subject = r.subject().to_string();
             let stmt = tx
                 .prepare_cached(
                     "INSERT INTO receipts (seq, id, subject, issued_at, policy_version, method, kid, \
@@ -323,7 +401,7 @@ async fn apply(
                 &[
                     &seq,
                     &r.id().to_string(),
-                    &r.subject().to_string(),
+                    &subject,
                     &r.issued_at().as_unix(),
                     &r.policy_version().to_string(),
                     &r.method().as_str(),
@@ -338,6 +416,46 @@ async fn apply(
             )
             .await
             .pg()?;
+            if let Some(key) = r.new_data_key() {
+                // Under the lock of log_head no other instance adds a key meanwhile; the conflict
+                // clause still answers rather than fails if one did.
+                let stmt = tx
+                    .prepare_cached(
+                        "INSERT INTO data_keys (subject, key, created_seq) VALUES ($1, $2, $3) \
+                         ON CONFLICT (subject) DO NOTHING",
+                    )
+                    .await
+                    .pg()?;
+                let key: &[u8] = &key.expose_secret()[..];
+                if tx.execute(&stmt, &[&subject, &key, &seq]).await.pg()? == 0 {
+                    return Err(StoreError::DataKeyExists);
+                }
+            }
+            let stmt = tx
+                .prepare_cached(
+                    "INSERT INTO subjects (subject, live) VALUES ($1, true) \
+                     ON CONFLICT (subject) DO UPDATE SET live = true WHERE NOT subjects.live",
+                )
+                .await
+                .pg()?;
+            tx.execute(&stmt, &[&subject]).await.pg()?;
+            if let Some(case) = r.case() {
+                insert_case(tx, &subject, case, Some(r.id())).await?;
+            }
+            if let Some(k) = r.idempotency() {
+                tx.execute(
+                    "INSERT INTO idempotency (key, body, receipt, expires_at) \
+                     VALUES ($1, $2, $3::text::uuid, $4)",
+                    &[
+                        &&k.key[..],
+                        &&k.body[..],
+                        &r.id().to_string(),
+                        &k.expires_at.as_unix(),
+                    ],
+                )
+                .await
+                .pg()?;
+            }
             head.receipts = seq;
             Ok(Written::Logged(index))
         }
@@ -345,6 +463,8 @@ async fn apply(
             subject,
             at,
             what,
+            case,
+            redact,
             record,
         } => {
             let seq = head.events + 1;
@@ -364,11 +484,36 @@ async fn apply(
             )
             .await
             .pg()?;
+            insert_case(tx, &subject, case, None).await?;
             if *what == Rights::Erase {
-                // The person can no longer be found from their external id; receipts stay as they are.
-                tx.execute("DELETE FROM subject_links WHERE subject = $1", &[&subject])
+                // The person can no longer be found from their external id, and the names in their
+                // receipts can no longer be read: the data key is deleted (the table's trigger allows it
+                // now that the erasure is recorded; VACUUM reclaims the row, README "Backups and
+                // erasure"). Receipts stay, except version 1 ones naming a person in clear, which are
+                // redacted.
+                for sql in [
+                    "DELETE FROM subject_links WHERE subject = $1",
+                    "DELETE FROM data_keys WHERE subject = $1",
+                    "UPDATE subjects SET live = false WHERE subject = $1 AND live",
+                ] {
+                    tx.execute(sql, &[&subject]).await.pg()?;
+                }
+                for (id, redacted) in redact {
+                    tx.execute(
+                        "UPDATE receipts SET jws = $1 WHERE id = $2::text::uuid AND subject = $3",
+                        &[redacted, &id.to_string(), &subject],
+                    )
                     .await
                     .pg()?;
+                }
+                // Nor from the hashes of their requests' bodies.
+                tx.execute(
+                    "DELETE FROM idempotency WHERE receipt IN \
+                     (SELECT id FROM receipts WHERE subject = $1)",
+                    &[&subject],
+                )
+                .await
+                .pg()?;
             }
             head.events = seq;
             Ok(Written::Logged(index))
@@ -379,6 +524,23 @@ async fn apply(
         }
         Write::Cosignature { size, line } => {
             log::store_cosignature(tx, *size, line).await?;
+            Ok(Written::Done)
+        }
+        Write::Access { subject, case } => {
+            let id = insert_case(tx, &subject.to_string(), case, None).await?;
+            Ok(Written::Case(id))
+        }
+        Write::CloseCase { id, at, by } => {
+            let n = tx
+                .execute(
+                    "UPDATE cases SET closed_at = $1, closed_by = $2 WHERE id = $3 AND closed_at IS NULL",
+                    &[&at.as_unix(), by, &i64::try_from(id.0).unwrap_or(i64::MAX)],
+                )
+                .await
+                .pg()?;
+            if n == 0 {
+                return Err(StoreError::NoOpenCase(*id));
+            }
             Ok(Written::Done)
         }
         Write::Link {
@@ -436,4 +598,40 @@ async fn apply(
             }
         }
     }
+}
+
+/// Opens `case` for `subject` (closed at once if its write completes it); its number.
+async fn insert_case(
+    tx: &deadpool_postgres::Transaction<'_>,
+    subject: &str,
+    case: &NewCase,
+    receipt: Option<ReceiptId>,
+) -> Result<CaseId, StoreError> {
+    let received = case.received_at.as_unix();
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO cases (kind, subject, received_at, due_at, handled_by, receipt_id, closed_at, \
+             closed_by) VALUES ($1, $2, $3, $4, $5, $6::text::uuid, $7, $8) RETURNING id",
+        )
+        .await
+        .pg()?;
+    let id: i64 = tx
+        .query_one(
+            &stmt,
+            &[
+                &case.kind.as_str(),
+                &subject,
+                &received,
+                &case.due_at.map(|t| t.as_unix()),
+                &case.handled_by,
+                &receipt.map(|r| r.to_string()),
+                &case.done.then_some(received),
+                &case.done.then_some(case.handled_by.as_str()),
+            ],
+        )
+        .await
+        .pg()?
+        .try_get(0)
+        .pg()?;
+    Ok(CaseId(u64::try_from(id).unwrap_or(0)))
 }

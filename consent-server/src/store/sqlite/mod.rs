@@ -9,6 +9,7 @@
 //! - `log`: the consent log's entries, tiles, head and checkpoints;
 //! - `source`: a database read for a copy to PostgreSQL (`migrate --to`).
 
+mod backup;
 mod fault;
 mod log;
 mod rows;
@@ -23,22 +24,23 @@ use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use consent_core::{Event, ReceiptId};
+use consent_core::{DataKey, Event, ReceiptId};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::oneshot;
 
+pub use backup::{Backup, KeysRestored};
 pub use schema::MIGRATIONS;
 pub use source::{SourceCounts, SourceReceipt, SqliteSource};
 
-use self::rows::{RECEIPT_COLUMNS, stored_receipt};
+use self::rows::{CASE_COLUMNS, RECEIPT_COLUMNS, stored_receipt};
 use self::space::DiskSpace;
 use self::writer::{Writer, checkpoint_loop, writer_loop};
 use crate::privacy::{SubjectLookup, SubjectRef};
 use crate::store::batch::{Job, WriterStats};
 use crate::store::columns::{self, EventRow, events_from_row};
 use crate::store::{
-    ExportQuery, LogHead, StorageHealth, Store, StoreError, StoreOptions, StoredReceipt, Write,
-    Written,
+    Case, CaseQuery, ExportQuery, LiveSubjects, LogHead, Seq, StorageHealth, Store, StoreError,
+    StoreOptions, StoredReceipt, Write, Written,
 };
 use consent_core::tlog::Tile;
 
@@ -96,6 +98,9 @@ fn open(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
         // FULL: a commit is on disk (WAL fsynced) before it returns. Rule 6 of the product.
         conn.pragma_update(None, "synchronous", "FULL").db()?;
         conn.pragma_update(None, "foreign_keys", "ON").db()?;
+        // Deleted rows (an erased subject's data key and link) and freed pages are overwritten with
+        // zeros, not left in free space (issue 20.2).
+        conn.pragma_update(None, "secure_delete", "ON").db()?;
     }
     Ok(conn)
 }
@@ -131,12 +136,21 @@ impl SqliteStore {
         // Checkpoints run on their own thread, off the commit path of the writer.
         conn.pragma_update(None, "wal_autocheckpoint", 0).db()?;
         let stop = Arc::new(AtomicBool::new(false));
+        let truncate = Arc::new(AtomicBool::new(false));
         let checkpoint_conn = open(&path, false)?;
         let checkpoint_stop = Arc::clone(&stop);
+        let checkpoint_truncate = Arc::clone(&truncate);
         let log_interval = options.log_interval;
         let checkpointer = std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
-            .spawn(move || checkpoint_loop(&checkpoint_conn, &checkpoint_stop, log_interval))
+            .spawn(move || {
+                checkpoint_loop(
+                    &checkpoint_conn,
+                    &checkpoint_stop,
+                    &checkpoint_truncate,
+                    log_interval,
+                )
+            })
             .map_err(|e| StoreError::Corrupt(format!("cannot start checkpoint thread: {e}")))?;
         let stats = Arc::new(WriterStats::default());
         let (tx, rx) = sync_channel::<Job>(QUEUE);
@@ -145,6 +159,7 @@ impl SqliteStore {
             health: Arc::clone(&health),
             space,
             probe_errors: Default::default(),
+            truncate,
         };
         let writer = std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -360,11 +375,79 @@ impl Store for SqliteStore {
         self.with_reader(log::latest_checkpoint)
     }
 
+    fn data_key(&self, subject: SubjectRef) -> Result<Option<(DataKey, Seq)>, StoreError> {
+        self.with_reader(|c| {
+            let row: Option<(Vec<u8>, i64)> = c
+                .prepare_cached("SELECT key, created_seq FROM data_keys WHERE subject = ?1")
+                .db()?
+                .query_row(params![subject.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+                .db()?;
+            row.map(|(key, seq)| {
+                let key: [u8; 32] = key
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt(format!("data key of {subject}")))?;
+                Ok((
+                    DataKey::from_bytes(key),
+                    Seq(u64::try_from(seq).unwrap_or(0)),
+                ))
+            })
+            .transpose()
+        })
+    }
+
+    fn cases(&self, q: &CaseQuery) -> Result<Vec<Case>, StoreError> {
+        self.with_reader(|c| {
+            let mut st = c
+                .prepare_cached(&format!(
+                    "SELECT {CASE_COLUMNS} FROM cases
+                     WHERE (?1 = 0 OR closed_at IS NULL) AND (?2 IS NULL OR subject = ?2)
+                     ORDER BY id LIMIT ?3"
+                ))
+                .db()?;
+            let mut rows = st
+                .query(params![
+                    q.open_only,
+                    q.subject.map(|s| s.to_string()),
+                    q.limit
+                        .map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX)),
+                ])
+                .db()?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next().db()? {
+                out.push(rows::case(r)?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn live_subjects(&self) -> Result<LiveSubjects, StoreError> {
+        self.with_reader(|c| {
+            let count = |prefix: &str| -> Result<u64, StoreError> {
+                let n: i64 = c
+                    .prepare_cached(
+                        "SELECT COUNT(*) FROM subjects WHERE live = 1 AND subject >= ?1 AND subject < ?2",
+                    )
+                    .db()?
+                    .query_row(params![format!("{prefix}:"), format!("{prefix};")], |r| {
+                        r.get(0)
+                    })
+                    .db()?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            };
+            Ok(LiveSubjects {
+                persons: count("sub")?,
+                devices: count("dev")?,
+            })
+        })
+    }
+
     fn last_receipt(&self) -> Result<Option<StoredReceipt>, StoreError> {
         self.with_reader(|c| {
             let mut st = c
                 .prepare_cached(&format!(
-                    "SELECT {RECEIPT_COLUMNS} FROM receipts ORDER BY seq DESC LIMIT 1"
+                    "SELECT {RECEIPT_COLUMNS} FROM receipts WHERE jws NOT LIKE 'erased:%' \
+                     ORDER BY seq DESC LIMIT 1"
                 ))
                 .db()?;
             let mut rows = st.query([]).db()?;
@@ -414,183 +497,4 @@ impl Drop for SqliteStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use consent_core::{HmacKey, PolicyHash, PolicyVersion, SubjectId, Timestamp};
-
-    use super::*;
-    use crate::store::Rights;
-
-    fn temp_db(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("consent-store-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir.join("consent.db")
-    }
-
-    fn write(store: &SqliteStore, w: Write) -> Result<Written, StoreError> {
-        store.submit(w).unwrap().blocking_recv().unwrap()
-    }
-
-    #[test]
-    fn typed_values_in_and_out() {
-        let path = temp_db("typed");
-        let store = SqliteStore::open(&path).unwrap();
-        let lookup = crate::privacy::subject_lookup(&HmacKey::from_bytes([1; 32]), "a@example.org");
-        let first = SubjectRef::Subject(SubjectId([2; 16]));
-        let link = |s| Write::Link {
-            lookup,
-            new_subject: s,
-        };
-        assert_eq!(write(&store, link(first)).unwrap(), Written::Subject(first));
-        // The link exists: the first pseudonym stays.
-        let other = SubjectRef::Subject(SubjectId([3; 16]));
-        assert_eq!(write(&store, link(other)).unwrap(), Written::Subject(first));
-        assert_eq!(store.lookup_subject(&lookup).unwrap(), Some(first));
-        let rights = Write::Rights {
-            subject: first,
-            at: Timestamp::from_unix(5),
-            what: Rights::Erase,
-            record: "signed record".into(),
-        };
-        assert_eq!(
-            write(&store, rights).unwrap(),
-            Written::Logged(crate::store::LogIndex(0))
-        );
-        assert_eq!(
-            store.log_entries(0, 5).unwrap(),
-            [b"signed record".to_vec()]
-        );
-        let head = store.log_head().unwrap();
-        assert_eq!(
-            (head.size, head.root),
-            (1, consent_core::tlog::Hash::leaf(b"signed record"))
-        );
-        assert_eq!(store.lookup_subject(&lookup).unwrap(), None);
-        assert_eq!(store.subject_events(first).unwrap().len(), 1);
-        let version: PolicyVersion = "2025-03-26".parse().unwrap();
-        let policy = |h| Write::Policy {
-            version,
-            sha256: PolicyHash([h; 32]),
-            canonical: "{}".into(),
-        };
-        write(&store, policy(1)).unwrap();
-        write(&store, policy(1)).unwrap();
-        assert!(matches!(
-            write(&store, policy(2)),
-            Err(StoreError::PolicyChanged(v)) if v == version
-        ));
-        store.close();
-        let _ = std::fs::remove_dir_all(path.parent().unwrap());
-    }
-
-    #[test]
-    fn a_database_from_before_the_log_has_its_receipts_logged_at_open() {
-        let path = temp_db("before-log");
-        {
-            let conn = Connection::open(&path).unwrap();
-            for m in &MIGRATIONS[..2] {
-                conn.execute_batch(m).unwrap();
-            }
-            conn.pragma_update(None, "user_version", 2).unwrap();
-            for i in 0..300 {
-                conn.execute(
-                    "INSERT INTO receipts (id, subject, issued_at, policy_version, method, kid, decisions, expires_at, actor, jws)
-                     VALUES (?1, 'dev:AAAAAAAAAAAAAAAAAAAAAA', 1, '2025-03-26', 'custom', 'k', 'a=given', 2, 'subject', ?2)",
-                    params![format!("01977420-dc7b-7a5a-9a5a-{i:012}"), format!("jws {i}")],
-                )
-                .unwrap();
-            }
-        }
-        let store = SqliteStore::open(&path).unwrap();
-        let mut tree = consent_core::tlog::Frontier::new();
-        for i in 0..300 {
-            tree.push(consent_core::tlog::Hash::leaf(
-                format!("jws {i}").as_bytes(),
-            ))
-            .unwrap();
-        }
-        let head = store.log_head().unwrap();
-        assert_eq!((head.size, head.root), (300, tree.root()));
-        let r = store
-            .receipt("01977420-dc7b-7a5a-9a5a-000000000007".parse().unwrap())
-            .unwrap()
-            .unwrap();
-        assert_eq!(r.log_index, Some(crate::store::LogIndex(7)));
-        store.close();
-        // Opened again: nothing to add.
-        let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.log_head().unwrap(), head);
-        store.close();
-        let _ = std::fs::remove_dir_all(path.parent().unwrap());
-    }
-
-    #[test]
-    fn has_receipts_is_an_indexed_lookup() {
-        let path = temp_db("has-receipts");
-        let store = SqliteStore::open(&path).unwrap();
-        let device = SubjectRef::Device(SubjectId([4; 16]));
-        assert!(!store.has_receipts(device).unwrap());
-        Connection::open(&path)
-            .unwrap()
-            .execute(
-                "INSERT INTO receipts (id, subject, issued_at, policy_version, method, kid, decisions, expires_at, actor, jws)
-                 VALUES ('01977420-dc7b-7a5a-9a5a-5a5a5a5a5a5a', ?1, 1, '2025-03-26', 'custom', 'k', 'a=given', 2, 'subject', 'x')",
-                params![device.to_string()],
-            )
-            .unwrap();
-        assert!(store.has_receipts(device).unwrap());
-        // The same bits as a person, and another device: none.
-        assert!(
-            !store
-                .has_receipts(SubjectRef::Subject(SubjectId([4; 16])))
-                .unwrap()
-        );
-        assert!(
-            !store
-                .has_receipts(SubjectRef::Device(SubjectId([5; 16])))
-                .unwrap()
-        );
-        let conn = Connection::open(&path).unwrap();
-        let mut st = conn
-            .prepare("EXPLAIN QUERY PLAN SELECT EXISTS (SELECT 1 FROM receipts WHERE subject = ?1)")
-            .unwrap();
-        let plan: Vec<String> = st
-            .query_map(params![device.to_string()], |r| r.get(3))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        let plan = plan.join("; ");
-        assert!(
-            plan.contains("USING COVERING INDEX receipts_subject"),
-            "{plan}"
-        );
-        store.close();
-        let _ = std::fs::remove_dir_all(path.parent().unwrap());
-    }
-
-    #[test]
-    fn rows_that_do_not_parse_are_corrupt_not_passed_on() {
-        let path = temp_db("corrupt");
-        let store = SqliteStore::open(&path).unwrap();
-        Connection::open(&path)
-            .unwrap()
-            .execute(
-                "INSERT INTO receipts (id, subject, issued_at, policy_version, method, kid, decisions, expires_at, actor, jws)
-                 VALUES ('not-a-uuid', 'someone@example.org', 1, '2025-03-26', 'custom', 'k', 'a=given', 2, 'subject', 'x')",
-                [],
-            )
-            .unwrap();
-        let e = store
-            .export(&ExportQuery::default(), &mut |_| true)
-            .unwrap_err();
-        assert!(matches!(e, StoreError::Corrupt(_)), "{e}");
-        // The engine's own errors come out as Backend, with the engine's error as source.
-        let garbage = path.with_file_name("garbage.db");
-        std::fs::write(&garbage, [7u8; 4096]).unwrap();
-        let e = SqliteStore::open(&garbage).err().unwrap();
-        assert!(matches!(e, StoreError::Backend(_)), "{e}");
-        assert!(std::error::Error::source(&e).is_some());
-        store.close();
-        let _ = std::fs::remove_dir_all(path.parent().unwrap());
-    }
-}
+mod tests;

@@ -1,4 +1,4 @@
-//! How SQLite rows of receipts are read back (the columns both engines share are in
+//! How SQLite rows of receipts and cases are read back (the columns both engines share are in
 //! `store::columns`). What the database returns is parsed here, once: a value that does not parse is
 //! [`StoreError::Corrupt`].
 
@@ -6,8 +6,8 @@ use consent_core::Timestamp;
 use rusqlite::Row;
 
 use super::Db as _;
-use crate::store::columns::subject;
-use crate::store::{LogIndex, Seq, StoreError, StoredReceipt};
+use crate::store::columns::{CaseRow, subject};
+use crate::store::{Case, LogIndex, Seq, StoreError, StoredReceipt};
 
 /// The columns [`stored_receipt`] reads, in order.
 pub(super) const RECEIPT_COLUMNS: &str = "seq, id, subject, issued_at, jws, log_index";
@@ -33,4 +33,24 @@ pub(super) fn stored_receipt(r: &Row<'_>) -> Result<StoredReceipt, StoreError> {
             })
             .transpose()?,
     })
+}
+
+/// The columns [`case`] reads, in order.
+pub(super) const CASE_COLUMNS: &str =
+    "id, kind, subject, received_at, due_at, handled_by, receipt_id, closed_at, closed_by";
+
+/// A row of [`CASE_COLUMNS`].
+pub(super) fn case(r: &Row<'_>) -> Result<Case, StoreError> {
+    CaseRow {
+        id: r.get(0).db()?,
+        kind: r.get(1).db()?,
+        subject: r.get(2).db()?,
+        received_at: r.get(3).db()?,
+        due_at: r.get(4).db()?,
+        handled_by: r.get(5).db()?,
+        receipt: r.get(6).db()?,
+        closed_at: r.get(7).db()?,
+        closed_by: r.get(8).db()?,
+    }
+    .parse()
 }

@@ -62,6 +62,74 @@ CREATE TABLE probe (
 );
 "#,
     r#"
+-- Idempotency keys of consent requests (issue 18.7): a keyed hash of the caller and the key, a keyed
+-- hash of the body, the receipt of the first answer; deleted once expired (a day) and on erasure.
+CREATE TABLE idempotency (
+    key         BLOB PRIMARY KEY,
+    body        BLOB NOT NULL,
+    receipt     TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL
+);
+CREATE INDEX idempotency_expires ON idempotency (expires_at);
+CREATE INDEX idempotency_receipt ON idempotency (receipt);
+"#,
+    r#"
+-- Issue 20. Data keys: one per subject, the key its receipts' names are sealed under (payload version 2).
+-- Erasure deletes the row (with secure_delete on, its bytes are zeroed in the page). Kept in a table of
+-- its own so that a backup can leave it out (README, "Backups and erasure").
+CREATE TABLE data_keys (
+    subject     TEXT PRIMARY KEY,
+    key         BLOB NOT NULL CHECK (length(key) = 32),
+    created_seq INTEGER NOT NULL
+);
+-- Receipts stay append-only, with one exception: on erasure, a version 1 receipt that names a person in
+-- clear has its JWS replaced by its redacted form (`erased:` + the header, the payload without the names,
+-- the signature; DESIGN.md, "What version 1 receipts keep"). Every other column stays.
+DROP TRIGGER receipts_append_only_update;
+CREATE TRIGGER receipts_append_only_update BEFORE UPDATE ON receipts
+    WHEN NOT (NEW.seq IS OLD.seq AND NEW.id IS OLD.id AND NEW.subject IS OLD.subject
+        AND NEW.issued_at IS OLD.issued_at AND NEW.policy_version IS OLD.policy_version
+        AND NEW.method IS OLD.method AND NEW.kid IS OLD.kid AND NEW.browser IS OLD.browser
+        AND NEW.decisions IS OLD.decisions AND NEW.expires_at IS OLD.expires_at
+        AND NEW.actor IS OLD.actor AND OLD.jws NOT LIKE 'erased:%' AND NEW.jws LIKE 'erased:%')
+    BEGIN SELECT RAISE(ABORT, 'receipts are append-only'); END;
+-- Rights requests as cases (issue 20.3): when each arrived, who handled it, its legal due date, and when
+-- it closed. Cases are never deleted; closing sets closed_at once.
+CREATE TABLE cases (
+    id          INTEGER PRIMARY KEY,
+    kind        TEXT NOT NULL CHECK (kind IN ('withdrawal', 'unsubscribe', 'restriction', 'unblocking',
+                                              'erasure', 'access')),
+    subject     TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    due_at      INTEGER,
+    handled_by  TEXT NOT NULL,
+    receipt_id  TEXT,
+    closed_at   INTEGER,
+    closed_by   TEXT
+);
+CREATE INDEX cases_open ON cases (closed_at, due_at);
+CREATE INDEX cases_subject ON cases (subject, id);
+CREATE TRIGGER cases_kept BEFORE DELETE ON cases
+    BEGIN SELECT RAISE(ABORT, 'cases are kept'); END;
+CREATE TRIGGER cases_close_once BEFORE UPDATE ON cases
+    WHEN NOT (OLD.closed_at IS NULL AND NEW.closed_at IS NOT NULL AND NEW.id IS OLD.id
+        AND NEW.kind IS OLD.kind AND NEW.subject IS OLD.subject AND NEW.received_at IS OLD.received_at
+        AND NEW.due_at IS OLD.due_at AND NEW.handled_by IS OLD.handled_by
+        AND NEW.receipt_id IS OLD.receipt_id)
+    BEGIN SELECT RAISE(ABORT, 'a case only closes, once'); END;
+-- Subjects with a live record (issue 20.6): a receipt not followed by an erasure. One row per subject,
+-- kept by the writer; the count is what Law 94-V's size classes count.
+CREATE TABLE subjects (
+    subject  TEXT PRIMARY KEY,
+    live     INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX subjects_live ON subjects (live);
+INSERT INTO subjects (subject, live)
+    SELECT r.subject, NOT EXISTS (SELECT 1 FROM events e WHERE e.subject = r.subject AND e.kind = 'erase'
+                                  AND e.at >= (SELECT MAX(issued_at) FROM receipts x WHERE x.subject = r.subject))
+    FROM receipts r GROUP BY r.subject;
+"#,
+    r#"
 -- The consent log (issue 21, `DESIGN.md`): every receipt and rights event gets a log index, 0, 1, 2…,
 -- in one order without gaps, given by the writer when its batch commits.
 ALTER TABLE receipts ADD COLUMN log_index INTEGER;
@@ -72,9 +140,17 @@ ALTER TABLE events ADD COLUMN record TEXT;
 ALTER TABLE events ADD COLUMN log_index INTEGER;
 CREATE UNIQUE INDEX events_log ON events (log_index);
 -- Receipts stored before the log are logged first, in their order (the tiles follow at open).
+-- The trigger comes back as migration 4 made it (the one exception: an erasure's redaction of a version
+-- 1 receipt), and the redaction keeps the log index too.
 DROP TRIGGER receipts_append_only_update;
 UPDATE receipts SET log_index = seq - 1;
 CREATE TRIGGER receipts_append_only_update BEFORE UPDATE ON receipts
+    WHEN NOT (NEW.seq IS OLD.seq AND NEW.id IS OLD.id AND NEW.subject IS OLD.subject
+        AND NEW.issued_at IS OLD.issued_at AND NEW.policy_version IS OLD.policy_version
+        AND NEW.method IS OLD.method AND NEW.kid IS OLD.kid AND NEW.browser IS OLD.browser
+        AND NEW.decisions IS OLD.decisions AND NEW.expires_at IS OLD.expires_at
+        AND NEW.actor IS OLD.actor AND NEW.log_index IS OLD.log_index
+        AND OLD.jws NOT LIKE 'erased:%' AND NEW.jws LIKE 'erased:%')
     BEGIN SELECT RAISE(ABORT, 'receipts are append-only'); END;
 -- The tree as committed: its size (the entries its tiles hold) and root.
 CREATE TABLE log_head (

@@ -129,6 +129,33 @@ impl SqliteSource {
         rows.map(|r| r.db()).collect()
     }
 
+    /// The data keys (issue 20.1), each with the id of the receipt that made it (the target numbers
+    /// receipts its own way); none in a database from before data keys.
+    pub fn data_keys(&self) -> Result<Vec<(String, Vec<u8>, String)>, StoreError> {
+        let has_keys: bool = self
+            .conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'data_keys')",
+                [],
+                |r| r.get(0),
+            )
+            .db()?;
+        if !has_keys {
+            return Ok(Vec::new());
+        }
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT k.subject, k.key, r.id FROM data_keys k JOIN receipts r ON r.seq = k.created_seq \
+                 ORDER BY k.subject",
+            )
+            .db()?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .db()?;
+        rows.map(|r| r.db()).collect()
+    }
+
     /// Up to `limit` events after `seq`, in order: (seq, subject, at, kind, (signed record, log index)
     /// of a logged event).
     #[allow(clippy::type_complexity)]

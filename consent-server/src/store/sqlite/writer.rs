@@ -15,26 +15,64 @@ use super::space::{self, DiskSpace};
 use crate::store::batch::{Job, WriterStats, answer};
 use crate::store::columns;
 use crate::store::health::Throttle;
-use crate::store::{LogIndex, Outage, Rights, StorageHealth, StoreError, Write, Written};
+use consent_core::ReceiptId;
+
+use crate::store::{
+    CaseId, LogIndex, NewCase, Outage, Rights, StorageHealth, StoreError, Write, Written,
+};
 
 /// Most writes committed in one transaction.
 const MAX_BATCH: usize = 1024;
 
 /// Copies the WAL into the database every second without blocking the writer (PASSIVE), and empties it
-/// (TRUNCATE) when the store closes. Failures (a full disk cannot take the pages) are logged once per
-/// `log_interval`, with a count.
-pub(super) fn checkpoint_loop(conn: &Connection, stop: &AtomicBool, log_interval: Duration) {
+/// (TRUNCATE) when the store closes, and after an erasure (`truncate`, or a new rights event written by
+/// another process): the WAL still holds the pages as they were before the erasure (the data key, a
+/// redacted receipt's names) until it is emptied.
+/// A TRUNCATE that cannot finish (a reader still uses the WAL) is tried again every second. Failures
+/// (a full disk cannot take the pages) are logged once per `log_interval`, with a count.
+pub(super) fn checkpoint_loop(
+    conn: &Connection,
+    stop: &AtomicBool,
+    truncate: &AtomicBool,
+    log_interval: Duration,
+) {
     let mut throttle = Throttle::default();
-    let mut checkpoint = |mode: &str| {
-        if let Err(e) = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()))
-            && let Some(more) = throttle.hit(Instant::now(), log_interval)
-        {
-            tracing::warn!(error = %e, mode, failures_not_logged = more, "WAL checkpoint failed");
+    let mut checkpoint = |mode: &str| -> bool {
+        match conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+            r.get::<_, i64>(0)
+        }) {
+            Ok(busy) => busy == 0,
+            Err(e) => {
+                if let Some(more) = throttle.hit(Instant::now(), log_interval) {
+                    tracing::warn!(error = %e, mode, failures_not_logged = more, "WAL checkpoint failed");
+                }
+                false
+            }
         }
     };
+    // Erasures recorded by another process (the `erase` command beside the server) are noticed by the
+    // newest rights event: the WAL this process keeps writing to must be emptied too.
+    let last_event = || {
+        conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .unwrap_or(0)
+    };
+    let mut seen = last_event();
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(1000));
-        checkpoint("PASSIVE");
+        let newest = last_event();
+        if newest > seen {
+            seen = newest;
+            truncate.store(true, Ordering::Relaxed);
+        }
+        if truncate.swap(false, Ordering::Relaxed) {
+            if !checkpoint("TRUNCATE") {
+                truncate.store(true, Ordering::Relaxed);
+            }
+        } else {
+            checkpoint("PASSIVE");
+        }
     }
     checkpoint("TRUNCATE");
 }
@@ -46,6 +84,8 @@ pub(super) struct Writer {
     pub(super) space: DiskSpace,
     /// Probe failures that are not outages (rare): logged at most once per minute.
     pub(super) probe_errors: Throttle,
+    /// Set after an erasure commits: the checkpointer empties the WAL.
+    pub(super) truncate: std::sync::Arc<AtomicBool>,
 }
 
 /// Takes the first queued write, drains what else is queued (up to [`MAX_BATCH`]), commits them in one
@@ -96,6 +136,21 @@ fn batch(conn: &mut Connection, jobs: Vec<Job>, w: &Writer) {
     let started = Instant::now();
     let low_space = w.health.low_on_space();
     let results = commit_batch(conn, &jobs, low_space);
+    // An erasure committed: the WAL still holds the pages as they were before it.
+    if let Ok(results) = &results
+        && jobs.iter().zip(results).any(|((write, _), r)| {
+            r.is_ok()
+                && matches!(
+                    write,
+                    Write::Rights {
+                        what: Rights::Erase,
+                        ..
+                    }
+                )
+        })
+    {
+        w.truncate.store(true, Ordering::Relaxed);
+    }
     answer(jobs, results, started, &w.stats, &w.health);
 }
 
@@ -187,7 +242,54 @@ fn apply(
     };
     match write {
         Write::Receipt(r) => {
+            let subject = r.subject().to_string();
+            if let Some(k) = r.idempotency() {
+                // Keys are kept a bounded time: the expired ones go first (indexed, cheap).
+                conn.prepare_cached("DELETE FROM idempotency WHERE expires_at <= ?1")
+                    .db()?
+                    .execute(params![r.issued_at().as_unix()])
+                    .db()?;
+                let first: Option<(Vec<u8>, String)> = conn
+                    .prepare_cached("SELECT body, receipt FROM idempotency WHERE key = ?1")
+                    .db()?
+                    .query_row(params![&k.key[..]], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .optional()
+                    .db()?;
+                if let Some((body, receipt)) = first {
+                    // A repeat adds nothing, even below the floor (and the first request made the
+                    // subject's data key, if it needed one).
+                    return Ok(Written::Repeat {
+                        receipt: receipt.parse().map_err(|_| {
+                            StoreError::Corrupt(format!("idempotency: receipt id {receipt}"))
+                        })?,
+                        same_body: body == k.body,
+                    });
+                }
+            }
             grow()?;
+            if r.new_data_key().is_some() {
+                let exists: bool = conn
+                    .prepare_cached("SELECT EXISTS (SELECT 1 FROM data_keys WHERE subject = ?1)")
+                    .db()?
+                    .query_row(params![subject], |row| row.get(0))
+                    .db()?;
+                if exists {
+                    return Err(StoreError::DataKeyExists);
+                }
+            }
+            if let Some(k) = r.idempotency() {
+                conn.prepare_cached(
+                    "INSERT INTO idempotency (key, body, receipt, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .db()?
+                .execute(params![
+                    &k.key[..],
+                    &k.body[..],
+                    r.id().to_string(),
+                    k.expires_at.as_unix()
+                ])
+                .db()?;
+            }
             let mut insert = conn.prepare_cached(
                 "INSERT INTO receipts (id, subject, issued_at, policy_version, method, kid, browser, decisions, expires_at, actor, jws, log_index)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -197,7 +299,7 @@ fn apply(
             insert
                 .execute(params![
                     r.id().to_string(),
-                    r.subject().to_string(),
+                    subject,
                     r.issued_at().as_unix(),
                     r.policy_version().to_string(),
                     r.method().as_str(),
@@ -210,12 +312,33 @@ fn apply(
                     i64::try_from(index.0).unwrap_or(i64::MAX),
                 ])
                 .db()?;
+            let seq = conn.last_insert_rowid();
+            if let Some(key) = r.new_data_key() {
+                conn.prepare_cached(
+                    "INSERT INTO data_keys (subject, key, created_seq) VALUES (?1, ?2, ?3)",
+                )
+                .db()?
+                .execute(params![subject, &key.expose_secret()[..], seq])
+                .db()?;
+            }
+            conn.prepare_cached(
+                "INSERT INTO subjects (subject, live) VALUES (?1, 1)
+                 ON CONFLICT (subject) DO UPDATE SET live = 1 WHERE live = 0",
+            )
+            .db()?
+            .execute(params![subject])
+            .db()?;
+            if let Some(case) = r.case() {
+                insert_case(conn, &subject, case, Some(r.id()))?;
+            }
             Ok(Written::Logged(index))
         }
         Write::Rights {
             subject,
             at,
             what,
+            case,
+            redact,
             record,
         } => {
             grow()?;
@@ -233,12 +356,37 @@ fn apply(
                 i64::try_from(index.0).unwrap_or(i64::MAX)
             ])
             .db()?;
+            insert_case(conn, &subject, case, None)?;
             if *what == Rights::Erase {
-                // The person can no longer be found from their external id; receipts stay as they are.
-                conn.prepare_cached("DELETE FROM subject_links WHERE subject = ?1")
+                // The person can no longer be found from their external id, and the names in their
+                // receipts can no longer be read: the data key is destroyed (secure_delete zeroes its
+                // bytes in the page). Receipts stay, except version 1 ones naming a person in clear,
+                // which are redacted.
+                for sql in [
+                    "DELETE FROM subject_links WHERE subject = ?1",
+                    "DELETE FROM data_keys WHERE subject = ?1",
+                    "UPDATE subjects SET live = 0 WHERE subject = ?1",
+                ] {
+                    conn.prepare_cached(sql)
+                        .db()?
+                        .execute(params![subject])
+                        .db()?;
+                }
+                for (id, redacted) in redact {
+                    conn.prepare_cached(
+                        "UPDATE receipts SET jws = ?1 WHERE id = ?2 AND subject = ?3",
+                    )
                     .db()?
-                    .execute(params![subject])
+                    .execute(params![redacted, id.to_string(), subject])
                     .db()?;
+                }
+                // Nor from the hashes of their requests' bodies.
+                conn.prepare_cached(
+                    "DELETE FROM idempotency WHERE receipt IN (SELECT id FROM receipts WHERE subject = ?1)",
+                )
+                .db()?
+                .execute(params![subject])
+                .db()?;
             }
             Ok(Written::Logged(index))
         }
@@ -248,6 +396,28 @@ fn apply(
         }
         Write::Cosignature { size, line } => {
             log::store_cosignature(conn, *size, line)?;
+            Ok(Written::Done)
+        }
+        Write::Access { subject, case } => {
+            grow()?;
+            let id = insert_case(conn, &subject.to_string(), case, None)?;
+            Ok(Written::Case(id))
+        }
+        Write::CloseCase { id, at, by } => {
+            let n = conn
+                .prepare_cached(
+                    "UPDATE cases SET closed_at = ?1, closed_by = ?2 WHERE id = ?3 AND closed_at IS NULL",
+                )
+                .db()?
+                .execute(params![
+                    at.as_unix(),
+                    by,
+                    i64::try_from(id.0).unwrap_or(i64::MAX)
+                ])
+                .db()?;
+            if n == 0 {
+                return Err(StoreError::NoOpenCase(*id));
+            }
             Ok(Written::Done)
         }
         Write::Link {
@@ -299,4 +469,35 @@ fn apply(
             }
         }
     }
+}
+
+/// Opens `case` for `subject` (closed at once if its write completes it); its number.
+///
+/// The hook for acknowledgements (issue 20.4, webhooks): a case that must also wait for every
+/// subscribed system to acknowledge will be opened with `done = false` and closed by the delivery
+/// that completes it, through the same `closed_at` update as [`Write::CloseCase`].
+fn insert_case(
+    conn: &Connection,
+    subject: &str,
+    case: &NewCase,
+    receipt: Option<ReceiptId>,
+) -> Result<CaseId, StoreError> {
+    let received = case.received_at.as_unix();
+    conn.prepare_cached(
+        "INSERT INTO cases (kind, subject, received_at, due_at, handled_by, receipt_id, closed_at, closed_by)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .db()?
+    .execute(params![
+        case.kind.as_str(),
+        subject,
+        received,
+        case.due_at.map(|t| t.as_unix()),
+        case.handled_by,
+        receipt.map(|r| r.to_string()),
+        case.done.then_some(received),
+        case.done.then_some(case.handled_by.as_str()),
+    ])
+    .db()?;
+    Ok(CaseId(u64::try_from(conn.last_insert_rowid()).unwrap_or(0)))
 }

@@ -1,0 +1,410 @@
+//! After erasure, nothing of the person is left where the server writes (issue 20.2): the real binary
+//! records form consents with Kazakh names (payload version 2, sealed) and an old version 1 receipt
+//! naming the person in clear, erases one subject with the CLI and one through the API, and the raw
+//! files (database, WAL, shared memory, exports, Kantara exports, the server's and the commands' logs,
+//! `/metrics`) are searched for the names' UTF-8 bytes and for the data keys' bytes.
+//!
+//! SQLite only, by nature: it reads the database's own files. PostgreSQL's files are its server's (the
+//! README's "Backups and erasure" says what VACUUM, the WAL and backups need there); on PostgreSQL,
+//! `tests/store.rs` and `tests/cases.rs` check that the key is destroyed and the names unreadable.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use consent_core::{
+    Actor, Choice, CollectionKind, CollectionPoint, Lang, Method, Policy, ReceiptId,
+    ReceiptPayload, ReceiptRequest, Relation, Timestamp,
+};
+use consent_server::keys::ServerKeys;
+use consent_server::privacy::token_hash;
+use rusqlite::params;
+use serde_json::json;
+use support::{free_port, http, run, start_with, temp, terminate};
+
+const OPERATOR: &str = "erasure-operator-token";
+const PORTAL: &str = "erasure-portal-token";
+const AIGERIM: &str = "Әйгерім Нұрланқызы";
+const MOTHER: &str = "Гүлнар Серікқызы";
+const DAULET: &str = "Дәулет Қайратұлы";
+const FATHER: &str = "Қайрат Өмірзақұлы";
+/// In an old version 1 receipt of Aigerim's, in clear.
+const OLD_NAME: &str = "Әйгерім Н. (ескі түбіртек)";
+
+fn extra() -> String {
+    format!(
+        "[[tokens]]\nname = \"portal\"\nrole = \"service\"\nsha256 = \"{}\"\n\
+         purposes = [\"application-review\", \"marketing\", \"public-dissemination\"]\ncollection_points = [\"form\"]\n\n\
+         [[tokens]]\nname = \"dpo\"\nrole = \"operator\"\nsha256 = \"{}\"\n",
+        token_hash(PORTAL),
+        token_hash(OPERATOR)
+    )
+}
+
+/// Records a form consent for `id`, named `name`, given by a parent named `parent`; the pseudonym.
+fn form_consent(port: u16, id: &str, name: &str, parent: &str) -> String {
+    let body = json!({
+        "policy_version": "2025-03-26",
+        "decisions": {"application-review": "given", "marketing": "given", "public-dissemination": "refused"},
+        "method": "form",
+        "language": "kk",
+        "collection_point": {"kind": "form", "page": "https://invisionu.education/apply"},
+        "subject": {"id": id},
+        "subject_name": name,
+        "by": {"kind": "representative", "relation": "parent", "name": parent},
+    });
+    let auth = format!("Bearer {PORTAL}");
+    let (status, text) = http(
+        port,
+        "POST",
+        "/v1/consents",
+        &[
+            ("content-type", "application/json"),
+            ("authorization", &auth),
+        ],
+        &body.to_string(),
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{text}");
+    let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+    // The answer's receipt is the signed, sealed one: no name in it.
+    let receipt = answer["receipt"].as_str().unwrap();
+    assert!(!text.contains(name) && !text.contains(parent), "{text}");
+    assert!(receipt.split('.').count() == 3);
+    answer["subject"].as_str().unwrap().to_owned()
+}
+
+fn operator_get(port: u16, path: &str) -> String {
+    let auth = format!("Bearer {OPERATOR}");
+    let (status, text) = http(port, "GET", path, &[("authorization", &auth)], "").unwrap();
+    assert_eq!(status, 200, "{path}: {text}");
+    text
+}
+
+/// What a name looks like in a file: its UTF-8 bytes, and the base64url text it becomes inside a JWS
+/// payload at each of the three byte alignments (the full groups that hold only the name's bytes).
+fn forms(name: &str) -> Vec<Vec<u8>> {
+    use base64::Engine as _;
+    let mut out = vec![name.as_bytes().to_vec()];
+    for pad in 0..3usize {
+        let mut bytes = vec![b'x'; pad];
+        bytes.extend_from_slice(name.as_bytes());
+        let text = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes);
+        let start = if pad == 0 { 0 } else { 4 };
+        let end = bytes.len() / 3 * 4;
+        out.push(text.as_bytes()[start..end].to_vec());
+    }
+    out
+}
+
+/// The files of `dir` holding `name` in any of its [`forms`].
+fn files_naming(dir: &Path, name: &str) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = forms(name)
+        .iter()
+        .flat_map(|f| files_containing(dir, f))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The files of `dir` whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            if bytes.windows(needle.len()).any(|w| w == needle) {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// Inserts, as the server before version 2 did, a signed version 1 receipt for `subject` naming
+/// `name` in clear.
+fn old_receipt(dir: &Path, subject: &str) {
+    let keys = ServerKeys::load(&dir.join("keys.json")).unwrap();
+    let policy = Policy::from_toml(include_str!("../../examples/invisionu/policy.toml")).unwrap();
+    let collection = CollectionPoint {
+        kind: CollectionKind::Form,
+        build: None,
+        page: None,
+    };
+    let decisions = BTreeMap::from([("application-review".parse().unwrap(), Choice::Given)]);
+    let mut req = ReceiptRequest::new(
+        ReceiptId([0x42; 16]),
+        Timestamp::from_unix(1_750_000_000),
+        "http://127.0.0.1",
+        subject,
+        Lang::KK,
+        Method::Form,
+        collection,
+        decisions,
+    );
+    req.subject_name = Some(OLD_NAME.into());
+    req.by = Actor::Representative(Relation::Parent);
+    req.representative = Some(MOTHER.into());
+    let receipt = ReceiptPayload::new(&policy, req)
+        .unwrap()
+        .sign_verified(&keys.receipts)
+        .unwrap();
+    let p = receipt.payload();
+    rusqlite::Connection::open(dir.join("consent.db"))
+        .unwrap()
+        .execute(
+            "INSERT INTO receipts (id, subject, issued_at, policy_version, method, kid, decisions, expires_at, actor, jws)
+             VALUES (?1, ?2, ?3, '2025-03-26', 'form', ?4, 'application-review=given', ?5, 'representative:parent', ?6)",
+            params![
+                p.jti.to_string(),
+                subject,
+                p.iat.as_unix(),
+                receipt.header().kid,
+                p.exp.as_unix(),
+                receipt.jws()
+            ],
+        )
+        .unwrap();
+}
+
+fn data_key(dir: &Path, subject: &str) -> Vec<u8> {
+    rusqlite::Connection::open(dir.join("consent.db"))
+        .unwrap()
+        .query_row(
+            "SELECT key FROM data_keys WHERE subject = ?1",
+            params![subject],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+#[test]
+fn after_erasure_the_names_are_nowhere_the_server_writes() {
+    let dir = temp("erasure");
+    let port = free_port();
+    let config = dir.join("consent-server.toml");
+    let config = config.to_str().unwrap();
+    let mut server = start_with(&dir, port, &extra(), "debug", &[]);
+    let aigerim = form_consent(port, "aigerim@example.kz", AIGERIM, MOTHER);
+    let daulet = form_consent(port, "daulet@example.kz", DAULET, FATHER);
+    assert!(terminate(&mut server).success());
+    // An old receipt of Aigerim's, from before version 2: her name in clear, in the database.
+    old_receipt(&dir, &aigerim);
+    assert_eq!(
+        files_naming(&dir, OLD_NAME),
+        [dir.join("consent.db")],
+        "the old receipt names her (base64url, in its JWS)"
+    );
+    assert_eq!(files_naming(&dir, MOTHER), [dir.join("consent.db")]);
+    // The sealed receipts do not.
+    assert!(files_naming(&dir, AIGERIM).is_empty() && files_naming(&dir, DAULET).is_empty());
+    let keys = [data_key(&dir, &aigerim), data_key(&dir, &daulet)];
+
+    let mut server = start_with(&dir, port, &extra(), "debug", &[]);
+    // Before erasure the names are there for the access request, opened with the data keys.
+    let export = operator_get(port, &format!("/v1/subjects/{aigerim}/export"));
+    for name in [AIGERIM, MOTHER, OLD_NAME] {
+        assert!(export.contains(name), "{name} not in {export}");
+    }
+    let export = operator_get(port, &format!("/v1/subjects/{daulet}/export"));
+    assert!(export.contains(DAULET) && export.contains(FATHER));
+
+    // A backup before the erasure: the receipts without the keys, the keys alone.
+    let backups = dir.join("backups");
+    std::fs::create_dir(&backups).unwrap();
+    let (receipts_backup, keys_backup) = (backups.join("consent.db"), backups.join("keys.db"));
+    let (ok, out, err) = run(
+        &dir,
+        &[
+            "--config",
+            config,
+            "backup",
+            "--receipts",
+            receipts_backup.to_str().unwrap(),
+            "--keys",
+            keys_backup.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{out}{err}");
+    for key in &keys {
+        let found = files_containing(&backups, key);
+        assert_eq!(found, std::slice::from_ref(&keys_backup), "{out}");
+    }
+    let count: i64 = rusqlite::Connection::open(&receipts_backup)
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM receipts", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count, 3);
+
+    // Erase Aigerim from the command line, Daulet through the API.
+    let (ok, out, err) = run(
+        &dir,
+        &["--config", config, "erase", "--id", "aigerim@example.kz"],
+    );
+    assert!(ok, "{out}{err}");
+    std::fs::write(dir.join("erase-cli.log"), format!("{out}{err}")).unwrap();
+    let auth = format!("Bearer {OPERATOR}");
+    let (status, text) = http(
+        port,
+        "POST",
+        &format!("/v1/subjects/{daulet}/erase"),
+        &[("authorization", &auth)],
+        "",
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{text}");
+    // The server empties the WAL within a second or two of an erasure.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+
+    // Exports after erasure: they still count every receipt, and say the names were erased.
+    let mut outputs = Vec::new();
+    for format in ["jsonl", "kantara", "csv"] {
+        let file = dir.join(format!("export.{format}"));
+        let (ok, out, err) = run(
+            &dir,
+            &[
+                "--config",
+                config,
+                "export",
+                "--format",
+                format,
+                "-o",
+                file.to_str().unwrap(),
+            ],
+        );
+        assert!(ok, "{out}{err}");
+        std::fs::write(
+            dir.join(format!("export-{format}.log")),
+            format!("{out}{err}"),
+        )
+        .unwrap();
+        outputs.push(std::fs::read_to_string(&file).unwrap());
+    }
+    let jsonl = &outputs[0];
+    assert_eq!(jsonl.lines().count(), 3, "{jsonl}");
+    assert_eq!(
+        jsonl.matches(r#""subject_name":{"erased":true}"#).count(),
+        2,
+        "{jsonl}"
+    );
+    assert_eq!(
+        jsonl.matches(r#""representative":{"erased":true}"#).count(),
+        2,
+        "{jsonl}"
+    );
+    assert!(jsonl.contains(r#""redacted":"erased:"#), "{jsonl}");
+    let kantara = &outputs[1];
+    assert_eq!(
+        kantara.lines().count(),
+        2,
+        "the redacted receipt is skipped: {kantara}"
+    );
+    assert!(
+        kantara.contains(r#""subject_name":{"erased":true}"#),
+        "{kantara}"
+    );
+    assert_eq!(outputs[2].lines().count(), 4, "{}", outputs[2]);
+    for (name, path) in [
+        ("api-export.json", format!("/v1/subjects/{aigerim}/export")),
+        ("api-history.json", format!("/v1/subjects/{daulet}/history")),
+        ("api-export.jsonl", "/v1/export".to_owned()),
+        ("metrics.txt", "/metrics".to_owned()),
+    ] {
+        let body = if path == "/v1/export" || path.ends_with("/history") {
+            let auth = format!("Bearer {}", support::AUDITOR);
+            http(port, "GET", &path, &[("authorization", &auth)], "")
+                .unwrap()
+                .1
+        } else {
+            http(
+                port,
+                "GET",
+                &path,
+                &[("authorization", &format!("Bearer {OPERATOR}"))],
+                "",
+            )
+            .unwrap()
+            .1
+        };
+        std::fs::write(dir.join(name), body).unwrap();
+    }
+    // The erasures are cases, closed at once, with who handled them; nobody is live any more.
+    let (ok, out, err) = run(&dir, &["--config", config, "cases", "list", "--all"]);
+    assert!(ok, "{out}{err}");
+    std::fs::write(dir.join("cases-list.log"), format!("{out}{err}")).unwrap();
+    let erasures: Vec<&str> = out.lines().filter(|l| l.contains("\terasure\t")).collect();
+    assert_eq!(erasures.len(), 2, "{out}");
+    assert!(
+        erasures[0].contains(&aigerim) && erasures[0].contains("\tcli:"),
+        "{out}"
+    );
+    assert!(
+        erasures[1].contains(&daulet) && erasures[1].contains("\tdpo\tclosed "),
+        "{out}"
+    );
+    let (ok, out, err) = run(
+        &dir,
+        &["--config", config, "access", &daulet, "--by", "dpo"],
+    );
+    assert!(ok && out.contains("case 3 due "), "{out}{err}");
+    let (ok, out, _) = run(&dir, &["--config", config, "cases", "list"]);
+    assert!(
+        ok && out.lines().count() == 2 && out.contains("\taccess\t"),
+        "{out}"
+    );
+    let (ok, out, err) = run(&dir, &["--config", config, "cases", "close", "3"]);
+    assert!(ok, "{out}{err}");
+    let (ok, _, err) = run(&dir, &["--config", config, "cases", "close", "3"]);
+    assert!(!ok && err.contains("open case 3 not found"), "{err}");
+    let (ok, out, err) = run(&dir, &["--config", config, "subjects"]);
+    assert!(ok && out == "persons\t0\ndevices\t0\n", "{out}{err}");
+    let metrics = std::fs::read_to_string(dir.join("metrics.txt")).unwrap();
+    assert!(
+        metrics.contains("consent_subjects_live{kind=\"person\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("consent_cases_open{kind=\"erasure\"} 0"),
+        "{metrics}"
+    );
+
+    let check = |when: &str| {
+        for needle in [AIGERIM, MOTHER, DAULET, FATHER, OLD_NAME] {
+            let found = files_naming(&dir, needle);
+            assert!(found.is_empty(), "{when}: {needle} in {found:?}");
+        }
+        for key in &keys {
+            let found = files_containing(&dir, key);
+            assert!(found.is_empty(), "{when}: a data key in {found:?}");
+        }
+    };
+    check("while the server runs");
+    // Restoring the keys of the backup made before the erasures brings back neither key.
+    let (ok, out, err) = run(
+        &dir,
+        &[
+            "--config",
+            config,
+            "restore-keys",
+            keys_backup.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("restored 0 data key(s); left out 2"), "{out}");
+    check("after restoring the keys of an older backup");
+    assert!(terminate(&mut server).success());
+    check("after the server stopped");
+    // The database, its WAL and the logs were among the files searched.
+    for f in [
+        "consent.db",
+        "server.log",
+        "erase-cli.log",
+        "export.kantara",
+    ] {
+        assert!(dir.join(f).exists(), "{f}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
