@@ -2,7 +2,9 @@
 //! records form consents with Kazakh names (payload version 2, sealed) and an old version 1 receipt
 //! naming the person in clear, erases one subject with the CLI and one through the API, and the raw
 //! files (database, WAL, shared memory, exports, Kantara exports, the server's and the commands' logs,
-//! `/metrics`) are searched for the names' UTF-8 bytes and for the data keys' bytes.
+//! `/metrics`) are searched for the names' UTF-8 bytes and for the data keys' bytes. With the consent log
+//! (issue 21): the old receipt is logged, `audit verify` passes after the erasure and counts it as
+//! redacted by erasure, its output names nobody, and an edit dressed up as a redaction fails.
 //!
 //! SQLite only, by nature: it reads the database's own files. PostgreSQL's files are its server's (the
 //! README's "Backups and erasure" says what VACUUM, the WAL and backups need there); on PostgreSQL,
@@ -125,7 +127,7 @@ fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
 }
 
 /// Inserts, as the server before version 2 did, a signed version 1 receipt for `subject` naming
-/// `name` in clear.
+/// `name` in clear, at the next log index (the server adds it to the log's tree when it opens).
 fn old_receipt(dir: &Path, subject: &str) {
     let keys = ServerKeys::load(&dir.join("keys.json")).unwrap();
     let policy = Policy::from_toml(include_str!("../../examples/invisionu/policy.toml")).unwrap();
@@ -156,8 +158,9 @@ fn old_receipt(dir: &Path, subject: &str) {
     rusqlite::Connection::open(dir.join("consent.db"))
         .unwrap()
         .execute(
-            "INSERT INTO receipts (id, subject, issued_at, policy_version, method, kid, decisions, expires_at, actor, jws)
-             VALUES (?1, ?2, ?3, '2025-03-26', 'form', ?4, 'application-review=given', ?5, 'representative:parent', ?6)",
+            "INSERT INTO receipts (id, subject, issued_at, policy_version, method, kid, decisions, expires_at, actor, jws, log_index)
+             VALUES (?1, ?2, ?3, '2025-03-26', 'form', ?4, 'application-review=given', ?5, 'representative:parent', ?6,
+                     (SELECT entries FROM log_head))",
             params![
                 p.jti.to_string(),
                 subject,
@@ -168,6 +171,30 @@ fn old_receipt(dir: &Path, subject: &str) {
             ],
         )
         .unwrap();
+}
+
+/// `audit verify` of the server at `port`: (success, stdout, stderr), also written to `dir` (so that
+/// the search for names covers them).
+fn audit(dir: &Path, port: u16, name: &str) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_consent-server"))
+        .args([
+            "audit",
+            "verify",
+            "--log",
+            &format!("http://127.0.0.1:{port}/log"),
+            "--jwks",
+            &format!("http://127.0.0.1:{port}/.well-known/jwks.json"),
+        ])
+        .env("CONSENT_AUDIT_TOKEN", support::AUDITOR)
+        .env("CONSENT_LOG", "warn")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    std::fs::write(dir.join(name), format!("{stdout}{stderr}")).unwrap();
+    (out.status.success(), stdout, stderr)
 }
 
 fn data_key(dir: &Path, subject: &str) -> Vec<u8> {
@@ -381,6 +408,14 @@ fn after_erasure_the_names_are_nowhere_the_server_writes() {
             assert!(found.is_empty(), "{when}: a data key in {found:?}");
         }
     };
+    // The log: the old receipt is served redacted, accounted for by Aigerim's logged erasure.
+    let (ok, out, err) = audit(&dir, port, "audit-verify.log");
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("entries checked: 5 (receipts 2, rights events 2: erase 2)"),
+        "{out}"
+    );
+    assert!(out.contains("1 entries redacted by erasure"), "{out}");
     check("while the server runs");
     // Restoring the keys of the backup made before the erasures brings back neither key.
     let (ok, out, err) = run(
@@ -397,6 +432,30 @@ fn after_erasure_the_names_are_nowhere_the_server_writes() {
     check("after restoring the keys of an older backup");
     assert!(terminate(&mut server).success());
     check("after the server stopped");
+    // Edits dressed up as redactions (triggers dropped first): Daulet's sealed receipt replaced by the
+    // redacted form of Aigerim's, which no erasure of Daulet's names; and that redacted form edited.
+    rusqlite::Connection::open(dir.join("consent.db"))
+        .unwrap()
+        .execute_batch(&format!(
+            "DROP TRIGGER receipts_append_only_update;
+             UPDATE receipts SET jws = (SELECT jws FROM receipts WHERE jws LIKE 'erased:%')
+                 WHERE subject = '{daulet}';
+             UPDATE receipts SET jws = jws || 'A' WHERE subject = '{aigerim}' AND jws LIKE 'erased:%';"
+        ))
+        .unwrap();
+    let mut server = start_with(&dir, port, &extra(), "debug", &[]);
+    let (ok, out, err) = audit(&dir, port, "audit-verify-tampered.log");
+    assert!(terminate(&mut server).success());
+    assert!(!ok, "{out}{err}");
+    assert!(
+        err.contains(&format!("no logged erasure of {aigerim} names it")),
+        "{err}"
+    );
+    assert!(
+        err.contains("served redacted, but not as the erasure at entry"),
+        "{err}"
+    );
+    check("after the audits");
     // The database, its WAL and the logs were among the files searched.
     for f in [
         "consent.db",

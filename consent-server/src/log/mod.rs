@@ -8,7 +8,7 @@ mod checkpoints;
 mod record;
 
 pub use checkpoints::{checkpoint_once, keep_checkpointing, tlog_proof};
-pub use record::{RIGHTS_TYP, RecordError, RightsRecord};
+pub use record::{RIGHTS_TYP, RecordError, Redaction, RightsRecord};
 
 use consent_core::tlog::{KeyName, NoteSigner, NoteVerifier};
 use tokio::sync::Notify;

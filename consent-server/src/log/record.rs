@@ -36,6 +36,22 @@ pub struct RightsRecord {
     pub at: i64,
     /// `restrict`, `unblock` or `erase`.
     pub what: String,
+    /// An erasure only: the logged receipts it redacted (version 1 receipts that named the person in
+    /// clear), each with the leaf hash of its redacted form, so that an auditor can tell that redaction
+    /// from an edit. Absent when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redacted: Vec<Redaction>,
+}
+
+/// A logged receipt redacted by an erasure ([`RightsRecord::redacted`]): its log index and the RFC
+/// 6962 leaf hash (`H(0x00 ‖ bytes)`, base64) of the redacted form the log now serves for it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Redaction {
+    /// The receipt's log index.
+    pub index: u64,
+    /// Leaf hash of the redacted form, base64.
+    pub leaf: String,
 }
 
 impl RightsRecord {
@@ -47,7 +63,20 @@ impl RightsRecord {
             sub: subject.to_string(),
             at: at.as_unix(),
             what: what.as_str().to_owned(),
+            redacted: Vec::new(),
         }
+    }
+
+    /// The same record naming the logged receipts an erasure redacts: (log index, redacted form).
+    pub fn with_redacted<'a>(mut self, redacted: impl IntoIterator<Item = (u64, &'a str)>) -> Self {
+        self.redacted = redacted
+            .into_iter()
+            .map(|(index, form)| Redaction {
+                index,
+                leaf: consent_core::tlog::Hash::leaf(form.as_bytes()).to_base64(),
+            })
+            .collect();
+        self
     }
 
     /// Signed with the active receipt key: the log's entry.
@@ -77,6 +106,11 @@ impl RightsRecord {
         if record.v != 1 || !matches!(record.what.as_str(), "restrict" | "unblock" | "erase") {
             return Err(RecordError::Payload(
                 "not version 1, or not restrict, unblock or erase".into(),
+            ));
+        }
+        if record.what != "erase" && !record.redacted.is_empty() {
+            return Err(RecordError::Payload(
+                "only an erasure redacts receipts".into(),
             ));
         }
         Ok(record)

@@ -200,6 +200,13 @@ fn check(args: &LogArgs, cosigner: Option<&Cosigner>) -> Result<bool> {
             format!(": {}", rights.join(", "))
         }
     );
+    if audit.redacted > 0 {
+        println!(
+            "{} entries redacted by erasure (version 1 receipts that named a person; each accounted \
+             for by its logged erasure)",
+            audit.redacted
+        );
+    }
     let earlier = state.checkpoints.len();
     if !audit.problems.is_empty() {
         eprintln!(
