@@ -187,6 +187,8 @@ permissions! {
     /// `GET /v1/export`.
     ExportReceipts: [Auditor] => "export receipts";
     ReadLogEntries: [Auditor] => "read the log's entries";
+    /// `GET /v1/log/entries/{index}/proof`: an entry's inclusion proof (rights events' proofs).
+    ReadLogProofs: [Auditor, Operator] => "read the log's proofs";
 }
 
 #[cfg(test)]

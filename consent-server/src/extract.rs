@@ -117,6 +117,15 @@ impl PathParam for ReceiptId {
     }
 }
 
+impl PathParam for crate::store::LogIndex {
+    const NAME: &'static str = "index";
+    fn parse(s: &str) -> Result<Self, String> {
+        s.parse()
+            .map(crate::store::LogIndex)
+            .map_err(|_| "expected a log index (0, 1, 2…)".into())
+    }
+}
+
 impl PathParam for Lang {
     const NAME: &'static str = "lang";
     fn parse(s: &str) -> Result<Self, String> {

@@ -1273,6 +1273,7 @@ async fn openapi_documents_every_route_and_only_those() {
         ("post", "/v1/consents"),
         ("get", "/v1/receipts/{id}"),
         ("get", "/v1/receipts/{id}/proof"),
+        ("get", "/v1/log/entries/{index}/proof"),
         ("get", "/log/checkpoint"),
         ("get", "/log/key"),
         ("get", "/log/tile/{path}"),
@@ -1344,6 +1345,7 @@ async fn openapi_documents_every_route_and_only_those() {
         let uri = p
             .replace("{version}", "2025-03-26")
             .replace("{id}", "00000000-0000-7000-8000-000000000000")
+            .replace("{index}", "0")
             .replace("{subject}", "dev:AAAAAAAAAAAAAAAAAAAAAA");
         let req = Request::builder()
             .method(m.to_uppercase().as_str())

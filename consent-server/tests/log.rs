@@ -47,6 +47,11 @@ async fn receipts_and_rights_are_logged_checkpointed_and_proved() {
     for i in 0..3u64 {
         let j = consent(&s).await;
         assert_eq!(j["log_index"], i, "{j}");
+        assert_eq!(
+            j["proof"],
+            format!("/v1/receipts/{}/proof", j["receipt_id"].as_str().unwrap()),
+            "{j}"
+        );
         answers.push(j);
     }
     let restrict = format!(
@@ -63,6 +68,7 @@ async fn receipts_and_rights_are_logged_checkpointed_and_proved() {
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(r.json()["log_index"], 3);
+    assert_eq!(r.json()["proof"], "/v1/log/entries/3/proof");
 
     // The checkpoint verifies with the served key and covers the four entries.
     let vkey: NoteVerifier = text(&s, "/log/key").await.trim().parse().unwrap();
@@ -156,6 +162,66 @@ async fn receipts_and_rights_are_logged_checkpointed_and_proved() {
             .verify(&other, &vkey, &[])
             .is_err()
     );
+
+    // The rights event's proof (issue 21.5), for staff, from the path its answer gave; it proves the
+    // signed record the entry bundle serves, and nothing else.
+    let uri = "/v1/log/entries/3/proof";
+    let r = call(&s, get(uri).body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    for token in [OPERATOR, AUDITOR] {
+        let r = call(&s, with_token(get(uri).body(Body::empty()).unwrap(), token)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let proof = UnverifiedTlogProof::parse(&r.text())
+            .unwrap()
+            .verify(&Hash::leaf(record.as_bytes()), &vkey, &[])
+            .unwrap();
+        assert_eq!(proof.index(), 3);
+        assert!(
+            UnverifiedTlogProof::parse(&r.text())
+                .unwrap()
+                .verify(&other, &vkey, &[])
+                .is_err()
+        );
+    }
+    let r = call(
+        &s,
+        with_token(
+            get("/v1/log/entries/99/proof").body(Body::empty()).unwrap(),
+            AUDITOR,
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text());
+    // The receipt with its proof, as the banner's download asks for it.
+    let uri = format!(
+        "/v1/receipts/{}?include=proof",
+        a["receipt_id"].as_str().unwrap()
+    );
+    let r = call(
+        &s,
+        get(&uri)
+            .header("x-consent-token", a["token"].as_str().unwrap())
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let j = r.json();
+    assert_eq!(j["log_index"], 1, "{j}");
+    let proof = UnverifiedTlogProof::parse(j["tlog_proof"].as_str().unwrap())
+        .unwrap()
+        .verify(&leaf, &vkey, &[])
+        .unwrap();
+    assert_eq!(proof.index(), 1);
+    let r = call(
+        &s,
+        get(&uri.replace("include=proof", "include=all"))
+            .header("x-consent-token", a["token"].as_str().unwrap())
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
 
     // A witness cosigns; the checkpoint is served with the cosignature from then on.
     let w = witness();

@@ -1,6 +1,7 @@
 //! The receipt download, from the way back in: the banner fetches `GET {endpoint}/v1/receipts/{id}` with
 //! the token in `X-Consent-Token` (the server gives a receipt to the holder of its token; the cookie
-//! would not reach a consent server on another origin) and saves the answer (the JWS and its payload) as
+//! would not reach a consent server on another origin) and saves the answer (the JWS, its payload, and
+//! with `?include=proof` its log index and tlog-proof: the person can show it was logged) as
 //! `consent-receipt-<id>.json`.
 
 use alloc::string::String;
@@ -21,13 +22,17 @@ pub(crate) fn download(link: &Element, dispatch: &Dispatch) {
     let (Some(token), Some(href)) = (cookies::token(&jar), link.get_attribute("href")) else {
         return;
     };
+    // With its proof of logging (issue 21.5).
+    let mut url = href;
+    url.push_str(if url.contains('?') { "&" } else { "?" });
+    url.push_str("include=proof");
     let init = request_init("GET");
     let headers = object();
     set_str(&headers, "x-consent-token", token);
     set_str(&headers, "accept", "application/json");
     set(&init, "headers", &headers);
     let _ = then1(
-        &window().fetch_with_str_and_init(&href, &init),
+        &window().fetch_with_str_and_init(&url, &init),
         &dispatch.callback(Step::Receipt),
     );
 }

@@ -193,8 +193,8 @@ pub(crate) async fn issue(
                 .map(Issued::Repeat);
         }
         state.metrics.receipts.fetch_add(1, Ordering::Relaxed);
-        if let (Written::Logged(index), Some(o)) = (written, out.as_object_mut()) {
-            o.insert("log_index".into(), index.0.into());
+        if let Written::Logged(index) = written {
+            super::log::with_log_fields(&mut out, id, index);
         }
         return Ok(Issued::New(out));
     }

@@ -82,8 +82,8 @@ pub(crate) async fn repeat(
     let (given, refused) = super::public::decided(state, &verified);
     let mut out = super::consents::answer(state, stored.subject, &verified, given, refused)?;
     // The first answer's log index, as it gave it.
-    if let (Some(index), Some(o)) = (stored.log_index, out.as_object_mut()) {
-        o.insert("log_index".into(), index.0.into());
+    if let Some(index) = stored.log_index {
+        super::log::with_log_fields(&mut out, stored.id, index);
     }
     Ok(out)
 }

@@ -1,6 +1,6 @@
 //! The consent log over HTTP (C2SP tlog-tiles and tlog-checkpoint): `/log/checkpoint`, `/log/key`,
 //! hash tiles (public, cacheable), entry bundles (auditors), cosignatures from witnesses, and the
-//! tlog-proof of a receipt for whoever may read it.
+//! tlog-proof of a receipt for whoever may read it, and of any entry (a rights event's) for staff.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -8,12 +8,12 @@ use axum::response::{IntoResponse, Response};
 use consent_core::ReceiptId;
 use consent_core::tlog::{TilePath, UnverifiedCheckpoint, bundle_data};
 
-use crate::auth::{Caller, ReadLogEntries, require_permission};
+use crate::auth::{Caller, ReadLogEntries, ReadLogProofs, Staff, require_permission};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::ApiPath;
 use crate::log::{checkpoint_once, tlog_proof};
 use crate::state::AppState;
-use crate::store::Write;
+use crate::store::{LogIndex, REDACTED_PREFIX, Write};
 
 const TEXT: &str = "text/plain; charset=utf-8";
 /// Tiles never change once served at their path (a partial tile has its width in its path).
@@ -159,6 +159,9 @@ pub(crate) async fn receipt_proof(
     super::public::may_read_receipt(&state, &caller, &headers, id)?;
     let stored = state.read(move |store| store.receipt(id)).await?;
     let stored = stored.ok_or_else(|| ApiError::not_found("receipt"))?;
+    if stored.is_redacted() {
+        return Err(erased());
+    }
     let index = stored
         .log_index
         .ok_or_else(|| ApiError::internal("a stored receipt has no log index"))?;
@@ -169,6 +172,62 @@ pub(crate) async fn receipt_proof(
             (
                 header::CONTENT_DISPOSITION,
                 "attachment; filename=\"receipt.tlog-proof\"",
+            ),
+        ],
+        proof,
+    )
+        .into_response())
+}
+
+/// A redacted receipt has no proof to give: the log proves the original bytes, which the person holds.
+fn erased() -> ApiError {
+    ApiError::new(
+        StatusCode::GONE,
+        ErrorCode::ReceiptErased,
+        "this receipt named a person in clear and was redacted when its subject was erased; the log \
+         still proves the original receipt to whoever holds it",
+    )
+}
+
+/// Adds a receipt's place in the log to its answer: `log_index`, and `proof`, the path of its tlog-proof.
+pub(crate) fn with_log_fields(out: &mut serde_json::Value, receipt: ReceiptId, index: LogIndex) {
+    if let Some(o) = out.as_object_mut() {
+        o.insert("log_index".into(), index.0.into());
+        o.insert(
+            "proof".into(),
+            format!("/v1/receipts/{receipt}/proof").into(),
+        );
+    }
+}
+
+/// The path of the tlog-proof of the entry at `index` ([`entry_proof`]), as rights answers give it.
+pub(crate) fn entry_proof_path(index: LogIndex) -> String {
+    format!("/v1/log/entries/{}/proof", index.0)
+}
+
+/// `GET /v1/log/entries/{index}/proof`: the tlog-proof@v1 file of the entry at `index` (a rights
+/// event's, or any entry's), for auditors and operators.
+pub(crate) async fn entry_proof(
+    State(state): State<AppState>,
+    _: Staff<ReadLogProofs>,
+    ApiPath(index): ApiPath<LogIndex>,
+) -> Result<Response, ApiError> {
+    let entry = state
+        .read(move |s| s.log_entries(index.0, 1))
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::not_found(&format!("log entry {}", index.0)))?;
+    if entry.starts_with(REDACTED_PREFIX.as_bytes()) {
+        return Err(erased());
+    }
+    let proof = tlog_proof(&state, index, &entry).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, TEXT),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"entry.tlog-proof\"",
             ),
         ],
         proof,

@@ -37,6 +37,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/consents", post(consents::record))
         .route("/v1/receipts/{id}", get(public::receipt))
         .route("/v1/receipts/{id}/proof", get(log::receipt_proof))
+        .route("/v1/log/entries/{index}/proof", get(log::entry_proof))
         .route("/log/checkpoint", get(log::checkpoint))
         .route("/log/key", get(log::key))
         .route("/log/tile/{*path}", get(log::tile))

@@ -104,14 +104,29 @@ pub(crate) async fn gpc(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
+/// `GET /v1/receipts/{id}` query.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReceiptParams {
+    /// `proof`: the answer also carries the receipt's tlog-proof (the banner's download).
+    include: Option<String>,
+}
+
 /// `GET /v1/receipts/{id}`: for staff, or for the holder of the consent token naming this receipt
-/// (`X-Consent-Token` header or `consent` cookie). `Accept: application/jwt` gives the JWS alone.
+/// (`X-Consent-Token` header or `consent` cookie). `Accept: application/jwt` gives the JWS alone;
+/// `?include=proof` adds its log index and tlog-proof (what the banner's download saves).
 pub(crate) async fn receipt(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<ReceiptId>,
     caller: Caller,
+    ApiQuery(q): ApiQuery<ReceiptParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let with_proof = match q.include.as_deref() {
+        None => false,
+        Some("proof") => true,
+        Some(_) => return Err(ApiError::bad_param("include", "expected `proof`")),
+    };
     may_read_receipt(&state, &caller, &headers, id)?;
     let stored = state.read(move |store| store.receipt(id)).await?;
     let stored = stored.ok_or_else(|| ApiError::not_found("receipt"))?;
@@ -148,6 +163,15 @@ pub(crate) async fn receipt(
     });
     if let Some(n) = crate::personal::names_json(&names) {
         out["personal"] = n;
+    }
+    if with_proof {
+        let index = stored
+            .log_index
+            .ok_or_else(|| ApiError::internal("a stored receipt has no log index"))?;
+        out["log_index"] = index.0.into();
+        out["tlog_proof"] = crate::log::tlog_proof(&state, index, stored.jws.as_bytes())
+            .await?
+            .into();
     }
     Ok(axum::Json(out).into_response())
 }
@@ -364,8 +388,8 @@ pub(crate) async fn unsubscribe(
         Some((receipt, index)) => {
             let (given, refused) = decided(&state, &receipt);
             let mut out = answer(&state, subject, &receipt, given, refused)?;
-            if let (Some(index), Some(o)) = (index, out.as_object_mut()) {
-                o.insert("log_index".into(), index.0.into());
+            if let Some(index) = index {
+                super::log::with_log_fields(&mut out, receipt.payload().jti, index);
             }
             out
         }

@@ -266,7 +266,7 @@ async fn rights(
 ) -> Result<Response, ApiError> {
     let (at, index) = staff_rights(state, s, what, &staff.name).await?;
     tracing::info!(operator = %staff.name, subject = %s, action = what.as_str(), "rights request recorded");
-    Ok(axum::Json(serde_json::json!({ "subject": s.to_string(), "action": what.as_str(), "at": at.to_string(), "log_index": index.0 })).into_response())
+    Ok(axum::Json(serde_json::json!({ "subject": s.to_string(), "action": what.as_str(), "at": at.to_string(), "log_index": index.0, "proof": super::log::entry_proof_path(index) })).into_response())
 }
 
 /// `POST /v1/subjects/{subject}/restrict`.
@@ -390,21 +390,30 @@ pub async fn staff_rights(
     by: &str,
 ) -> Result<(consent_core::Timestamp, LogIndex), ApiError> {
     known_subject(state, s).await?;
-    let redact = if what == Rights::Erase {
+    // (receipt, its log index, its redacted form)
+    let redacted: Vec<_> = if what == Rights::Erase {
         state
             .read(move |store| store.subject_receipts(s))
             .await?
             .into_iter()
             .filter(|r| !r.is_redacted())
-            .filter_map(|r| personal::redact(&r.jws).map(|x| (r.id, x)))
+            .filter_map(|r| personal::redact(&r.jws).map(|x| (r.id, r.log_index, x)))
             .collect()
     } else {
         Vec::new()
     };
     let (at, _) = state.now();
+    // The erasure's record names the logged receipts it redacts and the hash of each redacted form: an
+    // auditor tells the redaction from an edit (SPEC.md §6.8).
     let record = RightsRecord::new(&state.config.issuer, s, at, what)
+        .with_redacted(
+            redacted
+                .iter()
+                .filter_map(|(_, index, x)| index.map(|i| (i.0, x.as_str()))),
+        )
         .sign(&state.keys.receipts)
         .map_err(ApiError::internal)?;
+    let redact = redacted.into_iter().map(|(id, _, x)| (id, x)).collect();
     let kind = match what {
         Rights::Restrict => CaseKind::Restriction,
         Rights::Unblock => CaseKind::Unblocking,
