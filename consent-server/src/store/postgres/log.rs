@@ -9,7 +9,7 @@
 //! [`Prefetched`].
 
 use consent_core::tlog::{Hash, Tile, TileReader, TreeError, append_leaves, tiles_root};
-use deadpool_postgres::GenericClient;
+use tokio_postgres::GenericClient;
 
 use super::fault::Pg as _;
 use crate::store::{LogHead, StoreError};
@@ -188,13 +188,13 @@ pub(super) async fn catch_up(
     strict: bool,
 ) -> Result<(), StoreError> {
     // Looked at without a lock first: a read-only session (a standby) opens the store for reads.
-    if head(&*client, false).await?.log.size >= logged(&*client).await? {
+    if head(&***client, false).await?.log.size >= logged(&***client).await? {
         return Ok(());
     }
     let tx = client.transaction().await.pg()?;
-    let heads = head(&tx, true).await?;
+    let heads = head(&*tx, true).await?;
     let mut h = heads.log;
-    let end = logged(&tx).await?;
+    let end = logged(&*tx).await?;
     if h.size >= end {
         return tx.commit().await.pg();
     }
@@ -204,7 +204,7 @@ pub(super) async fn catch_up(
         "adding stored entries to the log's tree"
     );
     while h.size < end {
-        let batch = entries(&tx, h.size, CHUNK.min(end - h.size)).await?;
+        let batch = entries(&*tx, h.size, CHUNK.min(end - h.size)).await?;
         if batch.is_empty() {
             let gap = format!("log index {} is missing: the log has a gap", h.size);
             if strict {
@@ -214,9 +214,9 @@ pub(super) async fn catch_up(
             break;
         }
         let leaves: Vec<Hash> = batch.iter().map(|e| Hash::leaf(e)).collect();
-        h = append(&tx, h, &leaves).await?;
+        h = append(&*tx, h, &leaves).await?;
     }
-    set_head(&tx, heads.receipts, heads.events, h).await?;
+    set_head(&*tx, heads.receipts, heads.events, h).await?;
     tx.commit().await.pg()
 }
 

@@ -33,7 +33,7 @@ use tokio_postgres::IsolationLevel;
 pub use import::ImportedEvent;
 pub use schema::MIGRATIONS;
 pub use settings::{DEFAULT_POOL_MAX_SIZE, PostgresUrl, TlsMode, is_postgres_url};
-pub use writer::INSERT_RECEIPTS;
+pub use writer::{INSERT_RECEIPTS, ReceiptColumns, write_receipt_batch};
 
 use self::fault::Pg as _;
 use self::writer::{Writer, writer_loop};
@@ -443,20 +443,20 @@ impl Store for PgStore {
     }
 
     fn log_head(&self) -> Result<LogHead, StoreError> {
-        self.read(|c| async move { Ok(log::head(&c, false).await?.log) })
+        self.read(|c| async move { Ok(log::head(&**c, false).await?.log) })
     }
 
     fn log_tiles(&self, tiles: &[Tile]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
         let tiles = tiles.to_vec();
-        self.read(|c| async move { log::read_tiles(&c, &tiles).await })
+        self.read(|c| async move { log::read_tiles(&**c, &tiles).await })
     }
 
     fn log_entries(&self, first: u64, count: u64) -> Result<Vec<Vec<u8>>, StoreError> {
-        self.read(move |c| async move { log::entries(&c, first, count).await })
+        self.read(move |c| async move { log::entries(&**c, first, count).await })
     }
 
     fn latest_checkpoint(&self) -> Result<Option<(u64, String)>, StoreError> {
-        self.read(|c| async move { log::latest_checkpoint(&c).await })
+        self.read(|c| async move { log::latest_checkpoint(&**c).await })
     }
 
     fn data_key(&self, subject: SubjectRef) -> Result<Option<(DataKey, Seq)>, StoreError> {

@@ -142,9 +142,8 @@ async fn commit_batch(
 
 /// The receipts' insert of a batch on the fast path, inside the transaction that locked `log_head`,
 /// their subjects marked live: `$1` the last `seq` given, `$2` the first log index, `$3`…`$13` arrays of
-/// the columns, in the order of the `INSERT`. Only for receipts that create no data key and open no
-/// case. Public (as `POSTGRES_INSERT_RECEIPTS`) for the load generator's ceiling, which times a batch
-/// as the server commits it ([`POSTGRES_BATCH`](crate::store::POSTGRES_BATCH)).
+/// the columns, in the order of the `INSERT` ([`ReceiptColumns`]). Only for receipts that create no data
+/// key and open no case.
 pub const INSERT_RECEIPTS: &str = "
 WITH r AS (
     SELECT * FROM UNNEST($3::text[], $4::text[], $5::int8[], $6::text[], $7::text[], $8::text[],
@@ -163,10 +162,84 @@ SELECT $1 + r.n, r.id::uuid, r.subject, r.issued_at, r.policy_version, r.method,
        r.browser, r.decisions, r.expires_at, r.actor, r.jws, $2 + r.n - 1
 FROM r";
 
-/// Stores a batch of receipts only (none makes a data key or opens a case), in one transaction: lock
-/// `log_head`, the receipts ([`INSERT_RECEIPTS`]), their idempotency keys if any, the tiles their
-/// leaves grew, the head; returns the first one's log index. `None` (nothing written) when a key of
-/// the batch is stored already or comes twice: the general path then answers the repeats.
+/// A batch of receipts as the arrays [`INSERT_RECEIPTS`] takes, in its order.
+#[derive(Debug, Default)]
+pub struct ReceiptColumns<'a> {
+    /// Receipt ids (UUID text).
+    pub id: Vec<String>,
+    /// Subjects (`sub:…`, `dev:…`).
+    pub subject: Vec<String>,
+    /// Unix seconds.
+    pub issued_at: Vec<i64>,
+    /// Policy versions.
+    pub policy_version: Vec<String>,
+    /// Methods.
+    pub method: Vec<&'a str>,
+    /// Key ids.
+    pub kid: Vec<&'a str>,
+    /// Browser families, if known.
+    pub browser: Vec<Option<&'a str>>,
+    /// Decisions as `purpose=choice;…`.
+    pub decisions: Vec<String>,
+    /// Unix seconds.
+    pub expires_at: Vec<i64>,
+    /// Who decided.
+    pub actor: Vec<String>,
+    /// The JWS of each receipt (the log's entries).
+    pub jws: Vec<&'a str>,
+}
+
+/// What the writer's fast path does with a batch of receipts, in the transaction `tx`, before any
+/// idempotency keys and the commit: lock `log_head`, insert the rows with their numbers and log
+/// indexes (`insert`: [`INSERT_RECEIPTS`] prepared on the connection), grow the log's tree by their
+/// leaves, set the head. Returns the first receipt's log index. Public (as
+/// `POSTGRES_WRITE_RECEIPT_BATCH`) for the load generator's ceiling, which times exactly this and the
+/// commit (the cost of the consent log included).
+pub async fn write_receipt_batch(
+    tx: &tokio_postgres::Transaction<'_>,
+    insert: &tokio_postgres::Statement,
+    cols: &ReceiptColumns<'_>,
+) -> Result<u64, StoreError> {
+    let n = cols.jws.len();
+    let heads = log::head(tx, true).await?;
+    let first = heads.log.size;
+    let inserted = tx
+        .execute(
+            insert,
+            &[
+                &heads.receipts,
+                &i64::try_from(first).unwrap_or(i64::MAX),
+                &cols.id,
+                &cols.subject,
+                &cols.issued_at,
+                &cols.policy_version,
+                &cols.method,
+                &cols.kid,
+                &cols.browser,
+                &cols.decisions,
+                &cols.expires_at,
+                &cols.actor,
+                &cols.jws,
+            ],
+        )
+        .await
+        .pg()?;
+    if inserted != n as u64 {
+        return Err(StoreError::Corrupt(format!(
+            "{inserted} of {n} receipts inserted"
+        )));
+    }
+    let leaves: Vec<Hash> = cols.jws.iter().map(|j| Hash::leaf(j.as_bytes())).collect();
+    let tree = log::append(tx, heads.log, &leaves).await?;
+    let count = i64::try_from(n).unwrap_or(i64::MAX);
+    log::set_head(tx, heads.receipts + count, heads.events, tree).await?;
+    Ok(first)
+}
+
+/// Stores a batch of receipts only (none makes a data key or opens a case), in one transaction:
+/// [`write_receipt_batch`], their idempotency keys if any, the commit; returns the first one's log
+/// index. `None` (nothing written) when a key of the batch is stored already or comes twice: the
+/// general path then answers the repeats.
 async fn insert_receipts(
     client: &mut Client,
     receipts: &[&NewReceipt],
@@ -182,61 +255,23 @@ async fn insert_receipts(
     if distinct.len() != key.len() {
         return Ok(None);
     }
-    let n = receipts.len();
-    let mut id = Vec::with_capacity(n);
-    let mut subject = Vec::with_capacity(n);
-    let mut issued_at = Vec::with_capacity(n);
-    let mut version = Vec::with_capacity(n);
-    let mut method = Vec::with_capacity(n);
-    let mut kid = Vec::with_capacity(n);
-    let mut browser = Vec::with_capacity(n);
-    let mut decisions = Vec::with_capacity(n);
-    let mut expires_at = Vec::with_capacity(n);
-    let mut actor = Vec::with_capacity(n);
-    let mut jws = Vec::with_capacity(n);
+    let mut cols = ReceiptColumns::default();
     for r in receipts {
-        id.push(r.id().to_string());
-        subject.push(r.subject().to_string());
-        issued_at.push(r.issued_at().as_unix());
-        version.push(r.policy_version().to_string());
-        method.push(r.method().as_str());
-        kid.push(r.kid());
-        browser.push(r.browser());
-        decisions.push(columns::decisions_text(r.decisions()));
-        expires_at.push(r.expires_at().as_unix());
-        actor.push(r.by().to_string());
-        jws.push(r.jws());
+        cols.id.push(r.id().to_string());
+        cols.subject.push(r.subject().to_string());
+        cols.issued_at.push(r.issued_at().as_unix());
+        cols.policy_version.push(r.policy_version().to_string());
+        cols.method.push(r.method().as_str());
+        cols.kid.push(r.kid());
+        cols.browser.push(r.browser());
+        cols.decisions.push(columns::decisions_text(r.decisions()));
+        cols.expires_at.push(r.expires_at().as_unix());
+        cols.actor.push(r.by().to_string());
+        cols.jws.push(r.jws());
     }
     let tx = client.transaction().await.pg()?;
-    let heads = log::head(&tx, true).await?;
-    let first = heads.log.size;
-    let stmt = tx.prepare_cached(INSERT_RECEIPTS).await.pg()?;
-    let inserted = tx
-        .execute(
-            &stmt,
-            &[
-                &heads.receipts,
-                &i64::try_from(first).unwrap_or(i64::MAX),
-                &id,
-                &subject,
-                &issued_at,
-                &version,
-                &method,
-                &kid,
-                &browser,
-                &decisions,
-                &expires_at,
-                &actor,
-                &jws,
-            ],
-        )
-        .await
-        .pg()?;
-    if inserted != n as u64 {
-        return Err(StoreError::Corrupt(format!(
-            "{inserted} of {n} receipts inserted"
-        )));
-    }
+    let insert = tx.prepare_cached(INSERT_RECEIPTS).await.pg()?;
+    let first = write_receipt_batch(&tx, &insert, &cols).await?;
     if !keyed.is_empty() {
         // Expired keys go first (indexed, cheap); a key expired for a later receipt of the batch but
         // not for the oldest is found below and the general path decides, receipt by receipt.
@@ -271,10 +306,6 @@ async fn insert_receipts(
         .await
         .pg()?;
     }
-    let leaves: Vec<Hash> = jws.iter().map(|j| Hash::leaf(j.as_bytes())).collect();
-    let tree = log::append(&tx, heads.log, &leaves).await?;
-    let count = i64::try_from(n).unwrap_or(i64::MAX);
-    log::set_head(&tx, heads.receipts + count, heads.events, tree).await?;
     tx.commit().await.pg()?;
     Ok(Some(first))
 }
@@ -293,7 +324,7 @@ async fn general(
         .any(|(w, _)| !matches!(w, Write::Link { .. } | Write::Policy { .. }));
     let mut head = Head::default();
     if numbered {
-        let heads = log::head(&tx, true).await?;
+        let heads = log::head(&*tx, true).await?;
         head = Head {
             receipts: heads.receipts,
             events: heads.events,
@@ -321,8 +352,8 @@ async fn general(
         }
     }
     if let Some(tree) = head.tree {
-        let tree = log::append(&tx, tree, &head.leaves).await?;
-        log::set_head(&tx, head.receipts, head.events, tree).await?;
+        let tree = log::append(&*tx, tree, &head.leaves).await?;
+        log::set_head(&*tx, head.receipts, head.events, tree).await?;
     }
     tx.commit().await.pg()?;
     Ok(results)
@@ -519,11 +550,11 @@ async fn apply(
             Ok(Written::Logged(index))
         }
         Write::Checkpoint { size, root, note } => {
-            log::store_checkpoint(tx, head.tree()?, *size, root, note).await?;
+            log::store_checkpoint(&**tx, head.tree()?, *size, root, note).await?;
             Ok(Written::Done)
         }
         Write::Cosignature { size, line } => {
-            log::store_cosignature(tx, *size, line).await?;
+            log::store_cosignature(&**tx, *size, line).await?;
             Ok(Written::Done)
         }
         Write::Access { subject, case } => {

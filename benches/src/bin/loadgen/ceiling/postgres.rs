@@ -1,12 +1,18 @@
 //! The PostgreSQL ceiling: a fresh schema with consent-server's migrations in the database the
-//! servers use, one connection made as the server makes them (TLS included), and each batch one
-//! `INSERT … SELECT FROM UNNEST` statement committed on its own, as the server's writer commits.
+//! servers use, one connection made as the server makes them (TLS included), and batches of rows.
 //!
-//! Rows only: the rows numbered by the client. As the server writes: exactly the server's
-//! statement ([`POSTGRES_INSERT_RECEIPTS`]), which numbers the rows under the lock of `log_head`.
+//! Rows only: one `INSERT … SELECT FROM UNNEST` statement committed on its own, the rows numbered by
+//! the client. As the server writes: exactly what the server's writer does with a batch of receipts
+//! ([`postgres_write_receipt_batch`]: `log_head` locked, the rows inserted with their numbers and log
+//! indexes and their subjects marked live ([`POSTGRES_INSERT_RECEIPTS`]), the consent log's tiles and
+//! head written), then the commit: the difference between the two is what the numbering, the live
+//! subjects and the consent log cost the database.
 
 use anyhow::{Context, Result};
-use consent_server::store::{POSTGRES_INSERT_RECEIPTS, POSTGRES_MIGRATIONS, PostgresUrl};
+use consent_server::store::{
+    POSTGRES_INSERT_RECEIPTS, POSTGRES_MIGRATIONS, PostgresReceiptColumns, PostgresUrl,
+    postgres_write_receipt_batch,
+};
 use tokio::runtime::Runtime;
 
 use super::{Backend, Row, Store};
@@ -54,7 +60,7 @@ impl Backend for Postgres {
     }
 
     fn server_shape(&self) -> &'static str {
-        "numbered under log_head's lock"
+        "the server's batch: numbered and logged under log_head's lock"
     }
 
     fn open(&self, name: &str) -> Result<Box<dyn Store + '_>> {
@@ -113,15 +119,34 @@ impl Store for PgStore<'_> {
             vec![Row::ACTOR; n],
         );
         let count = i64::try_from(n)?;
-        let (statement, first) = if server_shaped {
-            (&self.server, count)
-        } else {
-            (&self.rows_only, self.next)
-        };
+        if server_shaped {
+            let cols = PostgresReceiptColumns {
+                id: id.iter().map(|s| (*s).to_owned()).collect(),
+                subject: subject.iter().map(|s| (*s).to_owned()).collect(),
+                issued_at,
+                policy_version: version.iter().map(|s| (*s).to_owned()).collect(),
+                method,
+                kid,
+                browser: browser.into_iter().map(Some).collect(),
+                decisions: decisions.iter().map(|s| (*s).to_owned()).collect(),
+                expires_at,
+                actor: actor.iter().map(|s| (*s).to_owned()).collect(),
+                jws,
+            };
+            let (client, statement) = (&mut self.client, &self.server);
+            self.runtime.block_on(async move {
+                let tx = client.transaction().await?;
+                postgres_write_receipt_batch(&tx, statement, &cols).await?;
+                tx.commit().await?;
+                anyhow::Ok(())
+            })?;
+            self.next += count;
+            return Ok(());
+        }
         let inserted = self.runtime.block_on(self.client.execute(
-            statement,
+            &self.rows_only,
             &[
-                &first,
+                &self.next,
                 &id,
                 &subject,
                 &issued_at,
