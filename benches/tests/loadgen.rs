@@ -222,7 +222,7 @@ fn a_short_run_on_postgres_spreads_the_load_over_two_instances_and_cleans_up() {
     );
     for label in [
         "  1024/tx, receipts rows only",
-        "  1024/tx, numbered under log_head's lock (as the server writes)",
+        "  1024/tx, the server's batch: numbered and logged under log_head's lock (as the server writes)",
         "  server receipts/s as a share of the rows-only ceiling (1024/tx)",
     ] {
         assert!(stdout.contains(label), "{label} missing:\n{stdout}");
