@@ -527,9 +527,8 @@ impl Banner {
     }
 
     /// Applies a choice at once (granted scripts run, the dialog closes, `consent:change` fires, declared
-    /// cookies of what is off are deleted, Consent Mode is updated), then sends it once the page has
-    /// painted; the answer's token goes into the cookie, or the choice is kept and sent again with
-    /// backoff.
+    /// cookies of what is off are deleted, Consent Mode is updated), then sends it in a task of its own;
+    /// the answer's token goes into the cookie, or the choice is kept and sent again with backoff.
     fn decide(&mut self, method: Method, selected: PurposeSet) {
         let previous = self.previous();
         let Some(policy) = &self.policy else {
