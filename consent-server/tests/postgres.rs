@@ -55,6 +55,7 @@ fn rights_at(n: u8, at: i64, what: Rights) -> Write {
             done: true,
         },
         redact: Vec::new(),
+        deliveries: Vec::new(),
     }
 }
 
