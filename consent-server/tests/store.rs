@@ -580,6 +580,7 @@ async fn data_keys_cases_and_live_subjects() {
         what: Rights::Erase,
         case: case_for(Rights::Erase, NOW + 3),
         redact: vec![(first_id, "erased:header.payload.signature".into())],
+        deliveries: Vec::new(),
     };
     write(&s, erase).await.unwrap();
     assert_eq!(

@@ -39,6 +39,8 @@ struct Receiver {
     port: u16,
     got: Arc<Mutex<Vec<Got>>>,
     rejected: Arc<Mutex<u32>>,
+    /// How long each answer takes.
+    delay: Duration,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
@@ -48,6 +50,7 @@ impl Receiver {
             port: free_port(),
             got: Arc::default(),
             rejected: Arc::default(),
+            delay: Duration::ZERO,
             runtime: None,
         }
     }
@@ -59,6 +62,7 @@ impl Receiver {
             .build()
             .unwrap();
         let (got, rejected) = (Arc::clone(&self.got), Arc::clone(&self.rejected));
+        let delay = self.delay;
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind(("127.0.0.1", self.port)))
             .unwrap();
@@ -67,6 +71,7 @@ impl Receiver {
                 "/hook",
                 axum::routing::post(
                     move |headers: axum::http::HeaderMap, body: axum::body::Bytes| async move {
+                        tokio::time::sleep(delay).await;
                         let verifier = standardwebhooks::Webhook::new(SECRET).unwrap();
                         if verifier.verify(&body, &headers).is_err() {
                             *rejected.lock().unwrap() += 1;
@@ -413,7 +418,9 @@ fn two_postgres_instances_send_each_delivery_once() {
         return;
     }
     let dir = temp("webhooks-two");
+    // A slow receiver (150 ms an answer): deliveries stay leased while the other instance looks.
     let mut receiver = Receiver::new();
+    receiver.delay = Duration::from_millis(150);
     receiver.start();
     let extra = extra(receiver.port, "");
     let (a, b) = (free_port(), free_port());
@@ -422,7 +429,7 @@ fn two_postgres_instances_send_each_delivery_once() {
     let mut second = start_with(second_dir, b, &extra, "warn", &[]);
     let mut subjects = events(a, "two-a", 4);
     subjects.extend(events(b, "two-b", 4));
-    let got = receiver.wait_for(40, Duration::from_secs(30));
+    let got = receiver.wait_for(40, Duration::from_secs(60));
     // A little longer: a second copy would come now.
     std::thread::sleep(Duration::from_secs(1));
     let got = if got.len() == 40 { receiver.got() } else { got };

@@ -214,7 +214,7 @@ impl Subscriptions {
                                 .purposes()
                                 .iter()
                                 .find(|p| p.id.as_str() == id)
-                                .map(|p| p.id.clone())
+                                .map(|p| p.id)
                                 .ok_or_else(|| {
                                     bad(format!("purpose `{id}` is not in the current policy"))
                                 })
@@ -244,7 +244,7 @@ impl Subscriptions {
         }
         Ok(Subscriptions {
             list,
-            all_purposes: policy.purposes().iter().map(|p| p.id.clone()).collect(),
+            all_purposes: policy.purposes().iter().map(|p| p.id).collect(),
         })
     }
 

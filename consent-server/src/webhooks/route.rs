@@ -27,7 +27,7 @@ impl Subscriptions {
             r.decisions()
                 .iter()
                 .filter(|(_, c)| **c == choice)
-                .map(|(p, _)| p.clone())
+                .map(|(p, _)| *p)
                 .collect()
         };
         let mut out = Vec::new();
