@@ -22,9 +22,13 @@ const CLAIM: u32 = 64;
 /// ```
 /// use consent_server::webhooks::backoff_ms;
 /// assert_eq!(backoff_ms(1, 1000, 60_000, 0), 500);
-/// assert_eq!(backoff_ms(1, 1000, 60_000, u64::MAX), 1000);
-/// assert_eq!(backoff_ms(3, 1000, 60_000, u64::MAX), 4000);
-/// assert_eq!(backoff_ms(40, 1000, 60_000, u64::MAX), 60_000);
+/// assert_eq!(backoff_ms(1, 1000, 60_000, 500), 1000);
+/// assert_eq!(backoff_ms(3, 1000, 60_000, 2000), 4000);
+/// assert_eq!(backoff_ms(40, 1000, 60_000, 30_000), 60_000);
+/// for random in [0, 1, 12_345, u64::MAX] {
+///     let d = backoff_ms(5, 1000, 60_000, random);
+///     assert!((8000..=16_000).contains(&d));
+/// }
 /// ```
 pub fn backoff_ms(failures: u32, min_ms: u64, max_ms: u64, random: u64) -> u64 {
     let exp = failures.saturating_sub(1).min(62);
