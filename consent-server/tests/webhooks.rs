@@ -330,7 +330,9 @@ fn kill_9_between_commit_and_delivery_loses_nothing() {
     receiver.start();
     let port = free_port();
     let mut server = start_with(&dir, port, &extra, "warn", &[]);
-    let got = receiver.wait_for(15, Duration::from_secs(30));
+    // A delivery the killed server had claimed (its attempt in flight) waits for its lease to end: the
+    // longest timeout (2 s here) plus 10 s.
+    let got = receiver.wait_for(15, Duration::from_secs(45));
     assert_eq!(got.len(), 15, "{got:?}");
     check_once_in_order(&got, &subjects);
     // Nothing left: the expiries still to come were cancelled by the withdrawal and the erasure.

@@ -14,6 +14,9 @@ use crate::store::{Attempt, Delivery, DeliveryCount, DeliveryState, Store, Write
 const POLL: Duration = Duration::from_millis(200);
 /// Most deliveries claimed at once.
 const CLAIM: u32 = 64;
+/// A claim's lease beyond the longest attempt: time to record the outcome. A delivery claimed by an
+/// instance that dies is sent again once its lease ends.
+const LEASE_MARGIN_MS: i64 = 10_000;
 
 /// The delay before attempt `failures + 1` after `failures` failures (at least 1): `min` doubled per
 /// earlier failure, at most `max`, with jitter: a uniform draw (`random`) between half and all of it,
@@ -79,7 +82,7 @@ impl Worker {
             .map(|s| millis(s.timeout))
             .max()
             .unwrap_or(0)
-            .saturating_add(30_000);
+            .saturating_add(LEASE_MARGIN_MS);
         loop {
             match self.round(lease_ms).await {
                 Ok(0) => tokio::time::sleep(POLL).await,

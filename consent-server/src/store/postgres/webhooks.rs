@@ -11,7 +11,7 @@ use super::fault::Pg as _;
 use crate::store::columns::subject;
 use crate::store::{
     Attempt, Delivery, DeliveryCount, DeliveryId, DeliveryQuery, DeliveryState, NewDelivery,
-    StoreError,
+    StoreError, Write, Written,
 };
 
 const COLUMNS: &str = "id, msg_id, webhook, subject, event, occurs_at, payload, state, attempts, \
@@ -98,9 +98,33 @@ pub(super) async fn insert(
     Ok(())
 }
 
+/// The deliveries' own writes: [`Write::ClaimDeliveries`], [`Write::DeliveryAttempt`],
+/// [`Write::RetryDeliveries`] (any other write is not theirs: a corrupt call).
+pub(super) async fn write(tx: &impl GenericClient, w: &Write) -> Result<Written, StoreError> {
+    match w {
+        Write::ClaimDeliveries {
+            now_ms,
+            lease_ms,
+            limit,
+        } => Ok(Written::Deliveries(
+            claim(tx, *now_ms, *lease_ms, *limit).await?,
+        )),
+        Write::DeliveryAttempt {
+            id,
+            at_ms,
+            attempt: a,
+        } => {
+            attempt(tx, *id, *at_ms, a).await?;
+            Ok(Written::Done)
+        }
+        Write::RetryDeliveries { id, now_ms } => Ok(Written::Count(retry(tx, *id, *now_ms).await?)),
+        _ => Err(StoreError::Corrupt("not a webhook delivery write".into())),
+    }
+}
+
 /// [`crate::store::Write::ClaimDeliveries`]: locked rows (another instance is claiming them) are
 /// skipped, leased ones are not due.
-pub(super) async fn claim(
+async fn claim(
     tx: &impl GenericClient,
     now_ms: i64,
     lease_ms: i64,
@@ -150,7 +174,7 @@ pub(super) async fn claim(
 }
 
 /// [`crate::store::Write::DeliveryAttempt`].
-pub(super) async fn attempt(
+async fn attempt(
     tx: &impl GenericClient,
     d: DeliveryId,
     at_ms: i64,
@@ -197,7 +221,7 @@ pub(super) async fn attempt(
 }
 
 /// [`crate::store::Write::RetryDeliveries`]: how many went back in the queue.
-pub(super) async fn retry(
+async fn retry(
     tx: &impl GenericClient,
     d: Option<DeliveryId>,
     now_ms: i64,

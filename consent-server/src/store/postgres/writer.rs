@@ -486,11 +486,7 @@ async fn apply(
             .pg()?;
             let case = insert_case(tx, &subject, case, None).await?;
             // An erasure cancels the expiries still to come: nothing of the subject is left to lapse.
-            let decided: Option<&[String]> = if *what == Rights::Erase {
-                None
-            } else {
-                Some(&[])
-            };
+            let decided: Option<&[String]> = (*what != Rights::Erase).then_some(&[]);
             webhooks::insert(tx, &subject, deliveries, Some(case_row(case)), decided, *at).await?;
             if *what == Rights::Erase {
                 // The person can no longer be found from their external id, and the names in their
@@ -542,20 +538,9 @@ async fn apply(
             }
             Ok(Written::Done)
         }
-        Write::ClaimDeliveries {
-            now_ms,
-            lease_ms,
-            limit,
-        } => Ok(Written::Deliveries(
-            webhooks::claim(tx, *now_ms, *lease_ms, *limit).await?,
-        )),
-        Write::DeliveryAttempt { id, at_ms, attempt } => {
-            webhooks::attempt(tx, *id, *at_ms, attempt).await?;
-            Ok(Written::Done)
-        }
-        Write::RetryDeliveries { id, now_ms } => {
-            Ok(Written::Count(webhooks::retry(tx, *id, *now_ms).await?))
-        }
+        Write::ClaimDeliveries { .. }
+        | Write::DeliveryAttempt { .. }
+        | Write::RetryDeliveries { .. } => webhooks::write(tx, write).await,
         Write::Link {
             lookup,
             new_subject,

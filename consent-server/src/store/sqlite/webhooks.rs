@@ -9,7 +9,7 @@ use super::Db as _;
 use crate::store::columns::subject;
 use crate::store::{
     Attempt, Delivery, DeliveryCount, DeliveryId, DeliveryQuery, DeliveryState, NewDelivery,
-    StoreError,
+    StoreError, Write, Written,
 };
 
 const COLUMNS: &str = "id, msg_id, webhook, subject, event, occurs_at, payload, state, attempts, \
@@ -98,8 +98,32 @@ pub(super) fn insert(
     Ok(())
 }
 
+/// The deliveries' own writes: [`Write::ClaimDeliveries`], [`Write::DeliveryAttempt`],
+/// [`Write::RetryDeliveries`] (any other write is not theirs: a corrupt call).
+pub(super) fn write(conn: &Connection, w: &Write) -> Result<Written, StoreError> {
+    match w {
+        Write::ClaimDeliveries {
+            now_ms,
+            lease_ms,
+            limit,
+        } => Ok(Written::Deliveries(claim(
+            conn, *now_ms, *lease_ms, *limit,
+        )?)),
+        Write::DeliveryAttempt {
+            id,
+            at_ms,
+            attempt: a,
+        } => {
+            attempt(conn, *id, *at_ms, a)?;
+            Ok(Written::Done)
+        }
+        Write::RetryDeliveries { id, now_ms } => Ok(Written::Count(retry(conn, *id, *now_ms)?)),
+        _ => Err(StoreError::Corrupt("not a webhook delivery write".into())),
+    }
+}
+
 /// [`crate::store::Write::ClaimDeliveries`].
-pub(super) fn claim(
+fn claim(
     conn: &Connection,
     now_ms: i64,
     lease_ms: i64,
@@ -145,7 +169,7 @@ fn id(d: DeliveryId) -> i64 {
 }
 
 /// [`crate::store::Write::DeliveryAttempt`].
-pub(super) fn attempt(
+fn attempt(
     conn: &Connection,
     d: DeliveryId,
     at_ms: i64,
@@ -192,11 +216,7 @@ pub(super) fn attempt(
 }
 
 /// [`crate::store::Write::RetryDeliveries`]: how many went back in the queue.
-pub(super) fn retry(
-    conn: &Connection,
-    d: Option<DeliveryId>,
-    now_ms: i64,
-) -> Result<u64, StoreError> {
+fn retry(conn: &Connection, d: Option<DeliveryId>, now_ms: i64) -> Result<u64, StoreError> {
     let n = conn
         .prepare_cached(
             "UPDATE webhook_deliveries SET state = 'pending', next_at_ms = ?1, lease_until_ms = 0,

@@ -320,11 +320,7 @@ fn apply(conn: &Connection, write: &Write, refuse_growth: bool) -> Result<Writte
                 .db()?;
             let case = insert_case(conn, &subject, case, None)?;
             // An erasure cancels the expiries still to come: nothing of the subject is left to lapse.
-            let decided: Option<&[String]> = if *what == Rights::Erase {
-                None
-            } else {
-                Some(&[])
-            };
+            let decided: Option<&[String]> = (*what != Rights::Erase).then_some(&[]);
             webhooks::insert(
                 conn,
                 &subject,
@@ -388,20 +384,9 @@ fn apply(conn: &Connection, write: &Write, refuse_growth: bool) -> Result<Writte
             }
             Ok(Written::Done)
         }
-        Write::ClaimDeliveries {
-            now_ms,
-            lease_ms,
-            limit,
-        } => Ok(Written::Deliveries(webhooks::claim(
-            conn, *now_ms, *lease_ms, *limit,
-        )?)),
-        Write::DeliveryAttempt { id, at_ms, attempt } => {
-            webhooks::attempt(conn, *id, *at_ms, attempt)?;
-            Ok(Written::Done)
-        }
-        Write::RetryDeliveries { id, now_ms } => {
-            Ok(Written::Count(webhooks::retry(conn, *id, *now_ms)?))
-        }
+        Write::ClaimDeliveries { .. }
+        | Write::DeliveryAttempt { .. }
+        | Write::RetryDeliveries { .. } => webhooks::write(conn, write),
         Write::Link {
             lookup,
             new_subject,
