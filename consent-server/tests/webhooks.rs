@@ -358,14 +358,14 @@ fn dead_letter_then_retry_from_the_cli() {
     let dir = temp("webhooks-dead");
     let mut receiver = Receiver::new();
     let port = free_port();
-    let extra = extra(receiver.port, "dead_after_secs = 1\n");
+    let extra = extra(receiver.port, "dead_after_secs = 2\n");
     let mut server = start_with(&dir, port, &extra, "warn", &[]);
     let s = form(
         port,
         "dead@example.kz",
         json!({"public-dissemination": "refused"}),
     );
-    std::thread::sleep(Duration::from_millis(2500));
+    std::thread::sleep(Duration::from_millis(3500));
     let dead = "consent_webhook_deliveries{webhook=\"mailing\",state=\"dead\"}";
     assert_eq!(metric(port, dead), 1);
     let config = dir.join("consent-server.toml");

@@ -66,7 +66,11 @@ pub(crate) fn run(config: Option<&Path>, command: Command) -> Result<ExitCode> {
         }
         Command::Retry { id, all_dead } => {
             let id = if all_dead { None } else { id.map(DeliveryId) };
-            let now_ms = (state.clock)().0.as_unix().saturating_mul(1000);
+            let (now, ms) = (state.clock)();
+            let now_ms = now
+                .as_unix()
+                .saturating_mul(1000)
+                .saturating_add(i64::from(ms));
             let written = state
                 .store
                 .submit(Write::RetryDeliveries { id, now_ms })?
