@@ -212,6 +212,9 @@ pub struct Config {
     pub banner_dir: PathBuf,
     /// Storage failures and the free-space floor.
     pub storage: Storage,
+    /// Systems told of consent events (`[[webhooks]]`, issue 20.4), checked against the policy at
+    /// start ([`crate::webhooks::Subscriptions::new`]).
+    pub webhooks: Vec<crate::webhooks::WebhookConfig>,
 }
 
 impl Default for Config {
@@ -241,6 +244,7 @@ impl Default for Config {
             site: true,
             banner_dir: PathBuf::from("target/banner"),
             storage: Storage::default(),
+            webhooks: Vec::new(),
         }
     }
 }

@@ -8,11 +8,11 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use consent_core::{HmacKey, SubjectId, Timestamp};
+use consent_core::{HmacKey, SubjectId, Timestamp, WebhookEvent};
 use consent_server::privacy::{SubjectRef, subject_lookup};
 use consent_server::store::{
-    CaseKind, Database, ExportQuery, NewCase, Outage, POSTGRES_MIGRATIONS, Rights, Store,
-    StoreError, StoreOptions, Write, Written,
+    Attempt, CaseKind, CaseQuery, Database, ExportQuery, NewCase, NewDelivery, Outage,
+    POSTGRES_MIGRATIONS, Rights, Store, StoreError, StoreOptions, Write, Written,
 };
 use support::pg::{TestSchema, sql, url_for_postgres_only_test};
 
@@ -55,6 +55,7 @@ fn rights_at(n: u8, at: i64, what: Rights) -> Write {
             done: true,
         },
         redact: Vec::new(),
+        deliveries: Vec::new(),
     }
 }
 
@@ -264,6 +265,63 @@ fn the_application_role_adds_and_reads_but_never_changes() {
         write(store.as_ref(), close("again")),
         Err(StoreError::NoOpenCase(_))
     ));
+    // Webhook deliveries (issue 20.4): written with the event, claimed, failed into dead-letter, retried,
+    // acknowledged (which closes the case), all with the application's grants.
+    let t = 1_768_471_204_000;
+    let mut restrict = rights_at(4, t / 1000, Rights::Restrict);
+    if let Write::Rights {
+        case, deliveries, ..
+    } = &mut restrict
+    {
+        case.done = false;
+        deliveries.push(NewDelivery {
+            msg_id: "msg_grants".into(),
+            webhook: "crm".into(),
+            event: WebhookEvent::Restricted,
+            occurs_at: Timestamp::from_unix(t / 1000),
+            purposes: Vec::new(),
+            payload: "{}".into(),
+            dead_at_ms: t + 100_000,
+            for_case: true,
+        });
+    }
+    write(store.as_ref(), restrict).unwrap();
+    let claim = || Write::ClaimDeliveries {
+        now_ms: t + 1000,
+        lease_ms: 1000,
+        limit: 10,
+    };
+    let Written::Deliveries(d) = write(store.as_ref(), claim()).unwrap() else {
+        panic!("a claim hands out deliveries");
+    };
+    let failed = Attempt::Failed {
+        error: "the receiver answered 503".into(),
+        retry_at_ms: t + 200_000,
+    };
+    let attempt = |attempt| Write::DeliveryAttempt {
+        id: d[0].id,
+        at_ms: t + 1500,
+        attempt,
+    };
+    write(store.as_ref(), attempt(failed)).unwrap();
+    let retry = Write::RetryDeliveries {
+        id: None,
+        now_ms: t + 1000,
+    };
+    assert_eq!(write(store.as_ref(), retry).unwrap(), Written::Count(1));
+    let Written::Deliveries(again) = write(store.as_ref(), claim()).unwrap() else {
+        panic!("a claim hands out deliveries");
+    };
+    assert_eq!((again.len(), again[0].attempts), (1, 2));
+    write(store.as_ref(), attempt(Attempt::Delivered)).unwrap();
+    let open = CaseQuery {
+        open_only: true,
+        ..CaseQuery::default()
+    };
+    assert!(
+        store.cases(&open).unwrap().is_empty(),
+        "the acknowledgement closed the case"
+    );
     store.close();
     // A row to refuse to change (the row triggers fire for rows).
     sql(
@@ -323,7 +381,7 @@ fn the_application_role_adds_and_reads_but_never_changes() {
     }
     assert_eq!(
         schema.value("SELECT count(*) FROM events"),
-        Some("2".to_owned())
+        Some("3".to_owned())
     );
     drop(schema);
     sql(&admin, &format!("DROP ROLE {app}; DROP ROLE {owner};"));

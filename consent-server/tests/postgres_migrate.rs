@@ -71,6 +71,7 @@ fn a_sqlite_deployment_moves_to_postgres_and_a_killed_copy_resumes() {
             what,
             case,
             redact: Vec::new(),
+            deliveries: Vec::new(),
         };
         sqlite.submit(w).unwrap().blocking_recv().unwrap().unwrap();
     }

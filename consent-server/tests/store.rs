@@ -106,6 +106,7 @@ async fn links_erasure_events_and_policy_versions() {
             what,
             case: case_for(what, t),
             redact: Vec::new(),
+            deliveries: Vec::new(),
         };
         write(&s, w).await.unwrap();
     }
@@ -251,6 +252,7 @@ async fn a_failing_write_does_not_undo_the_others_of_its_batch() {
             what: Rights::Restrict,
             case: case_for(Rights::Restrict, NOW),
             redact: Vec::new(),
+            deliveries: Vec::new(),
         },
     ]
     .into_iter()
@@ -385,6 +387,7 @@ async fn idempotency_keys_answer_repeats_lapse_and_go_with_an_erasure() {
         what: Rights::Erase,
         case: case_for(Rights::Erase, NOW),
         redact: Vec::new(),
+        deliveries: Vec::new(),
     };
     assert_eq!(write(&s, erase).await.unwrap(), Written::Done);
     assert!(
@@ -413,6 +416,7 @@ async fn receipts_and_events_are_append_only_in_the_database() {
         what: Rights::Restrict,
         case: case_for(Rights::Restrict, NOW),
         redact: Vec::new(),
+        deliveries: Vec::new(),
     };
     write(&s, w).await.unwrap();
     let attempts = [
@@ -576,6 +580,7 @@ async fn data_keys_cases_and_live_subjects() {
         what: Rights::Erase,
         case: case_for(Rights::Erase, NOW + 3),
         redact: vec![(first_id, "erased:header.payload.signature".into())],
+        deliveries: Vec::new(),
     };
     write(&s, erase).await.unwrap();
     assert_eq!(

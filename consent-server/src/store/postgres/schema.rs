@@ -206,6 +206,7 @@ INSERT INTO subjects (subject, live)
                                   AND e.at >= MAX(r.issued_at))
     FROM receipts r GROUP BY r.subject;
 "#,
+    super::webhooks::MIGRATION,
 ];
 
 /// Applies the migrations not applied yet, each in its own transaction, holding an advisory lock so that

@@ -129,6 +129,7 @@ INSERT INTO subjects (subject, live)
                                   AND e.at >= (SELECT MAX(issued_at) FROM receipts x WHERE x.subject = r.subject))
     FROM receipts r GROUP BY r.subject;
 "#,
+    super::webhooks::MIGRATION,
 ];
 
 /// Applies the migrations not applied yet, each in its own transaction.

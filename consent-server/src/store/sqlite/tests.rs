@@ -38,6 +38,7 @@ fn typed_values_in_and_out() {
         what: Rights::Erase,
         case: new_case(CaseKind::Erasure, 5, true),
         redact: Vec::new(),
+        deliveries: Vec::new(),
     };
     write(&store, rights).unwrap();
     assert_eq!(store.lookup_subject(&lookup).unwrap(), None);
@@ -100,6 +101,7 @@ fn cases_open_close_once_and_are_kept() {
         what: Rights::Restrict,
         case: new_case(CaseKind::Restriction, 101, true),
         redact: Vec::new(),
+        deliveries: Vec::new(),
     };
     write(&store, restrict).unwrap();
     let open = store
@@ -206,6 +208,7 @@ fn live_subjects_and_the_one_update_receipts_allow() {
             "01977420-dc7b-7a5a-9a5a-5a5a5a5a5a52".parse().unwrap(),
             "erased:x.y2.z".into(),
         )],
+        deliveries: Vec::new(),
     };
     write(&store, erase).unwrap();
     assert_eq!(store.live_subjects().unwrap().persons, 1);

@@ -9,6 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Db as _;
 use super::space::{self, DiskSpace};
+use super::webhooks;
 use crate::store::batch::{Job, WriterStats, answer};
 use crate::store::columns;
 use crate::store::health::Throttle;
@@ -288,9 +289,19 @@ fn apply(conn: &Connection, write: &Write, refuse_growth: bool) -> Result<Writte
             .db()?
             .execute(params![subject])
             .db()?;
-            if let Some(case) = r.case() {
-                insert_case(conn, &subject, case, Some(r.id()))?;
-            }
+            let case = match r.case() {
+                Some(case) => Some(insert_case(conn, &subject, case, Some(r.id()))?),
+                None => None,
+            };
+            let decided: Vec<String> = r.decisions().keys().map(ToString::to_string).collect();
+            webhooks::insert(
+                conn,
+                &subject,
+                r.deliveries(),
+                case.map(case_row),
+                Some(&decided),
+                r.issued_at(),
+            )?;
             Ok(Written::Done)
         }
         Write::Rights {
@@ -299,6 +310,7 @@ fn apply(conn: &Connection, write: &Write, refuse_growth: bool) -> Result<Writte
             what,
             case,
             redact,
+            deliveries,
         } => {
             grow()?;
             let subject = subject.to_string();
@@ -306,7 +318,17 @@ fn apply(conn: &Connection, write: &Write, refuse_growth: bool) -> Result<Writte
                 .db()?
                 .execute(params![subject, at.as_unix(), what.as_str()])
                 .db()?;
-            insert_case(conn, &subject, case, None)?;
+            let case = insert_case(conn, &subject, case, None)?;
+            // An erasure cancels the expiries still to come: nothing of the subject is left to lapse.
+            let decided: Option<&[String]> = (*what != Rights::Erase).then_some(&[]);
+            webhooks::insert(
+                conn,
+                &subject,
+                deliveries,
+                Some(case_row(case)),
+                decided,
+                *at,
+            )?;
             if *what == Rights::Erase {
                 // The person can no longer be found from their external id, and the names in their
                 // receipts can no longer be read: the data key is destroyed (secure_delete zeroes its
@@ -362,6 +384,9 @@ fn apply(conn: &Connection, write: &Write, refuse_growth: bool) -> Result<Writte
             }
             Ok(Written::Done)
         }
+        Write::ClaimDeliveries { .. }
+        | Write::DeliveryAttempt { .. }
+        | Write::RetryDeliveries { .. } => webhooks::write(conn, write),
         Write::Link {
             lookup,
             new_subject,
@@ -415,9 +440,8 @@ fn apply(conn: &Connection, write: &Write, refuse_growth: bool) -> Result<Writte
 
 /// Opens `case` for `subject` (closed at once if its write completes it); its number.
 ///
-/// The hook for acknowledgements (issue 20.4, webhooks): a case that must also wait for every
-/// subscribed system to acknowledge will be opened with `done = false` and closed by the delivery
-/// that completes it, through the same `closed_at` update as [`Write::CloseCase`].
+/// A case that waits for every subscribed system's acknowledgement (issue 20.4) is opened with
+/// `done = false` and closed by the delivery that completes it (`webhooks::attempt`).
 fn insert_case(
     conn: &Connection,
     subject: &str,
@@ -442,4 +466,9 @@ fn insert_case(
     ])
     .db()?;
     Ok(CaseId(u64::try_from(conn.last_insert_rowid()).unwrap_or(0)))
+}
+
+/// A case's number as its column.
+fn case_row(id: CaseId) -> i64 {
+    i64::try_from(id.0).unwrap_or(i64::MAX)
 }
