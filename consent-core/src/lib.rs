@@ -118,6 +118,8 @@ pub mod tlog;
 mod token;
 #[cfg(feature = "toml")]
 mod toml_read;
+#[cfg(feature = "receipts")]
+mod webhook;
 
 pub use banner::{BANNER_TEXTS, BannerTexts};
 #[cfg(feature = "toml")]
@@ -174,6 +176,8 @@ pub use token::{
     ConsentToken, MAX_TOKEN_LEN, TOKEN_VERSION, TokenClaims, TokenError, TokenSubject,
     UnverifiedToken,
 };
+#[cfg(feature = "receipts")]
+pub use webhook::{Notification, NotificationData, WebhookEvent};
 
 #[cfg(feature = "toml")]
 impl Policy {

@@ -433,7 +433,8 @@ impl ConsentStatus {
     }
 }
 
-#[cfg(test)]
+// The tests read the bundled policies from TOML.
+#[cfg(all(test, feature = "toml"))]
 mod tests {
     use super::*;
     use crate::{Actor, ConsentStatus as S, Method, Relation};

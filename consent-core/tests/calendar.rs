@@ -1,5 +1,6 @@
 //! Legal due dates with Kazakhstan's calendar (`examples/invisionu/calendar-kz.toml`), on known dates:
 //! the Nauryz holidays, the new year, a transferred working Sunday, requests on holidays and late at night.
+#![cfg(feature = "toml")]
 
 use consent_core::{
     BLOCKING_WORKING_DAYS, CalendarError, Date, Day, Timestamp, WITHDRAWAL_WORKING_DAYS, Weekday,

@@ -1,4 +1,5 @@
 //! Every Kantara export validates against the official Kantara Consent Receipt v1.1 JSON Schema.
+#![cfg(all(feature = "toml", feature = "receipts"))]
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,5 @@
 //! Property tests: the fold is order-independent and idempotent, and the policy hash ignores formatting.
+#![cfg(feature = "toml")]
 
 use consent_core::{
     Actor, BANNER_TEXTS, Choice, ConsentRecord, ConsentState, Event, EventKind, Method, Policy,

@@ -1,6 +1,6 @@
 //! The consent request's JSON form: what `to_json` writes is JSON, and reads back as the same request;
 //! a typed request is checked as its JSON form is.
-#![cfg(feature = "json")]
+#![cfg(all(feature = "json", feature = "toml"))]
 
 use std::sync::LazyLock;
 

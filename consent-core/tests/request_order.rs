@@ -1,7 +1,7 @@
 //! The order of a consent request's checks (spec/SPEC.md §4.2) and how the reader treats repeated
 //! members: a client sees which problem is reported first, so for each step a body with that problem
 //! and a problem of a later step gets the earlier one.
-#![cfg(feature = "json")]
+#![cfg(all(feature = "json", feature = "toml"))]
 
 use std::sync::LazyLock;
 

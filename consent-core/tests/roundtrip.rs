@@ -1,5 +1,6 @@
 //! Property tests for receipts: whatever is signed verifies to the same payload, and any change to the
 //! signed text makes verification fail.
+#![cfg(all(feature = "toml", feature = "receipts"))]
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;

@@ -1,5 +1,6 @@
 //! Property tests of the log: proofs made from tiles written batch by batch verify, and every mutation
 //! of a valid proof, note, checkpoint or tlog-proof is rejected.
+#![cfg(feature = "tlog")]
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

@@ -14,6 +14,7 @@
 //!
 //! The signed-note, checkpoint and cosignature vectors of C2SP and Go's `sumdb/note` are in the unit
 //! tests of `src/tlog/` (keys, note, checkpoint).
+#![cfg(feature = "tlog")]
 
 use std::fmt::Write as _;
 

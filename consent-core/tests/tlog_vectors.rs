@@ -1,6 +1,7 @@
 //! The checked-in log vectors (`spec/vectors/log/`) mean what they say: the library rebuilds the tree,
 //! its roots, proofs and tiles from the entries, and accepts exactly the notes, checkpoints, proofs
 //! and tlog-proofs marked valid. (`spec/check-vectors.py` checks the same files independently.)
+#![cfg(feature = "tlog")]
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

@@ -5,6 +5,7 @@
 //! 1-based line and column (in characters). Expected positions are computed from the edited text, never
 //! hard-coded, so the tests survive edits of the reference policy. The last tests feed the loader
 //! random mutations and truncations of the policy and check that it never panics.
+#![cfg(feature = "toml")]
 
 use std::sync::OnceLock;
 

@@ -1,5 +1,6 @@
 //! The checked-in test vectors (`spec/vectors`) mean what they say: every valid vector verifies with the
 //! published keys, every invalid one is rejected; sealed names open with their data key, and only there.
+#![cfg(all(feature = "toml", feature = "receipts"))]
 
 use consent_core::{
     DataKey, HmacKey, KeyId, KeySet, Personal, PersonalField, Policy, PurposeSet,

@@ -10,7 +10,8 @@
 -- updates; the probe row is rewritten while the storage fails. Issue 20: an erasure deletes the
 -- subject's data key (the table's trigger allows it only once the erasure is recorded) and redacts the
 -- JWS of version 1 receipts naming the person (the trigger allows that change only); closing a case sets
--- when and by whom; live subjects are counted in `subjects`.
+-- when and by whom; live subjects are counted in `subjects`. Issue 20.4: webhook deliveries are added with
+-- the receipt or event, then claimed, leased and marked delivered, failed or dead; never deleted.
 GRANT SELECT, INSERT ON receipts, events, policies TO :"app";
 GRANT UPDATE (jws) ON receipts TO :"app";
 GRANT SELECT, INSERT, DELETE ON subject_links, data_keys TO :"app";
@@ -19,6 +20,9 @@ GRANT SELECT, INSERT ON cases TO :"app";
 GRANT UPDATE (closed_at, closed_by) ON cases TO :"app";
 GRANT SELECT, INSERT ON subjects TO :"app";
 GRANT UPDATE (live) ON subjects TO :"app";
+GRANT SELECT, INSERT ON webhook_deliveries TO :"app";
+GRANT UPDATE (state, attempts, failures, next_at_ms, dead_at_ms, lease_until_ms, last_error, delivered_at)
+    ON webhook_deliveries TO :"app";
 GRANT SELECT, UPDATE ON log_head TO :"app";
 -- The consent log: tiles grow (a partial tile is rewritten, only longer), checkpoints and cosignatures
 -- are added.

@@ -233,6 +233,9 @@ pub struct Config {
     pub storage: Storage,
     /// The consent log: origin and witnesses.
     pub log: LogSettings,
+    /// Systems told of consent events (`[[webhooks]]`, issue 20.4), checked against the policy at
+    /// start ([`crate::webhooks::Subscriptions::new`]).
+    pub webhooks: Vec<crate::webhooks::WebhookConfig>,
 }
 
 impl Default for Config {
@@ -263,6 +266,7 @@ impl Default for Config {
             banner_dir: PathBuf::from("target/banner"),
             storage: Storage::default(),
             log: LogSettings::default(),
+            webhooks: Vec::new(),
         }
     }
 }

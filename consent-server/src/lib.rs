@@ -32,6 +32,7 @@ pub mod serve;
 pub mod site;
 pub mod state;
 pub mod store;
+pub mod webhooks;
 
 pub use app::app;
 pub use state::AppState;

@@ -14,7 +14,9 @@ use clap::{Parser, Subcommand};
 use consent_server::store::Rights;
 
 use cli::rights::Request;
-use cli::{audit, backup, cases, export, keygen, migrate, policy, receipts, rights, serve, token};
+use cli::{
+    audit, backup, cases, export, keygen, migrate, policy, receipts, rights, serve, token, webhooks,
+};
 
 #[derive(Parser)]
 #[command(
@@ -75,6 +77,11 @@ enum Command {
         #[command(subcommand)]
         command: cases::Command,
     },
+    /// Webhook deliveries to the subscribed systems: list (pending, dead), retry dead-letter ones.
+    Webhooks {
+        #[command(subcommand)]
+        command: webhooks::Command,
+    },
     /// How many distinct subjects have a live record (Law 94-V's size classes count them).
     Subjects,
     /// Back up the database as two files: receipts without the data keys, and the data keys alone.
@@ -113,6 +120,7 @@ fn main() -> ExitCode {
         Command::Access(args) => rights::run(config, args, Request::Access),
         Command::Cases { command } => cases::run(config, command),
         Command::Subjects => cases::subjects(config),
+        Command::Webhooks { command } => webhooks::run(config, command),
         Command::Backup(args) => backup::backup(config, &args),
         Command::RestoreKeys { file } => backup::restore_keys(config, &file),
         Command::Migrate(args) => migrate::run(config, &args),

@@ -41,6 +41,8 @@ pub struct AppState {
     /// The working-day calendar of rights requests' due dates (`calendar` in the configuration; the
     /// bundled Kazakhstan calendar by default).
     pub calendar: Arc<WorkingDays>,
+    /// The webhook subscriptions (issue 20.4): which deliveries a receipt or rights event makes.
+    pub webhooks: Arc<crate::webhooks::Subscriptions>,
     /// Token buckets of the rate limit, by client (IPv4 address or IPv6 /64).
     pub(crate) limiter: Arc<ClientLimiter>,
     /// Compressed bodies kept by key (`policy/2025-03-26`, `consent/banner.js`), with the entity tag of
@@ -80,8 +82,15 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             clock,
             calendar: Arc::new(crate::cases::bundled_calendar()),
+            webhooks: Arc::new(crate::webhooks::Subscriptions::default()),
             encoded: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// The same state with `webhooks` as the subscriptions.
+    pub fn with_webhooks(mut self, webhooks: crate::webhooks::Subscriptions) -> AppState {
+        self.webhooks = Arc::new(webhooks);
+        self
     }
 
     /// The same state with `calendar` for due dates.

@@ -8,11 +8,11 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use consent_core::{HmacKey, SubjectId, Timestamp};
+use consent_core::{HmacKey, SubjectId, Timestamp, WebhookEvent};
 use consent_server::privacy::{SubjectRef, subject_lookup};
 use consent_server::store::{
-    CaseKind, Database, ExportQuery, NewCase, Outage, POSTGRES_MIGRATIONS, Rights, Store,
-    StoreError, StoreOptions, Write, Written,
+    Attempt, CaseKind, CaseQuery, Database, ExportQuery, NewCase, NewDelivery, Outage,
+    POSTGRES_MIGRATIONS, Rights, Store, StoreError, StoreOptions, Write, Written,
 };
 use support::pg::{TestSchema, sql, url_for_postgres_only_test};
 
@@ -56,6 +56,7 @@ fn rights_at(n: u8, at: i64, what: Rights) -> Write {
         },
         redact: Vec::new(),
         record: format!("{} {n}", what.as_str()),
+        deliveries: Vec::new(),
     }
 }
 
@@ -281,6 +282,63 @@ fn the_application_role_adds_and_reads_but_never_changes() {
         write(store.as_ref(), close("again")),
         Err(StoreError::NoOpenCase(_))
     ));
+    // Webhook deliveries (issue 20.4): written with the event, claimed, failed into dead-letter, retried,
+    // acknowledged (which closes the case), all with the application's grants.
+    let t = 1_768_471_204_000;
+    let mut restrict = rights_at(4, t / 1000, Rights::Restrict);
+    if let Write::Rights {
+        case, deliveries, ..
+    } = &mut restrict
+    {
+        case.done = false;
+        deliveries.push(NewDelivery {
+            msg_id: "msg_grants".into(),
+            webhook: "crm".into(),
+            event: WebhookEvent::Restricted,
+            occurs_at: Timestamp::from_unix(t / 1000),
+            purposes: Vec::new(),
+            payload: "{}".into(),
+            dead_at_ms: t + 100_000,
+            for_case: true,
+        });
+    }
+    write(store.as_ref(), restrict).unwrap();
+    let claim = || Write::ClaimDeliveries {
+        now_ms: t + 1000,
+        lease_ms: 1000,
+        limit: 10,
+    };
+    let Written::Deliveries(d) = write(store.as_ref(), claim()).unwrap() else {
+        panic!("a claim hands out deliveries");
+    };
+    let failed = Attempt::Failed {
+        error: "the receiver answered 503".into(),
+        retry_at_ms: t + 200_000,
+    };
+    let attempt = |attempt| Write::DeliveryAttempt {
+        id: d[0].id,
+        at_ms: t + 1500,
+        attempt,
+    };
+    write(store.as_ref(), attempt(failed)).unwrap();
+    let retry = Write::RetryDeliveries {
+        id: None,
+        now_ms: t + 1000,
+    };
+    assert_eq!(write(store.as_ref(), retry).unwrap(), Written::Count(1));
+    let Written::Deliveries(again) = write(store.as_ref(), claim()).unwrap() else {
+        panic!("a claim hands out deliveries");
+    };
+    assert_eq!((again.len(), again[0].attempts), (1, 2));
+    write(store.as_ref(), attempt(Attempt::Delivered)).unwrap();
+    let open = CaseQuery {
+        open_only: true,
+        ..CaseQuery::default()
+    };
+    assert!(
+        store.cases(&open).unwrap().is_empty(),
+        "the acknowledgement closed the case"
+    );
     store.close();
     // A row to refuse to change (the row triggers fire for rows).
     sql(
@@ -340,7 +398,7 @@ fn the_application_role_adds_and_reads_but_never_changes() {
     }
     assert_eq!(
         schema.value("SELECT count(*) FROM events"),
-        Some("2".to_owned())
+        Some("3".to_owned())
     );
     drop(schema);
     sql(&admin, &format!("DROP ROLE {app}; DROP ROLE {owner};"));
@@ -485,7 +543,7 @@ fn tls_verify_full_with_a_ca_file() {
     );
 }
 
-/// A database from before the log (migration 1 only, receipts stored): migration 2 numbers the receipts
+/// A database from before the log (migrations 1 to 4, receipts stored): the log's migration numbers the receipts
 /// in their order and the store builds their tree when it opens; the next receipt continues the log.
 #[test]
 fn receipts_from_before_the_log_are_logged_first() {
@@ -493,14 +551,14 @@ fn receipts_from_before_the_log_are_logged_first() {
         return;
     };
     let schema = TestSchema::new(&admin, "pre_log");
-    // A database as main made it before the log: every migration before the log's (PostgreSQL 4).
-    for m in &POSTGRES_MIGRATIONS[..3] {
+    // A database as main made it before the log: every migration before the log's (PostgreSQL 5).
+    for m in &POSTGRES_MIGRATIONS[..4] {
         schema.sql(m);
     }
     schema.sql(
         "CREATE TABLE schema_migrations (version integer PRIMARY KEY, \
          applied_at timestamptz NOT NULL DEFAULT now());
-         INSERT INTO schema_migrations (version) VALUES (1), (2), (3);
+         INSERT INTO schema_migrations (version) VALUES (1), (2), (3), (4);
          INSERT INTO receipts (seq, id, subject, issued_at, policy_version, method, kid, decisions,
                                expires_at, actor, jws)
          SELECT n, gen_random_uuid(), 'subject', 0, '2025-03-26', 'custom', 'k', 'a=given', 1,
@@ -512,7 +570,7 @@ fn receipts_from_before_the_log_are_logged_first() {
     assert_eq!(
         schema
             .value("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations"),
-        Some("1,2,3,4".to_owned())
+        Some("1,2,3,4,5".to_owned())
     );
     assert_eq!(
         schema.value("SELECT count(*) FROM receipts WHERE log_index = seq - 1"),

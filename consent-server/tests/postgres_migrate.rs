@@ -72,6 +72,7 @@ fn a_sqlite_deployment_moves_to_postgres_and_a_killed_copy_resumes() {
             case,
             redact: Vec::new(),
             record: format!("{} {n}", what.as_str()),
+            deliveries: Vec::new(),
         };
         sqlite.submit(w).unwrap().blocking_recv().unwrap().unwrap();
     }

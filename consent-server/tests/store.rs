@@ -107,6 +107,7 @@ async fn links_erasure_events_and_policy_versions() {
             case: case_for(what, t),
             redact: Vec::new(),
             record: format!("{} at {t}", what.as_str()),
+            deliveries: Vec::new(),
         };
         write(&s, w).await.unwrap();
     }
@@ -253,6 +254,7 @@ async fn a_failing_write_does_not_undo_the_others_of_its_batch() {
             case: case_for(Rights::Restrict, NOW),
             redact: Vec::new(),
             record: "restrict".into(),
+            deliveries: Vec::new(),
         },
     ]
     .into_iter()
@@ -390,6 +392,7 @@ async fn idempotency_keys_answer_repeats_lapse_and_go_with_an_erasure() {
         case: case_for(Rights::Erase, NOW),
         redact: Vec::new(),
         record: "erase".into(),
+        deliveries: Vec::new(),
     };
     assert_eq!(write(&s, erase).await.unwrap(), logged(6));
     assert!(
@@ -419,6 +422,7 @@ async fn receipts_and_events_are_append_only_in_the_database() {
         case: case_for(Rights::Restrict, NOW),
         redact: Vec::new(),
         record: "restrict".into(),
+        deliveries: Vec::new(),
     };
     write(&s, w).await.unwrap();
     let attempts = [
@@ -583,6 +587,7 @@ async fn data_keys_cases_and_live_subjects() {
         case: case_for(Rights::Erase, NOW + 3),
         redact: vec![(first_id, "erased:header.payload.signature".into())],
         record: "erase".into(),
+        deliveries: Vec::new(),
     };
     write(&s, erase).await.unwrap();
     assert_eq!(

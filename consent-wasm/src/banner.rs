@@ -88,6 +88,8 @@ pub(crate) struct Banner {
     /// Blocked scripts and embeds the page adds later.
     _observer: Option<Observer>,
     outbox: Outbox,
+    /// A choice's `POST` waits for its own task (see [`Banner::decide`]).
+    post_due: bool,
     activation: Activation,
     /// `consent:ready` has fired.
     ready: bool,
@@ -109,6 +111,7 @@ impl Banner {
         Banner {
             fetch: PolicyFetch::new(config.policy.take()),
             outbox: Outbox::new(config.retry_ms),
+            post_due: false,
             config,
             dispatch,
             api,
@@ -222,6 +225,7 @@ impl Banner {
                 self.activate();
             }
             Step::Retry => {
+                self.post_due = false;
                 if self.outbox.reread(self.config.policy_version) {
                     self.publish();
                 }
@@ -491,7 +495,6 @@ impl Banner {
             (Some(d), Some(policy)) => d.selected(policy),
             _ => PurposeSet::EMPTY,
         };
-        self.close_dialog();
         self.decide(method, selected);
     }
 
@@ -520,13 +523,12 @@ impl Banner {
         {
             return;
         }
-        self.close_dialog();
         self.decide(method, selected);
     }
 
-    /// Applies a choice at once (granted scripts run, `consent:change` fires, declared cookies of what is
-    /// off are deleted, Consent Mode is updated), then sends it; the answer's token goes into the cookie,
-    /// or the choice is kept and sent again with backoff.
+    /// Applies a choice at once (granted scripts run, the dialog closes, `consent:change` fires, declared
+    /// cookies of what is off are deleted, Consent Mode is updated), then sends it in a task of its own;
+    /// the answer's token goes into the cookie, or the choice is kept and sent again with backoff.
     fn decide(&mut self, method: Method, selected: PurposeSet) {
         let previous = self.previous();
         let Some(policy) = &self.policy else {
@@ -551,12 +553,25 @@ impl Banner {
         self.granted_ids = granted_ids;
         self.decided = true;
         self.by_token = false;
-        // What is granted runs first (Consent Mode told before), then the choice is kept and sent:
-        // the scripts start within a few milliseconds of the click (issue 18.4).
+        // What is granted runs first (Consent Mode told before), then the dialog closes and the choice is
+        // kept: the scripts start within a few milliseconds of the click (issue 18.4). The `POST` goes in
+        // a task of its own (the retry step, at once), which Chromium runs after the next frame when a
+        // click is being handled: `fetch` itself costs the click 2-5 ms before the page can paint (INP).
         self.consent_mode().update(&self.granted_ids);
         self.activate();
+        self.close_dialog();
+        if self.post_due {
+            // A choice made in the same turn whose `POST` has not gone yet: it goes now, before this
+            // one replaces it as the pending choice, so that each is recorded (this one follows its
+            // answer).
+            self.send();
+        }
         self.outbox.keep(&request, &self.granted_ids, validity);
-        self.send();
+        self.post_due = true;
+        let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(
+            &self.dispatch.callback(Step::Retry),
+            0,
+        );
         self.show_reopen();
         self.publish();
         self.api.change(&detail);

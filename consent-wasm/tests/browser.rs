@@ -1141,6 +1141,27 @@ async fn the_page_behind_the_dialog_cannot_take_focus_and_focus_returns_after_th
 // ---------------------------------------------------------------------------------------------------
 // The buttons
 
+/// Issue 18.4: within the click, the granted inline scripts run and the dialog closes; the `POST`
+/// (whose `fetch` costs the click milliseconds before the page can paint) goes in a task of its own.
+#[wasm_bindgen_test]
+async fn a_choice_runs_its_scripts_in_the_click_and_posts_in_a_task_of_its_own() {
+    reset("en");
+    blocked_scripts();
+    start(config(V2025));
+    shown().await;
+    stub_token(&token(V2025, &CONSENT_CODES));
+    click("accept-all");
+    assert!(dialog().is_none(), "the dialog closes in the click");
+    assert_eq!(
+        ran()[..2],
+        ["necessary", "analytics-inline"],
+        "inline scripts run in the click"
+    );
+    assert!(post_bodies().is_empty(), "the POST waits for its own task");
+    until("the choice", || post_bodies().len() == 1).await;
+    assert_eq!(field(&posted(), "method"), "accept-all");
+}
+
 #[wasm_bindgen_test]
 async fn accept_all_runs_every_blocked_script_in_document_order_and_stores_the_servers_token() {
     reset("en");
@@ -2045,8 +2066,10 @@ async fn scripts_and_embeds_added_later_are_held_back_or_activated_as_they_appea
     assert_eq!(ran(), ["late-necessary", "late-analytics"]);
     assert!(iframe.get_attribute("src").is_some() && placeholder(&iframe).is_none());
 
-    // After the choice: a blocked script and embed inside HTML added later (nested), and a script
-    // file, run and load as they appear, without another choice or page load.
+    // After the choice (sent in a task after the click's): a blocked script and embed inside HTML
+    // added later (nested), and a script file, run and load as they appear, without another choice or
+    // page load.
+    until("the choice", || post_bodies().len() == 1).await;
     let posts = post_bodies().len();
     let lazy = add("div", &[], "");
     lazy.set_inner_html(&format!(

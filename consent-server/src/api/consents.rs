@@ -62,9 +62,7 @@ async fn link_subject(state: &AppState, external_id: &ExternalId) -> Result<Subj
         .await?;
     match written {
         Written::Subject(s) => Ok(s),
-        Written::Done | Written::Logged(_) | Written::Case(_) | Written::Repeat { .. } => {
-            Err(ApiError::internal("link write returned no subject"))
-        }
+        _ => Err(ApiError::internal("link write returned no subject")),
     }
 }
 
@@ -175,9 +173,18 @@ pub(crate) async fn issue(
         if let Some((k, true)) = key {
             new = new.with_new_data_key(k);
         }
+        // Webhook deliveries (issue 20.4), in the receipt's transaction; a withdrawal's case then
+        // closes when every subscribed system has acknowledged it.
+        let deliveries = state
+            .webhooks
+            .for_receipt(&new)
+            .map_err(ApiError::internal)?;
         if let Some(c) = &case {
-            new = new.with_case(c.clone());
+            let mut c = c.clone();
+            c.done = !deliveries.iter().any(|d| d.for_case);
+            new = new.with_case(c);
         }
+        new = new.with_deliveries(deliveries);
         let written = state
             .store
             .submit(Write::Receipt(Box::new(new)))?

@@ -152,6 +152,10 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
         let store = state.store.as_ref();
         let mut body = state.metrics.render(store);
         body.push_str(&crate::metrics::render_rights(store, &state.calendar, now));
+        match store.delivery_counts() {
+            Ok(counts) => body.push_str(&crate::webhooks::prometheus(&state.webhooks, &counts)),
+            Err(e) => tracing::warn!(error = %e, "metrics: webhook deliveries not counted"),
+        }
         body
     })
     .await

@@ -419,14 +419,22 @@ pub async fn staff_rights(
         Rights::Unblock => CaseKind::Unblocking,
         Rights::Erase => CaseKind::Erasure,
     };
+    // Webhook deliveries (issue 20.4), in the event's transaction; the case closes when every
+    // subscribed system has acknowledged them (at once when none is).
+    let deliveries = state
+        .webhooks
+        .for_rights(s, what, at)
+        .map_err(ApiError::internal)?;
+    let done = deliveries.is_empty();
     let written = state
         .write(Write::Rights {
             subject: s,
             at,
             what,
-            case: cases::new_case(&state.calendar, kind, at, by, true),
+            case: cases::new_case(&state.calendar, kind, at, by, done),
             redact,
             record,
+            deliveries,
         })
         .await?;
     match written {

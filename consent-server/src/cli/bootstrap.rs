@@ -103,6 +103,8 @@ pub(crate) async fn state(mut config: Config) -> Result<AppState> {
     }
     // A service token's scope must fit the policy: refuse to start otherwise, naming the token.
     config.service_scopes(&policy)?;
+    // Webhook subscriptions: a mistake (an unknown event or purpose, a bad secret) stops the start.
+    let webhooks = consent_server::webhooks::Subscriptions::new(&config.webhooks, &policy)?;
     let store: Arc<dyn Store> = config
         .database
         .open(config.storage.store_options())
@@ -134,7 +136,8 @@ pub(crate) async fn state(mut config: Config) -> Result<AppState> {
                 )
             })?;
     }
-    let state = AppState::new(store, policy, previous, keys, config, system_clock());
+    let state = AppState::new(store, policy, previous, keys, config, system_clock())
+        .with_webhooks(webhooks);
     for warning in consent_server::cases::calendar_warnings(&calendar, now()) {
         tracing::warn!("{warning}");
     }

@@ -36,7 +36,10 @@ pub(crate) enum Command {
     },
 }
 
-fn with_state<T>(config: Option<&Path>, f: impl AsyncFnOnce(&AppState) -> Result<T>) -> Result<T> {
+pub(crate) fn with_state<T>(
+    config: Option<&Path>,
+    f: impl AsyncFnOnce(&AppState) -> Result<T>,
+) -> Result<T> {
     let config = Config::load(config)?;
     require_installation(&config)?;
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -12,6 +12,7 @@ pub(crate) mod receipts;
 pub(crate) mod rights;
 pub(crate) mod serve;
 pub(crate) mod token;
+pub(crate) mod webhooks;
 
 use consent_core::Timestamp;
 

@@ -45,6 +45,18 @@ pub(crate) fn run(config: Option<&Path>) -> Result<ExitCode> {
             async move { state.forget_idle_clients().await }
         });
         tokio::spawn(consent_server::log::keep_checkpointing(state.clone()));
+        // Webhook deliveries (issue 20.4): what is pending, from before a restart too, goes out now.
+        let worker = consent_server::webhooks::Worker::new(
+            Arc::clone(&state.store),
+            Arc::clone(&state.webhooks),
+        )?;
+        if !state.webhooks.is_empty() {
+            tracing::info!(
+                webhooks = state.webhooks.list().len(),
+                "webhook delivery worker started"
+            );
+        }
+        tokio::spawn(worker.run());
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;

@@ -25,6 +25,7 @@ mod health;
 mod log;
 mod postgres;
 mod sqlite;
+mod webhooks;
 
 pub use batch::WriterStats;
 pub use cases::{Case, CaseId, CaseKind, CaseQuery, LiveSubjects, NewCase};
@@ -40,6 +41,9 @@ pub use postgres::{
 };
 pub use sqlite::{
     Backup, KeysRestored, MIGRATIONS, SourceCounts, SourceReceipt, SqliteSource, SqliteStore,
+};
+pub use webhooks::{
+    Attempt, Delivery, DeliveryCount, DeliveryId, DeliveryQuery, DeliveryState, NewDelivery,
 };
 
 use std::collections::BTreeMap;
@@ -225,6 +229,8 @@ pub enum Write {
         redact: Vec<(ReceiptId, String)>,
         /// The signed record (a JWS), logged as the event's entry.
         record: String,
+        /// The webhook deliveries reporting it (issue 20.4), written in the same transaction.
+        deliveries: Vec<NewDelivery>,
     },
     /// A signed checkpoint of the log at `size` entries whose root is `root` (C2SP tlog-checkpoint).
     /// The engine stores it only if its own tree of `size` entries has that root; one already stored
@@ -268,6 +274,34 @@ pub enum Write {
         /// The pseudonym to create if there is none.
         new_subject: SubjectRef,
     },
+    /// Hands out up to `limit` webhook deliveries due at `now_ms` (milliseconds since the epoch), each the
+    /// oldest not acknowledged for its system and subject, leased until `now_ms + lease_ms` (another
+    /// instance skips them); moves those past their dead-letter time to dead-letter first.
+    ClaimDeliveries {
+        /// Now, in milliseconds since the epoch.
+        now_ms: i64,
+        /// How long the claimer may take to send them.
+        lease_ms: i64,
+        /// At most this many.
+        limit: u32,
+    },
+    /// Records how an attempt to send a delivery ended (and closes its case when it was the last one).
+    DeliveryAttempt {
+        /// Which.
+        id: DeliveryId,
+        /// When it ended, in milliseconds since the epoch.
+        at_ms: i64,
+        /// How.
+        attempt: Attempt,
+    },
+    /// Puts dead-letter deliveries back in the queue, due now, with a new dead-letter period: one, or
+    /// all (`None`).
+    RetryDeliveries {
+        /// One delivery, or every dead one.
+        id: Option<DeliveryId>,
+        /// Now, in milliseconds since the epoch.
+        now_ms: i64,
+    },
     /// Store a policy version (immutable: the same version must keep the same hash).
     Policy {
         /// Version.
@@ -295,9 +329,8 @@ impl Write {
     /// let at = Timestamp::from_unix(0);
     /// let case = NewCase { kind: CaseKind::Erasure, received_at: at, due_at: None,
     ///     handled_by: "dpo".into(), done: true };
-    /// let erase = Write::Rights {
-    ///     subject, at, what: Rights::Erase, case, redact: Vec::new(), record: String::new(),
-    /// };
+    /// let erase = Write::Rights { subject, at, what: Rights::Erase, case, redact: Vec::new(),
+    ///     record: String::new(), deliveries: Vec::new() };
     /// assert!(erase.essential());
     /// ```
     pub fn essential(&self) -> bool {
@@ -307,6 +340,10 @@ impl Write {
             | Write::CloseCase { .. }
             | Write::Checkpoint { .. }
             | Write::Cosignature { .. } => true,
+            // Deliveries change rows already stored.
+            Write::ClaimDeliveries { .. }
+            | Write::DeliveryAttempt { .. }
+            | Write::RetryDeliveries { .. } => true,
             Write::Receipt(r) => {
                 matches!(r.collection, CollectionKind::Staff | CollectionKind::Email)
                     && r.decisions.values().all(|c| *c != Choice::Given)
@@ -335,6 +372,10 @@ pub enum Written {
         /// Whether the body is the first request's.
         same_body: bool,
     },
+    /// The deliveries handed out by [`Write::ClaimDeliveries`].
+    Deliveries(Vec<Delivery>),
+    /// How many rows [`Write::RetryDeliveries`] changed.
+    Count(u64),
 }
 
 /// The idempotency key of a consent request (issue 18.7), as stored: a keyed hash of the caller and
@@ -450,6 +491,12 @@ pub trait Store: Send + Sync + 'static {
     /// verifies), if any: at start, the server checks that its keys verify it (a second instance with
     /// another key file is refused).
     fn last_receipt(&self) -> Result<Option<StoredReceipt>, StoreError>;
+    /// Webhook deliveries matching `q`, oldest first.
+    fn deliveries(&self, q: &DeliveryQuery) -> Result<Vec<Delivery>, StoreError>;
+    /// Webhook deliveries by subscription and state, with their failed attempts (`/metrics`).
+    fn delivery_counts(&self) -> Result<Vec<DeliveryCount>, StoreError>;
+    /// Whether a webhook delivery is due at `now_ms` (a cheap read before [`Write::ClaimDeliveries`]).
+    fn deliveries_due(&self, now_ms: i64) -> Result<bool, StoreError>;
     /// Store-specific metrics in Prometheus text format.
     fn metrics(&self) -> String {
         String::new()
@@ -483,6 +530,7 @@ pub struct NewReceipt {
     new_data_key: Option<DataKey>,
     case: Option<NewCase>,
     idempotency: Option<Idempotency>,
+    deliveries: Vec<NewDelivery>,
 }
 
 impl NewReceipt {
@@ -512,6 +560,7 @@ impl NewReceipt {
             new_data_key: None,
             case: None,
             idempotency: None,
+            deliveries: Vec::new(),
         })
     }
 
@@ -526,6 +575,18 @@ impl NewReceipt {
     pub fn with_case(mut self, case: NewCase) -> NewReceipt {
         self.case = Some(case);
         self
+    }
+
+    /// Also writes `deliveries` (the webhook deliveries reporting it, issue 20.4), in the same
+    /// transaction.
+    pub fn with_deliveries(mut self, deliveries: Vec<NewDelivery>) -> NewReceipt {
+        self.deliveries = deliveries;
+        self
+    }
+
+    /// The webhook deliveries to write with the receipt.
+    pub fn deliveries(&self) -> &[NewDelivery] {
+        &self.deliveries
     }
 
     /// The data key to create with the receipt, if any.

@@ -18,6 +18,7 @@ mod import;
 mod log;
 mod schema;
 mod settings;
+mod webhooks;
 mod writer;
 
 use std::future::Future;
@@ -41,8 +42,8 @@ use crate::privacy::{SubjectLookup, SubjectRef};
 use crate::store::batch::{Job, WriterStats};
 use crate::store::columns::{self, CaseRow, EventRow, events_from_row};
 use crate::store::{
-    Case, CaseQuery, ExportQuery, LiveSubjects, LogHead, LogIndex, Seq, StorageHealth, Store,
-    StoreError, StoreOptions, StoredReceipt, Write, Written,
+    Case, CaseQuery, Delivery, DeliveryCount, DeliveryQuery, ExportQuery, LiveSubjects, LogHead,
+    LogIndex, Seq, StorageHealth, Store, StoreError, StoreOptions, StoredReceipt, Write, Written,
 };
 
 /// Writes waiting beyond this are refused with [`StoreError::Busy`].
@@ -542,6 +543,19 @@ impl Store for PgStore {
             .map(stored_receipt)
             .transpose()
         })
+    }
+
+    fn deliveries(&self, q: &DeliveryQuery) -> Result<Vec<Delivery>, StoreError> {
+        let q = *q;
+        self.read(move |c| async move { webhooks::list(&c, &q).await })
+    }
+
+    fn delivery_counts(&self) -> Result<Vec<DeliveryCount>, StoreError> {
+        self.read(|c| async move { webhooks::counts(&c).await })
+    }
+
+    fn deliveries_due(&self, now_ms: i64) -> Result<bool, StoreError> {
+        self.read(move |c| async move { webhooks::due(&c, now_ms).await })
     }
 
     fn metrics(&self) -> String {

@@ -206,6 +206,7 @@ INSERT INTO subjects (subject, live)
                                   AND e.at >= MAX(r.issued_at))
     FROM receipts r GROUP BY r.subject;
 "#,
+    super::webhooks::MIGRATION,
     r#"
 -- The consent log (issue 21, `DESIGN.md`): every receipt and rights event gets a log index, 0, 1, 2…,
 -- in one order without gaps across every instance, given under the lock of `log_head` in the batch's

@@ -32,6 +32,7 @@ use consent_core::tlog::Hash;
 
 use super::fault::Pg as _;
 use super::log;
+use super::webhooks;
 use crate::store::batch::{Job, WriterStats, answer};
 use crate::store::columns;
 use crate::store::health::Throttle;
@@ -118,7 +119,13 @@ async fn commit_batch(
     let receipts: Option<Vec<&NewReceipt>> = jobs
         .iter()
         .map(|(w, _)| match w {
-            Write::Receipt(r) if r.new_data_key().is_none() && r.case().is_none() => Some(&**r),
+            Write::Receipt(r)
+                if r.new_data_key().is_none()
+                    && r.case().is_none()
+                    && r.deliveries().is_empty() =>
+            {
+                Some(&**r)
+            }
             _ => None,
         })
         .collect();
@@ -319,9 +326,16 @@ async fn general(
     let mut tx = client.transaction().await.pg()?;
     // Every write but a link or a policy takes the lock, so that writes touching the same subjects'
     // rows (keys, live subjects) lock them in one order across instances.
-    let numbered = jobs
-        .iter()
-        .any(|(w, _)| !matches!(w, Write::Link { .. } | Write::Policy { .. }));
+    let numbered = jobs.iter().any(|(w, _)| {
+        !matches!(
+            w,
+            Write::Link { .. }
+                | Write::Policy { .. }
+                | Write::ClaimDeliveries { .. }
+                | Write::DeliveryAttempt { .. }
+                | Write::RetryDeliveries { .. }
+        )
+    });
     let mut head = Head::default();
     if numbered {
         let heads = log::head(&*tx, true).await?;
@@ -470,9 +484,20 @@ async fn apply(
                 .await
                 .pg()?;
             tx.execute(&stmt, &[&subject]).await.pg()?;
-            if let Some(case) = r.case() {
-                insert_case(tx, &subject, case, Some(r.id())).await?;
-            }
+            let case = match r.case() {
+                Some(case) => Some(insert_case(tx, &subject, case, Some(r.id())).await?),
+                None => None,
+            };
+            let decided: Vec<String> = r.decisions().keys().map(ToString::to_string).collect();
+            webhooks::insert(
+                tx,
+                &subject,
+                r.deliveries(),
+                case.map(case_row),
+                Some(&decided),
+                r.issued_at(),
+            )
+            .await?;
             if let Some(k) = r.idempotency() {
                 tx.execute(
                     "INSERT INTO idempotency (key, body, receipt, expires_at) \
@@ -497,6 +522,7 @@ async fn apply(
             case,
             redact,
             record,
+            deliveries,
         } => {
             let seq = head.events + 1;
             let subject = subject.to_string();
@@ -515,7 +541,10 @@ async fn apply(
             )
             .await
             .pg()?;
-            insert_case(tx, &subject, case, None).await?;
+            let case = insert_case(tx, &subject, case, None).await?;
+            // An erasure cancels the expiries still to come: nothing of the subject is left to lapse.
+            let decided: Option<&[String]> = (*what != Rights::Erase).then_some(&[]);
+            webhooks::insert(tx, &subject, deliveries, Some(case_row(case)), decided, *at).await?;
             if *what == Rights::Erase {
                 // The person can no longer be found from their external id, and the names in their
                 // receipts can no longer be read: the data key is deleted (the table's trigger allows it
@@ -574,6 +603,9 @@ async fn apply(
             }
             Ok(Written::Done)
         }
+        Write::ClaimDeliveries { .. }
+        | Write::DeliveryAttempt { .. }
+        | Write::RetryDeliveries { .. } => webhooks::write(tx, write).await,
         Write::Link {
             lookup,
             new_subject,
@@ -665,4 +697,9 @@ async fn insert_case(
         .try_get(0)
         .pg()?;
     Ok(CaseId(u64::try_from(id).unwrap_or(0)))
+}
+
+/// A case's number as its column.
+fn case_row(id: CaseId) -> i64 {
+    i64::try_from(id.0).unwrap_or(i64::MAX)
 }

@@ -16,6 +16,7 @@ mod rows;
 mod schema;
 mod source;
 mod space;
+mod webhooks;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -39,8 +40,8 @@ use crate::privacy::{SubjectLookup, SubjectRef};
 use crate::store::batch::{Job, WriterStats};
 use crate::store::columns::{self, EventRow, events_from_row};
 use crate::store::{
-    Case, CaseQuery, ExportQuery, LiveSubjects, LogHead, Seq, StorageHealth, Store, StoreError,
-    StoreOptions, StoredReceipt, Write, Written,
+    Case, CaseQuery, Delivery, DeliveryCount, DeliveryQuery, ExportQuery, LiveSubjects, LogHead,
+    Seq, StorageHealth, Store, StoreError, StoreOptions, StoredReceipt, Write, Written,
 };
 use consent_core::tlog::Tile;
 
@@ -453,6 +454,18 @@ impl Store for SqliteStore {
             let mut rows = st.query([]).db()?;
             rows.next().db()?.map(stored_receipt).transpose()
         })
+    }
+
+    fn deliveries(&self, q: &DeliveryQuery) -> Result<Vec<Delivery>, StoreError> {
+        self.with_reader(|c| webhooks::list(c, q))
+    }
+
+    fn delivery_counts(&self) -> Result<Vec<DeliveryCount>, StoreError> {
+        self.with_reader(webhooks::counts)
+    }
+
+    fn deliveries_due(&self, now_ms: i64) -> Result<bool, StoreError> {
+        self.with_reader(|c| webhooks::due(c, now_ms))
     }
 
     fn metrics(&self) -> String {

@@ -129,6 +129,7 @@ INSERT INTO subjects (subject, live)
                                   AND e.at >= (SELECT MAX(issued_at) FROM receipts x WHERE x.subject = r.subject))
     FROM receipts r GROUP BY r.subject;
 "#,
+    super::webhooks::MIGRATION,
     r#"
 -- The consent log (issue 21, `DESIGN.md`): every receipt and rights event gets a log index, 0, 1, 2…,
 -- in one order without gaps, given by the writer when its batch commits.

@@ -12,6 +12,7 @@ use consent_core::tlog::Hash;
 use super::Db as _;
 use super::log;
 use super::space::{self, DiskSpace};
+use super::webhooks;
 use crate::store::batch::{Job, WriterStats, answer};
 use crate::store::columns;
 use crate::store::health::Throttle;
@@ -328,9 +329,19 @@ fn apply(
             .db()?
             .execute(params![subject])
             .db()?;
-            if let Some(case) = r.case() {
-                insert_case(conn, &subject, case, Some(r.id()))?;
-            }
+            let case = match r.case() {
+                Some(case) => Some(insert_case(conn, &subject, case, Some(r.id()))?),
+                None => None,
+            };
+            let decided: Vec<String> = r.decisions().keys().map(ToString::to_string).collect();
+            webhooks::insert(
+                conn,
+                &subject,
+                r.deliveries(),
+                case.map(case_row),
+                Some(&decided),
+                r.issued_at(),
+            )?;
             Ok(Written::Logged(index))
         }
         Write::Rights {
@@ -340,6 +351,7 @@ fn apply(
             case,
             redact,
             record,
+            deliveries,
         } => {
             grow()?;
             let subject = subject.to_string();
@@ -356,7 +368,17 @@ fn apply(
                 i64::try_from(index.0).unwrap_or(i64::MAX)
             ])
             .db()?;
-            insert_case(conn, &subject, case, None)?;
+            let case = insert_case(conn, &subject, case, None)?;
+            // An erasure cancels the expiries still to come: nothing of the subject is left to lapse.
+            let decided: Option<&[String]> = (*what != Rights::Erase).then_some(&[]);
+            webhooks::insert(
+                conn,
+                &subject,
+                deliveries,
+                Some(case_row(case)),
+                decided,
+                *at,
+            )?;
             if *what == Rights::Erase {
                 // The person can no longer be found from their external id, and the names in their
                 // receipts can no longer be read: the data key is destroyed (secure_delete zeroes its
@@ -420,6 +442,9 @@ fn apply(
             }
             Ok(Written::Done)
         }
+        Write::ClaimDeliveries { .. }
+        | Write::DeliveryAttempt { .. }
+        | Write::RetryDeliveries { .. } => webhooks::write(conn, write),
         Write::Link {
             lookup,
             new_subject,
@@ -473,9 +498,8 @@ fn apply(
 
 /// Opens `case` for `subject` (closed at once if its write completes it); its number.
 ///
-/// The hook for acknowledgements (issue 20.4, webhooks): a case that must also wait for every
-/// subscribed system to acknowledge will be opened with `done = false` and closed by the delivery
-/// that completes it, through the same `closed_at` update as [`Write::CloseCase`].
+/// A case that waits for every subscribed system's acknowledgement (issue 20.4) is opened with
+/// `done = false` and closed by the delivery that completes it (`webhooks::attempt`).
 fn insert_case(
     conn: &Connection,
     subject: &str,
@@ -500,4 +524,9 @@ fn insert_case(
     ])
     .db()?;
     Ok(CaseId(u64::try_from(conn.last_insert_rowid()).unwrap_or(0)))
+}
+
+/// A case's number as its column.
+fn case_row(id: CaseId) -> i64 {
+    i64::try_from(id.0).unwrap_or(i64::MAX)
 }

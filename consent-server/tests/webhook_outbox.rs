@@ -1,0 +1,172 @@
+//! The webhook outbox in the store, on either engine (SQLite; PostgreSQL when `DATABASE_URL` is set),
+//! driven by hand with a fixed clock: deliveries written with the receipt or rights event, handed out one
+//! at a time per subject in event order, leased, retried, moved to dead-letter (which blocks the
+//! subject's later deliveries until retried), expiries cancelled by a newer decision, and a rights case
+//! that closes with the last acknowledgement.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::*;
+use consent_core::WebhookEvent;
+use consent_server::store::{
+    Attempt, CaseKind, CaseQuery, Delivery, DeliveryQuery, DeliveryState, Rights, Write, Written,
+};
+use consent_server::webhooks::{Subscriptions, WebhookConfig};
+use serde_json::json;
+use tower::ServiceExt as _;
+
+const T0: i64 = NOW * 1000;
+
+async fn claim(s: &TestServer, now_ms: i64) -> Vec<Delivery> {
+    let w = Write::ClaimDeliveries {
+        now_ms,
+        lease_ms: 10_000,
+        limit: 100,
+    };
+    match s.state.store.submit(w).unwrap().await.unwrap().unwrap() {
+        Written::Deliveries(d) => d,
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn outcome(s: &TestServer, d: &Delivery, at_ms: i64, attempt: Attempt) {
+    let w = Write::DeliveryAttempt {
+        id: d.id,
+        at_ms,
+        attempt,
+    };
+    s.state.store.submit(w).unwrap().await.unwrap().unwrap();
+}
+
+fn events(d: &[Delivery]) -> Vec<WebhookEvent> {
+    d.iter().map(|d| d.event).collect()
+}
+
+fn open_kinds(s: &TestServer) -> Vec<CaseKind> {
+    let q = CaseQuery {
+        open_only: true,
+        ..CaseQuery::default()
+    };
+    s.state
+        .store
+        .cases(&q)
+        .unwrap()
+        .iter()
+        .map(|c| c.kind)
+        .collect()
+}
+
+#[tokio::test]
+async fn deliveries_go_out_in_order_per_subject_with_retries_dead_letter_and_cases() {
+    let mut s = server("webhook-outbox").await;
+    let config: WebhookConfig = toml::from_str(
+        "name = \"crm\"\nurl = \"http://127.0.0.1:9/hook\"\n\
+         secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n\
+         events = [\"consent.given\", \"consent.withdrawn\", \"consent.expired\", \"subject.restricted\", \"subject.unblocked\"]\n\
+         dead_after_secs = 100\n",
+    )
+    .unwrap();
+    let subs = Subscriptions::new(&[config], &s.state.policy).unwrap();
+    s.state = s.state.clone().with_webhooks(subs);
+
+    // A banner consent: `consent.given`, and the expiry of the purpose a year on (not due).
+    let body = consent_body(json!({"cookies-analytics": "given"}));
+    let r = consent_server::app(s.state.clone())
+        .oneshot(post_json("/v1/consents", &body))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let all = s.state.store.deliveries(&DeliveryQuery::default()).unwrap();
+    assert_eq!(events(&all), [WebhookEvent::Given, WebhookEvent::Expired]);
+    let subject = all[0].subject;
+    assert!(all[1].occurs_at.as_unix() > NOW + 86_400 * 30);
+    assert!(!all[0].payload.contains("\"name\""));
+
+    // A withdrawal (its case waits for the acknowledgement; the expiry is cancelled) and a restriction.
+    consent_server::api::staff_withdraw(&s.state, subject, None, "dpo")
+        .await
+        .unwrap();
+    consent_server::api::staff_rights(&s.state, subject, Rights::Restrict, "dpo")
+        .await
+        .unwrap();
+    assert_eq!(
+        open_kinds(&s),
+        [CaseKind::Withdrawal, CaseKind::Restriction]
+    );
+    let cancelled = DeliveryQuery {
+        state: Some(DeliveryState::Cancelled),
+        limit: None,
+    };
+    assert_eq!(
+        events(&s.state.store.deliveries(&cancelled).unwrap()),
+        [WebhookEvent::Expired]
+    );
+
+    // One at a time, in order: the head, leased (not handed out again while the lease runs).
+    let first = claim(&s, T0 + 1).await;
+    assert_eq!(events(&first), [WebhookEvent::Given]);
+    assert!(claim(&s, T0 + 2).await.is_empty());
+    // A failure: due again at the retry time, not before; the attempt is counted.
+    let failed = Attempt::Failed {
+        error: "the receiver answered 503".into(),
+        retry_at_ms: T0 + 500,
+    };
+    outcome(&s, &first[0], T0 + 3, failed).await;
+    assert!(claim(&s, T0 + 499).await.is_empty());
+    let again = claim(&s, T0 + 500).await;
+    assert_eq!((again[0].id, again[0].attempts), (first[0].id, 2));
+    outcome(&s, &again[0], T0 + 501, Attempt::Delivered).await;
+
+    // The withdrawal next; its acknowledgement closes its case.
+    let next = claim(&s, T0 + 600).await;
+    assert_eq!(events(&next), [WebhookEvent::Withdrawn]);
+    outcome(&s, &next[0], T0 + 601, Attempt::Delivered).await;
+    assert_eq!(open_kinds(&s), [CaseKind::Restriction]);
+
+    // The restriction fails past its dead-letter time: dead, and it blocks the unblocking after it.
+    let restricted = claim(&s, T0 + 700).await;
+    assert_eq!(events(&restricted), [WebhookEvent::Restricted]);
+    let too_late = Attempt::Failed {
+        error: "no answer: connection refused".into(),
+        retry_at_ms: T0 + 200_000,
+    };
+    outcome(&s, &restricted[0], T0 + 701, too_late).await;
+    consent_server::api::staff_rights(&s.state, subject, Rights::Unblock, "dpo")
+        .await
+        .unwrap();
+    assert!(
+        claim(&s, T0 + 800).await.is_empty(),
+        "a dead delivery blocks the subject's next ones"
+    );
+    let counts = s.state.store.delivery_counts().unwrap();
+    let count = |state| {
+        counts
+            .iter()
+            .find(|c| c.state == state)
+            .map_or(0, |c| c.count)
+    };
+    assert_eq!(
+        (count(DeliveryState::Dead), count(DeliveryState::Delivered)),
+        (1, 2)
+    );
+    assert_eq!(counts.iter().map(|c| c.failed_attempts).sum::<u64>(), 2);
+
+    // Retried from dead-letter: the order resumes, and the restriction's case closes.
+    let w = Write::RetryDeliveries {
+        id: None,
+        now_ms: T0 + 900,
+    };
+    let retried = s.state.store.submit(w).unwrap().await.unwrap().unwrap();
+    assert_eq!(retried, Written::Count(1));
+    let back = claim(&s, T0 + 900).await;
+    assert_eq!(events(&back), [WebhookEvent::Restricted]);
+    outcome(&s, &back[0], T0 + 901, Attempt::Delivered).await;
+    assert_eq!(open_kinds(&s), [CaseKind::Unblocking]);
+    let last = claim(&s, T0 + 1000).await;
+    assert_eq!(events(&last), [WebhookEvent::Unblocked]);
+    outcome(&s, &last[0], T0 + 1001, Attempt::Delivered).await;
+    assert!(open_kinds(&s).is_empty());
+    assert!(claim(&s, T0 + 2000).await.is_empty());
+    assert!(!s.state.store.deliveries_due(T0 + 2000).unwrap());
+}
