@@ -154,6 +154,11 @@ try {
     saved.receipt_id === receipt.jti && saved.payload?.decisions?.["cookies-analytics"] === "given" && saved.receipt.split(".").length === 3,
     JSON.stringify(saved).slice(0, 200),
   );
+  check(
+    "the downloaded receipt carries its proof of logging (log index, C2SP tlog-proof@v1)",
+    Number.isInteger(saved.log_index) && typeof saved.tlog_proof === "string" && saved.tlog_proof.startsWith("c2sp.org/tlog-proof@v1\n"),
+    JSON.stringify({ log_index: saved.log_index, tlog_proof: saved.tlog_proof?.slice(0, 60) }),
+  );
   await js(`document.querySelector('#consent-banner [data-consent-action="close"]').click()`);
 
   // 3c. The device's second choice, across origins: the banner sends the device's token in
