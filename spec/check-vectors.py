@@ -5,6 +5,10 @@
   JSON with sorted keys, no whitespace and raw UTF-8 gives the same bytes.
 * Receipts: verified with jwcrypto (a standard JOSE library) against jwks.json and hmac-keys.json, plus the
   rules of spec/SPEC.md that are not JOSE's business (exact header, typ, payload version, expiry).
+* Rights records (the log's records of restrictions, unblockings and erasures, SPEC.md section 6.8): the JWS
+  verified with jwcrypto as receipts are, then the payload read by the rules of SPEC.md (exact members, no
+  duplicate member, nothing after the object, version 1, `what`, redactions), and every entry served at an
+  index an erasure names hashed here (RFC 6962 leaf hash) and compared with the one it logged.
 * Sealed receipts (payload version 2): verified as receipts, then every sealed name opened with its data key
   (data-keys.json) by XChaCha20-Poly1305 built here from draft-irtf-cfrg-xchacha-03 (HChaCha20, checked
   against the draft's test vectors) on `cryptography`'s ChaCha20-Poly1305: the names equal the published
@@ -193,6 +197,98 @@ def check_receipts():
     for v in cases:
         valid = verify_receipt(v, keys) is not None
         assert valid == v["valid"], f"receipt vector {v['name']}: expected valid={v['valid']}"
+    return len(cases)
+
+
+RIGHTS_MEMBERS = {"v", "iss", "sub", "at", "what", "redacted"}
+
+
+def no_duplicates(pairs):
+    keys = [k for k, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise ValueError("duplicate member")
+    return dict(pairs)
+
+
+def is_int(x):
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def leaf_hash_of(text):
+    """The RFC 6962 leaf hash of an entry, standard base64 with padding."""
+    return base64.b64encode(hashlib.sha256(b"\x00" + text.encode("utf-8")).digest()).decode()
+
+
+def rights_payload_ok(p):
+    """The payload rules of SPEC.md section 6.8."""
+    if not isinstance(p, dict) or not set(p) <= RIGHTS_MEMBERS or not RIGHTS_MEMBERS - {"redacted"} <= set(p):
+        return False
+    if not is_int(p["v"]) or p["v"] != 1 or not is_int(p["at"]) or not -(2**63) <= p["at"] < 2**63:
+        return False
+    if not all(isinstance(p[k], str) and p[k] for k in ("iss", "sub")):
+        return False
+    if p["what"] not in ("restrict", "unblock", "erase"):
+        return False
+    redacted = p.get("redacted", [])
+    if not isinstance(redacted, list) or (redacted and p["what"] != "erase"):
+        return False
+    for r in redacted:
+        if not isinstance(r, dict) or set(r) != {"index", "leaf"} or not is_int(r["index"]) or r["index"] < 0:
+            return False
+        leaf = r["leaf"]
+        if not isinstance(leaf, str) or not re.fullmatch(r"[A-Za-z0-9+/]{43}=", leaf):
+            return False
+        if base64.b64encode(base64.b64decode(leaf)).decode() != leaf:
+            return False  # non-zero unused bits
+    indexes = [r["index"] for r in redacted]
+    return len(indexes) == len(set(indexes))
+
+
+def verify_rights_record(v, keys):
+    """The payload of a rights-record vector that is valid with the entries it serves, else None."""
+    from jwcrypto import jws
+
+    token = v["jws"]
+    parts = token.split(".")
+    if len(token) > 16 * 1024 or len(parts) != 3:
+        return None
+    try:
+        header = json.loads(b64d(parts[0]), object_pairs_hook=no_duplicates)
+        b64d(parts[1])
+        b64d(parts[2])
+    except ValueError:
+        return None
+    if not isinstance(header, dict) or sorted(header) != ["alg", "kid", "typ"] or header["typ"] != "consent-rights+jwt":
+        return None
+    key = keys.get(header["alg"], {}).get(header["kid"])
+    if key is None:
+        return None
+    signed = jws.JWS()
+    try:
+        signed.deserialize(token)
+        signed.allowed_algs = [header["alg"]]
+        signed.verify(key, alg=header["alg"])
+        payload = json.loads(signed.payload.decode("utf-8"), object_pairs_hook=no_duplicates)
+    except Exception:
+        return None
+    if not rights_payload_ok(payload):
+        return None
+    served = {s["index"]: s["entry"] for s in v["served"]}
+    for r in payload.get("redacted", []):
+        if r["index"] not in served or leaf_hash_of(served[r["index"]]) != r["leaf"]:
+            return None
+    return payload
+
+
+def check_rights_records():
+    keys = receipt_keys()
+    cases = load("rights-records.json")
+    for v in cases:
+        payload = verify_rights_record(v, keys)
+        assert (payload is not None) == v["valid"], f"rights-record vector {v['name']}: expected valid={v['valid']}"
+        if payload is not None:
+            assert payload == v["record"], f"rights-record vector {v['name']}: not the published record"
+    assert sum(v["valid"] for v in cases) >= 6 and sum(not v["valid"] for v in cases) >= 15
     return len(cases)
 
 
@@ -773,6 +869,7 @@ except ImportError:
         sys.exit(1)
 else:
     parts.append(f"{check_receipts()} receipt")
+    parts.append(f"{check_rights_records()} rights-record")
     parts.append(f"{check_xchacha_self_test()} XChaCha20-Poly1305 self-test")
     parts.append(f"{check_sealed_receipts()} sealed receipt")
     parts.append(f"{check_log_notes(log_roots)} log checkpoint")

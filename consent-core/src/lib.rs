@@ -17,6 +17,9 @@
 //! The consent log's building blocks are in [`tlog`] (feature `tlog`, on by default): RFC 6962 Merkle
 //! trees and proofs over stored tiles, C2SP signed notes, checkpoints, cosignatures and tlog-proofs.
 //!
+//! Rights records ([`RightsRecord`], feature `receipts`) are the log's other entries: a restriction,
+//! unblocking or erasure, signed like receipts, an erasure naming the receipts it redacted.
+//!
 //! Receipts (feature `receipts`) are JWS over a versioned payload; version 2
 //! ([`ReceiptPayload::new_v2`]) seals every field that names a person under the subject's [`DataKey`], so
 //! that destroying the key erases the names while the receipt still verifies
@@ -105,6 +108,8 @@ mod purpose_set;
 mod receipt;
 mod request;
 #[cfg(feature = "receipts")]
+mod rights;
+#[cfg(feature = "receipts")]
 mod seal;
 #[cfg(feature = "crypto")]
 mod secret;
@@ -160,6 +165,8 @@ pub use request::{
     Decisions, ExternalId, PageUrl, PersonName, RequestContext, RequestError, RequestErrorCode,
     RequestWriter, ScopeError, ServiceScope, SubjectSelector,
 };
+#[cfg(feature = "receipts")]
+pub use rights::{RIGHTS_TYP, RIGHTS_VERSION, Redaction, RightsError, RightsKind, RightsRecord};
 #[cfg(feature = "receipts")]
 pub use seal::{
     DATA_KEY_LEN, DataKey, PersonalField, SEAL_ENC, SEAL_NONCE_LEN, Seal, SealNonces, Sealed,

@@ -4,12 +4,13 @@
 
 use consent_core::{
     DataKey, HmacKey, KeyId, KeySet, Personal, PersonalField, Policy, PurposeSet,
-    RECEIPT_VERSION_SEALED, ReceiptError, Timestamp, TokenKeys, TokenSubject, UnverifiedReceipt,
-    UnverifiedToken,
+    RECEIPT_VERSION_SEALED, ReceiptError, RightsRecord, Timestamp, TokenKeys, TokenSubject,
+    UnverifiedReceipt, UnverifiedToken,
 };
 use serde_json::Value;
 
 const RECEIPTS: &str = include_str!("../../spec/vectors/receipts.json");
+const RIGHTS_RECORDS: &str = include_str!("../../spec/vectors/rights-records.json");
 const TOKENS: &str = include_str!("../../spec/vectors/tokens.json");
 const JWKS: &str = include_str!("../../spec/vectors/jwks.json");
 const HMAC_KEYS: &str = include_str!("../../spec/vectors/hmac-keys.json");
@@ -265,4 +266,50 @@ fn sealed_receipt_vectors() {
         opened >= 3 && erased >= 1 && refused >= 4 && invalid >= opened + erased,
         "{opened} opened, {erased} erased, {refused} not opening, {invalid} invalid"
     );
+}
+
+/// A rights-record vector's verdict: the record verifies with the receipt keys, and every redaction it
+/// names matches the entry served at its index.
+fn rights_record(v: &Value, keys: &KeySet) -> Option<RightsRecord> {
+    let record = RightsRecord::verify(v["jws"].as_str().unwrap(), keys).ok()?;
+    for r in &record.redacted {
+        let served = v["served"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["index"].as_u64() == Some(r.index))?;
+        record
+            .check_served(r.index, served["entry"].as_str().unwrap().as_bytes())
+            .ok()?;
+    }
+    Some(record)
+}
+
+#[test]
+fn rights_record_vectors() {
+    let keys = receipt_keys();
+    let cases: Vec<Value> = serde_json::from_str(RIGHTS_RECORDS).unwrap();
+    let valid = cases.iter().filter(|v| v["valid"] == true).count();
+    assert!(
+        valid >= 6 && cases.len() - valid >= 15,
+        "{valid} of {}",
+        cases.len()
+    );
+    for v in &cases {
+        let name = v["name"].as_str().unwrap();
+        match rights_record(v, &keys) {
+            Some(record) => {
+                assert_eq!(v["valid"], true, "{name}: accepted, but marked invalid");
+                assert_eq!(
+                    serde_json::to_value(&record).unwrap(),
+                    v["record"],
+                    "{name}"
+                );
+            }
+            None => assert_eq!(v["valid"], false, "{name}: rejected, but marked valid"),
+        }
+    }
+    assert!(cases.iter().any(
+        |v| v["valid"] == true && !v["record"]["redacted"].as_array().is_none_or(Vec::is_empty)
+    ));
 }

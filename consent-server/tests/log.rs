@@ -120,7 +120,7 @@ async fn receipts_and_rights_are_logged_checkpointed_and_proved() {
         assert_eq!(Hash::leaf(e), *leaf);
     }
     let record = std::str::from_utf8(entries[3]).unwrap();
-    let rights = consent_server::log::RightsRecord::verify(record, &s.state.keys.receipts).unwrap();
+    let rights = consent_core::RightsRecord::verify(record, &s.state.keys.receipts).unwrap();
     assert_eq!(
         (rights.what.as_str(), rights.sub.as_str()),
         ("restrict", answers[0]["subject"].as_str().unwrap())

@@ -1,14 +1,17 @@
 //! Receipts: any string is parsed and verified without panicking; whatever verifies re-exports. Any bytes
 //! are also signed as a payload and verified, so the payload reader (versions 1 and 2, sealed personal
 //! fields) sees them all: the personal fields read without a key, erased, and opened with a data key never
-//! panic, never show a sealed name without the key, and export.
+//! panic, never show a sealed name without the key, and export. Rights records (the log's other entries)
+//! likewise: any string verified, any bytes signed as a record's payload; whatever verifies signs again
+//! into the same record.
 #![no_main]
 
 use std::sync::LazyLock;
 
 use consent_core::{
     DataKey, HmacKey, KeySet, Personal, PersonalField, PersonalFields, Policy, RECEIPT_TYP,
-    RECEIPT_VERSION_SEALED, Timestamp, UnverifiedReceipt, VerifiedReceipt,
+    RECEIPT_VERSION_SEALED, RIGHTS_TYP, RightsRecord, Timestamp, UnverifiedReceipt,
+    VerifiedReceipt,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -73,9 +76,19 @@ fuzz_target!(|data: &[u8]| {
     {
         check(&v);
     }
+    if let Ok(jws) = KEYS.sign(RIGHTS_TYP, data)
+        && let Ok(r) = RightsRecord::verify(&jws, &KEYS)
+    {
+        let again = r.sign(&KEYS).expect("a verified rights record signs");
+        assert_eq!(RightsRecord::verify(&again, &KEYS).as_ref(), Ok(&r));
+        for x in &r.redacted {
+            let _ = r.check_served(x.index, data);
+        }
+    }
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
+    let _ = RightsRecord::verify(text, &KEYS);
     if let Ok(r) = UnverifiedReceipt::parse(text) {
         let _ = r.kid();
         if let Ok(v) = r.verify_at(&KEYS, Timestamp::from_unix(1_750_000_000)) {

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use consent_core::{Choice, CollectionKind, ConsentState, Decisions, EventKind, Method, PurposeId};
+use consent_core::{
+    Choice, CollectionKind, ConsentState, Decisions, EventKind, Method, PurposeId, RightsRecord,
+};
 use serde::Deserialize;
 
 use super::consents::{by_server, issue};
@@ -17,7 +19,6 @@ use crate::auth::{
 };
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{ApiJson, ApiPath};
-use crate::log::RightsRecord;
 use crate::privacy::{self, SubjectRef};
 use crate::state::AppState;
 use crate::store::{CaseKind, CaseQuery, LogIndex, Rights, StoredReceipt, Write, Written};
@@ -405,11 +406,11 @@ pub async fn staff_rights(
     let (at, _) = state.now();
     // The erasure's record names the logged receipts it redacts and the hash of each redacted form: an
     // auditor tells the redaction from an edit (SPEC.md §6.8).
-    let record = RightsRecord::new(&state.config.issuer, s, at, what)
+    let record = RightsRecord::new(&state.config.issuer, &s.to_string(), at, what.kind())
         .with_redacted(
             redacted
                 .iter()
-                .filter_map(|(_, index, x)| index.map(|i| (i.0, x.as_str()))),
+                .filter_map(|(_, index, x)| index.map(|i| (i.0, x.as_bytes()))),
         )
         .sign(&state.keys.receipts)
         .map_err(ApiError::internal)?;

@@ -1,14 +1,13 @@
 //! The consent log on the server (issue 21, `DESIGN.md`, `spec/SPEC.md` §6.8): what an entry is (a
-//! receipt's JWS, a rights event's [`RightsRecord`]), the log's keys and witnesses ([`Log`]), signing
+//! receipt's JWS, a rights event's [`consent_core::RightsRecord`], defined in consent-core with its
+//! vectors), the log's keys and witnesses ([`Log`]), signing
 //! checkpoints of what the store committed ([`checkpoint_once`], [`keep_checkpointing`]), and proofs
 //! for people ([`tlog_proof`]). The store numbers entries and keeps the tree as tiles; the tree
 //! arithmetic is `consent_core::tlog`'s.
 
 mod checkpoints;
-mod record;
 
 pub use checkpoints::{checkpoint_once, keep_checkpointing, tlog_proof};
-pub use record::{RIGHTS_TYP, RecordError, Redaction, RightsRecord};
 
 use consent_core::tlog::{KeyName, NoteSigner, NoteVerifier};
 use tokio::sync::Notify;

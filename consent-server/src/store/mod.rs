@@ -195,6 +195,15 @@ impl Rights {
             Rights::Erase => "erase",
         }
     }
+
+    /// The kind of the rights record that logs it.
+    pub fn kind(self) -> consent_core::RightsKind {
+        match self {
+            Rights::Restrict => consent_core::RightsKind::Restrict,
+            Rights::Unblock => consent_core::RightsKind::Unblock,
+            Rights::Erase => consent_core::RightsKind::Erase,
+        }
+    }
 }
 
 /// A receipt's place in insertion order: 1, 2, 3… Export pages continue after one.
@@ -213,7 +222,7 @@ pub enum Write {
     /// A verified receipt, with the consent events it records.
     Receipt(Box<NewReceipt>),
     /// A restriction, unblocking or erasure for a subject, its signed record (the log's entry,
-    /// [`crate::log::RightsRecord`]) and its case. An erasure also destroys the subject's data key and
+    /// [`consent_core::RightsRecord`]) and its case. An erasure also destroys the subject's data key and
     /// replaces the JWS of each receipt in `redact` by its redacted form (`erased:…`, version 1 receipts
     /// that name a person in clear).
     Rights {

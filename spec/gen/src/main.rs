@@ -12,6 +12,7 @@ mod keys;
 mod log;
 mod log_notes;
 mod receipts;
+mod rights;
 mod sealed;
 mod tokens;
 
@@ -88,10 +89,16 @@ fn write_all(out: &Path) -> Result<usize, String> {
         &serde_json::to_value(keys::receipt_keys().jwks()).map_err(|e| e.to_string())?,
     )?;
     write_json(out, "hmac-keys.json", &keys::hmac_jwks())?;
+    let receipt_vectors = receipts::vectors(&policy);
+    write_json(
+        out,
+        "rights-records.json",
+        &serde_json::Value::Array(rights::vectors(&receipt_vectors)),
+    )?;
     write_json(
         out,
         "receipts.json",
-        &serde_json::Value::Array(receipts::vectors(&policy)),
+        &serde_json::Value::Array(receipt_vectors),
     )?;
     write_json(out, "data-keys.json", &keys::data_jwks())?;
     write_json(
@@ -107,7 +114,7 @@ fn write_all(out: &Path) -> Result<usize, String> {
     let log_dir = out.join("log");
     let (log_files, log) = log::write(&log_dir)?;
     let note_files = log_notes::write(&log_dir, &log)?;
-    Ok(written + 7 + log_files + note_files)
+    Ok(written + 8 + log_files + note_files)
 }
 
 pub(crate) fn write_json(dir: &Path, name: &str, value: &serde_json::Value) -> Result<(), String> {

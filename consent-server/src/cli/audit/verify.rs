@@ -14,8 +14,9 @@ use consent_core::tlog::{
     Bundle, Frontier, Hash, NoteVerifier, UnverifiedCheckpoint, VerifiedCheckpoint, bundle_entries,
     tile_hashes,
 };
-use consent_core::{JwsError, KeySet, RECEIPT_TYP};
-use consent_server::log::{RIGHTS_TYP, Redaction, RightsRecord};
+use consent_core::{
+    JwsError, KeySet, RECEIPT_TYP, RIGHTS_TYP, Redaction, RightsKind, RightsRecord,
+};
 
 use super::source::Source;
 use super::state::Seen;
@@ -94,14 +95,14 @@ fn check_entry(keys: &KeySet, entry: &[u8], audit: &mut Audit, index: u64, found
         Err(JwsError::WrongType { found: typ, .. }) if typ == RIGHTS_TYP => {
             match RightsRecord::verify(text, keys) {
                 Ok(r) => {
-                    if r.what == "erase" {
+                    if r.what == RightsKind::Erase {
                         found.erasures.push(Erasure {
                             index,
                             subject: r.sub.clone(),
                             redacted: r.redacted.clone(),
                         });
                     }
-                    *audit.rights.entry(r.what).or_default() += 1;
+                    *audit.rights.entry(r.what.as_str().to_owned()).or_default() += 1;
                 }
                 Err(e) => audit.problems.push(format!(
                     "entry {index}: a rights record that does not verify: {e}"
@@ -277,7 +278,7 @@ fn check_redactions(found: &Redactions, audit: &mut Audit) {
         }
         match named.get(&r.index) {
             Some((e, n))
-                if e.index > r.index && e.subject == r.subject && n.leaf == r.leaf.to_base64() =>
+                if e.index > r.index && e.subject == r.subject && n.leaf == r.leaf =>
             {
                 audit.redacted += 1;
             }
