@@ -6,9 +6,12 @@
 //! (issue 21): the old receipt is logged, `audit verify` passes after the erasure and counts it as
 //! redacted by erasure, its output names nobody, and an edit dressed up as a redaction fails.
 //!
-//! SQLite only, by nature: it reads the database's own files. PostgreSQL's files are its server's (the
-//! README's "Backups and erasure" says what VACUUM, the WAL and backups need there); on PostgreSQL,
-//! `tests/store.rs` and `tests/cases.rs` check that the key is destroyed and the names unreadable.
+//! The search of raw files is SQLite's, by nature: it reads the database's own files (it runs on SQLite
+//! whatever `DATABASE_URL` says). PostgreSQL's files are its server's (the README's "Backups and
+//! erasure" says what VACUUM, the WAL and backups need there); on PostgreSQL, `tests/store.rs` and
+//! `tests/cases.rs` check that the key is destroyed and the names unreadable. The log's part (erasure,
+//! then `audit verify` with the real binary, then edits dressed up as redactions) runs on the engine the
+//! tests run on: PostgreSQL with `DATABASE_URL` set (scripts/test's PostgreSQL pass), SQLite otherwise.
 
 mod support;
 
@@ -23,7 +26,7 @@ use consent_server::keys::ServerKeys;
 use consent_server::privacy::token_hash;
 use rusqlite::params;
 use serde_json::json;
-use support::{free_port, http, run, start_with, temp, terminate};
+use support::{TestDir, free_port, http, run, start_with, temp, temp_sqlite, terminate};
 
 const OPERATOR: &str = "erasure-operator-token";
 const PORTAL: &str = "erasure-portal-token";
@@ -127,8 +130,19 @@ fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
 }
 
 /// Inserts, as the server before version 2 did, a signed version 1 receipt for `subject` naming
-/// `name` in clear, at the next log index (the server adds it to the log's tree when it opens).
+/// `name` in clear, at the next log index (the server adds it to the log's tree when it opens), into
+/// the SQLite database of `dir`.
 fn old_receipt(dir: &Path, subject: &str) {
+    let (sqlite, _) = old_receipt_sql(dir, subject);
+    rusqlite::Connection::open(dir.join("consent.db"))
+        .unwrap()
+        .execute_batch(&sqlite)
+        .unwrap();
+}
+
+/// The statements that insert [`old_receipt`]'s receipt: (SQLite, PostgreSQL). On PostgreSQL the
+/// receipt also takes the next number of `log_head`, as the server's writer would.
+fn old_receipt_sql(dir: &Path, subject: &str) -> (String, String) {
     let keys = ServerKeys::load(&dir.join("keys.json")).unwrap();
     let policy = Policy::from_toml(include_str!("../../examples/invisionu/policy.toml")).unwrap();
     let collection = CollectionPoint {
@@ -155,22 +169,24 @@ fn old_receipt(dir: &Path, subject: &str) {
         .sign_verified(&keys.receipts)
         .unwrap();
     let p = receipt.payload();
-    rusqlite::Connection::open(dir.join("consent.db"))
-        .unwrap()
-        .execute(
-            "INSERT INTO receipts (id, subject, issued_at, policy_version, method, kid, decisions, expires_at, actor, jws, log_index)
-             VALUES (?1, ?2, ?3, '2025-03-26', 'form', ?4, 'application-review=given', ?5, 'representative:parent', ?6,
-                     (SELECT entries FROM log_head))",
-            params![
-                p.jti.to_string(),
-                subject,
-                p.iat.as_unix(),
-                receipt.header().kid,
-                p.exp.as_unix(),
-                receipt.jws()
-            ],
-        )
-        .unwrap();
+    // Every value is a UUID, a pseudonym, a number, a key id or a JWS: no quote to escape.
+    let values = format!(
+        "'{}', '{subject}', {}, '2025-03-26', 'form', '{}', 'application-review=given', {}, \
+         'representative:parent', '{}', (SELECT entries FROM log_head)",
+        p.jti,
+        p.iat.as_unix(),
+        receipt.header().kid,
+        p.exp.as_unix(),
+        receipt.jws()
+    );
+    let columns = "id, subject, issued_at, policy_version, method, kid, decisions, expires_at, actor, jws, log_index";
+    (
+        format!("INSERT INTO receipts ({columns}) VALUES ({values});"),
+        format!(
+            "UPDATE log_head SET receipts = receipts + 1;
+             INSERT INTO receipts (seq, {columns}) VALUES ((SELECT receipts FROM log_head), {values});"
+        ),
+    )
 }
 
 /// `audit verify` of the server at `port`: (success, stdout, stderr), also written to `dir` (so that
@@ -210,7 +226,7 @@ fn data_key(dir: &Path, subject: &str) -> Vec<u8> {
 
 #[test]
 fn after_erasure_the_names_are_nowhere_the_server_writes() {
-    let dir = temp("erasure");
+    let dir = temp_sqlite("erasure");
     let port = free_port();
     let config = dir.join("consent-server.toml");
     let config = config.to_str().unwrap();
@@ -466,4 +482,162 @@ fn after_erasure_the_names_are_nowhere_the_server_writes() {
         assert!(dir.join(f).exists(), "{f}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs `statements` in the test's database: its PostgreSQL schema, or its SQLite file.
+fn sql(dir: &TestDir, sqlite: &str, postgres: &str) {
+    match &dir.schema {
+        Some(schema) => schema.sql(postgres),
+        None => rusqlite::Connection::open(dir.join("consent.db"))
+            .unwrap()
+            .execute_batch(sqlite)
+            .unwrap(),
+    }
+}
+
+/// The stored `jws` of the receipts of `subject`, in order.
+fn stored_receipts(dir: &TestDir, subject: &str) -> Vec<String> {
+    let query = format!("SELECT jws FROM receipts WHERE subject = '{subject}' ORDER BY seq");
+    match &dir.schema {
+        Some(schema) => schema
+            .value(&format!(
+                "SELECT string_agg(jws, ' ' ORDER BY seq) FROM receipts WHERE subject = '{subject}'"
+            ))
+            .map(|all| all.split(' ').map(str::to_owned).collect())
+            .unwrap_or_default(),
+        None => {
+            let conn = rusqlite::Connection::open(dir.join("consent.db")).unwrap();
+            let mut stmt = conn.prepare(&query).unwrap();
+            stmt.query_map([], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        }
+    }
+}
+
+/// Waits (up to 10 s) until the server at `port` serves a checkpoint of `size` entries: one is signed
+/// at most once a second.
+fn wait_for_checkpoint(port: u16, size: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (status, note) = http(port, "GET", "/log/checkpoint", &[], "").unwrap();
+        if status == 200 && note.lines().nth(1) == Some(size.to_string().as_str()) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint of {size} entries: {note}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Erasure, then `audit verify`, on the engine the tests run on (PostgreSQL with `DATABASE_URL`): a
+/// version 1 receipt naming the person in clear, logged, is redacted by an erasure through the CLI; a
+/// second subject is erased through the API; the real binary's `audit verify` passes, counts the
+/// erasures and the redaction, and names nobody; the stored rows name nobody; then edits dressed up as
+/// redactions (triggers dropped first) fail the audit, each named.
+#[test]
+fn erasure_then_audit_verify_on_either_engine() {
+    let dir = temp("erasure-audit");
+    let engine = if dir.schema.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    let port = free_port();
+    let config = dir.join("consent-server.toml");
+    let config = config.to_str().unwrap();
+    let mut server = start_with(&dir, port, &extra(), "debug", &[]);
+    let aigerim = form_consent(port, "aigerim@example.kz", AIGERIM, MOTHER);
+    let daulet = form_consent(port, "daulet@example.kz", DAULET, FATHER);
+    assert!(terminate(&mut server).success());
+    let (sqlite, postgres) = old_receipt_sql(&dir, &aigerim);
+    sql(&dir, &sqlite, &postgres);
+    let old = stored_receipts(&dir, &aigerim);
+    assert_eq!(old.len(), 2, "{engine}");
+    assert!(
+        forms(OLD_NAME)[1..]
+            .iter()
+            .any(|f| old[1].as_bytes().windows(f.len()).any(|w| w == f)),
+        "{engine}: the old receipt names her in clear"
+    );
+
+    let mut server = start_with(&dir, port, &extra(), "debug", &[]);
+    wait_for_checkpoint(port, 3);
+    let (ok, out, err) = audit(&dir, port, "audit-before.log");
+    assert!(ok, "{engine}: {out}{err}");
+    assert!(
+        out.contains("entries checked: 3 (receipts 3, rights events 0)"),
+        "{engine}: {out}"
+    );
+    let (ok, out, err) = run(
+        &dir,
+        &["--config", config, "erase", "--id", "aigerim@example.kz"],
+    );
+    assert!(ok, "{engine}: {out}{err}");
+    let (status, text) = http(
+        port,
+        "POST",
+        &format!("/v1/subjects/{daulet}/erase"),
+        &[("authorization", &format!("Bearer {OPERATOR}"))],
+        "",
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{engine}: {text}");
+
+    // The log accounts for the redaction: the old receipt is served redacted, its erasure names it.
+    wait_for_checkpoint(port, 5);
+    let (ok, out, err) = audit(&dir, port, "audit-verify.log");
+    assert!(ok, "{engine}: {out}{err}");
+    assert!(
+        out.contains("entries checked: 5 (receipts 2, rights events 2: erase 2)"),
+        "{engine}: {out}"
+    );
+    assert!(
+        out.contains("1 entries redacted by erasure"),
+        "{engine}: {out}"
+    );
+    let stored = stored_receipts(&dir, &aigerim);
+    assert!(stored[1].starts_with("erased:"), "{engine}: {stored:?}");
+    for name in [AIGERIM, MOTHER, DAULET, FATHER, OLD_NAME] {
+        for f in forms(name) {
+            let found = |text: &str| text.as_bytes().windows(f.len()).any(|w| w == f.as_slice());
+            assert!(
+                !found(&out) && !found(&err),
+                "{engine}: {name} in the audit's output"
+            );
+            assert!(
+                !stored.iter().any(|s| found(s)),
+                "{engine}: {name} still stored"
+            );
+        }
+    }
+    assert!(terminate(&mut server).success());
+
+    // Edits dressed up as redactions: Daulet's sealed receipt replaced by the redacted form of
+    // Aigerim's, which no erasure of Daulet's names; and that redacted form edited.
+    let edits = format!(
+        "UPDATE receipts SET jws = (SELECT jws FROM receipts WHERE jws LIKE 'erased:%')
+             WHERE subject = '{daulet}';
+         UPDATE receipts SET jws = jws || 'A' WHERE subject = '{aigerim}' AND jws LIKE 'erased:%';"
+    );
+    sql(
+        &dir,
+        &format!("DROP TRIGGER receipts_append_only_update; {edits}"),
+        &format!("ALTER TABLE receipts DISABLE TRIGGER receipts_append_only; {edits}"),
+    );
+    let mut server = start_with(&dir, port, &extra(), "debug", &[]);
+    let (ok, out, err) = audit(&dir, port, "audit-verify-tampered.log");
+    assert!(terminate(&mut server).success());
+    assert!(!ok, "{engine}: {out}{err}");
+    assert!(
+        err.contains(&format!("no logged erasure of {aigerim} names it")),
+        "{engine}: {err}"
+    );
+    assert!(
+        err.contains("served redacted, but not as the erasure at entry"),
+        "{engine}: {err}"
+    );
 }
