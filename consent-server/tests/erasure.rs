@@ -133,16 +133,17 @@ fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
 /// `name` in clear, at the next log index (the server adds it to the log's tree when it opens), into
 /// the SQLite database of `dir`.
 fn old_receipt(dir: &Path, subject: &str) {
-    let (sqlite, _) = old_receipt_sql(dir, subject);
+    let (sqlite, _) = old_receipt_sql(dir, subject, 0x42, false);
     rusqlite::Connection::open(dir.join("consent.db"))
         .unwrap()
         .execute_batch(&sqlite)
         .unwrap();
 }
 
-/// The statements that insert [`old_receipt`]'s receipt: (SQLite, PostgreSQL). On PostgreSQL the
+/// The statements that insert [`old_receipt`]'s receipt, with id bytes `id`, in its redacted form if
+/// `redacted` (a receipt erased before the log numbered it): (SQLite, PostgreSQL). On PostgreSQL the
 /// receipt also takes the next number of `log_head`, as the server's writer would.
-fn old_receipt_sql(dir: &Path, subject: &str) -> (String, String) {
+fn old_receipt_sql(dir: &Path, subject: &str, id: u8, redacted: bool) -> (String, String) {
     let keys = ServerKeys::load(&dir.join("keys.json")).unwrap();
     let policy = Policy::from_toml(include_str!("../../examples/invisionu/policy.toml")).unwrap();
     let collection = CollectionPoint {
@@ -152,7 +153,7 @@ fn old_receipt_sql(dir: &Path, subject: &str) -> (String, String) {
     };
     let decisions = BTreeMap::from([("application-review".parse().unwrap(), Choice::Given)]);
     let mut req = ReceiptRequest::new(
-        ReceiptId([0x42; 16]),
+        ReceiptId([id; 16]),
         Timestamp::from_unix(1_750_000_000),
         "http://127.0.0.1",
         subject,
@@ -169,15 +170,21 @@ fn old_receipt_sql(dir: &Path, subject: &str) -> (String, String) {
         .sign_verified(&keys.receipts)
         .unwrap();
     let p = receipt.payload();
+    let jws = if redacted {
+        consent_server::personal::redact(receipt.jws()).unwrap()
+    } else {
+        receipt.jws().to_owned()
+    };
+    // The next log index: the receipts are the only entries yet (no rights event before these).
     // Every value is a UUID, a pseudonym, a number, a key id or a JWS: no quote to escape.
     let values = format!(
         "'{}', '{subject}', {}, '2025-03-26', 'form', '{}', 'application-review=given', {}, \
-         'representative:parent', '{}', (SELECT entries FROM log_head)",
+         'representative:parent', '{}', (SELECT COUNT(*) FROM receipts)",
         p.jti,
         p.iat.as_unix(),
         receipt.header().kid,
         p.exp.as_unix(),
-        receipt.jws()
+        jws
     );
     let columns = "id, subject, issued_at, policy_version, method, kid, decisions, expires_at, actor, jws, log_index";
     (
@@ -535,8 +542,9 @@ fn wait_for_checkpoint(port: u16, size: u64) {
 
 /// Erasure, then `audit verify`, on the engine the tests run on (PostgreSQL with `DATABASE_URL`): a
 /// version 1 receipt naming the person in clear, logged, is redacted by an erasure through the CLI; a
-/// second subject is erased through the API; the real binary's `audit verify` passes, counts the
-/// erasures and the redaction, and names nobody; the stored rows name nobody; then edits dressed up as
+/// second subject, with a version 1 receipt already redacted when the log numbered it (erased before the
+/// log), is erased through the API; the real binary's `audit verify` passes, counts the erasures, the
+/// redaction and the receipt redacted before the log apart, and names nobody; the stored rows name nobody; then edits dressed up as
 /// redactions (triggers dropped first) fail the audit, each named.
 #[test]
 fn erasure_then_audit_verify_on_either_engine() {
@@ -553,7 +561,9 @@ fn erasure_then_audit_verify_on_either_engine() {
     let aigerim = form_consent(port, "aigerim@example.kz", AIGERIM, MOTHER);
     let daulet = form_consent(port, "daulet@example.kz", DAULET, FATHER);
     assert!(terminate(&mut server).success());
-    let (sqlite, postgres) = old_receipt_sql(&dir, &aigerim);
+    let (sqlite, postgres) = old_receipt_sql(&dir, &aigerim, 0x42, false);
+    sql(&dir, &sqlite, &postgres);
+    let (sqlite, postgres) = old_receipt_sql(&dir, &daulet, 0x43, true);
     sql(&dir, &sqlite, &postgres);
     let old = stored_receipts(&dir, &aigerim);
     assert_eq!(old.len(), 2, "{engine}");
@@ -565,11 +575,15 @@ fn erasure_then_audit_verify_on_either_engine() {
     );
 
     let mut server = start_with(&dir, port, &extra(), "debug", &[]);
-    wait_for_checkpoint(port, 3);
+    wait_for_checkpoint(port, 4);
     let (ok, out, err) = audit(&dir, port, "audit-before.log");
     assert!(ok, "{engine}: {out}{err}");
     assert!(
-        out.contains("entries checked: 3 (receipts 3, rights events 0)"),
+        out.contains("entries checked: 4 (receipts 3, rights events 0)"),
+        "{engine}: {out}"
+    );
+    assert!(
+        out.contains("1 entries redacted before the log") && !out.contains("by erasure"),
         "{engine}: {out}"
     );
     let (ok, out, err) = run(
@@ -588,15 +602,19 @@ fn erasure_then_audit_verify_on_either_engine() {
     assert_eq!(status, 200, "{engine}: {text}");
 
     // The log accounts for the redaction: the old receipt is served redacted, its erasure names it.
-    wait_for_checkpoint(port, 5);
+    wait_for_checkpoint(port, 6);
     let (ok, out, err) = audit(&dir, port, "audit-verify.log");
     assert!(ok, "{engine}: {out}{err}");
     assert!(
-        out.contains("entries checked: 5 (receipts 2, rights events 2: erase 2)"),
+        out.contains("entries checked: 6 (receipts 2, rights events 2: erase 2)"),
         "{engine}: {out}"
     );
     assert!(
         out.contains("1 entries redacted by erasure"),
+        "{engine}: {out}"
+    );
+    assert!(
+        out.contains("1 entries redacted before the log"),
         "{engine}: {out}"
     );
     let stored = stored_receipts(&dir, &aigerim);
@@ -619,7 +637,8 @@ fn erasure_then_audit_verify_on_either_engine() {
     // Edits dressed up as redactions: Daulet's sealed receipt replaced by the redacted form of
     // Aigerim's, which no erasure of Daulet's names; and that redacted form edited.
     let edits = format!(
-        "UPDATE receipts SET jws = (SELECT jws FROM receipts WHERE jws LIKE 'erased:%')
+        "UPDATE receipts SET jws = (SELECT jws FROM receipts WHERE jws LIKE 'erased:%'
+                                         AND subject = '{aigerim}')
              WHERE subject = '{daulet}';
          UPDATE receipts SET jws = jws || 'A' WHERE subject = '{aigerim}' AND jws LIKE 'erased:%';"
     );

@@ -207,6 +207,13 @@ fn check(args: &LogArgs, cosigner: Option<&Cosigner>) -> Result<bool> {
             audit.redacted
         );
     }
+    if audit.redacted_before_log > 0 {
+        println!(
+            "{} entries redacted before the log (version 1 receipts already redacted when the log \
+             numbered them: their bytes are the ones logged, but no logged erasure accounts for them)",
+            audit.redacted_before_log
+        );
+    }
     let earlier = state.checkpoints.len();
     if !audit.problems.is_empty() {
         eprintln!(

@@ -5,7 +5,9 @@
 //! A version 1 receipt redacted by an erasure is served in its redacted form (`erased:…`, no names,
 //! `spec/SPEC.md` §6.8) while the tiles keep the hash of the bytes logged at commit. It passes only when
 //! a logged erasure of its subject later in the log names its index and the leaf hash of exactly that
-//! redacted form; it is then counted as redacted. Any other change still fails.
+//! redacted form; it is then counted as redacted. One logged already redacted (erased before the log
+//! numbered it) matches its logged hash and is counted apart, as redacted before the log: nothing else
+//! about it can be checked. Any other change still fails.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -33,6 +35,9 @@ pub(crate) struct Audit {
     pub(crate) rights: BTreeMap<String, u64>,
     /// Receipts served redacted by an erasure that the log accounts for.
     pub(crate) redacted: u64,
+    /// Receipts logged already redacted (erased before the log numbered them): their bytes are the
+    /// ones logged, and nothing else about them can be checked.
+    pub(crate) redacted_before_log: u64,
     /// Everything wrong, named.
     pub(crate) problems: Vec<String>,
 }
@@ -135,6 +140,7 @@ pub(crate) fn verify(
         receipts: 0,
         rights: BTreeMap::new(),
         redacted: 0,
+        redacted_before_log: 0,
         problems: Vec::new(),
     };
     let mut found = Redactions::default();
@@ -261,7 +267,8 @@ pub(crate) fn verify(
 
 /// Every entry served redacted must be accounted for: by a logged erasure of its subject, later in the
 /// log, naming its index and the leaf hash of exactly the form served; or by having been logged already
-/// redacted (erased before the log existed). And every redaction an erasure names must be served.
+/// redacted (erased before the log existed: counted apart, as nothing but its bytes can be checked). And
+/// every redaction an erasure names must be served.
 fn check_redactions(found: &Redactions, audit: &mut Audit) {
     let mut named: BTreeMap<u64, (&Erasure, &Redaction)> = BTreeMap::new();
     for e in &found.erasures {
@@ -273,7 +280,7 @@ fn check_redactions(found: &Redactions, audit: &mut Audit) {
     for r in &found.entries {
         served.insert(r.index);
         if r.as_logged {
-            audit.redacted += 1;
+            audit.redacted_before_log += 1;
             continue;
         }
         match named.get(&r.index) {
