@@ -119,3 +119,28 @@ pub(crate) fn witness() -> Cosigner {
 pub(crate) fn other_witness() -> Cosigner {
     Cosigner::from_seed(name("witness.example.net/unknown"), secret(OTHER_KEY))
 }
+
+/// Algorithm confusion: an HS256 key set whose secret is the active Ed25519 key's public key, under that
+/// key's kid (a verifier must never accept what it signs).
+pub(crate) fn confused_keys(keys: &KeySet) -> KeySet {
+    let public = keys
+        .jwks()
+        .keys
+        .into_iter()
+        .find(|k| k.kid == ED_ACTIVE)
+        .map(|k| k.x)
+        .unwrap_or_default();
+    KeySet::new()
+        .with_hs256(
+            kid(ED_ACTIVE),
+            HmacKey::from_bytes(
+                URL_SAFE_NO_PAD
+                    .decode(&public)
+                    .ok()
+                    .and_then(|v| v.try_into().ok())
+                    .unwrap_or([0; 32]),
+            ),
+        )
+        .activate(kid(ED_ACTIVE))
+        .unwrap_or_else(|e| panic!("{e}"))
+}

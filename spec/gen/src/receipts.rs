@@ -10,7 +10,7 @@ use consent_core::{
 };
 use serde_json::{Value, json};
 
-use crate::keys::{ED_ACTIVE, ED_OLD, HS, kid, receipt_keys, secret};
+use crate::keys::{ED_ACTIVE, ED_OLD, HS, confused_keys, kid, receipt_keys, secret};
 
 /// 2025-04-01T09:00:00Z: when every vector receipt is issued.
 pub(crate) const ISSUED: i64 = 1_743_498_000;
@@ -202,26 +202,7 @@ pub(crate) fn vectors(policy: &Policy) -> Vec<Value> {
         VERIFY_AT,
     );
     // Algorithm confusion: HS256 keyed with the Ed25519 public key, under the Ed25519 key's kid.
-    let public = keys
-        .jwks()
-        .keys
-        .into_iter()
-        .find(|k| k.kid == ED_ACTIVE)
-        .map(|k| k.x)
-        .unwrap_or_default();
-    let confused = KeySet::new()
-        .with_hs256(
-            kid(ED_ACTIVE),
-            HmacKey::from_bytes(
-                URL_SAFE_NO_PAD
-                    .decode(&public)
-                    .ok()
-                    .and_then(|v| v.try_into().ok())
-                    .unwrap_or([0; 32]),
-            ),
-        )
-        .activate(kid(ED_ACTIVE))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let confused = confused_keys(&keys);
     invalid(
         "algorithm-confusion-hs256-with-public-key",
         "HS256",

@@ -8,10 +8,10 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use consent_core::{HmacKey, KeySet, RIGHTS_TYP, RightsKind, RightsRecord, Timestamp};
+use consent_core::{KeySet, RIGHTS_TYP, RightsKind, RightsRecord, Timestamp};
 use serde_json::{Value, json};
 
-use crate::keys::{ED_ACTIVE, ED_OLD, HS, kid, receipt_keys};
+use crate::keys::{ED_ACTIVE, ED_OLD, HS, confused_keys, kid, receipt_keys};
 use crate::receipts::{b64, parts};
 
 /// 2025-05-02T10:00:00Z: when every vector record is made.
@@ -177,26 +177,7 @@ pub(crate) fn vectors(receipts: &[Value]) -> Vec<Value> {
         "alg none is never accepted",
     );
     // Wrong alg: HS256 keyed with the Ed25519 public key, under the Ed25519 key's kid.
-    let public = keys
-        .jwks()
-        .keys
-        .into_iter()
-        .find(|k| k.kid == ED_ACTIVE)
-        .map(|k| k.x)
-        .unwrap_or_default();
-    let confused = KeySet::new()
-        .with_hs256(
-            kid(ED_ACTIVE),
-            HmacKey::from_bytes(
-                URL_SAFE_NO_PAD
-                    .decode(&public)
-                    .ok()
-                    .and_then(|v| v.try_into().ok())
-                    .unwrap_or([0; 32]),
-            ),
-        )
-        .activate(kid(ED_ACTIVE))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let confused = confused_keys(&keys);
     invalid(
         "wrong-alg-hs256-on-ed25519-key",
         erase_redacted
