@@ -44,6 +44,22 @@ pub(crate) fn run(config: Option<&Path>) -> Result<ExitCode> {
             let state = state.clone();
             async move { state.forget_idle_clients().await }
         });
+        // A checkpoint of what the log holds before the first request, so that an auditor asking
+        // right after a restart gets the log as it is (entries logged when the store opened, or by a
+        // batch whose checkpoint a crash prevented), not the one before. Bounded: a database that is
+        // not there yet delays the start by at most a few seconds; the checkpointer retries.
+        match tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            consent_server::log::checkpoint_once(&state),
+        )
+        .await
+        {
+            Ok(Ok((size, _))) => tracing::info!(size, "the consent log's checkpoint"),
+            Ok(Err(e)) => tracing::warn!(error = %e.message, "no checkpoint signed at start"),
+            Err(_) => {
+                tracing::warn!("no checkpoint signed at start: the database is slow to answer")
+            }
+        }
         tokio::spawn(consent_server::log::keep_checkpointing(state.clone()));
         // Webhook deliveries (issue 20.4): what is pending, from before a restart too, goes out now.
         let worker = consent_server::webhooks::Worker::new(
