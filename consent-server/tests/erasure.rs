@@ -23,10 +23,12 @@ use consent_core::{
     ReceiptPayload, ReceiptRequest, Relation, Timestamp,
 };
 use consent_server::keys::ServerKeys;
-use consent_server::privacy::token_hash;
 use rusqlite::params;
 use serde_json::json;
-use support::{TestDir, free_port, http, run, start_with, temp, temp_sqlite, terminate};
+use support::{
+    TestDir, free_port, http, portal_and_operator_tokens, run, start_with, temp, temp_sqlite,
+    terminate,
+};
 
 const OPERATOR: &str = "erasure-operator-token";
 const PORTAL: &str = "erasure-portal-token";
@@ -38,40 +40,13 @@ const FATHER: &str = "Қайрат Өмірзақұлы";
 const OLD_NAME: &str = "Әйгерім Н. (ескі түбіртек)";
 
 fn extra() -> String {
-    format!(
-        "[[tokens]]\nname = \"portal\"\nrole = \"service\"\nsha256 = \"{}\"\n\
-         purposes = [\"application-review\", \"marketing\", \"public-dissemination\"]\ncollection_points = [\"form\"]\n\n\
-         [[tokens]]\nname = \"dpo\"\nrole = \"operator\"\nsha256 = \"{}\"\n",
-        token_hash(PORTAL),
-        token_hash(OPERATOR)
-    )
+    portal_and_operator_tokens(PORTAL, OPERATOR)
 }
 
 /// Records a form consent for `id`, named `name`, given by a parent named `parent`; the pseudonym.
 fn form_consent(port: u16, id: &str, name: &str, parent: &str) -> String {
-    let body = json!({
-        "policy_version": "2025-03-26",
-        "decisions": {"application-review": "given", "marketing": "given", "public-dissemination": "refused"},
-        "method": "form",
-        "language": "kk",
-        "collection_point": {"kind": "form", "page": "https://invisionu.education/apply"},
-        "subject": {"id": id},
-        "subject_name": name,
-        "by": {"kind": "representative", "relation": "parent", "name": parent},
-    });
-    let auth = format!("Bearer {PORTAL}");
-    let (status, text) = http(
-        port,
-        "POST",
-        "/v1/consents",
-        &[
-            ("content-type", "application/json"),
-            ("authorization", &auth),
-        ],
-        &body.to_string(),
-    )
-    .unwrap();
-    assert_eq!(status, 201, "{text}");
+    let decisions = json!({"application-review": "given", "marketing": "given", "public-dissemination": "refused"});
+    let text = support::form_consent(port, PORTAL, id, name, parent, decisions);
     let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
     // The answer's receipt is the signed, sealed one: no name in it.
     let receipt = answer["receipt"].as_str().unwrap();

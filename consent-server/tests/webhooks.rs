@@ -14,9 +14,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use consent_core::{Notification, WebhookEvent};
-use consent_server::privacy::token_hash;
 use serde_json::json;
-use support::{free_port, http, run, start_with, temp, terminate};
+use support::{
+    form_consent, free_port, http, portal_and_operator_tokens, run, start_with, temp, terminate,
+};
 
 const OPERATOR: &str = "webhooks-operator-token";
 const PORTAL: &str = "webhooks-portal-token";
@@ -115,43 +116,17 @@ impl Receiver {
 
 fn extra(receiver: u16, webhook: &str) -> String {
     format!(
-        "[[tokens]]\nname = \"portal\"\nrole = \"service\"\nsha256 = \"{}\"\n\
-         purposes = [\"application-review\", \"marketing\", \"public-dissemination\"]\ncollection_points = [\"form\"]\n\n\
-         [[tokens]]\nname = \"dpo\"\nrole = \"operator\"\nsha256 = \"{}\"\n\n\
-         [[webhooks]]\nname = \"mailing\"\nurl = \"http://127.0.0.1:{receiver}/hook\"\nsecret = \"{SECRET}\"\n\
+        "{}\n[[webhooks]]\nname = \"mailing\"\nurl = \"http://127.0.0.1:{receiver}/hook\"\nsecret = \"{SECRET}\"\n\
          events = [\"consent.given\", \"consent.withdrawn\", \"consent.refused\", \"consent.expired\", \
          \"consent.unsubscribed\", \"subject.restricted\", \"subject.unblocked\", \"subject.erased\"]\n\
          retry_min_ms = 100\nretry_max_secs = 1\ntimeout_secs = 2\n{webhook}\n",
-        token_hash(PORTAL),
-        token_hash(OPERATOR)
+        portal_and_operator_tokens(PORTAL, OPERATOR)
     )
 }
 
 /// A form consent for the external id `id` (named [`NAME`]); the subject's pseudonym.
 fn form(port: u16, id: &str, decisions: serde_json::Value) -> String {
-    let body = json!({
-        "policy_version": "2025-03-26",
-        "decisions": decisions,
-        "method": "form",
-        "language": "kk",
-        "collection_point": {"kind": "form", "page": "https://invisionu.education/apply"},
-        "subject": {"id": id},
-        "subject_name": NAME,
-        "by": {"kind": "representative", "relation": "parent", "name": NAME},
-    });
-    let auth = format!("Bearer {PORTAL}");
-    let (status, text) = http(
-        port,
-        "POST",
-        "/v1/consents",
-        &[
-            ("content-type", "application/json"),
-            ("authorization", &auth),
-        ],
-        &body.to_string(),
-    )
-    .unwrap();
-    assert_eq!(status, 201, "{text}");
+    let text = form_consent(port, PORTAL, id, NAME, NAME, decisions);
     serde_json::from_str::<serde_json::Value>(&text).unwrap()["subject"]
         .as_str()
         .unwrap()

@@ -126,6 +126,57 @@ pub fn http(
     Ok((status, text))
 }
 
+/// Configuration lines for two bearer tokens: `portal`, a service that records form consents to
+/// the form-only purposes (application review, marketing, public dissemination) at the `form`
+/// collection point, and `dpo`, an operator.
+pub fn portal_and_operator_tokens(portal: &str, operator: &str) -> String {
+    use consent_server::privacy::token_hash;
+    format!(
+        "[[tokens]]\nname = \"portal\"\nrole = \"service\"\nsha256 = \"{}\"\n\
+         purposes = [\"application-review\", \"marketing\", \"public-dissemination\"]\ncollection_points = [\"form\"]\n\n\
+         [[tokens]]\nname = \"dpo\"\nrole = \"operator\"\nsha256 = \"{}\"\n",
+        token_hash(portal),
+        token_hash(operator)
+    )
+}
+
+/// Records, with the service token `portal`, a form consent with `decisions` for the external id `id`,
+/// named `name` and given by a parent named `parent` (policy 2025-03-26, Kazakh, the application
+/// form); asserts the 201 and returns the answer's body.
+pub fn form_consent(
+    port: u16,
+    portal: &str,
+    id: &str,
+    name: &str,
+    parent: &str,
+    decisions: serde_json::Value,
+) -> String {
+    let body = serde_json::json!({
+        "policy_version": "2025-03-26",
+        "decisions": decisions,
+        "method": "form",
+        "language": "kk",
+        "collection_point": {"kind": "form", "page": "https://invisionu.education/apply"},
+        "subject": {"id": id},
+        "subject_name": name,
+        "by": {"kind": "representative", "relation": "parent", "name": parent},
+    });
+    let auth = format!("Bearer {portal}");
+    let (status, text) = http(
+        port,
+        "POST",
+        "/v1/consents",
+        &[
+            ("content-type", "application/json"),
+            ("authorization", &auth),
+        ],
+        &body.to_string(),
+    )
+    .unwrap();
+    assert_eq!(status, 201, "{text}");
+    text
+}
+
 pub fn consent(port: u16, n: usize) -> std::io::Result<(u16, String)> {
     use base64::Engine as _;
     // A distinct 128-bit device id per n, as 22 base64url characters.
