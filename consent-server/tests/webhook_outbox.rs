@@ -82,6 +82,18 @@ async fn deliveries_go_out_in_order_per_subject_with_retries_dead_letter_and_cas
     let subject = all[0].subject;
     assert!(all[1].occurs_at.as_unix() > NOW + 86_400 * 30);
     assert!(!all[0].payload.contains("\"name\""));
+    // Both pending; only `consent.given` is due (what `/metrics` alerts on): the expiry is a year on.
+    let pending = |now_ms| {
+        let counts = s.state.store.delivery_counts(now_ms).unwrap();
+        let c = counts.iter().find(|c| c.state == DeliveryState::Pending);
+        c.map_or((0, 0), |c| (c.count, c.due))
+    };
+    assert_eq!(pending(T0), (2, 1));
+    assert_eq!(
+        pending(T0 - 1_000),
+        (2, 0),
+        "nothing due before it was recorded"
+    );
 
     // A withdrawal (its case waits for the acknowledgement; the expiry is cancelled) and a restriction.
     consent_server::api::staff_withdraw(&s.state, subject, None, "dpo")
@@ -139,7 +151,7 @@ async fn deliveries_go_out_in_order_per_subject_with_retries_dead_letter_and_cas
         claim(&s, T0 + 800).await.is_empty(),
         "a dead delivery blocks the subject's next ones"
     );
-    let counts = s.state.store.delivery_counts().unwrap();
+    let counts = s.state.store.delivery_counts(T0 + 800).unwrap();
     let count = |state| {
         counts
             .iter()

@@ -256,6 +256,13 @@ fn a_receiver_down_for_a_while_then_back_gets_every_event_once_in_order() {
     std::thread::sleep(Duration::from_secs(3));
     // Expiries of the purposes still given are pending too (a year away), so at least the 20 events.
     assert!(pending(port) >= 20, "{}", pending(port));
+    // Of those, due: the events tried and not acknowledged (the expiries are not due for a year).
+    let due = "consent_webhook_deliveries_due{webhook=\"mailing\"}";
+    assert!(
+        (1..=20).contains(&metric(port, due)),
+        "{}",
+        metric(port, due)
+    );
     let failed = metric(
         port,
         "consent_webhook_failed_attempts_total{webhook=\"mailing\"}",
@@ -274,6 +281,8 @@ fn a_receiver_down_for_a_while_then_back_gets_every_event_once_in_order() {
         "a signature did not verify"
     );
     assert_eq!(settled(port, "delivered", 20), 20);
+    // Acknowledged: nothing due.
+    assert_eq!(metric(port, due), 0);
     // Every case (withdrawal, restriction, unblocking, erasure) closed by the acknowledgements.
     std::thread::sleep(Duration::from_millis(300));
     let open: serde_json::Value =

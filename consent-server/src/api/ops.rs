@@ -147,12 +147,16 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
 
 /// `GET /metrics`: Prometheus text format.
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
-    let (now, _) = state.now();
+    let (now, ms) = state.now();
+    let now_ms = now
+        .as_unix()
+        .saturating_mul(1000)
+        .saturating_add(i64::from(ms));
     let body = tokio::task::spawn_blocking(move || {
         let store = state.store.as_ref();
         let mut body = state.metrics.render(store);
         body.push_str(&crate::metrics::render_rights(store, &state.calendar, now));
-        match store.delivery_counts() {
+        match store.delivery_counts(now_ms) {
             Ok(counts) => body.push_str(&crate::webhooks::prometheus(&state.webhooks, &counts)),
             Err(e) => tracing::warn!(error = %e, "metrics: webhook deliveries not counted"),
         }

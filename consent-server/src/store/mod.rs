@@ -502,8 +502,9 @@ pub trait Store: Send + Sync + 'static {
     fn last_receipt(&self) -> Result<Option<StoredReceipt>, StoreError>;
     /// Webhook deliveries matching `q`, oldest first.
     fn deliveries(&self, q: &DeliveryQuery) -> Result<Vec<Delivery>, StoreError>;
-    /// Webhook deliveries by subscription and state, with their failed attempts (`/metrics`).
-    fn delivery_counts(&self) -> Result<Vec<DeliveryCount>, StoreError>;
+    /// Webhook deliveries by subscription and state, with their failed attempts and how many pending
+    /// ones are due at `now_ms` (`/metrics`).
+    fn delivery_counts(&self, now_ms: i64) -> Result<Vec<DeliveryCount>, StoreError>;
     /// Whether a webhook delivery is due at `now_ms` (a cheap read before [`Write::ClaimDeliveries`]).
     fn deliveries_due(&self, now_ms: i64) -> Result<bool, StoreError>;
     /// Store-specific metrics in Prometheus text format.

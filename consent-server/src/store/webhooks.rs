@@ -152,4 +152,7 @@ pub struct DeliveryCount {
     pub count: u64,
     /// Failed attempts they had, in all.
     pub failed_attempts: u64,
+    /// Of pending ones, those due at the time of counting: tried and not acknowledged yet, or whose first
+    /// attempt's time has come (an expiry announced ahead is pending but not due until it falls).
+    pub due: u64,
 }

@@ -195,7 +195,7 @@ fn now_ms() -> i64 {
 }
 
 /// Webhook deliveries in Prometheus text format: by subscription and state (every configured one,
-/// zeros included), and the failed attempts.
+/// zeros included), the failed attempts, and the pending ones that are due.
 pub fn prometheus(subscriptions: &Subscriptions, counts: &[DeliveryCount]) -> String {
     use std::fmt::Write as _;
     let mut out = String::from(
@@ -239,6 +239,18 @@ pub fn prometheus(subscriptions: &Subscriptions, counts: &[DeliveryCount]) -> St
         let _ = writeln!(
             out,
             "consent_webhook_failed_attempts_total{{webhook=\"{name}\"}} {n}"
+        );
+    }
+    out.push_str("# HELP consent_webhook_deliveries_due Pending webhook deliveries whose time has come: tried and not acknowledged yet, or due for their first attempt (expiries announced ahead are pending, not due), by receiving system.\n# TYPE consent_webhook_deliveries_due gauge\n");
+    for name in &names {
+        let n: u64 = counts
+            .iter()
+            .filter(|c| c.webhook == *name)
+            .map(|c| c.due)
+            .sum();
+        let _ = writeln!(
+            out,
+            "consent_webhook_deliveries_due{{webhook=\"{name}\"}} {n}"
         );
     }
     out

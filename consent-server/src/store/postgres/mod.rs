@@ -550,8 +550,8 @@ impl Store for PgStore {
         self.read(move |c| async move { webhooks::list(&c, &q).await })
     }
 
-    fn delivery_counts(&self) -> Result<Vec<DeliveryCount>, StoreError> {
-        self.read(|c| async move { webhooks::counts(&c).await })
+    fn delivery_counts(&self, now_ms: i64) -> Result<Vec<DeliveryCount>, StoreError> {
+        self.read(move |c| async move { webhooks::counts(&c, now_ms).await })
     }
 
     fn deliveries_due(&self, now_ms: i64) -> Result<bool, StoreError> {

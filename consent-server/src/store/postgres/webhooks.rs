@@ -260,12 +260,16 @@ pub(super) async fn list(
 }
 
 /// [`crate::store::Store::delivery_counts`].
-pub(super) async fn counts(c: &impl GenericClient) -> Result<Vec<DeliveryCount>, StoreError> {
+pub(super) async fn counts(
+    c: &impl GenericClient,
+    now_ms: i64,
+) -> Result<Vec<DeliveryCount>, StoreError> {
     let rows = c
         .query(
-            "SELECT webhook, state, COUNT(*), COALESCE(SUM(failures), 0)::int8 \
+            "SELECT webhook, state, COUNT(*), COALESCE(SUM(failures), 0)::int8, \
+             COUNT(*) FILTER (WHERE state = 'pending' AND (failures > 0 OR next_at_ms <= $1)) \
              FROM webhook_deliveries GROUP BY webhook, state ORDER BY webhook, state",
-            &[],
+            &[&now_ms],
         )
         .await
         .pg()?;
@@ -280,6 +284,7 @@ pub(super) async fn counts(c: &impl GenericClient) -> Result<Vec<DeliveryCount>,
                     .map_err(StoreError::Corrupt)?,
                 count: u64::try_from(r.try_get::<_, i64>(2).pg()?).unwrap_or(0),
                 failed_attempts: u64::try_from(r.try_get::<_, i64>(3).pg()?).unwrap_or(0),
+                due: u64::try_from(r.try_get::<_, i64>(4).pg()?).unwrap_or(0),
             })
         })
         .collect()

@@ -460,8 +460,8 @@ impl Store for SqliteStore {
         self.with_reader(|c| webhooks::list(c, q))
     }
 
-    fn delivery_counts(&self) -> Result<Vec<DeliveryCount>, StoreError> {
-        self.with_reader(webhooks::counts)
+    fn delivery_counts(&self, now_ms: i64) -> Result<Vec<DeliveryCount>, StoreError> {
+        self.with_reader(|c| webhooks::counts(c, now_ms))
     }
 
     fn deliveries_due(&self, now_ms: i64) -> Result<bool, StoreError> {

@@ -252,14 +252,15 @@ pub(super) fn list(conn: &Connection, q: &DeliveryQuery) -> Result<Vec<Delivery>
 }
 
 /// [`crate::store::Store::delivery_counts`].
-pub(super) fn counts(conn: &Connection) -> Result<Vec<DeliveryCount>, StoreError> {
+pub(super) fn counts(conn: &Connection, now_ms: i64) -> Result<Vec<DeliveryCount>, StoreError> {
     let mut st = conn
         .prepare_cached(
-            "SELECT webhook, state, COUNT(*), SUM(failures) FROM webhook_deliveries
-             GROUP BY webhook, state ORDER BY webhook, state",
+            "SELECT webhook, state, COUNT(*), SUM(failures),
+                    SUM(state = 'pending' AND (failures > 0 OR next_at_ms <= ?1))
+             FROM webhook_deliveries GROUP BY webhook, state ORDER BY webhook, state",
         )
         .db()?;
-    let mut rows = st.query([]).db()?;
+    let mut rows = st.query([now_ms]).db()?;
     let mut out = Vec::new();
     while let Some(r) = rows.next().db()? {
         out.push(DeliveryCount {
@@ -271,6 +272,7 @@ pub(super) fn counts(conn: &Connection) -> Result<Vec<DeliveryCount>, StoreError
                 .map_err(StoreError::Corrupt)?,
             count: u64::try_from(r.get::<_, i64>(2).db()?).unwrap_or(0),
             failed_attempts: u64::try_from(r.get::<_, i64>(3).db()?).unwrap_or(0),
+            due: u64::try_from(r.get::<_, i64>(4).db()?).unwrap_or(0),
         });
     }
     Ok(out)
