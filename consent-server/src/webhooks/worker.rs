@@ -229,29 +229,35 @@ pub fn prometheus(subscriptions: &Subscriptions, counts: &[DeliveryCount]) -> St
             );
         }
     }
-    out.push_str("# HELP consent_webhook_failed_attempts_total Delivery attempts that were not acknowledged (no answer, or not 2xx), by receiving system.\n# TYPE consent_webhook_failed_attempts_total counter\n");
-    for name in &names {
-        let n: u64 = counts
-            .iter()
-            .filter(|c| c.webhook == *name)
-            .map(|c| c.failed_attempts)
-            .sum();
-        let _ = writeln!(
-            out,
-            "consent_webhook_failed_attempts_total{{webhook=\"{name}\"}} {n}"
-        );
-    }
-    out.push_str("# HELP consent_webhook_deliveries_due Pending webhook deliveries whose time has come: tried and not acknowledged yet, or due for their first attempt (expiries announced ahead are pending, not due), by receiving system.\n# TYPE consent_webhook_deliveries_due gauge\n");
-    for name in &names {
-        let n: u64 = counts
-            .iter()
-            .filter(|c| c.webhook == *name)
-            .map(|c| c.due)
-            .sum();
-        let _ = writeln!(
-            out,
-            "consent_webhook_deliveries_due{{webhook=\"{name}\"}} {n}"
-        );
-    }
+    // One line per receiving system, summed over its states.
+    let per_webhook = |out: &mut String,
+                       metric: &str,
+                       kind: &str,
+                       help: &str,
+                       value: fn(&DeliveryCount) -> u64| {
+        let _ = writeln!(out, "# HELP {metric} {help}\n# TYPE {metric} {kind}");
+        for name in &names {
+            let n: u64 = counts
+                .iter()
+                .filter(|c| c.webhook == *name)
+                .map(value)
+                .sum();
+            let _ = writeln!(out, "{metric}{{webhook=\"{name}\"}} {n}");
+        }
+    };
+    per_webhook(
+        &mut out,
+        "consent_webhook_failed_attempts_total",
+        "counter",
+        "Delivery attempts that were not acknowledged (no answer, or not 2xx), by receiving system.",
+        |c| c.failed_attempts,
+    );
+    per_webhook(
+        &mut out,
+        "consent_webhook_deliveries_due",
+        "gauge",
+        "Pending webhook deliveries whose time has come: tried and not acknowledged yet, or due for their first attempt (expiries announced ahead are pending, not due), by receiving system.",
+        |c| c.due,
+    );
     out
 }
