@@ -5,10 +5,9 @@ use alloc::string::String;
 
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
-use web_sys::{
-    Document, Element, EventTarget, HtmlDocument, HtmlElement, NodeList, RequestInit, Response,
-    Window,
-};
+use web_sys::{Document, Element, EventTarget, HtmlDocument, HtmlElement, NodeList, Window};
+#[cfg(feature = "full")]
+use web_sys::{RequestInit, Response};
 
 #[wasm_bindgen]
 extern "C" {
@@ -54,6 +53,7 @@ extern "C" {
     fn bind_one(this: &Bindable, context: &JsValue, a: &JsValue) -> Function;
 }
 
+#[cfg(feature = "full")]
 /// `promise.then(resolved, rejected)` with plain JS functions (js-sys takes closures).
 pub(crate) fn then2(promise: &Promise, resolved: &Function, rejected: &Function) -> Promise {
     promise
@@ -192,6 +192,25 @@ pub(crate) fn find(root: &JsValue, selector: &str) -> Option<Element> {
     root.unchecked_ref::<Dom>().query(selector).ok().flatten()
 }
 
+#[cfg(feature = "full")]
+/// The page's and the browser's languages, best first: `<html lang>`, then `navigator.languages`.
+pub(crate) fn languages() -> alloc::vec::Vec<String> {
+    let mut languages: alloc::vec::Vec<String> = document()
+        .document_element()
+        .and_then(|html| html.get_attribute("lang"))
+        .into_iter()
+        .collect();
+    languages.extend(
+        window()
+            .navigator()
+            .languages()
+            .iter()
+            .filter_map(|l| l.as_string()),
+    );
+    languages
+}
+
+#[cfg(feature = "full")]
 /// The `fetch` options: `method`, and no credentials (the consent server needs no cookies, and gets
 /// none).
 pub(crate) fn request_init(method: &str) -> RequestInit {
@@ -201,6 +220,7 @@ pub(crate) fn request_init(method: &str) -> RequestInit {
     init.unchecked_into()
 }
 
+#[cfg(feature = "full")]
 /// `response.status`.
 pub(crate) fn status(response: &Response) -> u16 {
     get(response, "status").as_f64().unwrap_or(0.0) as u16
