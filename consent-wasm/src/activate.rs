@@ -21,7 +21,9 @@ use js_sys::Array;
 use wasm_bindgen::prelude::*;
 use web_sys::{Element, HtmlScriptElement, NodeList};
 
-use crate::dom::{add, all, attr, button, element, get, includes, join, set, set_str};
+use crate::dom::{
+    add, all, attr, button, element, find, get, includes, join, set, set_str, string,
+};
 use crate::policy::PolicyView;
 use crate::step::{Dispatch, Step};
 
@@ -42,10 +44,7 @@ pub(crate) fn added_blocked(records: &JsValue) -> bool {
         let nodes: NodeList = get(&record, "addedNodes").unchecked_into();
         (0..nodes.length())
             .filter_map(|i| nodes.item(i)?.dyn_into::<Element>().ok())
-            .any(|e| {
-                e.matches(BLOCKED).unwrap_or(false)
-                    || e.query_selector(BLOCKED).ok().flatten().is_some()
-            })
+            .any(|e| e.matches(BLOCKED).unwrap_or(false) || find(&e, BLOCKED).is_some())
     })
 }
 
@@ -168,7 +167,7 @@ impl Activation {
 /// on it; one the page put on an embed without a placeholder stays).
 fn load(embed: &Element) {
     if let Ok(p) = get(embed, "previousElementSibling").dyn_into::<Element>()
-        && p.class_name() == PLACEHOLDER
+        && string(&p, "className").as_deref() == Some(PLACEHOLDER)
     {
         p.remove();
         let _ = embed.remove_attribute("hidden");

@@ -255,10 +255,13 @@ impl Observer {
     /// Calls `callback` with the mutation records after elements are added to the document.
     pub(crate) fn new(callback: &Function) -> Option<Self> {
         let observer = web_sys::MutationObserver::new(callback).ok()?;
-        let init = web_sys::MutationObserverInit::new();
-        init.set_child_list(true);
-        init.set_subtree(true);
-        observer.observe_with_options(&document(), &init).ok()?;
+        // `{childList: true, subtree: true}` (a plain object: web-sys's setters are one import each).
+        let init = object();
+        set(&init, "childList", &JsValue::TRUE);
+        set(&init, "subtree", &JsValue::TRUE);
+        observer
+            .observe_with_options(&document(), init.unchecked_ref())
+            .ok()?;
         Some(Observer(observer))
     }
 }

@@ -18,7 +18,7 @@ const GPC_KEY: &str = "consent-gpc";
 
 /// `navigator.globalPrivacyControl`: the visitor's browser sends the signal.
 pub(crate) fn signal() -> bool {
-    get(&window().navigator(), "globalPrivacyControl").as_bool() == Some(true)
+    get(&get(&window(), "navigator"), "globalPrivacyControl").as_bool() == Some(true)
 }
 
 /// Whether the choice of `token` was made with Global Privacy Control on.
