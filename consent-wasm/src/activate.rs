@@ -22,7 +22,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::{Element, HtmlScriptElement, NodeList};
 
 use crate::dom::{
-    add, all, attr, button, element, find, get, includes, join, set, set_str, string,
+    add, all, attr, attr_value, button, element, find, get, join, set, set_str, string,
 };
 use crate::policy::PolicyView;
 use crate::step::{Dispatch, Step};
@@ -90,11 +90,12 @@ impl Activation {
     ) -> bool {
         let mut unplaced = false;
         for embed in all(EMBEDS) {
-            let purpose = embed.get_attribute("data-consent").unwrap_or_default();
-            if includes(granted, &purpose) {
+            // Compared as the JS string it is: no copy into Rust on the return visit's path.
+            let purpose = attr_value(&embed, "data-consent");
+            if granted.includes(&purpose, 0) {
                 load(&embed);
             } else if let Some(policy) = policy {
-                placeholder(policy, &embed, &purpose);
+                placeholder(policy, &embed, &purpose.as_string().unwrap_or_default());
             } else {
                 unplaced |= !embed.has_attribute("hidden");
             }
@@ -108,8 +109,9 @@ impl Activation {
     /// Turns the blocked scripts that may run into real ones, in document order, up to the first file.
     fn scripts(&mut self, granted: &Array, dispatch: &Dispatch) {
         for old in all(SCRIPTS) {
-            let purpose = old.get_attribute("data-consent").unwrap_or_default();
-            if !get(&old, "isConnected").is_truthy() || !includes(granted, &purpose) {
+            if !get(&old, "isConnected").is_truthy()
+                || !granted.includes(&attr_value(&old, "data-consent"), 0)
+            {
                 continue;
             }
             let new: HtmlScriptElement = element("script", "", &[]).unchecked_into();

@@ -27,6 +27,8 @@ extern "C" {
     fn set_attr(this: &Dom, name: &str, value: &str);
     #[wasm_bindgen(method, js_name = appendChild)]
     fn append_node(this: &Dom, child: &Element);
+    #[wasm_bindgen(method, js_name = getAttribute)]
+    fn get_attr(this: &Dom, name: &str) -> JsValue;
     #[wasm_bindgen(method, setter = textContent)]
     fn set_text_content(this: &Dom, text: &JsValue);
     // One binding for a document and an element alike (web-sys has one per type, and each is one more
@@ -167,6 +169,11 @@ pub(crate) fn button(parent: &Element, action: &str, label: &JsValue) -> HtmlEle
     attr(&b, "type", "button");
     attr(&b, "data-consent-action", action);
     b
+}
+
+/// `el.getAttribute(name)` as the JS value (a string, or `null`), without a copy into Rust.
+pub(crate) fn attr_value(el: &Element, name: &str) -> JsValue {
+    el.unchecked_ref::<Dom>().get_attr(name)
 }
 
 /// `el.setAttribute(name, value)`.
