@@ -3,8 +3,9 @@
 //! WebAssembly with wasm-bindgen and web-sys, no UI framework, no JSON library (the browser parses the
 //! policy), no cryptography (the banner reads the consent token but never verifies it: backends do), and
 //! no `std`: the banner build aborts on a panic without formatting anything, which keeps the formatting
-//! machinery out of the 15 KB budget. `scripts/build-banner` builds it into `banner.js`,
-//! `banner_bg.wasm` and `banner.css`; a page embeds it with one tag:
+//! machinery out of the wasm. `scripts/build-banner` builds it into a bootstrap (`banner.js`), the
+//! return visit's part (`visit.js`, `visit_bg.wasm`), the full banner (`full.js`, `banner_bg.wasm`)
+//! and `banner.css`; a page embeds it with one tag:
 //!
 //! ```html
 //! <script type="module" src="/consent/banner.js"
@@ -18,6 +19,11 @@
 //! dialog. A choice applies at once, is posted to the server, and the signed token the server returns
 //! becomes the cookie; if the server cannot be reached, the choice is kept in `localStorage`
 //! (`consent-pending`) and sent again with backoff, and on the next page load.
+//!
+//! A return visit with a valid token runs a part built for it instead (the feature `visit`, its own
+//! wasm-bindgen module, entry point `visit`): the token's grants, activation, Consent Mode, the JS API's
+//! reads and the way back in; it starts the full banner when a dialog, a choice or a recording is needed,
+//! and the full banner takes its state over (see `visit.rs` and `consent-wasm/README.md`).
 //!
 //! The page's JS API is `window.consent` (`get`, `allows`, `open`, `acceptAll`, `rejectAll`, `set`,
 //! `on`); the DOM events are `consent:ready` and `consent:change`. See `consent-wasm/README.md`.

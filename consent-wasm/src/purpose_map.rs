@@ -93,6 +93,9 @@ impl PurposeMap {
             else {
                 return None;
             };
+            if id.is_empty() {
+                return None;
+            }
             let code = code
                 .bytes()
                 .try_fold(0u32, |n, d| {
@@ -211,6 +214,7 @@ mod tests {
             "2026-06-01 a:-1:u",
             "2026-06-01 a:1:x",
             "2026-06-01  a:1:u",
+            "2026-06-01 :1:u",
         ] {
             assert_eq!(PurposeMap::decode(text), None, "{text:?}");
         }
