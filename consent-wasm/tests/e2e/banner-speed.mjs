@@ -27,7 +27,9 @@
 // same page twice more: with cookieconsent v3 instead of the banner (its cookieconsent.esm.js and
 // cookieconsent.css from <dir>, configured by cookieconsent-config.js next to this file: three categories,
 // the same kind of first layer), cold and warm; and with no banner at all (its first paint is the floor
-// any banner's time stands on). What scripts/banner-speed --compare reports as "reference".
+// any banner's time stands on). What scripts/banner-speed --compare reports as "reference". And return
+// visits with cookieconsent's cookie, each after one of ours: when the granted inline script ran, for both
+// (issue 18.3: "runs the granted scripts sooner than cookieconsent").
 //
 // --trace records a Chromium trace of every load (chromedriver's performance log with the devtools.timeline
 // and v8.wasm categories) and adds where the main thread's time went from the moment banner.js starts to
