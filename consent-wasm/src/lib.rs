@@ -96,7 +96,7 @@ static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
 /// `function(){dataLayer.push(arguments)}` (Consent Mode needs a real `arguments` object, which only
 /// JS can make) and `policy` the `fetch` of the current policy that the bootstrap started while the wasm
 /// was loading (when the page has no consent cookie; see [`Config::policy`]), and `handover` the state
-/// of the return visit's first part ([`visit()`](crate::visit) in its own build) when the full banner
+/// of the return visit's first part (`visit` in its own build) when the full banner
 /// takes over from it: its `consent.on` listeners, whether `consent:ready` has fired, and the script
 /// file it was waiting for (see `dispatcher::start_after`).
 ///

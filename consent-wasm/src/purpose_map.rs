@@ -2,7 +2,7 @@
 //!
 //! The token holds purpose codes; the page names purposes by id, and what a token grants here depends
 //! on the banner's scope (the purposes that need no consent, those the banner asks for, the marketing
-//! ones: core's [`PurposeScope`]). The full banner reads them from a policy ([`PolicyView`]); whenever
+//! ones: core's [`PurposeScope`]). The full banner reads them from a policy (`PolicyView`); whenever
 //! it holds the policy of its token's version (a return visit, a recorded choice) it keeps them in
 //! `localStorage` (`consent-purposes`, beside the other entries of the consent record): the version,
 //! and for each purpose of the scope its id, code and part of the scope. The return visit's part reads
