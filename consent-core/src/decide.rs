@@ -246,11 +246,29 @@ impl PurposeScope {
     /// assert_eq!(scope.gpc_withdrawal(PurposeSet::of(12)), None);
     /// ```
     pub fn gpc_withdrawal(self, previous: PurposeSet) -> Option<Decided> {
-        let previous = previous & self.asked;
-        if (previous & self.marketing).is_empty() {
+        if !self.gpc_withdraws(previous) {
             return None;
         }
+        let previous = previous & self.asked;
         Some(self.decide(Method::Custom, true, previous - self.marketing, previous))
+    }
+
+    /// Whether [`PurposeScope::gpc_withdrawal`] has something to withdraw from `previous` (a marketing
+    /// purpose of this scope that it grants), without working out the choice: the banner's return-visit
+    /// part asks this, and leaves the withdrawal itself to the full banner.
+    ///
+    /// ```
+    /// use consent_core::{PurposeScope, PurposeSet};
+    /// let scope = PurposeScope {
+    ///     unconditional: PurposeSet::of(10),
+    ///     asked: PurposeSet::from_codes([11, 12, 13]),
+    ///     marketing: PurposeSet::of(13),
+    /// };
+    /// assert!(scope.gpc_withdraws(PurposeSet::from_codes([12, 13])));
+    /// assert!(!scope.gpc_withdraws(PurposeSet::from_codes([10, 12])));
+    /// ```
+    pub fn gpc_withdraws(self, previous: PurposeSet) -> bool {
+        !(previous & self.asked & self.marketing).is_empty()
     }
 
     /// The purposes Global Privacy Control refuses in a choice made with `method` that decides

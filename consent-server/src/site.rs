@@ -3,14 +3,15 @@
 //! - The demo website (`examples/invisionu-site`) is embedded in the binary at compile time and served at
 //!   `/` when `site` is on (the default), with a strict Content-Security-Policy ([`SITE_CSP`]), in brotli
 //!   or gzip when the browser accepts it (each file compressed on its first request, then kept).
-//! - The built banner (`scripts/build-banner`: `banner.js`, `banner_bg.wasm`, `banner.css`,
-//!   `build.sha256`) is read from `banner_dir` and served at `/consent/`, in brotli or gzip when the
-//!   browser accepts it (each file is compressed once per version: its size and modification time). Only
-//!   these four names are routes: no other path can reach the file system.
-//! - The same build's three files under a content-hashed directory, `/consent/{id}/banner.js` (and
-//!   `banner_bg.wasm`, `banner.css`), where `id` is `build.id` (16 hex digits of the SHA-256 of the three
-//!   files; `scripts/build-banner` copies them into `banner_dir/{id}/`), cached for a year as immutable:
-//!   a return visit makes no request for them. The demo site's pages name that URL when `build.id` is
+//! - The built banner (`scripts/build-banner`: the files of [`BUILD_FILES`], the bootstrap `banner.js`,
+//!   the return visit's part and the full banner's, and the stylesheet, plus `build.sha256`) is read
+//!   from `banner_dir` and served at `/consent/`, in brotli or gzip when the browser accepts it (each
+//!   file is compressed once per version: its size and modification time). Only these names are
+//!   routes: no other path can reach the file system.
+//! - The same build's files under a content-hashed directory, `/consent/{id}/banner.js` (and the
+//!   others of [`BUILD_FILES`]), where `id` is `build.id` (16 hex digits of the SHA-256 of those files;
+//!   `scripts/build-banner` copies them into `banner_dir/{id}/`), cached for a year as immutable: a
+//!   return visit makes no request for them. The demo site's pages name that URL when `build.id` is
 //!   there (the `banner.js` of the page is rewritten as the page is served), else `/consent/banner.js`.
 
 use std::path::Path;
@@ -74,14 +75,32 @@ pub const SITE: &[SiteFile] = &[
     site_file!("/assets/favicon.svg", "assets/favicon.svg", SVG),
 ];
 
-/// The banner files served at `/consent/{name}` from `banner_dir`, with their `Content-Type`
-/// (`application/wasm` is what `WebAssembly.instantiateStreaming` requires).
-pub const BANNER_FILES: &[(&str, &str)] = &[
+/// The files of a banner build, with their `Content-Type` (`application/wasm` is what
+/// `WebAssembly.compileStreaming` requires): the bootstrap (`banner.js`), the return visit's first part
+/// (`visit.js`, `visit_bg.wasm`), the full banner (`full.js`, `banner_bg.wasm`) and the stylesheet.
+/// Served at `/consent/{name}` and, immutable, at `/consent/{id}/{name}`.
+pub const BUILD_FILES: &[(&str, &str)] = &[
     ("banner.js", JS),
-    ("banner_bg.wasm", "application/wasm"),
+    ("visit.js", JS),
+    ("visit_bg.wasm", WASM),
+    ("full.js", JS),
+    ("banner_bg.wasm", WASM),
     ("banner.css", CSS),
+];
+
+/// The banner files served at `/consent/{name}` from `banner_dir`: [`BUILD_FILES`], then
+/// `build.sha256` (the SHA-256 of the full banner's wasm, which receipts record).
+pub const BANNER_FILES: &[(&str, &str)] = &[
+    BUILD_FILES[0],
+    BUILD_FILES[1],
+    BUILD_FILES[2],
+    BUILD_FILES[3],
+    BUILD_FILES[4],
+    BUILD_FILES[5],
     ("build.sha256", "text/plain; charset=utf-8"),
 ];
+
+const WASM: &str = "application/wasm";
 
 /// `Cache-Control` of the site's and the banner's files: the browser revalidates with the ETag every
 /// time (a new build is picked up at once).
@@ -182,10 +201,7 @@ async fn hashed_banner_file(
     axum::extract::Path((id, name)): axum::extract::Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let file = BANNER_FILES
-        .iter()
-        .take(3)
-        .find(|(n, _)| *n == name.as_str());
+    let file = BUILD_FILES.iter().find(|(n, _)| *n == name.as_str());
     match file {
         Some(&(name, content_type)) if is_build_id(&id) => {
             let path = Path::new(&id).join(name);

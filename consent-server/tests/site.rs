@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::StatusCode;
 use common::*;
 use consent_core::Policy;
-use consent_server::site::{BANNER_FILES, SITE, SITE_CSP};
+use consent_server::site::{BANNER_FILES, BUILD_FILES, SITE, SITE_CSP};
 
 async fn get_path(s: &TestServer, uri: &str) -> Answer {
     call(s, get(uri).body(Body::empty()).unwrap()).await
@@ -27,6 +27,9 @@ fn banner_dir(s: &TestServer) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("banner.js"), "export const banner = 1;\n").unwrap();
     std::fs::write(dir.join("banner_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    std::fs::write(dir.join("visit.js"), "export const visit = 1;\n").unwrap();
+    std::fs::write(dir.join("visit_bg.wasm"), b"\0asm\x01\0\0\0\0").unwrap();
+    std::fs::write(dir.join("full.js"), "export const full = 1;\n").unwrap();
     std::fs::write(dir.join("banner.css"), ".consent-banner { color: red }\n").unwrap();
     std::fs::write(dir.join("build.sha256"), format!("{}\n", "ab".repeat(32))).unwrap();
     // Files next to and above the banner directory that must never be reachable.
@@ -440,7 +443,7 @@ async fn pages_name_the_banner_under_its_build_id_served_immutable() {
     assert!(page.contains("src=\"/consent/banner.js\""), "{page}");
     let id = "0123456789abcdef";
     std::fs::create_dir_all(dir.join(id)).unwrap();
-    for &(name, _) in &BANNER_FILES[..3] {
+    for &(name, _) in BUILD_FILES {
         std::fs::copy(dir.join(name), dir.join(id).join(name)).unwrap();
     }
     std::fs::write(dir.join("build.id"), format!("{id}\n")).unwrap();
@@ -456,7 +459,7 @@ async fn pages_name_the_banner_under_its_build_id_served_immutable() {
         assert!(header(&r, "etag").ends_with(&format!("-{id}\"")), "{path}");
         assert!(r.headers.contains_key("content-security-policy"));
     }
-    for &(name, content_type) in &BANNER_FILES[..3] {
+    for &(name, content_type) in BUILD_FILES {
         let r = get_path(&s, &format!("/consent/{id}/{name}")).await;
         assert_eq!(r.status, StatusCode::OK, "{name}");
         assert_eq!(header(&r, "content-type"), content_type, "{name}");

@@ -21,7 +21,9 @@ use js_sys::Array;
 use wasm_bindgen::prelude::*;
 use web_sys::{Element, HtmlScriptElement, NodeList};
 
-use crate::dom::{add, all, attr, button, element, get, includes, join, set, set_str};
+use crate::dom::{
+    add, all, attr, attr_value, button, element, find, get, join, set, set_str, string,
+};
 use crate::policy::PolicyView;
 use crate::step::{Dispatch, Step};
 
@@ -42,54 +44,74 @@ pub(crate) fn added_blocked(records: &JsValue) -> bool {
         let nodes: NodeList = get(&record, "addedNodes").unchecked_into();
         (0..nodes.length())
             .filter_map(|i| nodes.item(i)?.dyn_into::<Element>().ok())
-            .any(|e| {
-                e.matches(BLOCKED).unwrap_or(false)
-                    || e.query_selector(BLOCKED).ok().flatten().is_some()
-            })
+            .any(|e| e.matches(BLOCKED).unwrap_or(false) || find(&e, BLOCKED).is_some())
     })
 }
 
-/// The activation's own state: whether a script file it inserted is loading.
+/// The activation's own state: the script file it inserted that is loading, if any.
 #[derive(Default)]
 pub(crate) struct Activation {
-    /// A blocked script file is loading; the next script waits for it.
-    script_loading: bool,
+    /// A blocked script file that is loading; the next script waits for it.
+    waiting: Option<Element>,
 }
 
 impl Activation {
     /// A script file has loaded or failed ([`Step::ScriptDone`]): the next may run.
     pub(crate) fn script_done(&mut self) {
-        self.script_loading = false;
+        self.waiting = None;
+    }
+
+    /// The script file that is loading, if any (a banner taking over waits for it too).
+    #[cfg(feature = "visit")]
+    pub(crate) fn waiting(&self) -> Option<&Element> {
+        self.waiting.as_ref()
+    }
+
+    /// Waits for `script`, a file that the banner this one takes over from inserted and that is
+    /// loading: its `load` or `error` now reaches this banner ([`Step::ScriptDone`]).
+    #[cfg(feature = "full")]
+    pub(crate) fn adopt(&mut self, script: Element, dispatch: &Dispatch) {
+        let done = dispatch.callback(Step::ScriptDone);
+        set(&script, "onload", &done);
+        set(&script, "onerror", &done);
+        self.waiting = Some(script);
     }
 
     /// Activates what may run (`granted`: purpose ids): embeds at once, scripts in order (stopping at a
     /// file that is loading; [`Step::ScriptDone`] resumes). Puts placeholders on embeds that stay
-    /// blocked, once the `policy` is there (for the purposes' titles and the placeholder's words).
+    /// blocked, once the `policy` is there (for the purposes' titles and the placeholder's words);
+    /// without it, `true` when an embed stays blocked without one (the return visit's part, which has
+    /// no policy, leaves placeholders to the full banner).
     pub(crate) fn run(
         &mut self,
         granted: &Array,
         policy: Option<&PolicyView>,
         dispatch: &Dispatch,
-    ) {
+    ) -> bool {
+        let mut unplaced = false;
         for embed in all(EMBEDS) {
-            let purpose = embed.get_attribute("data-consent").unwrap_or_default();
-            if includes(granted, &purpose) {
+            // Compared as the JS string it is: no copy into Rust on the return visit's path.
+            let purpose = attr_value(&embed, "data-consent");
+            if granted.includes(&purpose, 0) {
                 load(&embed);
             } else if let Some(policy) = policy {
-                placeholder(policy, &embed, &purpose);
+                placeholder(policy, &embed, &purpose.as_string().unwrap_or_default());
+            } else {
+                unplaced |= !embed.has_attribute("hidden");
             }
         }
-        if self.script_loading {
-            return;
+        if self.waiting.is_none() {
+            self.scripts(granted, dispatch);
         }
-        self.scripts(granted, dispatch);
+        unplaced
     }
 
     /// Turns the blocked scripts that may run into real ones, in document order, up to the first file.
     fn scripts(&mut self, granted: &Array, dispatch: &Dispatch) {
         for old in all(SCRIPTS) {
-            let purpose = old.get_attribute("data-consent").unwrap_or_default();
-            if !get(&old, "isConnected").is_truthy() || !includes(granted, &purpose) {
+            if !get(&old, "isConnected").is_truthy()
+                || !granted.includes(&attr_value(&old, "data-consent"), 0)
+            {
                 continue;
             }
             let new: HtmlScriptElement = element("script", "", &[]).unchecked_into();
@@ -136,7 +158,7 @@ impl Activation {
                 && src.is_some()
                 && !new.has_attribute("nomodule")
             {
-                self.script_loading = true;
+                self.waiting = Some(new.into());
                 return;
             }
         }
@@ -147,7 +169,7 @@ impl Activation {
 /// on it; one the page put on an embed without a placeholder stays).
 fn load(embed: &Element) {
     if let Ok(p) = get(embed, "previousElementSibling").dyn_into::<Element>()
-        && p.class_name() == PLACEHOLDER
+        && string(&p, "className").as_deref() == Some(PLACEHOLDER)
     {
         p.remove();
         let _ = embed.remove_attribute("hidden");
@@ -210,6 +232,7 @@ fn placeholder(policy: &PolicyView, embed: &Element, purpose: &str) {
 /// A click on a placeholder's button: load this embed only ("load once"), or, when `always`, the
 /// purpose to grant ("always allow": a choice, recorded like any other, that keeps everything else as it
 /// is; the caller makes it).
+#[cfg(feature = "full")]
 pub(crate) fn placeholder_click(button: &Element, always: bool) -> Option<String> {
     let embed = button
         .closest(".consent-embed")

@@ -9,7 +9,9 @@
 use js_sys::{Array, Function, Promise};
 use wasm_bindgen::prelude::*;
 
-use consent_core::{Method, TokenClaims};
+#[cfg(feature = "full")]
+use consent_core::Method;
+use consent_core::TokenClaims;
 
 use crate::dom::{document, get, object, set, set_str, window};
 use crate::step::{Call, Deferral, Dispatch, Step};
@@ -19,7 +21,9 @@ pub const CHANGE_EVENT: &str = "consent:change";
 /// The event dispatched on `document` once the page is in its consent state.
 pub const READY_EVENT: &str = "consent:ready";
 
-/// The JS object behind `window.consent`: `{s: snapshot, l: listeners, r: ready, d: dispatcher}`.
+/// The JS object behind `window.consent`: `{s: snapshot, l: listeners, r: ready, d: dispatcher}`, and
+/// in the return visit's part `a` (the token applied) and `w` (the script file it waits for, written
+/// when it stops), which the full banner reads when it takes over.
 #[derive(Clone)]
 pub(crate) struct Api(JsValue);
 
@@ -42,11 +46,23 @@ pub(crate) struct Snapshot<'a> {
 }
 
 impl Api {
-    /// A new shared object, without listeners.
-    pub(crate) fn new() -> Api {
+    /// A new shared object, without listeners; or, taking over from the return visit's first part, that
+    /// part's (`handover`): its listeners stay subscribed, its published state stays readable until this
+    /// banner publishes its own, and a page that kept the old `window.consent` reaches this banner
+    /// through it (the object's dispatcher becomes this one's).
+    pub(crate) fn new(handover: Option<&JsValue>) -> Api {
+        if let Some(shared) = handover {
+            return Api(shared.clone());
+        }
         let shared = object();
         set(&shared, "l", &Array::new());
         Api(shared)
+    }
+
+    /// The shared object, which the return visit's part hands to the full banner.
+    #[cfg(feature = "visit")]
+    pub(crate) fn shared(&self) -> &JsValue {
+        &self.0
     }
 
     /// Keeps the dispatcher, which the API's functions call (it is made after this object, which it
@@ -122,6 +138,9 @@ impl Api {
                 JsValue::UNDEFINED
             }
             step if step.is_command() && call.deferral == Deferral::Now => {
+                // The full banner checks `set`'s argument; the return visit's part hands the call to it
+                // (the promise it returns is rejected all the same).
+                #[cfg(feature = "full")]
                 if step == Step::Set && !is_choice(a) {
                     return Some(
                         Promise::reject(&js_sys::TypeError::new(
@@ -180,6 +199,7 @@ impl Api {
     }
 
     /// A choice: `consent:change` with `detail`.
+    #[cfg(feature = "full")]
     pub(crate) fn change(&self, detail: &JsValue) {
         self.emit(CHANGE_EVENT, "change", detail);
     }
@@ -211,6 +231,7 @@ impl Api {
 /// The `detail` of `consent:change`: `{method, granted, refused, withdrawn, language}`, purpose ids.
 /// `granted` and `refused` are copied: what a page does with the event's arrays must not change what
 /// the banner allows.
+#[cfg(feature = "full")]
 pub(crate) fn change_detail(
     method: Method,
     granted: &Array,
@@ -228,6 +249,7 @@ pub(crate) fn change_detail(
 }
 
 /// What `consent.set` takes: an object of one or more purpose ids, each `true` or `false`.
+#[cfg(feature = "full")]
 fn is_choice(value: &JsValue) -> bool {
     let values = match value.dyn_ref::<js_sys::Object>() {
         Some(object) if !Array::is_array(value) => js_sys::Object::values(object),

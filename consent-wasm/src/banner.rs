@@ -21,13 +21,13 @@ use crate::api::{self, Api, Snapshot};
 use crate::config::Config;
 use crate::consent_mode::ConsentMode;
 use crate::dialog::{Dialog, View};
-use crate::dom::{Listener, Observer, document, get, includes, object, set, string, window};
+use crate::dom::{self, Listener, Observer, document, get, includes, object, set, string, window};
 use crate::logic::{self, Stored};
 use crate::outbox::{self, Answer, Outbox};
 use crate::policy::PolicyView;
 use crate::policy_fetch::PolicyFetch;
 use crate::step::{Dispatch, Step};
-use crate::{cookies, gpc, receipt, reopen, stylesheet};
+use crate::{cookies, gpc, purpose_map, receipt, reopen, stylesheet};
 
 /// What to do once the policy has arrived.
 #[derive(Clone, Debug, PartialEq)]
@@ -93,6 +93,9 @@ pub(crate) struct Banner {
     activation: Activation,
     /// `consent:ready` has fired.
     ready: bool,
+    /// Taking over from the return visit's first part, until the token's policy arrives: whether that
+    /// part had applied the token (Consent Mode told, what it grants activated).
+    took_over: Option<bool>,
 }
 
 impl Banner {
@@ -101,13 +104,6 @@ impl Banner {
         let doc = document();
         let click = Listener::new(&doc, "click", dispatch.callback(Step::Click));
         let observer = Observer::new(&dispatch.callback(Step::Mutation));
-        let navigator = window().navigator();
-        let mut languages: Vec<String> = doc
-            .document_element()
-            .and_then(|html| html.get_attribute("lang"))
-            .into_iter()
-            .collect();
-        languages.extend(navigator.languages().iter().filter_map(|l| l.as_string()));
         Banner {
             fetch: PolicyFetch::new(config.policy.take()),
             outbox: Outbox::new(config.retry_ms),
@@ -115,8 +111,8 @@ impl Banner {
             config,
             dispatch,
             api,
-            gpc: get(&navigator, "globalPrivacyControl").as_bool() == Some(true),
-            languages,
+            gpc: gpc::signal(),
+            languages: dom::languages(),
             token: None,
             token_text: String::new(),
             outdated: false,
@@ -136,14 +132,27 @@ impl Banner {
             _observer: observer,
             activation: Activation::default(),
             ready: false,
+            took_over: None,
         }
     }
 
     /// Starts: installs `window.consent`, tells Consent Mode its default, loads the stylesheet, reads the
     /// cookie and a kept choice, and then asks, or applies what the token grants once its policy is in.
-    pub(crate) fn boot(&mut self) {
+    /// Taking over from the return visit's first part (`handover`, its state object), Consent Mode's
+    /// `default` was sent already, `consent:ready` may have fired, and a script file it inserted may be
+    /// loading: the next script waits for it here too.
+    pub(crate) fn boot(&mut self, handover: Option<&JsValue>) {
         Api::install(&self.dispatch);
-        self.consent_mode().default();
+        match handover {
+            Some(part) => {
+                self.ready = get(part, "r").is_truthy();
+                self.took_over = Some(get(part, "a").is_truthy());
+                if let Ok(script) = get(part, "w").dyn_into::<Element>() {
+                    self.activation.adopt(script, &self.dispatch);
+                }
+            }
+            None => self.consent_mode().default(),
+        }
         self.css_ready = stylesheet::load(self.config.stylesheet.as_ref(), &self.dispatch);
         let now_ms = Date::now();
         let jar = cookies::jar();
@@ -413,6 +422,7 @@ impl Banner {
             self.refused_ids = policy.ids(scope.asked - self.granted);
         }
         self.policy = Some(policy);
+        self.keep_map();
         if self.policy_is_current {
             // With the dialog open, this is the view of a language chosen in it (no-op otherwise).
             self.render(Some("[aria-pressed=\"true\"]"));
@@ -424,6 +434,15 @@ impl Banner {
         } else if self.by_token && !self.ready {
             // The first policy of a page with a valid token, whatever else waits for a policy.
             self.after_choice_known();
+        } else if let (true, Some(applied)) = (self.by_token, self.took_over.take()) {
+            // Taking over from the return visit's part, which fired `consent:ready`: the same grants
+            // (activation finds nothing it already ran), Consent Mode told once.
+            if !applied {
+                self.consent_mode().update(&self.granted_ids);
+            }
+            self.activate();
+            self.show_reopen();
+            self.publish();
         }
         // Both fetch the current policy if this is the token's.
         match core::mem::replace(&mut self.want, Want::Nothing) {
@@ -600,6 +619,7 @@ impl Banner {
                     self.token = Some(claims);
                     self.token_text = token;
                     self.outdated = false;
+                    self.keep_map();
                 }
                 // A choice made meanwhile goes now (with the device id of the token just stored).
                 self.send();
@@ -631,6 +651,16 @@ impl Banner {
         self.want = Want::Ask { reopened: false };
         self.fetch
             .current_version(&self.config.endpoint, current, &self.dispatch);
+    }
+
+    /// Keeps what the token's purpose codes mean, for the return visit's part (`purpose_map.rs`), when
+    /// the policy is the token's version.
+    fn keep_map(&self) {
+        if let (Some(token), Some(policy)) = (&self.token, &self.policy)
+            && token.policy_version == policy.version
+        {
+            purpose_map::keep(policy);
+        }
     }
 
     /// Activates what may run now ([`Activation::run`]).

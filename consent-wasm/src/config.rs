@@ -9,7 +9,7 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use web_sys::Element;
 
-use crate::logic;
+use crate::{dom, logic};
 
 /// What the embedding page says about the banner (its `<script>`'s data attributes).
 #[derive(Clone, Debug)]
@@ -42,6 +42,26 @@ pub struct Config {
 }
 
 impl Config {
+    /// Finds the banner's `<script data-endpoint>` (the one loaded from `script_url`, else the first)
+    /// and reads its data attributes. A page without one, or with a bad attribute, gets an exception
+    /// in the console; the page itself is never blocked.
+    pub fn find(script_url: Option<&str>) -> Result<Config, JsValue> {
+        let mut found: Option<Element> = None;
+        for script in dom::all("script[data-endpoint]") {
+            let is_ours =
+                script_url.is_some() && dom::string(&script, "src").as_deref() == script_url;
+            if is_ours || found.is_none() {
+                found = Some(script);
+            }
+            if is_ours {
+                break;
+            }
+        }
+        let script =
+            found.ok_or_else(|| JsValue::from_str("consent banner: no <script data-endpoint>"))?;
+        Config::from_script(&script, script_url)
+    }
+
     /// Reads the data attributes of the banner's `<script>` element, loaded from `script_url`.
     pub fn from_script(script: &Element, script_url: Option<&str>) -> Result<Config, JsValue> {
         let bad = |m: &str| JsValue::from_str(m);

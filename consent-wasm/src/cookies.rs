@@ -4,9 +4,12 @@
 
 use alloc::string::String;
 
+#[cfg(feature = "full")]
 use consent_core::{PurposeSet, TokenClaims, UnverifiedToken};
 
-use crate::dom::{html_document, string, window};
+use crate::dom::html_document;
+#[cfg(feature = "full")]
+use crate::dom::{string, window};
 use crate::logic::{self, COOKIE};
 
 /// The page's cookies (`document.cookie`).
@@ -21,11 +24,13 @@ pub(crate) fn token(jar: &str) -> Option<&str> {
     logic::cookie_value(jar, COOKIE)
 }
 
+#[cfg(feature = "full")]
 /// Whether the page is on HTTPS (its cookies are then `secure`).
 fn https() -> bool {
     string(&window().location(), "protocol").as_deref() == Some("https:")
 }
 
+#[cfg(feature = "full")]
 /// Stores the token of a `201` answer in the `consent` cookie; its claims, if it could be read (an
 /// unreadable token is not stored).
 pub(crate) fn store_token(token: &str) -> Option<TokenClaims> {
@@ -34,6 +39,7 @@ pub(crate) fn store_token(token: &str) -> Option<TokenClaims> {
     Some(claims)
 }
 
+#[cfg(feature = "full")]
 /// Deletes the cookies the policy declares for the purposes in `off`, on every path the page can see
 /// ([`logic::cookie_paths`]), on the page's host and on the host's domain and each parent domain
 /// ([`logic::cookie_domains`]), `secure` on HTTPS. Scripts that already ran keep running until the

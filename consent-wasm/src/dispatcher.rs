@@ -15,10 +15,76 @@ use js_sys::Function;
 use wasm_bindgen::prelude::*;
 
 use crate::api::Api;
+#[cfg(feature = "full")]
 use crate::banner::Banner;
+#[cfg(feature = "full")]
 use crate::config::Config;
 use crate::dom::{get, window};
 use crate::step::{Call, Deferral, Dispatch, Step};
+
+/// What a dispatcher drives: the full banner's state machine ([`Banner`]), or the return visit's first
+/// part (`visit.rs`).
+pub(crate) trait Handler: 'static {
+    /// Takes the state one step further; what it returns goes back to the caller (a command's
+    /// promise resolves to it).
+    fn handle(&mut self, step: Step, value: JsValue) -> JsValue;
+    /// A newer banner starts on this page: let go of it (dropping the state removes its listeners).
+    fn stop(self);
+}
+
+/// Lets go of the banner already on this page, if any (`window.consent._stop()`), and makes the
+/// dispatcher of a new one: the state starts empty (`None`) and is put in the returned cell once made.
+pub(crate) fn dispatcher<H: Handler>(api: &Api) -> (Dispatch, Rc<RefCell<Option<H>>>) {
+    // One banner per page: a banner started again (the browser tests do, and so does the full banner
+    // taking over from the return visit's part) replaces the previous one, whose listeners go with it.
+    // (`window.consent` is read only when it is an object: `Reflect.get` on `undefined` throws, and the
+    // exception, caught, cost 1-3 ms of every page load before the dialog.)
+    let previous = get(&window(), "consent");
+    if previous.is_object()
+        && let Ok(stop) = get(&previous, "_stop").dyn_into::<Function>()
+    {
+        let _ = stop.call0(&JsValue::NULL);
+    }
+    let holder: Rc<RefCell<Option<H>>> = Rc::new(RefCell::new(None));
+    let cell = Rc::clone(&holder);
+    let js_api = api.clone();
+    let closure = Closure::<dyn Fn(u32, JsValue, JsValue) -> JsValue>::new(
+        move |code: u32, a: JsValue, b: JsValue| -> JsValue {
+            // The one place where the number a callback is bound to becomes a step.
+            let Some(call) = Call::decode(code) else {
+                return JsValue::UNDEFINED;
+            };
+            if let Some(answer) = js_api.call(call, &a, &b) {
+                return answer;
+            }
+            match cell.try_borrow_mut() {
+                Ok(mut state) if call.step == Step::Stop => {
+                    // Late callbacks find nothing.
+                    if let Some(state) = state.take() {
+                        state.stop();
+                    }
+                    JsValue::UNDEFINED
+                }
+                Ok(mut state) => match state.as_mut() {
+                    Some(state) => state.handle(call.step, a),
+                    None => JsValue::UNDEFINED,
+                },
+                // Busy: called from inside the banner's own work (a page listener that clicks, say);
+                // runs in a microtask, when the banner's work is done.
+                Err(_) if call.deferral != Deferral::Busy => {
+                    js_api.dispatch().later(call.step, Deferral::Busy, &a)
+                }
+                // Still busy in a microtask, when no banner code is on the stack: the state was left
+                // borrowed by a trap, and the banner is gone. Dropped, rather than retried forever
+                // (a microtask loop would freeze the page).
+                Err(_) => JsValue::UNDEFINED,
+            }
+        },
+    );
+    let dispatch = Dispatch(closure.into_js_value().unchecked_into());
+    api.set_dispatch(&dispatch);
+    (dispatch, holder)
+}
 
 /// Starts the banner on the current page: reads the cookie, decides whether to ask, and installs
 /// `window.consent`. Everything else happens in callbacks; the page is never blocked. [`boot`](crate::boot)
@@ -37,59 +103,31 @@ use crate::step::{Call, Deferral, Dispatch, Step};
 ///     policy: None,
 /// });
 /// ```
+#[cfg(feature = "full")]
 pub fn start(config: Config) {
-    // One banner per page: a banner started again (the browser tests do) replaces the previous one,
-    // whose listeners go with it.
-    // (`window.consent` is read only when it is an object: `Reflect.get` on `undefined` throws, and the
-    // exception, caught, cost 1-3 ms of every page load before the dialog.)
-    let previous = get(&window(), "consent");
-    if previous.is_object()
-        && let Ok(stop) = get(&previous, "_stop").dyn_into::<Function>()
-    {
-        let _ = stop.call0(&JsValue::NULL);
-    }
-    let holder: Rc<RefCell<Option<Banner>>> = Rc::new(RefCell::new(None));
-    let api = Api::new();
-    let cell = Rc::clone(&holder);
-    let js_api = api.clone();
-    let closure = Closure::<dyn Fn(u32, JsValue, JsValue) -> JsValue>::new(
-        move |code: u32, a: JsValue, b: JsValue| -> JsValue {
-            // The one place where the number a callback is bound to becomes a step.
-            let Some(call) = Call::decode(code) else {
-                return JsValue::UNDEFINED;
-            };
-            if let Some(answer) = js_api.call(call, &a, &b) {
-                return answer;
-            }
-            match cell.try_borrow_mut() {
-                Ok(mut banner) if call.step == Step::Stop => {
-                    // Dropping the state removes its listeners; late callbacks find nothing.
-                    drop(banner.take());
-                    JsValue::UNDEFINED
-                }
-                Ok(mut banner) => {
-                    if let Some(banner) = banner.as_mut() {
-                        banner.handle(call.step, a);
-                    }
-                    JsValue::UNDEFINED
-                }
-                // Busy: called from inside the banner's own work (a page listener that clicks, say);
-                // runs in a microtask, when the banner's work is done.
-                Err(_) if call.deferral != Deferral::Busy => {
-                    js_api.dispatch().later(call.step, Deferral::Busy, &a)
-                }
-                // Still busy in a microtask, when no banner code is on the stack: the state was left
-                // borrowed by a trap, and the banner is gone. Dropped, rather than retried forever
-                // (a microtask loop would freeze the page).
-                Err(_) => JsValue::UNDEFINED,
-            }
-        },
-    );
-    let dispatch = Dispatch(closure.into_js_value().unchecked_into());
-    api.set_dispatch(&dispatch);
-    let banner = Banner::new(config, dispatch, api);
-    *holder.borrow_mut() = Some(banner);
+    start_after(config, None);
+}
+
+/// [`start`], taking over from the return visit's first part (`handover`: its state object, which the
+/// bootstrap passes to [`boot`](crate::boot); see `visit.rs`): its `consent.on` listeners stay
+/// subscribed, `consent:ready` is not fired again, Consent Mode's `default` is not sent again, and the
+/// script file it was waiting for holds the next script back as if this banner had inserted it.
+#[cfg(feature = "full")]
+pub(crate) fn start_after(config: Config, handover: Option<JsValue>) {
+    let api = Api::new(handover.as_ref());
+    let (dispatch, holder) = dispatcher::<Banner>(&api);
+    *holder.borrow_mut() = Some(Banner::new(config, dispatch, api));
     if let Some(banner) = holder.borrow_mut().as_mut() {
-        banner.boot();
+        banner.boot(handover.as_ref());
     }
+}
+
+#[cfg(feature = "full")]
+impl Handler for Banner {
+    fn handle(&mut self, step: Step, value: JsValue) -> JsValue {
+        Banner::handle(self, step, value);
+        JsValue::UNDEFINED
+    }
+
+    fn stop(self) {}
 }

@@ -5,10 +5,9 @@ use alloc::string::String;
 
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
-use web_sys::{
-    Document, Element, EventTarget, HtmlDocument, HtmlElement, NodeList, RequestInit, Response,
-    Window,
-};
+use web_sys::{Document, Element, EventTarget, HtmlDocument, HtmlElement, NodeList, Window};
+#[cfg(feature = "full")]
+use web_sys::{RequestInit, Response};
 
 #[wasm_bindgen]
 extern "C" {
@@ -28,6 +27,8 @@ extern "C" {
     fn set_attr(this: &Dom, name: &str, value: &str);
     #[wasm_bindgen(method, js_name = appendChild)]
     fn append_node(this: &Dom, child: &Element);
+    #[wasm_bindgen(method, js_name = getAttribute)]
+    fn get_attr(this: &Dom, name: &str) -> JsValue;
     #[wasm_bindgen(method, setter = textContent)]
     fn set_text_content(this: &Dom, text: &JsValue);
     // One binding for a document and an element alike (web-sys has one per type, and each is one more
@@ -54,6 +55,7 @@ extern "C" {
     fn bind_one(this: &Bindable, context: &JsValue, a: &JsValue) -> Function;
 }
 
+#[cfg(feature = "full")]
 /// `promise.then(resolved, rejected)` with plain JS functions (js-sys takes closures).
 pub(crate) fn then2(promise: &Promise, resolved: &Function, rejected: &Function) -> Promise {
     promise
@@ -169,6 +171,11 @@ pub(crate) fn button(parent: &Element, action: &str, label: &JsValue) -> HtmlEle
     b
 }
 
+/// `el.getAttribute(name)` as the JS value (a string, or `null`), without a copy into Rust.
+pub(crate) fn attr_value(el: &Element, name: &str) -> JsValue {
+    el.unchecked_ref::<Dom>().get_attr(name)
+}
+
 /// `el.setAttribute(name, value)`.
 pub(crate) fn attr(el: &Element, name: &str, value: &str) {
     el.unchecked_ref::<Dom>().set_attr(name, value);
@@ -192,6 +199,25 @@ pub(crate) fn find(root: &JsValue, selector: &str) -> Option<Element> {
     root.unchecked_ref::<Dom>().query(selector).ok().flatten()
 }
 
+#[cfg(feature = "full")]
+/// The page's and the browser's languages, best first: `<html lang>`, then `navigator.languages`.
+pub(crate) fn languages() -> alloc::vec::Vec<String> {
+    let mut languages: alloc::vec::Vec<String> = document()
+        .document_element()
+        .and_then(|html| html.get_attribute("lang"))
+        .into_iter()
+        .collect();
+    languages.extend(
+        window()
+            .navigator()
+            .languages()
+            .iter()
+            .filter_map(|l| l.as_string()),
+    );
+    languages
+}
+
+#[cfg(feature = "full")]
 /// The `fetch` options: `method`, and no credentials (the consent server needs no cookies, and gets
 /// none).
 pub(crate) fn request_init(method: &str) -> RequestInit {
@@ -201,6 +227,7 @@ pub(crate) fn request_init(method: &str) -> RequestInit {
     init.unchecked_into()
 }
 
+#[cfg(feature = "full")]
 /// `response.status`.
 pub(crate) fn status(response: &Response) -> u16 {
     get(response, "status").as_f64().unwrap_or(0.0) as u16
@@ -235,10 +262,13 @@ impl Observer {
     /// Calls `callback` with the mutation records after elements are added to the document.
     pub(crate) fn new(callback: &Function) -> Option<Self> {
         let observer = web_sys::MutationObserver::new(callback).ok()?;
-        let init = web_sys::MutationObserverInit::new();
-        init.set_child_list(true);
-        init.set_subtree(true);
-        observer.observe_with_options(&document(), &init).ok()?;
+        // `{childList: true, subtree: true}` (a plain object: web-sys's setters are one import each).
+        let init = object();
+        set(&init, "childList", &JsValue::TRUE);
+        set(&init, "subtree", &JsValue::TRUE);
+        observer
+            .observe_with_options(&document(), init.unchecked_ref())
+            .ok()?;
         Some(Observer(observer))
     }
 }

@@ -11,10 +11,15 @@
 
 use consent_core::TokenClaims;
 
-use crate::dom::window;
+use crate::dom::{get, window};
 
 /// The `localStorage` key of the receipt id of the last choice made with the signal on.
 const GPC_KEY: &str = "consent-gpc";
+
+/// `navigator.globalPrivacyControl`: the visitor's browser sends the signal.
+pub(crate) fn signal() -> bool {
+    get(&get(&window(), "navigator"), "globalPrivacyControl").as_bool() == Some(true)
+}
 
 /// Whether the choice of `token` was made with Global Privacy Control on.
 pub(crate) fn chosen_with(token: &TokenClaims) -> bool {
@@ -26,6 +31,7 @@ pub(crate) fn chosen_with(token: &TokenClaims) -> bool {
         .is_some_and(|id| id == token.receipt.hyphenated())
 }
 
+#[cfg(feature = "full")]
 /// Remembers that the choice of `token` was made with Global Privacy Control on.
 pub(crate) fn remember(token: &TokenClaims) {
     if let Some(s) = window().local_storage().ok().flatten() {

@@ -3,8 +3,9 @@
 //! WebAssembly with wasm-bindgen and web-sys, no UI framework, no JSON library (the browser parses the
 //! policy), no cryptography (the banner reads the consent token but never verifies it: backends do), and
 //! no `std`: the banner build aborts on a panic without formatting anything, which keeps the formatting
-//! machinery out of the 15 KB budget. `scripts/build-banner` builds it into `banner.js`,
-//! `banner_bg.wasm` and `banner.css`; a page embeds it with one tag:
+//! machinery out of the wasm. `scripts/build-banner` builds it into a bootstrap (`banner.js`), the
+//! return visit's part (`visit.js`, `visit_bg.wasm`), the full banner (`full.js`, `banner_bg.wasm`)
+//! and `banner.css`; a page embeds it with one tag:
 //!
 //! ```html
 //! <script type="module" src="/consent/banner.js"
@@ -19,6 +20,11 @@
 //! becomes the cookie; if the server cannot be reached, the choice is kept in `localStorage`
 //! (`consent-pending`) and sent again with backoff, and on the next page load.
 //!
+//! A return visit with a valid token runs a part built for it instead (the feature `visit`, its own
+//! wasm-bindgen module, entry point `visit`): the token's grants, activation, Consent Mode, the JS API's
+//! reads and the way back in; it starts the full banner when a dialog, a choice or a recording is needed,
+//! and the full banner takes its state over (see `visit.rs` and `consent-wasm/README.md`).
+//!
 //! The page's JS API is `window.consent` (`get`, `allows`, `open`, `acceptAll`, `rejectAll`, `set`,
 //! `on`); the DOM events are `consent:ready` and `consent:change`. See `consent-wasm/README.md`.
 #![no_std]
@@ -29,33 +35,46 @@ extern crate std;
 
 mod activate;
 mod api;
+#[cfg(feature = "full")]
 mod banner;
 mod config;
 mod consent_mode;
 mod cookies;
+#[cfg(feature = "full")]
 mod dialog;
 mod dispatcher;
 mod dom;
 mod gpc;
 pub mod logic;
+#[cfg(feature = "full")]
 mod outbox;
 pub mod policy;
+#[cfg(feature = "full")]
 mod policy_fetch;
+pub mod purpose_map;
+#[cfg(feature = "full")]
 mod receipt;
 mod reopen;
 mod step;
 mod stylesheet;
 pub mod texts;
+#[cfg(feature = "visit")]
+mod visit;
 
 pub use api::{CHANGE_EVENT, READY_EVENT};
 pub use config::Config;
+#[cfg(feature = "full")]
 pub use dialog::DIALOG_ID;
+#[cfg(feature = "full")]
 pub use dispatcher::start;
 pub use reopen::REOPEN_CLASS;
+#[cfg(feature = "visit")]
+pub use visit::visit;
 
+#[cfg(feature = "full")]
 use alloc::string::String;
+#[cfg(feature = "full")]
 use wasm_bindgen::prelude::*;
-use web_sys::HtmlScriptElement;
 
 /// The banner build aborts on a panic, without formatting a message: no input reaches a panic (the
 /// banner's code is written not to), and the formatting machinery would cost a third of the budget.
@@ -76,35 +95,27 @@ static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
 /// instantiated: `boot(import.meta.url, "<sha-256 of banner_bg.wasm>", gtag, policy)`, where `gtag` is
 /// `function(){dataLayer.push(arguments)}` (Consent Mode needs a real `arguments` object, which only
 /// JS can make) and `policy` the `fetch` of the current policy that the bootstrap started while the wasm
-/// was loading (when the page has no consent cookie; see [`Config::policy`]).
+/// was loading (when the page has no consent cookie; see [`Config::policy`]), and `handover` the state
+/// of the return visit's first part (`visit` in its own build) when the full banner
+/// takes over from it: its `consent.on` listeners, whether `consent:ready` has fired, and the script
+/// file it was waiting for (see `dispatcher::start_after`).
 ///
 /// Finds the banner's `<script data-endpoint>` (the one loaded from `script_url`, else the first), reads
 /// its data attributes and starts the banner. A page without one, or with a bad attribute, gets an
 /// exception in the console; the page itself is never blocked.
+#[cfg(feature = "full")]
 #[wasm_bindgen]
 pub fn boot(
     script_url: Option<String>,
     build: Option<String>,
     gtag: Option<js_sys::Function>,
     policy: Option<js_sys::Promise>,
+    handover: Option<js_sys::Object>,
 ) -> Result<(), JsValue> {
-    let mut found: Option<HtmlScriptElement> = None;
-    for script in dom::all("script[data-endpoint]") {
-        let script: HtmlScriptElement = script.unchecked_into();
-        let is_ours = script_url.is_some() && dom::string(&script, "src") == script_url;
-        if is_ours || found.is_none() {
-            found = Some(script);
-        }
-        if is_ours {
-            break;
-        }
-    }
-    let script =
-        found.ok_or_else(|| JsValue::from_str("consent banner: no <script data-endpoint>"))?;
-    let mut config = Config::from_script(&script, script_url.as_deref())?;
+    let mut config = Config::find(script_url.as_deref())?;
     config.build = build.and_then(|b| b.parse().ok());
     config.gtag = gtag;
     config.policy = policy;
-    start(config);
+    dispatcher::start_after(config, handover.map(JsValue::from));
     Ok(())
 }

@@ -182,6 +182,7 @@ impl PolicyView {
     }
 
     /// The ids of the purposes in `set`, in the policy's order, as a JS array.
+    #[cfg(feature = "full")]
     pub(crate) fn ids(&self, set: PurposeSet) -> Array {
         let out = Array::new();
         for p in &self.purposes {

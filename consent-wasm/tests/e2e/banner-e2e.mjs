@@ -65,6 +65,8 @@ const files = {
       setTimeout(() => res.end(asyncBody), 1500);
     },
   ],
+  // A page published under a later policy version than the token's choice.
+  "/newer": ["text/html", page.replace('data-policy-version="2025-03-26"', 'data-policy-version="2026-06-01"')],
   "/probe.js": [
     "text/javascript",
     `window.__csp = []; window.__errors = [];
@@ -137,6 +139,25 @@ try {
   await sleep(300);
   check("return visit: granted script runs", again.join() === "analytics", again.join());
   check("return visit: no dialog", (await js(`return document.getElementById("consent-banner")`)) === null);
+  // Only the return visit's part is fetched, parsed and compiled (issue 18.3): the bootstrap, visit.js
+  // and visit_bg.wasm; not the full banner, and no policy (what the token's codes mean was kept).
+  const fetched = await js(`return performance.getEntriesByType("resource").map((r) => new URL(r.name).pathname)`);
+  check(
+    "return visit: only the small part fetched (banner.js, visit.js, visit_bg.wasm), no full banner, no policy",
+    ["/banner/banner.js", "/banner/visit.js", "/banner/visit_bg.wasm"].every((f) => fetched.includes(f)) &&
+      !fetched.some((f) => /full\.js|banner_bg\.wasm|\/v1\//.test(f)),
+    fetched.join(),
+  );
+  const state = await js(`return window.consent.get()`);
+  check(
+    "return visit: the JS API reads the token's state",
+    state.decided && state.granted.join() === "cookies-necessary,cookies-analytics" && state.refused.includes("cookies-marketing") &&
+      state.consent_id === receipt.jti && (await js(`return window.consent.allows("cookies-analytics") && !window.consent.allows("cookies-marketing")`)),
+    JSON.stringify(state),
+  );
+  // A listener subscribed now, to the return visit's part, must hear the full banner's choices.
+  await js(`window.__changes = []; window.__kept = window.consent;
+            window.consent.on("change", (d) => window.__changes.push(d.method))`);
   await noProblems("return visit");
 
   // 3b. The way back in on another origin: the receipt link downloads the signed receipt (the banner
@@ -146,6 +167,13 @@ try {
   await session.cdp("Browser.setDownloadBehavior", { behavior: "allow", downloadPath: downloads });
   await js(`document.querySelector(".consent-reopen").click()`);
   await waitFor("the reopened dialog", () => js(`return !!document.querySelector('#consent-banner [data-consent-action="receipt"]')`));
+  const takeover = await js(`return { ran: window.__ran, full: performance.getEntriesByType("resource").some((r) => r.name.endsWith("/banner/banner_bg.wasm")),
+    layer: !!document.querySelector('#consent-banner input[data-purpose]'), reopen: document.querySelectorAll(".consent-reopen").length }`);
+  check(
+    "return visit: the way back in loads the full banner, which opens its dialog; nothing ran twice",
+    takeover.full && takeover.layer && takeover.ran.join() === "analytics" && takeover.reopen === 1,
+    JSON.stringify(takeover),
+  );
   await js(`document.querySelector('#consent-banner [data-consent-action="receipt"]').click()`);
   const file = path.join(downloads, `consent-receipt-${receipt.jti}.json`);
   const saved = await waitFor("the downloaded receipt", async () => fs.existsSync(file) && JSON.parse(fs.readFileSync(file, "utf8")));
@@ -172,6 +200,12 @@ try {
     "the device's second choice is recorded: the same device, its token sent",
     second.sub === receipt.sub && second.method === "withdraw",
     `${receipt.sub} ${second.sub} ${second.method}`,
+  );
+  const heard = await js(`return { changes: window.__changes, same: window.__kept.get() === window.consent.get() }`);
+  check(
+    "a consent.on listener subscribed to the return visit's part hears the full banner's choice",
+    heard.changes.join() === "withdraw" && heard.same,
+    JSON.stringify(heard),
   );
   await noProblems("second choice");
   //     Nobody else changes the device: without its token, or with another device's, the server refuses
@@ -201,6 +235,42 @@ try {
   const own = await outcome(await choose({ "x-consent-token": deviceToken }, device));
   check("the device with its own token: 201", own === "201", own);
   check("the refused requests wrote nothing", receipts().length === 4, String(receipts().length));
+
+  // 3d. A command of the JS API on a return visit: the part loads the full banner, which runs it; the
+  //     promise resolves once it has, and the scripts it grants run once.
+  await open(`${site}/`);
+  await waitFor("the return visit's API", () => js(`return !!(window.consent && window.consent.get())`));
+  const withdrawn = await js(`return { ran: window.__ran || [], full: performance.getEntriesByType("resource").some((r) => r.name.endsWith("/banner/banner_bg.wasm")) }`);
+  check(
+    "return visit after a withdrawal: nothing optional runs, the full banner not loaded",
+    withdrawn.ran.length === 0 && !withdrawn.full,
+    JSON.stringify(withdrawn),
+  );
+  await js(`window.__done = false; window.consent.acceptAll().then(() => { window.__done = true })`);
+  const viaApi = await waitFor("the API's choice", async () => receipts().length === 5 && receipts()[4]);
+  await waitFor("the command's promise", () => js(`return window.__done`));
+  const afterApi = await waitFor("the granted scripts", () => js(`return window.__ran && window.__ran.length === 2 && window.__ran`));
+  await sleep(300);
+  check(
+    "return visit: consent.acceptAll() through the full banner, recorded, both scripts run once",
+    viaApi.method === "accept-all" && viaApi.sub === receipt.sub && (await js(`return window.__ran.join()`)) === "analytics,marketing",
+    `${viaApi.method} ${afterApi.join()}`,
+  );
+  await noProblems("API command on a return visit");
+
+  // 3e. A token made under an older policy version than the page's: the return visit's part leaves it
+  //     to the full banner, which asks again.
+  await open(`${site}/newer`);
+  const outdated = await waitFor("the dialog for an outdated choice", () =>
+    js(`const d = document.getElementById("consent-banner");
+        return d && d.open && { ran: window.__ran || [], full: performance.getEntriesByType("resource").some((r) => r.name.endsWith("/banner/banner_bg.wasm")) }`),
+  );
+  check(
+    "an outdated token: the full banner asks again, nothing optional runs",
+    outdated.full && outdated.ran.length === 0,
+    JSON.stringify(outdated),
+  );
+  await noProblems("outdated token");
 
   // 4. The server goes down after the dialog is shown: the choice applies, is kept, and is sent on the
   //    next page load once the server is back.
@@ -233,7 +303,7 @@ try {
   await waitFor("the first tab to let go", () => js(`return window.consent.get().pending === false`), 15000);
   await sleep(500);
   const all = receipts();
-  check("retry from two tabs: recorded once, accept-all", all.length === 5 && all[4].method === "accept-all", all.map((r) => r.method).join());
+  check("retry from two tabs: recorded once, accept-all", all.length === 6 && all[5].method === "accept-all", all.map((r) => r.method).join());
   await session.request("DELETE", "/window");
   await session.request("POST", "/window", { handle: secondTab });
   check("retry: no dialog", (await js(`return document.getElementById("consent-banner")`)) === null);
@@ -246,7 +316,7 @@ try {
   check("async banner.js before the body: the body's granted scripts run", asyncRan.join() === "analytics,marketing", asyncRan.join());
   check(
     "async banner.js before the body: it ran while the page was loading",
-    (await js(`const r = performance.getEntriesByName(new URL("/banner/banner_bg.wasm", location).href)[0];
+    (await js(`const r = performance.getEntriesByName(new URL("/banner/visit_bg.wasm", location).href)[0];
       return r && r.responseEnd < performance.getEntriesByType("navigation")[0].domInteractive`)) === true,
   );
 

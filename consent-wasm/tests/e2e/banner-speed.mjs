@@ -27,7 +27,9 @@
 // same page twice more: with cookieconsent v3 instead of the banner (its cookieconsent.esm.js and
 // cookieconsent.css from <dir>, configured by cookieconsent-config.js next to this file: three categories,
 // the same kind of first layer), cold and warm; and with no banner at all (its first paint is the floor
-// any banner's time stands on). What scripts/banner-speed --compare reports as "reference".
+// any banner's time stands on). What scripts/banner-speed --compare reports as "reference". And return
+// visits with cookieconsent's cookie, each after one of ours: when the granted inline script ran, for both
+// (issue 18.3: "runs the granted scripts sooner than cookieconsent").
 //
 // --trace records a Chromium trace of every load (chromedriver's performance log with the devtools.timeline
 // and v8.wasm categories) and adds where the main thread's time went from the moment banner.js starts to
@@ -271,7 +273,7 @@ const web = await staticSite(sitePort, files, { "content-security-policy": csp }
 // What one load measured, read from the page once it has settled.
 const snapshot = `const s = window.__speed, nav = performance.getEntriesByType("navigation")[0];
   const reopen = document.querySelector(".consent-reopen");
-  return { ...s, dialogNow: !!document.getElementById("consent-banner"),
+  return { ...s, granted: window.__granted ?? null, dialogNow: !!document.getElementById("consent-banner"),
     reopenPosition: reopen && getComputedStyle(reopen).position,
     nav: nav && { responseEnd: nav.responseEnd, domContentLoaded: nav.domContentLoadedEventEnd, load: nav.loadEventEnd },
     resources: performance.getEntriesByType("resource").map((r) => ({ name: r.name.replace(location.origin, ""),
@@ -293,6 +295,8 @@ function summarize(raw, visit) {
     reopenInserted: round(raw.reopenInserted),
     reopenPainted: round(raw.reopenRaf),
     reopenPosition: raw.reopenPosition,
+    // When the blocked inline script of a granted purpose ran (a return visit; before any click).
+    granted: round(raw.granted),
     fcp: round(raw.fcp),
     // The banner's share, less dependent on how busy the machine is than the absolute figure: how long
     // after the page's own first paint the dialog is painted.
@@ -336,6 +340,7 @@ const metrics = [
   ["longestAnimationFrame", "longest animation frame (ms)"],
   ["cls", "layout shift (CLS)", 4],
   ["reopenPainted", "reopen button painted (ms)"],
+  ["granted", "granted script ran (ms)"],
 ];
 
 let session;
@@ -343,8 +348,8 @@ const sessions = [];
 let driver;
 let failure;
 const loads = { cold: [], warm: [], return: [] };
-// --compare: cookieconsent (cold, warm) and the page without a banner.
-const reference = { cold: [], warm: [], plain: [] };
+// --compare: cookieconsent (cold, warm, return visits) and the page without a banner.
+const reference = { cold: [], warm: [], plain: [], return: [] };
 let cacheMode;
 let chromium;
 const loadavg = [os.loadavg()];
@@ -384,6 +389,9 @@ async function load(s, visit, label, url = "/", click = null) {
     await waitFor(`the page's first paint (${label})`, () => s.js(`return window.__speed.fcp !== null`), 15000);
   } else if (visit === "first") {
     await waitFor(`the dialog (${label})`, () => s.js(`const s = window.__speed; return s.dialogRaf !== null`), 15000);
+  } else if (url === "/reference/cookieconsent") {
+    // cookieconsent's return visit: its granted script.
+    await waitFor(`the granted script (${label})`, () => s.js(`return window.__granted !== undefined`), 15000);
   } else {
     // No dialog is expected; the reopen button shows once the banner has read the cookie.
     await waitFor(`the page to load (${label})`, () => s.js(`return document.readyState === "complete"`), 15000);
@@ -572,10 +580,19 @@ try {
   await session.js(`document.querySelector('[data-consent-action="accept-all"]').click()`);
   await waitFor("the consent cookie", () => session.js(`return document.cookie.includes("consent=")`));
   await load(session, "return", "return warm-up");
+  if (compare) {
+    // cookieconsent's choice too (its own cookie, beside ours), then its return visits interleaved.
+    await session.open(`${site}/reference/cookieconsent`);
+    await waitFor("cookieconsent's dialog (choice)", () => session.js(`return !!document.querySelector('${CC_ACCEPT}')`), 15000);
+    await session.js(`document.querySelector('${CC_ACCEPT}').click()`);
+    await waitFor("cookieconsent's cookie", () => session.js(`return document.cookie.includes("cc_cookie=")`));
+    await load(session, "return", "cookieconsent return warm-up", "/reference/cookieconsent");
+  }
   for (let i = 0; i < runs; i++) {
     const m = await load(session, "return", `return ${i + 1}`);
     loads.return.push(m);
     progress("return", i, m);
+    if (compare) reference.return.push(await load(session, "return", `cookieconsent return ${i + 1}`, "/reference/cookieconsent"));
   }
 } catch (e) {
   failure = e.message;
@@ -756,6 +773,26 @@ if (compare) {
     console.log(`${who}: input delay (to the first click listener)`.padEnd(70) + cell(a.inputDelay));
     console.log(`${who}: INP, Event Timing (${a.inpReported} of ${a.clicks} reported; the rest < 16)`.padEnd(70) + cell(a.inp));
     console.log(`${who}: granted inline script ran (${a.grantedRan} of ${a.clicks})`.padEnd(70) + cell(a.granted));
+  }
+  // Return visits (issue 18.3): when the granted inline script ran, from navigation start and after the
+  // page's DOMContentLoaded (both banners run granted scripts only once the page is parsed).
+  const afterDcl = (list) => list.map((m) => (m.granted !== null && m.domContentLoaded !== null ? m.granted - m.domContentLoaded : null));
+  referenceSummary.returnVisit = {
+    ours: { granted: stats(loads.return.map((m) => m.granted)), afterDomContentLoaded: stats(afterDcl(loads.return)) },
+    cookieconsent: { granted: stats(reference.return.map((m) => m.granted)), afterDomContentLoaded: stats(afterDcl(reference.return)) },
+  };
+  console.log(`\nReturn visits, the granted inline script ran (ms)${"median".padStart(29)}${"p95".padStart(8)}${"max".padStart(8)}`);
+  for (const [who, k] of [["this banner", "ours"], [`cookieconsent ${version}`, "cookieconsent"]]) {
+    const r = referenceSummary.returnVisit[k];
+    console.log(`${who}: from navigation start`.padEnd(70) + cell(r.granted));
+    console.log(`${who}: after DOMContentLoaded`.padEnd(70) + cell(r.afterDomContentLoaded));
+  }
+  {
+    const [ours, theirs] = [referenceSummary.returnVisit.ours.granted, referenceSummary.returnVisit.cookieconsent.granted];
+    verdicts.push(
+      `return: granted scripts sooner than cookieconsent's: ${ours && theirs && ours.median < theirs.median ? "yes" : "no"} ` +
+        `(median ${ours?.median ?? "-"} vs ${theirs?.median ?? "-"} ms, p95 ${ours?.p95 ?? "-"} vs ${theirs?.p95 ?? "-"})`,
+    );
   }
   const a = referenceSummary.acceptAll.ours;
   const worstInp = Math.max(a.toPaint?.max ?? 0, a.inp?.max ?? 0);

@@ -131,10 +131,17 @@ export const contentTypes = {
   svg: "image/svg+xml",
 };
 
-/** Reads banner.js, banner_bg.wasm and banner.css from `bannerDir` as `files` entries under `prefix`. */
+/** The files of a banner build (scripts/build-banner): the bootstrap, the return visit's first part, the
+ * full banner and the stylesheet. */
+export const BUILD_FILES = ["banner.js", "visit.js", "visit_bg.wasm", "full.js", "banner_bg.wasm", "banner.css"];
+
+/** Reads the files of a banner build from `bannerDir` as `files` entries under `prefix` (a build from
+ * before issue 18.3's split, which banner-speed can compare with, has banner.js, banner_bg.wasm and
+ * banner.css only). */
 export function bannerFiles(bannerDir, prefix = "/banner/") {
   const files = {};
-  for (const f of ["banner.js", "banner_bg.wasm", "banner.css"]) {
+  const split = fs.existsSync(path.join(bannerDir, "visit.js"));
+  for (const f of split ? BUILD_FILES : ["banner.js", "banner_bg.wasm", "banner.css"]) {
     files[`${prefix}${f}`] = [contentTypes[f.split(".").pop()], fs.readFileSync(path.join(bannerDir, f))];
   }
   return files;
