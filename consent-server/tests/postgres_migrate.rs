@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use consent_core::{HmacKey, SubjectId, Timestamp};
+use consent_core::{HmacKey, RightsRecord, SubjectId, Timestamp};
+use consent_server::keys::ServerKeys;
 use consent_server::privacy::{SubjectRef, subject_lookup};
 use consent_server::store::{CaseKind, NewCase, Rights, SqliteStore, Store, Write};
 use support::pg::{TestSchema, url_for_postgres_only_test};
@@ -40,6 +41,7 @@ fn a_sqlite_deployment_moves_to_postgres_and_a_killed_copy_resumes() {
     let cfg = config(&dir, port);
     let sqlite = SqliteStore::open(dir.join("consent.db")).unwrap();
     let key = HmacKey::from_bytes([3; 32]);
+    let signing = ServerKeys::load(&dir.join("keys.json")).unwrap();
     for n in 0..20u8 {
         let subject = SubjectRef::Subject(SubjectId([n + 1; 16]));
         let w = Write::Link {
@@ -71,7 +73,14 @@ fn a_sqlite_deployment_moves_to_postgres_and_a_killed_copy_resumes() {
             what,
             case,
             redact: Vec::new(),
-            record: format!("{} {n}", what.as_str()),
+            record: RightsRecord::new(
+                &format!("http://127.0.0.1:{port}"),
+                &subject.to_string(),
+                at,
+                what.kind(),
+            )
+            .sign(&signing.receipts)
+            .unwrap(),
             deliveries: Vec::new(),
         };
         sqlite.submit(w).unwrap().blocking_recv().unwrap().unwrap();

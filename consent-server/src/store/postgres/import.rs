@@ -258,15 +258,6 @@ impl PgStore {
         })
     }
 
-    /// Adds the copied entries to the log's tree (its tiles and head), as the server does at start.
-    pub fn build_log(&self) -> Result<(), StoreError> {
-        let pool = self.pool.clone();
-        run(&self.handle, async move {
-            let mut client = pool.get().await.pg()?;
-            super::log::catch_up(&mut client, true).await
-        })
-    }
-
     /// Stores the data keys that are not there (by subject), each with the number here of the receipt
     /// that made it (`receipt`, its id); how many were added. Run after the receipts are copied.
     pub fn import_data_keys(

@@ -6,7 +6,8 @@
 //! - `writer`: the writer task (group commit, one order of receipts across instances, the probe);
 //! - `fault`: SQLSTATEs and pool errors as engine-neutral outages;
 //! - `log`: the consent log's entries, tiles, head and checkpoints;
-//! - `import`: what `migrate --to` writes (idempotent copies from SQLite).
+//! - `import`, `import_log`, `import_rights`: what `migrate --to` writes (idempotent copies from
+//!   SQLite: rows; the log's tree and checkpoints; cases, webhook deliveries, idempotency keys).
 //!
 //! The [`Store`] trait's reads are blocking calls (the handlers run them on blocking threads, as
 //! SQLite's). The store runs the driver on a small runtime of its own: a read is spawned there and its
@@ -15,6 +16,8 @@
 
 mod fault;
 mod import;
+mod import_log;
+mod import_rights;
 mod log;
 mod schema;
 mod settings;
