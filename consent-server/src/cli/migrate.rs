@@ -34,7 +34,7 @@ pub(crate) fn run(config: Option<&Path>, args: &Args) -> Result<ExitCode> {
     let config = Config::load(config)?;
     let url = PostgresUrl::parse(&args.to).map_err(|e| anyhow::anyhow!("--to: {e}"))?;
     if args.schema_only {
-        let target = PgStore::open(&url, config.storage.store_options())
+        let target = PgStore::open_for_copy(&url, config.storage.store_options())
             .with_context(|| format!("cannot open {url}"))?;
         target.close();
         println!(
@@ -59,7 +59,7 @@ pub(crate) fn run(config: Option<&Path>, args: &Args) -> Result<ExitCode> {
     let keys = ServerKeys::load(&config.keys)?;
     let source =
         SqliteSource::open(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let target = PgStore::open(&url, config.storage.store_options())
+    let target = PgStore::open_for_copy(&url, config.storage.store_options())
         .with_context(|| format!("cannot open {url}"))?;
     let name = std::fs::canonicalize(file)
         .unwrap_or_else(|_| file.to_path_buf())

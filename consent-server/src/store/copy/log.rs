@@ -279,8 +279,9 @@ pub(super) fn copy_log(
     let copied = target.log_head()?;
     if copied.size != tree.size() || copied.root != tree.root() {
         return Err(StoreError::Corrupt(format!(
-            "the target's log has {} entries with root {}, the source's {} with root {}: the target \
-             had entries of its own (copy into a new database)",
+            "the target's log has {} entries with root {}, the source's {} with root {}: the target's \
+             tree is not the source's (it had entries of its own, or a server built it before the copy \
+             finished): copy into a new database",
             copied.size,
             copied.root,
             tree.size(),

@@ -72,6 +72,7 @@ pub fn copy_sqlite_to_postgres(
     progress: Progress<'_>,
 ) -> Result<CopyReport, StoreError> {
     let counts = source.counts()?;
+    target.begin_import(source_name)?;
     let mut report = CopyReport {
         source: counts,
         ..CopyReport::default()
