@@ -475,11 +475,33 @@ fn acknowledging_receiver(port: u16) {
     });
 }
 
+/// The cases as compared between the engines: number, kind, subject, arrival, due date, open or closed.
+const CASES: &str = "SELECT string_agg(id || ':' || kind || ':' || subject || ':' || received_at || ':' \
+                     || COALESCE(due_at, 0) || ':' || CASE WHEN closed_at IS NULL THEN 'open' ELSE 'closed' END, \
+                     ',' ORDER BY id) FROM cases";
+/// The webhook deliveries as compared: number, `webhook-id`, subscription, state, case.
+const DELIVERIES: &str = "SELECT string_agg(id || ':' || msg_id || ':' || webhook || ':' || state || ':' \
+                          || COALESCE(case_id, 0), ',' ORDER BY id) FROM webhook_deliveries";
+
+/// [`CASES`] or [`DELIVERIES`] (PostgreSQL's `string_agg … ORDER BY`) run on the SQLite file of `dir`.
+fn source_rows(dir: &std::path::Path, query: &str) -> String {
+    let (head, table) = query.rsplit_once(", ',' ORDER BY id) FROM ").unwrap();
+    let sql = format!(
+        "{}, ',') FROM (SELECT * FROM {table} ORDER BY id)",
+        head.replace("string_agg(", "group_concat(")
+    );
+    rusqlite::Connection::open(dir.join("consent.db"))
+        .unwrap()
+        .query_row(&sql, [], |r| r.get(0))
+        .unwrap()
+}
+
 /// Issue 19.4 with what issue 20 and 21 added: a SQLite deployment with form consents naming people
 /// (sealed), version 1 receipts naming them in clear (one redacted before the log), an erasure through
 /// the CLI (redacting one), open cases, pending and dead webhook deliveries, an idempotency key and
 /// checkpoints an auditor has seen, is copied; the copy is killed mid-way and run again (nothing twice,
-/// a third run adds nothing); the target holds the same cases, deliveries and log (size, root, the
+/// a third run adds nothing; a server started on the unfinished copy refuses it); after a case is closed
+/// and the dead deliveries retried on SQLite, a run brings the target along; the target holds the same cases, deliveries and log (size, root, the
 /// checkpoints themselves), no name anywhere; a server on it passes `audit verify` with the auditor's
 /// state from the source (naming the redactions as on the source), a consistency proof from the source's
 /// checkpoint to the target's verifies, the idempotency key still answers, and the copied pending
@@ -569,21 +591,8 @@ fn a_deployment_with_erasures_cases_and_webhooks_moves_and_its_log_stays_consist
     }
     assert!(terminate(&mut server).success());
     let one = |sql: &str| -> String { db.query_row(sql, [], |r| r.get(0)).unwrap() };
-    let cases_sql = "SELECT string_agg(id || ':' || kind || ':' || subject || ':' || received_at || ':' \
-                     || COALESCE(due_at, 0) || ':' || CASE WHEN closed_at IS NULL THEN 'open' ELSE 'closed' END, \
-                     ',' ORDER BY id) FROM cases";
-    let deliveries_sql = "SELECT string_agg(id || ':' || msg_id || ':' || webhook || ':' || state || ':' \
-                          || COALESCE(case_id, 0), ',' ORDER BY id) FROM webhook_deliveries";
-    let source_cases = one(&cases_sql.replace("string_agg(", "group_concat(").replace(
-        ", ',' ORDER BY id) FROM cases",
-        ", ',') FROM (SELECT * FROM cases ORDER BY id)",
-    ));
-    let source_deliveries = one(&deliveries_sql
-        .replace("string_agg(", "group_concat(")
-        .replace(
-            ", ',' ORDER BY id) FROM webhook_deliveries",
-            ", ',') FROM (SELECT * FROM webhook_deliveries ORDER BY id)",
-        ));
+    let source_cases = source_rows(&dir, CASES);
+    let source_deliveries = source_rows(&dir, DELIVERIES);
     assert!(
         source_cases.contains("erasure") && source_cases.contains(":open"),
         "{source_cases}"
@@ -689,13 +698,40 @@ fn a_deployment_with_erasures_cases_and_webhooks_moves_and_its_log_stays_consist
         assert!(stdout.contains(nothing), "{nothing}: {stdout}");
     }
 
+    // The source moves on before the switch (a case closed, the dead deliveries retried): a run brings
+    // the target along.
+    let config = cfg.to_str().unwrap();
+    let open_case = source_cases
+        .split(',')
+        .find(|c| c.ends_with(":open"))
+        .and_then(|c| c.split(':').next())
+        .unwrap()
+        .to_owned();
+    let (ok, out, err) = run(&dir, &["--config", config, "cases", "close", &open_case]);
+    assert!(ok, "{out}{err}");
+    let (ok, out, err) = run(
+        &dir,
+        &["--config", config, "webhooks", "retry", "--all-dead"],
+    );
+    assert!(ok, "{out}{err}");
+    let (source_cases, source_deliveries) =
+        (source_rows(&dir, CASES), source_rows(&dir, DELIVERIES));
+    assert!(!source_deliveries.contains(":dead:"), "{source_deliveries}");
+    assert_ne!(schema.value(CASES), Some(source_cases.clone()));
+    let out = migrate(&cfg, &schema.url).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // The target: every receipt once, the same cases, deliveries and log.
     assert_eq!(
         schema.value("SELECT count(*) || ' ' || count(DISTINCT id) FROM receipts"),
         Some(format!("{receipts} {receipts}"))
     );
-    assert_eq!(schema.value(cases_sql), Some(source_cases));
-    assert_eq!(schema.value(deliveries_sql), Some(source_deliveries));
+    assert_eq!(schema.value(CASES), Some(source_cases));
+    assert_eq!(schema.value(DELIVERIES), Some(source_deliveries));
     assert_eq!(
         schema.value("SELECT entries || ' ' || encode(root, 'hex') FROM log_head"),
         Some(source_log)
