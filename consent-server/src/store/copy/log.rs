@@ -186,7 +186,14 @@ pub(super) fn copy_log(
 ) -> Result<LogCopy, StoreError> {
     let head = source.log_head()?;
     let end = source.logged()?;
+    // Checkpoints signed after the head was read (the SQLite server may still run) wait for the next run.
     let (checkpoints, cosignatures) = source.checkpoints()?;
+    let within = |size: &i64| u64::try_from(*size).is_ok_and(|s| s <= head.size);
+    let checkpoints: Vec<_> = checkpoints.into_iter().filter(|(s, _)| within(s)).collect();
+    let cosignatures: Vec<_> = cosignatures
+        .into_iter()
+        .filter(|(s, _)| within(s))
+        .collect();
     let mut signed = Vec::with_capacity(checkpoints.len());
     for (size, note) in &checkpoints {
         let cp = UnverifiedCheckpoint::parse(note)
@@ -242,6 +249,17 @@ pub(super) fn copy_log(
             )));
         }
         let n = entries.len() as u64;
+        // The tree holds only entries the target holds: rows the SQLite server wrote after their stage
+        // was copied are copied (and added to the tree) by the next run.
+        let stored = target.count_log_entries(first, n)?;
+        if stored != n {
+            return Err(StoreError::Corrupt(format!(
+                "{} of the source's log entries {first} to {} are not in the target yet (the SQLite \
+                 server wrote during the copy): run the copy again, with the server stopped",
+                n - stored,
+                first + n - 1
+            )));
+        }
         let in_tree = n.min(head.size.saturating_sub(first));
         let logged = if in_tree > 0 {
             source.logged_leaves(head.size, first, in_tree)?

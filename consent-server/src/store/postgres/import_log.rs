@@ -35,6 +35,27 @@ impl PgStore {
         })
     }
 
+    /// How many of the entries at `first ..first + count` (receipts and rights events by log index) are
+    /// stored.
+    pub fn count_log_entries(&self, first: u64, count: u64) -> Result<u64, StoreError> {
+        let pool = self.pool.clone();
+        let first = i64::try_from(first).unwrap_or(i64::MAX);
+        let end = first.saturating_add(i64::try_from(count).unwrap_or(i64::MAX));
+        run(&self.handle, async move {
+            let client = pool.get().await.pg()?;
+            let n: i64 = client
+                .query_one(
+                    "SELECT (SELECT count(*) FROM receipts WHERE log_index >= $1 AND log_index < $2)
+                          + (SELECT count(*) FROM events WHERE log_index >= $1 AND log_index < $2)",
+                    &[&first, &end],
+                )
+                .await
+                .pg()?
+                .get(0);
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+    }
+
     /// Stores the signed checkpoints (size, note) and cosignature lines (size, line) not stored yet (by
     /// size; another note of a stored size is refused), each checkpoint no larger than the tree; how many
     /// were added (checkpoints and lines).
