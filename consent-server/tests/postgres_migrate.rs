@@ -1,8 +1,14 @@
-//! PostgreSQL only: `consent-server migrate --to postgres://…` with the real binary. A SQLite
-//! deployment with receipts, pseudonym links and rights events is copied; the copy is killed (`kill -9`)
-//! mid-way and run again: every receipt is there once, verified, numbered without gaps; the events,
-//! links and data keys are there once, live subjects counted; a third run adds nothing; a server on PostgreSQL with the same key file
-//! serves the copied receipts.
+//! PostgreSQL only: `consent-server migrate --to postgres://…` with the real binary.
+//!
+//! - A SQLite deployment with receipts, pseudonym links and rights events is copied; the copy is killed
+//!   (`kill -9`) mid-way and run again: every receipt is there once, verified, numbered without gaps; the
+//!   events, links and data keys are there once, live subjects counted; a third run adds nothing; a server
+//!   on PostgreSQL with the same key file serves the copied receipts.
+//! - What issues 20 and 21 added (issue 19.4): version 1 receipts naming people in clear, an erasure
+//!   through the CLI that redacts one, open cases, pending and dead webhook deliveries, an idempotency key
+//!   and the checkpoints an auditor has seen move too; `audit verify` passes on the target with the
+//!   auditor's state from the source, and a consistency proof from the source's checkpoint to the
+//!   target's verifies.
 
 mod support;
 
