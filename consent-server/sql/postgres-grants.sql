@@ -30,3 +30,6 @@ GRANT SELECT, INSERT, UPDATE ON log_tiles TO :"app";
 GRANT SELECT, INSERT ON log_checkpoints, log_cosignatures TO :"app";
 GRANT SELECT, INSERT, UPDATE ON probe TO :"app";
 GRANT SELECT ON schema_migrations TO :"app";
+-- `migrate --to`'s progress: an instance reads it at start, to refuse a database whose copy from SQLite
+-- has not finished.
+GRANT SELECT ON imports TO :"app";

@@ -15,16 +15,11 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use consent_core::{
-    Actor, Choice, CollectionKind, CollectionPoint, Lang, Method, Policy, ReceiptId,
-    ReceiptPayload, ReceiptRequest, Relation, Timestamp,
-};
-use consent_server::keys::ServerKeys;
 use rusqlite::params;
 use serde_json::json;
+use support::old_receipts::{forms, old_receipt_sql};
 use support::{
     TestDir, free_port, http, portal_and_operator_tokens, run, start_with, temp, temp_sqlite,
     terminate,
@@ -62,22 +57,6 @@ fn operator_get(port: u16, path: &str) -> String {
     text
 }
 
-/// What a name looks like in a file: its UTF-8 bytes, and the base64url text it becomes inside a JWS
-/// payload at each of the three byte alignments (the full groups that hold only the name's bytes).
-fn forms(name: &str) -> Vec<Vec<u8>> {
-    use base64::Engine as _;
-    let mut out = vec![name.as_bytes().to_vec()];
-    for pad in 0..3usize {
-        let mut bytes = vec![b'x'; pad];
-        bytes.extend_from_slice(name.as_bytes());
-        let text = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes);
-        let start = if pad == 0 { 0 } else { 4 };
-        let end = bytes.len() / 3 * 4;
-        out.push(text.as_bytes()[start..end].to_vec());
-    }
-    out
-}
-
 /// The files of `dir` holding `name` in any of its [`forms`].
 fn files_naming(dir: &Path, name: &str) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = forms(name)
@@ -108,67 +87,11 @@ fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
 /// `name` in clear, at the next log index (the server adds it to the log's tree when it opens), into
 /// the SQLite database of `dir`.
 fn old_receipt(dir: &Path, subject: &str) {
-    let (sqlite, _) = old_receipt_sql(dir, subject, 0x42, false);
+    let (sqlite, _) = old_receipt_sql(dir, subject, 0x42, false, OLD_NAME, MOTHER);
     rusqlite::Connection::open(dir.join("consent.db"))
         .unwrap()
         .execute_batch(&sqlite)
         .unwrap();
-}
-
-/// The statements that insert [`old_receipt`]'s receipt, with id bytes `id`, in its redacted form if
-/// `redacted` (a receipt erased before the log numbered it): (SQLite, PostgreSQL). On PostgreSQL the
-/// receipt also takes the next number of `log_head`, as the server's writer would.
-fn old_receipt_sql(dir: &Path, subject: &str, id: u8, redacted: bool) -> (String, String) {
-    let keys = ServerKeys::load(&dir.join("keys.json")).unwrap();
-    let policy = Policy::from_toml(include_str!("../../examples/invisionu/policy.toml")).unwrap();
-    let collection = CollectionPoint {
-        kind: CollectionKind::Form,
-        build: None,
-        page: None,
-    };
-    let decisions = BTreeMap::from([("application-review".parse().unwrap(), Choice::Given)]);
-    let mut req = ReceiptRequest::new(
-        ReceiptId([id; 16]),
-        Timestamp::from_unix(1_750_000_000),
-        "http://127.0.0.1",
-        subject,
-        Lang::KK,
-        Method::Form,
-        collection,
-        decisions,
-    );
-    req.subject_name = Some(OLD_NAME.into());
-    req.by = Actor::Representative(Relation::Parent);
-    req.representative = Some(MOTHER.into());
-    let receipt = ReceiptPayload::new(&policy, req)
-        .unwrap()
-        .sign_verified(&keys.receipts)
-        .unwrap();
-    let p = receipt.payload();
-    let jws = if redacted {
-        consent_server::personal::redact(receipt.jws()).unwrap()
-    } else {
-        receipt.jws().to_owned()
-    };
-    // The next log index: the receipts are the only entries yet (no rights event before these).
-    // Every value is a UUID, a pseudonym, a number, a key id or a JWS: no quote to escape.
-    let values = format!(
-        "'{}', '{subject}', {}, '2025-03-26', 'form', '{}', 'application-review=given', {}, \
-         'representative:parent', '{}', (SELECT COUNT(*) FROM receipts)",
-        p.jti,
-        p.iat.as_unix(),
-        receipt.header().kid,
-        p.exp.as_unix(),
-        jws
-    );
-    let columns = "id, subject, issued_at, policy_version, method, kid, decisions, expires_at, actor, jws, log_index";
-    (
-        format!("INSERT INTO receipts ({columns}) VALUES ({values});"),
-        format!(
-            "UPDATE log_head SET receipts = receipts + 1;
-             INSERT INTO receipts (seq, {columns}) VALUES ((SELECT receipts FROM log_head), {values});"
-        ),
-    )
 }
 
 /// `audit verify` of the server at `port`: (success, stdout, stderr), also written to `dir` (so that
@@ -536,9 +459,9 @@ fn erasure_then_audit_verify_on_either_engine() {
     let aigerim = form_consent(port, "aigerim@example.kz", AIGERIM, MOTHER);
     let daulet = form_consent(port, "daulet@example.kz", DAULET, FATHER);
     assert!(terminate(&mut server).success());
-    let (sqlite, postgres) = old_receipt_sql(&dir, &aigerim, 0x42, false);
+    let (sqlite, postgres) = old_receipt_sql(&dir, &aigerim, 0x42, false, OLD_NAME, MOTHER);
     sql(&dir, &sqlite, &postgres);
-    let (sqlite, postgres) = old_receipt_sql(&dir, &daulet, 0x43, true);
+    let (sqlite, postgres) = old_receipt_sql(&dir, &daulet, 0x43, true, OLD_NAME, MOTHER);
     sql(&dir, &sqlite, &postgres);
     let old = stored_receipts(&dir, &aigerim);
     assert_eq!(old.len(), 2, "{engine}");

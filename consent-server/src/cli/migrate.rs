@@ -1,6 +1,8 @@
 //! `consent-server migrate --to postgres://…`: copies the configured SQLite database into PostgreSQL
-//! (every policy version, pseudonym link, receipt and event), verifying every receipt's signature with
-//! the key file and, at the end, that every receipt is in the target; run again after an interruption,
+//! (every policy version, pseudonym link, receipt, data key, event, case, webhook delivery, live
+//! idempotency key, and the consent log's tree and checkpoints), verifying every receipt's signature
+//! with the key file (a redacted version 1 receipt against the log's erasures) and, at the end, that
+//! every receipt is in the target and the log has the source's root; run again after an interruption,
 //! it adds nothing twice. With `--schema-only` it only applies the migrations (run it as the schema's
 //! owner role, then give the application role its grants).
 
@@ -32,7 +34,7 @@ pub(crate) fn run(config: Option<&Path>, args: &Args) -> Result<ExitCode> {
     let config = Config::load(config)?;
     let url = PostgresUrl::parse(&args.to).map_err(|e| anyhow::anyhow!("--to: {e}"))?;
     if args.schema_only {
-        let target = PgStore::open(&url, config.storage.store_options())
+        let target = PgStore::open_for_copy(&url, config.storage.store_options())
             .with_context(|| format!("cannot open {url}"))?;
         target.close();
         println!(
@@ -57,7 +59,7 @@ pub(crate) fn run(config: Option<&Path>, args: &Args) -> Result<ExitCode> {
     let keys = ServerKeys::load(&config.keys)?;
     let source =
         SqliteSource::open(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let target = PgStore::open(&url, config.storage.store_options())
+    let target = PgStore::open_for_copy(&url, config.storage.store_options())
         .with_context(|| format!("cannot open {url}"))?;
     let name = std::fs::canonicalize(file)
         .unwrap_or_else(|_| file.to_path_buf())
@@ -77,6 +79,7 @@ pub(crate) fn run(config: Option<&Path>, args: &Args) -> Result<ExitCode> {
         &name,
         &target,
         &keys.receipts,
+        super::now().as_unix(),
         &mut |s, done, total| {
             if s != stage {
                 stage = s;
@@ -115,6 +118,32 @@ pub(crate) fn run(config: Option<&Path>, args: &Args) -> Result<ExitCode> {
         report.data_keys_added,
         s.events,
         report.events_added,
+    );
+    if report.receipts_redacted + report.receipts_redacted_before_log > 0 {
+        println!(
+            "redacted version 1 receipts copied as they are: {} accounted for by a logged erasure, {} \
+             redacted before the log",
+            report.receipts_redacted, report.receipts_redacted_before_log
+        );
+    }
+    println!(
+        "{} case(s) ({} added now), {} webhook delivery(ies) ({} added now; {} pending or dead, sent from \
+         PostgreSQL once its instances start), {} live idempotency key(s) ({} added now)",
+        s.cases,
+        report.cases_added,
+        s.deliveries,
+        report.deliveries_added,
+        report.deliveries_open,
+        report.idempotency_keys,
+        report.idempotency_added,
+    );
+    println!(
+        "log: {} entries, the source's tree and root ({} leaves added now), {} checkpoint(s) checked \
+         against it ({} checkpoint(s) and cosignature(s) added now)",
+        report.log.entries,
+        report.log.leaves_added,
+        report.log.checkpoints,
+        report.log.checkpoints_added,
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -29,7 +29,7 @@ mod webhooks;
 
 pub use batch::WriterStats;
 pub use cases::{Case, CaseId, CaseKind, CaseQuery, LiveSubjects, NewCase};
-pub use copy::{CopyReport, Progress, copy_sqlite_to_postgres};
+pub use copy::{CopyReport, LogCopy, Progress, copy_sqlite_to_postgres};
 pub use database::Database;
 pub use health::{DEFAULT_LOG_INTERVAL, DEFAULT_MIN_FREE_BYTES, StorageHealth};
 pub use log::{LogHead, LogIndex, StoreTiles};
@@ -40,7 +40,8 @@ pub use postgres::{
     write_receipt_batch as postgres_write_receipt_batch,
 };
 pub use sqlite::{
-    Backup, KeysRestored, MIGRATIONS, SourceCounts, SourceReceipt, SqliteSource, SqliteStore,
+    Backup, KeysRestored, MIGRATIONS, SourceCase, SourceCounts, SourceDelivery, SourceIdempotency,
+    SourceReceipt, SqliteSource, SqliteStore,
 };
 pub use webhooks::{
     Attempt, Delivery, DeliveryCount, DeliveryId, DeliveryQuery, DeliveryState, NewDelivery,

@@ -3,6 +3,7 @@
 
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+pub mod old_receipts;
 pub mod pg;
 
 use std::path::{Path, PathBuf};

@@ -184,6 +184,25 @@ impl PgStore {
         })
     }
 
+    /// Records that a copy of `source` writes into this database (before it writes anything else), so
+    /// that a server is not started on it before the copy has rebuilt the log's tree
+    /// ([`PgStore::open`]).
+    pub fn begin_import(&self, source: &str) -> Result<(), StoreError> {
+        let pool = self.pool.clone();
+        let source = source.to_owned();
+        run(&self.handle, async move {
+            let client = pool.get().await.pg()?;
+            client
+                .execute(
+                    "INSERT INTO imports (source, events) VALUES ($1, 0) ON CONFLICT DO NOTHING",
+                    &[&source],
+                )
+                .await
+                .pg()
+                .map(|_| ())
+        })
+    }
+
     /// The last event of `source` copied so far (its number there; 0: none).
     pub fn imported_events(&self, source: &str) -> Result<i64, StoreError> {
         let pool = self.pool.clone();
@@ -255,15 +274,6 @@ impl PgStore {
             .pg()?;
             tx.commit().await.pg()?;
             Ok(added)
-        })
-    }
-
-    /// Adds the copied entries to the log's tree (its tiles and head), as the server does at start.
-    pub fn build_log(&self) -> Result<(), StoreError> {
-        let pool = self.pool.clone();
-        run(&self.handle, async move {
-            let mut client = pool.get().await.pg()?;
-            super::log::catch_up(&mut client, true).await
         })
     }
 

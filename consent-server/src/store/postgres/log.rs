@@ -179,14 +179,12 @@ pub(super) async fn entries(
 }
 
 /// Builds the tiles of entries logged but not yet in the tree (at open: receipts stored before the log
-/// existed, which the migration numbered; after `migrate --to`: the copied log), in one transaction
-/// under the lock of `log_head` (instances starting together do it once). A missing index is an error
-/// with `strict` (the end of a copy); at open the tree is built up to it and the gap logged (a copy
-/// interrupted before its events: the next run fills it).
-pub(super) async fn catch_up(
-    client: &mut deadpool_postgres::Client,
-    strict: bool,
-) -> Result<(), StoreError> {
+/// existed, which the migration numbered), in one transaction under the lock of `log_head` (instances
+/// starting together do it once). A missing index stops the build there, logged. A database that
+/// `migrate --to` copied into is left to the copy, which rebuilds the tree from the leaf hashes logged
+/// at commit (a redacted receipt's leaf is not the hash of its stored form): if its tree is behind its
+/// entries, the copy has not finished, and the store is not opened.
+pub(super) async fn catch_up(client: &mut deadpool_postgres::Client) -> Result<(), StoreError> {
     // Looked at without a lock first: a read-only session (a standby) opens the store for reads.
     if head(&***client, false).await?.log.size >= logged(&***client).await? {
         return Ok(());
@@ -198,6 +196,26 @@ pub(super) async fn catch_up(
     if h.size >= end {
         return tx.commit().await.pg();
     }
+    // A role granted before this check existed may not read `imports`: it is then taken as no copy.
+    let readable: bool = tx
+        .query_one("SELECT has_table_privilege('imports', 'SELECT')", &[])
+        .await
+        .pg()?
+        .get(0);
+    let copied: bool = readable
+        && tx
+            .query_one("SELECT EXISTS (SELECT 1 FROM imports)", &[])
+            .await
+            .pg()?
+            .get(0);
+    if copied {
+        return Err(StoreError::Corrupt(format!(
+            "this database holds a copy from SQLite that has not finished (its log's tree has {} \
+             entries, {end} are stored): run `consent-server migrate --to` again to its end before \
+             starting the server",
+            h.size
+        )));
+    }
     tracing::info!(
         from = h.size,
         to = end,
@@ -206,11 +224,11 @@ pub(super) async fn catch_up(
     while h.size < end {
         let batch = entries(&*tx, h.size, CHUNK.min(end - h.size)).await?;
         if batch.is_empty() {
-            let gap = format!("log index {} is missing: the log has a gap", h.size);
-            if strict {
-                return Err(StoreError::Corrupt(gap));
-            }
-            tracing::error!(logged = end, "{gap}");
+            tracing::error!(
+                logged = end,
+                "log index {} is missing: the log has a gap",
+                h.size
+            );
             break;
         }
         let leaves: Vec<Hash> = batch.iter().map(|e| Hash::leaf(e)).collect();

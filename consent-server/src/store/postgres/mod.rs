@@ -6,7 +6,8 @@
 //! - `writer`: the writer task (group commit, one order of receipts across instances, the probe);
 //! - `fault`: SQLSTATEs and pool errors as engine-neutral outages;
 //! - `log`: the consent log's entries, tiles, head and checkpoints;
-//! - `import`: what `migrate --to` writes (idempotent copies from SQLite).
+//! - `import`, `import_log`, `import_rights`: what `migrate --to` writes (idempotent copies from
+//!   SQLite: rows; the log's tree and checkpoints; cases, webhook deliveries, idempotency keys).
 //!
 //! The [`Store`] trait's reads are blocking calls (the handlers run them on blocking threads, as
 //! SQLite's). The store runs the driver on a small runtime of its own: a read is spawned there and its
@@ -15,6 +16,8 @@
 
 mod fault;
 mod import;
+mod import_log;
+mod import_rights;
 mod log;
 mod schema;
 mod settings;
@@ -102,8 +105,25 @@ fn run<T: Send + 'static>(
 impl PgStore {
     /// Connects to the database `url` names, checks that its commits are durable, applies the
     /// migrations (once, whatever the number of instances starting) and starts the writer.
-    /// `options.min_free_bytes` does not apply: the database's server watches its own disk.
+    /// `options.min_free_bytes` does not apply: the database's server watches its own disk. A database
+    /// holding a copy from SQLite that has not finished (`migrate --to` stopped before it rebuilt the
+    /// log's tree) is refused: run the copy again to its end first.
     pub fn open(url: &PostgresUrl, options: StoreOptions) -> Result<PgStore, StoreError> {
+        PgStore::open_with(url, options, true)
+    }
+
+    /// As [`PgStore::open`], for `migrate --to`: leaves the log's tree alone, which the copy rebuilds
+    /// from the leaf hashes the source logged at commit (a tree built here from the stored entries
+    /// would hash a redacted receipt's redacted form instead).
+    pub fn open_for_copy(url: &PostgresUrl, options: StoreOptions) -> Result<PgStore, StoreError> {
+        PgStore::open_with(url, options, false)
+    }
+
+    fn open_with(
+        url: &PostgresUrl,
+        options: StoreOptions,
+        catch_up: bool,
+    ) -> Result<PgStore, StoreError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("postgres")
@@ -136,7 +156,10 @@ impl PgStore {
             let mut client = setup.get().await.pg()?;
             schema::check_durability(&client).await?;
             schema::migrate(&mut client).await?;
-            log::catch_up(&mut client, false).await
+            if catch_up {
+                log::catch_up(&mut client).await?;
+            }
+            Ok(())
         })?;
         // No floor: the database's disk is its server's.
         let health = Arc::new(StorageHealth::new(0, options.log_interval));

@@ -136,7 +136,7 @@ pub(super) fn entries(
 }
 
 /// The number of entries logged (one past the largest log index).
-fn logged(conn: &Connection) -> Result<u64, StoreError> {
+pub(super) fn logged(conn: &Connection) -> Result<u64, StoreError> {
     let n: i64 = conn
         .query_row(
             "SELECT MAX(COALESCE((SELECT MAX(log_index) + 1 FROM receipts), 0),

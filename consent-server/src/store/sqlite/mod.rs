@@ -31,7 +31,9 @@ use tokio::sync::oneshot;
 
 pub use backup::{Backup, KeysRestored};
 pub use schema::MIGRATIONS;
-pub use source::{SourceCounts, SourceReceipt, SqliteSource};
+pub use source::{
+    SourceCase, SourceCounts, SourceDelivery, SourceIdempotency, SourceReceipt, SqliteSource,
+};
 
 use self::rows::{CASE_COLUMNS, RECEIPT_COLUMNS, stored_receipt};
 use self::space::DiskSpace;

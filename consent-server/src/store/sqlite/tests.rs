@@ -440,3 +440,59 @@ fn a_database_from_before_the_log_has_its_receipts_logged_at_open() {
     store.close();
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
+
+/// What `migrate --to` reads of the log: the leaf hashes logged at commit from the level-0 tiles, across
+/// a tile's edge, of a tree smaller than the stored one (its partial tile has grown since), and nothing
+/// past the tree.
+#[test]
+fn a_copy_reads_the_leaf_hashes_logged_at_commit() {
+    let path = temp_db("source-leaves");
+    {
+        let conn = Connection::open(&path).unwrap();
+        for m in &MIGRATIONS[..5] {
+            conn.execute_batch(m).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 5).unwrap();
+    }
+    for i in 0..300 {
+        insert_receipt(
+            &path,
+            &format!("01977420-dc7b-7a5a-9a5a-{i:012}"),
+            SubjectRef::Device(SubjectId([0; 16])),
+            1,
+            &format!("jws {i}"),
+        );
+    }
+    SqliteStore::open(&path).unwrap().close();
+    let leaf = |i: u64| consent_core::tlog::Hash::leaf(format!("jws {i}").as_bytes());
+    let source = SqliteSource::open(&path).unwrap();
+    assert_eq!(source.logged().unwrap(), 300);
+    assert_eq!(source.log_head().unwrap().size, 300);
+    let across: Vec<_> = (250..270).map(leaf).collect();
+    assert_eq!(source.logged_leaves(300, 250, 20).unwrap(), across);
+    let all: Vec<_> = (0..300).map(leaf).collect();
+    assert_eq!(source.logged_leaves(300, 0, 300).unwrap(), all);
+    // The tree of 290: its partial tile is the first 34 hashes of the stored one of 44.
+    let end: Vec<_> = (280..290).map(leaf).collect();
+    assert_eq!(source.logged_leaves(290, 280, 10).unwrap(), end);
+    assert!(source.logged_leaves(300, 299, 2).is_err());
+    assert_eq!(
+        source.log_entries(298, 5).unwrap(),
+        vec![b"jws 298".to_vec(), b"jws 299".to_vec()]
+    );
+    drop(source);
+    // A file at an older schema is not read: the server migrates it first.
+    let old = temp_db("source-old");
+    {
+        let conn = Connection::open(&old).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+    }
+    let e = SqliteSource::open(&old).err().unwrap().to_string();
+    assert!(
+        e.contains("start this version of the server on it once"),
+        "{e}"
+    );
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    let _ = std::fs::remove_dir_all(old.parent().unwrap());
+}
