@@ -269,3 +269,13 @@ pub fn run(dir: &Path, args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// `consent-server --config cfg migrate --to to`, logging at `info` (its progress).
+pub fn migrate(cfg: &Path, to: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_consent-server"));
+    c.arg("--config")
+        .arg(cfg)
+        .args(["migrate", "--to", to])
+        .env("CONSENT_LOG", "info");
+    c
+}
