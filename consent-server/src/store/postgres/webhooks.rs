@@ -11,7 +11,7 @@ use super::fault::Pg as _;
 use crate::store::columns::subject;
 use crate::store::{
     Attempt, Delivery, DeliveryCount, DeliveryId, DeliveryQuery, DeliveryState, NewDelivery,
-    StoreError, Write, Written,
+    NewReceipt, StoreError, Write, Written,
 };
 
 const COLUMNS: &str = "id, msg_id, webhook, subject, event, occurs_at, payload, state, attempts, \
@@ -96,6 +96,100 @@ pub(super) async fn insert(
         .pg()?;
     }
     Ok(())
+}
+
+/// [`insert`] for a batch of receipts whose subjects (`subjects`, as text, in the same order) all
+/// differ, none opening a case, in one statement: it cancels the pending expiries of each receipt's
+/// subject for the purposes it decides (those that have not happened by its time), then writes the
+/// receipts' deliveries in queue order. The statement's update sees the outbox as it was before the
+/// statement, so it never cancels a delivery the batch writes, as [`insert`] receipt by receipt would
+/// not (no two receipts share a subject).
+pub(super) async fn insert_batch(
+    tx: &impl GenericClient,
+    receipts: &[&NewReceipt],
+    subjects: &[String],
+) -> Result<(), StoreError> {
+    let (mut c_subject, mut c_now, mut c_purpose) = (Vec::new(), Vec::new(), Vec::new());
+    let mut d = DeliveryColumns::default();
+    for (r, subject) in receipts.iter().zip(subjects) {
+        for p in r.decisions().keys() {
+            c_subject.push(subject.as_str());
+            c_now.push(r.issued_at().as_unix());
+            c_purpose.push(p.to_string());
+        }
+        for x in r.deliveries() {
+            d.msg_id.push(x.msg_id.as_str());
+            d.webhook.push(x.webhook.as_str());
+            d.subject.push(subject.as_str());
+            d.event.push(x.event.as_str());
+            d.occurs_at.push(x.occurs_at.as_unix());
+            d.purposes.push(
+                x.purposes
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
+            d.payload.push(x.payload.as_str());
+            d.next_at_ms
+                .push(x.occurs_at.as_unix().saturating_mul(1000));
+            d.dead_at_ms.push(x.dead_at_ms);
+        }
+    }
+    let stmt = tx.prepare_cached(INSERT_BATCH).await.pg()?;
+    tx.execute(
+        &stmt,
+        &[
+            &c_subject,
+            &c_now,
+            &c_purpose,
+            &d.msg_id,
+            &d.webhook,
+            &d.subject,
+            &d.event,
+            &d.occurs_at,
+            &d.purposes,
+            &d.payload,
+            &d.next_at_ms,
+            &d.dead_at_ms,
+        ],
+    )
+    .await
+    .pg()?;
+    Ok(())
+}
+
+/// [`insert_batch`]'s statement: `$1`…`$3` the expiries to cancel (subject, time, purpose), `$4`…`$12`
+/// the deliveries' columns.
+const INSERT_BATCH: &str = "
+WITH cancelled AS (
+    UPDATE webhook_deliveries w SET state = 'cancelled'
+    FROM UNNEST($1::text[], $2::int8[], $3::text[]) AS c(subject, now, purpose)
+    WHERE w.subject = c.subject AND w.event = 'consent.expired' AND w.state = 'pending'
+      AND w.purposes = c.purpose AND w.occurs_at > c.now
+)
+INSERT INTO webhook_deliveries (msg_id, webhook, subject, event, occurs_at, purposes, payload,
+                                next_at_ms, dead_at_ms)
+SELECT d.msg_id, d.webhook, d.subject, d.event, d.occurs_at, d.purposes, d.payload, d.next_at_ms,
+       d.dead_at_ms
+FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::int8[], $9::text[], $10::text[],
+            $11::int8[], $12::int8[])
+     WITH ORDINALITY AS d(msg_id, webhook, subject, event, occurs_at, purposes, payload, next_at_ms,
+                          dead_at_ms, n)
+ORDER BY d.n";
+
+/// A batch's deliveries as the arrays of [`INSERT_BATCH`].
+#[derive(Default)]
+struct DeliveryColumns<'a> {
+    msg_id: Vec<&'a str>,
+    webhook: Vec<&'a str>,
+    subject: Vec<&'a str>,
+    event: Vec<&'static str>,
+    occurs_at: Vec<i64>,
+    purposes: Vec<String>,
+    payload: Vec<&'a str>,
+    next_at_ms: Vec<i64>,
+    dead_at_ms: Vec<i64>,
 }
 
 /// The deliveries' own writes: [`Write::ClaimDeliveries`], [`Write::DeliveryAttempt`],
@@ -329,3 +423,12 @@ CREATE INDEX webhook_deliveries_case ON webhook_deliveries (case_id) WHERE case_
 CREATE TRIGGER webhook_deliveries_kept BEFORE DELETE ON webhook_deliveries
     FOR EACH ROW EXECUTE FUNCTION consent_refuse_change('webhook deliveries are kept');
 "#;
+
+/// The migration that indexes the expiries still to come by subject (PostgreSQL migration 6, issue
+/// 19.7): every receipt cancels its subject's pending expiries of the purposes it decides, and without it
+/// each of those updates read every pending delivery (the other indexes begin with the subscription), a
+/// cost that grew with every consent given.
+pub(super) const EXPIRIES_INDEX: &str = "
+CREATE INDEX webhook_deliveries_expiries ON webhook_deliveries (subject, purposes)
+    WHERE event = 'consent.expired' AND state = 'pending';
+";

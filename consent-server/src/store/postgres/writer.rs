@@ -119,13 +119,7 @@ async fn commit_batch(
     let receipts: Option<Vec<&NewReceipt>> = jobs
         .iter()
         .map(|(w, _)| match w {
-            Write::Receipt(r)
-                if r.new_data_key().is_none()
-                    && r.case().is_none()
-                    && r.deliveries().is_empty() =>
-            {
-                Some(&**r)
-            }
+            Write::Receipt(r) if r.new_data_key().is_none() && r.case().is_none() => Some(&**r),
             _ => None,
         })
         .collect();
@@ -244,9 +238,10 @@ pub async fn write_receipt_batch(
 }
 
 /// Stores a batch of receipts only (none makes a data key or opens a case), in one transaction:
-/// [`write_receipt_batch`], their idempotency keys if any, the commit; returns the first one's log
-/// index. `None` (nothing written) when a key of the batch is stored already or comes twice: the
-/// general path then answers the repeats.
+/// [`write_receipt_batch`], their webhook deliveries if any (one statement), their idempotency keys if
+/// any, the commit; returns the first one's log index. `None` (nothing written) when a key of the batch
+/// is stored already or comes twice, or when receipts with deliveries share a subject: the general
+/// path then answers the repeats, and writes such receipts one after the other.
 async fn insert_receipts(
     client: &mut Client,
     receipts: &[&NewReceipt],
@@ -262,6 +257,10 @@ async fn insert_receipts(
     if distinct.len() != key.len() {
         return Ok(None);
     }
+    // Each receipt cancels its subject's expiries still to come before writing its own deliveries: one
+    // statement does it for the batch when no subject comes twice (then no receipt of the batch can
+    // cancel what another wrote).
+    let outbox = receipts.iter().any(|r| !r.deliveries().is_empty());
     let mut cols = ReceiptColumns::default();
     for r in receipts {
         cols.id.push(r.id().to_string());
@@ -276,9 +275,20 @@ async fn insert_receipts(
         cols.actor.push(r.by().to_string());
         cols.jws.push(r.jws());
     }
+    if outbox {
+        let mut subjects: Vec<&str> = cols.subject.iter().map(String::as_str).collect();
+        subjects.sort_unstable();
+        subjects.dedup();
+        if subjects.len() != receipts.len() {
+            return Ok(None);
+        }
+    }
     let tx = client.transaction().await.pg()?;
     let insert = tx.prepare_cached(INSERT_RECEIPTS).await.pg()?;
     let first = write_receipt_batch(&tx, &insert, &cols).await?;
+    if outbox {
+        webhooks::insert_batch(&tx, receipts, &cols.subject).await?;
+    }
     if !keyed.is_empty() {
         // Expired keys go first (indexed, cheap); a key expired for a later receipt of the batch but
         // not for the oldest is found below and the general path decides, receipt by receipt.
