@@ -34,9 +34,9 @@ pub use database::Database;
 pub use health::{DEFAULT_LOG_INTERVAL, DEFAULT_MIN_FREE_BYTES, StorageHealth};
 pub use log::{LogHead, LogIndex, StoreTiles};
 pub use postgres::{
-    DEFAULT_POOL_MAX_SIZE, INSERT_RECEIPTS as POSTGRES_INSERT_RECEIPTS, ImportedEvent,
-    MIGRATIONS as POSTGRES_MIGRATIONS, PgStore, PostgresUrl,
-    ReceiptColumns as PostgresReceiptColumns, TlsMode, is_postgres_url,
+    BatchStatements as PostgresBatchStatements, DEFAULT_POOL_MAX_SIZE,
+    INSERT_RECEIPTS as POSTGRES_INSERT_RECEIPTS, ImportedEvent, MIGRATIONS as POSTGRES_MIGRATIONS,
+    PgStore, PostgresUrl, ReceiptColumns as PostgresReceiptColumns, TlsMode, is_postgres_url,
     write_receipt_batch as postgres_write_receipt_batch,
 };
 pub use sqlite::{

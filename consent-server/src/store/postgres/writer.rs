@@ -190,50 +190,100 @@ pub struct ReceiptColumns<'a> {
     pub jws: Vec<&'a str>,
 }
 
-/// What the writer's fast path does with a batch of receipts, in the transaction `tx`, before any
-/// idempotency keys and the commit: lock `log_head`, insert the rows with their numbers and log
-/// indexes (`insert`: [`INSERT_RECEIPTS`] prepared on the connection), grow the log's tree by their
-/// leaves, set the head. Returns the first receipt's log index. Public (as
-/// `POSTGRES_WRITE_RECEIPT_BATCH`) for the load generator's ceiling, which times exactly this and the
-/// commit (the cost of the consent log included).
+/// The statements of a batch of receipts ([`write_receipt_batch`]): [`INSERT_RECEIPTS`] and the log's,
+/// prepared once per connection, so that each is one round trip (a statement given as text is two:
+/// parse, then execute).
+pub struct BatchStatements {
+    insert: tokio_postgres::Statement,
+    head: tokio_postgres::Statement,
+    read_tiles: tokio_postgres::Statement,
+    write_tiles: tokio_postgres::Statement,
+    set_head: tokio_postgres::Statement,
+}
+
+impl BatchStatements {
+    /// Prepares them on the connection of `c` (the load generator's ceiling, once).
+    pub async fn prepare(
+        c: &impl tokio_postgres::GenericClient,
+    ) -> Result<BatchStatements, StoreError> {
+        Ok(BatchStatements {
+            insert: c.prepare(INSERT_RECEIPTS).await.pg()?,
+            head: c.prepare(log::HEAD_FOR_UPDATE).await.pg()?,
+            read_tiles: c.prepare(log::READ_TILES).await.pg()?,
+            write_tiles: c.prepare(log::WRITE_TILES).await.pg()?,
+            set_head: c.prepare(log::SET_HEAD).await.pg()?,
+        })
+    }
+
+    /// The same from the pool connection's statement cache (prepared on its first batch).
+    async fn cached(c: &impl GenericClient) -> Result<BatchStatements, StoreError> {
+        Ok(BatchStatements {
+            insert: c.prepare_cached(INSERT_RECEIPTS).await.pg()?,
+            head: c.prepare_cached(log::HEAD_FOR_UPDATE).await.pg()?,
+            read_tiles: c.prepare_cached(log::READ_TILES).await.pg()?,
+            write_tiles: c.prepare_cached(log::WRITE_TILES).await.pg()?,
+            set_head: c.prepare_cached(log::SET_HEAD).await.pg()?,
+        })
+    }
+}
+
+/// What the writer's fast path does with a batch of receipts, in the transaction `tx`, before its
+/// webhook deliveries, idempotency keys and the commit: lock `log_head`, insert the rows with their
+/// numbers and log indexes ([`INSERT_RECEIPTS`]) while the tiles the tree's growth needs are read, grow
+/// the log's tree by their leaves, write its tiles while setting the head. Statements that do not wait
+/// for each other are sent together (tokio-postgres pipelines them on the connection): three round trips
+/// after `BEGIN`. Returns the first receipt's log index. Public (as `POSTGRES_WRITE_RECEIPT_BATCH`) for
+/// the load generator's ceiling, which times exactly this and the commit (the cost of the consent log
+/// included).
 pub async fn write_receipt_batch(
     tx: &tokio_postgres::Transaction<'_>,
-    insert: &tokio_postgres::Statement,
+    statements: &BatchStatements,
     cols: &ReceiptColumns<'_>,
 ) -> Result<u64, StoreError> {
     let n = cols.jws.len();
-    let heads = log::head(tx, true).await?;
+    let heads = log::head_by(tx, &statements.head).await?;
     let first = heads.log.size;
-    let inserted = tx
-        .execute(
-            insert,
-            &[
-                &heads.receipts,
-                &i64::try_from(first).unwrap_or(i64::MAX),
-                &cols.id,
-                &cols.subject,
-                &cols.issued_at,
-                &cols.policy_version,
-                &cols.method,
-                &cols.kid,
-                &cols.browser,
-                &cols.decisions,
-                &cols.expires_at,
-                &cols.actor,
-                &cols.jws,
-            ],
-        )
-        .await
-        .pg()?;
+    let first_index = i64::try_from(first).unwrap_or(i64::MAX);
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 13] = [
+        &heads.receipts,
+        &first_index,
+        &cols.id,
+        &cols.subject,
+        &cols.issued_at,
+        &cols.policy_version,
+        &cols.method,
+        &cols.kid,
+        &cols.browser,
+        &cols.decisions,
+        &cols.expires_at,
+        &cols.actor,
+        &cols.jws,
+    ];
+    let (inserted, reader) = tokio::join!(
+        async { tx.execute(&statements.insert, &params).await.pg() },
+        log::prefetch_by(tx, &statements.read_tiles, first),
+    );
+    let (inserted, reader) = (inserted?, reader?);
     if inserted != n as u64 {
         return Err(StoreError::Corrupt(format!(
             "{inserted} of {n} receipts inserted"
         )));
     }
     let leaves: Vec<Hash> = cols.jws.iter().map(|j| Hash::leaf(j.as_bytes())).collect();
-    let tree = log::append(tx, heads.log, &leaves).await?;
+    let grown = log::grow(heads.log, &leaves, &reader)?;
     let count = i64::try_from(n).unwrap_or(i64::MAX);
-    log::set_head(tx, heads.receipts + count, heads.events, tree).await?;
+    let (tiles, head) = tokio::join!(
+        log::write_tiles_by(tx, &statements.write_tiles, &grown),
+        log::set_head_by(
+            tx,
+            &statements.set_head,
+            heads.receipts + count,
+            heads.events,
+            grown.head(),
+        ),
+    );
+    tiles?;
+    head?;
     Ok(first)
 }
 
@@ -284,8 +334,8 @@ async fn insert_receipts(
         }
     }
     let tx = client.transaction().await.pg()?;
-    let insert = tx.prepare_cached(INSERT_RECEIPTS).await.pg()?;
-    let first = write_receipt_batch(&tx, &insert, &cols).await?;
+    let statements = BatchStatements::cached(&tx).await?;
+    let first = write_receipt_batch(&tx, &statements, &cols).await?;
     if outbox {
         webhooks::insert_batch(&tx, receipts, &cols.subject).await?;
     }
@@ -347,8 +397,9 @@ async fn general(
         )
     });
     let mut head = Head::default();
+    let statements = BatchStatements::cached(&tx).await?;
     if numbered {
-        let heads = log::head(&*tx, true).await?;
+        let heads = log::head_by(&*tx, &statements.head).await?;
         head = Head {
             receipts: heads.receipts,
             events: heads.events,
@@ -376,8 +427,14 @@ async fn general(
         }
     }
     if let Some(tree) = head.tree {
-        let tree = log::append(&*tx, tree, &head.leaves).await?;
-        log::set_head(&*tx, head.receipts, head.events, tree).await?;
+        let mut tree = tree;
+        if !head.leaves.is_empty() {
+            let reader = log::prefetch_by(&*tx, &statements.read_tiles, tree.size).await?;
+            let grown = log::grow(tree, &head.leaves, &reader)?;
+            log::write_tiles_by(&*tx, &statements.write_tiles, &grown).await?;
+            tree = grown.head();
+        }
+        log::set_head_by(&*tx, &statements.set_head, head.receipts, head.events, tree).await?;
     }
     tx.commit().await.pg()?;
     Ok(results)
