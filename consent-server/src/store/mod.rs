@@ -540,6 +540,7 @@ pub struct NewReceipt {
     case: Option<NewCase>,
     idempotency: Option<Idempotency>,
     deliveries: Vec<NewDelivery>,
+    fresh_subject: bool,
 }
 
 impl NewReceipt {
@@ -570,7 +571,20 @@ impl NewReceipt {
             case: None,
             idempotency: None,
             deliveries: Vec::new(),
+            fresh_subject: false,
         })
+    }
+
+    /// Marks its subject as one drawn for this receipt (a new device): it has no earlier deliveries
+    /// to cancel, and the writer skips looking.
+    pub fn with_fresh_subject(mut self) -> NewReceipt {
+        self.fresh_subject = true;
+        self
+    }
+
+    /// Whether its subject was drawn for it ([`NewReceipt::with_fresh_subject`]).
+    pub fn fresh_subject(&self) -> bool {
+        self.fresh_subject
     }
 
     /// Also creates the subject's data key, `key` (its names are sealed under it), in the same

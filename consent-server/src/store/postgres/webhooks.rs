@@ -66,9 +66,7 @@ pub(super) async fn insert(
     let every = decided.is_none();
     let decided: Vec<String> = decided.map(<[String]>::to_vec).unwrap_or_default();
     tx.execute(
-        "UPDATE webhook_deliveries SET state = 'cancelled' \
-         WHERE subject = $1 AND event = 'consent.expired' AND state = 'pending' AND occurs_at > $2 \
-           AND ($3 OR purposes = ANY($4))",
+        CANCEL_EXPIRIES,
         &[&subject, &now.as_unix(), &every, &decided],
     )
     .await
@@ -99,24 +97,18 @@ pub(super) async fn insert(
 }
 
 /// [`insert`] for a batch of receipts whose subjects (`subjects`, as text, in the same order) all
-/// differ, none opening a case, in one statement: it cancels the pending expiries of each receipt's
-/// subject for the purposes it decides (those that have not happened by its time), then writes the
-/// receipts' deliveries in queue order. The statement's update sees the outbox as it was before the
-/// statement, so it never cancels a delivery the batch writes, as [`insert`] receipt by receipt would
-/// not (no two receipts share a subject).
+/// differ, none opening a case: the pending expiries of each receipt's subject for the purposes it
+/// decides (those that have not happened by its time) are cancelled, one statement per receipt whose
+/// subject existed before it (a new device has none: [`NewReceipt::fresh_subject`]), then the batch's
+/// deliveries are written in queue order in one statement; all are sent together, in that order (no
+/// two receipts share a subject, so none cancels what another writes).
 pub(super) async fn insert_batch(
     tx: &impl GenericClient,
     receipts: &[&NewReceipt],
     subjects: &[String],
 ) -> Result<(), StoreError> {
-    let (mut c_subject, mut c_now, mut c_purpose) = (Vec::new(), Vec::new(), Vec::new());
     let mut d = DeliveryColumns::default();
     for (r, subject) in receipts.iter().zip(subjects) {
-        for p in r.decisions().keys() {
-            c_subject.push(subject.as_str());
-            c_now.push(r.issued_at().as_unix());
-            c_purpose.push(p.to_string());
-        }
         for x in r.deliveries() {
             d.msg_id.push(x.msg_id.as_str());
             d.webhook.push(x.webhook.as_str());
@@ -136,44 +128,64 @@ pub(super) async fn insert_batch(
             d.dead_at_ms.push(x.dead_at_ms);
         }
     }
-    let stmt = tx.prepare_cached(INSERT_BATCH).await.pg()?;
-    tx.execute(
-        &stmt,
-        &[
-            &c_subject,
-            &c_now,
-            &c_purpose,
-            &d.msg_id,
-            &d.webhook,
-            &d.subject,
-            &d.event,
-            &d.occurs_at,
-            &d.purposes,
-            &d.payload,
-            &d.next_at_ms,
-            &d.dead_at_ms,
-        ],
+    let cancels: Vec<(&str, i64, Vec<String>)> = receipts
+        .iter()
+        .zip(subjects)
+        .filter(|(r, _)| !r.fresh_subject())
+        .map(|(r, subject)| {
+            let decided = r.decisions().keys().map(ToString::to_string).collect();
+            (subject.as_str(), r.issued_at().as_unix(), decided)
+        })
+        .collect();
+    let cancel = tx.prepare_cached(CANCEL_EXPIRIES).await.pg()?;
+    let insert = tx.prepare_cached(INSERT_BATCH).await.pg()?;
+    let cancel_params: Vec<[&(dyn tokio_postgres::types::ToSql + Sync); 4]> = cancels
+        .iter()
+        .map(
+            |(subject, now, decided)| -> [&(dyn tokio_postgres::types::ToSql + Sync); 4] {
+                [subject, now, &false, decided]
+            },
+        )
+        .collect();
+    let cancelled = cancel_params.iter().map(|p| tx.execute(&cancel, p));
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] = [
+        &d.msg_id,
+        &d.webhook,
+        &d.subject,
+        &d.event,
+        &d.occurs_at,
+        &d.purposes,
+        &d.payload,
+        &d.next_at_ms,
+        &d.dead_at_ms,
+    ];
+    // Polled in order, so sent in order: the cancellations, then the insert.
+    let (cancelled, inserted) = futures_util::future::join(
+        futures_util::future::join_all(cancelled),
+        tx.execute(&insert, &params),
     )
-    .await
-    .pg()?;
+    .await;
+    for c in cancelled {
+        c.pg()?;
+    }
+    inserted.pg()?;
     Ok(())
 }
 
-/// [`insert_batch`]'s statement: `$1`…`$3` the expiries to cancel (subject, time, purpose), `$4`…`$12`
-/// the deliveries' columns.
+/// Cancels a subject's pending expiries that have not happened by a time: `$1` the subject, `$2` the
+/// time, `$3` every purpose (an erasure), else `$4` those purposes.
+const CANCEL_EXPIRIES: &str = "UPDATE webhook_deliveries SET state = 'cancelled' \
+     WHERE subject = $1 AND event = 'consent.expired' AND state = 'pending' AND occurs_at > $2 \
+       AND ($3 OR purposes = ANY($4))";
+
+/// [`insert_batch`]'s insert: the deliveries' columns, in queue order.
 const INSERT_BATCH: &str = "
-WITH cancelled AS (
-    UPDATE webhook_deliveries w SET state = 'cancelled'
-    FROM UNNEST($1::text[], $2::int8[], $3::text[]) AS c(subject, now, purpose)
-    WHERE w.subject = c.subject AND w.event = 'consent.expired' AND w.state = 'pending'
-      AND w.purposes = c.purpose AND w.occurs_at > c.now
-)
 INSERT INTO webhook_deliveries (msg_id, webhook, subject, event, occurs_at, purposes, payload,
                                 next_at_ms, dead_at_ms)
 SELECT d.msg_id, d.webhook, d.subject, d.event, d.occurs_at, d.purposes, d.payload, d.next_at_ms,
        d.dead_at_ms
-FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::int8[], $9::text[], $10::text[],
-            $11::int8[], $12::int8[])
+FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::text[], $7::text[],
+            $8::int8[], $9::int8[])
      WITH ORDINALITY AS d(msg_id, webhook, subject, event, occurs_at, purposes, payload, next_at_ms,
                           dead_at_ms, n)
 ORDER BY d.n";
