@@ -286,7 +286,6 @@ async fn http_phases(
                 opts.connections, opts.warmup
             );
             let (w, _) = phases::max_throughput(
-                &Client::new()?,
                 &targets,
                 &body,
                 opts.connections,
