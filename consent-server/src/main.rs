@@ -7,7 +7,7 @@
 
 mod cli;
 
-/// mimalloc rather than the system allocator (DESIGN.md "Allocator").
+/// mimalloc rather than the system allocator (DESIGN.md "consent-server: the cost of a request").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
