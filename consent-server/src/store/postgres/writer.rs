@@ -3,12 +3,15 @@
 //! fail and no client writes, it commits a probe once a second so that recovery is noticed without
 //! traffic.
 //!
-//! A batch of receipts only (the common case) is one transaction of a few statements: lock `log_head`
-//! (its numbers and the log's tree), insert every row from arrays (`UNNEST … WITH ORDINALITY`) with
-//! their `seq` and `log_index` (and mark their subjects live), store the tiles the batch's leaves grew,
-//! set the head, commit. Anything else (rights requests, checkpoints, pseudonym links, policy versions,
-//! a receipt that makes a data key or opens a case (issue 20), or a receipt batch whose insert failed)
-//! takes the general path: one transaction that locks `log_head` first, applies each write in its own
+//! A batch of receipts only (the common case) is one transaction of a few statements, prepared once per
+//! connection and sent together where none waits for another ([`write_receipt_batch`], issue 19.7):
+//! lock `log_head` (its numbers and the log's tree), insert every row from arrays (`UNNEST … WITH
+//! ORDINALITY`) with their `seq` and `log_index` (and mark their subjects live), store the tiles the
+//! batch's leaves grew, set the head, write the batch's webhook deliveries if any (each receipt of a
+//! subject seen before cancelling its pending expiries first), commit. Anything else (rights requests,
+//! checkpoints, pseudonym links, policy versions, a receipt that makes a data key or opens a case (issue
+//! 20), receipts with deliveries that share a subject, or a receipt batch whose insert failed) takes
+//! the general path: one transaction that locks `log_head` first, applies each write in its own
 //! savepoint (one failing write does not undo the others and gives its numbers back), grows the tree,
 //! sets the head and commits. Either way the numbers and log indexes of a batch are taken under the row
 //! lock of `log_head`, held to `COMMIT`: committed rows are numbered without gaps, in commit order,
