@@ -9,22 +9,33 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 /// Encodes bytes as base64url without padding.
 pub(crate) fn encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk.first().copied().unwrap_or(0),
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        let chars = chunk.len() + 1;
-        for i in 0..chars {
-            let idx = (n >> (18 - 6 * i)) & 63;
-            out.push(char::from(
-                ALPHABET.get(idx as usize).copied().unwrap_or(b'A'),
-            ));
+    encode_into(bytes, &mut out);
+    out
+}
+
+/// Appends the base64url of `bytes` (no padding) to `out`: three bytes at a time, four symbols each,
+/// then the one or two bytes left (two or three symbols).
+pub(crate) fn encode_into(bytes: &[u8], out: &mut String) {
+    let symbol = |n: u32| char::from(ALPHABET.get((n & 63) as usize).copied().unwrap_or(b'A'));
+    out.reserve(bytes.len().div_ceil(3) * 4);
+    let mut chunks = bytes.chunks_exact(3);
+    for chunk in &mut chunks {
+        if let [a, b, c] = *chunk {
+            let n = (u32::from(a) << 16) | (u32::from(b) << 8) | u32::from(c);
+            out.extend([symbol(n >> 18), symbol(n >> 12), symbol(n >> 6), symbol(n)]);
         }
     }
-    out
+    match *chunks.remainder() {
+        [a] => {
+            let n = u32::from(a) << 16;
+            out.extend([symbol(n >> 18), symbol(n >> 12)]);
+        }
+        [a, b] => {
+            let n = (u32::from(a) << 16) | (u32::from(b) << 8);
+            out.extend([symbol(n >> 18), symbol(n >> 12), symbol(n >> 6)]);
+        }
+        _ => {}
+    }
 }
 
 fn value(c: u8) -> Option<u32> {

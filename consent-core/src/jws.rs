@@ -249,16 +249,17 @@ impl KeySet {
         };
         let header_json =
             serde_json::to_vec(&header).map_err(|e| JwsError::Header(e.to_string()))?;
-        let mut out = b64::encode(&header_json);
+        let mut out = String::with_capacity((header_json.len() + payload.len() + 64) / 3 * 4 + 8);
+        b64::encode_into(&header_json, &mut out);
         out.push('.');
-        out.push_str(&b64::encode(payload));
+        b64::encode_into(payload, &mut out);
         let sig = match material {
             Material::Ed25519(k) => k.sign(out.as_bytes()).to_bytes().to_vec(),
             Material::Hmac(k) => hs256(k, out.as_bytes()).finalize().into_bytes().to_vec(),
             Material::Ed25519Public(_) => return Err(JwsError::NoSigningKey),
         };
         out.push('.');
-        out.push_str(&b64::encode(&sig));
+        b64::encode_into(&sig, &mut out);
         Ok(out)
     }
 

@@ -35,4 +35,4 @@ pub mod store;
 pub mod webhooks;
 
 pub use app::app;
-pub use state::AppState;
+pub use state::{AppState, StateParts};

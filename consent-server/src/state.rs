@@ -15,9 +15,15 @@ use crate::metrics::Metrics;
 use crate::rate_limit::ClientLimiter;
 use crate::store::{Store, StoreError, Write, Written};
 
-/// Shared state of the handlers.
+/// Shared state of the handlers: one allocation behind an [`Arc`], so that the clone every extractor
+/// and layer takes per request is one counter, not one per field ([`StateParts`], read through
+/// `Deref`).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<StateParts>);
+
+/// What [`AppState`] shares.
+#[derive(Clone)]
+pub struct StateParts {
     /// Where receipts go.
     pub store: Arc<dyn Store>,
     /// The current policy.
@@ -50,6 +56,14 @@ pub struct AppState {
     pub(crate) encoded: Arc<encoding::Cache>,
 }
 
+impl std::ops::Deref for AppState {
+    type Target = StateParts;
+
+    fn deref(&self) -> &StateParts {
+        &self.0
+    }
+}
+
 impl AppState {
     /// State for `policy` (current) and `previous` versions.
     pub fn new(
@@ -70,7 +84,7 @@ impl AppState {
             tracing::error!(error = %e, "service tokens may record nothing");
             vec![ServiceScope::NOTHING; config.tokens.len()]
         });
-        AppState {
+        AppState(Arc::new(StateParts {
             store,
             policy,
             policies: Arc::new(policies),
@@ -84,18 +98,18 @@ impl AppState {
             calendar: Arc::new(crate::cases::bundled_calendar()),
             webhooks: Arc::new(crate::webhooks::Subscriptions::default()),
             encoded: Arc::new(Mutex::new(HashMap::new())),
-        }
+        }))
     }
 
     /// The same state with `webhooks` as the subscriptions.
     pub fn with_webhooks(mut self, webhooks: crate::webhooks::Subscriptions) -> AppState {
-        self.webhooks = Arc::new(webhooks);
+        Arc::make_mut(&mut self.0).webhooks = Arc::new(webhooks);
         self
     }
 
     /// The same state with `calendar` for due dates.
     pub fn with_calendar(mut self, calendar: WorkingDays) -> AppState {
-        self.calendar = Arc::new(calendar);
+        Arc::make_mut(&mut self.0).calendar = Arc::new(calendar);
         self
     }
 

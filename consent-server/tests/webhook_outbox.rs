@@ -182,3 +182,146 @@ async fn deliveries_go_out_in_order_per_subject_with_retries_dead_letter_and_cas
     assert!(claim(&s, T0 + 2000).await.is_empty());
     assert!(!s.state.store.deliveries_due(T0 + 2000).unwrap());
 }
+
+/// `POST /v1/consents` of `decisions` for `device` (its pseudonym and consent token), or for a new
+/// device; each request its own task, so that they queue at the writer together. The answers, in order.
+async fn choose_at_once(
+    s: &TestServer,
+    requests: Vec<(serde_json::Value, Option<(String, String)>)>,
+) -> Vec<serde_json::Value> {
+    let mut tasks = Vec::new();
+    for (decisions, device) in requests {
+        let mut body = consent_body(decisions);
+        if let Some((subject, _)) = &device {
+            body["subject"] = json!({ "device": subject.trim_start_matches("dev:") });
+        }
+        let mut req = post_json("/v1/consents", &body);
+        if let Some((_, token)) = &device {
+            req.headers_mut()
+                .insert("x-consent-token", token.parse().unwrap());
+        }
+        let state = s.state.clone();
+        tasks.push(tokio::spawn(async move {
+            consent_server::app(state).oneshot(req).await.unwrap()
+        }));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        let r = t.await.unwrap();
+        let status = r.status();
+        let body = axum::body::to_bytes(r.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "{}",
+            String::from_utf8_lossy(&body)
+        );
+        out.push(serde_json::from_slice(&body).unwrap());
+    }
+    out
+}
+/// Receipts that queue at once are committed together (on PostgreSQL the writer's fast path writes a
+/// batch's deliveries in one statement, issue 19.7): each receipt's deliveries stay in log order, a new
+/// choice cancels its subject's pending expiry, and two choices of one subject at once cancel in order
+/// (the first one's expiry, not the second's).
+#[tokio::test]
+async fn receipts_committed_together_keep_their_deliveries_in_order_and_cancel_expiries() {
+    let mut s = server("webhook-outbox-batch").await;
+    let config: WebhookConfig = toml::from_str(
+        "name = \"crm\"\nurl = \"http://127.0.0.1:9/hook\"\n\
+         secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n\
+         events = [\"consent.given\", \"consent.refused\", \"consent.expired\"]\n",
+    )
+    .unwrap();
+    let subs = Subscriptions::new(&[config], &s.state.policy).unwrap();
+    s.state = s.state.clone().with_webhooks(subs);
+    let given = json!({"cookies-analytics": "given"});
+
+    // 32 first choices at once: a `consent.given` and an expiry each, in the order of the log.
+    let mut first = choose_at_once(&s, (0..32).map(|_| (given.clone(), None)).collect()).await;
+    first.sort_by_key(|a| a["log_index"].as_u64().unwrap());
+    let subject = |a: &serde_json::Value| a["subject"].as_str().unwrap().to_owned();
+    let expected: Vec<(String, WebhookEvent)> = first
+        .iter()
+        .flat_map(|a| {
+            [
+                (subject(a), WebhookEvent::Given),
+                (subject(a), WebhookEvent::Expired),
+            ]
+        })
+        .collect();
+    let stored = |q: DeliveryQuery| -> Vec<(String, WebhookEvent)> {
+        s.state
+            .store
+            .deliveries(&q)
+            .unwrap()
+            .iter()
+            .map(|d| (d.subject.to_string(), d.event))
+            .collect()
+    };
+    assert_eq!(stored(DeliveryQuery::default()), expected);
+
+    // Half of them refuse at once: each gets `consent.refused`, and its expiry is cancelled; the
+    // others' expiries stay pending.
+    let renewals: Vec<(serde_json::Value, Option<(String, String)>)> = first[..16]
+        .iter()
+        .map(|a| {
+            let token = a["token"].as_str().unwrap().to_owned();
+            (
+                json!({"cookies-analytics": "refused"}),
+                Some((subject(a), token)),
+            )
+        })
+        .collect();
+    choose_at_once(&s, renewals).await;
+    let cancelled = DeliveryQuery {
+        state: Some(DeliveryState::Cancelled),
+        limit: None,
+    };
+    let mut got = stored(cancelled);
+    got.sort();
+    let mut want: Vec<_> = first[..16]
+        .iter()
+        .map(|a| (subject(a), WebhookEvent::Expired))
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+    let pending = DeliveryQuery {
+        state: Some(DeliveryState::Pending),
+        limit: None,
+    };
+    let expiries = |q: DeliveryQuery| {
+        stored(q)
+            .into_iter()
+            .filter(|d| d.1 == WebhookEvent::Expired)
+            .count()
+    };
+    assert_eq!(expiries(pending), 16);
+    assert_eq!(
+        stored(pending)
+            .iter()
+            .filter(|d| d.1 == WebhookEvent::Refused)
+            .count(),
+        16
+    );
+
+    // One device gives twice at once: the second choice cancels the first one's expiry (whichever
+    // the log has first), one expiry of the device stays pending.
+    let a = &first[20];
+    let device = (subject(a), a["token"].as_str().unwrap().to_owned());
+    let twice = vec![
+        (given.clone(), Some(device.clone())),
+        (given.clone(), Some(device.clone())),
+    ];
+    choose_at_once(&s, twice).await;
+    let of_device = |q: DeliveryQuery| {
+        stored(q)
+            .into_iter()
+            .filter(|d| d.0 == device.0 && d.1 == WebhookEvent::Expired)
+            .count()
+    };
+    assert_eq!(of_device(pending), 1);
+    assert_eq!(of_device(cancelled), 2);
+}

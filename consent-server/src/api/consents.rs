@@ -104,10 +104,12 @@ impl Issued {
 /// The receipt is payload version 2: names, if the request has any, are sealed under the subject's
 /// data key, which is created (from the server's RNG) in the same transaction as the receipt when the
 /// subject has none. A receipt that withdraws anything opens its case (a withdrawal, or an unsubscribe),
-/// handled by `handled_by`, in the same transaction.
+/// handled by `handled_by`, in the same transaction. `fresh`: the subject was drawn for this request (a
+/// new device), so it has nothing stored yet.
 pub(crate) async fn issue(
     state: &AppState,
     subject: SubjectRef,
+    fresh: bool,
     checked: CheckedRequest,
     browser: Option<&'static str>,
     handled_by: &str,
@@ -172,6 +174,9 @@ pub(crate) async fn issue(
             .with_idempotency(idempotency);
         if let Some((k, true)) = key {
             new = new.with_new_data_key(k);
+        }
+        if fresh {
+            new = new.with_fresh_subject();
         }
         // Webhook deliveries (issue 20.4), in the receipt's transaction; a withdrawal's case then
         // closes when every subscribed system has acknowledged it.
@@ -289,6 +294,7 @@ pub(crate) async fn record(
             e
         })?
     };
+    let fresh = checked.subject().is_none();
     let subject = match checked.subject() {
         Some(SubjectSelector::External(id)) => link_subject(&state, id).await?,
         Some(SubjectSelector::Device(id)) => {
@@ -303,6 +309,7 @@ pub(crate) async fn record(
     match issue(
         &state,
         subject,
+        fresh,
         checked,
         browser(&headers),
         &by,

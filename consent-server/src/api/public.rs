@@ -403,6 +403,7 @@ pub(crate) async fn unsubscribe(
             issue(
                 &state,
                 subject,
+                false,
                 checked,
                 browser(&headers),
                 "unsubscribe-link",

@@ -375,7 +375,7 @@ pub async fn staff_withdraw(
         ));
     }
     let checked = by_server(state, decisions, Method::Withdraw, CollectionKind::Staff)?;
-    issue(state, s, checked, None, by, None)
+    issue(state, s, false, checked, None, by, None)
         .await
         .map(super::consents::Issued::into_body)
 }

@@ -34,9 +34,9 @@ pub use database::Database;
 pub use health::{DEFAULT_LOG_INTERVAL, DEFAULT_MIN_FREE_BYTES, StorageHealth};
 pub use log::{LogHead, LogIndex, StoreTiles};
 pub use postgres::{
-    DEFAULT_POOL_MAX_SIZE, INSERT_RECEIPTS as POSTGRES_INSERT_RECEIPTS, ImportedEvent,
-    MIGRATIONS as POSTGRES_MIGRATIONS, PgStore, PostgresUrl,
-    ReceiptColumns as PostgresReceiptColumns, TlsMode, is_postgres_url,
+    BatchStatements as PostgresBatchStatements, DEFAULT_POOL_MAX_SIZE,
+    INSERT_RECEIPTS as POSTGRES_INSERT_RECEIPTS, ImportedEvent, MIGRATIONS as POSTGRES_MIGRATIONS,
+    PgStore, PostgresUrl, ReceiptColumns as PostgresReceiptColumns, TlsMode, is_postgres_url,
     write_receipt_batch as postgres_write_receipt_batch,
 };
 pub use sqlite::{
@@ -542,6 +542,7 @@ pub struct NewReceipt {
     case: Option<NewCase>,
     idempotency: Option<Idempotency>,
     deliveries: Vec<NewDelivery>,
+    fresh_subject: bool,
 }
 
 impl NewReceipt {
@@ -572,7 +573,20 @@ impl NewReceipt {
             case: None,
             idempotency: None,
             deliveries: Vec::new(),
+            fresh_subject: false,
         })
+    }
+
+    /// Marks its subject as one drawn for this receipt (a new device): it has no earlier deliveries
+    /// to cancel, and the writer skips looking.
+    pub fn with_fresh_subject(mut self) -> NewReceipt {
+        self.fresh_subject = true;
+        self
+    }
+
+    /// Whether its subject was drawn for it ([`NewReceipt::with_fresh_subject`]).
+    pub fn fresh_subject(&self) -> bool {
+        self.fresh_subject
     }
 
     /// Also creates the subject's data key, `key` (its names are sealed under it), in the same

@@ -78,6 +78,12 @@ pub(crate) struct Args {
     #[arg(long)]
     device_ids: bool,
 
+    /// Give the servers one webhook subscription, to `consent.expired`: every receipt then also
+    /// writes an outbox row per purpose given (and cancels the subject's earlier ones), due when the
+    /// consent lapses, so nothing is sent during the run
+    #[arg(long)]
+    webhook_expiries: bool,
+
     /// Run on PostgreSQL instead of SQLite: a postgres:// URL of a role that may create schemas
     /// (the run works in fresh schemas of that database and drops them at the end)
     #[arg(long, value_name = "URL", value_parser = postgres_url)]
@@ -137,6 +143,8 @@ pub(crate) struct Options {
     pub(crate) quick: bool,
     /// Requests name a random device.
     pub(crate) device_ids: bool,
+    /// The servers have a webhook subscription to `consent.expired`.
+    pub(crate) webhook_expiries: bool,
     /// PostgreSQL (a `postgres://` URL), or SQLite when `None`.
     pub(crate) database: Option<String>,
     /// Server instances (more than one only on PostgreSQL).
@@ -163,6 +171,7 @@ impl Args {
             json: self.json,
             quick: q,
             device_ids: self.device_ids,
+            webhook_expiries: self.webhook_expiries,
             database: self.database,
             instances: self.instances.unwrap_or(1),
         }
@@ -255,6 +264,7 @@ mod tests {
                 json: None,
                 quick: false,
                 device_ids: false,
+                webhook_expiries: false,
                 database: None,
                 instances: 1,
             }
@@ -305,9 +315,10 @@ mod tests {
             "--json",
             "out.json",
             "--device-ids",
+            "--webhook-expiries",
         ])
         .unwrap();
-        assert!(o.device_ids);
+        assert!(o.device_ids && o.webhook_expiries);
         assert_eq!(o.server, Some(PathBuf::from("/x/consent-server")));
         assert!(o.build && o.keep && !o.quick);
         assert_eq!(

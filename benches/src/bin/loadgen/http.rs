@@ -1,5 +1,6 @@
-//! The HTTP side: one reqwest client (one pool of keep-alive HTTP/1.1 connections) for every
-//! request, the server instances it sends to, and the consent request it sends.
+//! The HTTP side: one reqwest client (one pool of keep-alive HTTP/1.1 connections) for the fixed-rate
+//! phase and the control requests, a hyper client connection of its own for each task of the
+//! max-throughput phase ([`Connection`]), the server instances they send to, and the consent request.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -154,6 +155,77 @@ impl Client {
             Ok(Ok((status, body))) => (Outcome::Status(status), body),
             Ok(Err(_)) => (Outcome::Io, None),
             Err(_) => (Outcome::Timeout, None),
+        }
+    }
+}
+
+/// One keep-alive HTTP/1.1 connection of its own (hyper's client connection, no pool), for a task of
+/// the max-throughput phase that sends one request at a time: the same requests as [`Client`], with
+/// less of the load generator's CPU per request (it shares the machine's cores with the server).
+pub(crate) struct Connection {
+    target: Target,
+    host: HeaderValue,
+    sender:
+        Option<hyper::client::conn::http1::SendRequest<http_body_util::Full<hyper::body::Bytes>>>,
+}
+
+impl Connection {
+    /// A connection to `target`, opened at the first request (and again after a failed one).
+    pub(crate) fn new(target: Target) -> Result<Connection> {
+        let host = HeaderValue::from_str(&target.addr.to_string())?;
+        Ok(Connection {
+            target,
+            host,
+            sender: None,
+        })
+    }
+
+    async fn open(
+        &self,
+    ) -> Result<hyper::client::conn::http1::SendRequest<http_body_util::Full<hyper::body::Bytes>>>
+    {
+        let stream = tokio::net::TcpStream::connect(self.target.addr).await?;
+        stream.set_nodelay(true)?;
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+        tokio::spawn(connection);
+        Ok(sender)
+    }
+
+    /// `POST /v1/consents` with `body`, as [`Client::post_consent`] sends it (the same headers): what
+    /// became of it, and the body of a 201 if `keep_body`. The answer is read to its end.
+    pub(crate) async fn post_consent(
+        &mut self,
+        body: Vec<u8>,
+        keep_body: bool,
+    ) -> (Outcome, Option<Vec<u8>>) {
+        let exchange = async {
+            let mut sender = match self.sender.take() {
+                Some(s) if !s.is_closed() => s,
+                _ => self.open().await?,
+            };
+            sender.ready().await?;
+            let request = hyper::Request::post(self.target.consents.path())
+                .header(hyper::header::HOST, self.host.clone())
+                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                .header(ACCEPT, HeaderValue::from_static("application/json"))
+                .header(USER_AGENT, HeaderValue::from_static(BROWSER))
+                .body(http_body_util::Full::new(hyper::body::Bytes::from(body)))?;
+            let response = sender.send_request(request).await?;
+            let status = response.status().as_u16();
+            let body = http_body_util::BodyExt::collect(response.into_body())
+                .await?
+                .to_bytes();
+            self.sender = Some(sender);
+            anyhow::Ok((status, (keep_body && status == 201).then(|| body.to_vec())))
+        };
+        match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
+            Ok(Ok((status, body))) => (Outcome::Status(status), body),
+            Ok(Err(_)) => (Outcome::Io, None),
+            Err(_) => {
+                self.sender = None;
+                (Outcome::Timeout, None)
+            }
         }
     }
 }

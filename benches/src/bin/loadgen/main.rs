@@ -146,6 +146,7 @@ async fn run(opts: Options) -> Result<Value> {
             "connections": opts.connections, "duration_s": opts.duration, "rate": opts.rate,
             "warmup_s": opts.warmup, "ceiling_s": opts.ceiling_secs, "client_threads": opts.client_threads,
             "device_ids": opts.device_ids,
+            "webhook_expiries": opts.webhook_expiries,
         },
         "machine": { "cpus": cpus, "busy_cores_before": busy_before, "filesystem": fs, "loadavg_before": load_before.trim() },
         "targets": { "receipts_per_sec": TARGET_RECEIPTS_PER_SEC, "p99_ms": TARGET_P99_MS, "p99_at_rate": TARGET_P99_AT_RATE, "rss_mb": TARGET_RSS_MB },
@@ -240,7 +241,18 @@ async fn http_phases(
     let mut servers = Vec::with_capacity(opts.instances);
     for i in 0..opts.instances {
         let port = opts.port.map(|p| p.saturating_add(i as u16));
-        servers.push(Server::start(binary, dir, &backing, i, port, &control).await?);
+        servers.push(
+            Server::start(
+                binary,
+                dir,
+                &backing,
+                opts.webhook_expiries,
+                i,
+                port,
+                &control,
+            )
+            .await?,
+        );
     }
     for server in &servers {
         eprintln!(
@@ -274,7 +286,6 @@ async fn http_phases(
                 opts.connections, opts.warmup
             );
             let (w, _) = phases::max_throughput(
-                &Client::new()?,
                 &targets,
                 &body,
                 opts.connections,

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use serde_json::Value;
 
-use crate::http::{Client, ConsentBody, Outcome, REQUEST_TIMEOUT, Target};
+use crate::http::{Client, Connection, ConsentBody, Outcome, REQUEST_TIMEOUT, Target};
 use crate::ids::Rng;
 use crate::report::{Percentiles, PhaseReport};
 use crate::server::{Server, ServerMetrics};
@@ -160,9 +160,9 @@ fn progress(
     })
 }
 
-/// Closed loop: `connections` tasks, each sending its next request when the answer comes.
+/// Closed loop: `connections` tasks, each with its own connection ([`Connection`]), each sending its
+/// next request when the answer comes.
 pub(crate) async fn max_throughput(
-    client: &Client,
     targets: &[Target],
     body: &ConsentBody,
     connections: usize,
@@ -173,8 +173,11 @@ pub(crate) async fn max_throughput(
     let end = start + duration;
     let mut workers = Vec::with_capacity(connections);
     for i in 0..connections {
-        let (client, body, live) = (client.clone(), body.clone(), Arc::clone(live));
-        let target = targets[i % targets.len()].clone();
+        let (body, live) = (body.clone(), Arc::clone(live));
+        let mut connection = match Connection::new(targets[i % targets.len()].clone()) {
+            Ok(c) => c,
+            Err(_) => continue,
+        };
         workers.push(tokio::spawn(async move {
             let mut rng = Rng::new();
             let mut result = HttpResult::default();
@@ -182,8 +185,8 @@ pub(crate) async fn max_throughput(
             while Instant::now() < end {
                 let request = body.next(&mut rng);
                 let sent = Instant::now();
-                let (outcome, answer) = client
-                    .post_consent(&target, request, inspected < INSPECTED)
+                let (outcome, answer) = connection
+                    .post_consent(request, inspected < INSPECTED)
                     .await;
                 result.record(outcome, sent.elapsed().as_micros() as u64);
                 live.count(outcome);
@@ -332,7 +335,7 @@ impl Phase<'_> {
         );
         let (result, elapsed) = match load {
             Load::Max { connections } => {
-                max_throughput(&client, &targets, body, connections, duration, &live).await
+                max_throughput(&targets, body, connections, duration, &live).await
             }
             Load::Rate(r) => fixed_rate(&client, &targets, body, r, duration, &live).await,
         };

@@ -83,14 +83,21 @@ pub(crate) struct Server {
     log: PathBuf,
 }
 
+/// The configuration of `--webhook-expiries`: one subscription, to the expiries only (nothing is due
+/// before a consent lapses; the port is never reached).
+const WEBHOOK_EXPIRIES: &str = "[[webhooks]]\nname = \"loadgen\"\nurl = \"http://127.0.0.1:9/hook\"\n\
+    secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\nevents = [\"consent.expired\"]\n";
+
 impl Server {
     /// Starts `binary serve` on loopback with its files in `dir` and its receipts where `backing`
-    /// says (rate limit off), and waits until it answers `/readyz` (at most 30 s). Instance
+    /// says (rate limit off; with `webhook_expiries`, a configuration file in `dir` subscribing one
+    /// system to `consent.expired`), and waits until it answers `/readyz` (at most 30 s). Instance
     /// `instance` logs to `server.log` (the first) or `server-N.log`.
     pub(crate) async fn start(
         binary: &Path,
         dir: &Path,
         backing: &Backing,
+        webhook_expiries: bool,
         instance: usize,
         port: Option<u16>,
         client: &Client,
@@ -117,9 +124,14 @@ impl Server {
             Backing::Sqlite => (dir.join("consent.db").display().to_string(), "true"),
             Backing::Postgres(url) => (url.clone(), "false"),
         };
-        let child = Command::new(binary)
-            .arg("serve")
-            .env_remove("CONSENT_CONFIG")
+        let mut command = Command::new(binary);
+        command.arg("serve").env_remove("CONSENT_CONFIG");
+        if webhook_expiries {
+            let config = dir.join("webhooks.toml");
+            std::fs::write(&config, WEBHOOK_EXPIRIES)?;
+            command.env("CONSENT_CONFIG", config);
+        }
+        let child = command
             .env_remove("CONSENT_POLICY")
             .env_remove("CONSENT_SITE_DIR")
             .env_remove("CONSENT_CORS_ORIGINS")

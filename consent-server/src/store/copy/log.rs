@@ -146,6 +146,7 @@ pub(super) fn redacted_receipt(
         case: None,
         idempotency: None,
         deliveries: Vec::new(),
+        fresh_subject: false,
     };
     Ok((receipt, how))
 }

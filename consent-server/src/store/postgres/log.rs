@@ -10,6 +10,7 @@
 
 use consent_core::tlog::{Hash, Tile, TileReader, TreeError, append_leaves, tiles_root};
 use tokio_postgres::GenericClient;
+use tokio_postgres::ToStatement;
 
 use super::fault::Pg as _;
 use crate::store::{LogHead, StoreError};
@@ -20,6 +21,22 @@ const CHUNK: u64 = 4096;
 /// Held (to the end of its transaction) by a batch that stores a checkpoint: instances sign at most one
 /// checkpoint a second between them (`DESIGN.md`). "consl" in `pg_locks`.
 const CHECKPOINT_LOCK: i64 = 0x636f_6e73_6c01;
+
+/// The writer's statements on the log: prepared once per connection (`BatchStatements` in the
+/// writer), so that each is one round trip in a batch.
+pub(super) const HEAD_FOR_UPDATE: &str =
+    "SELECT receipts, events, entries, root FROM log_head WHERE id = 1 FOR UPDATE";
+/// The stored data of tiles (`$1` levels, `$2` indexes), numbered by their place in the arrays.
+pub(super) const READ_TILES: &str =
+    "SELECT w.n, t.data FROM UNNEST($1::int2[], $2::int8[]) WITH ORDINALITY AS w(level, idx, n)
+     JOIN log_tiles t ON t.level = w.level AND t.idx = w.idx";
+/// Tiles written or replaced (`$1` levels, `$2` indexes, `$3` data).
+pub(super) const WRITE_TILES: &str = "INSERT INTO log_tiles (level, idx, data)
+     SELECT * FROM UNNEST($1::int2[], $2::int8[], $3::bytea[])
+     ON CONFLICT (level, idx) DO UPDATE SET data = excluded.data";
+/// The head's row rewritten.
+pub(super) const SET_HEAD: &str =
+    "UPDATE log_head SET receipts = $1, events = $2, entries = $3, root = $4 WHERE id = 1";
 
 fn as_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -54,19 +71,21 @@ pub(super) async fn read_tiles(
     c: &impl GenericClient,
     tiles: &[Tile],
 ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+    read_tiles_by(c, READ_TILES, tiles).await
+}
+
+/// [`read_tiles`] with its statement, `sql` ([`READ_TILES`]) or the statement prepared from it.
+async fn read_tiles_by<S: ToStatement + Sync + Send + ?Sized>(
+    c: &impl GenericClient,
+    sql: &S,
+    tiles: &[Tile],
+) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
     if tiles.is_empty() {
         return Ok(Vec::new());
     }
     let levels: Vec<i16> = tiles.iter().map(|t| i16::from(t.level())).collect();
     let idx: Vec<i64> = tiles.iter().map(|t| as_i64(t.index())).collect();
-    let rows = c
-        .query(
-            "SELECT w.n, t.data FROM UNNEST($1::int2[], $2::int8[]) WITH ORDINALITY AS w(level, idx, n)
-             JOIN log_tiles t ON t.level = w.level AND t.idx = w.idx",
-            &[&levels, &idx],
-        )
-        .await
-        .pg()?;
+    let rows = c.query(sql, &[&levels, &idx]).await.pg()?;
     let mut out = vec![None; tiles.len()];
     for r in rows {
         let n: i64 = r.try_get(0).pg()?;
@@ -79,18 +98,35 @@ pub(super) async fn read_tiles(
 
 /// The partial tiles of a tree of `size`, read.
 async fn prefetch(c: &impl GenericClient, size: u64) -> Result<Prefetched, StoreError> {
+    prefetch_by(c, READ_TILES, size).await
+}
+
+/// [`prefetch`] with the statement of [`READ_TILES`].
+pub(super) async fn prefetch_by<S: ToStatement + Sync + Send + ?Sized>(
+    c: &impl GenericClient,
+    sql: &S,
+    size: u64,
+) -> Result<Prefetched, StoreError> {
     let tiles = Tile::partial_in(size);
-    let data = read_tiles(c, &tiles).await?;
+    let data = read_tiles_by(c, sql, &tiles).await?;
     Ok(Prefetched(tiles.into_iter().zip(data).collect()))
 }
 
 /// The committed tree; `lock`: `FOR UPDATE` (the writer, to the end of its transaction).
 pub(super) async fn head(c: &impl GenericClient, lock: bool) -> Result<Heads, StoreError> {
     let sql = if lock {
-        "SELECT receipts, events, entries, root FROM log_head WHERE id = 1 FOR UPDATE"
+        HEAD_FOR_UPDATE
     } else {
         "SELECT receipts, events, entries, root FROM log_head WHERE id = 1"
     };
+    head_by(c, sql).await
+}
+
+/// [`head`] with its statement (`sql` or the statement prepared from it).
+pub(super) async fn head_by<S: ToStatement + Sync + Send + ?Sized>(
+    c: &impl GenericClient,
+    sql: &S,
+) -> Result<Heads, StoreError> {
     let row = c.query_one(sql, &[]).await.pg()?;
     let entries: i64 = row.try_get(2).pg()?;
     let root: Vec<u8> = row.try_get(3).pg()?;
@@ -126,27 +162,52 @@ pub(super) async fn append(
         return Ok(head);
     }
     let reader = prefetch(c, head.size).await?;
-    let appended = append_leaves(head.size, leaves, &reader).map_err(tree_error)?;
+    let appended = grow(head, leaves, &reader)?;
+    write_tiles_by(c, WRITE_TILES, &appended).await?;
+    Ok(appended.head())
+}
+
+/// The tree `head` grown by `leaves`, from its partial tiles (`reader`, [`prefetch_by`]): the tiles to
+/// write ([`write_tiles_by`]) and the new head.
+pub(super) fn grow(
+    head: LogHead,
+    leaves: &[Hash],
+    reader: &Prefetched,
+) -> Result<Grown, StoreError> {
+    Ok(Grown(
+        append_leaves(head.size, leaves, reader).map_err(tree_error)?,
+    ))
+}
+
+/// A tree grown by a batch's leaves ([`grow`]).
+pub(super) struct Grown(consent_core::tlog::Appended);
+
+impl Grown {
+    /// The tree's new size and root.
+    pub(super) fn head(&self) -> LogHead {
+        LogHead {
+            size: self.0.size(),
+            root: self.0.root(),
+        }
+    }
+}
+
+/// Writes the tiles the leaves of `grown` filled or grew, with the statement of [`WRITE_TILES`].
+pub(super) async fn write_tiles_by<S: ToStatement + Sync + Send + ?Sized>(
+    c: &impl GenericClient,
+    sql: &S,
+    grown: &Grown,
+) -> Result<(), StoreError> {
     let mut levels = Vec::new();
     let mut idx = Vec::new();
     let mut data = Vec::new();
-    for (tile, d) in appended.tiles() {
+    for (tile, d) in grown.0.tiles() {
         levels.push(i16::from(tile.level()));
         idx.push(as_i64(tile.index()));
         data.push(d.as_slice());
     }
-    c.execute(
-        "INSERT INTO log_tiles (level, idx, data)
-         SELECT * FROM UNNEST($1::int2[], $2::int8[], $3::bytea[])
-         ON CONFLICT (level, idx) DO UPDATE SET data = excluded.data",
-        &[&levels, &idx, &data],
-    )
-    .await
-    .pg()?;
-    Ok(LogHead {
-        size: appended.size(),
-        root: appended.root(),
-    })
+    c.execute(sql, &[&levels, &idx, &data]).await.pg()?;
+    Ok(())
 }
 
 /// The entries at `first ..first + count`, stopping at the first index not logged.
@@ -259,8 +320,19 @@ pub(super) async fn set_head(
     events: i64,
     log: LogHead,
 ) -> Result<(), StoreError> {
+    set_head_by(c, SET_HEAD, receipts, events, log).await
+}
+
+/// [`set_head`] with its statement (`sql` or the statement prepared from it).
+pub(super) async fn set_head_by<S: ToStatement + Sync + Send + ?Sized>(
+    c: &impl GenericClient,
+    sql: &S,
+    receipts: i64,
+    events: i64,
+    log: LogHead,
+) -> Result<(), StoreError> {
     c.execute(
-        "UPDATE log_head SET receipts = $1, events = $2, entries = $3, root = $4 WHERE id = 1",
+        sql,
         &[
             &receipts,
             &events,

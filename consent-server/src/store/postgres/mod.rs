@@ -37,7 +37,7 @@ use tokio_postgres::IsolationLevel;
 pub use import::ImportedEvent;
 pub use schema::MIGRATIONS;
 pub use settings::{DEFAULT_POOL_MAX_SIZE, PostgresUrl, TlsMode, is_postgres_url};
-pub use writer::{INSERT_RECEIPTS, ReceiptColumns, write_receipt_batch};
+pub use writer::{BatchStatements, INSERT_RECEIPTS, ReceiptColumns, write_receipt_batch};
 
 use self::fault::Pg as _;
 use self::writer::{Writer, writer_loop};

@@ -295,6 +295,7 @@ CREATE TRIGGER log_cosignatures_append_only BEFORE UPDATE OR DELETE ON log_cosig
 CREATE TRIGGER log_cosignatures_no_truncate BEFORE TRUNCATE ON log_cosignatures
     FOR EACH STATEMENT EXECUTE FUNCTION consent_refuse_change('cosignatures are append-only');
 "#,
+    super::webhooks::EXPIRIES_INDEX,
 ];
 
 /// Applies the migrations not applied yet, each in its own transaction, holding an advisory lock so that

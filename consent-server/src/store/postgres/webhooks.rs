@@ -11,7 +11,7 @@ use super::fault::Pg as _;
 use crate::store::columns::subject;
 use crate::store::{
     Attempt, Delivery, DeliveryCount, DeliveryId, DeliveryQuery, DeliveryState, NewDelivery,
-    StoreError, Write, Written,
+    NewReceipt, StoreError, Write, Written,
 };
 
 const COLUMNS: &str = "id, msg_id, webhook, subject, event, occurs_at, payload, state, attempts, \
@@ -66,9 +66,7 @@ pub(super) async fn insert(
     let every = decided.is_none();
     let decided: Vec<String> = decided.map(<[String]>::to_vec).unwrap_or_default();
     tx.execute(
-        "UPDATE webhook_deliveries SET state = 'cancelled' \
-         WHERE subject = $1 AND event = 'consent.expired' AND state = 'pending' AND occurs_at > $2 \
-           AND ($3 OR purposes = ANY($4))",
+        CANCEL_EXPIRIES,
         &[&subject, &now.as_unix(), &every, &decided],
     )
     .await
@@ -96,6 +94,114 @@ pub(super) async fn insert(
         .pg()?;
     }
     Ok(())
+}
+
+/// [`insert`] for a batch of receipts whose subjects (`subjects`, as text, in the same order) all
+/// differ, none opening a case: the pending expiries of each receipt's subject for the purposes it
+/// decides (those that have not happened by its time) are cancelled, one statement per receipt whose
+/// subject existed before it (a new device has none: [`NewReceipt::fresh_subject`]), then the batch's
+/// deliveries are written in queue order in one statement; all are sent together, in that order (no
+/// two receipts share a subject, so none cancels what another writes).
+pub(super) async fn insert_batch(
+    tx: &impl GenericClient,
+    receipts: &[&NewReceipt],
+    subjects: &[String],
+) -> Result<(), StoreError> {
+    let mut d = DeliveryColumns::default();
+    for (r, subject) in receipts.iter().zip(subjects) {
+        for x in r.deliveries() {
+            d.msg_id.push(x.msg_id.as_str());
+            d.webhook.push(x.webhook.as_str());
+            d.subject.push(subject.as_str());
+            d.event.push(x.event.as_str());
+            d.occurs_at.push(x.occurs_at.as_unix());
+            d.purposes.push(
+                x.purposes
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
+            d.payload.push(x.payload.as_str());
+            d.next_at_ms
+                .push(x.occurs_at.as_unix().saturating_mul(1000));
+            d.dead_at_ms.push(x.dead_at_ms);
+        }
+    }
+    let cancels: Vec<(&str, i64, Vec<String>)> = receipts
+        .iter()
+        .zip(subjects)
+        .filter(|(r, _)| !r.fresh_subject())
+        .map(|(r, subject)| {
+            let decided = r.decisions().keys().map(ToString::to_string).collect();
+            (subject.as_str(), r.issued_at().as_unix(), decided)
+        })
+        .collect();
+    let cancel = tx.prepare_cached(CANCEL_EXPIRIES).await.pg()?;
+    let insert = tx.prepare_cached(INSERT_BATCH).await.pg()?;
+    let cancel_params: Vec<[&(dyn tokio_postgres::types::ToSql + Sync); 4]> = cancels
+        .iter()
+        .map(
+            |(subject, now, decided)| -> [&(dyn tokio_postgres::types::ToSql + Sync); 4] {
+                [subject, now, &false, decided]
+            },
+        )
+        .collect();
+    let cancelled = cancel_params.iter().map(|p| tx.execute(&cancel, p));
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] = [
+        &d.msg_id,
+        &d.webhook,
+        &d.subject,
+        &d.event,
+        &d.occurs_at,
+        &d.purposes,
+        &d.payload,
+        &d.next_at_ms,
+        &d.dead_at_ms,
+    ];
+    // Polled in order, so sent in order: the cancellations, then the insert.
+    let (cancelled, inserted) = futures_util::future::join(
+        futures_util::future::join_all(cancelled),
+        tx.execute(&insert, &params),
+    )
+    .await;
+    for c in cancelled {
+        c.pg()?;
+    }
+    inserted.pg()?;
+    Ok(())
+}
+
+/// Cancels a subject's pending expiries that have not happened by a time: `$1` the subject, `$2` the
+/// time, `$3` every purpose (an erasure), else `$4` those purposes.
+const CANCEL_EXPIRIES: &str = "UPDATE webhook_deliveries SET state = 'cancelled' \
+     WHERE subject = $1 AND event = 'consent.expired' AND state = 'pending' AND occurs_at > $2 \
+       AND ($3 OR purposes = ANY($4))";
+
+/// [`insert_batch`]'s insert: the deliveries' columns, in queue order.
+const INSERT_BATCH: &str = "
+INSERT INTO webhook_deliveries (msg_id, webhook, subject, event, occurs_at, purposes, payload,
+                                next_at_ms, dead_at_ms)
+SELECT d.msg_id, d.webhook, d.subject, d.event, d.occurs_at, d.purposes, d.payload, d.next_at_ms,
+       d.dead_at_ms
+FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::text[], $7::text[],
+            $8::int8[], $9::int8[])
+     WITH ORDINALITY AS d(msg_id, webhook, subject, event, occurs_at, purposes, payload, next_at_ms,
+                          dead_at_ms, n)
+ORDER BY d.n";
+
+/// A batch's deliveries as the arrays of [`INSERT_BATCH`].
+#[derive(Default)]
+struct DeliveryColumns<'a> {
+    msg_id: Vec<&'a str>,
+    webhook: Vec<&'a str>,
+    subject: Vec<&'a str>,
+    event: Vec<&'static str>,
+    occurs_at: Vec<i64>,
+    purposes: Vec<String>,
+    payload: Vec<&'a str>,
+    next_at_ms: Vec<i64>,
+    dead_at_ms: Vec<i64>,
 }
 
 /// The deliveries' own writes: [`Write::ClaimDeliveries`], [`Write::DeliveryAttempt`],
@@ -334,3 +440,12 @@ CREATE INDEX webhook_deliveries_case ON webhook_deliveries (case_id) WHERE case_
 CREATE TRIGGER webhook_deliveries_kept BEFORE DELETE ON webhook_deliveries
     FOR EACH ROW EXECUTE FUNCTION consent_refuse_change('webhook deliveries are kept');
 "#;
+
+/// The migration that indexes the expiries still to come by subject (PostgreSQL migration 6, issue
+/// 19.7): every receipt cancels its subject's pending expiries of the purposes it decides, and without it
+/// each of those updates read every pending delivery (the other indexes begin with the subscription), a
+/// cost that grew with every consent given.
+pub(super) const EXPIRIES_INDEX: &str = "
+CREATE INDEX webhook_deliveries_expiries ON webhook_deliveries (subject, purposes)
+    WHERE event = 'consent.expired' AND state = 'pending';
+";

@@ -3,12 +3,15 @@
 //! fail and no client writes, it commits a probe once a second so that recovery is noticed without
 //! traffic.
 //!
-//! A batch of receipts only (the common case) is one transaction of a few statements: lock `log_head`
-//! (its numbers and the log's tree), insert every row from arrays (`UNNEST … WITH ORDINALITY`) with
-//! their `seq` and `log_index` (and mark their subjects live), store the tiles the batch's leaves grew,
-//! set the head, commit. Anything else (rights requests, checkpoints, pseudonym links, policy versions,
-//! a receipt that makes a data key or opens a case (issue 20), or a receipt batch whose insert failed)
-//! takes the general path: one transaction that locks `log_head` first, applies each write in its own
+//! A batch of receipts only (the common case) is one transaction of a few statements, prepared once per
+//! connection and sent together where none waits for another ([`write_receipt_batch`], issue 19.7):
+//! lock `log_head` (its numbers and the log's tree), insert every row from arrays (`UNNEST … WITH
+//! ORDINALITY`) with their `seq` and `log_index` (and mark their subjects live), store the tiles the
+//! batch's leaves grew, set the head, write the batch's webhook deliveries if any (each receipt of a
+//! subject seen before cancelling its pending expiries first), commit. Anything else (rights requests,
+//! checkpoints, pseudonym links, policy versions, a receipt that makes a data key or opens a case (issue
+//! 20), receipts with deliveries that share a subject, or a receipt batch whose insert failed) takes
+//! the general path: one transaction that locks `log_head` first, applies each write in its own
 //! savepoint (one failing write does not undo the others and gives its numbers back), grows the tree,
 //! sets the head and commits. Either way the numbers and log indexes of a batch are taken under the row
 //! lock of `log_head`, held to `COMMIT`: committed rows are numbered without gaps, in commit order,
@@ -119,13 +122,7 @@ async fn commit_batch(
     let receipts: Option<Vec<&NewReceipt>> = jobs
         .iter()
         .map(|(w, _)| match w {
-            Write::Receipt(r)
-                if r.new_data_key().is_none()
-                    && r.case().is_none()
-                    && r.deliveries().is_empty() =>
-            {
-                Some(&**r)
-            }
+            Write::Receipt(r) if r.new_data_key().is_none() && r.case().is_none() => Some(&**r),
             _ => None,
         })
         .collect();
@@ -196,57 +193,108 @@ pub struct ReceiptColumns<'a> {
     pub jws: Vec<&'a str>,
 }
 
-/// What the writer's fast path does with a batch of receipts, in the transaction `tx`, before any
-/// idempotency keys and the commit: lock `log_head`, insert the rows with their numbers and log
-/// indexes (`insert`: [`INSERT_RECEIPTS`] prepared on the connection), grow the log's tree by their
-/// leaves, set the head. Returns the first receipt's log index. Public (as
-/// `POSTGRES_WRITE_RECEIPT_BATCH`) for the load generator's ceiling, which times exactly this and the
-/// commit (the cost of the consent log included).
+/// The statements of a batch of receipts ([`write_receipt_batch`]): [`INSERT_RECEIPTS`] and the log's,
+/// prepared once per connection, so that each is one round trip (a statement given as text is two:
+/// parse, then execute).
+pub struct BatchStatements {
+    insert: tokio_postgres::Statement,
+    head: tokio_postgres::Statement,
+    read_tiles: tokio_postgres::Statement,
+    write_tiles: tokio_postgres::Statement,
+    set_head: tokio_postgres::Statement,
+}
+
+impl BatchStatements {
+    /// Prepares them on the connection of `c` (the load generator's ceiling, once).
+    pub async fn prepare(
+        c: &impl tokio_postgres::GenericClient,
+    ) -> Result<BatchStatements, StoreError> {
+        Ok(BatchStatements {
+            insert: c.prepare(INSERT_RECEIPTS).await.pg()?,
+            head: c.prepare(log::HEAD_FOR_UPDATE).await.pg()?,
+            read_tiles: c.prepare(log::READ_TILES).await.pg()?,
+            write_tiles: c.prepare(log::WRITE_TILES).await.pg()?,
+            set_head: c.prepare(log::SET_HEAD).await.pg()?,
+        })
+    }
+
+    /// The same from the pool connection's statement cache (prepared on its first batch).
+    async fn cached(c: &impl GenericClient) -> Result<BatchStatements, StoreError> {
+        Ok(BatchStatements {
+            insert: c.prepare_cached(INSERT_RECEIPTS).await.pg()?,
+            head: c.prepare_cached(log::HEAD_FOR_UPDATE).await.pg()?,
+            read_tiles: c.prepare_cached(log::READ_TILES).await.pg()?,
+            write_tiles: c.prepare_cached(log::WRITE_TILES).await.pg()?,
+            set_head: c.prepare_cached(log::SET_HEAD).await.pg()?,
+        })
+    }
+}
+
+/// What the writer's fast path does with a batch of receipts, in the transaction `tx`, before its
+/// webhook deliveries, idempotency keys and the commit: lock `log_head`, insert the rows with their
+/// numbers and log indexes ([`INSERT_RECEIPTS`]) while the tiles the tree's growth needs are read, grow
+/// the log's tree by their leaves, write its tiles while setting the head. Statements that do not wait
+/// for each other are sent together (tokio-postgres pipelines them on the connection): three round trips
+/// after `BEGIN`. Returns the first receipt's log index. Public (as `POSTGRES_WRITE_RECEIPT_BATCH`) for
+/// the load generator's ceiling, which times exactly this and the commit (the cost of the consent log
+/// included).
 pub async fn write_receipt_batch(
     tx: &tokio_postgres::Transaction<'_>,
-    insert: &tokio_postgres::Statement,
+    statements: &BatchStatements,
     cols: &ReceiptColumns<'_>,
 ) -> Result<u64, StoreError> {
     let n = cols.jws.len();
-    let heads = log::head(tx, true).await?;
+    let heads = log::head_by(tx, &statements.head).await?;
     let first = heads.log.size;
-    let inserted = tx
-        .execute(
-            insert,
-            &[
-                &heads.receipts,
-                &i64::try_from(first).unwrap_or(i64::MAX),
-                &cols.id,
-                &cols.subject,
-                &cols.issued_at,
-                &cols.policy_version,
-                &cols.method,
-                &cols.kid,
-                &cols.browser,
-                &cols.decisions,
-                &cols.expires_at,
-                &cols.actor,
-                &cols.jws,
-            ],
-        )
-        .await
-        .pg()?;
+    let first_index = i64::try_from(first).unwrap_or(i64::MAX);
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 13] = [
+        &heads.receipts,
+        &first_index,
+        &cols.id,
+        &cols.subject,
+        &cols.issued_at,
+        &cols.policy_version,
+        &cols.method,
+        &cols.kid,
+        &cols.browser,
+        &cols.decisions,
+        &cols.expires_at,
+        &cols.actor,
+        &cols.jws,
+    ];
+    let (inserted, reader) = tokio::join!(
+        async { tx.execute(&statements.insert, &params).await.pg() },
+        log::prefetch_by(tx, &statements.read_tiles, first),
+    );
+    let (inserted, reader) = (inserted?, reader?);
     if inserted != n as u64 {
         return Err(StoreError::Corrupt(format!(
             "{inserted} of {n} receipts inserted"
         )));
     }
     let leaves: Vec<Hash> = cols.jws.iter().map(|j| Hash::leaf(j.as_bytes())).collect();
-    let tree = log::append(tx, heads.log, &leaves).await?;
+    let grown = log::grow(heads.log, &leaves, &reader)?;
     let count = i64::try_from(n).unwrap_or(i64::MAX);
-    log::set_head(tx, heads.receipts + count, heads.events, tree).await?;
+    let (tiles, head) = tokio::join!(
+        log::write_tiles_by(tx, &statements.write_tiles, &grown),
+        log::set_head_by(
+            tx,
+            &statements.set_head,
+            heads.receipts + count,
+            heads.events,
+            grown.head(),
+        ),
+    );
+    tiles?;
+    head?;
     Ok(first)
 }
 
 /// Stores a batch of receipts only (none makes a data key or opens a case), in one transaction:
-/// [`write_receipt_batch`], their idempotency keys if any, the commit; returns the first one's log
-/// index. `None` (nothing written) when a key of the batch is stored already or comes twice: the
-/// general path then answers the repeats.
+/// [`write_receipt_batch`], their webhook deliveries if any (one statement), their idempotency keys if
+/// any, the commit; returns the first one's log index. `None` (nothing written) when a key of the batch
+/// is stored already or comes twice, or when receipts with deliveries share a subject: the general
+/// path then answers the repeats, and writes such receipts one after the other.
 async fn insert_receipts(
     client: &mut Client,
     receipts: &[&NewReceipt],
@@ -262,6 +310,10 @@ async fn insert_receipts(
     if distinct.len() != key.len() {
         return Ok(None);
     }
+    // Each receipt cancels its subject's expiries still to come before writing its own deliveries: one
+    // statement does it for the batch when no subject comes twice (then no receipt of the batch can
+    // cancel what another wrote).
+    let outbox = receipts.iter().any(|r| !r.deliveries().is_empty());
     let mut cols = ReceiptColumns::default();
     for r in receipts {
         cols.id.push(r.id().to_string());
@@ -276,9 +328,20 @@ async fn insert_receipts(
         cols.actor.push(r.by().to_string());
         cols.jws.push(r.jws());
     }
+    if outbox {
+        let mut subjects: Vec<&str> = cols.subject.iter().map(String::as_str).collect();
+        subjects.sort_unstable();
+        subjects.dedup();
+        if subjects.len() != receipts.len() {
+            return Ok(None);
+        }
+    }
     let tx = client.transaction().await.pg()?;
-    let insert = tx.prepare_cached(INSERT_RECEIPTS).await.pg()?;
-    let first = write_receipt_batch(&tx, &insert, &cols).await?;
+    let statements = BatchStatements::cached(&tx).await?;
+    let first = write_receipt_batch(&tx, &statements, &cols).await?;
+    if outbox {
+        webhooks::insert_batch(&tx, receipts, &cols.subject).await?;
+    }
     if !keyed.is_empty() {
         // Expired keys go first (indexed, cheap); a key expired for a later receipt of the batch but
         // not for the oldest is found below and the general path decides, receipt by receipt.
@@ -337,8 +400,9 @@ async fn general(
         )
     });
     let mut head = Head::default();
+    let statements = BatchStatements::cached(&tx).await?;
     if numbered {
-        let heads = log::head(&*tx, true).await?;
+        let heads = log::head_by(&*tx, &statements.head).await?;
         head = Head {
             receipts: heads.receipts,
             events: heads.events,
@@ -366,8 +430,14 @@ async fn general(
         }
     }
     if let Some(tree) = head.tree {
-        let tree = log::append(&*tx, tree, &head.leaves).await?;
-        log::set_head(&*tx, head.receipts, head.events, tree).await?;
+        let mut tree = tree;
+        if !head.leaves.is_empty() {
+            let reader = log::prefetch_by(&*tx, &statements.read_tiles, tree.size).await?;
+            let grown = log::grow(tree, &head.leaves, &reader)?;
+            log::write_tiles_by(&*tx, &statements.write_tiles, &grown).await?;
+            tree = grown.head();
+        }
+        log::set_head_by(&*tx, &statements.set_head, head.receipts, head.events, tree).await?;
     }
     tx.commit().await.pg()?;
     Ok(results)

@@ -192,6 +192,7 @@ CREATE TABLE log_cosignatures (
     PRIMARY KEY (size, line)
 ) WITHOUT ROWID;
 "#,
+    super::webhooks::EXPIRIES_INDEX,
 ];
 
 /// Applies the migrations not applied yet, each in its own transaction.

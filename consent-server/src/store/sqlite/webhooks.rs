@@ -320,3 +320,12 @@ CREATE INDEX webhook_deliveries_case ON webhook_deliveries (case_id) WHERE case_
 CREATE TRIGGER webhook_deliveries_kept BEFORE DELETE ON webhook_deliveries
     BEGIN SELECT RAISE(ABORT, 'webhook deliveries are kept'); END;
 "#;
+
+/// The migration that indexes the expiries still to come by subject (SQLite migration 7, issue 19.7):
+/// every receipt cancels its subject's pending expiries of the purposes it decides, and without it each
+/// of those updates read the whole outbox (its other indexes begin with the subscription), a cost that
+/// grew with every consent given.
+pub(super) const EXPIRIES_INDEX: &str = "
+CREATE INDEX webhook_deliveries_expiries ON webhook_deliveries (subject, purposes)
+    WHERE event = 'consent.expired' AND state = 'pending';
+";

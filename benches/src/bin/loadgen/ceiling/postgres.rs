@@ -4,13 +4,14 @@
 //! Rows only: one `INSERT … SELECT FROM UNNEST` statement committed on its own, the rows numbered by
 //! the client. As the server writes: exactly what the server's writer does with a batch of receipts
 //! ([`postgres_write_receipt_batch`]: `log_head` locked, the rows inserted with their numbers and log
-//! indexes and their subjects marked live ([`POSTGRES_INSERT_RECEIPTS`]), the consent log's tiles and
-//! head written), then the commit: the difference between the two is what the numbering, the live
+//! indexes and their subjects marked live ([`consent_server::store::POSTGRES_INSERT_RECEIPTS`]), the
+//! consent log's tiles and head written, each statement prepared once, those that do not wait for each
+//! other sent together), then the commit: the difference between the two is what the numbering, the live
 //! subjects and the consent log cost the database.
 
 use anyhow::{Context, Result};
 use consent_server::store::{
-    POSTGRES_INSERT_RECEIPTS, POSTGRES_MIGRATIONS, PostgresReceiptColumns, PostgresUrl,
+    POSTGRES_MIGRATIONS, PostgresBatchStatements, PostgresReceiptColumns, PostgresUrl,
     postgres_write_receipt_batch,
 };
 use tokio::runtime::Runtime;
@@ -76,7 +77,7 @@ impl Backend for Postgres {
                 .await
                 .with_context(|| format!("consent-server's schema in {}", schema.name()))?;
             let rows_only = client.prepare(INSERT_ROWS).await?;
-            let server = client.prepare(POSTGRES_INSERT_RECEIPTS).await?;
+            let server = PostgresBatchStatements::prepare(&client).await?;
             anyhow::Ok((client, rows_only, server))
         })?;
         Ok(Box::new(PgStore {
@@ -95,7 +96,7 @@ struct PgStore<'a> {
     runtime: &'a Runtime,
     client: tokio_postgres::Client,
     rows_only: tokio_postgres::Statement,
-    server: tokio_postgres::Statement,
+    server: PostgresBatchStatements,
     /// Rows inserted so far (the rows-only numbering).
     next: i64,
     /// Dropped after the connection (fields drop in order).
