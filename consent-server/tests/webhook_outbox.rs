@@ -325,3 +325,45 @@ async fn receipts_committed_together_keep_their_deliveries_in_order_and_cancel_e
     assert_eq!(of_device(pending), 1);
     assert_eq!(of_device(cancelled), 2);
 }
+
+/// A subscription to expiries only: a refusal is heard by no one (no delivery of its own) but still
+/// cancels the expiry its device's earlier consent scheduled, on the writer's batched path too (on
+/// PostgreSQL its fast path skipped the cancellation when a batch wrote no delivery).
+#[tokio::test]
+async fn a_refusal_no_one_hears_still_cancels_the_expiry_scheduled_before() {
+    let mut s = server("webhook-outbox-quiet-refusal").await;
+    let config: WebhookConfig = toml::from_str(
+        "name = \"archive\"\nurl = \"http://127.0.0.1:9/hook\"\n\
+         secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n\
+         events = [\"consent.expired\"]\n",
+    )
+    .unwrap();
+    let subs = Subscriptions::new(&[config], &s.state.policy).unwrap();
+    s.state = s.state.clone().with_webhooks(subs);
+    let given = json!({"cookies-analytics": "given"});
+    let first = choose_at_once(&s, (0..8).map(|_| (given.clone(), None)).collect()).await;
+    let expiries = |state| {
+        let q = DeliveryQuery {
+            state: Some(state),
+            limit: None,
+        };
+        let d = s.state.store.deliveries(&q).unwrap();
+        assert!(d.iter().all(|d| d.event == WebhookEvent::Expired), "{d:?}");
+        d.len()
+    };
+    assert_eq!(expiries(DeliveryState::Pending), 8);
+    // Six devices refuse at once, each with its token: no delivery is written, six expiries cancelled.
+    let refusals = first[..6]
+        .iter()
+        .map(|a| {
+            let device = (
+                a["subject"].as_str().unwrap().to_owned(),
+                a["token"].as_str().unwrap().to_owned(),
+            );
+            (json!({"cookies-analytics": "refused"}), Some(device))
+        })
+        .collect();
+    choose_at_once(&s, refusals).await;
+    assert_eq!(expiries(DeliveryState::Cancelled), 6);
+    assert_eq!(expiries(DeliveryState::Pending), 2);
+}

@@ -96,12 +96,13 @@ pub(super) async fn insert(
     Ok(())
 }
 
-/// [`insert`] for a batch of receipts whose subjects (`subjects`, as text, in the same order) all
-/// differ, none opening a case: the pending expiries of each receipt's subject for the purposes it
-/// decides (those that have not happened by its time) are cancelled, one statement per receipt whose
-/// subject existed before it (a new device has none: [`NewReceipt::fresh_subject`]), then the batch's
-/// deliveries are written in queue order in one statement; all are sent together, in that order (no
-/// two receipts share a subject, so none cancels what another writes).
+/// [`insert`] for a batch of receipts (`subjects`, as text, in the same order), none opening a case:
+/// the pending expiries of each receipt's subject for the purposes it decides (those that have not
+/// happened by its time) are cancelled, one statement per receipt whose subject existed before it (a
+/// new device has none: [`NewReceipt::fresh_subject`]), then the batch's deliveries, if any, are
+/// written in queue order in one statement; all are sent together, in that order. A batch with
+/// deliveries has no two receipts of one subject (so none cancels what another writes); a batch
+/// without them may.
 pub(super) async fn insert_batch(
     tx: &impl GenericClient,
     receipts: &[&NewReceipt],
@@ -160,11 +161,16 @@ pub(super) async fn insert_batch(
         &d.dead_at_ms,
     ];
     // Polled in order, so sent in order: the cancellations, then the insert.
-    let (cancelled, inserted) = futures_util::future::join(
-        futures_util::future::join_all(cancelled),
-        tx.execute(&insert, &params),
-    )
-    .await;
+    let inserts = !d.msg_id.is_empty();
+    let (cancelled, inserted) =
+        futures_util::future::join(futures_util::future::join_all(cancelled), async {
+            if inserts {
+                tx.execute(&insert, &params).await.map(|_| ())
+            } else {
+                Ok(())
+            }
+        })
+        .await;
     for c in cancelled {
         c.pg()?;
     }

@@ -310,10 +310,13 @@ async fn insert_receipts(
     if distinct.len() != key.len() {
         return Ok(None);
     }
-    // Each receipt cancels its subject's expiries still to come before writing its own deliveries: one
+    // Each receipt of a subject seen before cancels its subject's expiries still to come (as on the
+    // general path and on SQLite), with deliveries of its own or not: a refusal that no subscription
+    // hears still cancels the expiry its earlier consent scheduled. Then the deliveries are written: one
     // statement does it for the batch when no subject comes twice (then no receipt of the batch can
     // cancel what another wrote).
     let outbox = receipts.iter().any(|r| !r.deliveries().is_empty());
+    let cancels = receipts.iter().any(|r| !r.fresh_subject());
     let mut cols = ReceiptColumns::default();
     for r in receipts {
         cols.id.push(r.id().to_string());
@@ -339,7 +342,7 @@ async fn insert_receipts(
     let tx = client.transaction().await.pg()?;
     let statements = BatchStatements::cached(&tx).await?;
     let first = write_receipt_batch(&tx, &statements, &cols).await?;
-    if outbox {
+    if outbox || cancels {
         webhooks::insert_batch(&tx, receipts, &cols.subject).await?;
     }
     if !keyed.is_empty() {
