@@ -206,6 +206,8 @@ pub(crate) async fn issue(
         }
         state.metrics.receipts.fetch_add(1, Ordering::Relaxed);
         if let Written::Logged(index) = written {
+            // The checkpointer signs what grew (as `AppState::write` tells it for other writes).
+            state.log.grown.notify_one();
             super::log::with_log_fields(&mut out, id, index);
         }
         return Ok(Issued::New(out));
