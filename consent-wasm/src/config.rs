@@ -67,7 +67,7 @@ impl Config {
         let bad = |m: &str| JsValue::from_str(m);
         let endpoint = script
             .get_attribute("data-endpoint")
-            .map(|e| e.trim_ascii().trim_end_matches('/').to_owned())
+            .map(|e| logic::endpoint(&e).to_owned())
             .ok_or_else(|| bad("consent banner: data-endpoint is missing"))?;
         let policy_version = match script.get_attribute("data-policy-version") {
             Some(v) => Some(v.trim_ascii().parse().map_err(|_| {

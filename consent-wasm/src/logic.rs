@@ -269,6 +269,21 @@ pub fn lifetime_parts(text: &str) -> Option<(&str, &'static str, &'static str)> 
     Some((n, unit, kk))
 }
 
+/// The consent server's base URL as `data-endpoint` gives it: without white space around it and
+/// without trailing slashes (`"/"`, the site itself, becomes `""`).
+///
+/// ```
+/// use consent_wasm::logic::endpoint;
+/// assert_eq!(endpoint(" https://consent.example/ "), "https://consent.example");
+/// assert_eq!(endpoint("/"), "");
+/// ```
+pub fn endpoint(text: &str) -> &str {
+    // Bytes, not a `char` pattern (`trim_end_matches('/')`): no string searcher in the wasm.
+    let text = text.trim_ascii();
+    let end = text.bytes().rposition(|c| c != b'/').map_or(0, |i| i + 1);
+    text.get(..end).unwrap_or_default()
+}
+
 /// The URL of `file` in the same directory as `url` (query and fragment dropped).
 pub fn sibling(url: &str, file: &str) -> String {
     let end = url
@@ -276,8 +291,10 @@ pub fn sibling(url: &str, file: &str) -> String {
         .position(|c| c == b'?' || c == b'#')
         .unwrap_or(url.len());
     let path = url.get(..end).unwrap_or_default();
+    // Bytes, not a `char` pattern: no string searcher in the wasm.
     let dir = path
-        .rfind('/')
+        .bytes()
+        .rposition(|c| c == b'/')
         .and_then(|i| path.get(..=i))
         .unwrap_or_default();
     let mut out = String::from(dir);
@@ -695,6 +712,15 @@ mod tests {
             "https://cdn.example/b/banner.css"
         );
         assert_eq!(sibling("banner.js", "banner.css"), "banner.css");
+        assert_eq!(
+            endpoint(" https://consent.example// "),
+            "https://consent.example"
+        );
+        assert_eq!(endpoint("/"), "");
+        assert_eq!(
+            endpoint("https://consent.example/api"),
+            "https://consent.example/api"
+        );
         assert_eq!(lifetime_parts("6 months"), Some(("6", "month", "ай")));
         assert_eq!(lifetime_parts("13 months"), Some(("13", "month", "ай")));
         assert_eq!(lifetime_parts("1 years"), Some(("1", "year", "жыл")));

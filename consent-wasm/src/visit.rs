@@ -50,11 +50,14 @@ use crate::{cookies, gpc, reopen, stylesheet};
 #[wasm_bindgen]
 pub fn visit(
     script_url: Option<String>,
+    script: Option<Element>,
     gtag: Option<Function>,
     language: String,
     full: Function,
 ) -> Result<bool, JsValue> {
-    let mut config = Config::find(script_url.as_deref())?;
+    let script =
+        script.ok_or_else(|| JsValue::from_str("consent banner: no <script data-endpoint>"))?;
+    let mut config = Config::from_script(&script, script_url.as_deref())?;
     let jar = cookies::jar();
     let Stored::Valid(token) = logic::read_token(
         cookies::token(&jar),
