@@ -19,7 +19,7 @@ use alloc::string::String;
 
 use js_sys::Array;
 use wasm_bindgen::prelude::*;
-use web_sys::{Element, HtmlScriptElement, NodeList};
+use web_sys::{Element, HtmlScriptElement};
 
 use crate::dom::{
     add, all, attr, attr_value, button, element, find, get, join, set, set_str, string,
@@ -41,9 +41,10 @@ pub(crate) fn added_blocked(records: &JsValue) -> bool {
         return false;
     };
     records.iter().any(|record| {
-        let nodes: NodeList = get(&record, "addedNodes").unchecked_into();
+        // A `NodeList`, read as an array (`dom::all_in` says why).
+        let nodes: Array = get(&record, "addedNodes").unchecked_into();
         (0..nodes.length())
-            .filter_map(|i| nodes.item(i)?.dyn_into::<Element>().ok())
+            .filter_map(|i| nodes.get(i).dyn_into::<Element>().ok())
             .any(|e| e.matches(BLOCKED).unwrap_or(false) || find(&e, BLOCKED).is_some())
     })
 }

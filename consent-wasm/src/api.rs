@@ -128,12 +128,7 @@ impl Api {
                 let listeners = self.listeners();
                 let i = listeners.index_of(a, 0);
                 if i >= 0 {
-                    // `splice(i, 1)`: js-sys's `splice` always inserts an item, so copy around it.
-                    let rest = listeners.slice(i as u32 + 1, listeners.length());
-                    listeners.set_length(i as u32);
-                    for entry in rest.iter() {
-                        listeners.push(&entry);
-                    }
+                    crate::dom::remove_items(&listeners, i as u32, 1);
                 }
                 JsValue::UNDEFINED
             }

@@ -30,7 +30,7 @@ use crate::api::{Api, Snapshot};
 use crate::config::Config;
 use crate::consent_mode::ConsentMode;
 use crate::dispatcher::{Handler, dispatcher};
-use crate::dom::{Listener, Observer, document, set, window};
+use crate::dom::{Listener, Observer, document, set, stored};
 use crate::logic::{self, PENDING_KEY, Stored};
 use crate::purpose_map::{self, PurposeMap};
 use crate::step::{Dispatch, Step};
@@ -66,11 +66,7 @@ pub fn visit(
     ) else {
         return Ok(false);
     };
-    let pending = window()
-        .local_storage()
-        .ok()
-        .flatten()
-        .and_then(|s| s.get_item(PENDING_KEY).ok().flatten());
+    let pending = stored(PENDING_KEY);
     let Some(map) =
         purpose_map::kept().filter(|m| pending.is_none() && m.version == token.policy_version)
     else {
