@@ -65,22 +65,21 @@ impl Config {
     /// Reads the data attributes of the banner's `<script>` element, loaded from `script_url`.
     pub fn from_script(script: &Element, script_url: Option<&str>) -> Result<Config, JsValue> {
         let bad = |m: &str| JsValue::from_str(m);
-        let endpoint = script
-            .get_attribute("data-endpoint")
+        let endpoint = crate::dom::attr_string(script, "data-endpoint")
             .map(|e| logic::endpoint(&e).to_owned())
             .ok_or_else(|| bad("consent banner: data-endpoint is missing"))?;
-        let policy_version = match script.get_attribute("data-policy-version") {
+        let policy_version = match crate::dom::attr_string(script, "data-policy-version") {
             Some(v) => Some(v.trim_ascii().parse().map_err(|_| {
                 bad("consent banner: data-policy-version is not a date such as 2025-03-26")
             })?),
             None => None,
         };
-        let stylesheet = match script.get_attribute("data-css") {
+        let stylesheet = match crate::dom::attr_string(script, "data-css") {
             Some(css) if css == "none" => None,
             Some(css) => Some(css),
             None => script_url.map(|url| logic::sibling(url, "banner.css")),
         };
-        let consent_mode = match script.get_attribute("data-consent-mode") {
+        let consent_mode = match crate::dom::attr_string(script, "data-consent-mode") {
             Some(m) if m.trim_ascii() == "off" => None,
             Some(m) => Some(logic::ConsentModeMap::parse(&m).ok_or_else(|| {
                 bad("consent banner: data-consent-mode is not a list of type=purpose pairs")

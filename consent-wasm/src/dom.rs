@@ -194,6 +194,17 @@ pub(crate) fn attr_value(el: &Element, name: &str) -> JsValue {
     el.unchecked_ref::<Dom>().get_attr(name)
 }
 
+/// `el.getAttribute(name)`, if it has the attribute (through the same import as [`attr_value`]).
+pub(crate) fn attr_string(el: &Element, name: &str) -> Option<String> {
+    attr_value(el, name).as_string()
+}
+
+/// `el.hasAttribute(name)` (through the same import as [`attr_value`]: `getAttribute` is `null` for
+/// an attribute the element does not have).
+pub(crate) fn has_attr(el: &Element, name: &str) -> bool {
+    !attr_value(el, name).is_null()
+}
+
 /// `el.setAttribute(name, value)`.
 pub(crate) fn attr(el: &Element, name: &str, value: &str) {
     el.unchecked_ref::<Dom>().set_attr(name, value);
@@ -229,7 +240,7 @@ pub(crate) fn find(root: &JsValue, selector: &str) -> Option<Element> {
 pub(crate) fn languages() -> alloc::vec::Vec<String> {
     let mut languages: alloc::vec::Vec<String> = document()
         .document_element()
-        .and_then(|html| html.get_attribute("lang"))
+        .and_then(|html| attr_string(&html, "lang"))
         .into_iter()
         .collect();
     languages.extend(
