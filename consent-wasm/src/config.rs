@@ -1,6 +1,7 @@
 //! The banner's configuration: what the embedding page says about it, in its `<script>`'s data
 //! attributes ([`Config::from_script`]), and what the bootstrap passes to [`boot`](crate::boot).
 
+#[cfg(feature = "full")]
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 
@@ -15,7 +16,9 @@ use crate::{dom, logic};
 #[derive(Clone, Debug)]
 pub struct Config {
     /// The consent server, without a trailing slash (`data-endpoint`; `"/"` means this site, and
-    /// becomes the empty string).
+    /// becomes the empty string). Only the full banner talks to it: the return visit's part does not
+    /// read it (the bootstrap found the `<script>` by it).
+    #[cfg(feature = "full")]
     pub endpoint: String,
     /// The policy version the page is published under (`data-policy-version`): a choice made under an
     /// older version is asked again.
@@ -65,6 +68,7 @@ impl Config {
     /// Reads the data attributes of the banner's `<script>` element, loaded from `script_url`.
     pub fn from_script(script: &Element, script_url: Option<&str>) -> Result<Config, JsValue> {
         let bad = |m: &str| JsValue::from_str(m);
+        #[cfg(feature = "full")]
         let endpoint = crate::dom::attr_string(script, "data-endpoint")
             .map(|e| logic::endpoint(&e).to_owned())
             .ok_or_else(|| bad("consent banner: data-endpoint is missing"))?;
@@ -87,6 +91,7 @@ impl Config {
             None => logic::ConsentModeMap::parse(logic::CONSENT_MODE_DEFAULT),
         };
         Ok(Config {
+            #[cfg(feature = "full")]
             endpoint,
             policy_version,
             build: None,
