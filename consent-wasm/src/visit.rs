@@ -85,7 +85,6 @@ pub fn visit(
     let part = Visit {
         _click: Listener::new(&doc, "click", dispatch.callback(Step::Click)),
         _observer: Observer::new(&dispatch.callback(Step::Mutation)),
-        config,
         dispatch,
         api,
         full,
@@ -102,14 +101,13 @@ pub fn visit(
     };
     *holder.borrow_mut() = Some(part);
     if let Some(part) = holder.borrow_mut().as_mut() {
-        part.boot(&token, &map, granted, gpc);
+        part.boot(&config, &token, &map, granted, gpc);
     }
     Ok(true)
 }
 
 /// The return visit's state on this page.
 struct Visit {
-    config: Config,
     dispatch: Dispatch,
     api: Api,
     /// The bootstrap's function that starts the full banner (see [`visit()`]).
@@ -132,16 +130,23 @@ struct Visit {
 impl Visit {
     /// Installs `window.consent`, tells Consent Mode its default and what the token grants, activates
     /// that, shows the way back in (once the stylesheet is there) and fires `consent:ready`.
-    fn boot(&mut self, token: &TokenClaims, map: &PurposeMap, granted: PurposeSet, gpc: bool) {
+    fn boot(
+        &mut self,
+        config: &Config,
+        token: &TokenClaims,
+        map: &PurposeMap,
+        granted: PurposeSet,
+        gpc: bool,
+    ) {
         Api::install(&self.dispatch);
         let consent_mode = ConsentMode {
-            map: self.config.consent_mode.as_ref(),
-            gtag: self.config.gtag.as_ref(),
+            map: config.consent_mode.as_ref(),
+            gtag: config.gtag.as_ref(),
         };
         consent_mode.default();
         consent_mode.update(&self.granted_ids);
         set(self.api.shared(), "a", &JsValue::TRUE);
-        self.css_ready = stylesheet::load(self.config.stylesheet.as_ref(), &self.dispatch);
+        self.css_ready = stylesheet::load(config.stylesheet.as_ref(), &self.dispatch);
         self.activate();
         self.show_reopen();
         self.api.publish(&Snapshot {
