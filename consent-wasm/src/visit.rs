@@ -95,8 +95,9 @@ pub fn visit(
         handed_over: false,
         // Else Kazakh, as the full banner speaks without a policy.
         language: match language.as_str() {
-            "kk" | "ru" | "en" => language,
-            _ => String::from("kk"),
+            "ru" => "ru",
+            "en" => "en",
+            _ => "kk",
         },
     };
     *holder.borrow_mut() = Some(part);
@@ -121,7 +122,7 @@ struct Visit {
     /// The full banner has been asked for (it takes over when it has loaded).
     handed_over: bool,
     /// The language to speak (the way back in's label, the API's `language`).
-    language: String,
+    language: &'static str,
     _click: Listener,
     /// Blocked scripts and embeds the page adds later.
     _observer: Option<Observer>,
@@ -156,7 +157,7 @@ impl Visit {
             gpc,
             pending: false,
             token: Some(token),
-            language: &self.language,
+            language: self.language,
         });
         self.api.ready();
     }
@@ -187,7 +188,7 @@ impl Visit {
             self.reopen_wanted = true;
             return;
         }
-        reopen::show(None, &self.language);
+        reopen::show(None, self.language);
     }
 }
 
