@@ -37,9 +37,10 @@ use crate::step::{Dispatch, Step};
 use crate::{cookies, gpc, reopen, stylesheet};
 
 /// The entry point of the return visit's build, called by the bootstrap (`banner.js`) when the page
-/// has a consent cookie: `visit(import.meta.url, gtag, language, full)`, where `gtag` is the
-/// bootstrap's `function(){dataLayer.push(arguments)}`, `language` the first of the page's and the
-/// browser's languages the banner speaks (the bootstrap picks it as the banner does, for the policy it
+/// has a consent cookie: `visit(import.meta.url, script, gtag, language, full)`, where `script` is the
+/// banner's `<script>` (the one loaded from `import.meta.url`, else the first `<script
+/// data-endpoint>`), `gtag` the bootstrap's `function(){dataLayer.push(arguments)}`, `language` the
+/// first of the page's and the browser's languages the banner speaks (the bootstrap picks it as the banner does, for the policy it
 /// prefetches on a first visit), and `full(state, command, argument)` starts the full banner
 /// (once) with this part's state object, then calls `window.consent[command](argument)` if a command
 /// is given, and returns a promise of that.
