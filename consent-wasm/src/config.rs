@@ -5,14 +5,20 @@
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 
-use consent_core::{BuildHash, PolicyVersion};
-use js_sys::{Function, Promise};
+#[cfg(feature = "full")]
+use consent_core::BuildHash;
+use consent_core::PolicyVersion;
+use js_sys::Function;
+#[cfg(feature = "full")]
+use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use web_sys::Element;
 
 use crate::{dom, logic};
 
-/// What the embedding page says about the banner (its `<script>`'s data attributes).
+/// What the embedding page says about the banner (its `<script>`'s data attributes). The fields only
+/// the full banner uses (the server, the build, retries, the prefetched policy) are compiled into it
+/// only: the return visit's part neither reads nor carries them.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// The consent server, without a trailing slash (`data-endpoint`; `"/"` means this site, and
@@ -25,6 +31,7 @@ pub struct Config {
     pub policy_version: Option<PolicyVersion>,
     /// SHA-256 of the banner build, sent with each choice (written into the bootstrap by
     /// `scripts/build-banner`).
+    #[cfg(feature = "full")]
     pub build: Option<BuildHash>,
     /// The stylesheet to load (`data-css`; by default `banner.css` next to `banner.js`;
     /// `data-css="none"` when the site bundles it itself).
@@ -37,10 +44,12 @@ pub struct Config {
     pub gtag: Option<Function>,
     /// The first retry after the server could not be reached, in milliseconds (doubles up to
     /// five minutes).
+    #[cfg(feature = "full")]
     pub retry_ms: u32,
     /// The current policy (`{endpoint}/v1/policy`), fetched and parsed by the bootstrap while the wasm
     /// was loading (only when there is no consent cookie, so a dialog is likely): a promise of the parsed
     /// JSON, rejected if the answer was not a `200`. Used instead of a new request.
+    #[cfg(feature = "full")]
     pub policy: Option<Promise>,
 }
 
@@ -94,11 +103,14 @@ impl Config {
             #[cfg(feature = "full")]
             endpoint,
             policy_version,
+            #[cfg(feature = "full")]
             build: None,
             stylesheet,
             consent_mode,
             gtag: None,
+            #[cfg(feature = "full")]
             retry_ms: 2_000,
+            #[cfg(feature = "full")]
             policy: None,
         })
     }
