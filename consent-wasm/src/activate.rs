@@ -19,7 +19,7 @@ use alloc::string::String;
 
 use js_sys::Array;
 use wasm_bindgen::prelude::*;
-use web_sys::{Element, HtmlScriptElement, NodeList};
+use web_sys::{Element, HtmlScriptElement};
 
 use crate::dom::{
     add, all, attr, attr_value, button, element, find, get, join, set, set_str, string,
@@ -41,9 +41,10 @@ pub(crate) fn added_blocked(records: &JsValue) -> bool {
         return false;
     };
     records.iter().any(|record| {
-        let nodes: NodeList = get(&record, "addedNodes").unchecked_into();
+        // A `NodeList`, read as an array (`dom::all_in` says why).
+        let nodes: Array = get(&record, "addedNodes").unchecked_into();
         (0..nodes.length())
-            .filter_map(|i| nodes.item(i)?.dyn_into::<Element>().ok())
+            .filter_map(|i| nodes.get(i).dyn_into::<Element>().ok())
             .any(|e| e.matches(BLOCKED).unwrap_or(false) || find(&e, BLOCKED).is_some())
     })
 }
@@ -97,7 +98,7 @@ impl Activation {
             } else if let Some(policy) = policy {
                 placeholder(policy, &embed, &purpose.as_string().unwrap_or_default());
             } else {
-                unplaced |= !embed.has_attribute("hidden");
+                unplaced |= !crate::dom::has_attr(&embed, "hidden");
             }
         }
         if self.waiting.is_none() {
@@ -123,7 +124,7 @@ impl Activation {
                 .filter_map(|n| n.as_string())
             {
                 if !matches!(name.as_str(), "type" | "data-type" | "data-src")
-                    && let Some(value) = old.get_attribute(&name)
+                    && let Some(value) = crate::dom::attr_string(&old, &name)
                 {
                     // The page's own attribute names: one the parser accepted may be one `setAttribute`
                     // refuses (`=x`), so this call checks (the others are the banner's own names).
@@ -136,10 +137,10 @@ impl Activation {
             if nonce.is_truthy() {
                 set(&new, "nonce", &nonce);
             }
-            if let Some(kind) = old.get_attribute("data-type") {
+            if let Some(kind) = crate::dom::attr_string(&old, "data-type") {
                 set_str(&new, "type", &kind);
             }
-            let src = old.get_attribute("data-src");
+            let src = crate::dom::attr_string(&old, "data-src");
             match &src {
                 Some(src) => {
                     let done = dispatch.callback(Step::ScriptDone);
@@ -156,7 +157,7 @@ impl Activation {
             // A `nomodule` file never loads (nor fails) where modules run: nothing waits for it.
             if old.replace_with_with_node_1(&new).is_ok()
                 && src.is_some()
-                && !new.has_attribute("nomodule")
+                && !crate::dom::has_attr(&new, "nomodule")
             {
                 self.waiting = Some(new.into());
                 return;
@@ -174,7 +175,7 @@ fn load(embed: &Element) {
         p.remove();
         let _ = embed.remove_attribute("hidden");
     }
-    if let Some(src) = embed.get_attribute("data-src") {
+    if let Some(src) = crate::dom::attr_string(embed, "data-src") {
         let _ = embed.remove_attribute("data-src");
         attr(embed, "src", &src);
     }
@@ -182,7 +183,7 @@ fn load(embed: &Element) {
 
 /// Hides a blocked embed behind a placeholder of the same size (once; needs the stylesheet).
 fn placeholder(policy: &PolicyView, embed: &Element, purpose: &str) {
-    if embed.has_attribute("hidden") {
+    if crate::dom::has_attr(embed, "hidden") {
         return;
     }
     let title = match policy.purpose_json(purpose) {
@@ -243,5 +244,5 @@ pub(crate) fn placeholder_click(button: &Element, always: bool) -> Option<String
         load(&embed);
         return None;
     }
-    embed.get_attribute("data-consent")
+    crate::dom::attr_string(&embed, "data-consent")
 }

@@ -116,7 +116,7 @@ impl Api {
                 let entry = Array::of2(a, b);
                 self.listeners().push(&entry);
                 // Subscribing to "ready" after it happened: called at once (in a microtask).
-                if a.as_string().as_deref() == Some("ready")
+                if *a == JsValue::from_str("ready")
                     && get(shared, "r").is_truthy()
                     && let Ok(f) = b.clone().dyn_into::<Function>()
                 {
@@ -128,12 +128,7 @@ impl Api {
                 let listeners = self.listeners();
                 let i = listeners.index_of(a, 0);
                 if i >= 0 {
-                    // `splice(i, 1)`: js-sys's `splice` always inserts an item, so copy around it.
-                    let rest = listeners.slice(i as u32 + 1, listeners.length());
-                    listeners.set_length(i as u32);
-                    for entry in rest.iter() {
-                        listeners.push(&entry);
-                    }
+                    crate::dom::remove_items(&listeners, i as u32, 1);
                 }
                 JsValue::UNDEFINED
             }
@@ -218,7 +213,7 @@ impl Api {
             let Ok(entry) = entry.dyn_into::<Array>() else {
                 continue;
             };
-            if entry.get(0).as_string().as_deref() == Some(name)
+            if entry.get(0) == JsValue::from_str(name)
                 && let Ok(f) = entry.get(1).dyn_into::<Function>()
             {
                 // A listener that throws is the page's problem, not the banner's.

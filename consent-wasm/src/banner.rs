@@ -298,7 +298,7 @@ impl Banner {
         else {
             return;
         };
-        let action = el.get_attribute("data-consent-action").unwrap_or_default();
+        let action = crate::dom::attr_string(&el, "data-consent-action").unwrap_or_default();
         let in_dialog = matches!(el.closest("#consent-banner"), Ok(Some(_)));
         if in_dialog {
             match action.as_str() {
@@ -313,9 +313,9 @@ impl Banner {
                 }
                 "close" => self.close_dialog(),
                 "receipt" => receipt::download(&el, &self.dispatch),
-                _ if el.has_attribute("data-consent-lang") => {
+                _ if crate::dom::has_attr(&el, "data-consent-lang") => {
                     // The view of that language replaces the dialog's content when it comes.
-                    if let Some(lang) = el.get_attribute("data-consent-lang") {
+                    if let Some(lang) = crate::dom::attr_string(&el, "data-consent-lang") {
                         self.languages.insert(0, lang);
                         self.fetch_current_policy();
                     }
@@ -328,7 +328,7 @@ impl Banner {
                 set(&choice, &purpose, &JsValue::TRUE);
                 self.apply(Method::Custom, choice);
             }
-        } else if el.has_attribute("data-consent-open") || action == "open" {
+        } else if crate::dom::has_attr(&el, "data-consent-open") || action == "open" {
             self.ask(true);
         } else {
             return;

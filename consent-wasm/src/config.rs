@@ -1,27 +1,37 @@
 //! The banner's configuration: what the embedding page says about it, in its `<script>`'s data
 //! attributes ([`Config::from_script`]), and what the bootstrap passes to [`boot`](crate::boot).
 
+#[cfg(feature = "full")]
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 
-use consent_core::{BuildHash, PolicyVersion};
-use js_sys::{Function, Promise};
+#[cfg(feature = "full")]
+use consent_core::BuildHash;
+use consent_core::PolicyVersion;
+use js_sys::Function;
+#[cfg(feature = "full")]
+use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use web_sys::Element;
 
 use crate::{dom, logic};
 
-/// What the embedding page says about the banner (its `<script>`'s data attributes).
+/// What the embedding page says about the banner (its `<script>`'s data attributes). The fields only
+/// the full banner uses (the server, the build, retries, the prefetched policy) are compiled into it
+/// only: the return visit's part neither reads nor carries them.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// The consent server, without a trailing slash (`data-endpoint`; `"/"` means this site, and
-    /// becomes the empty string).
+    /// becomes the empty string). Only the full banner talks to it: the return visit's part does not
+    /// read it (the bootstrap found the `<script>` by it).
+    #[cfg(feature = "full")]
     pub endpoint: String,
     /// The policy version the page is published under (`data-policy-version`): a choice made under an
     /// older version is asked again.
     pub policy_version: Option<PolicyVersion>,
     /// SHA-256 of the banner build, sent with each choice (written into the bootstrap by
     /// `scripts/build-banner`).
+    #[cfg(feature = "full")]
     pub build: Option<BuildHash>,
     /// The stylesheet to load (`data-css`; by default `banner.css` next to `banner.js`;
     /// `data-css="none"` when the site bundles it itself).
@@ -34,10 +44,12 @@ pub struct Config {
     pub gtag: Option<Function>,
     /// The first retry after the server could not be reached, in milliseconds (doubles up to
     /// five minutes).
+    #[cfg(feature = "full")]
     pub retry_ms: u32,
     /// The current policy (`{endpoint}/v1/policy`), fetched and parsed by the bootstrap while the wasm
     /// was loading (only when there is no consent cookie, so a dialog is likely): a promise of the parsed
     /// JSON, rejected if the answer was not a `200`. Used instead of a new request.
+    #[cfg(feature = "full")]
     pub policy: Option<Promise>,
 }
 
@@ -65,22 +77,22 @@ impl Config {
     /// Reads the data attributes of the banner's `<script>` element, loaded from `script_url`.
     pub fn from_script(script: &Element, script_url: Option<&str>) -> Result<Config, JsValue> {
         let bad = |m: &str| JsValue::from_str(m);
-        let endpoint = script
-            .get_attribute("data-endpoint")
-            .map(|e| e.trim_ascii().trim_end_matches('/').to_owned())
+        #[cfg(feature = "full")]
+        let endpoint = crate::dom::attr_string(script, "data-endpoint")
+            .map(|e| logic::endpoint(&e).to_owned())
             .ok_or_else(|| bad("consent banner: data-endpoint is missing"))?;
-        let policy_version = match script.get_attribute("data-policy-version") {
+        let policy_version = match crate::dom::attr_string(script, "data-policy-version") {
             Some(v) => Some(v.trim_ascii().parse().map_err(|_| {
                 bad("consent banner: data-policy-version is not a date such as 2025-03-26")
             })?),
             None => None,
         };
-        let stylesheet = match script.get_attribute("data-css") {
+        let stylesheet = match crate::dom::attr_string(script, "data-css") {
             Some(css) if css == "none" => None,
             Some(css) => Some(css),
             None => script_url.map(|url| logic::sibling(url, "banner.css")),
         };
-        let consent_mode = match script.get_attribute("data-consent-mode") {
+        let consent_mode = match crate::dom::attr_string(script, "data-consent-mode") {
             Some(m) if m.trim_ascii() == "off" => None,
             Some(m) => Some(logic::ConsentModeMap::parse(&m).ok_or_else(|| {
                 bad("consent banner: data-consent-mode is not a list of type=purpose pairs")
@@ -88,13 +100,17 @@ impl Config {
             None => logic::ConsentModeMap::parse(logic::CONSENT_MODE_DEFAULT),
         };
         Ok(Config {
+            #[cfg(feature = "full")]
             endpoint,
             policy_version,
+            #[cfg(feature = "full")]
             build: None,
             stylesheet,
             consent_mode,
             gtag: None,
+            #[cfg(feature = "full")]
             retry_ms: 2_000,
+            #[cfg(feature = "full")]
             policy: None,
         })
     }

@@ -119,7 +119,7 @@ impl Dialog {
     pub(crate) fn selected(&self, policy: &PolicyView) -> PurposeSet {
         let mut selected = PurposeSet::EMPTY;
         for input in all_in(&self.root, "input[data-purpose]:checked") {
-            if let Some(id) = input.get_attribute("data-purpose") {
+            if let Some(id) = crate::dom::attr_string(&input, "data-purpose") {
                 selected |= bit_of(policy, &id);
             }
         }
@@ -144,7 +144,7 @@ impl Dialog {
                 on = PurposeSet::EMPTY;
             }
             if input.unchecked_ref::<HtmlInputElement>().checked()
-                && let Some(id) = input.get_attribute("data-purpose")
+                && let Some(id) = crate::dom::attr_string(&input, "data-purpose")
             {
                 on |= bit_of(policy, &id);
             }

@@ -43,7 +43,8 @@ pub(crate) fn dispatcher<H: Handler>(api: &Api) -> (Dispatch, Rc<RefCell<Option<
     if previous.is_object()
         && let Ok(stop) = get(&previous, "_stop").dyn_into::<Function>()
     {
-        let _ = stop.call0(&JsValue::NULL);
+        // `call1` with nothing: one import less than `call0`, which nothing else needs.
+        let _ = stop.call1(&JsValue::NULL, &JsValue::UNDEFINED);
     }
     let holder: Rc<RefCell<Option<H>>> = Rc::new(RefCell::new(None));
     let cell = Rc::clone(&holder);

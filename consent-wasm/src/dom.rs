@@ -5,7 +5,7 @@ use alloc::string::String;
 
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
-use web_sys::{Document, Element, EventTarget, HtmlDocument, HtmlElement, NodeList, Window};
+use web_sys::{Document, Element, EventTarget, HtmlDocument, HtmlElement, Window};
 #[cfg(feature = "full")]
 use web_sys::{RequestInit, Response};
 
@@ -36,7 +36,14 @@ extern "C" {
     #[wasm_bindgen(method, catch, js_name = querySelector)]
     fn query(this: &Dom, selector: &str) -> Result<Option<Element>, JsValue>;
     #[wasm_bindgen(method, catch, js_name = querySelectorAll)]
-    fn query_all(this: &Dom, selector: &str) -> Result<NodeList, JsValue>;
+    // The `NodeList` is read through `Array`'s `length` and index getter, which it has too: one
+    // import each for lists and arrays, instead of two.
+    fn query_all(this: &Dom, selector: &str) -> Result<Array, JsValue>;
+    /// An array, seen through these bindings.
+    type Items;
+    // js-sys's `splice` always inserts an item.
+    #[wasm_bindgen(method)]
+    fn splice(this: &Items, start: u32, count: u32);
     /// `JSON.parse`.
     #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
     pub(crate) fn json_parse(text: &str) -> Result<JsValue, JsValue>;
@@ -83,6 +90,17 @@ pub(crate) fn bind2(f: &Function, a: &JsValue, b: &JsValue) -> Function {
 /// The window (the banner only runs in one).
 pub(crate) fn window() -> Window {
     WINDOW.with(Window::clone)
+}
+
+/// The page's `localStorage`, if it may be used (reading it throws where the browser blocks storage).
+pub(crate) fn storage() -> Option<web_sys::Storage> {
+    window().local_storage().ok().flatten()
+}
+
+/// The `localStorage` entry `key`, if storage may be used and the entry is there: one function for
+/// every entry the banner reads (each read inlined was wasm bytes of its own).
+pub(crate) fn stored(key: &str) -> Option<String> {
+    storage()?.get_item(key).ok().flatten()
 }
 
 /// The page's document.
@@ -176,9 +194,25 @@ pub(crate) fn attr_value(el: &Element, name: &str) -> JsValue {
     el.unchecked_ref::<Dom>().get_attr(name)
 }
 
+/// `el.getAttribute(name)`, if it has the attribute (through the same import as [`attr_value`]).
+pub(crate) fn attr_string(el: &Element, name: &str) -> Option<String> {
+    attr_value(el, name).as_string()
+}
+
+/// `el.hasAttribute(name)` (through the same import as [`attr_value`]: `getAttribute` is `null` for
+/// an attribute the element does not have).
+pub(crate) fn has_attr(el: &Element, name: &str) -> bool {
+    !attr_value(el, name).is_null()
+}
+
 /// `el.setAttribute(name, value)`.
 pub(crate) fn attr(el: &Element, name: &str, value: &str) {
     el.unchecked_ref::<Dom>().set_attr(name, value);
+}
+
+/// `array.splice(start, count)`: removes `count` items from `start`.
+pub(crate) fn remove_items(array: &Array, start: u32, count: u32) {
+    array.unchecked_ref::<Items>().splice(start, count);
 }
 
 /// Every element of the page matching `selector`, in document order.
@@ -188,10 +222,12 @@ pub(crate) fn all(selector: &str) -> impl Iterator<Item = Element> + use<> {
 
 /// Every element inside `root` (a document or an element) matching `selector`, in document order.
 pub(crate) fn all_in(root: &JsValue, selector: &str) -> impl Iterator<Item = Element> + use<> {
-    let list = root.unchecked_ref::<Dom>().query_all(selector).ok();
-    let len = list.as_ref().map_or(0, NodeList::length);
+    let list = root
+        .unchecked_ref::<Dom>()
+        .query_all(selector)
+        .unwrap_or_default();
     // A selector matches elements only.
-    (0..len).filter_map(move |i| Some(list.as_ref()?.item(i)?.unchecked_into()))
+    (0..list.length()).map(move |i| list.get(i).unchecked_into())
 }
 
 /// The first element inside `root` (a document or an element) matching `selector`.
@@ -204,7 +240,7 @@ pub(crate) fn find(root: &JsValue, selector: &str) -> Option<Element> {
 pub(crate) fn languages() -> alloc::vec::Vec<String> {
     let mut languages: alloc::vec::Vec<String> = document()
         .document_element()
-        .and_then(|html| html.get_attribute("lang"))
+        .and_then(|html| attr_string(&html, "lang"))
         .into_iter()
         .collect();
     languages.extend(

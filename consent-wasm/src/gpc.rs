@@ -11,7 +11,7 @@
 
 use consent_core::TokenClaims;
 
-use crate::dom::{get, window};
+use crate::dom::{get, stored, window};
 
 /// The `localStorage` key of the receipt id of the last choice made with the signal on.
 const GPC_KEY: &str = "consent-gpc";
@@ -23,18 +23,13 @@ pub(crate) fn signal() -> bool {
 
 /// Whether the choice of `token` was made with Global Privacy Control on.
 pub(crate) fn chosen_with(token: &TokenClaims) -> bool {
-    window()
-        .local_storage()
-        .ok()
-        .flatten()
-        .and_then(|s| s.get_item(GPC_KEY).ok().flatten())
-        .is_some_and(|id| id == token.receipt.hyphenated())
+    stored(GPC_KEY).is_some_and(|id| id == token.receipt.hyphenated())
 }
 
 #[cfg(feature = "full")]
 /// Remembers that the choice of `token` was made with Global Privacy Control on.
 pub(crate) fn remember(token: &TokenClaims) {
-    if let Some(s) = window().local_storage().ok().flatten() {
+    if let Some(s) = crate::dom::storage() {
         let _ = s.set_item(GPC_KEY, &token.receipt.hyphenated());
     }
 }

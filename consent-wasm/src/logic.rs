@@ -269,6 +269,21 @@ pub fn lifetime_parts(text: &str) -> Option<(&str, &'static str, &'static str)> 
     Some((n, unit, kk))
 }
 
+/// The consent server's base URL as `data-endpoint` gives it: without white space around it and
+/// without trailing slashes (`"/"`, the site itself, becomes `""`).
+///
+/// ```
+/// use consent_wasm::logic::endpoint;
+/// assert_eq!(endpoint(" https://consent.example/ "), "https://consent.example");
+/// assert_eq!(endpoint("/"), "");
+/// ```
+pub fn endpoint(text: &str) -> &str {
+    // Bytes, not a `char` pattern (`trim_end_matches('/')`): no string searcher in the wasm.
+    let text = text.trim_ascii();
+    let end = text.bytes().rposition(|c| c != b'/').map_or(0, |i| i + 1);
+    text.get(..end).unwrap_or_default()
+}
+
 /// The URL of `file` in the same directory as `url` (query and fragment dropped).
 pub fn sibling(url: &str, file: &str) -> String {
     let end = url
@@ -276,8 +291,10 @@ pub fn sibling(url: &str, file: &str) -> String {
         .position(|c| c == b'?' || c == b'#')
         .unwrap_or(url.len());
     let path = url.get(..end).unwrap_or_default();
+    // Bytes, not a `char` pattern: no string searcher in the wasm.
     let dir = path
-        .rfind('/')
+        .bytes()
+        .rposition(|c| c == b'/')
         .and_then(|i| path.get(..=i))
         .unwrap_or_default();
     let mut out = String::from(dir);
@@ -326,11 +343,17 @@ pub const CONSENT_TYPES: [&str; 7] = [
     "security_storage",
 ];
 
-/// A Google Consent Mode map: space-separated `type=purpose` pairs, e.g.
+/// A Google Consent Mode map: `type=purpose` pairs separated by ASCII white space, e.g.
 /// `analytics_storage=cookies-analytics` (`data-consent-mode`). Only made by [`ConsentModeMap::parse`];
-/// kept as the text it was read from (the banner has no use for a list of strings).
+/// kept as the text it was read from, with where each type's purpose id lies in it (the banner has no
+/// use for a list of strings).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConsentModeMap(String);
+pub struct ConsentModeMap {
+    text: String,
+    /// Per type of [`CONSENT_TYPES`], the byte range of its purpose id in `text`; `(0, 0)` when the
+    /// type is not mapped (a purpose id is never empty, and never starts the text).
+    ids: [(usize, usize); CONSENT_TYPES.len()],
+}
 
 impl ConsentModeMap {
     /// Reads a map. `None` when a pair is malformed or names a type that is not one of
@@ -339,31 +362,50 @@ impl ConsentModeMap {
     /// ```
     /// use consent_wasm::logic::ConsentModeMap;
     /// let map = ConsentModeMap::parse("analytics_storage=cookies-analytics ad_storage=cookies-marketing").unwrap();
-    /// assert_eq!(map.pairs().next(), Some(("analytics_storage", "cookies-analytics")));
+    /// assert_eq!(map.purpose("analytics_storage"), Some("cookies-analytics"));
+    /// assert_eq!(map.purpose("ad_user_data"), None); // not mapped: always denied
     /// assert_eq!(ConsentModeMap::parse("cookies=on"), None); // not a Consent Mode type
     /// ```
     pub fn parse(text: &str) -> Option<ConsentModeMap> {
-        let map = ConsentModeMap(text.to_owned());
-        for (i, pair) in text.split_ascii_whitespace().enumerate() {
-            let mut halves = parts(pair, b'=');
-            let (kind, purpose) = (halves.next()?, halves.next()?);
-            if halves.next().is_some()
-                || !CONSENT_TYPES.contains(&kind)
-                || purpose.is_empty()
-                || map.pairs().take(i).any(|(k, _)| k == kind)
-            {
+        // One pass over the bytes (a white space byte after the end closes the last pair): smaller in
+        // the banner's wasm than `split_ascii_whitespace` and an iterator of pairs.
+        let mut ids = [(0, 0); CONSENT_TYPES.len()];
+        let mut start = 0;
+        for (end, c) in text.bytes().chain([b' ']).enumerate() {
+            if !c.is_ascii_whitespace() {
+                continue;
+            }
+            let pair = text.get(start..end)?;
+            let pair_start = start;
+            start = end + 1;
+            if pair.is_empty() {
+                continue;
+            }
+            let eq = pair.bytes().position(|c| c == b'=')?;
+            let kind = pair.get(..eq)?;
+            let purpose = pair.get(eq + 1..)?;
+            let slot = CONSENT_TYPES
+                .iter()
+                .position(|t| *t == kind)
+                .and_then(|k| ids.get_mut(k))?;
+            if purpose.is_empty() || purpose.bytes().any(|c| c == b'=') || slot.1 != 0 {
                 return None;
             }
+            *slot = (pair_start + eq + 1, end);
         }
-        Some(map)
+        Some(ConsentModeMap {
+            text: text.to_owned(),
+            ids,
+        })
     }
 
-    /// The (type, purpose id) pairs, in order.
-    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.split_ascii_whitespace().filter_map(|pair| {
-            let mut halves = parts(pair, b'=');
-            Some((halves.next()?, halves.next()?))
-        })
+    /// The purpose id that grants Consent Mode type `kind`, if the map names one.
+    pub fn purpose(&self, kind: &str) -> Option<&str> {
+        let k = CONSENT_TYPES.iter().position(|t| *t == kind)?;
+        match *self.ids.get(k)? {
+            (_, 0) => None,
+            (start, end) => self.text.get(start..end),
+        }
     }
 
     /// Whether Consent Mode type `kind` is granted: its purpose is one that `allows` (the purpose ids
@@ -372,7 +414,7 @@ impl ConsentModeMap {
     pub fn granted(&self, kind: &str, allows: Option<&dyn Fn(&str) -> bool>) -> bool {
         match allows {
             None => kind == "security_storage",
-            Some(allows) => self.pairs().any(|(k, id)| k == kind && allows(id)),
+            Some(allows) => self.purpose(kind).is_some_and(allows),
         }
     }
 }
@@ -512,7 +554,14 @@ mod tests {
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn consent_mode_maps_purposes_to_the_seven_types() {
         let map = ConsentModeMap::parse(CONSENT_MODE_DEFAULT).unwrap();
-        assert_eq!(map.pairs().count(), 7);
+        let mapped = |m: &ConsentModeMap| {
+            CONSENT_TYPES
+                .iter()
+                .filter(|k| m.purpose(k).is_some())
+                .count()
+        };
+        assert_eq!(mapped(&map), 7);
+        assert_eq!(map.purpose("security_storage"), Some("cookies-necessary"));
         let on = |granted: Option<PurposeSet>| -> Vec<&str> {
             let allows = |id: &str| {
                 PURPOSES
@@ -563,10 +612,7 @@ mod tests {
         ] {
             assert_eq!(ConsentModeMap::parse(bad), None, "{bad}");
         }
-        assert_eq!(
-            ConsentModeMap::parse("").map(|m| m.pairs().count()),
-            Some(0)
-        );
+        assert_eq!(ConsentModeMap::parse("").map(|m| mapped(&m)), Some(0));
     }
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]
@@ -695,6 +741,15 @@ mod tests {
             "https://cdn.example/b/banner.css"
         );
         assert_eq!(sibling("banner.js", "banner.css"), "banner.css");
+        assert_eq!(
+            endpoint(" https://consent.example// "),
+            "https://consent.example"
+        );
+        assert_eq!(endpoint("/"), "");
+        assert_eq!(
+            endpoint("https://consent.example/api"),
+            "https://consent.example/api"
+        );
         assert_eq!(lifetime_parts("6 months"), Some(("6", "month", "ай")));
         assert_eq!(lifetime_parts("13 months"), Some(("13", "month", "ай")));
         assert_eq!(lifetime_parts("1 years"), Some(("1", "year", "жыл")));

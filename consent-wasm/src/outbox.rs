@@ -28,11 +28,11 @@ use consent_core::{
 };
 use js_sys::{Array, Date};
 use wasm_bindgen::prelude::*;
-use web_sys::{Response, Storage};
+use web_sys::Response;
 
 use crate::dom::{
-    get, json_parse, json_stringify, object, request_init, set, set_str, status, string, then2,
-    window,
+    get, json_parse, json_stringify, object, request_init, set, set_str, status, storage, stored,
+    string, then2, window,
 };
 use crate::logic::{self, PENDING_KEY};
 use crate::policy::PolicyView;
@@ -189,7 +189,7 @@ impl Outbox {
         let lapses = logic::lapses_at((now_ms / 1000.0) as i64, validity_months);
         self.kept_at = 0.0;
         self.key = new_key();
-        if let Some(storage) = local_storage() {
+        if let Some(storage) = storage() {
             let entry = object();
             set(&entry, "request", &js);
             set_str(&entry, "key", &self.key);
@@ -339,7 +339,7 @@ impl Outbox {
     /// since (which that tab sends).
     fn done(&mut self) {
         self.pending = None;
-        let ours = match local_storage().and_then(|s| s.get_item(PENDING_KEY).ok().flatten()) {
+        let ours = match stored(PENDING_KEY) {
             Some(text) => json_parse(&text)
                 .map(|entry| get(&entry, "at").as_f64().unwrap_or(0.0) == self.kept_at)
                 .unwrap_or(true),
@@ -352,12 +352,8 @@ impl Outbox {
     }
 }
 
-fn local_storage() -> Option<Storage> {
-    window().local_storage().ok().flatten()
-}
-
 fn remove_entry() {
-    if let Some(storage) = local_storage() {
+    if let Some(storage) = storage() {
         let _ = storage.remove_item(PENDING_KEY);
     }
 }
@@ -366,7 +362,7 @@ fn remove_entry() {
 /// version or a later one; otherwise it is removed): the request to send again, what it grants, and
 /// when it was kept, and its idempotency key (a new one for an entry kept before keys existed).
 fn read_entry(page: Option<PolicyVersion>, now_ms: f64) -> Option<(String, Array, f64, String)> {
-    let text = local_storage()?.get_item(PENDING_KEY).ok()??;
+    let text = stored(PENDING_KEY)?;
     let entry = json_parse(&text).ok()?;
     let request = get(&entry, "request");
     let expires = get(&entry, "expires").as_f64().unwrap_or(0.0);

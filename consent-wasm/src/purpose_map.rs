@@ -147,15 +147,10 @@ impl PurposeMap {
     }
 }
 
-/// The page's `localStorage`, if it may be used.
-fn storage() -> Option<web_sys::Storage> {
-    crate::dom::window().local_storage().ok().flatten()
-}
-
 /// Keeps the map of `policy` (the policy of the token the banner holds).
 #[cfg(feature = "full")]
 pub(crate) fn keep(policy: &PolicyView) {
-    if let Some(s) = storage() {
+    if let Some(s) = crate::dom::storage() {
         let _ = s.set_item(MAP_KEY, &PurposeMap::of(policy).encode());
     }
 }
@@ -163,7 +158,7 @@ pub(crate) fn keep(policy: &PolicyView) {
 /// The kept map, if there is one and it reads.
 #[cfg(feature = "visit")]
 pub(crate) fn kept() -> Option<PurposeMap> {
-    PurposeMap::decode(&storage()?.get_item(MAP_KEY).ok()??)
+    PurposeMap::decode(&crate::dom::stored(MAP_KEY)?)
 }
 
 #[cfg(test)]

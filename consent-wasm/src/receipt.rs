@@ -19,7 +19,8 @@ use crate::step::{Dispatch, Step};
 /// ([`Step::Receipt`] gets the response).
 pub(crate) fn download(link: &Element, dispatch: &Dispatch) {
     let jar = cookies::jar();
-    let (Some(token), Some(href)) = (cookies::token(&jar), link.get_attribute("href")) else {
+    let (Some(token), Some(href)) = (cookies::token(&jar), crate::dom::attr_string(link, "href"))
+    else {
         return;
     };
     // With its proof of logging (issue 21.5).

@@ -30,16 +30,17 @@ use crate::api::{Api, Snapshot};
 use crate::config::Config;
 use crate::consent_mode::ConsentMode;
 use crate::dispatcher::{Handler, dispatcher};
-use crate::dom::{Listener, Observer, document, set, window};
+use crate::dom::{Listener, Observer, document, set, stored};
 use crate::logic::{self, PENDING_KEY, Stored};
 use crate::purpose_map::{self, PurposeMap};
 use crate::step::{Dispatch, Step};
 use crate::{cookies, gpc, reopen, stylesheet};
 
 /// The entry point of the return visit's build, called by the bootstrap (`banner.js`) when the page
-/// has a consent cookie: `visit(import.meta.url, gtag, language, full)`, where `gtag` is the
-/// bootstrap's `function(){dataLayer.push(arguments)}`, `language` the first of the page's and the
-/// browser's languages the banner speaks (the bootstrap picks it as the banner does, for the policy it
+/// has a consent cookie: `visit(import.meta.url, script, gtag, language, full)`, where `script` is the
+/// banner's `<script>` (the one loaded from `import.meta.url`, else the first `<script
+/// data-endpoint>`), `gtag` the bootstrap's `function(){dataLayer.push(arguments)}`, `language` the
+/// first of the page's and the browser's languages the banner speaks (the bootstrap picks it as the banner does, for the policy it
 /// prefetches on a first visit), and `full(state, command, argument)` starts the full banner
 /// (once) with this part's state object, then calls `window.consent[command](argument)` if a command
 /// is given, and returns a promise of that.
@@ -50,11 +51,14 @@ use crate::{cookies, gpc, reopen, stylesheet};
 #[wasm_bindgen]
 pub fn visit(
     script_url: Option<String>,
+    script: Option<Element>,
     gtag: Option<Function>,
     language: String,
     full: Function,
 ) -> Result<bool, JsValue> {
-    let mut config = Config::find(script_url.as_deref())?;
+    let script =
+        script.ok_or_else(|| JsValue::from_str("consent banner: no <script data-endpoint>"))?;
+    let mut config = Config::from_script(&script, script_url.as_deref())?;
     let jar = cookies::jar();
     let Stored::Valid(token) = logic::read_token(
         cookies::token(&jar),
@@ -63,11 +67,7 @@ pub fn visit(
     ) else {
         return Ok(false);
     };
-    let pending = window()
-        .local_storage()
-        .ok()
-        .flatten()
-        .and_then(|s| s.get_item(PENDING_KEY).ok().flatten());
+    let pending = stored(PENDING_KEY);
     let Some(map) =
         purpose_map::kept().filter(|m| pending.is_none() && m.version == token.policy_version)
     else {
@@ -86,7 +86,6 @@ pub fn visit(
     let part = Visit {
         _click: Listener::new(&doc, "click", dispatch.callback(Step::Click)),
         _observer: Observer::new(&dispatch.callback(Step::Mutation)),
-        config,
         dispatch,
         api,
         full,
@@ -97,20 +96,20 @@ pub fn visit(
         handed_over: false,
         // Else Kazakh, as the full banner speaks without a policy.
         language: match language.as_str() {
-            "kk" | "ru" | "en" => language,
-            _ => String::from("kk"),
+            "ru" => "ru",
+            "en" => "en",
+            _ => "kk",
         },
     };
     *holder.borrow_mut() = Some(part);
     if let Some(part) = holder.borrow_mut().as_mut() {
-        part.boot(&token, &map, granted, gpc);
+        part.boot(&config, &token, &map, granted, gpc);
     }
     Ok(true)
 }
 
 /// The return visit's state on this page.
 struct Visit {
-    config: Config,
     dispatch: Dispatch,
     api: Api,
     /// The bootstrap's function that starts the full banner (see [`visit()`]).
@@ -124,7 +123,7 @@ struct Visit {
     /// The full banner has been asked for (it takes over when it has loaded).
     handed_over: bool,
     /// The language to speak (the way back in's label, the API's `language`).
-    language: String,
+    language: &'static str,
     _click: Listener,
     /// Blocked scripts and embeds the page adds later.
     _observer: Option<Observer>,
@@ -133,16 +132,23 @@ struct Visit {
 impl Visit {
     /// Installs `window.consent`, tells Consent Mode its default and what the token grants, activates
     /// that, shows the way back in (once the stylesheet is there) and fires `consent:ready`.
-    fn boot(&mut self, token: &TokenClaims, map: &PurposeMap, granted: PurposeSet, gpc: bool) {
+    fn boot(
+        &mut self,
+        config: &Config,
+        token: &TokenClaims,
+        map: &PurposeMap,
+        granted: PurposeSet,
+        gpc: bool,
+    ) {
         Api::install(&self.dispatch);
         let consent_mode = ConsentMode {
-            map: self.config.consent_mode.as_ref(),
-            gtag: self.config.gtag.as_ref(),
+            map: config.consent_mode.as_ref(),
+            gtag: config.gtag.as_ref(),
         };
         consent_mode.default();
         consent_mode.update(&self.granted_ids);
         set(self.api.shared(), "a", &JsValue::TRUE);
-        self.css_ready = stylesheet::load(self.config.stylesheet.as_ref(), &self.dispatch);
+        self.css_ready = stylesheet::load(config.stylesheet.as_ref(), &self.dispatch);
         self.activate();
         self.show_reopen();
         self.api.publish(&Snapshot {
@@ -152,7 +158,7 @@ impl Visit {
             gpc,
             pending: false,
             token: Some(token),
-            language: &self.language,
+            language: self.language,
         });
         self.api.ready();
     }
@@ -183,7 +189,7 @@ impl Visit {
             self.reopen_wanted = true;
             return;
         }
-        reopen::show(None, &self.language);
+        reopen::show(None, self.language);
     }
 }
 
