@@ -19,17 +19,18 @@ impl PgStore {
         run(&self.handle, async move {
             let mut client = pool.get().await.pg()?;
             let tx = client.transaction().await.pg()?;
-            let mut c = (
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-            );
+            // One column a vector, in the order of `ROWS`.
+            let mut c: (
+                Vec<_>,
+                Vec<_>,
+                Vec<_>,
+                Vec<_>,
+                Vec<_>,
+                Vec<_>,
+                Vec<_>,
+                Vec<_>,
+                Vec<_>,
+            ) = Default::default();
             for k in cases {
                 c.0.push(k.id);
                 c.1.push(k.kind);
@@ -108,29 +109,34 @@ impl PgStore {
         run(&self.handle, async move {
             let mut client = pool.get().await.pg()?;
             let tx = client.transaction().await.pg()?;
-            let mut c = (
+            // One column a vector, in the order of `ROWS` (two tuples: `Default` goes up to twelve).
+            #[allow(
+                clippy::type_complexity,
+                reason = "a row of columns, each only pushed then bound"
+            )]
+            let mut c: (
                 (
-                    Vec::new(),
-                    Vec::new(),
-                    Vec::new(),
-                    Vec::new(),
-                    Vec::new(),
-                    Vec::new(),
-                    Vec::new(),
-                    Vec::new(),
-                    Vec::new(),
+                    Vec<_>,
+                    Vec<_>,
+                    Vec<_>,
+                    Vec<_>,
+                    Vec<_>,
+                    Vec<_>,
+                    Vec<_>,
+                    Vec<_>,
+                    Vec<_>,
                 ),
                 (
-                    Vec::new(),
-                    Vec::new(),
-                    Vec::new(),
-                    Vec::new(),
-                    Vec::new(),
-                    Vec::new(),
-                    Vec::new(),
-                    Vec::new(),
+                    Vec<_>,
+                    Vec<_>,
+                    Vec<_>,
+                    Vec<_>,
+                    Vec<_>,
+                    Vec<_>,
+                    Vec<_>,
+                    Vec<_>,
                 ),
-            );
+            ) = Default::default();
             for d in deliveries {
                 c.0.0.push(d.id);
                 c.0.1.push(d.msg_id);
