@@ -8,10 +8,8 @@
 
 mod support;
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use consent_core::{HmacKey, RightsRecord, SubjectId, Timestamp};
 use consent_server::keys::ServerKeys;
@@ -115,35 +113,7 @@ fn a_sqlite_deployment_moves_to_postgres_and_a_killed_copy_resumes() {
     drop(source);
     // The copy, killed once its first receipts are committed.
     let schema = TestSchema::new(&admin, "migrate");
-    let url = schema.url.clone();
-    let count = move || {
-        support::pg::with_client(&url, async |c| {
-            // Before the migration has made the table: none.
-            c.query_one("SELECT count(*) FROM receipts", &[])
-                .await
-                .map_or(0, |r| r.get::<_, i64>(0) as usize)
-        })
-    };
-    let mut first = migrate(&cfg, &schema.url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let at_kill = loop {
-        let n = count();
-        if n > 0 {
-            break n;
-        }
-        assert!(
-            first.try_wait().unwrap().is_none(),
-            "the copy ended before it was killed"
-        );
-        assert!(Instant::now() < deadline, "no receipt copied");
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    first.kill().unwrap();
-    first.wait().unwrap();
+    let at_kill = migrate_killed_midway(&cfg, &schema.url) as usize;
     assert!(
         at_kill < RECEIPTS,
         "killed after the copy of every receipt ({at_kill})"

@@ -319,34 +319,7 @@ fn a_deployment_with_erasures_cases_and_webhooks_moves_and_its_log_stays_consist
 
     // The copy, killed once its first receipts are committed, then run again, then once more.
     let schema = TestSchema::new(&admin, "migrate_rights");
-    let url = schema.url.clone();
-    let count = move || {
-        support::pg::with_client(&url, async |c| {
-            c.query_one("SELECT count(*) FROM receipts", &[])
-                .await
-                .map_or(0, |r| r.get::<_, i64>(0) as u64)
-        })
-    };
-    let mut first = migrate(&cfg, &schema.url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let at_kill = loop {
-        let n = count();
-        if n > 0 {
-            break n;
-        }
-        assert!(
-            first.try_wait().unwrap().is_none(),
-            "the copy ended before it was killed"
-        );
-        assert!(Instant::now() < deadline, "no receipt copied");
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    first.kill().unwrap();
-    first.wait().unwrap();
+    let at_kill = migrate_killed_midway(&cfg, &schema.url);
     assert!(at_kill < receipts, "killed after every receipt ({at_kill})");
     // A server started on the unfinished copy refuses, saying why.
     let pg_dir = temp_sqlite("migrate-rights-pg");

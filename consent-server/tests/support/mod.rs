@@ -279,3 +279,38 @@ pub fn migrate(cfg: &Path, to: &str) -> Command {
         .env("CONSENT_LOG", "info");
     c
 }
+
+/// Starts `migrate --to url` (the test's schema) and kills it (`kill -9`) once its first receipts are
+/// committed in the target, within 60 s; how many were.
+pub fn migrate_killed_midway(cfg: &Path, url: &str) -> u64 {
+    let count = || {
+        let url = url.to_owned();
+        pg::with_client(&url, async |c| {
+            // Before the migration has made the table: none.
+            c.query_one("SELECT count(*) FROM receipts", &[])
+                .await
+                .map_or(0, |r| r.get::<_, i64>(0) as u64)
+        })
+    };
+    let mut copy = migrate(cfg, url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let at_kill = loop {
+        let n = count();
+        if n > 0 {
+            break n;
+        }
+        assert!(
+            copy.try_wait().unwrap().is_none(),
+            "the copy ended before it was killed"
+        );
+        assert!(Instant::now() < deadline, "no receipt copied");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    copy.kill().unwrap();
+    copy.wait().unwrap();
+    at_kill
+}
