@@ -53,7 +53,7 @@ use std::time::Duration;
 use consent_core::tlog::{Hash, Tile};
 use consent_core::{
     Actor, Choice, CollectionKind, DataKey, Event, Method, PolicyHash, PolicyVersion, PurposeId,
-    ReceiptId, Timestamp, VerifiedReceipt,
+    ReceiptId, ReceiptPayload, Timestamp, VerifiedReceipt,
 };
 use tokio::sync::oneshot;
 
@@ -552,7 +552,22 @@ impl NewReceipt {
         r: &VerifiedReceipt,
         browser: Option<&'static str>,
     ) -> Result<NewReceipt, StoreError> {
-        let p = r.payload();
+        NewReceipt::stored_as(
+            r.payload(),
+            r.header().kid.clone(),
+            r.jws().to_owned(),
+            browser,
+        )
+    }
+
+    /// The receipt whose payload is `p`, signed with the key `kid`, stored as `jws` (its JWS, or the
+    /// redacted form an erasure left, which `migrate --to` copies): every column from the payload.
+    pub(crate) fn stored_as(
+        p: &ReceiptPayload,
+        kid: String,
+        jws: String,
+        browser: Option<&'static str>,
+    ) -> Result<NewReceipt, StoreError> {
         let subject = p.sub.parse().map_err(|_| {
             StoreError::Corrupt(format!("receipt {}: subject is not a pseudonym", p.jti))
         })?;
@@ -566,9 +581,9 @@ impl NewReceipt {
             collection: p.collection.kind,
             by: p.by,
             decisions: p.decisions.clone(),
-            kid: r.header().kid.clone(),
+            kid,
             browser,
-            jws: r.jws().to_owned(),
+            jws,
             new_data_key: None,
             case: None,
             idempotency: None,

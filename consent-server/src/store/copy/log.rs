@@ -17,7 +17,6 @@ use consent_core::{KeySet, RightsKind, RightsRecord};
 
 use super::{CHUNK, Progress};
 use crate::personal::redacted_payload;
-use crate::privacy::SubjectRef;
 use crate::store::{
     NewReceipt, PgStore, REDACTED_PREFIX, SourceReceipt, SqliteSource, Store, StoreError,
 };
@@ -125,29 +124,7 @@ pub(super) fn redacted_receipt(
         }
     };
     let kid = kid_of(&row.jws).ok_or_else(|| refused("its header has no key id"))?;
-    let subject: SubjectRef = p
-        .sub
-        .parse()
-        .map_err(|_| refused("its subject is not a pseudonym"))?;
-    let receipt = NewReceipt {
-        id: p.jti,
-        subject,
-        issued_at: p.iat,
-        expires_at: p.exp,
-        policy_version: p.policy.version,
-        method: p.method,
-        collection: p.collection.kind,
-        by: p.by,
-        decisions: p.decisions,
-        kid,
-        browser,
-        jws: row.jws.clone(),
-        new_data_key: None,
-        case: None,
-        idempotency: None,
-        deliveries: Vec::new(),
-        fresh_subject: false,
-    };
+    let receipt = NewReceipt::stored_as(&p, kid, row.jws.clone(), browser)?;
     Ok((receipt, how))
 }
 
