@@ -30,7 +30,7 @@ use crate::api::{Api, Snapshot};
 use crate::config::Config;
 use crate::consent_mode::ConsentMode;
 use crate::dispatcher::{Handler, dispatcher};
-use crate::dom::{Listener, Observer, document, set, stored};
+use crate::dom::{Listener, Observer, closest, document, get, set, stored};
 use crate::logic::{self, PENDING_KEY, Stored};
 use crate::purpose_map::{self, PurposeMap};
 use crate::step::{Dispatch, Step};
@@ -200,14 +200,10 @@ impl Handler for Visit {
                 // The way back in (the floating button, or an element of the page's) opens the full
                 // banner's dialog.
                 let event: Event = value.unchecked_into();
-                let open = event
-                    .target()
-                    .and_then(|t| t.dyn_into::<Element>().ok())
-                    .and_then(|t| {
-                        t.closest("[data-consent-action=\"open\"],[data-consent-open]")
-                            .ok()
-                    })
-                    .flatten();
+                let open = closest(
+                    &get(&event, "target"),
+                    "[data-consent-action=\"open\"],[data-consent-open]",
+                );
                 if open.is_some() {
                     event.prevent_default();
                     return self.full("open", &JsValue::UNDEFINED);
