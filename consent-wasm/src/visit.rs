@@ -45,9 +45,10 @@ use crate::{cookies, gpc, reopen, stylesheet};
 /// (once) with this part's state object, then calls `window.consent[command](argument)` if a command
 /// is given, and returns a promise of that.
 ///
-/// `Ok(false)` when the page needs the full banner and this part has done nothing: no valid token, a
-/// choice waiting in `localStorage`, no kept map of the token's version, or Global Privacy Control
-/// against a token that grants marketing purposes (the full banner withdraws them and records it).
+/// `false` when the page needs the full banner and this part has done nothing: no `<script>` or a bad
+/// data attribute (the full banner reports it), no valid token, a choice waiting in `localStorage`, no
+/// kept map of the token's version, or Global Privacy Control against a token that grants marketing
+/// purposes (the full banner withdraws them and records it).
 #[wasm_bindgen]
 pub fn visit(
     script_url: Option<String>,
@@ -55,29 +56,30 @@ pub fn visit(
     gtag: Option<Function>,
     language: String,
     full: Function,
-) -> Result<bool, JsValue> {
-    let script =
-        script.ok_or_else(|| JsValue::from_str("consent banner: no <script data-endpoint>"))?;
-    let mut config = Config::from_script(&script, script_url.as_deref())?;
+) -> bool {
+    // No `<script>`, or a bad attribute: the full banner reports it, as on a first visit.
+    let Some(Ok(mut config)) = script.map(|s| Config::read(&s, script_url.as_deref())) else {
+        return false;
+    };
     let jar = cookies::jar();
     let Stored::Valid(token) = logic::read_token(
         cookies::token(&jar),
         config.policy_version,
         (Date::now() / 1000.0) as i64,
     ) else {
-        return Ok(false);
+        return false;
     };
     let pending = stored(PENDING_KEY);
     let Some(map) =
         purpose_map::kept().filter(|m| pending.is_none() && m.version == token.policy_version)
     else {
-        return Ok(false);
+        return false;
     };
     // The token's own version: nothing in it changed since the choice.
     let granted = map.scope.granted_by_token(&token, PurposeSet::EMPTY);
     let gpc = gpc::signal();
     if gpc && map.scope.gpc_withdraws(granted) && !gpc::chosen_with(&token) {
-        return Ok(false);
+        return false;
     }
     config.gtag = gtag;
     let api = Api::new(None);
@@ -105,7 +107,7 @@ pub fn visit(
     if let Some(part) = holder.borrow_mut().as_mut() {
         part.boot(&config, &token, &map, granted, gpc);
     }
-    Ok(true)
+    true
 }
 
 /// The return visit's state on this page.
