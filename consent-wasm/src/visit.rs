@@ -70,8 +70,11 @@ pub fn visit(
         return false;
     };
     let pending = stored(PENDING_KEY);
-    let Some(map) =
-        purpose_map::kept().filter(|m| pending.is_none() && m.version == token.policy_version)
+    let kept = purpose_map::kept();
+    let Some(map) = kept
+        .as_deref()
+        .and_then(PurposeMap::decode)
+        .filter(|m| pending.is_none() && m.version == token.policy_version)
     else {
         return false;
     };
@@ -138,7 +141,7 @@ impl Visit {
         &mut self,
         config: &Config,
         token: &TokenClaims,
-        map: &PurposeMap,
+        map: &PurposeMap<'_>,
         granted: PurposeSet,
         gpc: bool,
     ) {
