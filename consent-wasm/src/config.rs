@@ -88,7 +88,8 @@ impl Config {
 
     /// Reads the data attributes of the banner's `<script>` element, loaded from `script_url`.
     pub fn from_script(script: &Element, script_url: Option<&str>) -> Result<Config, JsValue> {
-        Config::read(script, script_url).map_err(|bad| {
+        let stylesheet = script_url.map(|url| logic::sibling(url, "banner.css"));
+        Config::read(script, stylesheet).map_err(|bad| {
             JsValue::from_str(match bad {
                 #[cfg(feature = "full")]
                 Bad::Endpoint => "consent banner: data-endpoint is missing",
@@ -102,10 +103,11 @@ impl Config {
         })
     }
 
-    /// [`Config::from_script`], saying which attribute is bad without the words: the return visit's
-    /// part leaves a bad configuration to the full banner, which reports it (so the messages are not in
-    /// the part's wasm).
-    pub(crate) fn read(script: &Element, script_url: Option<&str>) -> Result<Config, Bad> {
+    /// [`Config::from_script`], given the default stylesheet's URL (`banner.css` beside the script:
+    /// the return visit's bootstrap passes it resolved) and saying which attribute is bad without the
+    /// words: the return visit's part leaves a bad configuration to the full banner, which reports it
+    /// (so the messages are not in the part's wasm).
+    pub(crate) fn read(script: &Element, stylesheet: Option<String>) -> Result<Config, Bad> {
         #[cfg(feature = "full")]
         let endpoint = crate::dom::attr_string(script, "data-endpoint")
             .map(|e| logic::endpoint(&e).to_owned())
@@ -117,7 +119,7 @@ impl Config {
         let stylesheet = match crate::dom::attr_string(script, "data-css") {
             Some(css) if css == "none" => None,
             Some(css) => Some(css),
-            None => script_url.map(|url| logic::sibling(url, "banner.css")),
+            None => stylesheet,
         };
         let consent_mode = match crate::dom::attr_string(script, "data-consent-mode") {
             Some(m) if m.trim_ascii() == "off" => None,

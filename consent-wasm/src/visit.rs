@@ -37,8 +37,9 @@ use crate::step::{Dispatch, Step};
 use crate::{cookies, gpc, reopen, stylesheet};
 
 /// The entry point of the return visit's build, called by the bootstrap (`banner.js`) when the page
-/// has a consent cookie: `visit(import.meta.url, script, gtag, language, full)`, where `script` is the
-/// banner's `<script>` (the one loaded from `import.meta.url`, else the first `<script
+/// has a consent cookie: `visit(stylesheet, script, gtag, language, full)`, where `stylesheet` is the
+/// URL of `banner.css` beside `banner.js` (the default of `data-css`), `script` is the banner's
+/// `<script>` (the one loaded from `import.meta.url`, else the first `<script
 /// data-endpoint>`), `gtag` the bootstrap's `function(){dataLayer.push(arguments)}`, `language` the
 /// first of the page's and the browser's languages the banner speaks (the bootstrap picks it as the banner does, for the policy it
 /// prefetches on a first visit), and `full(state, command, argument)` starts the full banner
@@ -51,14 +52,14 @@ use crate::{cookies, gpc, reopen, stylesheet};
 /// purposes (the full banner withdraws them and records it).
 #[wasm_bindgen]
 pub fn visit(
-    script_url: Option<String>,
+    stylesheet: Option<String>,
     script: Option<Element>,
     gtag: Option<Function>,
     language: String,
     full: Function,
 ) -> bool {
     // No `<script>`, or a bad attribute: the full banner reports it, as on a first visit.
-    let Some(Ok(mut config)) = script.map(|s| Config::read(&s, script_url.as_deref())) else {
+    let Some(Ok(mut config)) = script.map(|s| Config::read(&s, stylesheet)) else {
         return false;
     };
     let jar = cookies::jar();
