@@ -123,7 +123,7 @@ impl Activation {
                     && let Some(value) = crate::dom::attr_string(&old, &name)
                 {
                     // The page's own attribute names: one the parser accepted may be one `setAttribute`
-                    // refuses (`=x`), which `attr` skips.
+                    // refuses (`=x`), so this call checks (the others are the banner's own names).
                     let _ = new.set_attribute(&name, &value);
                 }
             }

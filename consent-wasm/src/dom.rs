@@ -23,8 +23,6 @@ extern "C" {
     type Dom;
     #[wasm_bindgen(method, js_name = createElement)]
     fn create(this: &Dom, tag: &str) -> HtmlElement;
-    // With `catch`: a page's own attribute name that the parser accepted may be one `setAttribute`
-    // refuses (`=x`); one import for the banner's names and the page's.
     #[wasm_bindgen(method, js_name = setAttribute)]
     fn set_attr(this: &Dom, name: &str, value: &str);
     #[wasm_bindgen(method, js_name = appendChild)]
@@ -213,7 +211,7 @@ pub(crate) fn has_attr(el: &Element, name: &str) -> bool {
     !attr_value(el, name).is_null()
 }
 
-/// `el.setAttribute(name, value)`; a name the browser refuses (a page's own, copied) is skipped.
+/// `el.setAttribute(name, value)`.
 pub(crate) fn attr(el: &Element, name: &str, value: &str) {
     el.unchecked_ref::<Dom>().set_attr(name, value);
 }
