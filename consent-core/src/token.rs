@@ -65,6 +65,25 @@ pub struct TokenClaims {
 }
 
 impl TokenClaims {
+    /// The claims of a token text, unverified: [`UnverifiedToken::decode`] (the same decoder, the same
+    /// checks and errors) for a reader that wants the claims only, such as the banner deciding whether
+    /// to ask again. It keeps neither the key id, the signed bytes nor the tag, so a build that never
+    /// verifies carries none of that. Anyone can forge these claims: a backend deciding whether it may
+    /// process data verifies ([`UnverifiedToken::verify`]).
+    ///
+    /// ```
+    /// use consent_core::{TokenClaims, UnverifiedToken};
+    /// // spec/vectors/tokens.json, `every-purpose-decided`.
+    /// let text = "AgN0MjVOzWfrqxBo3O2QAVpaWlpaWlpaWlpaWlpaWloBAQEBAQEBAQEBAQEBAQEBAAAAAAAAGT8AAAAAAAAgwJ1KBLguKu7L0JHv1dEv_F4";
+    /// let claims = TokenClaims::decode_unverified(text)?;
+    /// assert!(claims.device().is_some());
+    /// assert_eq!(claims, *UnverifiedToken::decode(text)?.unverified_claims());
+    /// # Ok::<(), consent_core::TokenError>(())
+    /// ```
+    pub fn decode_unverified(text: &str) -> Result<TokenClaims, TokenError> {
+        Ok(parse(text)?.1)
+    }
+
     /// The device whose choice this is, when the token says it is a device's (an anonymous visitor,
     /// `dev:` on the server).
     pub fn device(&self) -> Option<SubjectId> {
@@ -226,6 +245,68 @@ fn array<const N: usize>(bytes: &mut &[u8]) -> Result<[u8; N], TokenError> {
         .map_err(|_| TokenError::Truncated)
 }
 
+/// The one token decoder, behind [`UnverifiedToken::decode`] and [`TokenClaims::decode_unverified`]:
+/// the key id, the claims, the signed bytes (the decoded text, cut to what the tag covers) and the tag.
+// Inlined into both: a reader of the claims alone (the banner) then keeps none of the rest.
+#[inline(always)]
+fn parse(text: &str) -> Result<(KeyId, TokenClaims, Vec<u8>, [u8; TAG_LEN]), TokenError> {
+    if text.len() > MAX_TOKEN_LEN {
+        return Err(TokenError::TooLong);
+    }
+    let raw = crate::b64::decode(text).map_err(|_| TokenError::Base64)?;
+    let mut rest = raw.as_slice();
+    let version = uint(&mut rest, 1)? as u8;
+    // Version 2 has a kind byte before the subject; version 1 has none (read as kind 0).
+    let kind_len = match version {
+        TOKEN_VERSION => 1,
+        VERSION_1 => 0,
+        _ => return Err(TokenError::UnknownVersion(version)),
+    };
+    let kid_len = uint(&mut rest, 1)? as usize;
+    let kid = KeyId::from_bytes(take(&mut rest, kid_len)?)
+        .map_err(|_| TokenError::Invalid("bad key id"))?;
+    let days = uint(&mut rest, 2)? as u16;
+    let issued_at = Timestamp::from_unix(uint(&mut rest, 4)? as i64);
+    let expires_at = Timestamp::from_unix(uint(&mut rest, 4)? as i64);
+    let kind = uint(&mut rest, kind_len)? as u8;
+    let id = SubjectId(array(&mut rest)?);
+    let receipt = ReceiptId(array(&mut rest)?);
+    let given = PurposeSet(uint(&mut rest, 8)?);
+    let refused = PurposeSet(uint(&mut rest, 8)?);
+    let signed_len = raw.len() - rest.len();
+    let tag: [u8; TAG_LEN] = array(&mut rest)?;
+    if !rest.is_empty() {
+        return Err(TokenError::TrailingBytes);
+    }
+    let subject = match kind {
+        KIND_DEVICE => TokenSubject::Device(id),
+        KIND_PERSON => TokenSubject::Person(id),
+        0 if kind_len == 0 => TokenSubject::Unbound(id),
+        other => return Err(TokenError::UnknownSubjectKind(other)),
+    };
+    let policy_version = Date::from_days(i32::from(days))
+        .map(PolicyVersion::from_date)
+        .map_err(|_| TokenError::Invalid("policy version out of range"))?;
+    if expires_at <= issued_at {
+        return Err(TokenError::Invalid("expires before it is issued"));
+    }
+    if given.0 & refused.0 != 0 {
+        return Err(TokenError::Invalid("a purpose is both given and refused"));
+    }
+    let claims = TokenClaims {
+        policy_version,
+        issued_at,
+        expires_at,
+        subject,
+        receipt,
+        given,
+        refused,
+    };
+    let mut signed = raw;
+    signed.truncate(signed_len);
+    Ok((kid, claims, signed, tag))
+}
+
 impl UnverifiedToken {
     /// Parses a token (version 2, or version 1 with an [`TokenSubject::Unbound`] subject). Checks the
     /// format only, not the signature.
@@ -233,60 +314,7 @@ impl UnverifiedToken {
     /// Rejects texts over 256 characters, anything but strict base64url, unknown versions, unknown
     /// subject kinds, truncated tokens, trailing bytes, and tokens whose fields contradict each other.
     pub fn decode(text: &str) -> Result<UnverifiedToken, TokenError> {
-        if text.len() > MAX_TOKEN_LEN {
-            return Err(TokenError::TooLong);
-        }
-        let raw = crate::b64::decode(text).map_err(|_| TokenError::Base64)?;
-        let mut rest = raw.as_slice();
-        let version = uint(&mut rest, 1)? as u8;
-        // Version 2 has a kind byte before the subject; version 1 has none (read as kind 0).
-        let kind_len = match version {
-            TOKEN_VERSION => 1,
-            VERSION_1 => 0,
-            _ => return Err(TokenError::UnknownVersion(version)),
-        };
-        let kid_len = uint(&mut rest, 1)? as usize;
-        let kid = KeyId::from_bytes(take(&mut rest, kid_len)?)
-            .map_err(|_| TokenError::Invalid("bad key id"))?;
-        let days = uint(&mut rest, 2)? as u16;
-        let issued_at = Timestamp::from_unix(uint(&mut rest, 4)? as i64);
-        let expires_at = Timestamp::from_unix(uint(&mut rest, 4)? as i64);
-        let kind = uint(&mut rest, kind_len)? as u8;
-        let id = SubjectId(array(&mut rest)?);
-        let receipt = ReceiptId(array(&mut rest)?);
-        let given = PurposeSet(uint(&mut rest, 8)?);
-        let refused = PurposeSet(uint(&mut rest, 8)?);
-        let signed_len = raw.len() - rest.len();
-        let tag: [u8; TAG_LEN] = array(&mut rest)?;
-        if !rest.is_empty() {
-            return Err(TokenError::TrailingBytes);
-        }
-        let subject = match kind {
-            KIND_DEVICE => TokenSubject::Device(id),
-            KIND_PERSON => TokenSubject::Person(id),
-            0 if kind_len == 0 => TokenSubject::Unbound(id),
-            other => return Err(TokenError::UnknownSubjectKind(other)),
-        };
-        let policy_version = Date::from_days(i32::from(days))
-            .map(PolicyVersion::from_date)
-            .map_err(|_| TokenError::Invalid("policy version out of range"))?;
-        if expires_at <= issued_at {
-            return Err(TokenError::Invalid("expires before it is issued"));
-        }
-        if given.0 & refused.0 != 0 {
-            return Err(TokenError::Invalid("a purpose is both given and refused"));
-        }
-        let claims = TokenClaims {
-            policy_version,
-            issued_at,
-            expires_at,
-            subject,
-            receipt,
-            given,
-            refused,
-        };
-        let mut signed = raw;
-        signed.truncate(signed_len);
+        let (kid, claims, signed, tag) = parse(text)?;
         Ok(UnverifiedToken {
             kid,
             claims,
@@ -543,7 +571,12 @@ mod tests {
     proptest! {
         #[test]
         fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..120)) {
-            let _ = UnverifiedToken::decode(&crate::b64::encode(&bytes));
+            let text = crate::b64::encode(&bytes);
+            // The claims-only entry agrees with the full decoder on every input.
+            prop_assert_eq!(
+                TokenClaims::decode_unverified(&text),
+                UnverifiedToken::decode(&text).map(|t| *t.unverified_claims())
+            );
         }
 
         #[test]

@@ -4,8 +4,8 @@
 
 use consent_core::{
     DataKey, HmacKey, KeyId, KeySet, Personal, PersonalField, Policy, PurposeSet,
-    RECEIPT_VERSION_SEALED, ReceiptError, RightsRecord, Timestamp, TokenKeys, TokenSubject,
-    UnverifiedReceipt, UnverifiedToken,
+    RECEIPT_VERSION_SEALED, ReceiptError, RightsRecord, Timestamp, TokenClaims, TokenKeys,
+    TokenSubject, UnverifiedReceipt, UnverifiedToken,
 };
 use serde_json::Value;
 
@@ -112,6 +112,12 @@ fn token_vectors() {
         let name = v["name"].as_str().unwrap();
         let at = Timestamp::from_unix(v["verify_at"].as_i64().unwrap());
         let text = v["token"].as_str().unwrap();
+        // The claims-only entry is the same decoder: the same claims, the same error.
+        assert_eq!(
+            TokenClaims::decode_unverified(text),
+            UnverifiedToken::decode(text).map(|t| *t.unverified_claims()),
+            "{name}"
+        );
         if let Ok(t) = UnverifiedToken::decode(text) {
             // One text form per token, for both versions.
             assert_eq!(t.encode(), text, "{name}");

@@ -22,7 +22,8 @@ use wasm_bindgen::prelude::*;
 use web_sys::{Element, HtmlScriptElement};
 
 use crate::dom::{
-    add, all, attr, attr_value, button, element, find, get, join, set, set_str, string,
+    add, all, attr, attr_value, button, element, element_or_none, find, get, items, join, matches,
+    set, set_str, string,
 };
 use crate::policy::PolicyView;
 use crate::step::{Dispatch, Step};
@@ -40,12 +41,11 @@ pub(crate) fn added_blocked(records: &JsValue) -> bool {
     let Ok(records) = records.clone().dyn_into::<Array>() else {
         return false;
     };
-    records.iter().any(|record| {
-        // A `NodeList`, read as an array (`dom::all_in` says why).
-        let nodes: Array = get(&record, "addedNodes").unchecked_into();
-        (0..nodes.length())
-            .filter_map(|i| nodes.get(i).dyn_into::<Element>().ok())
-            .any(|e| e.matches(BLOCKED).unwrap_or(false) || find(&e, BLOCKED).is_some())
+    items(&records).any(|record| {
+        // A `NodeList`, read as an array (`dom::all_in` says why); a text node matches nothing and
+        // holds nothing (both calls throw on it, read as no).
+        items(get(&record, "addedNodes").unchecked_ref())
+            .any(|node| matches(&node, BLOCKED) || find(&node, BLOCKED).is_some())
     })
 }
 
@@ -118,11 +118,7 @@ impl Activation {
             let new: HtmlScriptElement = element("script", "", &[]).unchecked_into();
             // Same attributes (id, class, data-consent, integrity, crossorigin…), except the blocking
             // `type`; `data-type` (e.g. "module") becomes the real type, `data-src` the source.
-            for name in old
-                .get_attribute_names()
-                .iter()
-                .filter_map(|n| n.as_string())
-            {
+            for name in items(&old.get_attribute_names()).filter_map(|n| n.as_string()) {
                 if !matches!(name.as_str(), "type" | "data-type" | "data-src")
                     && let Some(value) = crate::dom::attr_string(&old, &name)
                 {
@@ -169,7 +165,7 @@ impl Activation {
 /// Gives an embed its source, and removes its placeholder (and the `hidden` that the placeholder put
 /// on it; one the page put on an embed without a placeholder stays).
 fn load(embed: &Element) {
-    if let Ok(p) = get(embed, "previousElementSibling").dyn_into::<Element>()
+    if let Some(p) = element_or_none(get(embed, "previousElementSibling"))
         && string(&p, "className").as_deref() == Some(PLACEHOLDER)
     {
         p.remove();
@@ -235,11 +231,8 @@ fn placeholder(policy: &PolicyView, embed: &Element, purpose: &str) {
 /// is; the caller makes it).
 #[cfg(feature = "full")]
 pub(crate) fn placeholder_click(button: &Element, always: bool) -> Option<String> {
-    let embed = button
-        .closest(".consent-embed")
-        .ok()
-        .flatten()
-        .and_then(|p| get(&p, "nextElementSibling").dyn_into::<Element>().ok())?;
+    let embed = crate::dom::closest(button, ".consent-embed")
+        .and_then(|p| element_or_none(get(&p, "nextElementSibling")))?;
     if !always {
         load(&embed);
         return None;

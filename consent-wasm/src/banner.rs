@@ -290,16 +290,14 @@ impl Banner {
     }
 
     fn on_click(&mut self, event: &Event) {
-        let Some(target) = event.target().and_then(|t| t.dyn_into::<Element>().ok()) else {
-            return;
-        };
-        let Ok(Some(el)) =
-            target.closest("[data-consent-action],[data-consent-open],[data-consent-lang]")
-        else {
+        let Some(el) = crate::dom::closest(
+            &get(event, "target"),
+            "[data-consent-action],[data-consent-open],[data-consent-lang]",
+        ) else {
             return;
         };
         let action = crate::dom::attr_string(&el, "data-consent-action").unwrap_or_default();
-        let in_dialog = matches!(el.closest("#consent-banner"), Ok(Some(_)));
+        let in_dialog = crate::dom::closest(&el, "#consent-banner").is_some();
         if in_dialog {
             match action.as_str() {
                 "accept-all" => self.decide_in_dialog(Method::AcceptAll),

@@ -53,6 +53,18 @@ pub struct Config {
     pub policy: Option<Promise>,
 }
 
+/// Which of the `<script>`'s data attributes is bad ([`Config::read`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Bad {
+    /// `data-endpoint` is missing.
+    #[cfg(feature = "full")]
+    Endpoint,
+    /// `data-policy-version` is not a date.
+    PolicyVersion,
+    /// `data-consent-mode` is not a list of `type=purpose` pairs.
+    ConsentMode,
+}
+
 impl Config {
     /// Finds the banner's `<script data-endpoint>` (the one loaded from `script_url`, else the first)
     /// and reads its data attributes. A page without one, or with a bad attribute, gets an exception
@@ -76,27 +88,42 @@ impl Config {
 
     /// Reads the data attributes of the banner's `<script>` element, loaded from `script_url`.
     pub fn from_script(script: &Element, script_url: Option<&str>) -> Result<Config, JsValue> {
-        let bad = |m: &str| JsValue::from_str(m);
+        let stylesheet = script_url.map(|url| logic::sibling(url, "banner.css"));
+        Config::read(script, stylesheet).map_err(|bad| {
+            JsValue::from_str(match bad {
+                #[cfg(feature = "full")]
+                Bad::Endpoint => "consent banner: data-endpoint is missing",
+                Bad::PolicyVersion => {
+                    "consent banner: data-policy-version is not a date such as 2025-03-26"
+                }
+                Bad::ConsentMode => {
+                    "consent banner: data-consent-mode is not a list of type=purpose pairs"
+                }
+            })
+        })
+    }
+
+    /// [`Config::from_script`], given the default stylesheet's URL (`banner.css` beside the script:
+    /// the return visit's bootstrap passes it resolved) and saying which attribute is bad without the
+    /// words: the return visit's part leaves a bad configuration to the full banner, which reports it
+    /// (so the messages are not in the part's wasm).
+    pub(crate) fn read(script: &Element, stylesheet: Option<String>) -> Result<Config, Bad> {
         #[cfg(feature = "full")]
         let endpoint = crate::dom::attr_string(script, "data-endpoint")
             .map(|e| logic::endpoint(&e).to_owned())
-            .ok_or_else(|| bad("consent banner: data-endpoint is missing"))?;
+            .ok_or(Bad::Endpoint)?;
         let policy_version = match crate::dom::attr_string(script, "data-policy-version") {
-            Some(v) => Some(v.trim_ascii().parse().map_err(|_| {
-                bad("consent banner: data-policy-version is not a date such as 2025-03-26")
-            })?),
+            Some(v) => Some(v.trim_ascii().parse().map_err(|_| Bad::PolicyVersion)?),
             None => None,
         };
         let stylesheet = match crate::dom::attr_string(script, "data-css") {
             Some(css) if css == "none" => None,
             Some(css) => Some(css),
-            None => script_url.map(|url| logic::sibling(url, "banner.css")),
+            None => stylesheet,
         };
         let consent_mode = match crate::dom::attr_string(script, "data-consent-mode") {
             Some(m) if m.trim_ascii() == "off" => None,
-            Some(m) => Some(logic::ConsentModeMap::parse(&m).ok_or_else(|| {
-                bad("consent banner: data-consent-mode is not a list of type=purpose pairs")
-            })?),
+            Some(m) => Some(logic::ConsentModeMap::parse(&m).ok_or(Bad::ConsentMode)?),
             None => logic::ConsentModeMap::parse(logic::CONSENT_MODE_DEFAULT),
         };
         Ok(Config {

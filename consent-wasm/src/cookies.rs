@@ -5,7 +5,7 @@
 use alloc::string::String;
 
 #[cfg(feature = "full")]
-use consent_core::{PurposeSet, TokenClaims, UnverifiedToken};
+use consent_core::{PurposeSet, TokenClaims};
 
 use crate::dom::html_document;
 #[cfg(feature = "full")]
@@ -34,7 +34,7 @@ fn https() -> bool {
 /// Stores the token of a `201` answer in the `consent` cookie; its claims, if it could be read (an
 /// unreadable token is not stored).
 pub(crate) fn store_token(token: &str) -> Option<TokenClaims> {
-    let claims = *UnverifiedToken::decode(token).ok()?.unverified_claims();
+    let claims = TokenClaims::decode_unverified(token).ok()?;
     let _ = html_document().set_cookie(&logic::cookie_string(token, &claims, https()));
     Some(claims)
 }

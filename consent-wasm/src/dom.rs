@@ -35,6 +35,12 @@ extern "C" {
     // import, with its JS function, in the build).
     #[wasm_bindgen(method, catch, js_name = querySelector)]
     fn query(this: &Dom, selector: &str) -> Result<Option<Element>, JsValue>;
+    // `closest` and `matches` on any value (an event's target, an added node): with `catch`, what is
+    // not an element throws and reads as no match, without an `instanceof Element` import to check.
+    #[wasm_bindgen(method, catch, js_name = closest)]
+    fn closest_el(this: &Dom, selector: &str) -> Result<Option<Element>, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = matches)]
+    fn matches_el(this: &Dom, selector: &str) -> Result<bool, JsValue>;
     #[wasm_bindgen(method, catch, js_name = querySelectorAll)]
     // The `NodeList` is read through `Array`'s `length` and index getter, which it has too: one
     // import each for lists and arrays, instead of two.
@@ -210,6 +216,34 @@ pub(crate) fn attr(el: &Element, name: &str, value: &str) {
     el.unchecked_ref::<Dom>().set_attr(name, value);
 }
 
+/// `node.closest(selector)`, for any value: `None` for what is not an element (a text node, the
+/// document, `null`) as for an element with no match.
+pub(crate) fn closest(node: &JsValue, selector: &str) -> Option<Element> {
+    node.unchecked_ref::<Dom>()
+        .closest_el(selector)
+        .ok()
+        .flatten()
+}
+
+/// `node.matches(selector)`, for any value: `false` for what is not an element.
+pub(crate) fn matches(node: &JsValue, selector: &str) -> bool {
+    node.unchecked_ref::<Dom>()
+        .matches_el(selector)
+        .unwrap_or(false)
+}
+
+/// An element property that is an element or `null` (`previousElementSibling`…), as an `Option`.
+pub(crate) fn element_or_none(value: JsValue) -> Option<Element> {
+    value.is_object().then(|| value.unchecked_into())
+}
+
+/// The items of an array (or a `NodeList`, read as one), through its `length` and index getter: the
+/// same two imports everywhere (js-sys's iterator is a third, `get_unchecked`).
+pub(crate) fn items(array: &Array) -> impl Iterator<Item = JsValue> + use<> {
+    let array = array.clone();
+    (0..array.length()).map(move |i| array.get(i))
+}
+
 /// `array.splice(start, count)`: removes `count` items from `start`.
 pub(crate) fn remove_items(array: &Array, start: u32, count: u32) {
     array.unchecked_ref::<Items>().splice(start, count);
@@ -227,7 +261,7 @@ pub(crate) fn all_in(root: &JsValue, selector: &str) -> impl Iterator<Item = Ele
         .query_all(selector)
         .unwrap_or_default();
     // A selector matches elements only.
-    (0..list.length()).map(move |i| list.get(i).unchecked_into())
+    items(&list).map(JsCast::unchecked_into)
 }
 
 /// The first element inside `root` (a document or an element) matching `selector`.

@@ -10,9 +10,7 @@
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 
-use consent_core::{
-    PolicyVersion, PurposeSet, SubjectId, Timestamp, TokenClaims, TokenSubject, UnverifiedToken,
-};
+use consent_core::{PolicyVersion, PurposeSet, SubjectId, Timestamp, TokenClaims, TokenSubject};
 
 use crate::texts::LANGUAGES;
 
@@ -75,10 +73,9 @@ pub fn read_token(value: Option<&str>, page: Option<PolicyVersion>, now_secs: i6
     let Some(value) = value else {
         return Stored::Missing;
     };
-    let Ok(token) = UnverifiedToken::decode(value) else {
+    let Ok(claims) = TokenClaims::decode_unverified(value) else {
         return Stored::Invalid;
     };
-    let claims = *token.unverified_claims();
     if page.is_some_and(|page| claims.policy_version < page) {
         Stored::Outdated(claims)
     } else if now_secs >= claims.expires_at.as_unix() {
@@ -528,7 +525,7 @@ mod tests {
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn the_device_of_a_token_is_never_a_person() {
-        let claims = |text| *UnverifiedToken::decode(text).unwrap().unverified_claims();
+        let claims = |text| TokenClaims::decode_unverified(text).unwrap();
         assert_eq!(device_of(&claims(EVERY_PURPOSE_DECIDED)), Some(SUBJECT));
         assert_eq!(device_of(&claims(V1_EVERY_PURPOSE_DECIDED)), Some(SUBJECT));
         assert_eq!(device_of(&claims(PERSON)), None);
@@ -773,9 +770,7 @@ mod tests {
         ] {
             assert_eq!(lifetime_parts(other), None, "{other:?}");
         }
-        let claims = *UnverifiedToken::decode(EVERY_PURPOSE_DECIDED)
-            .unwrap()
-            .unverified_claims();
+        let claims = TokenClaims::decode_unverified(EVERY_PURPOSE_DECIDED).unwrap();
         let c = cookie_string(EVERY_PURPOSE_DECIDED, &claims, true);
         let expected = format!(
             "consent={EVERY_PURPOSE_DECIDED}; path=/; max-age={}; samesite=lax; secure",

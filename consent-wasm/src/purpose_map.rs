@@ -31,16 +31,16 @@ pub const MAP_KEY: &str = "consent-purposes";
 
 /// The banner's purposes of one policy version: their ids by code, and the scope.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PurposeMap {
+pub struct PurposeMap<'a> {
     /// The policy version.
     pub version: PolicyVersion,
     /// The purposes that need no consent, those asked, and the marketing ones.
     pub scope: PurposeScope,
     /// Each purpose of the scope: its code and id, in the policy's order.
-    pub ids: Vec<(u8, String)>,
+    pub ids: Vec<(u8, &'a str)>,
 }
 
-impl PurposeMap {
+impl<'a> PurposeMap<'a> {
     /// The entry's text.
     ///
     /// ```
@@ -78,7 +78,7 @@ impl PurposeMap {
     }
 
     /// Reads an entry's text; `None` if anything in it does not parse.
-    pub fn decode(text: &str) -> Option<PurposeMap> {
+    pub fn decode(text: &'a str) -> Option<PurposeMap<'a>> {
         let mut items = parts(text, b' ');
         let version = items.next()?.parse().ok()?;
         let mut map = PurposeMap {
@@ -112,7 +112,7 @@ impl PurposeMap {
                 }
                 _ => return None,
             }
-            map.ids.push((code, id.into()));
+            map.ids.push((code, id));
         }
         Some(map)
     }
@@ -131,13 +131,13 @@ impl PurposeMap {
 
     /// The map of a policy: the purposes of its banner scope ([`PolicyView::scope`]).
     #[cfg(feature = "full")]
-    pub(crate) fn of(policy: &PolicyView) -> PurposeMap {
+    pub(crate) fn of(policy: &'a PolicyView) -> PurposeMap<'a> {
         let scope = policy.scope;
         let ids = policy
             .purposes
             .iter()
             .filter(|p| (scope.unconditional | scope.asked).contains(p.code))
-            .map(|p| (p.code, p.id_text.clone()))
+            .map(|p| (p.code, p.id_text.as_str()))
             .collect();
         PurposeMap {
             version: policy.version,
@@ -155,10 +155,10 @@ pub(crate) fn keep(policy: &PolicyView) {
     }
 }
 
-/// The kept map, if there is one and it reads.
+/// The kept map's entry, if there is one ([`PurposeMap::decode`] reads it; the ids stay in its text).
 #[cfg(feature = "visit")]
-pub(crate) fn kept() -> Option<PurposeMap> {
-    PurposeMap::decode(&crate::dom::stored(MAP_KEY)?)
+pub(crate) fn kept() -> Option<String> {
+    crate::dom::stored(MAP_KEY)
 }
 
 #[cfg(test)]
@@ -179,10 +179,10 @@ mod tests {
                 marketing: PurposeSet::of(63),
             },
             ids: std::vec![
-                (0, "cookies-necessary".into()),
-                (1, "cookies-preferences".into()),
-                (40, "legal-compliance".into()),
-                (63, "cookies-marketing".into()),
+                (0, "cookies-necessary"),
+                (1, "cookies-preferences"),
+                (40, "legal-compliance"),
+                (63, "cookies-marketing"),
             ],
         };
         assert_eq!(PurposeMap::decode(&map.encode()), Some(map));

@@ -30,54 +30,60 @@ use crate::api::{Api, Snapshot};
 use crate::config::Config;
 use crate::consent_mode::ConsentMode;
 use crate::dispatcher::{Handler, dispatcher};
-use crate::dom::{Listener, Observer, document, set, stored};
+use crate::dom::{Listener, Observer, closest, document, get, set, stored};
 use crate::logic::{self, PENDING_KEY, Stored};
 use crate::purpose_map::{self, PurposeMap};
 use crate::step::{Dispatch, Step};
 use crate::{cookies, gpc, reopen, stylesheet};
 
 /// The entry point of the return visit's build, called by the bootstrap (`banner.js`) when the page
-/// has a consent cookie: `visit(import.meta.url, script, gtag, language, full)`, where `script` is the
-/// banner's `<script>` (the one loaded from `import.meta.url`, else the first `<script
+/// has a consent cookie: `visit(stylesheet, script, gtag, language, full)`, where `stylesheet` is the
+/// URL of `banner.css` beside `banner.js` (the default of `data-css`), `script` is the banner's
+/// `<script>` (the one loaded from `import.meta.url`, else the first `<script
 /// data-endpoint>`), `gtag` the bootstrap's `function(){dataLayer.push(arguments)}`, `language` the
 /// first of the page's and the browser's languages the banner speaks (the bootstrap picks it as the banner does, for the policy it
 /// prefetches on a first visit), and `full(state, command, argument)` starts the full banner
 /// (once) with this part's state object, then calls `window.consent[command](argument)` if a command
 /// is given, and returns a promise of that.
 ///
-/// `Ok(false)` when the page needs the full banner and this part has done nothing: no valid token, a
-/// choice waiting in `localStorage`, no kept map of the token's version, or Global Privacy Control
-/// against a token that grants marketing purposes (the full banner withdraws them and records it).
+/// `false` when the page needs the full banner and this part has done nothing: no `<script>` or a bad
+/// data attribute (the full banner reports it), no valid token, a choice waiting in `localStorage`, no
+/// kept map of the token's version, or Global Privacy Control against a token that grants marketing
+/// purposes (the full banner withdraws them and records it).
 #[wasm_bindgen]
 pub fn visit(
-    script_url: Option<String>,
+    stylesheet: Option<String>,
     script: Option<Element>,
     gtag: Option<Function>,
     language: String,
     full: Function,
-) -> Result<bool, JsValue> {
-    let script =
-        script.ok_or_else(|| JsValue::from_str("consent banner: no <script data-endpoint>"))?;
-    let mut config = Config::from_script(&script, script_url.as_deref())?;
+) -> bool {
+    // No `<script>`, or a bad attribute: the full banner reports it, as on a first visit.
+    let Some(Ok(mut config)) = script.map(|s| Config::read(&s, stylesheet)) else {
+        return false;
+    };
     let jar = cookies::jar();
     let Stored::Valid(token) = logic::read_token(
         cookies::token(&jar),
         config.policy_version,
         (Date::now() / 1000.0) as i64,
     ) else {
-        return Ok(false);
+        return false;
     };
     let pending = stored(PENDING_KEY);
-    let Some(map) =
-        purpose_map::kept().filter(|m| pending.is_none() && m.version == token.policy_version)
+    let kept = purpose_map::kept();
+    let Some(map) = kept
+        .as_deref()
+        .and_then(PurposeMap::decode)
+        .filter(|m| pending.is_none() && m.version == token.policy_version)
     else {
-        return Ok(false);
+        return false;
     };
     // The token's own version: nothing in it changed since the choice.
     let granted = map.scope.granted_by_token(&token, PurposeSet::EMPTY);
     let gpc = gpc::signal();
     if gpc && map.scope.gpc_withdraws(granted) && !gpc::chosen_with(&token) {
-        return Ok(false);
+        return false;
     }
     config.gtag = gtag;
     let api = Api::new(None);
@@ -105,7 +111,7 @@ pub fn visit(
     if let Some(part) = holder.borrow_mut().as_mut() {
         part.boot(&config, &token, &map, granted, gpc);
     }
-    Ok(true)
+    true
 }
 
 /// The return visit's state on this page.
@@ -136,7 +142,7 @@ impl Visit {
         &mut self,
         config: &Config,
         token: &TokenClaims,
-        map: &PurposeMap,
+        map: &PurposeMap<'_>,
         granted: PurposeSet,
         gpc: bool,
     ) {
@@ -200,14 +206,10 @@ impl Handler for Visit {
                 // The way back in (the floating button, or an element of the page's) opens the full
                 // banner's dialog.
                 let event: Event = value.unchecked_into();
-                let open = event
-                    .target()
-                    .and_then(|t| t.dyn_into::<Element>().ok())
-                    .and_then(|t| {
-                        t.closest("[data-consent-action=\"open\"],[data-consent-open]")
-                            .ok()
-                    })
-                    .flatten();
+                let open = closest(
+                    &get(&event, "target"),
+                    "[data-consent-action=\"open\"],[data-consent-open]",
+                );
                 if open.is_some() {
                     event.prevent_default();
                     return self.full("open", &JsValue::UNDEFINED);
