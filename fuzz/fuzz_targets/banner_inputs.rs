@@ -53,9 +53,20 @@ fuzz_target!(|data: &[u8]| {
     );
 
     if let Some(map) = logic::ConsentModeMap::parse(mode) {
-        for (kind, purpose) in map.pairs() {
-            assert!(logic::CONSENT_TYPES.contains(&kind) && !purpose.is_empty());
+        // Each mapped type's purpose is a non-empty word that the text pairs with that type.
+        for kind in logic::CONSENT_TYPES {
+            if let Some(purpose) = map.purpose(kind) {
+                assert!(!purpose.is_empty(), "a mapped purpose is never empty");
+                assert!(
+                    !purpose
+                        .bytes()
+                        .any(|c| c == b'=' || c.is_ascii_whitespace()),
+                    "one word"
+                );
+                assert!(mode.contains(&format!("{kind}={purpose}")), "from the text");
+            }
         }
+        assert_eq!(map.purpose("not_a_consent_type"), None);
     }
     let _ = logic::sibling(jar, "banner.css");
 });
