@@ -14,6 +14,7 @@
 //! caller waits for the answer, so a read works from any thread (a blocking thread of the server's
 //! runtime, the CLI's main thread) and never needs the caller's runtime to drive its connection.
 
+mod fast_path;
 mod fault;
 mod import;
 mod import_log;
@@ -34,10 +35,10 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::IsolationLevel;
 
+pub use fast_path::{BatchStatements, INSERT_RECEIPTS, ReceiptColumns, write_receipt_batch};
 pub use import::ImportedEvent;
 pub use schema::MIGRATIONS;
 pub use settings::{DEFAULT_POOL_MAX_SIZE, PostgresUrl, TlsMode, is_postgres_url};
-pub use writer::{BatchStatements, INSERT_RECEIPTS, ReceiptColumns, write_receipt_batch};
 
 use self::fault::Pg as _;
 use self::writer::{Writer, writer_loop};
