@@ -11,12 +11,17 @@ use web_sys::{RequestInit, Response};
 
 #[wasm_bindgen]
 extern "C" {
-    /// The page's `window` (cheaper than web-sys's `window()`, which probes every global object).
-    #[wasm_bindgen(thread_local_v2, js_name = window)]
-    static WINDOW: Window;
-    /// The page's `document`.
-    #[wasm_bindgen(thread_local_v2, js_name = document)]
-    static DOCUMENT: Document;
+    /// The global object, through which the page's `window` and `document` are read (cheaper than
+    /// web-sys's `window()`, which probes every global object; and than a `thread_local_v2` static,
+    /// which keeps each in a lazily initialised cell: about 200 B of wasm for the two).
+    #[wasm_bindgen(js_name = globalThis)]
+    type Global;
+    /// `globalThis.window`.
+    #[wasm_bindgen(static_method_of = Global, js_class = "globalThis", getter = window)]
+    fn get_window() -> Window;
+    /// `globalThis.document`.
+    #[wasm_bindgen(static_method_of = Global, js_class = "globalThis", getter = document)]
+    fn get_document() -> Document;
     // DOM calls that cannot throw with the banner's arguments (constant tag and attribute names, new
     // elements), bound without `catch`: no `Result` to check at each of the many call sites.
     /// A DOM node, seen through these bindings.
@@ -95,7 +100,7 @@ pub(crate) fn bind2(f: &Function, a: &JsValue, b: &JsValue) -> Function {
 
 /// The window (the banner only runs in one).
 pub(crate) fn window() -> Window {
-    WINDOW.with(Window::clone)
+    Global::get_window()
 }
 
 /// The page's `localStorage`, if it may be used (reading it throws where the browser blocks storage).
@@ -111,7 +116,7 @@ pub(crate) fn stored(key: &str) -> Option<String> {
 
 /// The page's document.
 pub(crate) fn document() -> Document {
-    DOCUMENT.with(Document::clone)
+    Global::get_document()
 }
 
 /// The document as an HTML document (for `document.cookie`).
@@ -151,7 +156,7 @@ pub(crate) fn includes(array: &Array, s: &str) -> bool {
 
 /// A new element with `class` (none when empty) and attributes.
 pub(crate) fn element(tag: &str, class: &str, attrs: &[(&str, &str)]) -> HtmlElement {
-    let el = DOCUMENT.with(|d| d.unchecked_ref::<Dom>().create(tag));
+    let el = document().unchecked_ref::<Dom>().create(tag);
     if !class.is_empty() {
         attr(&el, "class", class);
     }
