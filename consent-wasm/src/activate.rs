@@ -169,10 +169,10 @@ fn load(embed: &Element) {
         && string(&p, "className").as_deref() == Some(PLACEHOLDER)
     {
         p.remove();
-        let _ = embed.remove_attribute("hidden");
+        crate::dom::remove_attr(embed, "hidden");
     }
     if let Some(src) = crate::dom::attr_string(embed, "data-src") {
-        let _ = embed.remove_attribute("data-src");
+        crate::dom::remove_attr(embed, "data-src");
         attr(embed, "src", &src);
     }
 }

@@ -13,7 +13,7 @@ use wasm_bindgen::prelude::*;
 use consent_core::Method;
 use consent_core::TokenClaims;
 
-use crate::dom::{document, get, object, set, set_str, window};
+use crate::dom::{get, object, set, set_str, window};
 use crate::step::{Call, Deferral, Dispatch, Step};
 
 /// The event dispatched on `document` when the visitor makes a choice.
@@ -203,9 +203,7 @@ impl Api {
     fn emit(&self, event: &str, name: &str, detail: &JsValue) {
         let init = object();
         set(&init, "detail", detail);
-        if let Ok(e) = web_sys::CustomEvent::new_with_event_init_dict(event, init.unchecked_ref()) {
-            let _ = document().dispatch_event(&e);
-        }
+        crate::dom::fire(event, &init);
         let listeners = self.listeners();
         // A copy: a listener may subscribe or unsubscribe while being called. Every cast is checked: a
         // JS exception inside the banner's own call would leave its state borrowed for good.

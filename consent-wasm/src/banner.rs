@@ -86,7 +86,7 @@ pub(crate) struct Banner {
     dialog: Option<Dialog>,
     _click: Listener,
     /// Blocked scripts and embeds the page adds later.
-    _observer: Option<Observer>,
+    _observer: Observer,
     outbox: Outbox,
     /// A choice's `POST` waits for its own task (see [`Banner::decide`]).
     post_due: bool,

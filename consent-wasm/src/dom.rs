@@ -36,6 +36,29 @@ extern "C" {
     fn get_attr(this: &Dom, name: &str) -> JsValue;
     #[wasm_bindgen(method, setter = textContent)]
     fn set_text_content(this: &Dom, text: &JsValue);
+    // Calls that never throw with the banner's arguments (a function, an attribute name, the options
+    // object below), bound without web-sys's `catch`: no exception wrapper in the glue, no check in
+    // the wasm.
+    #[wasm_bindgen(method, js_name = removeAttribute)]
+    fn remove_attr(this: &Dom, name: &str);
+    #[wasm_bindgen(method, js_name = addEventListener)]
+    fn listen(this: &Dom, kind: &str, callback: &Function);
+    #[wasm_bindgen(method, js_name = removeEventListener)]
+    fn unlisten(this: &Dom, kind: &str, callback: &Function);
+    #[wasm_bindgen(method)]
+    fn observe(this: &Dom, target: &Document, options: &JsValue);
+    #[wasm_bindgen(method, js_name = dispatchEvent)]
+    fn dispatch_event(this: &Dom, event: &JsValue);
+    /// `new CustomEvent(…)`, seen through these bindings.
+    #[wasm_bindgen(js_name = CustomEvent)]
+    type NewEvent;
+    #[wasm_bindgen(constructor, js_class = "CustomEvent")]
+    fn new(kind: &str, init: &JsValue) -> NewEvent;
+    /// `new MutationObserver(…)`, seen through these bindings.
+    #[wasm_bindgen(js_name = MutationObserver)]
+    type NewObserver;
+    #[wasm_bindgen(constructor, js_class = "MutationObserver")]
+    fn new(callback: &Function) -> NewObserver;
     // One binding for a document and an element alike (web-sys has one per type, and each is one more
     // import, with its JS function, in the build).
     #[wasm_bindgen(method, catch, js_name = querySelector)]
@@ -221,6 +244,19 @@ pub(crate) fn attr(el: &Element, name: &str, value: &str) {
     el.unchecked_ref::<Dom>().set_attr(name, value);
 }
 
+/// Fires `new CustomEvent(kind, init)` on `document` (a new event never makes `dispatchEvent` throw,
+/// and a listener's exception is reported, not thrown).
+pub(crate) fn fire(kind: &str, init: &JsValue) {
+    document()
+        .unchecked_ref::<Dom>()
+        .dispatch_event(&NewEvent::new(kind, init));
+}
+
+/// `el.removeAttribute(name)`.
+pub(crate) fn remove_attr(el: &Element, name: &str) {
+    el.unchecked_ref::<Dom>().remove_attr(name);
+}
+
 /// `node.closest(selector)`, for any value: `None` for what is not an element (a text node, the
 /// document, `null`) as for an element with no match.
 pub(crate) fn closest(node: &JsValue, selector: &str) -> Option<Element> {
@@ -320,7 +356,7 @@ pub(crate) struct Listener {
 impl Listener {
     /// Calls `callback` for every `kind` event on `target` until the returned value is dropped.
     pub(crate) fn new(target: &EventTarget, kind: &'static str, callback: Function) -> Self {
-        let _ = target.add_event_listener_with_callback(kind, &callback);
+        target.unchecked_ref::<Dom>().listen(kind, &callback);
         Listener {
             target: target.clone(),
             kind,
@@ -335,16 +371,14 @@ pub(crate) struct Observer(web_sys::MutationObserver);
 
 impl Observer {
     /// Calls `callback` with the mutation records after elements are added to the document.
-    pub(crate) fn new(callback: &Function) -> Option<Self> {
-        let observer = web_sys::MutationObserver::new(callback).ok()?;
+    pub(crate) fn new(callback: &Function) -> Self {
+        let observer: web_sys::MutationObserver = NewObserver::new(callback).unchecked_into();
         // `{childList: true, subtree: true}` (a plain object: web-sys's setters are one import each).
         let init = object();
         set(&init, "childList", &JsValue::TRUE);
         set(&init, "subtree", &JsValue::TRUE);
-        observer
-            .observe_with_options(&document(), init.unchecked_ref())
-            .ok()?;
-        Some(Observer(observer))
+        observer.unchecked_ref::<Dom>().observe(&document(), &init);
+        Observer(observer)
     }
 }
 
@@ -356,8 +390,8 @@ impl Drop for Observer {
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        let _ = self
-            .target
-            .remove_event_listener_with_callback(self.kind, &self.callback);
+        self.target
+            .unchecked_ref::<Dom>()
+            .unlisten(self.kind, &self.callback);
     }
 }

@@ -132,7 +132,7 @@ struct Visit {
     language: &'static str,
     _click: Listener,
     /// Blocked scripts and embeds the page adds later.
-    _observer: Option<Observer>,
+    _observer: Observer,
 }
 
 impl Visit {
