@@ -151,10 +151,8 @@ impl Activation {
                 }
             }
             // A `nomodule` file never loads (nor fails) where modules run: nothing waits for it.
-            if old.replace_with_with_node_1(&new).is_ok()
-                && src.is_some()
-                && !crate::dom::has_attr(&new, "nomodule")
-            {
+            crate::dom::replace(&old, &new);
+            if src.is_some() && !crate::dom::has_attr(&new, "nomodule") {
                 self.waiting = Some(new.into());
                 return;
             }

@@ -21,7 +21,7 @@ use crate::api::{self, Api, Snapshot};
 use crate::config::Config;
 use crate::consent_mode::ConsentMode;
 use crate::dialog::{Dialog, View};
-use crate::dom::{self, Listener, Observer, document, get, includes, object, set, string, window};
+use crate::dom::{self, Listener, Observer, document, get, includes, object, set, string};
 use crate::logic::{self, Stored};
 use crate::outbox::{self, Answer, Outbox};
 use crate::policy::PolicyView;
@@ -585,10 +585,7 @@ impl Banner {
         }
         self.outbox.keep(&request, &self.granted_ids, validity);
         self.post_due = true;
-        let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(
-            &self.dispatch.callback(Step::Retry),
-            0,
-        );
+        crate::dom::timeout(&self.dispatch.callback(Step::Retry), 0);
         self.show_reopen();
         self.publish();
         self.api.change(&detail);

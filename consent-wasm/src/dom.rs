@@ -49,6 +49,10 @@ extern "C" {
     fn observe(this: &Dom, target: &Document, options: &JsValue);
     #[wasm_bindgen(method, js_name = dispatchEvent)]
     fn dispatch_event(this: &Dom, event: &JsValue);
+    #[wasm_bindgen(method, js_name = replaceWith)]
+    fn replace_with(this: &Dom, node: &Element);
+    #[wasm_bindgen(method, js_name = setTimeout)]
+    fn set_timeout(this: &Dom, callback: &Function, ms: u32);
     /// `new CustomEvent(…)`, seen through these bindings.
     #[wasm_bindgen(js_name = CustomEvent)]
     type NewEvent;
@@ -250,6 +254,16 @@ pub(crate) fn fire(kind: &str, init: &JsValue) {
     document()
         .unchecked_ref::<Dom>()
         .dispatch_event(&NewEvent::new(kind, init));
+}
+
+/// `old.replaceWith(new)` (`new` a new element, `old` in the document: nothing to throw).
+pub(crate) fn replace(old: &Element, new: &Element) {
+    old.unchecked_ref::<Dom>().replace_with(new);
+}
+
+/// `setTimeout(callback, ms)`.
+pub(crate) fn timeout(callback: &Function, ms: u32) {
+    window().unchecked_ref::<Dom>().set_timeout(callback, ms);
 }
 
 /// `el.removeAttribute(name)`.

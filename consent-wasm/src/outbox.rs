@@ -318,9 +318,9 @@ impl Outbox {
             }
             0 | 408 | 429 | 500..=599 => {
                 // Not recorded: try again later, doubling the wait up to five minutes.
-                let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(
+                crate::dom::timeout(
                     &dispatch.callback(Step::Retry),
-                    self.retry_ms.min(i32::MAX as u32) as i32,
+                    self.retry_ms.min(i32::MAX as u32),
                 );
                 self.retry_ms = self.retry_ms.saturating_mul(2).min(300_000);
                 Answer::Later

@@ -72,7 +72,6 @@ pub(crate) fn save(blob: &JsValue, id: &ReceiptId, parent: &Element) {
     a.click();
     a.remove();
     if let Ok(revoke) = get(&url_api, "revokeObjectURL").dyn_into::<Function>() {
-        let _ = window()
-            .set_timeout_with_callback_and_timeout_and_arguments_0(&bind1(&revoke, &url), 10_000);
+        crate::dom::timeout(&bind1(&revoke, &url), 10_000);
     }
 }

@@ -6,7 +6,7 @@ use alloc::string::String;
 use wasm_bindgen::prelude::*;
 use web_sys::HtmlLinkElement;
 
-use crate::dom::{append, attr, document, element, find, get, set, window};
+use crate::dom::{append, attr, document, element, find, get, set};
 use crate::step::{Dispatch, Step};
 
 /// Adds the stylesheet at `href` (the bootstrap may have added it already, while the wasm was
@@ -34,6 +34,6 @@ pub(crate) fn load(href: Option<&String>, dispatch: &Dispatch) -> bool {
     let done = dispatch.callback(Step::Css);
     set(&link, "onload", &done);
     set(&link, "onerror", &done);
-    let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&done, 3000);
+    crate::dom::timeout(&done, 3000);
     false
 }
