@@ -113,7 +113,10 @@ impl Api {
                 JsValue::from_bool(granted.includes(a, 0))
             }
             Step::On => {
-                let entry = Array::of2(a, b);
+                // `[a, b]` through `push` (imported anyway), not `Array.of` (one more import).
+                let entry = Array::new();
+                entry.push(a);
+                entry.push(b);
                 self.listeners().push(&entry);
                 // Subscribing to "ready" after it happened: called at once (in a microtask).
                 if *a == JsValue::from_str("ready")

@@ -10,6 +10,7 @@
 //! (storage cleared), the marketing purposes are withdrawn again: the safe side.
 
 use consent_core::TokenClaims;
+use wasm_bindgen::JsValue;
 
 use crate::dom::{get, stored, window};
 
@@ -18,7 +19,8 @@ const GPC_KEY: &str = "consent-gpc";
 
 /// `navigator.globalPrivacyControl`: the visitor's browser sends the signal.
 pub(crate) fn signal() -> bool {
-    get(&get(&window(), "navigator"), "globalPrivacyControl").as_bool() == Some(true)
+    // `=== true` through `==` (an import the banner has anyway), not `as_bool` (one more).
+    get(&get(&window(), "navigator"), "globalPrivacyControl") == JsValue::TRUE
 }
 
 /// Whether the choice of `token` was made with Global Privacy Control on.
