@@ -296,6 +296,7 @@ CREATE TRIGGER log_cosignatures_no_truncate BEFORE TRUNCATE ON log_cosignatures
     FOR EACH STATEMENT EXECUTE FUNCTION consent_refuse_change('cosignatures are append-only');
 "#,
     super::webhooks::EXPIRIES_INDEX,
+    super::served::MIGRATION,
 ];
 
 /// Applies the migrations not applied yet, each in its own transaction, holding an advisory lock so that
