@@ -95,15 +95,20 @@ pub(super) async fn mark(client: &mut deadpool_postgres::Client) -> Result<(), S
     tx.commit().await.pg()
 }
 
-/// The source of a copy that has not finished, if any. A role granted before `imports` was readable
-/// by the application sees none.
+/// Whether this role may read `imports`: one granted before an instance read it at start may not, and
+/// then takes the database as holding no copy.
+pub(super) async fn imports_readable(c: &impl GenericClient) -> Result<bool, StoreError> {
+    Ok(
+        c.query_one("SELECT has_table_privilege('imports', 'SELECT')", &[])
+            .await
+            .pg()?
+            .get(0),
+    )
+}
+
+/// The source of a copy that has not finished, if any ([`imports_readable`]: none if unreadable).
 async fn unfinished_copy(c: &impl GenericClient) -> Result<Option<String>, StoreError> {
-    let readable: bool = c
-        .query_one("SELECT has_table_privilege('imports', 'SELECT')", &[])
-        .await
-        .pg()?
-        .get(0);
-    if !readable {
+    if !imports_readable(c).await? {
         return Ok(None);
     }
     Ok(c.query_opt(
