@@ -14,7 +14,7 @@ use alloc::vec::Vec;
 use consent_core::{Method, PolicyVersion, PurposeSet, TokenClaims};
 use js_sys::{Array, Date};
 use wasm_bindgen::prelude::*;
-use web_sys::{Element, Event, Response};
+use web_sys::{Element, Event, HtmlElement, Response};
 
 use crate::activate::{self, Activation};
 use crate::api::{self, Api, Snapshot};
@@ -96,6 +96,9 @@ pub(crate) struct Banner {
     /// Taking over from the return visit's first part, until the token's policy arrives: whether that
     /// part had applied the token (Consent Mode told, what it grants activated).
     took_over: Option<bool>,
+    /// The dialog the first visit's part painted before this banner arrived (`first.rs`), and the
+    /// element of it clicked meanwhile (`undefined` if none): adopted when the first dialog shows.
+    painted: Option<(HtmlElement, JsValue)>,
 }
 
 impl Banner {
@@ -133,6 +136,7 @@ impl Banner {
             activation: Activation::default(),
             ready: false,
             took_over: None,
+            painted: None,
         }
     }
 
@@ -141,9 +145,18 @@ impl Banner {
     /// Taking over from the return visit's first part (`handover`, its state object), Consent Mode's
     /// `default` was sent already, `consent:ready` may have fired, and a script file it inserted may be
     /// loading: the next script waits for it here too.
-    pub(crate) fn boot(&mut self, handover: Option<&JsValue>) {
+    /// Taking over from the first visit's part (`painted`, see `first.rs`), the dialog it painted is
+    /// adopted when the dialog shows, and removed if this banner finds it should not ask after all (a
+    /// choice waiting for the server, a token that arrived meanwhile).
+    pub(crate) fn boot(&mut self, handover: Option<&JsValue>, painted: Option<js_sys::Object>) {
+        let painted = painted.and_then(|p| {
+            let dialog = get(&p, "d").dyn_into::<HtmlElement>().ok()?;
+            Some((dialog, get(&p, "c")))
+        });
         Api::install(&self.dispatch);
         match handover {
+            // The first visit's part sent Consent Mode's default when it painted.
+            None if painted.is_some() => {}
             Some(part) => {
                 self.ready = get(part, "r").is_truthy();
                 self.took_over = Some(get(part, "a").is_truthy());
@@ -166,6 +179,7 @@ impl Banner {
             self.token_text = cookie.unwrap_or_default().into();
         }
         if let Some(granted) = self.outbox.resume(self.config.policy_version, now_ms) {
+            remove_painted(painted);
             self.decided = true;
             self.granted_ids = granted;
             self.send();
@@ -174,6 +188,7 @@ impl Banner {
         }
         match stored {
             Stored::Valid(claims) => {
+                remove_painted(painted);
                 self.decided = true;
                 // The token holds purpose codes; the page names purposes by id. The token's own policy
                 // version maps them, and is immutable: fetched on every page, from the browser's cache
@@ -184,6 +199,12 @@ impl Banner {
             }
             stored => {
                 self.outdated = matches!(stored, Stored::Outdated(_));
+                // The first visit's part painted the first layer without an "updated on" line.
+                if self.outdated {
+                    remove_painted(painted);
+                } else {
+                    self.painted = painted;
+                }
                 self.ask(false);
             }
         }
@@ -459,15 +480,38 @@ impl Banner {
             return;
         }
         self.want = Want::Nothing;
-        self.dialog = Dialog::new(reopened, &self.dispatch);
-        self.render(None);
-        if let Some(d) = &self.dialog {
-            d.open();
+        let mut clicked = JsValue::UNDEFINED;
+        match self.painted.take() {
+            // The first layer the first visit's part painted from the same view, as it is.
+            Some((root, click)) if !reopened => {
+                if get(&root, "open").is_truthy() {
+                    self.dialog = Some(Dialog::adopt(root, &self.dispatch));
+                    clicked = click;
+                } else {
+                    // Closed by the browser before this banner arrived (a second Escape): as
+                    // `Step::Close`, nothing granted, the way back in.
+                    root.remove();
+                    self.show_reopen();
+                }
+            }
+            painted => {
+                remove_painted(painted);
+                self.dialog = Dialog::new(reopened, &self.dispatch);
+                self.render(None);
+                if let Some(d) = &self.dialog {
+                    d.open();
+                }
+            }
         }
         if !reopened {
             self.activate();
             self.publish();
             self.fire_ready();
+        }
+        // A click on the painted dialog before this banner arrived, made again now that it can answer
+        // (in a microtask: the banner is busy here).
+        if let Ok(el) = clicked.dyn_into::<HtmlElement>() {
+            el.click();
         }
     }
 
@@ -699,5 +743,12 @@ impl Banner {
             token: self.token.as_ref(),
             language: &self.language(),
         });
+    }
+}
+
+/// Removes the dialog the first visit's part painted, if any, when this banner does not adopt it.
+fn remove_painted(painted: Option<(HtmlElement, JsValue)>) {
+    if let Some((root, _)) = painted {
+        root.remove();
     }
 }
