@@ -44,9 +44,12 @@
 // preload was used (one request each, not two). The policy cannot be preloaded: the banner fetches it
 // without credentials, which no <link rel="preload"> does.
 //
+// --async puts `async` on the banner's <script type="module"> tag (an experiment: the bootstrap then runs
+// as soon as it has arrived instead of once the page is parsed).
+//
 // Usage (scripts/banner-speed does this):
 //   node banner-speed.mjs <consent-server binary> <banner dir> <work dir> [--quick] [--runs N] [--out FILE]
-//       [--reduced-motion] [--compare <cookieconsent dist dir>] [--trace] [--preload]
+//       [--reduced-motion] [--compare <cookieconsent dist dir>] [--trace] [--preload] [--async]
 // --reduced-motion emulates `prefers-reduced-motion: reduce` (CDP Emulation.setEmulatedMedia): no fade-in,
 // and Chromium then reports Element Timing for the dialog's title, which it does not for text first painted
 // at opacity 0 (the first frame of banner.css's fade-in).
@@ -90,7 +93,7 @@ for (let i = 0; i < argv.length; i++) {
 const [serverBin, bannerDir, work] = positional;
 if (!work || !(runs >= 1) || (argv.includes("--compare") && !compare)) {
   console.error(
-    "usage: node banner-speed.mjs <consent-server binary> <banner dir> <work dir> [--quick] [--runs N] [--out FILE] [--reduced-motion] [--compare DIR] [--trace] [--preload]",
+    "usage: node banner-speed.mjs <consent-server binary> <banner dir> <work dir> [--quick] [--runs N] [--out FILE] [--reduced-motion] [--compare DIR] [--trace] [--preload] [--async]",
   );
   process.exit(2);
 }
