@@ -29,7 +29,7 @@ pub(crate) fn strings(object: &JsValue, key: &str) -> Vec<String> {
 
 /// Where a purpose of the policy is, for the banner: its id and code (the page names purposes by id,
 /// the token and the choice logic by code) and when its meaning last changed. Everything else about it
-/// is in the policy's JSON ([`PolicyView::json`]) or in the view's [`PurposeScope`].
+/// is in the policy's JSON ([`Texts::json`]) or in the view's [`PurposeScope`].
 #[derive(Clone, Debug)]
 pub struct PurposeEntry {
     /// The purpose's stable id, parsed: what requests record.
