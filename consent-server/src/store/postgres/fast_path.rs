@@ -120,9 +120,9 @@ pub enum Finish {
 /// A `COMMIT` sent behind a statement that fails is a rollback (PostgreSQL ends an aborted transaction
 /// so), and that statement's error is returned: `Ok` means every statement succeeded and, with
 /// [`Finish::Commit`], that the commit returned. On `Err` the transaction may still be open (aborted or
-/// not): the caller sends `ROLLBACK` ([`rollback`]) before it uses the connection again. Returns the
-/// first receipt's log index. Public (as `POSTGRES_WRITE_RECEIPT_BATCH`) for the load generator's
-/// ceiling, which times exactly this (the cost of the consent log included).
+/// not): the caller sends `ROLLBACK` before it uses the connection again. Returns the first receipt's
+/// log index. Public (as `postgres_write_receipt_batch`) for the load generator's ceiling, which times
+/// exactly this (the cost of the consent log included).
 pub async fn write_receipt_batch(
     client: &tokio_postgres::Client,
     statements: &BatchStatements,
@@ -250,8 +250,7 @@ pub(super) async fn insert_receipts(
         }
     }
     let statements = BatchStatements::cached(client).await?;
-    let pooled = client;
-    let client: &tokio_postgres::Client = pooled;
+    let (pooled, client): (&Client, &tokio_postgres::Client) = (client, client);
     // With nothing but the receipts to write, `COMMIT` goes with the batch's last statements.
     let finish = if outbox || cancels || !keyed.is_empty() {
         Finish::Open
