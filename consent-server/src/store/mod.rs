@@ -35,7 +35,7 @@ pub use database::Database;
 pub use health::{DEFAULT_LOG_INTERVAL, DEFAULT_MIN_FREE_BYTES, StorageHealth};
 pub use log::{LogHead, LogIndex, StoreTiles};
 pub use postgres::{
-    BatchStatements as PostgresBatchStatements, DEFAULT_POOL_MAX_SIZE,
+    BatchStatements as PostgresBatchStatements, DEFAULT_POOL_MAX_SIZE, Finish as PostgresFinish,
     INSERT_RECEIPTS as POSTGRES_INSERT_RECEIPTS, ImportedEvent, MIGRATIONS as POSTGRES_MIGRATIONS,
     PgStore, PostgresUrl, ReceiptColumns as PostgresReceiptColumns, TlsMode, is_postgres_url,
     write_receipt_batch as postgres_write_receipt_batch,

@@ -37,7 +37,9 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::IsolationLevel;
 
-pub use fast_path::{BatchStatements, INSERT_RECEIPTS, ReceiptColumns, write_receipt_batch};
+pub use fast_path::{
+    BatchStatements, Finish, INSERT_RECEIPTS, ReceiptColumns, write_receipt_batch,
+};
 pub use import::ImportedEvent;
 pub use schema::MIGRATIONS;
 pub use settings::{DEFAULT_POOL_MAX_SIZE, PostgresUrl, TlsMode, is_postgres_url};
