@@ -23,6 +23,8 @@ GRANT UPDATE (live) ON subjects TO :"app";
 GRANT SELECT, INSERT ON webhook_deliveries TO :"app";
 GRANT UPDATE (state, attempts, failures, next_at_ms, dead_at_ms, lease_until_ms, last_error, delivered_at)
     ON webhook_deliveries TO :"app";
+-- log_head also holds when and by what the database was first served (set once at an instance's first
+-- start; `migrate --to` refuses the database from then on): the same UPDATE.
 GRANT SELECT, UPDATE ON log_head TO :"app";
 -- The consent log: tiles grow (a partial tile is rewritten, only longer), checkpoints and cosignatures
 -- are added.
@@ -30,6 +32,6 @@ GRANT SELECT, INSERT, UPDATE ON log_tiles TO :"app";
 GRANT SELECT, INSERT ON log_checkpoints, log_cosignatures TO :"app";
 GRANT SELECT, INSERT, UPDATE ON probe TO :"app";
 GRANT SELECT ON schema_migrations TO :"app";
--- `migrate --to`'s progress: an instance reads it at start, to refuse a database whose copy from SQLite
--- has not finished.
+-- `migrate --to`'s progress and whether each copy ran to its end: an instance reads it at its first start,
+-- to refuse a database whose copy from SQLite has not finished.
 GRANT SELECT ON imports TO :"app";

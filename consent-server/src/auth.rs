@@ -67,7 +67,8 @@ pub(crate) fn require_permission<P: Permission>(
     require(config, headers, P::ROLES, P::WHAT).map(|_| ())
 }
 
-/// The scope of the `i`th token ([`AppState::service_scopes`]): nothing if it has none.
+/// The scope of the `i`th token
+/// ([`StateParts::service_scopes`](crate::state::StateParts::service_scopes)): nothing if it has none.
 fn scope_of(state: &AppState, i: usize) -> ServiceScope {
     state
         .service_scopes

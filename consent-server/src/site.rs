@@ -4,7 +4,7 @@
 //!   `/` when `site` is on (the default), with a strict Content-Security-Policy ([`SITE_CSP`]), in brotli
 //!   or gzip when the browser accepts it (each file compressed on its first request, then kept).
 //! - The built banner (`scripts/build-banner`: the files of [`BUILD_FILES`], the bootstrap `banner.js`,
-//!   the return visit's part and the full banner's, and the stylesheet, plus `build.sha256`) is read
+//!   the first and the return visit's parts and the full banner's, and the stylesheet, plus `build.sha256`) is read
 //!   from `banner_dir` and served at `/consent/`, in brotli or gzip when the browser accepts it (each
 //!   file is compressed once per version: its size and modification time). Only these names are
 //!   routes: no other path can reach the file system.
@@ -76,11 +76,14 @@ pub const SITE: &[SiteFile] = &[
 ];
 
 /// The files of a banner build, with their `Content-Type` (`application/wasm` is what
-/// `WebAssembly.compileStreaming` requires): the bootstrap (`banner.js`), the return visit's first part
-/// (`visit.js`, `visit_bg.wasm`), the full banner (`full.js`, `banner_bg.wasm`) and the stylesheet.
+/// `WebAssembly.compileStreaming` requires): the bootstrap (`banner.js`), the first visit's part
+/// (`first.js`, `first_bg.wasm`), the return visit's first part (`visit.js`, `visit_bg.wasm`), the full
+/// banner (`full.js`, `banner_bg.wasm`) and the stylesheet.
 /// Served at `/consent/{name}` and, immutable, at `/consent/{id}/{name}`.
 pub const BUILD_FILES: &[(&str, &str)] = &[
     ("banner.js", JS),
+    ("first.js", JS),
+    ("first_bg.wasm", WASM),
     ("visit.js", JS),
     ("visit_bg.wasm", WASM),
     ("full.js", JS),
@@ -97,6 +100,8 @@ pub const BANNER_FILES: &[(&str, &str)] = &[
     BUILD_FILES[3],
     BUILD_FILES[4],
     BUILD_FILES[5],
+    BUILD_FILES[6],
+    BUILD_FILES[7],
     ("build.sha256", "text/plain; charset=utf-8"),
 ];
 

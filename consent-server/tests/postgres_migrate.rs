@@ -4,12 +4,15 @@
 //!   (`kill -9`) mid-way and run again: every receipt is there once, verified, numbered without gaps; the
 //!   events, links and data keys are there once, live subjects counted; a third run adds nothing; a server
 //!   on PostgreSQL with the same key file serves the copied receipts.
+//! - Once a server has started on the target (it recorded a receipt and attempted the copied webhook
+//!   deliveries), a copy is refused, saying why, and writes nothing.
 //! - What issues 20 and 21 added: `postgres_migrate_erasures.rs`.
 
 mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use consent_core::{HmacKey, RightsRecord, SubjectId, Timestamp};
 use consent_server::keys::ServerKeys;
@@ -241,4 +244,152 @@ fn a_sqlite_deployment_moves_to_postgres_and_a_killed_copy_resumes() {
     );
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&other);
+}
+
+/// A subscription to `consent.given` whose receiver (`receiver`: nothing listens) never answers: its
+/// deliveries stay pending, attempted again and again.
+fn unanswered_webhook(receiver: u16) -> String {
+    format!(
+        "[[webhooks]]\nname = \"mailing\"\nurl = \"http://127.0.0.1:{receiver}/hook\"\n\
+         secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\nevents = [\"consent.given\"]\n\
+         retry_min_ms = 100\nretry_max_secs = 1\ntimeout_secs = 1\n"
+    )
+}
+
+/// What a copy could change in the target: the rows it adds, the copy's progress, the deliveries'.
+const TARGET: &str = "SELECT (SELECT count(*) FROM receipts) || ' ' || (SELECT count(*) FROM events) \
+                      || ' ' || (SELECT count(*) FROM subject_links) || ' ' || (SELECT count(*) FROM cases) \
+                      || ' ' || (SELECT entries FROM log_head) || ' ' || (SELECT string_agg(source || ':' \
+                      || events || ':' || finished, ',') FROM imports) || ' ' || (SELECT string_agg(id \
+                      || ':' || state || ':' || attempts || ':' || failures || ':' || next_at_ms, ',' \
+                      ORDER BY id) FROM webhook_deliveries)";
+
+/// The sum of the attempts of the deliveries numbered up to `last` (PostgreSQL).
+fn attempts_up_to(schema: &TestSchema, last: i64) -> i64 {
+    schema
+        .value(&format!(
+            "SELECT COALESCE(sum(attempts), 0) FROM webhook_deliveries WHERE id <= {last}"
+        ))
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Issue 19.4's follow-up: a copy after a server started on the target would overwrite the target's
+/// newer state (the deliveries its instance attempted, brought back to the source's progress). It is
+/// refused, saying why, and writes nothing; the record of the first start cannot be cleared. Until a
+/// copy has ended, a server refuses the target (and records nothing), so the copy stays resumable.
+#[test]
+fn a_copy_after_a_server_started_on_the_target_is_refused_and_writes_nothing() {
+    let Some(admin) = url_for_postgres_only_test("migrate-guard") else {
+        return;
+    };
+    let dir = temp_sqlite("migrate-guard");
+    let port = free_port();
+    let extra = unanswered_webhook(free_port());
+    let cfg = config_with(&dir, port, &extra);
+    // The SQLite deployment: two consents, their deliveries attempted (the receiver is down).
+    let mut server = start_with(&dir, port, &extra, "warn", &[]);
+    for n in 1..=2 {
+        assert_eq!(consent(port, n).unwrap().0, 201);
+    }
+    let source = rusqlite::Connection::open(dir.join("consent.db")).unwrap();
+    let source_progress = || -> (i64, i64) {
+        source
+            .query_row(
+                "SELECT COALESCE(max(id), 0), COALESCE(sum(attempts), 0) FROM webhook_deliveries",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while source_progress().1 < 2 {
+        assert!(Instant::now() < deadline, "deliveries not attempted");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(terminate(&mut server).success());
+    let (last, source_attempts) = source_progress();
+    drop(source);
+    assert_eq!(last, 2, "one delivery per consent");
+
+    // The copy; then an instance on the target records a receipt and attempts the copied deliveries.
+    let schema = TestSchema::new(&admin, "migrate_guard");
+    let out = migrate(&cfg, &schema.url).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A run stopped after its log's tree was rebuilt, before its last checks (as `migrate --to` leaves
+    // the target until it has ended): a server refuses the target, records nothing, and the copy
+    // resumes.
+    support::pg::sql(&schema.url, "UPDATE imports SET finished = false");
+    let pg_dir = temp_sqlite("migrate-guard-pg");
+    std::fs::copy(dir.join("keys.json"), pg_dir.join("keys.json")).unwrap();
+    std::fs::write(pg_dir.join("database-url"), &schema.url).unwrap();
+    let pg_port = free_port();
+    let err = refused_start(&config_with(&pg_dir, pg_port, &extra));
+    assert!(
+        err.contains("holds a copy from SQLite that has not finished"),
+        "{err}"
+    );
+    assert_eq!(
+        schema.value("SELECT served_since IS NULL FROM log_head"),
+        Some("t".into()),
+        "neither the copy nor a refused server records a start"
+    );
+    let out = migrate(&cfg, &schema.url).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut pg_server = start_with(&pg_dir, pg_port, &extra, "warn", &[]);
+    assert_eq!(consent(pg_port, 3).unwrap().0, 201);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while attempts_up_to(&schema, last) <= source_attempts {
+        assert!(
+            Instant::now() < deadline,
+            "the copied deliveries not attempted from PostgreSQL"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(terminate(&mut pg_server).success());
+    let served_by = schema.value("SELECT served_by FROM log_head").unwrap();
+    assert!(served_by.starts_with("consent-server "), "{served_by}");
+    // The target's progress is its own now: a copy would bring it back to the source's.
+    let before = schema.value(TARGET).unwrap();
+    assert!(attempts_up_to(&schema, last) > source_attempts, "{before}");
+
+    // A copy now is refused, saying why, and writes nothing.
+    let out = migrate(&cfg, &schema.url).output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    eprintln!("refused: {stderr}");
+    assert_eq!(schema.value(TARGET).unwrap(), before);
+    assert!(
+        stderr.contains("the target has been served since ")
+            && stderr.contains(&served_by)
+            && stderr.contains("a copy now would overwrite its newer state")
+            && stderr.contains("nothing was written")
+            && !stderr.contains("run it again to resume"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("copied"), "{stdout}");
+    // The record of the first start is kept, even against the owner.
+    let cleared = support::pg::with_client(&schema.url, async |c| {
+        c.batch_execute("UPDATE log_head SET served_since = NULL, served_by = NULL")
+            .await
+            .map_err(|e| e.as_db_error().map(|d| d.message().to_owned()))
+    });
+    assert_eq!(
+        cleared,
+        Err(Some("when the database was first served is kept".into()))
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&pg_dir);
 }

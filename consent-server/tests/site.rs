@@ -27,6 +27,8 @@ fn banner_dir(s: &TestServer) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("banner.js"), "export const banner = 1;\n").unwrap();
     std::fs::write(dir.join("banner_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    std::fs::write(dir.join("first.js"), "export const first = 1;\n").unwrap();
+    std::fs::write(dir.join("first_bg.wasm"), b"\0asm\x01\0\0\0\0\0").unwrap();
     std::fs::write(dir.join("visit.js"), "export const visit = 1;\n").unwrap();
     std::fs::write(dir.join("visit_bg.wasm"), b"\0asm\x01\0\0\0\0").unwrap();
     std::fs::write(dir.join("full.js"), "export const full = 1;\n").unwrap();

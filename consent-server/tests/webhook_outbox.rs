@@ -57,18 +57,33 @@ fn open_kinds(s: &TestServer) -> Vec<CaseKind> {
         .collect()
 }
 
-#[tokio::test]
-async fn deliveries_go_out_in_order_per_subject_with_retries_dead_letter_and_cases() {
-    let mut s = server("webhook-outbox").await;
-    let config: WebhookConfig = toml::from_str(
-        "name = \"crm\"\nurl = \"http://127.0.0.1:9/hook\"\n\
-         secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n\
-         events = [\"consent.given\", \"consent.withdrawn\", \"consent.expired\", \"subject.restricted\", \"subject.unblocked\"]\n\
-         dead_after_secs = 100\n",
-    )
+/// Subscribes `name` to `events` (and `extra` settings, one line) with a receiver that is never
+/// reached (the tests drive the outbox by hand).
+fn subscribe(s: &mut TestServer, name: &str, events: &[&str], extra: &str) {
+    let config: WebhookConfig = toml::from_str(&format!(
+        "name = \"{name}\"\nurl = \"http://127.0.0.1:9/hook\"\n\
+         secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\nevents = {events:?}\n{extra}\n"
+    ))
     .unwrap();
     let subs = Subscriptions::new(&[config], &s.state.policy).unwrap();
     s.state = s.state.clone().with_webhooks(subs);
+}
+
+#[tokio::test]
+async fn deliveries_go_out_in_order_per_subject_with_retries_dead_letter_and_cases() {
+    let mut s = server("webhook-outbox").await;
+    subscribe(
+        &mut s,
+        "crm",
+        &[
+            "consent.given",
+            "consent.withdrawn",
+            "consent.expired",
+            "subject.restricted",
+            "subject.unblocked",
+        ],
+        "dead_after_secs = 100",
+    );
 
     // A banner consent: `consent.given`, and the expiry of the purpose a year on (not due).
     let body = consent_body(json!({"cookies-analytics": "given"}));
@@ -229,14 +244,12 @@ async fn choose_at_once(
 #[tokio::test]
 async fn receipts_committed_together_keep_their_deliveries_in_order_and_cancel_expiries() {
     let mut s = server("webhook-outbox-batch").await;
-    let config: WebhookConfig = toml::from_str(
-        "name = \"crm\"\nurl = \"http://127.0.0.1:9/hook\"\n\
-         secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n\
-         events = [\"consent.given\", \"consent.refused\", \"consent.expired\"]\n",
-    )
-    .unwrap();
-    let subs = Subscriptions::new(&[config], &s.state.policy).unwrap();
-    s.state = s.state.clone().with_webhooks(subs);
+    subscribe(
+        &mut s,
+        "crm",
+        &["consent.given", "consent.refused", "consent.expired"],
+        "",
+    );
     let given = json!({"cookies-analytics": "given"});
 
     // 32 first choices at once: a `consent.given` and an expiry each, in the order of the log.
@@ -332,14 +345,7 @@ async fn receipts_committed_together_keep_their_deliveries_in_order_and_cancel_e
 #[tokio::test]
 async fn a_refusal_no_one_hears_still_cancels_the_expiry_scheduled_before() {
     let mut s = server("webhook-outbox-quiet-refusal").await;
-    let config: WebhookConfig = toml::from_str(
-        "name = \"archive\"\nurl = \"http://127.0.0.1:9/hook\"\n\
-         secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n\
-         events = [\"consent.expired\"]\n",
-    )
-    .unwrap();
-    let subs = Subscriptions::new(&[config], &s.state.policy).unwrap();
-    s.state = s.state.clone().with_webhooks(subs);
+    subscribe(&mut s, "archive", &["consent.expired"], "");
     let given = json!({"cookies-analytics": "given"});
     let first = choose_at_once(&s, (0..8).map(|_| (given.clone(), None)).collect()).await;
     let expiries = |state| {

@@ -2,6 +2,8 @@
 //! and [`Banner::handle`] takes it one [`Step`] further each time the browser calls back (the dispatcher,
 //! `dispatcher.rs`, calls it).
 //!
+//! A choice, from the click to the server's answer, is in `banner/choice.rs` (the same `impl Banner`).
+//!
 //! The state machine decides what happens and when; each concern it drives lives in its own module,
 //! with only the state it needs: the policy fetch (`policy_fetch.rs`), the dialog (`dialog.rs`), the
 //! activation of scripts and embeds (`activate.rs`), the outbox (`outbox.rs`: posting choices, with
@@ -14,20 +16,22 @@ use alloc::vec::Vec;
 use consent_core::{Method, PolicyVersion, PurposeSet, TokenClaims};
 use js_sys::{Array, Date};
 use wasm_bindgen::prelude::*;
-use web_sys::{Element, Event, Response};
+use web_sys::{Element, Event, HtmlElement, Response};
 
 use crate::activate::{self, Activation};
-use crate::api::{self, Api, Snapshot};
+use crate::api::{Api, Snapshot};
 use crate::config::Config;
 use crate::consent_mode::ConsentMode;
 use crate::dialog::{Dialog, View};
-use crate::dom::{self, Listener, Observer, document, get, includes, object, set, string};
+use crate::dom::{self, Listener, Observer, document, get, includes, object, set};
 use crate::logic::{self, Stored};
-use crate::outbox::{self, Answer, Outbox};
+use crate::outbox::Outbox;
 use crate::policy::PolicyView;
 use crate::policy_fetch::PolicyFetch;
 use crate::step::{Dispatch, Step};
-use crate::{cookies, gpc, purpose_map, receipt, reopen, stylesheet};
+use crate::{cookies, gpc, receipt, reopen, stylesheet};
+
+mod choice;
 
 /// What to do once the policy has arrived.
 #[derive(Clone, Debug, PartialEq)]
@@ -96,6 +100,9 @@ pub(crate) struct Banner {
     /// Taking over from the return visit's first part, until the token's policy arrives: whether that
     /// part had applied the token (Consent Mode told, what it grants activated).
     took_over: Option<bool>,
+    /// The dialog the first visit's part painted before this banner arrived (`first.rs`), and the
+    /// element of it clicked meanwhile (`undefined` if none): adopted when the first dialog shows.
+    painted: Option<(HtmlElement, JsValue)>,
 }
 
 impl Banner {
@@ -133,6 +140,7 @@ impl Banner {
             activation: Activation::default(),
             ready: false,
             took_over: None,
+            painted: None,
         }
     }
 
@@ -141,9 +149,18 @@ impl Banner {
     /// Taking over from the return visit's first part (`handover`, its state object), Consent Mode's
     /// `default` was sent already, `consent:ready` may have fired, and a script file it inserted may be
     /// loading: the next script waits for it here too.
-    pub(crate) fn boot(&mut self, handover: Option<&JsValue>) {
+    /// Taking over from the first visit's part (`painted`, see `first.rs`), the dialog it painted is
+    /// adopted when the dialog shows, and removed if this banner finds it should not ask after all (a
+    /// choice waiting for the server, a token that arrived meanwhile).
+    pub(crate) fn boot(&mut self, handover: Option<&JsValue>, painted: Option<js_sys::Object>) {
+        let painted = painted.and_then(|p| {
+            let dialog = get(&p, "d").dyn_into::<HtmlElement>().ok()?;
+            Some((dialog, get(&p, "c")))
+        });
         Api::install(&self.dispatch);
         match handover {
+            // The first visit's part sent Consent Mode's default when it painted.
+            None if painted.is_some() => {}
             Some(part) => {
                 self.ready = get(part, "r").is_truthy();
                 self.took_over = Some(get(part, "a").is_truthy());
@@ -166,6 +183,7 @@ impl Banner {
             self.token_text = cookie.unwrap_or_default().into();
         }
         if let Some(granted) = self.outbox.resume(self.config.policy_version, now_ms) {
+            remove_painted(painted);
             self.decided = true;
             self.granted_ids = granted;
             self.send();
@@ -174,6 +192,7 @@ impl Banner {
         }
         match stored {
             Stored::Valid(claims) => {
+                remove_painted(painted);
                 self.decided = true;
                 // The token holds purpose codes; the page names purposes by id. The token's own policy
                 // version maps them, and is immutable: fetched on every page, from the browser's cache
@@ -184,6 +203,12 @@ impl Banner {
             }
             stored => {
                 self.outdated = matches!(stored, Stored::Outdated(_));
+                // The first visit's part painted the first layer without an "updated on" line.
+                if self.outdated {
+                    remove_painted(painted);
+                } else {
+                    self.painted = painted;
+                }
                 self.ask(false);
             }
         }
@@ -459,15 +484,38 @@ impl Banner {
             return;
         }
         self.want = Want::Nothing;
-        self.dialog = Dialog::new(reopened, &self.dispatch);
-        self.render(None);
-        if let Some(d) = &self.dialog {
-            d.open();
+        let mut clicked = JsValue::UNDEFINED;
+        match self.painted.take() {
+            // The first layer the first visit's part painted from the same view, as it is.
+            Some((root, click)) if !reopened => {
+                if get(&root, "open").is_truthy() {
+                    self.dialog = Some(Dialog::adopt(root, &self.dispatch));
+                    clicked = click;
+                } else {
+                    // Closed by the browser before this banner arrived (a second Escape): as
+                    // `Step::Close`, nothing granted, the way back in.
+                    root.remove();
+                    self.show_reopen();
+                }
+            }
+            painted => {
+                remove_painted(painted);
+                self.dialog = Dialog::new(reopened, &self.dispatch);
+                self.render(None);
+                if let Some(d) = &self.dialog {
+                    d.open();
+                }
+            }
         }
         if !reopened {
             self.activate();
             self.publish();
             self.fire_ready();
+        }
+        // A click on the painted dialog before this banner arrived, made again now that it can answer
+        // (in a microtask: the banner is busy here).
+        if let Ok(el) = clicked.dyn_into::<HtmlElement>() {
+            el.click();
         }
     }
 
@@ -515,149 +563,6 @@ impl Banner {
         self.decide(method, selected);
     }
 
-    /// A choice made through the JS API (or a placeholder's "always allow"), made under the current
-    /// policy (fetched first if needed): `set({purpose: true|false, …})` changes the purposes it names
-    /// and keeps the others as they are. A `set` that names a purpose the policy does not have records
-    /// nothing.
-    fn apply(&mut self, method: Method, value: JsValue) {
-        let (Some(policy), true) = (&self.policy, self.policy_is_current) else {
-            self.want = Want::Apply(method, value);
-            self.fetch_current_policy();
-            return;
-        };
-        let mut selected = self.previous();
-        let mut named = 0;
-        for p in &policy.purposes {
-            match get(&value, &p.id_text).as_bool() {
-                Some(true) => selected.insert(p.code),
-                Some(false) => selected.remove(p.code),
-                None => continue,
-            }
-            named += 1;
-        }
-        if method == Method::Custom
-            && js_sys::Object::values::<JsValue>(value.unchecked_ref()).length() != named
-        {
-            return;
-        }
-        self.decide(method, selected);
-    }
-
-    /// Applies a choice at once (granted scripts run, the dialog closes, `consent:change` fires, declared
-    /// cookies of what is off are deleted, Consent Mode is updated), then sends it in a task of its own;
-    /// the answer's token goes into the cookie, or the choice is kept and sent again with backoff.
-    fn decide(&mut self, method: Method, selected: PurposeSet) {
-        let previous = self.previous();
-        let Some(policy) = &self.policy else {
-            return;
-        };
-        let decided = policy.scope.decide(method, self.gpc, selected, previous);
-        let granted = decided.granted(&policy.scope);
-        cookies::delete_declared(&policy.cookies, decided.off());
-        let request = outbox::request(policy, &decided, self.config.build);
-        let granted_ids = policy.ids(granted);
-        let refused_ids = policy.ids(decided.off());
-        let detail = api::change_detail(
-            decided.method,
-            &granted_ids,
-            &refused_ids,
-            &policy.ids(decided.withdrawn),
-            &policy.language,
-        );
-        let validity = policy.validity_months;
-        self.refused_ids = refused_ids;
-        self.granted = granted;
-        self.granted_ids = granted_ids;
-        self.decided = true;
-        self.by_token = false;
-        // What is granted runs first (Consent Mode told before), then the dialog closes and the choice is
-        // kept: the scripts start within a few milliseconds of the click (issue 18.4). The `POST` goes in
-        // a task of its own (the retry step, at once), which Chromium runs after the next frame when a
-        // click is being handled: `fetch` itself costs the click 2-5 ms before the page can paint (INP).
-        self.consent_mode().update(&self.granted_ids);
-        self.activate();
-        self.close_dialog();
-        if self.post_due {
-            // A choice made in the same turn whose `POST` has not gone yet: it goes now, before this
-            // one replaces it as the pending choice, so that each is recorded (this one follows its
-            // answer).
-            self.send();
-        }
-        self.outbox.keep(&request, &self.granted_ids, validity);
-        self.post_due = true;
-        crate::dom::timeout(&self.dispatch.callback(Step::Retry), 0);
-        self.show_reopen();
-        self.publish();
-        self.api.change(&detail);
-    }
-
-    /// Posts the pending choice, unless one is on its way.
-    fn send(&mut self) {
-        self.outbox.send(
-            &self.config.endpoint,
-            self.token.as_ref(),
-            &self.token_text,
-            &self.dispatch,
-        );
-    }
-
-    /// The server's answer to a choice (`body`: its JSON).
-    fn posted(&mut self, body: &JsValue) {
-        match self.outbox.answered(&self.dispatch) {
-            Answer::Recorded => {
-                if let Some(token) = string(body, "token")
-                    && let Some(claims) = cookies::store_token(&token)
-                {
-                    if get(body, "gpc").as_bool() == Some(true) {
-                        gpc::remember(&claims);
-                    }
-                    self.token = Some(claims);
-                    self.token_text = token;
-                    self.outdated = false;
-                    self.keep_map();
-                }
-                // A choice made meanwhile goes now (with the device id of the token just stored).
-                self.send();
-            }
-            Answer::Refused => {
-                self.ask_again_if_outdated(body);
-                self.send();
-            }
-            Answer::Later => {}
-        }
-        self.publish();
-    }
-
-    /// A choice the server refused as made under a policy version it replaced while the visitor
-    /// decided (`409 policy_outdated`, with the current version): that version is fetched and the
-    /// dialog shows again at once, "updated on <date>", with the choice as made except what changed
-    /// (issue 18.7). Any other refusal drops the choice.
-    fn ask_again_if_outdated(&mut self, body: &JsValue) {
-        let error = get(body, "error");
-        let current = string(&error, "policy_version").and_then(|v| v.parse().ok());
-        let (Some(policy), Some(current), Some("policy_outdated")) =
-            (&self.policy, current, string(&error, "code").as_deref())
-        else {
-            return;
-        };
-        self.renew_since = Some(policy.version);
-        self.outdated = true;
-        self.policy_is_current = false;
-        self.want = Want::Ask { reopened: false };
-        self.fetch
-            .current_version(&self.config.endpoint, current, &self.dispatch);
-    }
-
-    /// Keeps what the token's purpose codes mean, for the return visit's part (`purpose_map.rs`), when
-    /// the policy is the token's version.
-    fn keep_map(&self) {
-        if let (Some(token), Some(policy)) = (&self.token, &self.policy)
-            && token.policy_version == policy.version
-        {
-            purpose_map::keep(policy);
-        }
-    }
-
     /// Activates what may run now ([`Activation::run`]).
     fn activate(&mut self) {
         self.activation
@@ -696,5 +601,12 @@ impl Banner {
             token: self.token.as_ref(),
             language: &self.language(),
         });
+    }
+}
+
+/// Removes the dialog the first visit's part painted, if any, when this banner does not adopt it.
+fn remove_painted(painted: Option<(HtmlElement, JsValue)>) {
+    if let Some((root, _)) = painted {
+        root.remove();
     }
 }

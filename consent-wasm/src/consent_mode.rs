@@ -22,6 +22,7 @@ impl ConsentMode<'_> {
         self.call("default", None);
     }
 
+    #[cfg(any(feature = "full", feature = "visit"))]
     /// `gtag('consent', 'update', {…})` with what the choice grants (`granted`: the purpose ids that
     /// may run now, from a token's policy, a choice, or a kept choice alike).
     pub(crate) fn update(&self, granted: &Array) {

@@ -16,17 +16,11 @@ use wasm_bindgen::prelude::*;
 use web_sys::{Element, HtmlDialogElement, HtmlElement, HtmlInputElement};
 
 use crate::dom::{
-    Listener, add, all_in, append, attr, button, element, find, get, join, set, set_str, set_text,
-    string,
+    Listener, add, all_in, append, attr, element, find, get, join, set, set_str, set_text,
 };
+use crate::first_layer;
 use crate::policy::{PolicyView, array};
 use crate::step::{Dispatch, Step};
-use crate::texts::{LANGUAGES, language_name};
-
-/// The dialog's element id.
-pub const DIALOG_ID: &str = "consent-banner";
-const TITLE_ID: &str = "consent-banner-title";
-const DESCRIPTION_ID: &str = "consent-banner-description";
 
 /// What the dialog shows: the current policy, and the visitor's side of it.
 pub(crate) struct View<'a> {
@@ -59,44 +53,38 @@ impl Dialog {
     /// Adds the dialog to the page (on its second layer when `reopened`), empty: [`Dialog::render`]
     /// fills it, [`Dialog::open`] shows it. `None` on a page without a `<body>`.
     pub(crate) fn new(reopened: bool, dispatch: &Dispatch) -> Option<Dialog> {
-        let root = element(
-            "dialog",
-            "consent-banner",
-            &[
-                ("id", DIALOG_ID),
-                ("role", "dialog"),
-                ("aria-modal", "true"),
-                ("aria-labelledby", TITLE_ID),
-                ("aria-describedby", DESCRIPTION_ID),
-                ("tabindex", "-1"),
-            ],
-        );
-        let body = crate::dom::document().body()?;
-        append(&body, &root);
+        Some(Dialog::with(first_layer::dialog()?, reopened, dispatch))
+    }
+
+    /// Takes over the dialog the first visit's part painted (`first.rs`: the first layer, shown as a
+    /// modal, written by the same code as [`Dialog::render`]'s first layer from the same view), as it
+    /// is: nothing is rebuilt, so focus, and a click already made on it, stay where they are. The
+    /// bootstrap's listeners on it (`onclick`, which remembered a click, and `oncancel`) go.
+    pub(crate) fn adopt(root: HtmlElement, dispatch: &Dispatch) -> Dialog {
+        set(&root, "onclick", &JsValue::NULL);
+        set(&root, "oncancel", &JsValue::NULL);
+        Dialog::with(root, false, dispatch)
+    }
+
+    fn with(root: HtmlElement, reopened: bool, dispatch: &Dispatch) -> Dialog {
         let listeners = [
             Listener::new(&root, "cancel", dispatch.callback(Step::Cancel)),
             Listener::new(&root, "close", dispatch.callback(Step::Close)),
         ];
-        Some(Dialog {
+        Dialog {
             root,
             reopened,
             choices: reopened,
             _listeners: listeners,
-        })
+        }
     }
 
     /// Shows the dialog as a modal (`showModal()`), focused on its first switch when reopened, else on
     /// itself.
     pub(crate) fn open(&self) {
-        let root = &self.root;
-        let _ = root.unchecked_ref::<HtmlDialogElement>().show_modal();
+        first_layer::show(&self.root);
         if self.reopened {
-            focus(root, "input:not([disabled])");
-        } else {
-            // The dialog itself, so that a screen reader reads its title and description first (then
-            // Tab reaches the controls); `showModal` would focus the first control, the language
-            // switcher.
-            let _ = root.focus();
+            focus(&self.root, "input:not([disabled])");
         }
     }
 
@@ -151,28 +139,7 @@ impl Dialog {
         }
         set_text(root, &JsValue::UNDEFINED);
         let lang = &policy.language;
-        attr(root, "lang", lang);
-        let none = &JsValue::UNDEFINED;
-
-        let head = add(root, "div", "consent-banner__head", none);
-        let title = add(&head, "h2", "consent-banner__title", &policy.ui("title"));
-        attr(&title, "id", TITLE_ID);
-        attr(&title, "elementtiming", "consent-banner");
-        if self.reopened {
-            let close = button(&head, "close", &JsValue::from_str("×"));
-            if let Some(label) = policy.ui("close").as_string() {
-                attr(&close, "aria-label", &label);
-            }
-            attr(&close, "class", "consent-banner__close");
-        }
-
-        let description = add(
-            root,
-            "p",
-            "consent-banner__description",
-            &policy.ui("description"),
-        );
-        attr(&description, "id", DESCRIPTION_ID);
+        first_layer::top(root, policy, self.reopened);
         if view.outdated {
             let date = local_date(
                 f64::from(policy.version.date().days()) * 86_400_000.0,
@@ -186,25 +153,12 @@ impl Dialog {
                 &join(&policy.ui("updated"), " ", &date),
             );
         }
-        // The exact version of the policy the choice is made under.
-        if let Some(url) = string(&policy.json, "url") {
-            let label = join(
-                &policy.text(&get(&policy.json, "title")),
-                " (",
-                &JsValue::from_str(&policy.version.text()),
-            )
-            .concat(&JsValue::from_str(")"));
-            let p = add(root, "p", "", none);
-            let link = add(&p, "a", "consent-banner__policy", &label);
-            attr(&link, "href", &url);
-            attr(&link, "target", "_blank");
-            attr(&link, "rel", "noopener");
-        }
+        first_layer::policy_link(root, policy);
 
         if self.choices {
             choices(root, view, on);
             if let Some(token) = view.token {
-                let info = add(root, "p", "consent-banner__receipt", none);
+                let info = add(root, "p", "consent-banner__receipt", &JsValue::UNDEFINED);
                 let id = token.receipt.hyphenated();
                 for (label, value) in [
                     ("consent-id", JsValue::from_str(&id)),
@@ -227,40 +181,7 @@ impl Dialog {
             }
         }
 
-        // Three buttons of equal weight, in one row: accepting is no easier than rejecting.
-        let actions = add(root, "div", "consent-banner__actions", none);
-        for action in [
-            "accept-all",
-            "reject-all",
-            if self.choices { "save" } else { "choose" },
-        ] {
-            button(&actions, action, &policy.ui(action));
-        }
-        // The language switcher, after the buttons (a keyboard reaches "Reject all" first, issue 18.5):
-        // the policy's languages the banner speaks, each in its own name.
-        let switcher = add(root, "div", "consent-banner__languages", none);
-        attr(&switcher, "role", "group");
-        if let Some(label) = policy.ui("language").as_string() {
-            attr(&switcher, "aria-label", &label);
-        }
-        for l in LANGUAGES {
-            if policy.languages.iter().any(|p| p == l) {
-                let lb = add(
-                    &switcher,
-                    "button",
-                    "consent-banner__language",
-                    &JsValue::from_str(language_name(l)),
-                );
-                attr(&lb, "type", "button");
-                attr(&lb, "lang", l);
-                attr(&lb, "data-consent-lang", l);
-                attr(
-                    &lb,
-                    "aria-pressed",
-                    if l == lang { "true" } else { "false" },
-                );
-            }
-        }
+        first_layer::actions(root, policy, if self.choices { "save" } else { "choose" });
         if let Some(selector) = focus_on {
             focus(root, selector);
         }

@@ -106,20 +106,26 @@ pub(crate) fn dispatcher<H: Handler>(api: &Api) -> (Dispatch, Rc<RefCell<Option<
 /// ```
 #[cfg(feature = "full")]
 pub fn start(config: Config) {
-    start_after(config, None);
+    start_after(config, None, None);
 }
 
 /// [`start`], taking over from the return visit's first part (`handover`: its state object, which the
 /// bootstrap passes to [`boot`](crate::boot); see `visit.rs`): its `consent.on` listeners stay
 /// subscribed, `consent:ready` is not fired again, Consent Mode's `default` is not sent again, and the
 /// script file it was waiting for holds the next script back as if this banner had inserted it.
+/// Taking over from the first visit's part instead (`painted`, see `first.rs`), it adopts the dialog that
+/// part painted, and answers the click made on it before this banner arrived.
 #[cfg(feature = "full")]
-pub(crate) fn start_after(config: Config, handover: Option<JsValue>) {
+pub(crate) fn start_after(
+    config: Config,
+    handover: Option<JsValue>,
+    painted: Option<js_sys::Object>,
+) {
     let api = Api::new(handover.as_ref());
     let (dispatch, holder) = dispatcher::<Banner>(&api);
     *holder.borrow_mut() = Some(Banner::new(config, dispatch, api));
     if let Some(banner) = holder.borrow_mut().as_mut() {
-        banner.boot(handover.as_ref());
+        banner.boot(handover.as_ref(), painted);
     }
 }
 

@@ -1,6 +1,10 @@
 //! Small DOM helpers, the few browser functions web-sys does not bind the way the banner needs them,
 //! `fetch`'s options, and [`Listener`]: an event listener that is removed when dropped.
 
+// The first visit's part alone (`--features first`) uses a handful of these helpers; the others are
+// the full banner's and the return visit's, and never reach its wasm (the linker drops them).
+#![cfg_attr(not(any(feature = "full", feature = "visit")), allow(dead_code))]
+
 use alloc::string::String;
 
 use js_sys::{Array, Function, Object, Promise, Reflect};

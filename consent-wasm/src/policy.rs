@@ -29,7 +29,7 @@ pub(crate) fn strings(object: &JsValue, key: &str) -> Vec<String> {
 
 /// Where a purpose of the policy is, for the banner: its id and code (the page names purposes by id,
 /// the token and the choice logic by code) and when its meaning last changed. Everything else about it
-/// is in the policy's JSON ([`PolicyView::json`]) or in the view's [`PurposeScope`].
+/// is in the policy's JSON ([`Texts::json`]) or in the view's [`PurposeScope`].
 #[derive(Clone, Debug)]
 pub struct PurposeEntry {
     /// The purpose's stable id, parsed: what requests record.
@@ -43,10 +43,13 @@ pub struct PurposeEntry {
     pub changed_in: PolicyVersion,
 }
 
-/// The parts of a policy the banner uses, with texts in one language.
+/// The words of a policy in one language, and what the dialog's first layer writes beside them (the
+/// version, the languages for the switcher): what the first visit's part reads to paint the first
+/// layer (`first.rs`), and the part of a [`PolicyView`] the full banner writes the same layer from.
 #[derive(Clone, Debug)]
-pub struct PolicyView {
-    /// The parsed canonical JSON (the cookie tables and titles are read from it when shown).
+pub struct Texts {
+    /// The parsed canonical JSON (the banner's texts, the cookie tables and titles are read from it when
+    /// shown).
     pub json: JsValue,
     /// The version.
     pub version: PolicyVersion,
@@ -54,9 +57,60 @@ pub struct PolicyView {
     pub languages: Vec<String>,
     /// The default language.
     pub default_language: String,
-    /// The language of the texts below, chosen with [`pick_language`].
+    /// The language of the texts, chosen with [`pick_language`].
     pub language: String,
-    /// The same, as the request records it.
+}
+
+impl Texts {
+    /// Reads the texts of a parsed canonical policy in the first of `languages` (the page's, then the
+    /// browser's) that the policy and the banner both have, else in the policy's default; or of a
+    /// banner view, whose texts are in its `language` only. `None` when the version does not parse or
+    /// the default language is missing.
+    pub fn from_json(json: &JsValue, languages: &[String]) -> Option<Texts> {
+        let version: PolicyVersion = string(json, "version")?.parse().ok()?;
+        let default_language = string(json, "default_language")?;
+        let policy_languages = strings(json, "languages");
+        let language = string(json, "language").unwrap_or_else(|| {
+            pick_language(
+                languages.iter().map(String::as_str),
+                &policy_languages,
+                &default_language,
+            )
+        });
+        Some(Texts {
+            json: json.clone(),
+            version,
+            languages: policy_languages,
+            default_language,
+            language,
+        })
+    }
+
+    /// One of the banner's texts (the policy's `banner` table, e.g. `accept-all`) in the texts'
+    /// language, as a JS string (`undefined` if the policy has none, which shows as nothing).
+    pub fn ui(&self, key: &str) -> JsValue {
+        self.text(&get(&get(&self.json, "banner"), key))
+    }
+
+    /// A text object of the policy (`{"kk": …, "ru": …, "en": …}`: `title`, a cookie's `purpose`…) in the
+    /// texts' language, else in the default language, as a JS string.
+    pub(crate) fn text(&self, texts: &JsValue) -> JsValue {
+        let t = get(texts, &self.language);
+        if t.is_string() {
+            t
+        } else {
+            get(texts, &self.default_language)
+        }
+    }
+}
+
+/// The parts of a policy the banner uses, with texts in one language: its [`Texts`] (which it derefs
+/// to: `view.language`, `view.ui("title")`), and what the choice logic computes with.
+#[derive(Clone, Debug)]
+pub struct PolicyView {
+    /// The words, the version and the languages.
+    pub texts: Texts,
+    /// The language of the texts, as the request records it.
     pub lang: Lang,
     /// How long a choice lasts, in months.
     pub validity_months: u32,
@@ -74,33 +128,28 @@ pub struct PolicyView {
     pub cookies: Vec<(u8, String)>,
 }
 
+impl core::ops::Deref for PolicyView {
+    type Target = Texts;
+
+    fn deref(&self) -> &Texts {
+        &self.texts
+    }
+}
+
 impl PolicyView {
     /// Reads a parsed canonical policy, with texts in the first of `languages` (the page's, then the
     /// browser's) that the policy and the banner both have, else in the policy's default; or a banner
     /// view, whose texts are in its `language` only. `None` when a value the banner computes with does
     /// not parse.
     pub fn from_json(json: &JsValue, languages: &[String]) -> Option<PolicyView> {
-        let version: PolicyVersion = string(json, "version")?.parse().ok()?;
-        let default_language = string(json, "default_language")?;
-        let policy_languages = strings(json, "languages");
-        let language = string(json, "language").unwrap_or_else(|| {
-            pick_language(
-                languages.iter().map(String::as_str),
-                &policy_languages,
-                &default_language,
-            )
-        });
+        let texts = Texts::from_json(json, languages)?;
         let validity_months = get(json, "choice_validity_months")
             .as_f64()
             .filter(|m| (1.0..=120.0).contains(m))
             .map_or(6, |m| m as u32);
         let mut view = PolicyView {
-            json: json.clone(),
-            version,
-            languages: policy_languages,
-            default_language,
-            lang: language.parse().ok()?,
-            language,
+            lang: texts.language.parse().ok()?,
+            texts,
             validity_months,
             purposes: Vec::new(),
             scope: PurposeScope::default(),
@@ -126,7 +175,7 @@ impl PolicyView {
             }
             let changed_in = string(&p, "changed_in")
                 .and_then(|v| v.parse().ok())
-                .unwrap_or(version);
+                .unwrap_or(view.version);
             // `Purpose::needs_consent`, `Purpose::collected_at(Banner)` and the marketing purposes of
             // `PurposeScope::at(policy, Banner)`, read from the JSON.
             let at_banner = strings(&p, "collection_points")
@@ -193,11 +242,13 @@ impl PolicyView {
         out
     }
 
+    #[cfg(any(feature = "full", feature = "visit"))]
     /// The canonical JSON of each purpose, in the order of [`PolicyView::purposes`].
     pub(crate) fn purposes_json(&self) -> Array {
         array(&self.json, "purposes")
     }
 
+    #[cfg(any(feature = "full", feature = "visit"))]
     /// The canonical JSON of purpose `id`.
     pub(crate) fn purpose_json(&self, id: &str) -> Option<JsValue> {
         self.purposes_json()
@@ -214,25 +265,9 @@ impl PolicyView {
             .find(|c| string(c, "id").as_ref() == Some(&category))
     }
 
+    #[cfg(any(feature = "full", feature = "visit"))]
     /// A purpose's `title` or `description` (from its canonical JSON) in the view's language.
     pub(crate) fn purpose_text(&self, purpose: &JsValue, key: &str) -> JsValue {
         self.text(&get(&get(purpose, "texts"), key))
-    }
-
-    /// One of the banner's texts (the policy's `banner` table, e.g. `accept-all`) in the view's
-    /// language, as a JS string (`undefined` if the policy has none, which shows as nothing).
-    pub fn ui(&self, key: &str) -> JsValue {
-        self.text(&get(&get(&self.json, "banner"), key))
-    }
-
-    /// A text object of the policy (`{"kk": …, "ru": …, "en": …}`: `title`, a cookie's `purpose`…) in the
-    /// view's language, else in the default language, as a JS string.
-    pub(crate) fn text(&self, texts: &JsValue) -> JsValue {
-        let t = get(texts, &self.language);
-        if t.is_string() {
-            t
-        } else {
-            get(texts, &self.default_language)
-        }
     }
 }

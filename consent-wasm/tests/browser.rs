@@ -1062,6 +1062,127 @@ async fn first_visit_opens_a_modal_dialog_with_three_equal_buttons_and_the_exact
     assert_eq!(strings(&get(&state, "granted")), ["cookies-necessary"]);
 }
 
+/// Issue 18.2: the first visit's part paints exactly the first layer the full banner writes (the same
+/// code, `first_layer.rs`, from the same view), sends Consent Mode's default and nothing else; the full
+/// banner, started with what the bootstrap remembered (the dialog, a click on it), adopts that dialog
+/// instead of writing a second one, does not send the default again, and answers the click.
+#[cfg(feature = "first")]
+#[wasm_bindgen_test]
+async fn the_first_visits_part_paints_the_full_banners_first_layer_which_adopts_it_and_the_click_made_meanwhile()
+ {
+    // What the full banner writes on a first visit, in English.
+    reset("en");
+    start(config(V2025));
+    let written = shown().await.outer_html();
+
+    reset("en");
+    blocked_scripts();
+    install_gtag_recorder();
+    let script = add(
+        "script",
+        &[
+            ("type", "text/plain"),
+            ("data-endpoint", &endpoint()),
+            ("data-policy-version", V2025),
+        ],
+        "",
+    );
+    let view = js_sys::JSON::parse(VIEWS_2025[2].1).unwrap();
+    let painted = consent_wasm::first(view.clone(), Some(script.clone().into()), None)
+        .expect("the first layer painted");
+    assert_eq!(
+        painted.outer_html(),
+        written,
+        "the full banner's first layer"
+    );
+    assert!(painted.matches(":modal").unwrap());
+    assert_eq!(
+        document().active_element(),
+        Some(painted.clone().into()),
+        "focused on the dialog itself"
+    );
+    let calls = gtag_calls();
+    assert_eq!(calls.len(), 1, "Consent Mode's default");
+    assert_eq!(calls[0].get(1).as_string().as_deref(), Some("default"));
+    assert_eq!(params(&calls[0].get(2)), consent_mode(&[], true));
+    assert!(ran().is_empty() && gets().is_empty());
+    assert!(
+        get(&window(), "consent").is_undefined(),
+        "no JS API before the full banner"
+    );
+
+    // "Reject all" clicked before the full banner arrived, as the bootstrap remembers it.
+    let remembered = Object::new();
+    Reflect::set(&remembered, &"d".into(), &painted).unwrap();
+    Reflect::set(&remembered, &"c".into(), &action("reject-all")).unwrap();
+    consent_wasm::boot(
+        None,
+        None,
+        None,
+        Some(Promise::resolve(&view)),
+        None,
+        Some(remembered),
+    )
+    .unwrap();
+    recorded().await;
+    assert_eq!(decisions(&posted()), expected("refused", &[]));
+    assert!(dialog().is_none() && !painted.is_connected(), "closed");
+    assert!(
+        gets().is_empty(),
+        "the view the part painted from: no second request"
+    );
+    assert_eq!(ran(), ["necessary"]);
+    let calls = gtag_calls();
+    assert_eq!(calls.len(), 2, "no second default: {calls:?}");
+    assert_eq!(calls[1].get(1).as_string().as_deref(), Some("update"));
+}
+
+/// The full banner adopts a painted dialog only for what it would have shown: with a choice waiting
+/// for the server (the part paints nothing then), or one closed by the browser before it arrived, it
+/// removes it.
+#[cfg(feature = "first")]
+#[wasm_bindgen_test]
+async fn a_painted_dialog_the_browser_closed_before_the_full_banner_arrived_leaves_the_way_back_in()
+{
+    reset("en");
+    banner_css();
+    let script = add(
+        "script",
+        &[("type", "text/plain"), ("data-endpoint", &endpoint())],
+        "",
+    );
+    let view = js_sys::JSON::parse(VIEWS_2025[2].1).unwrap();
+    let painted = consent_wasm::first(view.clone(), Some(script.clone().into()), None).unwrap();
+    painted.unchecked_ref::<HtmlDialogElement>().close();
+    let remembered = Object::new();
+    Reflect::set(&remembered, &"d".into(), &painted).unwrap();
+    consent_wasm::boot(
+        None,
+        None,
+        None,
+        Some(Promise::resolve(&view)),
+        None,
+        Some(remembered),
+    )
+    .unwrap();
+    until("the way back in", || reopen_button().is_some()).await;
+    assert!(dialog().is_none() && !painted.is_connected());
+    assert!(post_bodies().is_empty());
+    assert_eq!(get(&api("get"), "decided").as_bool(), Some(false));
+
+    // A choice waiting for the server: nothing painted, nothing sent to Consent Mode.
+    reset("en");
+    install_gtag_recorder();
+    storage().set_item(PENDING_KEY, "{}").unwrap();
+    let script = add(
+        "script",
+        &[("type", "text/plain"), ("data-endpoint", &endpoint())],
+        "",
+    );
+    assert!(consent_wasm::first(view, Some(script.into()), None).is_none());
+    assert!(dialog().is_none() && gtag_calls().is_empty());
+}
+
 #[wasm_bindgen_test]
 async fn the_dialog_speaks_the_page_language_kazakh_russian_or_english() {
     let policy = js_sys::JSON::parse(POLICY).unwrap();

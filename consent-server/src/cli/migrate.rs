@@ -3,8 +3,9 @@
 //! idempotency key, and the consent log's tree and checkpoints), verifying every receipt's signature
 //! with the key file (a redacted version 1 receipt against the log's erasures) and, at the end, that
 //! every receipt is in the target and the log has the source's root; run again after an interruption,
-//! it adds nothing twice. With `--schema-only` it only applies the migrations (run it as the schema's
-//! owner role, then give the application role its grants).
+//! it adds nothing twice. Once a server has started on the target it refuses, writing nothing (the
+//! target's state is newer). With `--schema-only` it only applies the migrations (run it as the
+//! schema's owner role, then give the application role its grants).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -14,7 +15,8 @@ use anyhow::{Context, Result, bail};
 use consent_server::config::Config;
 use consent_server::keys::ServerKeys;
 use consent_server::store::{
-    POSTGRES_MIGRATIONS, PgStore, PostgresUrl, SqliteSource, Store, copy_sqlite_to_postgres,
+    POSTGRES_MIGRATIONS, PgStore, PostgresUrl, SqliteSource, Store, StoreError,
+    copy_sqlite_to_postgres,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -97,8 +99,11 @@ pub(crate) fn run(config: Option<&Path>, args: &Args) -> Result<ExitCode> {
     );
     bar.finish_and_clear();
     target.close();
-    let report =
-        report.with_context(|| format!("copy to {url} stopped (run it again to resume)"))?;
+    let report = match report {
+        // Not resumable: nothing was written, and a run again would be refused again.
+        Err(e @ StoreError::TargetServed { .. }) => bail!("refused to copy to {url}: {e}"),
+        r => r.with_context(|| format!("copy to {url} stopped (run it again to resume)"))?,
+    };
     if report.links_conflicting > 0 {
         tracing::warn!(
             links = report.links_conflicting,

@@ -35,7 +35,7 @@ pub use database::Database;
 pub use health::{DEFAULT_LOG_INTERVAL, DEFAULT_MIN_FREE_BYTES, StorageHealth};
 pub use log::{LogHead, LogIndex, StoreTiles};
 pub use postgres::{
-    BatchStatements as PostgresBatchStatements, DEFAULT_POOL_MAX_SIZE,
+    BatchStatements as PostgresBatchStatements, DEFAULT_POOL_MAX_SIZE, Finish as PostgresFinish,
     INSERT_RECEIPTS as POSTGRES_INSERT_RECEIPTS, ImportedEvent, MIGRATIONS as POSTGRES_MIGRATIONS,
     PgStore, PostgresUrl, ReceiptColumns as PostgresReceiptColumns, TlsMode, is_postgres_url,
     write_receipt_batch as postgres_write_receipt_batch,
@@ -99,6 +99,22 @@ pub enum StoreError {
     /// No case with this number, or it is closed already.
     #[error("no open case {0}")]
     NoOpenCase(CaseId),
+    /// `migrate --to`: consent-server has served on the target, whose state is then newer than the
+    /// source's. Nothing was written.
+    #[error(
+        "the target has been served since {since} (first opened by {by}): a copy now would overwrite \
+         its newer state (the webhook deliveries its instances attempted, leased, acknowledged or \
+         retried) and bring back the pseudonym links, data keys and idempotency keys its erasures \
+         deleted; nothing was written. A copy goes only into a database no server has started on: \
+         keep this one as the deployment (what the SQLite file took since is not moved), or copy \
+         into a new, empty database and start the instances on that"
+    )]
+    TargetServed {
+        /// When a store was first opened to serve on it (UTC).
+        since: String,
+        /// What opened it: consent-server's version, the role and the client's address.
+        by: String,
+    },
 }
 
 impl StoreError {

@@ -314,3 +314,30 @@ pub fn migrate_killed_midway(cfg: &Path, url: &str) -> u64 {
     copy.wait().unwrap();
     at_kill
 }
+
+/// Starts `serve` with the configuration `cfg` and waits (up to 20 s) for it to refuse to start; what it
+/// said (it failing to stop within the wait, or stopping with success, fails the test).
+pub fn refused_start(cfg: &Path) -> String {
+    let mut refused = Command::new(env!("CARGO_BIN_EXE_consent-server"))
+        .arg("--config")
+        .arg(cfg)
+        .arg("serve")
+        .env("CONSENT_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while refused.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            refused.kill().unwrap();
+            refused.wait().unwrap();
+            panic!("the server started");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = refused.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{err}");
+    err
+}

@@ -69,7 +69,13 @@ const files = {
   "/newer": ["text/html", page.replace('data-policy-version="2025-03-26"', 'data-policy-version="2026-06-01"')],
   "/probe.js": [
     "text/javascript",
-    `window.__csp = []; window.__errors = [];
+    // (and when the dialog was added to the page, and which element it was: the first visit's part
+    // paints it, the full banner must adopt that one)
+    `new MutationObserver(() => {
+  const d = document.getElementById("consent-banner");
+  if (d && !window.__dialog) { window.__dialog = d; window.__dialogAt = performance.now(); }
+}).observe(document, { childList: true, subtree: true });
+window.__csp = []; window.__errors = [];
 document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective + " " + e.blockedURI));
 window.addEventListener("unhandledrejection", (e) => window.__errors.push(String(e.reason)));
 window.addEventListener("error", (e) => window.__errors.push(String(e.message)));`,
@@ -78,6 +84,13 @@ window.addEventListener("error", (e) => window.__errors.push(String(e.message)))
   "/marketing.js": ["text/javascript", `(window.__ran = window.__ran || []).push("marketing");`],
 };
 Object.assign(files, bannerFiles(bannerDir));
+// The full banner held back while `holdFull` is a promise (section 5: the first visit's part answers
+// for the dialog until the full banner arrives).
+let holdFull = null;
+{
+  const [type, body] = files["/banner/full.js"];
+  files["/banner/full.js"] = [type, (res) => (holdFull || Promise.resolve()).then(() => res.end(body))];
+}
 const csp = `default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; connect-src 'self' ${endpoint}`;
 const web = await staticSite(sitePort, files, { "content-security-policy": csp, "cache-control": "no-store" });
 
@@ -121,6 +134,20 @@ try {
   );
   const before = await js(`return { ran: window.__ran || [], cookie: document.cookie, stored: localStorage.length }`);
   check("before a choice: no script, cookie or storage", before.ran.length === 0 && before.cookie === "" && before.stored === 0, JSON.stringify(before));
+  // Issue 18.2: before the dialog, only the bootstrap, the first visit's part, the stylesheet and the
+  // banner view; the full banner is asked for after, and adopts the dialog the part painted.
+  await waitFor("the full banner", () => js(`return !!window.consent`));
+  const order = await js(`const at = (f) => performance.getEntriesByName(new URL(f, location).href)[0]?.startTime;
+    const view = performance.getEntriesByType("resource").find((r) => r.name.includes("/v1/policy/banner/en"));
+    return { dialog: window.__dialogAt, first: at("/banner/first.js"), firstWasm: at("/banner/first_bg.wasm"),
+      css: at("/banner/banner.css"), view: view && view.startTime, full: at("/banner/full.js"), fullWasm: at("/banner/banner_bg.wasm"),
+      adopted: document.getElementById("consent-banner") === window.__dialog && document.querySelectorAll("dialog").length === 1 }`);
+  check(
+    "first visit: the part, the stylesheet and the view before the dialog; the full banner after it",
+    [order.first, order.firstWasm, order.css, order.view].every((t) => t < order.dialog) && order.full > order.dialog && order.fullWasm > order.dialog,
+    JSON.stringify(order),
+  );
+  check("first visit: the full banner adopted the painted dialog (one dialog, the same element)", order.adopted === true, JSON.stringify(order));
 
   // 2. A custom choice: analytics only.
   await js(`document.querySelector('[data-consent-action="choose"]').click()`);
@@ -330,6 +357,62 @@ try {
   );
 
   await noProblems("retry");
+
+  // 5. The first visit's part answers for the dialog until the full banner arrives (held back here).
+  //    a. Escape first (no click on the page yet: Chromium closes a modal dialog without a cancelable
+  //       `cancel`): once the full banner is there, the dialog is gone, nothing granted, the way back in.
+  const escape = async () => {
+    const keys = [{ type: "keyDown", value: "\uE00C" }, { type: "keyUp", value: "\uE00C" }];
+    await session.request("POST", "/actions", { actions: [{ type: "key", id: "keyboard", actions: keys }] });
+    await session.request("DELETE", "/actions");
+  };
+  const fresh = async () => {
+    await js(`document.cookie = "consent=; path=/; max-age=0"; localStorage.clear()`);
+    let release;
+    holdFull = new Promise((r) => (release = r));
+    await open(`${site}/`);
+    await waitFor("the painted dialog", () => js(`const d = document.getElementById("consent-banner"); return !!(d && d.open)`));
+    await sleep(200);
+    return () => {
+      holdFull = null;
+      release();
+    };
+  };
+  const before5 = receipts().length;
+  let release = await fresh();
+  const waiting = await js(`return { api: !!window.consent, open: document.getElementById("consent-banner").open }`);
+  check("full banner held back: the first layer is on screen without it", !waiting.api && waiting.open, JSON.stringify(waiting));
+  await escape();
+  release();
+  await waitFor("the way back in", () => js(`return !!document.querySelector(".consent-reopen")`));
+  await sleep(300);
+  const dismissed = await js(`return { dialog: !!document.getElementById("consent-banner"), ran: window.__ran || [], decided: window.consent.get().decided }`);
+  check(
+    "Escape before the full banner arrived: no dialog, nothing granted or recorded, the way back in",
+    !dismissed.dialog && dismissed.ran.length === 0 && !dismissed.decided && receipts().length === before5,
+    JSON.stringify(dismissed),
+  );
+  //    b. A click on "Reject all", then Escape (which the click made cancelable: it is held back): the
+  //       click is recorded once the full banner has adopted the dialog.
+  release = await fresh();
+  const reject = await session.request("POST", "/element", { using: "css selector", value: '[data-consent-action="reject-all"]' });
+  await session.request("POST", `/element/${Object.values(reject)[0]}/click`, {});
+  await escape();
+  await sleep(200);
+  check(
+    "full banner held back: the click waits (nothing recorded), Escape leaves the first layer open",
+    receipts().length === before5 && (await js(`return document.getElementById("consent-banner").open`)) === true,
+  );
+  release();
+  const early = await waitFor("the early click's receipt", async () => receipts().length === before5 + 1 && receipts()[before5]);
+  await waitFor("the dialog closed", () => js(`return !document.getElementById("consent-banner")`));
+  await sleep(300);
+  check(
+    "a click made before the full banner arrived: recorded once, reject-all, the dialog closed, nothing optional ran",
+    early.method === "reject-all" && receipts().length === before5 + 1 && (await js(`return window.__ran || []`)).length === 0,
+    `${early.method} ${receipts().length - before5}`,
+  );
+  await noProblems("a click before the full banner");
   await session.close();
   session = undefined;
 } catch (e) {

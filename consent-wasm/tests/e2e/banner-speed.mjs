@@ -44,9 +44,14 @@
 // preload was used (one request each, not two). The policy cannot be preloaded: the banner fetches it
 // without credentials, which no <link rel="preload"> does.
 //
+// --async puts `async` on the banner's <script type="module"> tag (an experiment: the bootstrap then runs
+// as soon as it has arrived instead of once the page is parsed); --high puts `fetchpriority="high"` on
+// it (Chromium fetches module scripts in <head> at a low priority, after the page's render-blocking
+// resources).
+//
 // Usage (scripts/banner-speed does this):
 //   node banner-speed.mjs <consent-server binary> <banner dir> <work dir> [--quick] [--runs N] [--out FILE]
-//       [--reduced-motion] [--compare <cookieconsent dist dir>] [--trace] [--preload]
+//       [--reduced-motion] [--compare <cookieconsent dist dir>] [--trace] [--preload] [--async] [--high]
 // --reduced-motion emulates `prefers-reduced-motion: reduce` (CDP Emulation.setEmulatedMedia): no fade-in,
 // and Chromium then reports Element Timing for the dialog's title, which it does not for text first painted
 // at opacity 0 (the first frame of banner.css's fade-in).
@@ -75,6 +80,8 @@ let reducedMotion = false;
 let compare;
 let trace = false;
 let preload = false;
+let asyncTag = false;
+let highPriority = false;
 for (let i = 0; i < argv.length; i++) {
   if (argv[i] === "--quick") runs = 5;
   else if (argv[i] === "--runs") runs = Number(argv[++i]);
@@ -83,12 +90,14 @@ for (let i = 0; i < argv.length; i++) {
   else if (argv[i] === "--compare") compare = argv[++i];
   else if (argv[i] === "--trace") trace = true;
   else if (argv[i] === "--preload") preload = true;
+  else if (argv[i] === "--async") asyncTag = true;
+  else if (argv[i] === "--high") highPriority = true;
   else positional.push(argv[i]);
 }
 const [serverBin, bannerDir, work] = positional;
 if (!work || !(runs >= 1) || (argv.includes("--compare") && !compare)) {
   console.error(
-    "usage: node banner-speed.mjs <consent-server binary> <banner dir> <work dir> [--quick] [--runs N] [--out FILE] [--reduced-motion] [--compare DIR] [--trace] [--preload]",
+    "usage: node banner-speed.mjs <consent-server binary> <banner dir> <work dir> [--quick] [--runs N] [--out FILE] [--reduced-motion] [--compare DIR] [--trace] [--preload] [--async] [--high]",
   );
   process.exit(2);
 }
@@ -235,7 +244,7 @@ const preloads = `<link rel="preload" href="/banner/banner_bg.wasm" as="fetch" c
 `;
 const page = pageWith(
   (preload ? preloads : "") +
-  `<script type="module" src="/banner/banner.js" data-endpoint="${endpoint}" data-policy-version="2025-03-26"></script>`,
+  `<script type="module"${asyncTag ? " async" : ""}${highPriority ? ' fetchpriority="high"' : ""} src="/banner/banner.js" data-endpoint="${endpoint}" data-policy-version="2025-03-26"></script>`,
 );
 const css = `body { margin: 0; font: 16px/1.5 system-ui, sans-serif; color: #1e1f22; }
 header { padding: 1rem 2rem; background: #0b3d91; } header a { color: #fff; margin-right: 1rem; }
@@ -677,7 +686,9 @@ const paintedBy =
       : `Element Timing's renderTime of consent-banner in ${byElementTiming} of ${firstVisits.length} loads, else the rAF + MessageChannel estimate`;
 console.log(`\n"painted" = ${paintedBy}; ${coldCheck}`);
 // Where the time goes: the median start and end of each request on the way to the dialog.
-const chain = ["/banner/banner.js", "/banner/banner_bg.wasm", "/v1/policy/banner/en", "/banner/banner.css"];
+// (The first visit's part, then the full banner, which is asked for once the dialog is painted; a build
+// from before the first visit's part has no first.js: its entries show as "-".)
+const chain = ["/banner/banner.js", "/banner/first.js", "/banner/first_bg.wasm", "/v1/policy/banner/en", "/banner/banner.css", "/banner/banner_bg.wasm"];
 const waterfall = {};
 for (const mode of ["cold", "warm"]) {
   const median = (xs) => stats(xs)?.median ?? "-";

@@ -131,17 +131,16 @@ export const contentTypes = {
   svg: "image/svg+xml",
 };
 
-/** The files of a banner build (scripts/build-banner): the bootstrap, the return visit's first part, the
- * full banner and the stylesheet. */
-export const BUILD_FILES = ["banner.js", "visit.js", "visit_bg.wasm", "full.js", "banner_bg.wasm", "banner.css"];
+/** The files of a banner build (scripts/build-banner): the bootstrap, the first visit's part, the return
+ * visit's first part, the full banner and the stylesheet. */
+export const BUILD_FILES = ["banner.js", "first.js", "first_bg.wasm", "visit.js", "visit_bg.wasm", "full.js", "banner_bg.wasm", "banner.css"];
 
 /** Reads the files of a banner build from `bannerDir` as `files` entries under `prefix` (a build from
  * before issue 18.3's split, which banner-speed can compare with, has banner.js, banner_bg.wasm and
- * banner.css only). */
+ * banner.css only; one from before issue 18.2's first visit part has no first.js, first_bg.wasm). */
 export function bannerFiles(bannerDir, prefix = "/banner/") {
   const files = {};
-  const split = fs.existsSync(path.join(bannerDir, "visit.js"));
-  for (const f of split ? BUILD_FILES : ["banner.js", "banner_bg.wasm", "banner.css"]) {
+  for (const f of BUILD_FILES.filter((f) => fs.existsSync(path.join(bannerDir, f)))) {
     files[`${prefix}${f}`] = [contentTypes[f.split(".").pop()], fs.readFileSync(path.join(bannerDir, f))];
   }
   return files;

@@ -6,7 +6,8 @@
 //! version 1 receipt redacted by an erasure, which is checked as `audit verify` checks it (`log.rs`);
 //! every logged rights record verifies too. At the end every receipt of the source is looked up in the
 //! target and the counts compared. Each step is idempotent, so a copy interrupted anywhere is run again
-//! and adds nothing twice.
+//! and adds nothing twice; until a run has ended, servers refuse the target. Once a server has started
+//! on the target, a copy is refused (`postgres/served.rs`).
 
 mod log;
 
@@ -62,7 +63,9 @@ pub struct CopyReport {
 pub type Progress<'a> = &'a mut dyn FnMut(&'static str, u64, u64);
 
 /// Copies `source` into `target`; `source_name` (the SQLite file's path) keys the events' progress;
-/// `now` (unix seconds) decides which idempotency keys are still live.
+/// `now` (unix seconds) decides which idempotency keys are still live. A target consent-server has
+/// served on is refused before anything is written ([`StoreError::TargetServed`]): its state is newer
+/// than the source's.
 pub fn copy_sqlite_to_postgres(
     source: &SqliteSource,
     source_name: &str,
@@ -237,6 +240,7 @@ pub fn copy_sqlite_to_postgres(
         )));
     }
     target.recount_live_subjects()?;
+    target.finish_import(source_name)?;
     Ok(report)
 }
 

@@ -99,21 +99,45 @@ impl BatchStatements {
     }
 }
 
-/// What the writer's fast path does with a batch of receipts, in the transaction `tx`, before its
-/// webhook deliveries, idempotency keys and the commit: lock `log_head`, insert the rows with their
-/// numbers and log indexes ([`INSERT_RECEIPTS`]) while the tiles the tree's growth needs are read, grow
-/// the log's tree by their leaves, write its tiles while setting the head. Statements that do not wait
-/// for each other are sent together (tokio-postgres pipelines them on the connection): three round trips
-/// after `BEGIN`. Returns the first receipt's log index. Public (as `POSTGRES_WRITE_RECEIPT_BATCH`) for
-/// the load generator's ceiling, which times exactly this and the commit (the cost of the consent log
-/// included).
+/// How [`write_receipt_batch`] leaves its transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// `COMMIT` sent with the batch's last statements (nothing else to write in the transaction).
+    Commit,
+    /// Left open: the caller writes more (webhook deliveries, idempotency keys), then commits or rolls
+    /// back.
+    Open,
+}
+
+/// What the writer's fast path does with a batch of receipts on `client`, in a transaction of its own
+/// that it begins: lock `log_head`, insert the rows with their numbers and log indexes
+/// ([`INSERT_RECEIPTS`]) while the tiles the tree's growth needs are read, grow the log's tree by their
+/// leaves, write its tiles while setting the head, and with [`Finish::Commit`] commit. Statements that do
+/// not wait for each other are sent together (tokio-postgres pipelines them on the connection): `BEGIN`
+/// with the lock of `log_head`, the insert with the read of the tiles, the tiles' write with the head's
+/// update and `COMMIT`, three round trips a batch (five before, with `BEGIN` and `COMMIT` on their own).
+///
+/// A `COMMIT` sent behind a statement that fails is a rollback (PostgreSQL ends an aborted transaction
+/// so), and that statement's error is returned: `Ok` means every statement succeeded and, with
+/// [`Finish::Commit`], that the commit returned. On `Err` the transaction may still be open (aborted or
+/// not): the caller sends `ROLLBACK` before it uses the connection again. Returns the first receipt's
+/// log index. Public (as `postgres_write_receipt_batch`) for the load generator's ceiling, which times
+/// exactly this (the cost of the consent log included).
 pub async fn write_receipt_batch(
-    tx: &tokio_postgres::Transaction<'_>,
+    client: &tokio_postgres::Client,
     statements: &BatchStatements,
     cols: &ReceiptColumns<'_>,
+    finish: Finish,
 ) -> Result<u64, StoreError> {
     let n = cols.jws.len();
-    let heads = log::head_by(tx, &statements.head).await?;
+    // Polled in order, so sent in order: `BEGIN`, then the lock.
+    let (begun, heads) = tokio::join!(
+        async { client.batch_execute("BEGIN").await.pg() },
+        log::head_by(client, &statements.head),
+    );
+    // Both must have succeeded: a lock taken outside the transaction (`BEGIN` failed) is no lock.
+    begun?;
+    let heads = heads?;
     let first = heads.log.size;
     let first_index = i64::try_from(first).unwrap_or(i64::MAX);
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 13] = [
@@ -132,8 +156,8 @@ pub async fn write_receipt_batch(
         &cols.jws,
     ];
     let (inserted, reader) = tokio::join!(
-        async { tx.execute(&statements.insert, &params).await.pg() },
-        log::prefetch_by(tx, &statements.read_tiles, first),
+        async { client.execute(&statements.insert, &params).await.pg() },
+        log::prefetch_by(client, &statements.read_tiles, first),
     );
     let (inserted, reader) = (inserted?, reader?);
     if inserted != n as u64 {
@@ -144,28 +168,45 @@ pub async fn write_receipt_batch(
     let leaves: Vec<Hash> = cols.jws.iter().map(|j| Hash::leaf(j.as_bytes())).collect();
     let grown = log::grow(heads.log, &leaves, &reader)?;
     let count = i64::try_from(n).unwrap_or(i64::MAX);
-    let (tiles, head) = tokio::join!(
-        log::write_tiles_by(tx, &statements.write_tiles, &grown),
+    // Sent in order: the tiles, the head, then `COMMIT` (a rollback if either failed).
+    let (tiles, head, committed) = tokio::join!(
+        log::write_tiles_by(client, &statements.write_tiles, &grown),
         log::set_head_by(
-            tx,
+            client,
             &statements.set_head,
             heads.receipts + count,
             heads.events,
             grown.head(),
         ),
+        async {
+            match finish {
+                Finish::Commit => client.batch_execute("COMMIT").await.pg(),
+                Finish::Open => Ok(()),
+            }
+        },
     );
     tiles?;
     head?;
+    committed?;
     Ok(first)
+}
+
+/// Ends whatever transaction `client` has open (a failed batch's, aborted or not); errors are ignored:
+/// a connection that cannot take a `ROLLBACK` is broken, and the pool drops broken connections.
+pub(super) async fn rollback(client: &tokio_postgres::Client) {
+    if let Err(e) = client.batch_execute("ROLLBACK").await {
+        tracing::debug!(error = %e, "rollback of a failed batch");
+    }
 }
 
 /// Stores a batch of receipts only (none makes a data key or opens a case), in one transaction:
 /// [`write_receipt_batch`], their webhook deliveries if any (one statement), their idempotency keys if
-/// any, the commit; returns the first one's log index. `None` (nothing written) when a key of the batch
+/// any, the commit (sent with the batch's last statements when there is nothing else); returns the first
+/// one's log index. On an error nothing is written and the transaction is rolled back. `None` (nothing written) when a key of the batch
 /// is stored already or comes twice, or when receipts with deliveries share a subject: the general
 /// path then answers the repeats, and writes such receipts one after the other.
 pub(super) async fn insert_receipts(
-    client: &mut Client,
+    client: &Client,
     receipts: &[&NewReceipt],
 ) -> Result<Option<u64>, StoreError> {
     let keyed: Vec<_> = receipts
@@ -208,46 +249,65 @@ pub(super) async fn insert_receipts(
             return Ok(None);
         }
     }
-    let tx = client.transaction().await.pg()?;
-    let statements = BatchStatements::cached(&tx).await?;
-    let first = write_receipt_batch(&tx, &statements, &cols).await?;
-    if outbox || cancels {
-        webhooks::insert_batch(&tx, receipts, &cols.subject).await?;
-    }
-    if !keyed.is_empty() {
-        // Expired keys go first (indexed, cheap); a key expired for a later receipt of the batch but
-        // not for the oldest is found below and the general path decides, receipt by receipt.
-        let oldest = receipts
-            .iter()
-            .map(|r| r.issued_at().as_unix())
-            .min()
-            .unwrap_or(i64::MIN);
-        tx.execute("DELETE FROM idempotency WHERE expires_at <= $1", &[&oldest])
-            .await
-            .pg()?;
-        let seen = tx
-            .query_opt(
-                "SELECT 1 FROM idempotency WHERE key = ANY($1::bytea[]) LIMIT 1",
-                &[&key],
-            )
-            .await
-            .pg()?;
-        if seen.is_some() {
-            tx.rollback().await.pg()?;
-            return Ok(None);
+    let statements = BatchStatements::cached(client).await?;
+    let (pooled, client): (&Client, &tokio_postgres::Client) = (client, client);
+    // With nothing but the receipts to write, `COMMIT` goes with the batch's last statements.
+    let finish = if outbox || cancels || !keyed.is_empty() {
+        Finish::Open
+    } else {
+        Finish::Commit
+    };
+    let done = async {
+        let first = write_receipt_batch(client, &statements, &cols, finish).await?;
+        if finish == Finish::Commit {
+            return Ok(Some(first));
         }
-        let body: Vec<&[u8]> = keyed.iter().map(|(k, _)| &k.body[..]).collect();
-        let receipt: Vec<String> = keyed.iter().map(|(_, r)| r.id().to_string()).collect();
-        let expires_at: Vec<i64> = keyed.iter().map(|(k, _)| k.expires_at.as_unix()).collect();
-        tx.execute(
-            "INSERT INTO idempotency (key, body, receipt, expires_at) \
-             SELECT k.key, k.body, k.receipt::uuid, k.expires_at \
-             FROM UNNEST($1::bytea[], $2::bytea[], $3::text[], $4::int8[]) AS k(key, body, receipt, expires_at)",
-            &[&key, &body, &receipt, &expires_at],
-        )
-        .await
-        .pg()?;
+        if outbox || cancels {
+            webhooks::insert_batch(pooled, receipts, &cols.subject).await?;
+        }
+        if !keyed.is_empty() {
+            // Expired keys go first (indexed, cheap); a key expired for a later receipt of the batch
+            // but not for the oldest is found below and the general path decides, receipt by receipt.
+            let oldest = receipts
+                .iter()
+                .map(|r| r.issued_at().as_unix())
+                .min()
+                .unwrap_or(i64::MIN);
+            client
+                .execute("DELETE FROM idempotency WHERE expires_at <= $1", &[&oldest])
+                .await
+                .pg()?;
+            let seen = client
+                .query_opt(
+                    "SELECT 1 FROM idempotency WHERE key = ANY($1::bytea[]) LIMIT 1",
+                    &[&key],
+                )
+                .await
+                .pg()?;
+            if seen.is_some() {
+                client.batch_execute("ROLLBACK").await.pg()?;
+                return Ok(None);
+            }
+            let body: Vec<&[u8]> = keyed.iter().map(|(k, _)| &k.body[..]).collect();
+            let receipt: Vec<String> = keyed.iter().map(|(_, r)| r.id().to_string()).collect();
+            let expires_at: Vec<i64> = keyed.iter().map(|(k, _)| k.expires_at.as_unix()).collect();
+            client
+                .execute(
+                    "INSERT INTO idempotency (key, body, receipt, expires_at) \
+                     SELECT k.key, k.body, k.receipt::uuid, k.expires_at \
+                     FROM UNNEST($1::bytea[], $2::bytea[], $3::text[], $4::int8[]) \
+                     AS k(key, body, receipt, expires_at)",
+                    &[&key, &body, &receipt, &expires_at],
+                )
+                .await
+                .pg()?;
+        }
+        client.batch_execute("COMMIT").await.pg()?;
+        Ok(Some(first))
     }
-    tx.commit().await.pg()?;
-    Ok(Some(first))
+    .await;
+    if done.is_err() {
+        rollback(client).await;
+    }
+    done
 }

@@ -4,7 +4,7 @@
 //! by the copy's progress (`imports`), updated in the transaction that adds them.
 
 use super::fault::Pg as _;
-use super::{PgStore, run};
+use super::{PgStore, run, served};
 use crate::store::columns;
 use crate::store::{NewReceipt, StoreError};
 
@@ -184,17 +184,37 @@ impl PgStore {
         })
     }
 
-    /// Records that a copy of `source` writes into this database (before it writes anything else), so
-    /// that a server is not started on it before the copy has rebuilt the log's tree
-    /// ([`PgStore::open`]).
+    /// Records that a copy of `source` writes into this database, unfinished (before it writes anything
+    /// else), so that a server is not started on it before the copy has ended ([`PgStore::open`]);
+    /// refuses, writing nothing, a database consent-server has served on
+    /// ([`StoreError::TargetServed`]).
     pub fn begin_import(&self, source: &str) -> Result<(), StoreError> {
+        let pool = self.pool.clone();
+        let source = source.to_owned();
+        run(&self.handle, async move {
+            let mut client = pool.get().await.pg()?;
+            let tx = client.transaction().await.pg()?;
+            served::refuse_if_served(&*tx).await?;
+            tx.execute(
+                "INSERT INTO imports (source, events, finished) VALUES ($1, 0, false) \
+                 ON CONFLICT (source) DO UPDATE SET finished = false",
+                &[&source],
+            )
+            .await
+            .pg()?;
+            tx.commit().await.pg()
+        })
+    }
+
+    /// Records that the copy of `source` ran to its end (every check passed): servers may start.
+    pub fn finish_import(&self, source: &str) -> Result<(), StoreError> {
         let pool = self.pool.clone();
         let source = source.to_owned();
         run(&self.handle, async move {
             let client = pool.get().await.pg()?;
             client
                 .execute(
-                    "INSERT INTO imports (source, events) VALUES ($1, 0) ON CONFLICT DO NOTHING",
+                    "UPDATE imports SET finished = true WHERE source = $1",
                     &[&source],
                 )
                 .await

@@ -7,6 +7,8 @@
 //! deliveries still pending or dead here to the source's state. A row of the same number that is not the
 //! source's (a target with rows of its own) is refused, named.
 
+use tokio_postgres::GenericClient;
+
 use super::fault::Pg as _;
 use super::{PgStore, run};
 use crate::store::{SourceCase, SourceDelivery, SourceIdempotency, StoreError};
@@ -89,13 +91,7 @@ impl PgStore {
                      into a new database)"
                 )));
             }
-            tx.execute(
-                "SELECT setval(pg_get_serial_sequence('cases', 'id'), max(id)) FROM cases \
-                 HAVING max(id) IS NOT NULL",
-                &[],
-            )
-            .await
-            .pg()?;
+            number_past(&*tx, "cases").await?;
             tx.commit().await.pg()?;
             Ok(added)
         })
@@ -216,13 +212,7 @@ impl PgStore {
             )
             .await
             .pg()?;
-            tx.execute(
-                "SELECT setval(pg_get_serial_sequence('webhook_deliveries', 'id'), max(id)) \
-                 FROM webhook_deliveries HAVING max(id) IS NOT NULL",
-                &[],
-            )
-            .await
-            .pg()?;
+            number_past(&*tx, "webhook_deliveries").await?;
             tx.commit().await.pg()?;
             Ok(added)
         })
@@ -255,4 +245,19 @@ impl PgStore {
                 .pg()
         })
     }
+}
+
+/// Moves the identity of `table`'s `id` past the largest number stored (rows copied under their source
+/// numbers, `OVERRIDING SYSTEM VALUE`), so that the rows the instances add follow them.
+async fn number_past(tx: &impl GenericClient, table: &'static str) -> Result<(), StoreError> {
+    tx.execute(
+        &format!(
+            "SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table} \
+             HAVING max(id) IS NOT NULL"
+        ),
+        &[],
+    )
+    .await
+    .pg()
+    .map(|_| ())
 }

@@ -257,13 +257,7 @@ pub(super) async fn catch_up(client: &mut deadpool_postgres::Client) -> Result<(
     if h.size >= end {
         return tx.commit().await.pg();
     }
-    // A role granted before this check existed may not read `imports`: it is then taken as no copy.
-    let readable: bool = tx
-        .query_one("SELECT has_table_privilege('imports', 'SELECT')", &[])
-        .await
-        .pg()?
-        .get(0);
-    let copied: bool = readable
+    let copied: bool = super::served::imports_readable(&*tx).await?
         && tx
             .query_one("SELECT EXISTS (SELECT 1 FROM imports)", &[])
             .await

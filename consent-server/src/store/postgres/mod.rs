@@ -7,7 +7,8 @@
 //! - `fault`: SQLSTATEs and pool errors as engine-neutral outages;
 //! - `log`: the consent log's entries, tiles, head and checkpoints;
 //! - `import`, `import_log`, `import_rights`: what `migrate --to` writes (idempotent copies from
-//!   SQLite: rows; the log's tree and checkpoints; cases, webhook deliveries, idempotency keys).
+//!   SQLite: rows; the log's tree and checkpoints; cases, webhook deliveries, idempotency keys);
+//! - `served`: the guard between them and the instances (a copy is refused once a server started).
 //!
 //! The [`Store`] trait's reads are blocking calls (the handlers run them on blocking threads, as
 //! SQLite's). The store runs the driver on a small runtime of its own: a read is spawned there and its
@@ -21,6 +22,7 @@ mod import_log;
 mod import_rights;
 mod log;
 mod schema;
+mod served;
 mod settings;
 mod webhooks;
 mod writer;
@@ -35,7 +37,9 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::IsolationLevel;
 
-pub use fast_path::{BatchStatements, INSERT_RECEIPTS, ReceiptColumns, write_receipt_batch};
+pub use fast_path::{
+    BatchStatements, Finish, INSERT_RECEIPTS, ReceiptColumns, write_receipt_batch,
+};
 pub use import::ImportedEvent;
 pub use schema::MIGRATIONS;
 pub use settings::{DEFAULT_POOL_MAX_SIZE, PostgresUrl, TlsMode, is_postgres_url};
@@ -107,15 +111,17 @@ impl PgStore {
     /// Connects to the database `url` names, checks that its commits are durable, applies the
     /// migrations (once, whatever the number of instances starting) and starts the writer.
     /// `options.min_free_bytes` does not apply: the database's server watches its own disk. A database
-    /// holding a copy from SQLite that has not finished (`migrate --to` stopped before it rebuilt the
-    /// log's tree) is refused: run the copy again to its end first.
+    /// holding a copy from SQLite that has not finished (`migrate --to` stopped before its end) is
+    /// refused: run the copy again to its end first. The first open records that the database has been
+    /// served: `migrate --to` refuses it from then on ([`StoreError::TargetServed`]).
     pub fn open(url: &PostgresUrl, options: StoreOptions) -> Result<PgStore, StoreError> {
         PgStore::open_with(url, options, true)
     }
 
     /// As [`PgStore::open`], for `migrate --to`: leaves the log's tree alone, which the copy rebuilds
     /// from the leaf hashes the source logged at commit (a tree built here from the stored entries
-    /// would hash a redacted receipt's redacted form instead).
+    /// would hash a redacted receipt's redacted form instead). Records nothing: the copy checks whether
+    /// the database has been served before it writes ([`PgStore::begin_import`]).
     pub fn open_for_copy(url: &PostgresUrl, options: StoreOptions) -> Result<PgStore, StoreError> {
         PgStore::open_with(url, options, false)
     }
@@ -159,6 +165,7 @@ impl PgStore {
             schema::migrate(&mut client).await?;
             if catch_up {
                 log::catch_up(&mut client).await?;
+                served::mark(&mut client).await?;
             }
             Ok(())
         })?;

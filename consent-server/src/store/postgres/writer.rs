@@ -4,16 +4,18 @@
 //! traffic.
 //!
 //! A batch of receipts only (the common case) is one transaction of a few statements, prepared once per
-//! connection and sent together where none waits for another ([`write_receipt_batch`], issue 19.7):
-//! lock `log_head` (its numbers and the log's tree), insert every row from arrays (`UNNEST … WITH
+//! connection and sent together where none waits for another
+//! ([`write_receipt_batch`](super::fast_path::write_receipt_batch), issue 19.7): `BEGIN` with the lock
+//! of `log_head` (its numbers and the log's tree), insert every row from arrays (`UNNEST … WITH
 //! ORDINALITY`) with their `seq` and `log_index` (and mark their subjects live), store the tiles the
 //! batch's leaves grew, set the head, write the batch's webhook deliveries if any (each receipt of a
-//! subject seen before cancelling its pending expiries first), commit. Anything else (rights requests,
-//! checkpoints, pseudonym links, policy versions, a receipt that makes a data key or opens a case (issue
-//! 20), receipts with deliveries that share a subject, or a receipt batch whose insert failed) takes
-//! the general path: one transaction that locks `log_head` first, applies each write in its own
-//! savepoint (one failing write does not undo the others and gives its numbers back), grows the tree,
-//! sets the head and commits. Either way the numbers and log indexes of a batch are taken under the row
+//! subject seen before cancelling its pending expiries first), commit (sent with the tiles' write and
+//! the head's update when the batch has nothing else: three round trips a batch). Anything else (rights
+//! requests, checkpoints, pseudonym links, policy versions, a receipt that makes a data key or opens a
+//! case (issue 20), receipts with deliveries that share a subject, or a receipt batch whose insert
+//! failed) takes the general path: one transaction that locks `log_head` first, applies each write in
+//! its own savepoint (one failing write does not undo the others and gives its numbers back), grows the
+//! tree, sets the head and commits. Either way the numbers and log indexes of a batch are taken under the row
 //! lock of `log_head`, held to `COMMIT`: committed rows are numbered without gaps, in commit order,
 //! across every instance, and the stored tree is always the tree of the committed entries.
 //!
@@ -128,7 +130,7 @@ async fn commit_batch(
         })
         .collect();
     if let Some(receipts) = receipts {
-        match insert_receipts(&mut client, &receipts).await {
+        match insert_receipts(&client, &receipts).await {
             Ok(Some(first)) => {
                 return Ok((first..)
                     .take(jobs.len())

@@ -3,16 +3,16 @@
 //!
 //! Rows only: one `INSERT … SELECT FROM UNNEST` statement committed on its own, the rows numbered by
 //! the client. As the server writes: exactly what the server's writer does with a batch of receipts
-//! ([`postgres_write_receipt_batch`]: `log_head` locked, the rows inserted with their numbers and log
+//! ([`postgres_write_receipt_batch`]: `BEGIN` and `log_head` locked, the rows inserted with their numbers and log
 //! indexes and their subjects marked live ([`consent_server::store::POSTGRES_INSERT_RECEIPTS`]), the
 //! consent log's tiles and head written, each statement prepared once, those that do not wait for each
-//! other sent together), then the commit: the difference between the two is what the numbering, the live
+//! other sent together, the commit with the last ones): the difference between the two is what the numbering, the live
 //! subjects and the consent log cost the database.
 
 use anyhow::{Context, Result};
 use consent_server::store::{
-    POSTGRES_MIGRATIONS, PostgresBatchStatements, PostgresReceiptColumns, PostgresUrl,
-    postgres_write_receipt_batch,
+    POSTGRES_MIGRATIONS, PostgresBatchStatements, PostgresFinish, PostgresReceiptColumns,
+    PostgresUrl, postgres_write_receipt_batch,
 };
 use tokio::runtime::Runtime;
 
@@ -136,9 +136,9 @@ impl Store for PgStore<'_> {
             };
             let (client, statement) = (&mut self.client, &self.server);
             self.runtime.block_on(async move {
-                let tx = client.transaction().await?;
-                postgres_write_receipt_batch(&tx, statement, &cols).await?;
-                tx.commit().await?;
+                // BEGIN … COMMIT included, pipelined as the writer sends them.
+                postgres_write_receipt_batch(client, statement, &cols, PostgresFinish::Commit)
+                    .await?;
                 anyhow::Ok(())
             })?;
             self.next += count;
