@@ -123,13 +123,13 @@ try {
   check("dialog: three actions", dialog.actions.join() === "accept-all,reject-all,choose", dialog.actions.join());
   check("dialog: focus moved in", dialog.focused === true);
   check("dialog: banner.css applied", dialog.radius === "8px", dialog.radius);
-  // The return visit's glue is a static import of the bootstrap (fetched with it, so that a return
-  // visit's granted scripts run sooner); its wasm is not fetched on a first visit.
+  // A first visit loads the first visit's part (the full banner after it: below), never the return
+  // visit's part.
   const firstFetched = await js(`return performance.getEntriesByType("resource").map((r) => new URL(r.name).pathname)`);
   check(
-    "first visit: the full banner and visit.js (the bootstrap's import) fetched, not visit_bg.wasm",
-    ["/banner/banner.js", "/banner/visit.js", "/banner/full.js", "/banner/banner_bg.wasm"].every((f) => firstFetched.includes(f)) &&
-      !firstFetched.includes("/banner/visit_bg.wasm"),
+    "first visit: the first visit's part fetched, not the return visit's part",
+    ["/banner/banner.js", "/banner/first.js", "/banner/first_bg.wasm"].every((f) => firstFetched.includes(f)) &&
+      !firstFetched.some((f) => /visit(_bg\.wasm|\.js)$/.test(f)),
     firstFetched.join(),
   );
   const before = await js(`return { ran: window.__ran || [], cookie: document.cookie, stored: localStorage.length }`);
