@@ -1062,6 +1062,46 @@ async fn first_visit_opens_a_modal_dialog_with_three_equal_buttons_and_the_exact
     assert_eq!(strings(&get(&state, "granted")), ["cookies-necessary"]);
 }
 
+/// The banner's `<script>`, in the fixture (an inert one: what the first visit's part and `boot` read).
+#[cfg(feature = "first")]
+fn banner_script() -> HtmlElement {
+    add(
+        "script",
+        &[
+            ("type", "text/plain"),
+            ("data-endpoint", &endpoint()),
+            ("data-policy-version", V2025),
+        ],
+        "",
+    )
+}
+
+/// The current policy's banner view in English, parsed (what the bootstrap hands the first visit's part).
+#[cfg(feature = "first")]
+fn view_en() -> JsValue {
+    js_sys::JSON::parse(VIEWS_2025[2].1).unwrap()
+}
+
+/// Starts the full banner as the bootstrap does once the first visit's part has painted `painted`: with
+/// the view's promise and what the part's glue remembered (the dialog, and the button clicked meanwhile).
+#[cfg(feature = "first")]
+fn boot_after_first(painted: &HtmlElement, clicked: Option<&HtmlElement>) {
+    let remembered = Object::new();
+    Reflect::set(&remembered, &"d".into(), painted).unwrap();
+    if let Some(clicked) = clicked {
+        Reflect::set(&remembered, &"c".into(), clicked).unwrap();
+    }
+    consent_wasm::boot(
+        None,
+        None,
+        None,
+        Some(Promise::resolve(&view_en())),
+        None,
+        Some(remembered),
+    )
+    .unwrap();
+}
+
 /// Issue 18.2: the first visit's part paints exactly the first layer the full banner writes (the same
 /// code, `first_layer.rs`, from the same view), sends Consent Mode's default and nothing else; the full
 /// banner, started with what the bootstrap remembered (the dialog, a click on it), adopts that dialog
@@ -1078,17 +1118,7 @@ async fn the_first_visits_part_paints_the_full_banners_first_layer_which_adopts_
     reset("en");
     blocked_scripts();
     install_gtag_recorder();
-    let script = add(
-        "script",
-        &[
-            ("type", "text/plain"),
-            ("data-endpoint", &endpoint()),
-            ("data-policy-version", V2025),
-        ],
-        "",
-    );
-    let view = js_sys::JSON::parse(VIEWS_2025[2].1).unwrap();
-    let painted = consent_wasm::first(view.clone(), Some(script.clone().into()), None)
+    let painted = consent_wasm::first(view_en(), Some(banner_script().into()), None)
         .expect("the first layer painted");
     assert_eq!(
         painted.outer_html(),
@@ -1112,18 +1142,7 @@ async fn the_first_visits_part_paints_the_full_banners_first_layer_which_adopts_
     );
 
     // "Reject all" clicked before the full banner arrived, as the bootstrap remembers it.
-    let remembered = Object::new();
-    Reflect::set(&remembered, &"d".into(), &painted).unwrap();
-    Reflect::set(&remembered, &"c".into(), &action("reject-all")).unwrap();
-    consent_wasm::boot(
-        None,
-        None,
-        None,
-        Some(Promise::resolve(&view)),
-        None,
-        Some(remembered),
-    )
-    .unwrap();
+    boot_after_first(&painted, Some(&action("reject-all")));
     recorded().await;
     assert_eq!(decisions(&posted()), expected("refused", &[]));
     assert!(dialog().is_none() && !painted.is_connected(), "closed");
@@ -1146,25 +1165,9 @@ async fn a_painted_dialog_the_browser_closed_before_the_full_banner_arrived_leav
 {
     reset("en");
     banner_css();
-    let script = add(
-        "script",
-        &[("type", "text/plain"), ("data-endpoint", &endpoint())],
-        "",
-    );
-    let view = js_sys::JSON::parse(VIEWS_2025[2].1).unwrap();
-    let painted = consent_wasm::first(view.clone(), Some(script.clone().into()), None).unwrap();
+    let painted = consent_wasm::first(view_en(), Some(banner_script().into()), None).unwrap();
     painted.unchecked_ref::<HtmlDialogElement>().close();
-    let remembered = Object::new();
-    Reflect::set(&remembered, &"d".into(), &painted).unwrap();
-    consent_wasm::boot(
-        None,
-        None,
-        None,
-        Some(Promise::resolve(&view)),
-        None,
-        Some(remembered),
-    )
-    .unwrap();
+    boot_after_first(&painted, None);
     until("the way back in", || reopen_button().is_some()).await;
     assert!(dialog().is_none() && !painted.is_connected());
     assert!(post_bodies().is_empty());
@@ -1174,12 +1177,7 @@ async fn a_painted_dialog_the_browser_closed_before_the_full_banner_arrived_leav
     reset("en");
     install_gtag_recorder();
     storage().set_item(PENDING_KEY, "{}").unwrap();
-    let script = add(
-        "script",
-        &[("type", "text/plain"), ("data-endpoint", &endpoint())],
-        "",
-    );
-    assert!(consent_wasm::first(view, Some(script.into()), None).is_none());
+    assert!(consent_wasm::first(view_en(), Some(banner_script().into()), None).is_none());
     assert!(dialog().is_none() && gtag_calls().is_empty());
 }
 
