@@ -65,6 +65,11 @@ const files = {
       setTimeout(() => res.end(asyncBody), 1500);
     },
   ],
+  // A page that links the banner's stylesheet itself and tells the banner so (`data-css="none"`).
+  "/own-css": [
+    "text/html",
+    page.replace('<script type="module" src=', '<link rel="stylesheet" href="/banner/banner.css">\n<script type="module" data-css="none" src='),
+  ],
   // A page published under a later policy version than the token's choice.
   "/newer": ["text/html", page.replace('data-policy-version="2025-03-26"', 'data-policy-version="2026-06-01"')],
   "/probe.js": [
@@ -413,6 +418,17 @@ try {
     `${early.method} ${receipts().length - before5}`,
   );
   await noProblems("a click before the full banner");
+
+  // 6. A page with its own link to the stylesheet (`data-css="none"`): the first visit's part paints at
+  //    once, styled, and no second stylesheet is added.
+  await js(`document.cookie = "consent=; path=/; max-age=0"; localStorage.clear()`);
+  await open(`${site}/own-css`);
+  const ownCss = await waitFor("the dialog on the page with its own stylesheet", () =>
+    js(`const d = document.getElementById("consent-banner");
+        return d && d.open && { radius: getComputedStyle(d).borderTopLeftRadius, links: document.querySelectorAll('link[href*="banner.css"]').length }`),
+  );
+  check("data-css=\"none\": the first layer painted with the page's own stylesheet, none added", ownCss.radius === "8px" && ownCss.links === 1, JSON.stringify(ownCss));
+  await noProblems("own stylesheet");
   await session.close();
   session = undefined;
 } catch (e) {
