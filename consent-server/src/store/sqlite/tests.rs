@@ -398,11 +398,11 @@ fn migrating_a_database_with_receipts_counts_its_live_subjects() {
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
 
-#[test]
-fn a_database_from_before_the_log_has_its_receipts_logged_at_open() {
-    let path = temp_db("before-log");
+/// A database as main made it before the log (every migration before the log's, SQLite 6) holding 300
+/// receipts, `jws 0` to `jws 299`, none logged.
+fn database_before_the_log(name: &str) -> std::path::PathBuf {
+    let path = temp_db(name);
     {
-        // A database as main made it before the log: every migration before the log's (SQLite 6).
         let conn = Connection::open(&path).unwrap();
         for m in &MIGRATIONS[..5] {
             conn.execute_batch(m).unwrap();
@@ -418,6 +418,12 @@ fn a_database_from_before_the_log_has_its_receipts_logged_at_open() {
             &format!("jws {i}"),
         );
     }
+    path
+}
+
+#[test]
+fn a_database_from_before_the_log_has_its_receipts_logged_at_open() {
+    let path = database_before_the_log("before-log");
     let store = SqliteStore::open(&path).unwrap();
     let mut tree = consent_core::tlog::Frontier::new();
     for i in 0..300 {
@@ -446,23 +452,7 @@ fn a_database_from_before_the_log_has_its_receipts_logged_at_open() {
 /// past the tree.
 #[test]
 fn a_copy_reads_the_leaf_hashes_logged_at_commit() {
-    let path = temp_db("source-leaves");
-    {
-        let conn = Connection::open(&path).unwrap();
-        for m in &MIGRATIONS[..5] {
-            conn.execute_batch(m).unwrap();
-        }
-        conn.pragma_update(None, "user_version", 5).unwrap();
-    }
-    for i in 0..300 {
-        insert_receipt(
-            &path,
-            &format!("01977420-dc7b-7a5a-9a5a-{i:012}"),
-            SubjectRef::Device(SubjectId([0; 16])),
-            1,
-            &format!("jws {i}"),
-        );
-    }
+    let path = database_before_the_log("source-leaves");
     SqliteStore::open(&path).unwrap().close();
     let leaf = |i: u64| consent_core::tlog::Hash::leaf(format!("jws {i}").as_bytes());
     let source = SqliteSource::open(&path).unwrap();
