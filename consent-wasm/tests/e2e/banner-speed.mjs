@@ -44,6 +44,13 @@
 // preload was used (one request each, not two). The policy cannot be preloaded: the banner fetches it
 // without credentials, which no <link rel="preload"> does.
 //
+// --steps serves a copy of the build with performance.mark() calls added (the files on disk are not
+// touched) and reports, cold and warm, when each step of the first visit's chain happened: banner.js
+// starting to run, the part's glue imported and its wasm compiled, first() starting, its DOM written,
+// showModal(), first() returning; beside DOMContentLoaded, the load event and the page's first paint. It
+// says where the time between the bootstrap and the dialog goes without a trace's slowdown (the marks
+// cost microseconds). It fails if the build's minified glue no longer has what it marks.
+//
 // --async puts `async` on the banner's <script type="module"> tag (an experiment: the bootstrap then runs
 // as soon as it has arrived instead of once the page is parsed); --high puts `fetchpriority="high"` on
 // it (Chromium fetches module scripts in <head> at a low priority, after the page's render-blocking
@@ -52,6 +59,7 @@
 // Usage (scripts/banner-speed does this):
 //   node banner-speed.mjs <consent-server binary> <banner dir> <work dir> [--quick] [--runs N] [--out FILE]
 //       [--reduced-motion] [--compare <cookieconsent dist dir>] [--trace] [--preload] [--async] [--high]
+//       [--steps]
 // --reduced-motion emulates `prefers-reduced-motion: reduce` (CDP Emulation.setEmulatedMedia): no fade-in,
 // and Chromium then reports Element Timing for the dialog's title, which it does not for text first painted
 // at opacity 0 (the first frame of banner.css's fade-in).
@@ -79,6 +87,7 @@ let out;
 let reducedMotion = false;
 let compare;
 let trace = false;
+let steps = false;
 let preload = false;
 let asyncTag = false;
 let highPriority = false;
@@ -89,6 +98,7 @@ for (let i = 0; i < argv.length; i++) {
   else if (argv[i] === "--reduced-motion") reducedMotion = true;
   else if (argv[i] === "--compare") compare = argv[++i];
   else if (argv[i] === "--trace") trace = true;
+  else if (argv[i] === "--steps") steps = true;
   else if (argv[i] === "--preload") preload = true;
   else if (argv[i] === "--async") asyncTag = true;
   else if (argv[i] === "--high") highPriority = true;
@@ -97,7 +107,7 @@ for (let i = 0; i < argv.length; i++) {
 const [serverBin, bannerDir, work] = positional;
 if (!work || !(runs >= 1) || (argv.includes("--compare") && !compare)) {
   console.error(
-    "usage: node banner-speed.mjs <consent-server binary> <banner dir> <work dir> [--quick] [--runs N] [--out FILE] [--reduced-motion] [--compare DIR] [--trace] [--preload] [--async] [--high]",
+    "usage: node banner-speed.mjs <consent-server binary> <banner dir> <work dir> [--quick] [--runs N] [--out FILE] [--reduced-motion] [--compare DIR] [--trace] [--preload] [--async] [--high] [--steps]",
   );
   process.exit(2);
 }
@@ -275,6 +285,33 @@ if (compare) {
 // Read once, so the files served stay those of one build even if target/banner is rebuilt meanwhile. The
 // build is the SHA-256 of the wasm (what build.sha256 holds).
 for (const [url, [type, body]] of Object.entries(bannerFiles(bannerDir))) files[url] = [type, body, cached];
+if (steps) {
+  files["/banner/banner.js"][1] = markSteps(files["/banner/banner.js"][1].toString(), "banner.js", [
+    // The bootstrap starts; each part's glue imported and wasm compiled (the first of each is the part's:
+    // the full banner's come after the dialog).
+    [/^/, () => 'performance.mark("boot");'],
+    [/return Promise\.all\(\[import\((\w+)\),(\w+)\]\)/, (_, g, m) =>
+      `return Promise.all([import(${g}).then((x)=>(performance.mark("glue"),x)),${m}.then((x)=>(performance.mark("wasm"),x))])`],
+  ]);
+  files["/banner/first.js"][1] = markSteps(files["/banner/first.js"][1].toString(), "first.js", [
+    // first(): called, its layer written (showModal next), shown, returned.
+    [/let (\w+);try\{\1=/, (m) => m.replace("try{", 'performance.mark("first");try{')],
+    [/(\w+)\((\w+)\)\.showModal\(\)/, (m) => `performance.mark("showModal"),${m},performance.mark("shown")`],
+    [/if\(!(\w+)\)return (\w+)\(\);/, (m) => 'performance.mark("firstEnd");' + m],
+  ]);
+}
+// --steps: `text` with each of `marks` ([pattern, replacer]) applied once; a pattern found other than
+// once stops the report (the build's glue changed: update the patterns).
+function markSteps(text, name, marks) {
+  for (const [pattern, replacer] of marks) {
+    const found = text.match(new RegExp(pattern.source, "g"));
+    if (pattern.source !== "^" && (!found || found.length !== 1)) {
+      throw new Error(`--steps: ${name} has ${found ? found.length : 0} matches of /${pattern.source}/, not 1; update markSteps' patterns`);
+    }
+    text = text.replace(pattern, replacer);
+  }
+  return text;
+}
 const build = crypto.createHash("sha256").update(files["/banner/banner_bg.wasm"][1]).digest("hex");
 const csp = `default-src 'none'; script-src 'self' 'wasm-unsafe-eval' 'sha256-${grantedHash}'; style-src 'self'; connect-src 'self' ${endpoint}`;
 const web = await staticSite(sitePort, files, { "content-security-policy": csp });
@@ -284,7 +321,7 @@ const snapshot = `const s = window.__speed, nav = performance.getEntriesByType("
   const reopen = document.querySelector(".consent-reopen");
   return { ...s, granted: window.__granted ?? null, dialogNow: !!document.getElementById("consent-banner"),
     reopenPosition: reopen && getComputedStyle(reopen).position,
-    nav: nav && { responseEnd: nav.responseEnd, domContentLoaded: nav.domContentLoadedEventEnd, load: nav.loadEventEnd },
+    marks: performance.getEntriesByType("mark").map((m) => [m.name, m.startTime]), nav: nav && { responseEnd: nav.responseEnd, domContentLoaded: nav.domContentLoadedEventEnd, load: nav.loadEventEnd },
     resources: performance.getEntriesByType("resource").map((r) => ({ name: r.name.replace(location.origin, ""),
       start: r.startTime, end: r.responseEnd, transfer: r.transferSize })) }`;
 
@@ -319,6 +356,8 @@ function summarize(raw, visit) {
     cls: Math.round(raw.cls * 10000) / 10000,
     bannerCls: Math.round(raw.shifts.filter(([, , banner]) => banner).reduce((sum, [, v]) => sum + v, 0) * 10000) / 10000,
     shifts: raw.shifts.map(([t, v, banner, sources]) => ({ t: round(t), value: Math.round(v * 10000) / 10000, banner, sources })),
+    // --steps: the first time each mark was made (ms from navigation start).
+    steps: Object.fromEntries(raw.marks.reverse().map(([name, t]) => [name, round(t)])),
     domContentLoaded: round(raw.nav?.domContentLoaded),
     loadEvent: round(raw.nav?.load),
     wasmTransferSize: wasm ? wasm.transfer : null,
@@ -702,6 +741,38 @@ for (const mode of ["cold", "warm"]) {
       `, dialog inserted ${summary[mode].dialogInserted.median}, painted ${summary[mode].dialogPainted.median}`,
   );
 }
+// --steps: when each step of the first visit's chain happened, medians in ms from navigation start, and
+// the three durations inside first().
+let stepsSummary;
+if (steps) {
+  const rows = [
+    ["boot", "banner.js starts running", (s) => s.boot],
+    ["domContentLoaded", "DOMContentLoaded", (s, m) => m.domContentLoaded],
+    ["partArrived", "the part's last file arrived (glue, wasm, view, css)", (s, m) =>
+      Math.max(...["/banner/first.js", "/banner/first_bg.wasm", "/v1/policy/banner/", "/banner/banner.css"]
+        .map((n) => m.resources.find((r) => r.name.includes(n))?.end ?? NaN))],
+    ["fcp", "the page's first paint (FCP)", (s, m) => m.fcp],
+    ["glue", "the part's glue imported", (s) => s.glue],
+    ["wasm", "the part's wasm compiled", (s) => s.wasm],
+    ["first", "first() called", (s) => s.first],
+    ["firstEnd", "first() returned (dialog inserted and shown)", (s) => s.firstEnd],
+    ["painted", "dialog painted", (s, m) => m.dialogPainted],
+    ["load", "the load event", (s, m) => m.loadEvent],
+    ["dom", "first(): its layer written (ms)", (s) => s.showModal - s.first],
+    ["showModal", "first(): showModal(), style and layout (ms)", (s) => s.shown - s.showModal],
+    ["firstTotal", "first() in all (ms)", (s) => s.firstEnd - s.first],
+  ];
+  stepsSummary = {};
+  console.log(`\nthe first visit's steps (--steps), medians in ms from navigation start:` + "".padEnd(6) + "cold".padStart(8) + "warm".padStart(8));
+  for (const [key, label, f] of rows) {
+    const m = Object.fromEntries(["cold", "warm"].map((mode) => [mode, stats(loads[mode].map((l) => {
+      const v = f(l.steps ?? {}, l);
+      return Number.isFinite(v) ? v : null;
+    }))?.median ?? null]));
+    stepsSummary[key] = m;
+    console.log(label.padEnd(76) + `${m.cold ?? "-"}`.padStart(8) + `${m.warm ?? "-"}`.padStart(8));
+  }
+}
 // --trace: where the main thread's time went, medians of the loads whose trace had it all.
 let mainThreadSummary;
 if (trace) {
@@ -841,6 +912,7 @@ fs.writeFileSync(
       waterfall,
       reference: referenceSummary,
       mainThread: mainThreadSummary,
+      steps: stepsSummary,
       verdicts,
       problems,
       loads,
