@@ -45,9 +45,10 @@
 // without credentials, which no <link rel="preload"> does.
 //
 // --steps serves a copy of the build with performance.mark() calls added (the files on disk are not
-// touched) and reports, cold and warm, when each step of the first visit's chain happened: banner.js
+// touched) and reports, cold, warm and on return visits, when each step of the chain happened: banner.js
 // starting to run, the part's glue imported and its wasm compiled, first() starting, its DOM written,
-// showModal(), first() returning; beside DOMContentLoaded, the load event and the page's first paint. It
+// showModal(), first() returning (a first visit), the granted inline script running (a return visit);
+// beside DOMContentLoaded, the load event and the page's first paint. It
 // says where the time between the bootstrap and the dialog goes without a trace's slowdown (the marks
 // cost microseconds). It fails if the build's minified glue no longer has what it marks.
 //
@@ -741,15 +742,17 @@ for (const mode of ["cold", "warm"]) {
       `, dialog inserted ${summary[mode].dialogInserted.median}, painted ${summary[mode].dialogPainted.median}`,
   );
 }
-// --steps: when each step of the first visit's chain happened, medians in ms from navigation start, and
-// the three durations inside first().
+// --steps: when each step of a visit's chain happened, medians in ms from navigation start, and the
+// three durations inside first() (first visits; on a return visit the part is visit.js, and what it
+// leads to is the granted inline script running).
 let stepsSummary;
 if (steps) {
   const rows = [
     ["boot", "banner.js starts running", (s) => s.boot],
     ["domContentLoaded", "DOMContentLoaded", (s, m) => m.domContentLoaded],
-    ["partArrived", "the part's last file arrived (glue, wasm, view, css)", (s, m) =>
-      Math.max(...["/banner/first.js", "/banner/first_bg.wasm", "/v1/policy/banner/", "/banner/banner.css"]
+    ["partArrived", "the part's last file arrived (first: glue, wasm, view, css)", (s, m, mode) =>
+      Math.max(...(mode === "return" ? ["/banner/visit.js", "/banner/visit_bg.wasm"]
+        : ["/banner/first.js", "/banner/first_bg.wasm", "/v1/policy/banner/", "/banner/banner.css"])
         .map((n) => m.resources.find((r) => r.name.includes(n))?.end ?? NaN))],
     ["fcp", "the page's first paint (FCP)", (s, m) => m.fcp],
     ["glue", "the part's glue imported", (s) => s.glue],
@@ -757,20 +760,22 @@ if (steps) {
     ["first", "first() called", (s) => s.first],
     ["firstEnd", "first() returned (dialog inserted and shown)", (s) => s.firstEnd],
     ["painted", "dialog painted", (s, m) => m.dialogPainted],
+    ["granted", "the granted inline script ran (a return visit)", (s, m, mode) => (mode === "return" ? m.granted : NaN)],
     ["load", "the load event", (s, m) => m.loadEvent],
     ["dom", "first(): its layer written (ms)", (s) => s.showModal - s.first],
     ["showModal", "first(): showModal(), style and layout (ms)", (s) => s.shown - s.showModal],
     ["firstTotal", "first() in all (ms)", (s) => s.firstEnd - s.first],
   ];
   stepsSummary = {};
-  console.log(`\nthe first visit's steps (--steps), medians in ms from navigation start:` + "".padEnd(6) + "cold".padStart(8) + "warm".padStart(8));
+  const modes = ["cold", "warm", "return"];
+  console.log(`\neach visit's steps (--steps), medians in ms from navigation start:`.padEnd(76) + modes.map((x) => x.padStart(8)).join(""));
   for (const [key, label, f] of rows) {
-    const m = Object.fromEntries(["cold", "warm"].map((mode) => [mode, stats(loads[mode].map((l) => {
-      const v = f(l.steps ?? {}, l);
+    const m = Object.fromEntries(modes.map((mode) => [mode, stats(loads[mode].map((l) => {
+      const v = f(l.steps ?? {}, l, mode);
       return Number.isFinite(v) ? v : null;
     }))?.median ?? null]));
     stepsSummary[key] = m;
-    console.log(label.padEnd(76) + `${m.cold ?? "-"}`.padStart(8) + `${m.warm ?? "-"}`.padStart(8));
+    console.log(label.padEnd(76) + modes.map((mode) => `${m[mode] ?? "-"}`.padStart(8)).join(""));
   }
 }
 // --trace: where the main thread's time went, medians of the loads whose trace had it all.
