@@ -38,11 +38,13 @@
 // the banner saved; the tracing itself slows the loads (their end-to-end times are not comparable with
 // untraced runs).
 //
-// --preload adds to the banner's page <link rel="preload"> of banner_bg.wasm (as="fetch" crossorigin) and
-// banner.css (as="style"), so that they are asked for while the page is parsed rather than when banner.js
-// runs (an experiment: consent-wasm/README.md#speed says what it measured). The report says whether each
-// preload was used (one request each, not two). The policy cannot be preloaded: the banner fetches it
-// without credentials, which no <link rel="preload"> does.
+// --preload gives the banner's page, when its request has no consent cookie (as a site that renders its
+// pages could), hints for what a first visit's part needs: <link rel="modulepreload"> of first.js,
+// <link rel="preload"> of first_bg.wasm and of the banner view (as="fetch" crossorigin) and of banner.css
+// (as="style"), so that they are asked for while the page is parsed rather than when banner.js runs (an
+// experiment: consent-wasm/README.md#speed says what it measured). A return visit's page has none. The
+// report says whether each preload was used (one request each, not two): the view's is used only by a
+// bootstrap that fetches it with a preload's credentials mode (`same-origin`), not `omit`.
 //
 // --steps serves a copy of the build with performance.mark() calls added (the files on disk are not
 // touched) and reports, cold, warm and on return visits, when each step of the chain happened: banner.js
@@ -250,13 +252,16 @@ ${paragraph(6)}
 <script type="text/plain" ${granted}>${grantedJs}</script>
 <script type="text/plain" data-consent="cookies-analytics" data-src="/analytics.js"></script>
 </body></html>`;
-const preloads = `<link rel="preload" href="/banner/banner_bg.wasm" as="fetch" crossorigin>
+const preloads = `<link rel="modulepreload" href="/banner/first.js">
+<link rel="preload" href="/banner/first_bg.wasm" as="fetch" crossorigin>
+<link rel="preload" href="${endpoint}/v1/policy/banner/en" as="fetch" crossorigin>
 <link rel="preload" href="/banner/banner.css" as="style">
 `;
-const page = pageWith(
-  (preload ? preloads : "") +
-  `<script type="module"${asyncTag ? " async" : ""}${highPriority ? ' fetchpriority="high"' : ""} src="/banner/banner.js" data-endpoint="${endpoint}" data-policy-version="2025-03-26"></script>`,
-);
+const bannerTag = `<script type="module"${asyncTag ? " async" : ""}${highPriority ? ' fetchpriority="high"' : ""} src="/banner/banner.js" data-endpoint="${endpoint}" data-policy-version="2025-03-26"></script>`;
+const page = pageWith(bannerTag);
+// --preload: the hints on a first visit only (no consent cookie in the request).
+const firstVisitPage = pageWith(preloads + bannerTag);
+const pageFor = (res, req) => res.end(/(^|;\s*)consent=/.test(req.headers.cookie || "") ? page : firstVisitPage);
 const css = `body { margin: 0; font: 16px/1.5 system-ui, sans-serif; color: #1e1f22; }
 header { padding: 1rem 2rem; background: #0b3d91; } header a { color: #fff; margin-right: 1rem; }
 main { max-width: 48rem; margin: 0 auto; padding: 1rem 2rem; }
@@ -264,7 +269,7 @@ main { max-width: 48rem; margin: 0 auto; padding: 1rem 2rem; }
 footer { padding: 2rem; text-align: center; background: #f1f3f5; }`;
 const cached = { "cache-control": "public, max-age=3600" };
 const files = {
-  "/": ["text/html", page, { "cache-control": "no-store" }],
+  "/": ["text/html", preload ? pageFor : page, { "cache-control": "no-store" }],
   "/probe.js": ["text/javascript", probe, cached],
   "/site.css": ["text/css", css, cached],
   "/analytics.js": ["text/javascript", `window.__analytics = true;`, cached],
@@ -892,7 +897,7 @@ if (compare) {
 // --preload: a preload that is not used shows as a second request for the same file.
 if (preload) {
   const twice = (name) => [...loads.cold, ...loads.warm].filter((m) => m.resources.filter((r) => r.name.endsWith(name)).length > 1).length;
-  const used = ["banner_bg.wasm", "banner.css"].map((name) => `${name.split("/").pop()} ${twice(name) ? `NOT used in ${twice(name)} loads` : "used"}`);
+  const used = ["first.js", "first_bg.wasm", "/v1/policy/banner/en", "banner.css"].map((name) => `${name.split("/").pop()} ${twice(name) ? `NOT used in ${twice(name)} loads` : "used"}`);
   verdicts.unshift(`preload hints: ${used.join(", ")}`);
 }
 if (unsupported.length) console.log(`not supported by this browser: ${unsupported.join(", ")}`);

@@ -159,8 +159,8 @@ export async function staticSite(port, files, headers = {}) {
       return;
     }
     res.writeHead(200, { "content-type": file[0], ...headers, ...(file[2] || {}) });
-    // A function writes the body itself (a page sent in parts, say).
-    if (typeof file[1] === "function") file[1](res);
+    // A function writes the body itself (a page sent in parts, or one that depends on the request).
+    if (typeof file[1] === "function") file[1](res, req);
     else res.end(file[1]);
   });
   await new Promise((r) => web.listen(port, "127.0.0.1", r));
