@@ -50,9 +50,9 @@
 // touched) and reports, cold, warm and on return visits, when each step of the chain happened: banner.js
 // starting to run, the part's glue imported and its wasm compiled, first() starting, its DOM written,
 // showModal(), first() returning (a first visit), the granted inline script running (a return visit);
-// beside DOMContentLoaded, the load event and the page's first paint. It
-// says where the time between the bootstrap and the dialog goes without a trace's slowdown (the marks
-// cost microseconds). It fails if the build's minified glue no longer has what it marks.
+// beside DOMContentLoaded, the load event and the page's first paint. It says where the time between the
+// bootstrap and the dialog goes without a trace's slowdown (the marks cost microseconds). It fails if the
+// build's minified glue no longer has what it marks.
 //
 // --async puts `async` on the banner's <script type="module"> tag (an experiment: the bootstrap then runs
 // as soon as it has arrived instead of once the page is parsed); --high puts `fetchpriority="high"` on
@@ -292,10 +292,9 @@ if (compare) {
 // build is the SHA-256 of the wasm (what build.sha256 holds).
 for (const [url, [type, body]] of Object.entries(bannerFiles(bannerDir))) files[url] = [type, body, cached];
 if (steps) {
-  files["/banner/banner.js"][1] = markSteps(files["/banner/banner.js"][1].toString(), "banner.js", [
-    // The bootstrap starts; each part's glue imported and wasm compiled (the first of each is the part's:
-    // the full banner's come after the dialog).
-    [/^/, () => 'performance.mark("boot");'],
+  // The bootstrap starts; each part's glue imported and wasm compiled (the first of each is the part's:
+  // the full banner's come after the dialog).
+  files["/banner/banner.js"][1] = 'performance.mark("boot");' + markSteps(files["/banner/banner.js"][1].toString(), "banner.js", [
     [/return Promise\.all\(\[import\((\w+)\),(\w+)\]\)/, (_, g, m) =>
       `return Promise.all([import(${g}).then((x)=>(performance.mark("glue"),x)),${m}.then((x)=>(performance.mark("wasm"),x))])`],
   ]);
@@ -311,7 +310,7 @@ if (steps) {
 function markSteps(text, name, marks) {
   for (const [pattern, replacer] of marks) {
     const found = text.match(new RegExp(pattern.source, "g"));
-    if (pattern.source !== "^" && (!found || found.length !== 1)) {
+    if (!found || found.length !== 1) {
       throw new Error(`--steps: ${name} has ${found ? found.length : 0} matches of /${pattern.source}/, not 1; update markSteps' patterns`);
     }
     text = text.replace(pattern, replacer);
