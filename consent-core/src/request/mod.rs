@@ -8,7 +8,9 @@ use crate::prelude::*;
 
 use crate::{Actor, CollectionKind, Lang, Method, PolicyVersion, Relation, SubjectId};
 
+mod caller;
 mod check;
+mod checked;
 mod decisions;
 mod error;
 #[cfg(feature = "json")]
@@ -16,10 +18,13 @@ mod json_object;
 #[cfg(feature = "json")]
 mod read;
 mod scope;
+#[cfg(all(test, feature = "toml"))]
+mod testing;
 mod values;
 mod write;
 
-pub use check::{Caller, CheckedRequest, RequestContext};
+pub use caller::{Caller, RequestContext};
+pub use checked::CheckedRequest;
 pub use decisions::Decisions;
 pub use error::{RequestError, RequestErrorCode};
 #[cfg(feature = "json")]
