@@ -184,7 +184,7 @@ pub use token::{
     UnverifiedToken,
 };
 #[cfg(feature = "receipts")]
-pub use webhook::{Notification, NotificationData, WebhookEvent};
+pub use webhook::{Notification, NotificationData, NotificationError, WebhookEvent};
 
 #[cfg(feature = "toml")]
 impl Policy {

@@ -174,8 +174,51 @@ impl Notification {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    /// Parses a delivery's body.
-    pub fn from_json(body: &[u8]) -> Result<Notification, serde_json::Error> {
-        serde_json::from_slice(body)
+    /// Parses a delivery's body: exactly the members above, an event this library knows, valid ids.
+    ///
+    /// ```
+    /// use consent_core::{Notification, NotificationError};
+    /// let err = Notification::from_json(br#"{"type":"consent.lost","timestamp":1,"data":{}}"#)
+    ///     .unwrap_err();
+    /// assert!(matches!(err, NotificationError::Malformed(_)));
+    /// let message = err.to_string();
+    /// assert!(message.starts_with("not a webhook notification: unknown variant `consent.lost`"), "{message}");
+    /// ```
+    pub fn from_json(body: &[u8]) -> Result<Notification, NotificationError> {
+        serde_json::from_slice(body).map_err(|e| NotificationError::Malformed(e.to_string()))
+    }
+}
+
+/// Why a webhook delivery's body is not a [`Notification`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotificationError {
+    /// Not JSON, or JSON that is not a notification (a member missing or unknown, an event this library
+    /// does not know, a malformed id or version), with where, as the JSON reader says it.
+    #[error("not a webhook notification: {0}")]
+    Malformed(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_body_that_is_not_a_notification_says_what_is_wrong() {
+        for (body, says) in [
+            (&b"not json"[..], "expected ident"),
+            (b"{\"type\":\"consent.given\",\"timestamp\":1}", "missing field `data`"),
+            (
+                b"{\"type\":\"consent.given\",\"timestamp\":1,\"data\":{\"subject\":\"sub:x\",\"purposes\":[],\"extra\":1}}",
+                "unknown field `extra`",
+            ),
+            (
+                b"{\"type\":\"consent.given\",\"timestamp\":1,\"data\":{\"subject\":\"sub:x\",\"purposes\":[\"Not An Id\"]}}",
+                "invalid id",
+            ),
+        ] {
+            let NotificationError::Malformed(message) = Notification::from_json(body).unwrap_err();
+            assert!(message.contains(says), "{message}");
+        }
     }
 }
