@@ -6,6 +6,7 @@
 use crate::prelude::*;
 
 use crate::canonical::{Json, Obj};
+use crate::policy::purpose_head;
 use crate::{CollectionKind, Lang, Policy, Purpose, PurposeKind, PurposeSet, Texts};
 
 impl Policy {
@@ -98,18 +99,7 @@ impl Policy {
                     purposes
                         .clone()
                         .map(|p| {
-                            Obj::new()
-                                .set("id", p.id.as_str())
-                                .set("code", p.code)
-                                .set(
-                                    "collection_points",
-                                    p.collection_points
-                                        .iter()
-                                        .map(|k| k.as_str())
-                                        .collect::<Vec<_>>(),
-                                )
-                                .set("kind", p.kind.as_str())
-                                .set("legal_basis", p.legal_basis.as_str())
+                            purpose_head(p)
                                 .set("changed_in", p.changed_in.to_string())
                                 .set_opt("cookie_category", p.cookie_category.map(|c| c.as_str()))
                                 .set_opt(

@@ -560,18 +560,7 @@ impl Policy {
             .set(
                 "purposes",
                 map(&self.purposes, |p| {
-                    Obj::new()
-                        .set("id", p.id.as_str())
-                        .set("code", p.code)
-                        .set(
-                            "collection_points",
-                            p.collection_points
-                                .iter()
-                                .map(|k| k.as_str())
-                                .collect::<Vec<_>>(),
-                        )
-                        .set("kind", p.kind.as_str())
-                        .set("legal_basis", p.legal_basis.as_str())
+                    purpose_head(p)
                         .set("audiences", ids(&p.audiences.iter().collect::<Vec<_>>()))
                         .set(
                             "data_categories",
@@ -641,6 +630,23 @@ impl Policy {
             )
             .into()
     }
+}
+
+/// The members a purpose opens with, in the policy's canonical JSON and in its banner views alike: `id`,
+/// `code`, `collection_points`, `kind`, `legal_basis`.
+pub(crate) fn purpose_head(p: &Purpose) -> Obj {
+    Obj::new()
+        .set("id", p.id.as_str())
+        .set("code", p.code)
+        .set(
+            "collection_points",
+            p.collection_points
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .set("kind", p.kind.as_str())
+        .set("legal_basis", p.legal_basis.as_str())
 }
 
 fn map<T>(items: &[T], f: impl Fn(&T) -> Obj) -> Json {
