@@ -340,6 +340,31 @@ try {
     JSON.stringify(compact),
   );
   await axeCheck("first layer, dark phone (375x667)");
+  // A small phone (320x568): the buttons wrap onto another row rather than break a word (the longest
+  // Kazakh one, "Барлығынан", broke inside itself at 320 px when the buttons shrank to a third each).
+  await session.cdp("Emulation.setDeviceMetricsOverride", { width: 320, height: 568, deviceScaleFactor: 2, mobile: true });
+  const small = await js(`const d = document.getElementById("consent-banner"), split = [];
+    for (const b of d.querySelectorAll(".consent-banner__actions button")) {
+      const walk = document.createTreeWalker(b, NodeFilter.SHOW_TEXT);
+      for (let t = walk.nextNode(); t; t = walk.nextNode()) {
+        for (const m of t.data.matchAll(/\\S+/g)) {
+          const r = document.createRange();
+          r.setStart(t, m.index);
+          r.setEnd(t, m.index + m[0].length);
+          if (new Set([...r.getClientRects()].map((x) => Math.round(x.top))).size > 1) split.push(m[0]);
+        }
+      }
+    }
+    const buttons = [...d.querySelectorAll(".consent-banner__actions button")].map((b) => b.getBoundingClientRect());
+    return { lang: document.documentElement.lang, split, overflow: d.scrollWidth - d.clientWidth,
+      high: buttons.every((b) => b.height >= 44), rows: new Set(buttons.map((b) => Math.round(b.top))).size, widths: buttons.map((b) => Math.round(b.width)),
+      cover: Math.round((Math.min(d.getBoundingClientRect().height, innerHeight) * 100) / innerHeight) }`);
+  console.log(`note site: on a 320x568 screen the first layer's buttons take ${small.rows} row(s) (${small.widths.join(", ")} px wide) and the layer ${small.cover}% of the screen's height`);
+  check(
+    "small phone (320x568): no button's word breaks inside itself, each button 44 px high, no sideways scroll",
+    small.split.length === 0 && small.high && small.overflow <= 0,
+    JSON.stringify(small),
+  );
   await session.cdp("Emulation.setDeviceMetricsOverride", { width: 360, height: 740, deviceScaleFactor: 2, mobile: true });
   await js(`document.querySelector('[data-consent-action="choose"]').click()`);
   await waitFor("the switches", () => js(`return document.querySelectorAll("input[data-purpose]").length === 4`));
