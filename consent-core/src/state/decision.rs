@@ -11,7 +11,7 @@ use crate::{LegalBasis, PolicyVersion, Timestamp};
 ///
 /// ```
 /// use consent_core::{ConsentState, Decision, Denied, Policy, Timestamp};
-/// let policy = Policy::from_toml(include_str!("../../examples/invisionu/policy.toml"))?;
+/// let policy = Policy::from_toml(include_str!("../../../examples/invisionu/policy.toml"))?;
 /// let d = ConsentState::new().decision("marketing".parse()?, Timestamp::from_unix(0), &policy);
 /// assert!(!d.is_allowed());
 /// if let Decision::Denied(why) = d {
