@@ -12,7 +12,7 @@ use super::ConfigError;
 /// the purposes and collection points it is allowed): `purposes` (ids of the current policy, purposes
 /// that need consent) and `collection_points` (`banner`, `form`, `api`). Both are required for a
 /// service token (empty lists for a service that records nothing) and refused for the other roles;
-/// [`Config::service_scopes`] checks the purposes against the policy when the server starts.
+/// [`Config::service_scopes`](super::Config::service_scopes) checks the purposes against the policy when the server starts.
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StaffToken {
