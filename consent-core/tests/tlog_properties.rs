@@ -2,34 +2,13 @@
 //! of a valid proof, note, checkpoint or tlog-proof is rejected.
 #![cfg(feature = "tlog")]
 
-use std::cell::RefCell;
-use std::collections::BTreeMap;
-
 use consent_core::tlog::{
-    Checkpoint, ConsistencyProof, Cosigner, Frontier, Hash, InclusionProof, NoteSigner, ProofError,
-    Tile, TileHashReader, TilePath, TileReader, TreeError, UnverifiedCheckpoint, UnverifiedNote,
+    Checkpoint, ConsistencyProof, Cosigner, Frontier, Hash, InclusionProof, MemoryTiles,
+    NoteSigner, ProofError, Tile, TileHashReader, TilePath, UnverifiedCheckpoint, UnverifiedNote,
     UnverifiedTlogProof, VerifiedNote, VerifiedTlogProof, append_leaves, prove_consistency,
     prove_inclusion, tree_root,
 };
 use proptest::prelude::*;
-
-/// Tiles in memory, one entry per tile, overwritten as it grows (as a database row would be).
-#[derive(Default)]
-struct Tiles(RefCell<BTreeMap<(u8, u64), Vec<u8>>>);
-
-impl TileReader for Tiles {
-    fn read_tiles(&self, tiles: &[Tile]) -> Result<Vec<Vec<u8>>, TreeError> {
-        let map = self.0.borrow();
-        tiles
-            .iter()
-            .map(|t| {
-                map.get(&(t.level(), t.index()))
-                    .cloned()
-                    .ok_or_else(|| TreeError::storage(format!("no tile {t}")))
-            })
-            .collect()
-    }
-}
 
 fn leaf(i: u64) -> Hash {
     Hash::leaf(format!("entry {i}").as_bytes())
@@ -37,8 +16,8 @@ fn leaf(i: u64) -> Hash {
 
 /// A log of `size` distinct entries written in batches of the given sizes (cycled), and the root of
 /// every size along the way (from a [`Frontier`], a second way to the same roots).
-fn log(size: u64, batches: &[usize]) -> (Tiles, Vec<Hash>) {
-    let tiles = Tiles::default();
+fn log(size: u64, batches: &[usize]) -> (MemoryTiles, Vec<Hash>) {
+    let tiles = MemoryTiles::new();
     let mut frontier = Frontier::new();
     let mut roots = vec![frontier.root()];
     let mut written = 0u64;
@@ -49,12 +28,7 @@ fn log(size: u64, batches: &[usize]) -> (Tiles, Vec<Hash>) {
         let n = (*batch as u64).clamp(1, size - written);
         let leaves: Vec<Hash> = (written..written + n).map(leaf).collect();
         let appended = append_leaves(written, &leaves, &tiles).unwrap();
-        for (tile, data) in appended.tiles() {
-            tiles
-                .0
-                .borrow_mut()
-                .insert((tile.level(), tile.index()), data.clone());
-        }
+        tiles.store(appended.tiles());
         for l in leaves {
             frontier.push(l).unwrap();
             roots.push(frontier.root());

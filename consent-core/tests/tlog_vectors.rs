@@ -3,13 +3,11 @@
 //! and tlog-proofs marked valid. (`spec/check-vectors.py` checks the same files independently.)
 #![cfg(feature = "tlog")]
 
-use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use consent_core::tlog::{
-    Bundle, ConsistencyProof, Frontier, Hash, InclusionProof, NoteVerifier, Tile, TileHashReader,
-    TilePath, TileReader, TreeError, UnverifiedCheckpoint, UnverifiedTlogProof, append_leaves,
+    Bundle, ConsistencyProof, Frontier, Hash, InclusionProof, MemoryTiles, NoteVerifier, Tile,
+    TileHashReader, TilePath, TileReader, UnverifiedCheckpoint, UnverifiedTlogProof, append_leaves,
     bundle_entries, prove_consistency, prove_inclusion, tile_hashes,
 };
 use serde_json::Value;
@@ -55,34 +53,12 @@ fn entries() -> Vec<Vec<u8>> {
         .collect()
 }
 
-#[derive(Default)]
-struct Tiles(RefCell<BTreeMap<(u8, u64), Vec<u8>>>);
-
-impl TileReader for Tiles {
-    fn read_tiles(&self, tiles: &[Tile]) -> Result<Vec<Vec<u8>>, TreeError> {
-        let map = self.0.borrow();
-        tiles
-            .iter()
-            .map(|t| {
-                map.get(&(t.level(), t.index()))
-                    .cloned()
-                    .ok_or_else(|| TreeError::storage(format!("no tile {t}")))
-            })
-            .collect()
-    }
-}
-
 /// The log rebuilt from its entries, in one batch.
-fn rebuilt() -> (Tiles, u64) {
+fn rebuilt() -> (MemoryTiles, u64) {
     let leaves: Vec<Hash> = entries().iter().map(|e| Hash::leaf(e)).collect();
-    let tiles = Tiles::default();
+    let tiles = MemoryTiles::new();
     let appended = append_leaves(0, &leaves, &tiles).unwrap();
-    for (tile, data) in appended.into_tiles() {
-        tiles
-            .0
-            .borrow_mut()
-            .insert((tile.level(), tile.index()), data);
-    }
+    tiles.store(appended.tiles());
     (tiles, leaves.len() as u64)
 }
 

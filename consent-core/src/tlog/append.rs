@@ -187,24 +187,16 @@ impl Frontier {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tile_reader::tests::MemTiles;
+    use super::super::MemoryTiles;
+    use super::super::tile_reader::tests::tiles_of;
     use super::super::tree::tests::{Nodes, leaves, mth};
     use super::super::{TileHashReader, tree_root};
     use super::*;
 
-    fn store(tiles: &MemTiles, appended: &Appended) {
-        for (tile, data) in appended.tiles() {
-            tiles
-                .0
-                .borrow_mut()
-                .insert((tile.level(), tile.index()), data.clone());
-        }
-    }
-
     #[test]
     fn batches_build_the_same_tiles_as_the_whole_tree() {
         let all = leaves(70_000);
-        let tiles = MemTiles::default();
+        let tiles = MemoryTiles::new();
         let mut size = 0u64;
         for batch in [1usize, 254, 1, 1, 300, 65_000, 0, 3_000, 1_443] {
             let range = size as usize..size as usize + batch;
@@ -213,33 +205,33 @@ mod tests {
                 appended.tiles().iter().map(|(t, _)| *t).collect::<Vec<_>>(),
                 Tile::changed_between(size, range.end as u64)
             );
-            store(&tiles, &appended);
+            tiles.store(appended.tiles());
             size = appended.size();
             assert_eq!(appended.root(), mth(&all[..range.end]), "{size}");
             assert_eq!(tiles_root(size, &tiles).unwrap(), appended.root());
         }
         assert_eq!(size, 70_000);
-        let reference = MemTiles::of_leaves(&all);
-        assert_eq!(*tiles.0.borrow(), *reference.0.borrow());
+        let reference = tiles_of(&all);
+        assert_eq!(tiles, reference);
     }
 
     #[test]
     fn appending_nothing_keeps_the_root() {
         let all = leaves(300);
-        let tiles = MemTiles::of_leaves(&all);
+        let tiles = tiles_of(&all);
         let appended = append_leaves(300, &[], &tiles).unwrap();
         assert_eq!((appended.size(), appended.root()), (300, mth(&all)));
         assert!(appended.tiles().is_empty());
         assert_eq!(
-            append_leaves(0, &[], &MemTiles::default()).unwrap().root(),
+            append_leaves(0, &[], &MemoryTiles::new()).unwrap().root(),
             Hash::EMPTY
         );
     }
 
     #[test]
     fn a_missing_tile_is_a_storage_error() {
-        let tiles = MemTiles::of_leaves(&leaves(300));
-        tiles.0.borrow_mut().remove(&(0, 1));
+        let tiles = tiles_of(&leaves(300));
+        tiles.remove(&Tile::new(0, 1, 256).unwrap());
         assert!(matches!(
             append_leaves(300, &leaves(1), &tiles),
             Err(TreeError::Storage(_))
@@ -257,7 +249,7 @@ mod tests {
         let nodes = Nodes::of_leaves(&all);
         let resumed = Frontier::from_reader(600, &nodes).unwrap();
         assert_eq!(resumed, f);
-        let tiles = MemTiles::of_leaves(&all);
+        let tiles = tiles_of(&all);
         assert_eq!(
             tree_root(600, &TileHashReader::new(600, &tiles)).unwrap(),
             f.root()

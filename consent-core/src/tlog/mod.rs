@@ -7,8 +7,8 @@
 //!   [`HashReader`] ([`tree_root`], [`prove_inclusion`], [`prove_consistency`]) and verified with RFC
 //!   9162's algorithms.
 //! - **Tiles** (C2SP tlog-tiles): [`Tile`] and [`Bundle`] paths, tile data and entry bundles,
-//!   [`TileReader`] and [`TileHashReader`] (proofs from stored tiles), [`tiles_for`] (which tiles a
-//!   proof reads), and the writer's
+//!   [`TileReader`] and [`TileHashReader`] (proofs from stored tiles), [`MemoryTiles`] (tiles kept in
+//!   memory), [`tiles_for`] (which tiles a proof reads), and the writer's
 //!   [`append_leaves`]; [`Frontier`] rebuilds a root from entries in O(log n) memory.
 //! - **Signed notes** (C2SP signed-note): [`NoteSigner`], [`NoteVerifier`] (the `vkey` text form),
 //!   [`UnverifiedNote::verify`] → [`VerifiedNote`].
@@ -27,6 +27,7 @@ mod checkpoint;
 mod error;
 mod hash;
 mod keys;
+mod memory;
 mod note;
 mod proof;
 mod proof_file;
@@ -42,6 +43,7 @@ pub use checkpoint::{
 pub use error::{ProofError, TreeError};
 pub use hash::{HASH_LEN, Hash};
 pub use keys::{Cosigner, KeyKind, KeyName, MAX_KEY_NAME_LEN, NoteSigner, NoteVerifier};
+pub use memory::MemoryTiles;
 pub use note::{
     MAX_NOTE_LEN, MAX_NOTE_SIGNATURES, NoteError, NoteSignature, UnverifiedNote, VerifiedNote,
     VerifiedSignature,

@@ -112,30 +112,17 @@ pub(crate) fn root_of_partials<'a>(partials: impl DoubleEndedIterator<Item = &'a
 /// signed checkpoint, which is where a client's trust comes from.
 ///
 /// ```
-/// use consent_core::tlog::{append_leaves, prove_inclusion, tree_root, Hash, Tile, TileHashReader,
-///     TileReader, TreeError};
-/// use std::{cell::RefCell, collections::BTreeMap};
+/// use consent_core::tlog::{append_leaves, prove_inclusion, tree_root, Hash, MemoryTiles,
+///     TileHashReader};
 ///
-/// /// Tiles kept in memory, one entry per tile, overwritten as it grows (as a database row would be).
-/// #[derive(Default)]
-/// struct Tiles(RefCell<BTreeMap<(u8, u64), Vec<u8>>>);
-/// impl TileReader for Tiles {
-///     fn read_tiles(&self, tiles: &[Tile]) -> Result<Vec<Vec<u8>>, TreeError> {
-///         let map = self.0.borrow();
-///         tiles.iter().map(|t| map.get(&(t.level(), t.index())).cloned()
-///             .ok_or_else(|| TreeError::storage(format!("no tile {t}")))).collect()
-///     }
-/// }
-///
-/// // The writer: append a batch, store the tiles it returns, sign a checkpoint of the new root.
-/// let store = Tiles::default();
+/// // The writer: append a batch, store the tiles it returns (here in memory; the server's database
+/// // keeps one row per tile, overwritten as it grows), sign a checkpoint of the new root.
+/// let store = MemoryTiles::new();
 /// let mut size = 0;
 /// for batch in [&["a", "b", "c"][..], &["d", "e"]] {
 ///     let leaves: Vec<Hash> = batch.iter().map(|e| Hash::leaf(e.as_bytes())).collect();
 ///     let appended = append_leaves(size, &leaves, &store)?;
-///     for (tile, data) in appended.tiles() {
-///         store.0.borrow_mut().insert((tile.level(), tile.index()), data.clone());
-///     }
+///     store.store(appended.tiles());
 ///     size = appended.size();
 ///     assert_eq!(appended.root(), tree_root(size, &TileHashReader::new(size, &store))?);
 /// }
@@ -229,51 +216,31 @@ impl<R: TileReader + ?Sized> HashReader for TileHashReader<'_, R> {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use super::super::MemoryTiles;
     use super::super::tree::tests::{Nodes, leaves, mth};
     use super::super::{prove_consistency, prove_inclusion, tile_data, tree_root};
     use super::*;
-    use alloc::collections::BTreeMap;
-    use core::cell::RefCell;
 
-    /// Tiles in memory, one per (level, index), overwritten as they grow.
-    #[derive(Default)]
-    pub(crate) struct MemTiles(pub(crate) RefCell<BTreeMap<(u8, u64), Vec<u8>>>);
-
-    impl MemTiles {
-        /// The tiles of a tree with these leaves, built the slow way.
-        pub(crate) fn of_leaves(leaves: &[Hash]) -> MemTiles {
-            let tiles = MemTiles::default();
-            let mut level: Vec<Hash> = leaves.to_vec();
-            let mut l = 0u8;
-            while !level.is_empty() {
-                for (i, chunk) in level.chunks(256).enumerate() {
-                    tiles.0.borrow_mut().insert((l, i as u64), tile_data(chunk));
-                }
-                level = level.chunks_exact(256).map(mth).collect();
-                l += 1;
+    /// The tiles of a tree with these leaves, built the slow way.
+    pub(crate) fn tiles_of(leaves: &[Hash]) -> MemoryTiles {
+        let tiles = MemoryTiles::new();
+        let mut level: Vec<Hash> = leaves.to_vec();
+        let mut l = 0u8;
+        while !level.is_empty() {
+            for (i, chunk) in level.chunks(256).enumerate() {
+                let tile = Tile::new(l, i as u64, chunk.len() as u16).unwrap();
+                tiles.insert(&tile, tile_data(chunk));
             }
-            tiles
+            level = level.chunks_exact(256).map(mth).collect();
+            l += 1;
         }
-    }
-
-    impl TileReader for MemTiles {
-        fn read_tiles(&self, tiles: &[Tile]) -> Result<Vec<Vec<u8>>, TreeError> {
-            let map = self.0.borrow();
-            tiles
-                .iter()
-                .map(|t| {
-                    map.get(&(t.level(), t.index()))
-                        .cloned()
-                        .ok_or_else(|| TreeError::storage(format!("no tile {t}")))
-                })
-                .collect()
-        }
+        tiles
     }
 
     #[test]
     fn node_hashes_from_tiles() {
         let all = leaves(70_000);
-        let tiles = MemTiles::of_leaves(&all);
+        let tiles = tiles_of(&all);
         for size in [1u64, 255, 256, 257, 65_535, 65_536, 65_537, 70_000] {
             let reader = TileHashReader::new(size, &tiles);
             let root = tree_root(size, &reader).unwrap();
@@ -292,7 +259,7 @@ pub(crate) mod tests {
         // The same hashes as a node-by-node store.
         let small = &all[..1000];
         let nodes = Nodes::of_leaves(small);
-        let tiles = MemTiles::of_leaves(small);
+        let tiles = tiles_of(small);
         let reader = TileHashReader::new(1000, &tiles);
         let ids: Vec<NodeId> = nodes
             .0
@@ -312,8 +279,8 @@ pub(crate) mod tests {
 
     #[test]
     fn bad_tile_data_is_an_error() {
-        let tiles = MemTiles::of_leaves(&leaves(10));
-        tiles.0.borrow_mut().insert((0, 0), vec![0; 31]);
+        let tiles = tiles_of(&leaves(10));
+        tiles.insert(&Tile::new(0, 0, 10).unwrap(), vec![0; 31]);
         assert!(matches!(
             tree_root(10, &TileHashReader::new(10, &tiles)),
             Err(TreeError::TileLength {
@@ -323,7 +290,7 @@ pub(crate) mod tests {
             })
         ));
         // A wider (later) version of a partial tile is fine.
-        let tiles = MemTiles::of_leaves(&leaves(20));
+        let tiles = tiles_of(&leaves(20));
         assert_eq!(
             tree_root(10, &TileHashReader::new(10, &tiles)).unwrap(),
             mth(&leaves(10))

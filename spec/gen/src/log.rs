@@ -3,14 +3,13 @@
 //! as a static C2SP tlog-tiles log (`tile/…`). Signed notes, checkpoints and tlog-proofs are in
 //! `log_notes.rs`.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use consent_core::tlog::{
-    Bundle, ConsistencyProof, Hash, InclusionProof, Tile, TileHashReader, TileReader, TreeError,
+    Bundle, ConsistencyProof, Hash, InclusionProof, MemoryTiles, Tile, TileHashReader, TileReader,
     append_leaves, bundle_data, prove_consistency, prove_inclusion, tree_root,
 };
 use serde_json::{Value, json};
@@ -34,28 +33,10 @@ fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
     r.unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// The tiles as written by the log's writer: one per (level, index), overwritten as it grows.
-#[derive(Default)]
-pub(crate) struct Store(RefCell<BTreeMap<(u8, u64), Vec<u8>>>);
-
-impl TileReader for Store {
-    fn read_tiles(&self, tiles: &[Tile]) -> Result<Vec<Vec<u8>>, TreeError> {
-        let map = self.0.borrow();
-        tiles
-            .iter()
-            .map(|t| {
-                map.get(&(t.level(), t.index()))
-                    .cloned()
-                    .ok_or_else(|| TreeError::storage(format!("no tile {t}")))
-            })
-            .collect()
-    }
-}
-
 /// The log: its tiles, and the root of every size from 0 to [`SIZE`]. Written in uneven batches
 /// (1, 2, 297, 300) with `append_leaves`, as the server's writer would.
 pub(crate) struct Log {
-    pub(crate) store: Store,
+    pub(crate) store: MemoryTiles,
     pub(crate) roots: Vec<Hash>,
     /// The tiles' data at each checkpoint size (partial tiles are overwritten later).
     pub(crate) snapshots: BTreeMap<u64, Vec<(Tile, Vec<u8>)>>,
@@ -63,7 +44,7 @@ pub(crate) struct Log {
 
 impl Log {
     pub(crate) fn build() -> Log {
-        let store = Store::default();
+        let store = MemoryTiles::new();
         let mut snapshots = BTreeMap::new();
         let mut size = 0;
         for batch in [1, 2, 297, 300] {
@@ -71,12 +52,7 @@ impl Log {
                 .map(|i| Hash::leaf(&entry(i)))
                 .collect();
             let appended = ok(append_leaves(size, &leaves, &store));
-            for (tile, data) in appended.into_tiles() {
-                store
-                    .0
-                    .borrow_mut()
-                    .insert((tile.level(), tile.index()), data);
-            }
+            store.store(appended.tiles());
             size += batch;
             if CHECKPOINTS.contains(&size) {
                 let tiles = Tile::for_tree(size)
@@ -103,7 +79,7 @@ impl Log {
         self.roots[size as usize]
     }
 
-    fn reader(&self) -> TileHashReader<'_, Store> {
+    fn reader(&self) -> TileHashReader<'_, MemoryTiles> {
         TileHashReader::new(SIZE, &self.store)
     }
 
