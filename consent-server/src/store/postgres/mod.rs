@@ -5,6 +5,7 @@
 //! - `schema`: the migrations (`schema_migrations`, an advisory lock) and the durability checks;
 //! - `writer`: the writer task (group commit, one order of receipts across instances, the probe);
 //! - `fault`: SQLSTATEs and pool errors as engine-neutral outages;
+//! - `rows`: receipts and cases read back from their rows;
 //! - `log`: the consent log's entries, tiles, head and checkpoints;
 //! - `import`, `import_log`, `import_rights`: what `migrate --to` writes (idempotent copies from
 //!   SQLite: rows; the log's tree and checkpoints; cases, webhook deliveries, idempotency keys);
@@ -21,6 +22,7 @@ mod import;
 mod import_log;
 mod import_rights;
 mod log;
+mod rows;
 mod schema;
 mod served;
 mod settings;
@@ -32,7 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use consent_core::tlog::Tile;
-use consent_core::{DataKey, Event, ReceiptId, Timestamp};
+use consent_core::{DataKey, Event, ReceiptId};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::IsolationLevel;
@@ -45,13 +47,14 @@ pub use schema::MIGRATIONS;
 pub use settings::{DEFAULT_POOL_MAX_SIZE, PostgresUrl, TlsMode, is_postgres_url};
 
 use self::fault::Pg as _;
+use self::rows::{CASE_COLUMNS, RECEIPT_COLUMNS, case, stored_receipt};
 use self::writer::{Writer, writer_loop};
 use crate::privacy::{SubjectLookup, SubjectRef};
 use crate::store::batch::{Job, WriterStats};
-use crate::store::columns::{self, CaseRow, EventRow, events_from_row};
+use crate::store::columns::{self, EventRow, events_from_row};
 use crate::store::{
     Case, CaseQuery, Delivery, DeliveryCount, DeliveryQuery, ExportQuery, LiveSubjects, LogHead,
-    LogIndex, Seq, StorageHealth, Store, StoreError, StoreOptions, StoredReceipt, Write, Written,
+    Seq, StorageHealth, Store, StoreError, StoreOptions, StoredReceipt, Write, Written,
 };
 
 /// Writes waiting beyond this are refused with [`StoreError::Busy`].
@@ -62,13 +65,6 @@ const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Rows fetched at a time by an export.
 const EXPORT_CHUNK: i32 = 1000;
-
-/// The columns [`stored_receipt`] reads, in order.
-const RECEIPT_COLUMNS: &str = "seq, id::text, subject, issued_at, jws, log_index";
-
-/// The columns [`case`] reads, in order.
-const CASE_COLUMNS: &str =
-    "id, kind, subject, received_at, due_at, handled_by, receipt_id::text, closed_at, closed_by";
 
 /// The store's own runtime, shut down without waiting (a runtime dropped inside another's async context
 /// would panic).
@@ -220,45 +216,6 @@ impl PgStore {
         }
         out
     }
-}
-
-/// A row of [`RECEIPT_COLUMNS`].
-fn stored_receipt(r: &tokio_postgres::Row) -> Result<StoredReceipt, StoreError> {
-    let seq: i64 = r.try_get(0).pg()?;
-    let id: String = r.try_get(1).pg()?;
-    let corrupt = |what: &str| StoreError::Corrupt(format!("receipt {seq}: {what}"));
-    Ok(StoredReceipt {
-        seq: Seq(u64::try_from(seq).map_err(|_| corrupt("seq"))?),
-        id: id.parse().map_err(|_| corrupt("id"))?,
-        subject: columns::subject(r.try_get(2).pg()?)?,
-        issued_at: Timestamp::from_unix(r.try_get(3).pg()?),
-        jws: r.try_get(4).pg()?,
-        log_index: r
-            .try_get::<_, Option<i64>>(5)
-            .pg()?
-            .map(|i| {
-                u64::try_from(i)
-                    .map(LogIndex)
-                    .map_err(|_| corrupt("log_index"))
-            })
-            .transpose()?,
-    })
-}
-
-/// A row of [`CASE_COLUMNS`].
-fn case(r: &tokio_postgres::Row) -> Result<Case, StoreError> {
-    CaseRow {
-        id: r.try_get(0).pg()?,
-        kind: r.try_get(1).pg()?,
-        subject: r.try_get(2).pg()?,
-        received_at: r.try_get(3).pg()?,
-        due_at: r.try_get(4).pg()?,
-        handled_by: r.try_get(5).pg()?,
-        receipt: r.try_get(6).pg()?,
-        closed_at: r.try_get(7).pg()?,
-        closed_by: r.try_get(8).pg()?,
-    }
-    .parse()
 }
 
 impl Store for PgStore {
