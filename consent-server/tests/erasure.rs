@@ -8,7 +8,7 @@
 //!
 //! The search of raw files is SQLite's, by nature: it reads the database's own files (it runs on SQLite
 //! whatever `DATABASE_URL` says). PostgreSQL's files are its server's (the README's "Backups and
-//! erasure" says what VACUUM, the WAL and backups need there); on PostgreSQL, `tests/store.rs` and
+//! erasure" says what VACUUM, the WAL and backups need there); on PostgreSQL, `tests/store/` and
 //! `tests/cases.rs` check that the key is destroyed and the names unreadable. The log's part (erasure,
 //! then `audit verify` with the real binary, then edits dressed up as redactions) runs on the engine the
 //! tests run on: PostgreSQL with `DATABASE_URL` set (scripts/test's PostgreSQL pass), SQLite otherwise.
