@@ -181,9 +181,7 @@ fn cookie_patterns_agree_with_a_plain_recursive_matcher() {
     fn reference(p: &[u8], n: &[u8]) -> bool {
         match (p.first(), n.first()) {
             (None, None) => true,
-            (Some(b'*'), _) => {
-                reference(&p[1..], n) || (!n.is_empty() && reference(p, &n[1..]))
-            }
+            (Some(b'*'), _) => reference(&p[1..], n) || (!n.is_empty() && reference(p, &n[1..])),
             (Some(a), Some(b)) if a == b => reference(&p[1..], &n[1..]),
             _ => false,
         }
