@@ -9,15 +9,7 @@ async fn receipts_and_events_are_append_only_in_the_database() {
     let s = server("store-append-only").await;
     consents(&s, 2).await;
     let subject = SubjectRef::Subject(SubjectId([5; 16]));
-    let w = Write::Rights {
-        subject,
-        at: Timestamp::from_unix(NOW),
-        what: Rights::Restrict,
-        case: case_for(Rights::Restrict, NOW),
-        redact: Vec::new(),
-        record: "restrict".into(),
-        deliveries: Vec::new(),
-    };
+    let w = rights(subject, Rights::Restrict, NOW);
     write(&s, w).await.unwrap();
     let attempts = [
         (

@@ -102,15 +102,7 @@ async fn idempotency_keys_answer_repeats_lapse_and_go_with_an_erasure() {
             .unwrap()
             .is_some()
     );
-    let erase = Write::Rights {
-        subject: erased,
-        at: Timestamp::from_unix(NOW),
-        what: Rights::Erase,
-        case: case_for(Rights::Erase, NOW),
-        redact: Vec::new(),
-        record: "erase".into(),
-        deliveries: Vec::new(),
-    };
+    let erase = rights(erased, Rights::Erase, NOW);
     assert_eq!(write(&s, erase).await.unwrap(), logged(6));
     assert!(
         read(&s, move |st| st.data_key(erased))

@@ -28,6 +28,20 @@ async fn write(s: &TestServer, w: Write) -> Result<Written, StoreError> {
     s.state.store.submit(w).unwrap().await.unwrap()
 }
 
+/// A rights request on `subject` at `at`, done at once, that redacts nothing and notifies nobody (its
+/// record text is the request's name).
+fn rights(subject: SubjectRef, what: Rights, at: i64) -> Write {
+    Write::Rights {
+        subject,
+        at: Timestamp::from_unix(at),
+        what,
+        case: case_for(what, at),
+        redact: Vec::new(),
+        record: what.as_str().into(),
+        deliveries: Vec::new(),
+    }
+}
+
 /// The case a rights request opens (done at once, undated: the calendar is not what is tested here).
 fn case_for(what: Rights, at: i64) -> NewCase {
     NewCase {
@@ -252,15 +266,7 @@ async fn a_failing_write_does_not_undo_the_others_of_its_batch() {
         },
         changed,
         receipt(),
-        Write::Rights {
-            subject,
-            at: Timestamp::from_unix(NOW),
-            what: Rights::Restrict,
-            case: case_for(Rights::Restrict, NOW),
-            redact: Vec::new(),
-            record: "restrict".into(),
-            deliveries: Vec::new(),
-        },
+        rights(subject, Rights::Restrict, NOW),
     ]
     .into_iter()
     .map(|w| s.state.store.submit(w).unwrap())
